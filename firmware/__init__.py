@@ -1,0 +1,1 @@
+# ESME application package. Runs unchanged on CPython 3.11 and MicroPython.

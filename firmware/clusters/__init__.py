@@ -1,0 +1,1 @@
+# Cluster modules: each a table (see zcl/cluster.py) plus its handlers.

@@ -1,0 +1,31 @@
+# Identify cluster (0x0003) server, ZCL rev 6 §3.5.
+from ..zcl import types as T
+from ..zcl.cluster import Cluster, RW
+
+
+class Identify(Cluster):
+    ID = 0x0003
+    NAME = "Identify"
+    ATTRS = ((0x0000, "IdentifyTime", T.UINT16, RW, 0),)
+    RX = (
+        (0x00, "Identify", (("IdentifyTime", T.UINT16),)),
+        (0x01, "IdentifyQuery", ()),
+    )
+    TX = ((0x00, "IdentifyQueryResponse", (("Timeout", T.UINT16),)),)
+
+    def on_Identify(self, req, fields):
+        self.values[0x0000] = fields["IdentifyTime"]
+
+    def on_IdentifyQuery(self, req, fields):
+        t = self.values[0x0000]
+        if t:   # §3.5.2.3.2: only a device that is identifying answers
+            self.reply(req, "IdentifyQueryResponse", {"Timeout": t})
+
+    def tick(self, now):
+        t = self.values[0x0000]
+        if t:
+            self.values[0x0000] = t - 1
+
+    @property
+    def identifying(self):
+        return self.values[0x0000] > 0

@@ -1,0 +1,134 @@
+# Time cluster (0x000A) client: synchronises the meter clock from the comms
+# hub's Time server and keeps the GBCS Time Status (GBCS §9.1.2-9.1.3).
+#
+# GBCS §9.1.3 (notes/gbcs-esme-functional §5.2):
+#  - power-on of the clock: status Invalid; the first valid hub time sets the
+#    clock and makes the status Unreliable;
+#  - every 24 h read the hub time; 0xFFFFFFFF or no answer: retry every
+#    30 min; after 3 failed retries the status becomes Unreliable;
+#  - |hub - own| > 10 s: status Unreliable, clock NOT adjusted, alert 0x8F0C
+#    (0x800C in GBCS v0.8.1; renumbered 0x8Fxx in later versions) if the
+#    status changed; within 10 s the clock follows the hub.
+#  - Reliable only comes from a Supplier Set Clock (ECS70, GBCS §9.1.4), the
+#    WAN issue's entry point supplier_set_clock().
+import struct
+
+from ..compat import const
+from ..zcl import types as T
+from ..zcl.cluster import Cluster
+from ..zcl.foundation import READ_ATTR
+from ..platform.clock import UTC_INVALID
+
+RELIABLE = const(0)      # ASN.1 values of GBCS Table 9.1.2
+INVALID = const(1)
+UNRELIABLE = const(2)
+NAMES = ("reliable", "invalid", "unreliable")
+
+SYNC_PERIOD = const(86400)
+RETRY_PERIOD = const(1800)
+MAX_RETRIES = const(3)
+MAX_STEP = const(10)
+ALERT_CLOCK_DRIFT = const(0x8F0C)   # GBCS later versions; v0.8.1: 0x800C
+STORE_KEY = "timestate"
+
+_ATTR_TIME = const(0x0000)
+_ATTR_TIME_STATUS = const(0x0001)
+
+
+class TimeClient(Cluster):
+    ID = 0x000A
+    NAME = "Time"
+    SERVER = False
+    SECURE = True      # ZSE §5.4.6 Table 2: Time needs the APS link key
+    ATTRS = ()
+    RX = ()
+    TX = ()
+
+    def __init__(self, app, hub_addr=0x0000, hub_ep=1, ep=1):
+        Cluster.__init__(self, app)
+        self.hub_addr = hub_addr
+        self.hub_ep = hub_ep
+        self.ep = ep
+        self.status = INVALID
+        self.next_sync = 0       # monotonic second of the next request
+        self.failures = 0        # consecutive failed attempts
+        self.pending = False     # a request is out without an answer
+        self.last_sync_utc = UTC_INVALID
+
+    def load(self):
+        d = self.app.store.load(STORE_KEY)
+        if d and len(d) >= 5:
+            self.status, self.last_sync_utc = struct.unpack("<BI", d)
+
+    def _save(self):
+        self.app.store.save(STORE_KEY, struct.pack("<BI", self.status, self.last_sync_utc))
+
+    def _set_status(self, st):
+        if st != self.status:
+            self.status = st
+            self._save()
+
+    def request_sync(self):
+        """Send Read Attributes (Time, TimeStatus) to the hub's Time server."""
+        eng = self.app.zcl
+        struct.pack_into("<HH", eng.tx, 3, _ATTR_TIME, _ATTR_TIME_STATUS)
+        eng.send_global(self, self.hub_addr, self.hub_ep, self.ep, READ_ATTR, 4, 3)
+        self.pending = True
+
+    def tick(self, now):
+        mono = self.app.clock.mono()
+        if mono < self.next_sync:
+            return
+        if self.pending:           # the last request went unanswered
+            self._failed()
+        self.next_sync = mono + (RETRY_PERIOD if self.failures else SYNC_PERIOD)
+        self.request_sync()
+
+    def _failed(self):
+        self.pending = False
+        self.failures += 1
+        if self.failures > MAX_RETRIES:
+            if self.status == RELIABLE:
+                self._set_status(UNRELIABLE)
+            self.failures = 0   # back to the daily cycle
+
+    def on_attributes(self, req, recs):
+        hub = UTC_INVALID
+        for aid, st, t, v in recs:
+            if aid == _ATTR_TIME and st == 0 and t == T.UTC:
+                hub = v
+        if not self.pending:
+            return          # unsolicited: only our own requests set the clock
+        if hub == UTC_INVALID:
+            self._failed()
+            self.next_sync = self.app.clock.mono() + RETRY_PERIOD
+            return
+        self.pending = False
+        self.failures = 0
+        self.next_sync = self.app.clock.mono() + SYNC_PERIOD
+        self.apply_hub_time(hub)
+
+    def apply_hub_time(self, hub):
+        clock = self.app.clock
+        own = clock.now()
+        if self.status == INVALID:
+            self.app.set_clock(hub)
+            self._set_status(UNRELIABLE)
+        elif abs(hub - own) > MAX_STEP:
+            if self.status != UNRELIABLE:
+                self._set_status(UNRELIABLE)
+                self.app.alert(ALERT_CLOCK_DRIFT)
+        elif hub != own:
+            self.app.set_clock(hub)
+        self.last_sync_utc = clock.now()
+        self._save()
+
+    def supplier_set_clock(self, hub, start, end):
+        """ECS70 adjust_to_preset_time (GBCS §9.1.4.2 step 4)."""
+        if start <= hub <= end:
+            self.app.set_clock(hub)
+            self._set_status(RELIABLE)
+            return True
+        if self.status != INVALID:
+            self._set_status(UNRELIABLE)
+        return False

