@@ -89,6 +89,9 @@ class VirtualBoard:
                 break
         return {"done": i, "now": self.clock.now()}
 
+    def op_sync(self, req):
+        return {"now": self.clock.now()}
+
     def op_load(self, req):
         self.metrology.load_w = req["w"]
         return {"ok": True}
@@ -146,6 +149,7 @@ class VirtualBoard:
 _OPS = {
     "hello": VirtualBoard.op_hello,
     "advance": VirtualBoard.op_advance,
+    "sync": VirtualBoard.op_sync,
     "load": VirtualBoard.op_load,
     "button": VirtualBoard.op_button,
     "state": VirtualBoard.op_state,
@@ -156,7 +160,8 @@ _OPS = {
 
 
 def _args(argv):
-    out = {"host": "127.0.0.1", "port": 0, "store": "store", "utc": 0, "config": None}
+    out = {"host": "127.0.0.1", "port": 0, "store": "store", "utc": 0, "config": None,
+           "listen": None}
     i = 0
     while i < len(argv):
         k = argv[i][2:]
@@ -171,8 +176,22 @@ def main(argv):
     if a["config"]:
         with open(a["config"]) as f:
             cfg = json.load(f)
-    s = socket.socket()
-    s.connect(socket.getaddrinfo(a["host"], int(a["port"]))[0][-1])
+    if a["listen"]:
+        # Serve one host connection (the bench's --port socket:// transport,
+        # standing in for a board's UART in tests).
+        srv = socket.socket()
+        srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        srv.bind(socket.getaddrinfo(a["host"], int(a["listen"]))[0][-1])
+        srv.listen(1)
+        s = srv.accept()[0]
+        srv.close()
+    else:
+        s = socket.socket()
+        s.connect(socket.getaddrinfo(a["host"], int(a["port"]))[0][-1])
+    try:    # lockstep round trips: no Nagle delay (IPPROTO_TCP 6, TCP_NODELAY 1)
+        s.setsockopt(6, 1, 1)
+    except (OSError, AttributeError):
+        pass
     board = VirtualBoard(s, a["store"], int(a["utc"]), cfg)
     try:
         board.run()

@@ -81,6 +81,7 @@ class MeterLink:
         finally:
             srv.close()
         self.sock.settimeout(120)
+        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         return self.ctrl("hello")
 
     @property
@@ -107,21 +108,18 @@ class MeterLink:
     def send_aps(self, msg):
         if self.on_frame:
             self.on_frame("in", self.now, msg)
-        self.sock.sendall(L.encode(L.T_APS, msg.encode()))
+        self._sendall(L.encode(L.T_APS, msg.encode()))
 
     def send_raw(self, data):
         """Bytes straight onto the link (garbage / resync tests)."""
-        self.sock.sendall(data)
+        self._sendall(data)
 
     def ctrl(self, op, **kw):
         kw["op"] = op
         self._rsp = None
-        self.sock.sendall(L.encode(L.T_CTRL, json.dumps(kw).encode()))
+        self._sendall(L.encode(L.T_CTRL, json.dumps(kw).encode()))
         while self._rsp is None:
-            try:
-                data = self.sock.recv(65536)
-            except (ConnectionResetError, socket.timeout):
-                data = b""
+            data = self._recv()
             if not data:
                 raise MeterDied(self.stderr())
             self._def.feed(data)
@@ -129,6 +127,18 @@ class MeterLink:
         if "now" in rsp:
             self.now = rsp["now"]
         return rsp
+
+    def _sendall(self, data):
+        try:
+            self.sock.sendall(data)
+        except (BrokenPipeError, ConnectionResetError):
+            pass            # the next ctrl() sees the dead meter
+
+    def _recv(self):
+        try:
+            return self.sock.recv(65536)
+        except (ConnectionResetError, socket.timeout):
+            return b""
 
     def stderr(self):
         if self.proc is None:
@@ -149,3 +159,37 @@ class MeterLink:
             self.sock.close()
         self.sock = None
         self.proc = None
+
+
+class SerialLink(MeterLink):
+    """A meter at the end of a serial port (pyserial URL: /dev/ttyACM0,
+    socket://host:port, ...). The board's bench firmware speaks the same
+    framed protocol as the virtual board (firmware/vboard.py)."""
+
+    def __init__(self, port, utc, on_frame=None):
+        MeterLink.__init__(self, "board", None, utc, None, on_frame)
+        self.port = port
+        self.ser = None
+
+    def start(self, utc=None):
+        import serial   # pyserial, host side only
+        self.ser = serial.serial_for_url(self.port, baudrate=115200, timeout=120)
+        return self.ctrl("hello")
+
+    @property
+    def alive(self):
+        return self.ser is not None
+
+    def _sendall(self, data):
+        self.ser.write(data)
+
+    def _recv(self):
+        return self.ser.read(max(1, self.ser.in_waiting))
+
+    def stderr(self):
+        return "serial link closed"
+
+    def kill(self):
+        if self.ser is not None:
+            self.ser.close()
+        self.ser = None

@@ -10,6 +10,7 @@ from .status import ZclError, DecodeError
 from . import foundation
 
 CMD_DEFAULT_RSP = const(0x0B)
+EP_BROADCAST = const(0xFF)
 
 # Largest ZCL frame we send: an unfragmented APS payload with APS security
 # on a 127-octet 802.15.4 frame leaves about 82 octets (ZigBee PRO budget).
@@ -63,12 +64,19 @@ class Engine:
         """Handle one APS frame addressed to us. Never raises on bad input."""
         if msg.profile not in (A.PROFILE_SE, A.PROFILE_HA, A.PROFILE_WILDCARD):
             return
-        table = self.endpoints.get(msg.dst_ep)
-        if table is None:
-            return
+        if msg.dst_ep == EP_BROADCAST:
+            # ZigBee PRO §2.2.4.1.1.3: endpoint 0xFF reaches every endpoint
+            # (the Digi gateway's identify does this, hub-expectations N7).
+            for ep in sorted(self.endpoints):
+                self._receive_ep(msg, ep)
+        elif msg.dst_ep in self.endpoints:
+            self._receive_ep(msg, msg.dst_ep)
+
+    def _receive_ep(self, msg, ep):
+        table = self.endpoints[ep]
         req = self.req
         req.aps = msg
-        req.ep = msg.dst_ep
+        req.ep = ep
         req.responded = False
         hdr = req.hdr
         buf = msg.payload
@@ -79,6 +87,8 @@ class Engine:
             self.malformed += 1
             return
         cl = table.get((msg.cluster, not hdr.to_client))
+        if cl is None and msg.dst_ep == EP_BROADCAST:
+            return          # endpoints without the cluster stay silent
         if cl is not None and cl.SECURE and not msg.secured and self.require_aps_security:
             # ZSE §5.4.6: SE clusters accept only APS link-key secured frames;
             # anything else is dropped silently (notes/zse-clusters §7).

@@ -169,7 +169,9 @@ def _read_reporting_cfg(eng, cl, req, buf, off, end):
         d, off = _u8(buf, off, end)
         aid, off = _u16(buf, off, end)
         a = cl.adefs.get(aid)
-        e = rep.find(cl, aid) if d == 0 else None
+        e = None
+        if d == 0:
+            e = rep.find(cl, aid, req.aps.src, req.aps.src_ep) or rep.find(cl, aid)
         if a is None:
             st = S.UNSUPPORTED_ATTRIBUTE
         elif not a[3] & A_P:

@@ -1,5 +1,7 @@
 # Attribute reporting, ZCL rev 6 §2.5.7 (Configure Reporting) and §2.5.11
-# (Report Attributes). Reports go to whoever configured the attribute.
+# (Report Attributes). One configuration per attribute and per requester
+# (an IHD and the hub may both ask: notes/hub-expectations-digi §11.3); each
+# requester gets its reports at its own address and endpoint.
 # The configuration is persisted as one store record, so a power cut during
 # a change leaves either the old or the new table.
 import struct
@@ -40,9 +42,11 @@ class Reporting:
         self.entries = []
         self.sent = 0
 
-    def find(self, cl, aid):
+    def find(self, cl, aid, dst=None, dst_ep=None):
+        """The requester's entry, or with dst None the first for aid."""
         for e in self.entries:
-            if e.cl is cl and e.aid == aid:
+            if e.cl is cl and e.aid == aid and (dst is None or
+                                                (e.dst == dst and e.dst_ep == dst_ep)):
                 return e
         return None
 
@@ -54,7 +58,7 @@ class Reporting:
             return S.UNREPORTABLE_ATTRIBUTE
         if t != a[2]:
             return S.INVALID_DATA_TYPE
-        e = self.find(cl, aid)
+        e = self.find(cl, aid, req.aps.src, req.aps.src_ep)
         # max 0xFFFF: stop reporting; min 0xFFFF with max 0: back to the
         # default configuration, which for us is "not reported" (§2.5.7.1.5-6).
         if mx == _NO_REPORT or (mn == _NO_REPORT and mx == 0):

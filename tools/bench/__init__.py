@@ -1,0 +1,1 @@
+"""Bench runner: scenarios against a virtual board or a real one (--port)."""

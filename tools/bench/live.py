@@ -1,0 +1,41 @@
+"""Live terminal view: what the meter displays and what the hub receives.
+Redraws in place on a terminal; prints a line every simulated 15 min when
+the output is a file or a pipe."""
+import sys
+
+from tools.bench.scenario import iso
+
+
+class LiveView:
+    def __init__(self, every=900, out=None):
+        self.out = out or sys.stdout
+        self.tty = self.out.isatty()
+        self.every = every
+        self.next = None
+        self.lines = 0
+
+    def __call__(self, runner):
+        if self.next is not None and runner.now < self.next:
+            return
+        self.next = runner.now - runner.now % self.every + self.every
+        st = runner.state() or {}
+        hub = runner.hub
+        rows = [
+            "%s  meter %s" % (iso(runner.now), "ON " if runner.alive else "OFF"),
+            "  display | %s" % st.get("display", "(dark)"),
+            "  hub     | reports %d  summation %s Wh  demand %s W  time reads %d" % (
+                hub.report_count, hub.reports.get("Metering.CurrentSummationDelivered", "-"),
+                hub.reports.get("Metering.InstantaneousDemand", "-"), hub.time_requests),
+        ]
+        if self.tty:
+            if self.lines:
+                self.out.write("\x1b[%dA" % self.lines)
+            for r in rows:
+                self.out.write("\x1b[2K" + r + "\n")
+            self.lines = len(rows)
+        else:
+            self.out.write(" ".join(r.strip() for r in rows) + "\n")
+        self.out.flush()
+
+    def finish(self):
+        self.out.write("\n")

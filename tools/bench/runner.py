@@ -1,0 +1,342 @@
+"""Bench runner: executes a scenario against a meter, records every frame,
+checks expectations, writes result.json and capture.pcap.
+
+Step actions are a table (ACTIONS) of handlers; other issues add their own
+(top-ups, GBCS messages, tariffs) by adding entries.
+"""
+import json
+import os
+import shutil
+import time
+
+from firmware.zcl import aps as A
+from tools import zcl_host as Z
+from tools.hubsim import Hub
+from tools.meterlink import MeterLink, MeterDied
+from tools.pcap import PcapWriter
+from tools.bench import scenario as SC
+
+HUB_KEYS = ("time_offset", "time_valid", "answer_time")
+
+
+class Runner:
+    def __init__(self, sc, runtime, out_dir, port=None, live=None):
+        self.sc = sc
+        self.runtime = runtime
+        self.port = port
+        self.out = out_dir
+        self.live = live                  # callback(runner) for the terminal view
+        os.makedirs(out_dir, exist_ok=True)
+        self.store_dir = os.path.join(out_dir, "store")
+        shutil.rmtree(self.store_dir, ignore_errors=True)
+        self.now = sc["start_utc"]
+        self.hub = Hub(sc.get("config", {}).get("nwk_addr", 0x4E21))
+        for k, v in sc.get("hub", {}).items():
+            setattr(self.hub, k, v)
+        self.pcap = PcapWriter(os.path.join(out_dir, "capture.pcap"))
+        self.link = None
+        self.pending = []                 # meter frames the hub has not seen yet
+        self.frames = []                  # frames of the current step
+        self.events = []
+        self.checks = {"passed": 0, "failed": 0}
+        self.failures = []
+        self.last_state = None
+        self.sim_seconds = 0
+        self.load_w = 0
+
+    # -- meter process ------------------------------------------------------------
+    def _record(self, direction, utc, msg):
+        self.pcap.write_aps(utc, msg)
+        d = {"dir": direction, "t": utc, "src": msg.src, "dst": msg.dst,
+             "src_ep": msg.src_ep, "dst_ep": msg.dst_ep, "profile": msg.profile,
+             "cluster_id": msg.cluster, "secured": msg.secured, "hex": msg.payload.hex()}
+        d.update(Z.decode_frame(msg.cluster, msg.payload, msg.profile))
+        self.frames.append(d)
+        if direction == "out":
+            self.pending.append(msg)
+
+    def power_on(self):
+        if self.port:
+            from tools.meterlink import SerialLink
+            self.link = SerialLink(self.port, self.now, on_frame=self._record)
+        else:
+            self.link = MeterLink(self.runtime, self.store_dir, self.now,
+                                  self.sc.get("config"), on_frame=self._record)
+        self.link.start(self.now)
+        self.events.append({"t": self.now, "event": "power_on"})
+        if self.load_w:
+            self._ctrl("load", w=self.load_w)
+        self._pump()
+
+    @property
+    def alive(self):
+        return self.link is not None and self.link.alive
+
+    def _died(self, where):
+        self.events.append({"t": self.link.now, "event": "power_cut", "during": where})
+        self.link.kill()
+        self.link = None
+
+    def _ctrl(self, op, **kw):
+        """A control request; a meter dying under it is a power cut."""
+        try:
+            return self.link.ctrl(op, **kw)
+        except MeterDied:
+            self._died(op)
+            return None
+
+    def _pump(self):
+        """Let the hub answer what the meter sent, until both are quiet."""
+        while self.pending and self.alive:
+            msgs, self.pending = self.pending, []
+            for m in msgs:
+                for rsp in self.hub.handle(self.link.now, m):
+                    self.link.send_aps(rsp)
+            if self._ctrl("sync") is None:
+                return
+
+    def advance_to(self, target):
+        while self.now < target:
+            if not self.alive:
+                self.sim_seconds += target - self.now
+                self.now = target
+                return
+            rsp = self._ctrl("advance", s=target - self.now)
+            if rsp is None:
+                continue          # died mid-advance; the rest passes powered off
+            self.sim_seconds += rsp["now"] - self.now
+            self.now = rsp["now"]
+            self._pump()
+            if self.live:
+                self.live(self)
+
+    def send(self, msg):
+        if not self.alive:
+            self.frames.append({"dir": "lost", "t": self.now, "hex": msg.payload.hex(),
+                                "note": "meter powered off"})
+            return
+        self.link.send_aps(msg)
+        if self._ctrl("sync") is not None:
+            self._pump()
+
+    # -- actions ----------------------------------------------------------------
+    def act_load(self, v, step):
+        self.load_w = v
+        if self.alive:
+            self._ctrl("load", w=v)
+        return {"load_w": v}
+
+    def act_zcl(self, v, step):
+        cls, cid = Z.cluster_by_name(v["cluster"])
+        cmd = v["command"]
+        seq = v.get("seq", self.hub.next_seq())
+        to_client = v.get("direction") == "to_client"
+        ddr = v.get("disable_default_response", False)
+        manuf = v.get("manufacturer")
+        if cmd in Z.GLOBAL_IDS:
+            pl = Z.build_global(cls, cmd, v, seq, to_client, ddr, manuf)
+        else:
+            pl = Z.build_cluster_cmd(cls, cmd, v.get("fields", {}), seq, to_client, ddr, manuf)
+        self.send(self.hub.to_meter(cid, pl, v.get("secured", True), v.get("ep")))
+        return {"seq": seq}
+
+    def act_raw(self, v, step):
+        if "link_hex" in v:        # bytes straight onto the link (garbage, resync)
+            if self.alive:
+                self.link.send_raw(bytes.fromhex(v["link_hex"]))
+                if self._ctrl("sync") is not None:
+                    self._pump()
+            return {"link_bytes": len(v["link_hex"]) // 2}
+        _, cid = Z.cluster_by_name(v["cluster"])
+        msg = A.Aps(A.ADDR_COORDINATOR, v.get("src_ep", 1), self.hub.meter_addr, v.get("ep", 1),
+                    v.get("profile", A.PROFILE_SE), cid, bytes.fromhex(v["hex"]),
+                    v.get("secured", True))
+        self.send(msg)
+        return {"bytes": len(v["hex"]) // 2}
+
+    def act_read(self, v, step):
+        start = len(self.frames)
+        self.send(self.hub.read_attributes(v["cluster"], v["attributes"]))
+        values = {}
+        for f in self.frames[start:]:
+            if f["dir"] == "out" and f.get("command") == "ReadAttributesResponse":
+                for r in f["fields"]["records"]:
+                    values[r["attribute"]] = r.get("value", r["status"])
+        return {"values": values}
+
+    def act_button(self, v, step):
+        for _ in range(int(v)):
+            if self.alive:
+                self._ctrl("button")
+        if self.alive:
+            self._pump()
+        return {"presses": int(v)}
+
+    def act_power(self, v, step):
+        if v == "cut":
+            if self.alive:
+                self.link.kill()
+                self.link = None
+                self.events.append({"t": self.now, "event": "power_cut", "during": "step"})
+        elif v == "restore":
+            if not self.alive:
+                self.power_on()
+        elif isinstance(v, dict) and "cut_after_writes" in v:
+            if self.alive:
+                self._ctrl("cut_after_writes", n=v["cut_after_writes"])
+        else:
+            raise SC.ScenarioError("power: cut | restore | {cut_after_writes: N}")
+        return {"alive": self.alive}
+
+    def act_advance(self, v, step):
+        self.advance_to(step["_t"] + int(v))
+        return {"now": self.now}
+
+    def act_hub(self, v, step):
+        out = {}
+        for k in HUB_KEYS:
+            if k in v:
+                setattr(self.hub, k, v[k])
+                out[k] = v[k]
+        if v.get("adopt"):
+            for msg in self.hub.adoption():
+                self.send(msg)
+            out["adopted"] = True
+        return out
+
+    # -- expectations -------------------------------------------------------------
+    def state(self):
+        if self.alive:
+            st = self._ctrl("state")
+            if st is not None:
+                self.last_state = st
+        return self.last_state
+
+    def check(self, idx, exp):
+        results = []
+
+        def ok(name, cond, got):
+            results.append({"check": name, "ok": bool(cond), "got": got})
+            self.checks["passed" if cond else "failed"] += 1
+            if not cond:
+                self.failures.append("step %d: %s (got %r)" % (idx, name, got))
+
+        for path, want in exp.get("state", {}).items():
+            got = _path(self.state(), path)
+            ok("state %s == %r" % (path, want), got == want, got)
+        for path, (lo, hi) in exp.get("state_range", {}).items():
+            got = _path(self.state(), path)
+            ok("state %s in [%r, %r]" % (path, lo, hi),
+               isinstance(got, int) and lo <= got <= hi, got)
+        for path, want in exp.get("hub", {}).items():
+            got = _path(self.hub.__dict__, path)
+            ok("hub %s == %r" % (path, want), got == want, got)
+        outs = [f for f in self.frames if f["dir"] == "out"]
+        if "response" in exp:
+            got = outs[-1] if outs else None
+            ok("response matches %s" % json.dumps(exp["response"], sort_keys=True),
+               got is not None and _match(exp["response"], got),
+               {k: got.get(k) for k in ("command", "fields")} if got else None)
+        if exp.get("no_response"):
+            ok("no response", not outs, [f.get("command") for f in outs])
+        if "frames" in exp:
+            fx = exp["frames"]
+            match = {k: fx[k] for k in fx if k not in ("min", "max")}
+            n = sum(1 for f in outs if _match(match, f))
+            ok("frames %s count in [%s, %s]" % (json.dumps(match, sort_keys=True),
+                                                fx.get("min", 1), fx.get("max", "inf")),
+               n >= fx.get("min", 1) and ("max" not in fx or n <= fx["max"]), n)
+        if "alive" in exp:
+            ok("alive == %r" % exp["alive"], self.alive == exp["alive"], self.alive)
+        return results
+
+    # -- main -------------------------------------------------------------------
+    def run(self):
+        wall0 = time.time()
+        self.power_on()
+        steps_out = []
+        boot_frames, self.frames = self.frames, []
+        for i, st in enumerate(self.sc["steps"]):
+            self.advance_to(st["_t"])
+            t = self.now
+            res = None
+            if st["_action"]:
+                res = ACTIONS[st["_action"]](self, st[st["_action"]], st)
+            rec = {"index": i, "t": t, "time": SC.iso(t)}
+            if st["_action"]:
+                rec["action"] = {st["_action"]: st[st["_action"]]}
+                rec["result"] = res
+            if "note" in st:
+                rec["note"] = st["note"]
+            if "expect" in st:
+                rec["expect"] = self.check(i, st["expect"])
+            rec["frames"] = self.frames
+            self.frames = []
+            steps_out.append(rec)
+        final = self.state()
+        if self.alive:
+            self.link.kill()
+        self.pcap.close()
+        wall = time.time() - wall0
+        result = {
+            "scenario": self.sc.get("name", ""),
+            "start": SC.iso(self.sc["start_utc"]),
+            "boot_frames": boot_frames,
+            "steps": steps_out,
+            "events": self.events,
+            "hub": {"reports": self.hub.reports, "report_count": self.hub.report_count,
+                    "time_requests": self.hub.time_requests},
+            "expectations": self.checks,
+            "failures": self.failures,
+            "state": final,
+            "runtime": self.runtime if not self.port else "board:" + self.port,
+            "timing": {"wall_s": round(wall, 3), "sim_s": self.sim_seconds,
+                       "sim_s_per_wall_s": round(self.sim_seconds / wall, 1) if wall else None},
+        }
+        with open(os.path.join(self.out, "result.json"), "w") as f:
+            json.dump(result, f, indent=1, sort_keys=True)
+        return result
+
+
+ACTIONS = {
+    "load": Runner.act_load,
+    "zcl": Runner.act_zcl,
+    "raw": Runner.act_raw,
+    "read": Runner.act_read,
+    "button": Runner.act_button,
+    "power": Runner.act_power,
+    "advance": Runner.act_advance,
+    "hub": Runner.act_hub,
+}
+
+VOLATILE_KEYS = ("timing", "runtime")
+
+
+def comparable(result):
+    """result.json without the fields that may differ between runtimes."""
+    return {k: v for k, v in result.items() if k not in VOLATILE_KEYS}
+
+
+def _path(obj, path):
+    for k in path.split("."):
+        if isinstance(obj, dict) and k in obj:
+            obj = obj[k]
+        elif isinstance(obj, list) and k.isdigit() and int(k) < len(obj):
+            obj = obj[int(k)]
+        else:
+            return None
+    return obj
+
+
+def _match(want, got):
+    if isinstance(want, dict):
+        return isinstance(got, dict) and all(k in got and _match(v, got[k]) for k, v in want.items())
+    if isinstance(want, list):
+        return isinstance(got, list) and len(want) == len(got) and \
+            all(_match(a, b) for a, b in zip(want, got))
+    return want == got
+
+
+def run_file(path, runtime, out_dir, port=None, live=None):
+    sc = SC.load(path, ACTIONS)
+    return Runner(sc, runtime, out_dir, port, live).run()

@@ -1,0 +1,117 @@
+"""Comms-hub simulator (CPython): the ESI / trust centre side of the HAN as
+the meter sees it. It owns the HAN's Time server (GBCS §9.1.3: the CH is the
+time master), answers the meter's time reads, and builds the requests a hub
+sends when it adopts a meter (notes/hub-expectations-digi.md: read Basic,
+configure reporting on summation and demand).
+"""
+from firmware.zcl import aps as A
+from firmware.zcl import types as T
+from firmware.zcl import foundation as F
+from firmware.zcl.cluster import Cluster, A_R
+from firmware.zcl.frame import Header
+from tools import zcl_host as Z
+
+HUB_ADDR = 0x0000
+HUB_EP = 1
+# CH TimeStatus: Master=1, Synchronized=0, MasterZoneDst=0, Superseding=1
+# (GBCS §9.1.3: Master and Superseding set, MasterZoneDst clear).
+CH_TIME_STATUS = 0x09
+UTC_INVALID = 0xFFFFFFFF
+
+
+@Z.register
+class TimeServer(Cluster):
+    """The hub's Time server table (ZCL rev 6 §3.12)."""
+    ID = 0x000A
+    NAME = "Time"
+    ATTRS = (
+        (0x0000, "Time", T.UTC, A_R, 0),
+        (0x0001, "TimeStatus", T.MAP8, A_R, CH_TIME_STATUS),
+    )
+
+
+class Hub:
+    def __init__(self, meter_addr=0x4E21, meter_ep=1):
+        self.meter_addr = meter_addr
+        self.meter_ep = meter_ep
+        self.seq = 0x40
+        self.time_offset = 0          # hub clock minus true time (drift tests)
+        self.time_valid = True        # False: the CH cannot maintain time
+        self.answer_time = True       # False: time reads go unanswered
+        self.reports = {}             # "Cluster.Attribute" -> last reported value
+        self.report_count = 0
+        self.time_requests = 0
+        self.announced = 0
+
+    def next_seq(self):
+        self.seq = (self.seq + 1) & 0xFF
+        return self.seq
+
+    def to_meter(self, cluster_id, payload, secured=True, ep=None):
+        return A.Aps(HUB_ADDR, HUB_EP, self.meter_addr, ep or self.meter_ep,
+                     A.PROFILE_SE, cluster_id, payload, secured)
+
+    # -- what the hub sends on its own ---------------------------------------------
+    def read_attributes(self, cluster, attributes):
+        cls, cid = Z.cluster_by_name(cluster)
+        return self.to_meter(cid, Z.build_global(cls, "ReadAttributes",
+                                                 {"attributes": attributes}, self.next_seq()))
+
+    def configure_reporting(self, cluster, reports):
+        cls, cid = Z.cluster_by_name(cluster)
+        return self.to_meter(cid, Z.build_global(cls, "ConfigureReporting",
+                                                 {"reports": reports}, self.next_seq()))
+
+    def adoption(self):
+        """What a hub sends after a meter joins (hub-expectations §11)."""
+        return [
+            self.read_attributes("Basic", ["ZCLVersion", "ManufacturerName", "ModelIdentifier",
+                                           "PowerSource"]),
+            self.read_attributes("Metering", ["UnitOfMeasure", "Multiplier", "Divisor",
+                                              "SummationFormatting", "DemandFormatting",
+                                              "MeteringDeviceType"]),
+            self.configure_reporting("Metering", [
+                {"attribute": "CurrentSummationDelivered", "min": 30, "max": 900, "change": 1},
+                {"attribute": "InstantaneousDemand", "min": 10, "max": 300, "change": 50},
+            ]),
+        ]
+
+    # -- what the hub does with the meter's frames ---------------------------------------
+    def handle(self, now, msg):
+        """React to one frame from the meter; returns the frames to send back."""
+        if msg.profile == A.PROFILE_ZDO:
+            if msg.cluster == 0x0013:
+                self.announced += 1
+            return []
+        h = Header()
+        try:
+            off = h.decode(msg.payload)
+        except ValueError:
+            return []
+        if h.cluster_specific:
+            return []
+        if msg.cluster == TimeServer.ID and h.cmd == F.READ_ATTR and not h.to_client:
+            self.time_requests += 1
+            if not self.answer_time:
+                return []
+            t = (now + self.time_offset) if self.time_valid else UTC_INVALID
+            recs = []
+            for o in range(off, len(msg.payload) - 1, 2):
+                aid = msg.payload[o] | (msg.payload[o + 1] << 8)
+                if aid == 0x0000:
+                    recs.append((aid, T.UTC, t))
+                elif aid == 0x0001:
+                    recs.append((aid, T.MAP8, CH_TIME_STATUS))
+                else:
+                    recs.append((aid, None, None))
+            pl = Z.build_global(TimeServer, F.READ_ATTR_RSP, {"records": recs}, h.seq,
+                                to_client=True, ddr=True)
+            return [A.Aps(HUB_ADDR, msg.dst_ep, msg.src, msg.src_ep, A.PROFILE_SE,
+                          TimeServer.ID, pl, True)]
+        if h.cmd == F.REPORT_ATTR:
+            cls = Z.CLUSTERS.get(msg.cluster)
+            for aid, _, _, v in F.decode_report_records(msg.payload, off, len(msg.payload)):
+                self.reports["%s.%s" % (cls.NAME if cls else msg.cluster,
+                                        Z.attr_name(cls, aid))] = Z.jsonable(v)
+            self.report_count += 1
+        return []

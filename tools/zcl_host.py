@@ -1,0 +1,279 @@
+"""Host-side ZCL helpers: name lookups, frame building and decoding for the
+bench runner, hub simulator and captures. The cluster tables are the
+firmware's own (one source of truth); the hub-only Time server table lives
+in tools/hubsim.py.
+"""
+import struct
+
+from firmware.zcl import types as T
+from firmware.zcl import foundation as F
+from firmware.zcl import status as S
+from firmware.zcl.frame import (Header, encode_header, decode_fields, encode_fields,
+                                FT_CLUSTER, FC_TO_CLIENT, FC_NO_DEFAULT_RSP)
+from firmware.zcl.status import DecodeError
+from firmware.clusters.basic import Basic
+from firmware.clusters.identify import Identify
+from firmware.clusters.metering import Metering
+
+# Cluster tables by id (server side carries the attributes and both command
+# directions). Time's server table is the hub's (see hubsim.TimeServer).
+CLUSTERS = {}
+
+
+def register(cls):
+    CLUSTERS[cls.ID] = cls
+    return cls
+
+
+for _c in (Basic, Identify, Metering):
+    register(_c)
+
+GLOBAL_IDS = {v: k for k, v in F.NAMES.items()}
+STATUS_IDS = {v: k for k, v in S.NAMES.items()}
+
+
+def cluster_by_name(name):
+    if isinstance(name, int):
+        return CLUSTERS.get(name), name
+    if name.startswith("0x"):
+        cid = int(name, 16)
+        return CLUSTERS.get(cid), cid
+    for cls in CLUSTERS.values():
+        if cls.NAME == name:
+            return cls, cls.ID
+    raise KeyError("unknown cluster " + name)
+
+
+def attr_by_name(cls, name):
+    if isinstance(name, int):
+        return name, _attr_def(cls, name)
+    if name.startswith("0x"):
+        aid = int(name, 16)
+        return aid, _attr_def(cls, aid)
+    for a in cls.ATTRS:
+        if a[1] == name:
+            return a[0], a
+    if name == "ClusterRevision":
+        return 0xFFFD, (0xFFFD, "ClusterRevision", T.UINT16, 1, 1)
+    raise KeyError("unknown attribute %s.%s" % (cls.NAME, name))
+
+
+def _attr_def(cls, aid):
+    if cls is None:
+        return None
+    for a in cls.ATTRS:
+        if a[0] == aid:
+            return a
+    return None
+
+
+def attr_name(cls, aid):
+    a = _attr_def(cls, aid)
+    if a:
+        return a[1]
+    if aid == 0xFFFD:
+        return "ClusterRevision"
+    return "0x%04X" % aid
+
+
+# -- building -------------------------------------------------------------------
+
+def build_global(cls, cmd, args, seq, to_client=False, ddr=False, manuf=None):
+    """Payload of a profile-wide command from friendly arguments."""
+    cid = cmd if isinstance(cmd, int) else GLOBAL_IDS[cmd]
+    buf = bytearray(512)
+    fc = (FC_TO_CLIENT if to_client else 0) | (FC_NO_DEFAULT_RSP if ddr else 0)
+    off = encode_header(buf, 0, fc, seq, cid, manuf)
+    if cid == F.READ_ATTR:
+        for name in args.get("attributes", []):
+            aid, _ = attr_by_name(cls, name)
+            struct.pack_into("<H", buf, off, aid)
+            off += 2
+    elif cid in (F.WRITE_ATTR, F.WRITE_ATTR_UNDIVIDED, F.WRITE_ATTR_NO_RSP):
+        for name, val in args.get("attributes", {}).items():
+            aid, a = attr_by_name(cls, name)
+            t = _type_arg(args, name, a)
+            struct.pack_into("<HB", buf, off, aid, t)
+            off = T.encode(t, _value_arg(val), buf, off + 3)
+    elif cid == F.CONFIG_REPORT:
+        for r in args.get("reports", []):
+            aid, a = attr_by_name(cls, r["attribute"])
+            t = r.get("type", a[2] if a else T.UINT8)
+            struct.pack_into("<BHBHH", buf, off, 0, aid, t, r.get("min", 0), r.get("max", 0))
+            off += 8
+            if T.is_analog(t):
+                off = T.encode(t, r.get("change", 0), buf, off)
+    elif cid == F.READ_REPORT_CFG:
+        for name in args.get("attributes", []):
+            aid, _ = attr_by_name(cls, name)
+            struct.pack_into("<BH", buf, off, 0, aid)
+            off += 3
+    elif cid in (F.DISCOVER_ATTR, F.DISCOVER_ATTR_EXT):
+        struct.pack_into("<HB", buf, off, args.get("start", 0), args.get("max", 16))
+        off += 3
+    elif cid in (F.DISCOVER_CMD_RX, F.DISCOVER_CMD_TX):
+        struct.pack_into("<BB", buf, off, args.get("start", 0), args.get("max", 16))
+        off += 2
+    elif cid == F.READ_ATTR_RSP:
+        for aid, t, v in args["records"]:
+            if t is None:
+                struct.pack_into("<HB", buf, off, aid, S.UNSUPPORTED_ATTRIBUTE)
+                off += 3
+            else:
+                struct.pack_into("<HBB", buf, off, aid, S.SUCCESS, t)
+                off = T.encode(t, v, buf, off + 4)
+    else:
+        raise KeyError("cannot build global command %r" % cmd)
+    return bytes(buf[:off])
+
+
+def _type_arg(args, name, a):
+    types_ = args.get("types", {})
+    if name in types_:
+        return types_[name]
+    if a is None:
+        raise KeyError("type needed for attribute " + str(name))
+    return a[2]
+
+
+def _value_arg(v):
+    if isinstance(v, str):
+        return v.encode()
+    if isinstance(v, list):
+        return tuple(v)
+    return v
+
+
+def build_cluster_cmd(cls, cmd, fields, seq, to_client=False, ddr=False, manuf=None):
+    table = cls.TX if to_client else cls.RX
+    for c in table:
+        if c[1] == cmd or c[0] == cmd:
+            break
+    else:
+        raise KeyError("unknown command %s.%s" % (cls.NAME, cmd))
+    buf = bytearray(512)
+    fc = FT_CLUSTER | (FC_TO_CLIENT if to_client else 0) | (FC_NO_DEFAULT_RSP if ddr else 0)
+    off = encode_header(buf, 0, fc, seq, c[0], manuf)
+    off = encode_fields(c[2], {k: _value_arg(v) for k, v in fields.items()}, buf, off)
+    return bytes(buf[:off])
+
+
+# -- decoding -------------------------------------------------------------------
+
+def jsonable(v):
+    if isinstance(v, (bytes, bytearray)):
+        try:
+            s = bytes(v).decode("ascii")
+            if s.isprintable():
+                return s
+        except UnicodeDecodeError:
+            pass
+        return "hex:" + bytes(v).hex()
+    if isinstance(v, tuple):
+        return [jsonable(x) for x in v]
+    if isinstance(v, list):
+        return [jsonable(x) for x in v]
+    if isinstance(v, dict):
+        return {k: jsonable(x) for k, x in v.items()}
+    return v
+
+
+def decode_frame(cluster_id, payload, profile=0x0109):
+    """Describe one ZCL frame: cluster, command, fields (never raises)."""
+    cls = CLUSTERS.get(cluster_id)
+    out = {"cluster": cls.NAME if cls else "0x%04X" % cluster_id}
+    if profile == 0:
+        out["cluster"] = "ZDO"
+        out["command"] = {0x0013: "Device_annce"}.get(cluster_id, "0x%04X" % cluster_id)
+        return out
+    h = Header()
+    try:
+        off = h.decode(payload)
+    except DecodeError:
+        out["command"] = "malformed"
+        return out
+    out["seq"] = h.seq
+    out["direction"] = "to_client" if h.to_client else "to_server"
+    if h.manuf is not None:
+        out["manufacturer"] = h.manuf
+    try:
+        if h.cluster_specific:
+            table = (cls.TX if h.to_client else cls.RX) if cls else ()
+            for c in table:
+                if c[0] == h.cmd:
+                    out["command"] = c[1]
+                    f, _ = decode_fields(c[2], payload, off, len(payload))
+                    out["fields"] = jsonable(f)
+                    break
+            else:
+                out["command"] = "0x%02X" % h.cmd
+        else:
+            out["command"] = F.NAMES.get(h.cmd, "0x%02X" % h.cmd)
+            out["fields"] = _decode_global(cls, h.cmd, payload, off)
+    except (DecodeError, ValueError, IndexError, KeyError) as e:
+        out["error"] = "malformed: %s" % e
+    return out
+
+
+def _decode_global(cls, cmd, buf, off):
+    end = len(buf)
+    if cmd == F.READ_ATTR:
+        return {"attributes": [attr_name(cls, struct.unpack_from("<H", buf, o)[0])
+                               for o in range(off, end - 1, 2)]}
+    if cmd in (F.READ_ATTR_RSP, F.REPORT_ATTR):
+        dec = F.decode_attr_records if cmd == F.READ_ATTR_RSP else F.decode_report_records
+        recs = dec(buf, off, end)
+        return {"records": [{"attribute": attr_name(cls, aid), "status": S.NAMES.get(st, st),
+                             "value": jsonable(v)} if st == 0 else
+                            {"attribute": attr_name(cls, aid), "status": S.NAMES.get(st, st)}
+                            for aid, st, t, v in recs]}
+    if cmd == F.DEFAULT_RSP:
+        return {"command": buf[off], "status": S.NAMES.get(buf[off + 1], buf[off + 1])}
+    if cmd in (F.WRITE_ATTR_RSP, F.CONFIG_REPORT_RSP):
+        if end - off == 1:
+            return {"status": S.NAMES.get(buf[off], buf[off])}
+        step = 3 if cmd == F.WRITE_ATTR_RSP else 4
+        recs = []
+        for o in range(off, end - step + 1, step):
+            aid = struct.unpack_from("<H", buf, o + step - 2)[0]
+            recs.append({"status": S.NAMES.get(buf[o], buf[o]), "attribute": attr_name(cls, aid)})
+        return {"records": recs}
+    if cmd in (F.WRITE_ATTR, F.WRITE_ATTR_UNDIVIDED, F.WRITE_ATTR_NO_RSP):
+        recs = {}
+        while off < end:
+            aid, t = struct.unpack_from("<HB", buf, off)
+            v, off = T.decode(t, buf, off + 3, end)
+            recs[attr_name(cls, aid)] = jsonable(v)
+        return {"attributes": recs}
+    if cmd == F.CONFIG_REPORT:
+        recs = []
+        while off < end:
+            d, aid, t, mn, mx = struct.unpack_from("<BHBHH", buf, off)
+            off += 8
+            r = {"attribute": attr_name(cls, aid), "min": mn, "max": mx}
+            if T.is_analog(t):
+                r["change"], off = T.decode(t, buf, off, end)
+            recs.append(r)
+        return {"reports": recs}
+    if cmd == F.READ_REPORT_CFG_RSP:
+        recs = []
+        while off < end:
+            st, d, aid = struct.unpack_from("<BBH", buf, off)
+            off += 4
+            r = {"status": S.NAMES.get(st, st), "attribute": attr_name(cls, aid)}
+            if st == 0 and d == 0:
+                t, mn, mx = struct.unpack_from("<BHH", buf, off)
+                off += 5
+                r.update(min=mn, max=mx)
+                if T.is_analog(t):
+                    r["change"], off = T.decode(t, buf, off, end)
+            recs.append(r)
+        return {"records": recs}
+    if cmd in (F.DISCOVER_ATTR_RSP, F.DISCOVER_ATTR_EXT_RSP):
+        step = 4 if cmd == F.DISCOVER_ATTR_EXT_RSP else 3
+        return {"complete": buf[off],
+                "attributes": [attr_name(cls, struct.unpack_from("<H", buf, o)[0])
+                               for o in range(off + 1, end - step + 1, step)]}
+    if cmd in (F.DISCOVER_CMD_RX_RSP, F.DISCOVER_CMD_TX_RSP):
+        return {"complete": buf[off], "commands": list(buf[off + 1:end])}
+    return {"hex": bytes(buf[off:end]).hex()}
