@@ -128,7 +128,12 @@ def _write_status(cl, aid, t, v):
         return S.INVALID_DATA_TYPE
     if not a[3] & A_W:
         return S.READ_ONLY
-    return cl.validate(aid, v)
+    if not T.check(t, v):
+        return S.INVALID_VALUE
+    try:
+        return cl.validate(aid, v)
+    except S.ZclError as e:          # validators may raise, as handlers do
+        return e.status
 
 
 def _configure_reporting(eng, cl, req, buf, off, end):
