@@ -45,10 +45,10 @@ class VirtualBoard:
             mv = mv[n:]
 
     def _send_aps(self, msg):
-        now = self.clock.now()
-        if now != self._mark:            # time mark before the first frame of a second
-            self._mark = now
-            self._event({"t": now})
+        m = self.clock.mono()
+        if m != self._mark:       # time mark before the first frame of a second
+            self._mark = m
+            self._event({"t": self.clock.now(), "m": m})
         self._write(L.encode(L.T_APS, msg.encode()))
         self.sent += 1
 
@@ -87,10 +87,10 @@ class VirtualBoard:
             i += 1
             if self.sent != before:
                 break
-        return {"done": i, "now": self.clock.now()}
+        return {"done": i, "now": self.clock.now(), "m": self.clock.mono()}
 
     def op_sync(self, req):
-        return {"now": self.clock.now()}
+        return {"now": self.clock.now(), "m": self.clock.mono()}
 
     def op_load(self, req):
         self.metrology.load_w = req["w"]

@@ -38,7 +38,7 @@ class Hub:
         self.time_offset = 0          # hub clock minus true time (drift tests)
         self.time_valid = True        # False: the CH cannot maintain time
         self.answer_time = True       # False: time reads go unanswered
-        self.reports = {}             # "Cluster.Attribute" -> last reported value
+        self.reports = {}             # cluster name -> {attribute: last reported value}
         self.report_count = 0
         self.time_requests = 0
         self.announced = 0
@@ -110,8 +110,8 @@ class Hub:
                           TimeServer.ID, pl, True)]
         if h.cmd == F.REPORT_ATTR:
             cls = Z.CLUSTERS.get(msg.cluster)
+            into = self.reports.setdefault(cls.NAME if cls else "0x%04X" % msg.cluster, {})
             for aid, _, _, v in F.decode_report_records(msg.payload, off, len(msg.payload)):
-                self.reports["%s.%s" % (cls.NAME if cls else msg.cluster,
-                                        Z.attr_name(cls, aid))] = Z.jsonable(v)
+                into[Z.attr_name(cls, aid)] = Z.jsonable(v)
             self.report_count += 1
         return []

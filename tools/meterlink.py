@@ -40,7 +40,11 @@ class MeterDied(Exception):
 
 
 class MeterLink:
-    """One meter process. frames: list of (direction, utc, Aps)."""
+    """One meter process.
+
+    `now` is true (scenario) time: boot time plus the meter's monotonic
+    seconds, so a clock the hub sets on the meter never moves the timeline;
+    `meter_clock` is the meter's own UTC clock."""
 
     def __init__(self, runtime, store_dir, utc, config=None, on_frame=None):
         self.runtime = runtime
@@ -51,14 +55,20 @@ class MeterLink:
         self.proc = None
         self.sock = None
         self.now = utc
+        self.boot_t = utc
+        self.meter_clock = utc
         self.events = []
         self._rsp = None
         self._more = b""
         self._def = L.Deframer(self._frame)
 
-    def start(self, utc=None):
+    def start(self, utc=None, rtc=None):
+        """Power on at true time utc; rtc is the meter's battery-backed clock
+        (defaults to true time)."""
         if utc is not None:
-            self.utc = self.now = utc
+            self.now = self.boot_t = utc
+            self.utc = utc if rtc is None else rtc
+        self.meter_clock = self.utc
         srv = socket.socket()
         srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         srv.bind(("127.0.0.1", 0))
@@ -96,9 +106,9 @@ class MeterLink:
                 self.on_frame("out", self.now, msg)
         elif ftype == L.T_EVENT:
             ev = json.loads(payload)
-            if "t" in ev:
-                self.now = ev["t"]
-            self.events.append(ev)
+            self._time(ev)
+            if "m" not in ev:
+                self.events.append(ev)
         elif ftype == L.T_CTRL_MORE:
             self._more += payload
         elif ftype == L.T_CTRL_RSP:
@@ -124,9 +134,16 @@ class MeterLink:
                 raise MeterDied(self.stderr())
             self._def.feed(data)
         rsp = self._rsp
-        if "now" in rsp:
-            self.now = rsp["now"]
+        self._time(rsp)
         return rsp
+
+    def _time(self, d):
+        if "m" in d:
+            self.now = self.boot_t + d["m"]
+        if "t" in d:
+            self.meter_clock = d["t"]
+        elif "now" in d:
+            self.meter_clock = d["now"]
 
     def _sendall(self, data):
         try:
@@ -171,7 +188,9 @@ class SerialLink(MeterLink):
         self.port = port
         self.ser = None
 
-    def start(self, utc=None):
+    def start(self, utc=None, rtc=None):
+        if utc is not None:
+            self.now = self.boot_t = utc
         import serial   # pyserial, host side only
         self.ser = serial.serial_for_url(self.port, baudrate=115200, timeout=120)
         return self.ctrl("hello")

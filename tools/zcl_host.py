@@ -220,6 +220,14 @@ def _decode_global(cls, cmd, buf, off):
     if cmd == F.READ_ATTR:
         return {"attributes": [attr_name(cls, struct.unpack_from("<H", buf, o)[0])
                                for o in range(off, end - 1, 2)]}
+    if cmd == F.READ_REPORT_CFG:
+        return {"attributes": [attr_name(cls, struct.unpack_from("<H", buf, o + 1)[0])
+                               for o in range(off, end - 2, 3)]}
+    if cmd in (F.DISCOVER_ATTR, F.DISCOVER_ATTR_EXT):
+        s, mx = struct.unpack_from("<HB", buf, off)
+        return {"start": s, "max": mx}
+    if cmd in (F.DISCOVER_CMD_RX, F.DISCOVER_CMD_TX):
+        return {"start": buf[off], "max": buf[off + 1]}
     if cmd in (F.READ_ATTR_RSP, F.REPORT_ATTR):
         dec = F.decode_attr_records if cmd == F.READ_ATTR_RSP else F.decode_report_records
         recs = dec(buf, off, end)

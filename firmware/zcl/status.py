@@ -60,7 +60,7 @@ class ZclError(Exception):
     """Carries a ZCL status; the dispatcher turns it into a Default Response."""
 
     def __init__(self, status, msg=""):
-        Exception.__init__(self, msg)
+        super().__init__(msg)   # MicroPython: no Exception.__init__ to call directly
         self.status = status
 
 
@@ -68,4 +68,4 @@ class DecodeError(ZclError):
     """Truncated or out-of-range input. Always MALFORMED_COMMAND on the wire."""
 
     def __init__(self, msg="truncated"):
-        ZclError.__init__(self, MALFORMED_COMMAND, msg)
+        super().__init__(MALFORMED_COMMAND, msg)

@@ -24,8 +24,8 @@ class LiveView:
             "%s  meter %s" % (iso(runner.now), "ON " if runner.alive else "OFF"),
             "  display | %s" % st.get("display", "(dark)"),
             "  hub     | reports %d  summation %s Wh  demand %s W  time reads %d" % (
-                hub.report_count, hub.reports.get("Metering.CurrentSummationDelivered", "-"),
-                hub.reports.get("Metering.InstantaneousDemand", "-"), hub.time_requests),
+                hub.report_count, hub.reports.get("Metering", {}).get("CurrentSummationDelivered", "-"),
+                hub.reports.get("Metering", {}).get("InstantaneousDemand", "-"), hub.time_requests),
         ]
         if self.tty:
             if self.lines:

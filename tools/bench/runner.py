@@ -43,6 +43,7 @@ class Runner:
         self.last_state = None
         self.sim_seconds = 0
         self.load_w = 0
+        self.rtc_offset = 0
 
     # -- meter process ------------------------------------------------------------
     def _record(self, direction, utc, msg):
@@ -62,7 +63,9 @@ class Runner:
         else:
             self.link = MeterLink(self.runtime, self.store_dir, self.now,
                                   self.sc.get("config"), on_frame=self._record)
-        self.link.start(self.now)
+        # The RTC is battery-backed: it kept running, with any offset the hub
+        # or supplier gave it, while the mains was off.
+        self.link.start(self.now, self.now + self.rtc_offset)
         self.events.append({"t": self.now, "event": "power_on"})
         if self.load_w:
             self._ctrl("load", w=self.load_w)
@@ -73,7 +76,12 @@ class Runner:
         return self.link is not None and self.link.alive
 
     def _died(self, where):
-        self.events.append({"t": self.link.now, "event": "power_cut", "during": where})
+        self.now = max(self.now, self.link.now)
+        self.events.append({"t": self.now, "event": "power_cut", "during": where})
+        self._off()
+
+    def _off(self):
+        self.rtc_offset = self.link.meter_clock - self.link.now
         self.link.kill()
         self.link = None
 
@@ -104,8 +112,8 @@ class Runner:
             rsp = self._ctrl("advance", s=target - self.now)
             if rsp is None:
                 continue          # died mid-advance; the rest passes powered off
-            self.sim_seconds += rsp["now"] - self.now
-            self.now = rsp["now"]
+            self.sim_seconds += self.link.now - self.now
+            self.now = self.link.now
             self._pump()
             if self.live:
                 self.live(self)
@@ -175,8 +183,8 @@ class Runner:
     def act_power(self, v, step):
         if v == "cut":
             if self.alive:
-                self.link.kill()
-                self.link = None
+                self._ctrl("sync")          # learn the meter clock before it goes dark
+                self._off()
                 self.events.append({"t": self.now, "event": "power_cut", "during": "step"})
         elif v == "restore":
             if not self.alive:
@@ -209,6 +217,9 @@ class Runner:
         if self.alive:
             st = self._ctrl("state")
             if st is not None:
+                # true scenario time, and how far the meter's clock is from it
+                st["bench"] = {"now": self.now,
+                               "clock_offset": st["meter"]["clock"] - self.now}
                 self.last_state = st
         return self.last_state
 
