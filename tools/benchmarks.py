@@ -1,0 +1,64 @@
+"""make bench: performance figures, printed. Targets live here, never in
+timed tests (DEVELOPERS.md)."""
+import json
+import os
+import sys
+import tempfile
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                                "host_tests"))
+
+from runtimes import ROOT, run_script          # noqa: E402
+from tools import mpy_build                    # noqa: E402
+from tools.bench.runner import run_file        # noqa: E402
+
+RUNTIMES = ("cpython", "micropython")
+
+
+def core():
+    print("== ZCL engine and meter core (host_tests/mp/bench_core.py)")
+    print("%-12s %14s %10s %13s %16s %14s" % ("runtime", "frames/s", "tick us", "heap boot B",
+                                              "meter objects B", "alloc/tick B"))
+    for rt in RUNTIMES:
+        with tempfile.TemporaryDirectory() as d:
+            r = json.loads(run_script(rt, "bench_core.py", d).strip().splitlines()[-1])
+        print("%-12s %14s %10s %13s %16s %14s" % (
+            rt, r["frames_per_s"], r["tick_us"], r["heap_after_boot"], r["meter_objects"],
+            r["alloc_per_tick"]))
+    print("  frames/s: Read Attributes / Identify frames decoded, dispatched and answered.")
+    print("  heap boot: gc.mem_alloc() after boot on the unix port; it includes the bytecode")
+    print("  of every module compiled into RAM, which frozen firmware keeps in flash instead;")
+    print("  meter objects: the part the meter itself allocates (budget 64 KB).")
+
+
+def scenario_speed():
+    print("== Scenario runner (scenarios/demo-day.json: one simulated day)")
+    for rt in RUNTIMES:
+        with tempfile.TemporaryDirectory() as d:
+            res = run_file(os.path.join(ROOT, "scenarios", "demo-day.json"), rt, d)
+        t = res["timing"]
+        print("%-12s %8d simulated s in %6.2f s wall = %8.0f simulated s per wall s" % (
+            rt, t["sim_s"], t["wall_s"], t["sim_s_per_wall_s"]))
+
+
+def mpy_sizes():
+    print("== Frozen bytecode (mpy-cross %s)" % " / ".join(mpy_build.ARCHS))
+    with tempfile.TemporaryDirectory() as d:
+        for arch in mpy_build.ARCHS:
+            sizes = mpy_build.build(arch, os.path.join(d, arch))
+            frozen = sum(n for r, n in sizes.items() if r not in mpy_build.HOST_ONLY)
+            print("%-10s %3d modules, %6d bytes frozen set (%.1f%% of %d KB)" % (
+                arch, len(sizes), frozen, 100.0 * frozen / mpy_build.FLASH_BUDGET,
+                mpy_build.FLASH_BUDGET // 1024))
+
+
+SECTIONS = {"core": core, "scenario": scenario_speed, "mpy": mpy_sizes}
+
+
+def main(argv):
+    for name in (argv or list(SECTIONS)):
+        SECTIONS[name]()
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
