@@ -1,0 +1,20 @@
+"""The README's example scenario runs as written."""
+import json
+import os
+import re
+
+from runtimes import ROOT
+from tools.bench.runner import Runner, ACTIONS
+from tools.bench import scenario as SC
+
+
+def test_readme_example_scenario(tmp_path):
+    with open(os.path.join(ROOT, "README.md")) as f:
+        text = f.read()
+    block = re.search(r"```json\n(.*?)```", text, re.S).group(1)
+    sc = SC.validate(json.loads(block), ACTIONS)
+    res = Runner(sc, "cpython", str(tmp_path)).run()
+    assert res["failures"] == []
+    assert res["expectations"]["passed"] >= 8
+    used = {s["_action"] for s in sc["steps"]} - {None}
+    assert used == set(ACTIONS), "the example shows every step type"
