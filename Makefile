@@ -31,7 +31,7 @@ test: setup
 	$(VPY) -m tools.mpy_build build/mpy
 
 run: setup
-	$(VPY) -m tools.bench run scenarios/demo-day.json --runtime micropython --out out/demo --live
+	$(VPY) -m tools.bench run scenarios/demo-day.json --runtime micropython --out out/demo --live --pace 3600
 
 bench: setup
 	$(VPY) -m tools.benchmarks

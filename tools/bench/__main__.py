@@ -8,7 +8,7 @@ from tools.bench.live import LiveView
 
 
 def cmd_run(args):
-    live = LiveView() if args.live else None
+    live = LiveView(pace=args.pace) if args.live else None
     res = run_file(args.scenario, args.runtime, args.out, args.port, live)
     if live:
         live.finish()
@@ -39,6 +39,8 @@ def main(argv=None):
     r.add_argument("--out", default="out/bench")
     r.add_argument("--port", help="pyserial URL of a board running the bench firmware")
     r.add_argument("--live", action="store_true", help="terminal view while running")
+    r.add_argument("--pace", type=int, default=None,
+                   help="with --live: simulated seconds per wall second")
     args = p.parse_args(argv)
     return COMMANDS[args.cmd](args)
 

@@ -2,19 +2,30 @@
 Redraws in place on a terminal; prints a line every simulated 15 min when
 the output is a file or a pipe."""
 import sys
+import time
 
 from tools.bench.scenario import iso
 
 
 class LiveView:
-    def __init__(self, every=900, out=None):
+    """pace: simulated seconds per wall second (None: as fast as it goes)."""
+
+    def __init__(self, every=900, out=None, pace=None):
         self.out = out or sys.stdout
         self.tty = self.out.isatty()
         self.every = every
+        self.pace = pace
         self.next = None
         self.lines = 0
+        self.t0 = None
 
     def __call__(self, runner):
+        if self.pace:
+            if self.t0 is None:
+                self.t0 = (time.time(), runner.now)
+            wait = self.t0[0] + (runner.now - self.t0[1]) / self.pace - time.time()
+            if wait > 0:
+                time.sleep(wait)
         if self.next is not None and runner.now < self.next:
             return
         self.next = runner.now - runner.now % self.every + self.every
@@ -26,6 +37,7 @@ class LiveView:
             "  hub     | reports %d  summation %s Wh  demand %s W  time reads %d" % (
                 hub.report_count, hub.reports.get("Metering", {}).get("CurrentSummationDelivered", "-"),
                 hub.reports.get("Metering", {}).get("InstantaneousDemand", "-"), hub.time_requests),
+            "  last rx | %s" % _last_out(runner),
         ]
         if self.tty:
             if self.lines:
@@ -39,3 +51,16 @@ class LiveView:
 
     def finish(self):
         self.out.write("\n")
+
+
+def _last_out(runner):
+    for f in reversed(runner.frames):
+        if f["dir"] == "out":
+            return "%s %s %s" % (f.get("cluster"), f.get("command"),
+                                 _short(f.get("fields", "")))
+    return "-"
+
+
+def _short(fields):
+    s = str(fields)
+    return s if len(s) < 90 else s[:87] + "..."
