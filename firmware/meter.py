@@ -4,7 +4,7 @@
 #
 # Endpoint layout (GBCS §7.4: one "Electricity ESI Endpoint" for a
 # single-phase ESME; ZSE device id 0x0500 Energy Service Interface):
-#   ep 1  Basic, Identify, Metering servers; Time client (from the hub)
+#   ep 1  Basic, Identify, Metering servers; Time and DRLC clients
 #   ep 0  ZDO (the stack's; we only announce)
 # Key establishment (ep 240 by convention) belongs to the Zigbee stack.
 #
@@ -23,6 +23,8 @@ from .clusters.basic import Basic
 from .clusters.identify import Identify
 from .clusters.metering import Metering
 from .clusters.time_client import TimeClient, NAMES as TIME_STATUS_NAMES
+from .clusters.drlc_client import DrlcClient
+from .platform.hw import AuxSwitches
 
 ESI_EP = const(1)
 DEVICE_ESI = const(0x0500)
@@ -35,7 +37,7 @@ ALERT_LOG = const(16)
 
 
 class Platform:
-    def __init__(self, clock, store, metrology, relay, button, display, send):
+    def __init__(self, clock, store, metrology, relay, button, display, send, aux=None):
         self.clock = clock
         self.store = store
         self.metrology = metrology
@@ -43,6 +45,7 @@ class Platform:
         self.button = button
         self.display = display
         self.send = send
+        self.aux = aux if aux is not None else AuxSwitches()
 
 
 DEFAULT_CONFIG = {
@@ -66,6 +69,7 @@ class Meter:
         self.relay = plat.relay
         self.button = plat.button
         self.display = plat.display
+        self.aux = plat.aux
         self._send = plat.send
         self.nwk_addr = cfg["nwk_addr"]
         self.ieee = cfg["ieee"]
@@ -84,7 +88,12 @@ class Meter:
         self.identify = z.add(ESI_EP, Identify(self))
         self.metering = z.add(ESI_EP, Metering(self))
         self.time = z.add(ESI_EP, TimeClient(self, cfg["hub_addr"], cfg["hub_ep"], ESI_EP))
-        self._tickers = (self.identify, self.time)
+        self.drlc = z.add(ESI_EP, DrlcClient(self, cfg["hub_addr"], cfg["hub_ep"], ESI_EP,
+                                             cfg.get("drlc_seed", self.ieee)))
+        self.drlc.on_start = self._shed
+        self.drlc.on_stop = self._restore
+        self._shedding = []          # events whose load the aux switches shed
+        self._tickers = (self.identify, self.time, self.drlc)
 
     # -- start-up ------------------------------------------------------------
     def boot(self):
@@ -97,6 +106,7 @@ class Meter:
         self.time.load()
         self._reg_period = self.clock.now() // REG_PERIOD
         self._announce()
+        self.drlc.boot()
         self.time.next_sync = self.clock.mono()     # sync at once (GBCS §9.1.3)
         self._update_display()
 
@@ -146,6 +156,23 @@ class Meter:
         self.save_registers()
         self.clock.set(utc)
         self._reg_period = utc // REG_PERIOD
+        self.drlc.on_clock_set()
+
+    # -- DRLC default application: the auxiliary load-control switches ------------
+    def _shed(self, event, reason):
+        """Start callback: open every aux switch (GBCS §18.1.1) while any
+        event this meter takes part in runs."""
+        if event.id not in self._shedding:
+            self._shedding.append(event.id)
+        for i in range(len(self.aux.closed)):
+            self.aux.set(i, False)
+
+    def _restore(self, event, reason):
+        if event.id in self._shedding:
+            self._shedding.remove(event.id)
+        if not self._shedding:
+            for i in range(len(self.aux.closed)):
+                self.aux.set(i, True)
 
     def alert(self, code):
         self.alerts.append(code)
@@ -212,6 +239,11 @@ class Meter:
             "DroppedUnsecured": self.zcl.dropped_unsecured,
             "Malformed": self.zcl.malformed,
             "StoreCorrupt": self.store.corrupt,
+            "AuxSwitchesClosed": list(self.aux.closed),
+            "DrlcEvents": [{"id": e.id, "state": ("scheduled", "running")[e.state],
+                            "start": e.eff_start, "end": e.eff_end, "opted_out":
+                            bool(e.flags & 1)} for e in self.drlc.table.events],
+            "DrlcReports": self.drlc.reports,
         }
         return out
 

@@ -100,6 +100,15 @@ class VirtualBoard:
         self.meter.button.press()
         return {"ok": True}
 
+    def op_set_clock(self, req):
+        t = self.clock.now() + req["offset"]
+        self.meter.time.supplier_set_clock(t, t, t)
+        return {"now": self.clock.now(), "m": self.clock.mono()}
+
+    def op_drlc_opt(self, req):
+        self.meter.drlc.opt(req["out"], req.get("event"))
+        return {"ok": True}
+
     def op_state(self, req):
         st = self.meter.state()
         st["display"] = self.display.text()
@@ -153,6 +162,8 @@ _OPS = {
     "load": VirtualBoard.op_load,
     "button": VirtualBoard.op_button,
     "state": VirtualBoard.op_state,
+    "drlc_opt": VirtualBoard.op_drlc_opt,
+    "set_clock": VirtualBoard.op_set_clock,
     "cut_after_writes": VirtualBoard.op_cut_after_writes,
     "mem": VirtualBoard.op_mem,
     "tick_alloc": VirtualBoard.op_tick_alloc,

@@ -10,6 +10,23 @@ from firmware.zcl import foundation as F
 from firmware.zcl.cluster import Cluster, A_R
 from firmware.zcl.frame import Header
 from tools import zcl_host as Z
+from firmware.clusters.drlc_client import DrlcClient
+
+DRLC_STATUS = {
+    0x01: "received", 0x02: "started", 0x03: "completed", 0x04: "opt_out", 0x05: "opt_in",
+    0x06: "cancelled", 0x07: "superseded", 0x08: "partial_opt_out", 0x09: "partial_opt_in",
+    0x0A: "completed_no_participation", 0xF8: "rejected_invalid_cancel",
+    0xF9: "rejected_cancel_effective_time", 0xFB: "rejected_expired",
+    0xFD: "rejected_cancel_undefined", 0xFE: "rejected",
+}
+# Load Control Event fields a scenario may leave out: the ZSE "not used" values
+LCE_DEFAULTS = {
+    "DeviceClass": 0x0080, "UtilityEnrollmentGroup": 0, "StartTime": 0,
+    "DurationInMinutes": 30, "CriticalityLevel": 1, "CoolingTemperatureOffset": 0xFF,
+    "HeatingTemperatureOffset": 0xFF, "CoolingTemperatureSetPoint": -0x8000,
+    "HeatingTemperatureSetPoint": -0x8000, "AverageLoadAdjustmentPercentage": -0x80,
+    "DutyCycle": 0xFF, "EventControl": 0,
+}
 
 HUB_ADDR = 0x0000
 HUB_EP = 1
@@ -42,6 +59,9 @@ class Hub:
         self.report_count = 0
         self.time_requests = 0
         self.announced = 0
+        self.drlc_events = {}         # issuer event id -> (fields, time sent)
+        self.drlc_reports = []        # [{"t", "id", "status"}] as the meter reported
+        self.scheduled_requests = 0
 
     def next_seq(self):
         self.seq = (self.seq + 1) & 0xFF
@@ -55,12 +75,55 @@ class Hub:
     def read_attributes(self, cluster, attributes):
         cls, cid = Z.cluster_by_name(cluster)
         return self.to_meter(cid, Z.build_global(cls, "ReadAttributes",
-                                                 {"attributes": attributes}, self.next_seq()))
+                                                 {"attributes": attributes}, self.next_seq(),
+                                                 to_client=not cls.SERVER))
 
     def configure_reporting(self, cluster, reports):
         cls, cid = Z.cluster_by_name(cluster)
         return self.to_meter(cid, Z.build_global(cls, "ConfigureReporting",
                                                  {"reports": reports}, self.next_seq()))
+
+    # -- DRLC server side (the ESI schedules events) --------------------------------
+    def _drlc(self, cmd, fields):
+        return self.to_meter(DrlcClient.ID, Z.build_cluster_cmd(
+            DrlcClient, cmd, fields, self.next_seq(), to_client=True))
+
+    def drlc_event(self, now, fields):
+        f = dict(LCE_DEFAULTS)
+        f.update(fields)
+        self.drlc_events[f["IssuerEventID"]] = (f, now)
+        return self._drlc("LoadControlEvent", f)
+
+    def drlc_cancel(self, now, fields):
+        f = {"DeviceClass": LCE_DEFAULTS["DeviceClass"], "UtilityEnrollmentGroup": 0,
+             "CancelControl": 0, "EffectiveTime": 0}
+        f.update(fields)
+        self.drlc_events.pop(f["IssuerEventID"], None)
+        return self._drlc("CancelLoadControlEvent", f)
+
+    def drlc_cancel_all(self, now, fields):
+        self.drlc_events.clear()
+        return self._drlc("CancelAllLoadControlEvents", {"CancelControl": 0, **fields})
+
+    def _drlc_from_meter(self, now, h, msg, off):
+        c = Z.command_table(DrlcClient, False)
+        name = [x for x in c if x[0] == h.cmd]
+        if not name:
+            return []
+        f, _ = Z.decode_fields(name[0][2], msg.payload, off, len(msg.payload))
+        if name[0][1] == "ReportEventStatus":
+            self.drlc_reports.append({"t": now, "id": f["IssuerEventID"],
+                                      "status": DRLC_STATUS.get(f["EventStatus"], f["EventStatus"])})
+            return []
+        # Get Scheduled Events: re-send what has not ended (ZSE D.2.2.4.2)
+        self.scheduled_requests += 1
+        out = []
+        for eid in sorted(self.drlc_events):
+            f, sent = self.drlc_events[eid]
+            start = f["StartTime"] or sent
+            if start + f["DurationInMinutes"] * 60 > now:
+                out.append(self._drlc("LoadControlEvent", f))
+        return out
 
     def adoption(self):
         """What a hub sends after a meter joins (hub-expectations §11)."""
@@ -89,6 +152,8 @@ class Hub:
         except ValueError:
             return []
         if h.cluster_specific:
+            if msg.cluster == DrlcClient.ID and not h.to_client:
+                return self._drlc_from_meter(now, h, msg, off)
             return []
         if msg.cluster == TimeServer.ID and h.cmd == F.READ_ATTR and not h.to_client:
             self.time_requests += 1

@@ -8,15 +8,18 @@ import struct
 from firmware.zcl import types as T
 from firmware.zcl import foundation as F
 from firmware.zcl import status as S
-from firmware.zcl.frame import (Header, encode_header, decode_fields, encode_fields,
+from firmware.zcl.frame import (Header, encode_header, decode_fields, encode_fields,  # noqa: F401
                                 FT_CLUSTER, FC_TO_CLIENT, FC_NO_DEFAULT_RSP)
 from firmware.zcl.status import DecodeError
 from firmware.clusters.basic import Basic
 from firmware.clusters.identify import Identify
 from firmware.clusters.metering import Metering
+from firmware.clusters.drlc_client import DrlcClient
 
-# Cluster tables by id (server side carries the attributes and both command
-# directions). Time's server table is the hub's (see hubsim.TimeServer).
+# Cluster tables by id: the side the meter implements (the hub's Time server
+# table is in hubsim.TimeServer). A table's RX/TX are that side's received
+# and generated commands, so which one a frame uses depends on its direction
+# and on the side (see command_table).
 CLUSTERS = {}
 
 
@@ -25,7 +28,7 @@ def register(cls):
     return cls
 
 
-for _c in (Basic, Identify, Metering):
+for _c in (Basic, Identify, Metering, DrlcClient):
     register(_c)
 
 GLOBAL_IDS = {v: k for k, v in F.NAMES.items()}
@@ -144,8 +147,18 @@ def _value_arg(v):
     return v
 
 
+def command_table(cls, to_client):
+    """Commands travelling in this direction: to a server they are the
+    server's RX; to a client they are the client's RX."""
+    if cls is None:
+        return ()
+    if cls.SERVER:
+        return cls.TX if to_client else cls.RX
+    return cls.RX if to_client else cls.TX
+
+
 def build_cluster_cmd(cls, cmd, fields, seq, to_client=False, ddr=False, manuf=None):
-    table = cls.TX if to_client else cls.RX
+    table = command_table(cls, to_client)
     for c in table:
         if c[1] == cmd or c[0] == cmd:
             break
@@ -198,7 +211,7 @@ def decode_frame(cluster_id, payload, profile=0x0109):
         out["manufacturer"] = h.manuf
     try:
         if h.cluster_specific:
-            table = (cls.TX if h.to_client else cls.RX) if cls else ()
+            table = command_table(cls, h.to_client)
             for c in table:
                 if c[0] == h.cmd:
                     out["command"] = c[1]

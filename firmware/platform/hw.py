@@ -16,6 +16,20 @@ class Relay:
             self.operations += 1
 
 
+class AuxSwitches:
+    """Auxiliary load-control switches (GBCS §18.1.1, ALCS). closed[i]
+    True means switch i supplies its load."""
+
+    def __init__(self, n=2):
+        self.closed = [True] * n
+        self.operations = 0
+
+    def set(self, i, closed):
+        if self.closed[i] != closed:
+            self.closed[i] = closed
+            self.operations += 1
+
+
 class Button:
     """Consumer button: presses are latched until the core takes them."""
 

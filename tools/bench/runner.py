@@ -138,7 +138,9 @@ class Runner:
         cls, cid = Z.cluster_by_name(v["cluster"])
         cmd = v["command"]
         seq = v.get("seq", self.hub.next_seq())
-        to_client = v.get("direction") == "to_client"
+        # towards the meter: to its server side, or to its client side (DRLC)
+        to_client = v.get("direction", "to_client" if cls and not cls.SERVER
+                          else "to_server") == "to_client"
         ddr = v.get("disable_default_response", False)
         manuf = v.get("manufacturer")
         if cmd in Z.GLOBAL_IDS:
@@ -216,6 +218,45 @@ class Runner:
             out["adopted"] = True
         return out
 
+    def _hub_times(self, v):
+        """StartAt / EffectiveAt in scenario time -> StartTime / EffectiveTime
+        on the hub's clock."""
+        v = dict(v)
+        for k in ("StartAt", "EffectiveAt"):
+            if k in v:
+                t = SC.resolve(v.pop(k), self.sc["start_utc"]) + self.hub.time_offset
+                v[k.replace("At", "Time")] = t
+        return v
+
+    def act_drlc_event(self, v, step):
+        v = self._hub_times(v)
+        self.send(self.hub.drlc_event(self.now + self.hub.time_offset, v))
+        return {"IssuerEventID": v["IssuerEventID"], "StartTime": v.get("StartTime", 0)}
+
+    def act_drlc_cancel(self, v, step):
+        v = self._hub_times(v)
+        self.send(self.hub.drlc_cancel(self.now, v))
+        return {"IssuerEventID": v["IssuerEventID"]}
+
+    def act_drlc_cancel_all(self, v, step):
+        self.send(self.hub.drlc_cancel_all(self.now, v if isinstance(v, dict) else {}))
+        return {}
+
+    def act_set_clock(self, v, step):
+        """Step the meter clock by v["offset"] seconds as a Supplier Set Clock
+        (GBCS ECS70, §9.1.4) would: a bench hook until the GBCS route lands."""
+        if self.alive:
+            self._ctrl("set_clock", offset=int(v["offset"]))
+            self._pump()
+        return {"offset": int(v["offset"])}
+
+    def act_drlc_opt(self, v, step):
+        """The consumer opts out of (or back into) one event or all."""
+        if self.alive:
+            self._ctrl("drlc_opt", out=v.get("out", True), event=v.get("event"))
+            self._pump()
+        return {"out": v.get("out", True), "event": v.get("event")}
+
     # -- expectations -------------------------------------------------------------
     def state(self):
         if self.alive:
@@ -261,6 +302,9 @@ class Runner:
             ok("frames %s count in [%s, %s]" % (json.dumps(match, sort_keys=True),
                                                 fx.get("min", 1), fx.get("max", "inf")),
                n >= fx.get("min", 1) and ("max" not in fx or n <= fx["max"]), n)
+        for eid, want in exp.get("drlc", {}).items():
+            got = [r["status"] for r in self.hub.drlc_reports if r["id"] == int(eid)]
+            ok("drlc %s statuses == %s" % (eid, want), got == want, got)
         if "alive" in exp:
             ok("alive == %r" % exp["alive"], self.alive == exp["alive"], self.alive)
         return results
@@ -300,7 +344,9 @@ class Runner:
             "steps": steps_out,
             "events": self.events,
             "hub": {"reports": self.hub.reports, "report_count": self.hub.report_count,
-                    "time_requests": self.hub.time_requests},
+                    "time_requests": self.hub.time_requests,
+                    "drlc_reports": self.hub.drlc_reports,
+                    "scheduled_requests": self.hub.scheduled_requests},
             "expectations": self.checks,
             "failures": self.failures,
             "state": final,
@@ -322,6 +368,11 @@ ACTIONS = {
     "power": Runner.act_power,
     "advance": Runner.act_advance,
     "hub": Runner.act_hub,
+    "drlc_event": Runner.act_drlc_event,
+    "drlc_cancel": Runner.act_drlc_cancel,
+    "drlc_cancel_all": Runner.act_drlc_cancel_all,
+    "drlc_opt": Runner.act_drlc_opt,
+    "set_clock": Runner.act_set_clock,
 }
 
 VOLATILE_KEYS = ("timing", "runtime")

@@ -39,6 +39,12 @@ def iso(utc):
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(utc + ZB_EPOCH_UNIX))
 
 
+def resolve(v, start):
+    """A scenario time (seconds from start, "HH:MM:SS" on the start day, ISO)
+    as ZigBee UTC."""
+    return _offset(v, start)
+
+
 def _offset(v, start):
     if isinstance(v, (int, float)):
         return start + int(v)

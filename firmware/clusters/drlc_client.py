@@ -1,0 +1,170 @@
+# Demand Response and Load Control (0x0701) client, ZSE Annex D.2.
+# The hub (ESI) schedules load-control events; the event table
+# (drlc/events.py) decides when each starts and stops; this module decodes,
+# reports every state change (Report Event Status) and calls the
+# application back (start / stop) so it can shed or restore load.
+from ..compat import const
+from ..zcl import types as T
+from ..zcl.cluster import Cluster, RW, A_NV, check_range
+from ..zcl.frame import REST
+from ..drlc import events as E
+
+STORE_KEY = "drlc"
+SIG_NONE = const(0x00)
+_SIG_LEN = const(42)                # ZSE D.2.3.3.1: signature field is 42 octets
+_NO_SIGNATURE = bytes(_SIG_LEN)
+GET_ALL = const(0)                  # Get Scheduled Events: 0 = all events
+
+_LCE = (
+    ("IssuerEventID", T.UINT32), ("DeviceClass", T.MAP16),
+    ("UtilityEnrollmentGroup", T.UINT8), ("StartTime", T.UTC),
+    ("DurationInMinutes", T.UINT16), ("CriticalityLevel", T.UINT8),
+    ("CoolingTemperatureOffset", T.UINT8), ("HeatingTemperatureOffset", T.UINT8),
+    ("CoolingTemperatureSetPoint", T.INT16), ("HeatingTemperatureSetPoint", T.INT16),
+    ("AverageLoadAdjustmentPercentage", T.INT8), ("DutyCycle", T.UINT8),
+    ("EventControl", T.MAP8),
+)
+
+
+class DrlcClient(Cluster):
+    ID = 0x0701
+    NAME = "DRLC"
+    SERVER = False
+    SECURE = True
+    ATTRS = (
+        (0x0000, "UtilityEnrollmentGroup", T.UINT8, RW | A_NV, 0x00),
+        (0x0001, "StartRandomizationMinutes", T.UINT8, RW | A_NV, 30),
+        (0x0002, "DurationRandomizationMinutes", T.UINT8, RW | A_NV, 0),
+        # bit 7 "simple misc. (residential on/off) loads": what an ESME's
+        # auxiliary load-control switches carry (GBCS §18.1.1)
+        (0x0003, "DeviceClassValue", T.MAP16, RW | A_NV, 0x0080),
+    )
+    RX = (
+        (0x00, "LoadControlEvent", _LCE),
+        (0x01, "CancelLoadControlEvent", (
+            ("IssuerEventID", T.UINT32), ("DeviceClass", T.MAP16),
+            ("UtilityEnrollmentGroup", T.UINT8), ("CancelControl", T.MAP8),
+            ("EffectiveTime", T.UTC))),
+        (0x02, "CancelAllLoadControlEvents", (("CancelControl", T.MAP8),)),
+    )
+    TX = (
+        (0x00, "ReportEventStatus", (
+            ("IssuerEventID", T.UINT32), ("EventStatus", T.ENUM8),
+            ("EventStatusTime", T.UTC), ("CriticalityLevelApplied", T.UINT8),
+            ("CoolingTemperatureSetPointApplied", T.INT16),
+            ("HeatingTemperatureSetPointApplied", T.INT16),
+            ("AverageLoadAdjustmentPercentageApplied", T.INT8),
+            ("DutyCycleApplied", T.UINT8), ("EventControl", T.MAP8),
+            ("SignatureType", T.ENUM8), ("Signature", REST))),
+        (0x01, "GetScheduledEvents", (
+            ("StartTime", T.UTC), ("NumberOfEvents", T.UINT8), ("IssuerEventID?", T.UINT32))),
+    )
+
+    def __init__(self, app, hub_addr, hub_ep, ep, seed):
+        Cluster.__init__(self, app)
+        self.hub_addr = hub_addr
+        self.hub_ep = hub_ep
+        self.ep = ep
+        self.table = E.EventTable(E.Rng(seed))
+        self._next = 0
+        self.reports = 0
+        # Application callbacks: fn(event, reason). reason is one of
+        # started, resume, opt_in (start) / completed, cancelled,
+        # superseded, opt_out (stop). Times are UTC seconds, durations minutes.
+        self.on_start = None
+        self.on_stop = None
+
+    def validate(self, aid, value):
+        if aid in (0x0001, 0x0002):
+            check_range(value, 0, 60)          # ZSE D.2.3.2: 0..0x3C minutes
+        return 0
+
+    def _cfg(self):
+        v = self.values
+        return v[0x0000], v[0x0001], v[0x0002], v[0x0003]
+
+    # -- received commands ---------------------------------------------------------
+    def on_LoadControlEvent(self, req, f):
+        if self.table.add(f, self.app.clock.now(), self._cfg(), req.aps.src, req.aps.src_ep):
+            self._run(req)
+
+    def on_CancelLoadControlEvent(self, req, f):
+        dclass, ueg = self.values[0x0003], self.values[0x0000]
+        if not f["DeviceClass"] & dclass or f["UtilityEnrollmentGroup"] not in (0, ueg):
+            return
+        now = self.app.clock.now()
+        st = self.table.cancel(f["IssuerEventID"], f["CancelControl"], f["EffectiveTime"],
+                               now, self._cfg())
+        if st is not None:
+            e = self.table.find(f["IssuerEventID"])
+            self._report(e, st, now, req, f["IssuerEventID"])
+        self._run(req)
+
+    def on_CancelAllLoadControlEvents(self, req, f):
+        self.table.cancel_all(f["CancelControl"], self.app.clock.now())
+        self._run(req)
+
+    # -- consumer ------------------------------------------------------------------
+    def opt(self, out, eid=None):
+        """Consumer opt-out (out=True) or opt-in, one event or all."""
+        self.table.opt(out, self.app.clock.now(), eid)
+        self._run(None)
+
+    # -- time -------------------------------------------------------------------------
+    def tick(self, now):
+        if now >= self._next:      # integer compare only when nothing is due
+            self._run(None)
+
+    def on_clock_set(self):
+        """A clock step re-evaluates every event once and asks the hub for
+        what the meter may have missed."""
+        self._run(None)
+        self.get_scheduled_events()
+
+    def boot(self):
+        self.table.load(self.app.store.load(STORE_KEY))
+        now = self.app.clock.now()
+        for e in self.table.events:
+            if e.state == E.S_RUNNING and now < e.eff_end and not e.flags & E.F_OPTED_OUT:
+                self._call(self.on_start, e, "resume")
+        self._run(None)
+        self.get_scheduled_events()
+
+    def get_scheduled_events(self):
+        self.send(self.hub_addr, self.hub_ep, self.ep, "GetScheduledEvents",
+                  {"StartTime": 0, "NumberOfEvents": GET_ALL})
+
+    # -- plumbing ------------------------------------------------------------------
+    def _run(self, req):
+        t = self.table
+        changed = t.tick(self.app.clock.now()) or bool(t.out)
+        out, t.out = t.out, []
+        for d in out:
+            if d[0] == "report":
+                self._report(d[1], d[2], d[3], req)
+                req = None      # only the first report answers the command
+            else:
+                self._call(self.on_start if d[0] == "start" else self.on_stop, d[1], d[2])
+        if changed:
+            self.app.store.save(STORE_KEY, t.pack())
+        self._next = t.next_change()
+
+    def _call(self, fn, e, reason):
+        if fn is not None:
+            fn(e, reason)
+
+    def _report(self, e, st, now, req, eid=None):
+        f = {"IssuerEventID": e.id if e else eid, "EventStatus": st, "EventStatusTime": now,
+             "CriticalityLevelApplied": e.criticality if e else 0,
+             "CoolingTemperatureSetPointApplied": e.cool_setpoint if e else -0x8000,
+             "HeatingTemperatureSetPointApplied": e.heat_setpoint if e else -0x8000,
+             "AverageLoadAdjustmentPercentageApplied": e.load_adjust if e else -0x80,
+             "DutyCycleApplied": e.duty_cycle if e else 0xFF,
+             "EventControl": e.control if e else 0,
+             "SignatureType": SIG_NONE, "Signature": _NO_SIGNATURE}
+        self.reports += 1
+        if req is not None:
+            self.reply(req, "ReportEventStatus", f)
+        else:
+            dst, dep = (e.src, e.src_ep) if e else (self.hub_addr, self.hub_ep)
+            self.send(dst, dep, self.ep, "ReportEventStatus", f)
