@@ -19,7 +19,7 @@ from .zcl import aps as A
 from .platform.clock import SimClock
 from .platform.store import Store, FileBackend, PowerCut
 from .platform.metrology import SimMetrology
-from .platform.hw import Relay, Button, Display
+from .platform.hw import Relay, Button, Display, AuxSwitches
 from .meter import Meter, Platform
 
 
@@ -28,13 +28,14 @@ class VirtualBoard:
         self.sock = sock
         self.clock = SimClock(utc)
         self.backend = FileBackend(store_dir)
-        self.metrology = SimMetrology()
+        aux = AuxSwitches()
+        self.metrology = SimMetrology(0, aux)
         self.display = Display()
         self.sent = 0
         self._mark = -1
         self.deframer = L.Deframer(self._on_frame)
         plat = Platform(self.clock, Store(self.backend), self.metrology, Relay(),
-                        Button(), self.display, self._send_aps)
+                        Button(), self.display, self._send_aps, aux)
         self.meter = Meter(plat, config)
 
     # -- link ------------------------------------------------------------------
@@ -94,6 +95,10 @@ class VirtualBoard:
 
     def op_load(self, req):
         self.metrology.load_w = req["w"]
+        aux = req.get("aux_w")
+        if aux is not None:
+            for i in range(min(len(aux), len(self.metrology.aux_w))):
+                self.metrology.aux_w[i] = aux[i]
         return {"ok": True}
 
     def op_button(self, req):

@@ -10,13 +10,26 @@
 
 
 class SimMetrology:
-    """Load set by the simulator in watts; each tick is one simulated second."""
+    """Load set by the simulator in watts; each tick is one simulated second.
 
-    def __init__(self, power_w=0):
+    load_w is the premises' base load; aux_w[i] is an appliance wired through
+    auxiliary load-control switch i (an immersion heater, storage heaters),
+    drawn only while that switch is closed, so DRLC shedding shows up in
+    what the meter measures."""
+
+    def __init__(self, power_w=0, aux=None):
         self.load_w = power_w
-
-    def take_ws(self):
-        return self.load_w
+        self.aux = aux
+        self.aux_w = [0] * (len(aux.closed) if aux is not None else 0)
 
     def power_w(self):
-        return self.load_w
+        p = self.load_w
+        if self.aux is not None:
+            closed = self.aux.closed
+            for i in range(len(self.aux_w)):
+                if closed[i]:
+                    p += self.aux_w[i]
+        return p
+
+    def take_ws(self):
+        return self.power_w()

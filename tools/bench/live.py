@@ -37,6 +37,8 @@ class LiveView:
             "  hub     | reports %d  summation %s Wh  demand %s W  time reads %d" % (
                 hub.report_count, hub.reports.get("Metering", {}).get("CurrentSummationDelivered", "-"),
                 hub.reports.get("Metering", {}).get("InstantaneousDemand", "-"), hub.time_requests),
+            "  drlc    | aux switches %s  events %s  last %s" % (
+                _aux(st), _events(st), (hub.drlc_reports[-1:] or ["-"])[0]),
             "  last rx | %s" % _last_out(runner),
         ]
         if self.tty:
@@ -64,3 +66,13 @@ def _last_out(runner):
 def _short(fields):
     s = str(fields)
     return s if len(s) < 90 else s[:87] + "..."
+
+
+def _aux(st):
+    closed = st.get("meter", {}).get("AuxSwitchesClosed", [])
+    return "".join("on " if c else "OFF" for c in closed) or "-"
+
+
+def _events(st):
+    ev = st.get("meter", {}).get("DrlcEvents", [])
+    return ",".join("%d:%s" % (e["id"], e["state"]) for e in ev) or "-"

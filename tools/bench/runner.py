@@ -43,6 +43,7 @@ class Runner:
         self.last_state = None
         self.sim_seconds = 0
         self.load_w = 0
+        self.aux_w = [0, 0]
         self.rtc_offset = 0
 
     # -- meter process ------------------------------------------------------------
@@ -67,8 +68,8 @@ class Runner:
         # or supplier gave it, while the mains was off.
         self.link.start(self.now, self.now + self.rtc_offset)
         self.events.append({"t": self.now, "event": "power_on"})
-        if self.load_w:
-            self._ctrl("load", w=self.load_w)
+        if self.load_w or any(self.aux_w):
+            self._ctrl("load", w=self.load_w, aux_w=self.aux_w)
         self._pump()
 
     @property
@@ -129,10 +130,15 @@ class Runner:
 
     # -- actions ----------------------------------------------------------------
     def act_load(self, v, step):
-        self.load_w = v
+        """Watts of base load, or {"w": base, "aux_w": [W per aux switch]}."""
+        if isinstance(v, dict):
+            self.load_w = v.get("w", self.load_w)
+            self.aux_w = v.get("aux_w", self.aux_w)
+        else:
+            self.load_w = v
         if self.alive:
-            self._ctrl("load", w=v)
-        return {"load_w": v}
+            self._ctrl("load", w=self.load_w, aux_w=self.aux_w)
+        return {"load_w": self.load_w, "aux_w": self.aux_w}
 
     def act_zcl(self, v, step):
         cls, cid = Z.cluster_by_name(v["cluster"])
