@@ -96,7 +96,7 @@ def test_graceful_cancel_without_end_randomisation_waits_start_randomisation():
     t = E.EventTable(E.Rng(11))
     t.add(lce(1, start=2000, dur=60, control=1), 1000, CFG, 0, 1)
     e = t.events[0]
-    assert t.cancel(1, E.CANCEL_GRACEFUL, 2500, 1000, CFG) is None
+    assert t.cancel(1, E.CANCEL_GRACEFUL, 2500, 1000, 0x80, 0) is None
     assert e.cancel_at == 2500 + e.start_rand
 
 
@@ -104,7 +104,7 @@ def test_graceful_cancel_without_end_randomisation_waits_start_randomisation():
 def test_cancel_effective_time_rejections(eff):
     t = E.EventTable(E.Rng(1))
     t.add(lce(1, start=2000, dur=60), 1000, CFG, 0, 1)
-    assert t.cancel(1, 0, eff, 1000, CFG) == E.ST_REJ_CANCEL_EFFECTIVE_TIME
+    assert t.cancel(1, 0, eff, 1000, 0x80, 0) == E.ST_REJ_CANCEL_EFFECTIVE_TIME
 
 
 def test_next_change_is_the_earliest_due_time():
@@ -115,3 +115,10 @@ def test_next_change_is_the_earliest_due_time():
     assert t.next_change() == 3000
     t.tick(3000)
     assert t.next_change() == 3600
+
+
+def test_cancel_for_other_device_class_or_group_is_invalid():
+    t = E.EventTable(E.Rng(1))
+    t.add(lce(1, start=2000, dclass=0x01, ueg=0), 1000, (0, 0, 0, 0x81), 0, 1)
+    assert t.cancel(1, 0, 0, 1000, 0x80, 0) == E.ST_REJ_INVALID_CANCEL
+    assert t.cancel(1, 0, 0, 1000, 0x01, 0) is None

@@ -94,7 +94,7 @@ class DrlcClient(Cluster):
             return
         now = self.app.clock.now()
         st = self.table.cancel(f["IssuerEventID"], f["CancelControl"], f["EffectiveTime"],
-                               now, self._cfg())
+                               now, f["DeviceClass"], f["UtilityEnrollmentGroup"])
         if st is not None:
             e = self.table.find(f["IssuerEventID"])
             self._report(e, st, now, req, f["IssuerEventID"])

@@ -199,12 +199,14 @@ class EventTable:
         self.events.append(e)
         return True
 
-    def cancel(self, eid, control, effective, now, cfg):
+    def cancel(self, eid, control, effective, now, dclass, ueg):
         """Cancel Load Control Event (ZSE D.2.2.3.2): returns a rejection
         status for the report, or None when the cancel is accepted."""
         e = self.find(eid)
         if e is None:
             return ST_REJ_CANCEL_UNDEFINED
+        if not dclass & e.device_class or ueg not in (0, e.ueg):
+            return ST_REJ_INVALID_CANCEL     # names an event it does not address
         if effective == 0:
             effective = now
         if effective == UTC_INVALID or effective >= e.eff_end:
