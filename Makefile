@@ -7,7 +7,15 @@ VPY    := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-$(shell cat requirements-dev.txt | cksum | cut -d' ' -f1)
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: setup test run bench mpy tshark clean
+.PHONY: setup test run bench mpy tshark clean esmecrypto-host
+
+# The C crypto core's host build (ctypes), used by host tests, tools and bench.
+CRYPTO_SRC := lib/esmecrypto/esme_aes.c lib/esmecrypto/esme_gcm.c lib/esmecrypto/esme_p256.c
+build/libesmecrypto.so: $(CRYPTO_SRC) lib/esmecrypto/esmecrypto.h
+	mkdir -p build
+	cc -std=c99 -O2 -Wall -Wextra -Wpedantic -Werror -fPIC -shared -o $@ $(CRYPTO_SRC)
+
+esmecrypto-host: build/libesmecrypto.so
 
 $(STAMP): requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -21,11 +29,12 @@ tshark:
 	  $(SUDO) apt-get update -qq && \
 	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq tshark >/dev/null; }
 
-setup: $(STAMP) tshark
+setup: $(STAMP) tshark build/libesmecrypto.so
 
 # pytest covers: codec/engine/store/link units, property tests, the
 # MicroPython differential pass (-X heapsize=164K), heap-lock proof, every
-# scenario on both runtimes with tshark checks, and the mpy-cross compile.
+# scenario on both runtimes with tshark checks, the crypto cores against
+# NIST CAVP / GBCS / OpenSSL (C core also under ASan+UBSan), and mpy-cross.
 test: setup
 	$(VPY) -m pytest -q host_tests
 	$(VPY) -m tools.mpy_build build/mpy
@@ -35,6 +44,12 @@ run: setup
 
 bench: setup
 	$(VPY) -m tools.benchmarks
+	$(VPY) -m tools.bench_crypto
+	@command -v arm-none-eabi-gcc >/dev/null 2>&1 && command -v qemu-arm >/dev/null 2>&1 || { \
+	  echo "installing gcc-arm-none-eabi and qemu-user (Debian) for the Cortex-M4 estimate"; \
+	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq \
+	    gcc-arm-none-eabi qemu-user >/dev/null; }
+	$(VPY) -m tools.m4_count
 
 mpy: setup
 	$(VPY) -m tools.mpy_build build/mpy -v

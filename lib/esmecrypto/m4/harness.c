@@ -1,0 +1,64 @@
+/* Freestanding Cortex-M4 harness for instruction counting under qemu-arm
+ * user mode (tools/m4_count.py). One operation per build (-DOP_...), run
+ * on fixed GBCS §18.4 inputs; exit status 0 when the result is right. */
+#include <stddef.h>
+#include <stdint.h>
+
+#include "../esmecrypto.h"
+
+void *memcpy(void *d, const void *s, size_t n) {
+    uint8_t *dd = d;
+    const uint8_t *ss = s;
+    while (n--) {
+        *dd++ = *ss++;
+    }
+    return d;
+}
+
+void *memset(void *d, int c, size_t n) {
+    uint8_t *dd = d;
+    while (n--) {
+        *dd++ = (uint8_t)c;
+    }
+    return d;
+}
+
+static void sys_exit(int code) {
+    register int r0 __asm__("r0") = code;
+    register int r7 __asm__("r7") = 1;             /* Linux EABI exit */
+    __asm__ volatile("svc 0" : : "r"(r0), "r"(r7));
+    for (;;) {
+    }
+}
+
+#include "inputs.h"
+
+static int eq(const uint8_t *a, const uint8_t *b, size_t n) {
+    uint8_t d = 0;
+    for (size_t i = 0; i < n; i++) {
+        d |= a[i] ^ b[i];
+    }
+    return d == 0;
+}
+
+int run(void) {
+#if defined(OP_VERIFY)
+    return esme_p256_verify(SUP_DS_PUB, DIGEST_V1, KRP_SIG) == ESME_OK;
+#elif defined(OP_SIGN)
+    uint8_t sig[64];
+    return esme_p256_sign(SUP_DS_PRIV, DIGEST_V1, K_V1, sig) == ESME_OK && eq(sig, KRP_SIG, 64);
+#elif defined(OP_ECDH)
+    uint8_t z[32];
+    return esme_p256_ecdh(DEV_KA_PRIV, ACB_KA_PUB, z) == ESME_OK && eq(z, Z_ACB, 32);
+#elif defined(OP_GCM)
+    static uint8_t buf[GCM_LEN];
+    uint8_t tag[16];
+    return esme_gcm_encrypt(MAC_KEY, IV, 12, buf, 0, buf, GCM_LEN, buf, tag) == ESME_OK;
+#else
+    return 1;                                      /* baseline */
+#endif
+}
+
+__attribute__((naked, noreturn)) void _start(void) {
+    __asm__ volatile("bl run\n eor r0, r0, #1\n mov r7, #1\n svc 0\n");
+}
