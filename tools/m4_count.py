@@ -63,7 +63,14 @@ def code_sizes(d):
     return sorted(rows, reverse=True), sec
 
 
-def main():
+def main(argv=None):
+    argv = sys.argv[1:] if argv is None else argv
+    if argv:                                   # quick: instruction counts of named ops
+        with tempfile.TemporaryDirectory() as d:
+            base = count(build(d, "base"))
+            for op in argv:
+                print(op, count(build(d, op)) - base)
+        return 0
     if not available():
         print("Cortex-M4 estimate skipped: needs gcc-arm-none-eabi and qemu-user (Debian)")
         return 0

@@ -1,8 +1,9 @@
 /* NIST P-256 (FIPS 186-4 D.1.2.3): ECDSA sign and verify, ECDH, public-key
  * validation and decompression, for 32-bit MCUs.
  *
- * Field and scalar arithmetic: 8 x 32-bit little-endian limbs in Montgomery
- * form (CIOS multiplication), one generic routine for both moduli.
+ * Field arithmetic: 8 x 32-bit little-endian limbs, schoolbook products and
+ * the special-form reduction of FIPS 186-4 D.2.3 (p = 2^256 - 2^224 + 2^192
+ * + 2^96 - 1). Scalars mod n: the same limbs in Montgomery form (CIOS).
  * Points: homogeneous projective (X:Y:Z) with the complete addition formula
  * for a = -3 of Renes, Costello and Batina (EUROCRYPT 2016, Algorithm 4);
  * doubling is the same formula, so there is no exceptional case and no
@@ -52,16 +53,6 @@ static const limbs SQRT_EXP = {0x00000000, 0x00000000, 0x40000000, 0x00000000,
                                0x00000000, 0x40000000, 0xc0000000, 0x3fffffff}; /* (p+1)/4 */
 
 /* -- multi-precision helpers ---------------------------------------------- */
-
-static uint32_t mp_add(limbs r, const limbs a, const limbs b) {
-    uint64_t c = 0;
-    for (int i = 0; i < 8; i++) {
-        c += (uint64_t)a[i] + b[i];
-        r[i] = (uint32_t)c;
-        c >>= 32;
-    }
-    return (uint32_t)c;
-}
 
 static uint32_t mp_sub(limbs r, const limbs a, const limbs b) {
     uint64_t bw = 0;
@@ -113,18 +104,42 @@ static void mp_to_bytes(uint8_t b[32], const limbs a) {
 
 /* -- modular arithmetic (inputs < m, outputs < m) --------------------------- */
 
+/* One pass computes a + b and a + b - m together; the mask picks one. */
 static void mod_add(limbs r, const limbs a, const limbs b, const modulus *M) {
-    limbs t;
-    uint32_t c = mp_add(r, a, b);
-    uint32_t bw = mp_sub(t, r, M->m);
-    mp_cmov(r, t, 0u - (c | (bw ^ 1)));
+    limbs s, t;
+    uint64_t c = 0;
+    int64_t d = 0;
+    for (int i = 0; i < 8; i++) {
+        c += (uint64_t)a[i] + b[i];
+        s[i] = (uint32_t)c;
+        d += (int64_t)(uint32_t)c - M->m[i];
+        t[i] = (uint32_t)d;
+        c >>= 32;
+        d >>= 32;                           /* arithmetic shift (GCC, Clang) */
+    }
+    /* a + b >= m exactly when the carry out of a + b covers the borrow */
+    uint32_t ge = (uint32_t)((int64_t)c + d >= 0);
+    for (int i = 0; i < 8; i++) {
+        r[i] = s[i] ^ ((0u - ge) & (s[i] ^ t[i]));
+    }
 }
 
 static void mod_sub(limbs r, const limbs a, const limbs b, const modulus *M) {
-    limbs t;
-    uint32_t bw = mp_sub(r, a, b);
-    mp_add(t, r, M->m);
-    mp_cmov(r, t, 0u - bw);
+    limbs s, t;
+    int64_t d = 0;
+    uint64_t c = 0;
+    for (int i = 0; i < 8; i++) {
+        d += (int64_t)a[i] - b[i];
+        s[i] = (uint32_t)d;
+        d >>= 32;
+        c += (uint64_t)s[i] + M->m[i];
+        t[i] = (uint32_t)c;
+        c >>= 32;
+    }
+    uint32_t neg = (uint32_t)(d < 0);
+    for (int i = 0; i < 8; i++) {
+        r[i] = s[i] ^ ((0u - neg) & (s[i] ^ t[i]));
+    }
 }
 
 /* Montgomery product a * b / R mod m (CIOS). a < 2^256, b < m. */
@@ -180,14 +195,114 @@ static void mont_pow(limbs r, const limbs a, const limbs e, const modulus *M) {
     memcpy(r, acc, 32);
 }
 
+/* -- field arithmetic mod p ---------------------------------------------------- */
+
+/* t = a * b, 512 bits */
+static void mul_wide(uint32_t t[16], const limbs a, const limbs b) {
+    for (int i = 0; i < 16; i++) {
+        t[i] = 0;
+    }
+    for (int i = 0; i < 8; i++) {
+        uint64_t c = 0;
+        uint32_t bi = b[i];
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC unroll 8
+#endif
+        for (int j = 0; j < 8; j++) {
+            c += (uint64_t)a[j] * bi + t[i + j];
+            t[i + j] = (uint32_t)c;
+            c >>= 32;
+        }
+        t[i + 8] = (uint32_t)c;
+    }
+}
+
+/* Add top * 2^256 == top * (2^224 - 2^192 - 2^96 + 1) (mod p) into r and
+ * propagate; returns the new top. Signed shifts are arithmetic (GCC, Clang). */
+static int64_t fold(limbs r, int64_t top) {
+    int64_t acc = (int64_t)r[0] + top;
+    r[0] = (uint32_t)acc;
+    acc = (acc >> 32) + r[1];
+    r[1] = (uint32_t)acc;
+    acc = (acc >> 32) + r[2];
+    r[2] = (uint32_t)acc;
+    acc = (acc >> 32) + r[3] - top;
+    r[3] = (uint32_t)acc;
+    acc = (acc >> 32) + r[4];
+    r[4] = (uint32_t)acc;
+    acc = (acc >> 32) + r[5];
+    r[5] = (uint32_t)acc;
+    acc = (acc >> 32) + r[6] - top;
+    r[6] = (uint32_t)acc;
+    acc = (acc >> 32) + r[7] + top;
+    r[7] = (uint32_t)acc;
+    return acc >> 32;
+}
+
+/* r = t mod p (FIPS 186-4 D.2.3): s1 + 2 s2 + 2 s3 + s4 + s5 - d1 - d2 - d3 - d4,
+ * word by word with signed 64-bit accumulators. Constant time. */
+static void reduce_p(limbs r, const uint32_t c[16]) {
+    int64_t acc = 0;
+    /* word i: the terms of each of s1..s5, d1..d4 that land in it */
+    acc += (int64_t)c[0] + c[8] + c[9] - c[11] - c[12] - c[13] - c[14];
+    r[0] = (uint32_t)acc;
+    acc >>= 32;
+    acc += (int64_t)c[1] + c[9] + c[10] - c[12] - c[13] - c[14] - c[15];
+    r[1] = (uint32_t)acc;
+    acc >>= 32;
+    acc += (int64_t)c[2] + c[10] + c[11] - c[13] - c[14] - c[15];
+    r[2] = (uint32_t)acc;
+    acc >>= 32;
+    acc += (int64_t)c[3] + 2 * (int64_t)c[11] + 2 * (int64_t)c[12] + c[13] - c[15] - c[8] - c[9];
+    r[3] = (uint32_t)acc;
+    acc >>= 32;
+    acc += (int64_t)c[4] + 2 * (int64_t)c[12] + 2 * (int64_t)c[13] + c[14] - c[9] - c[10];
+    r[4] = (uint32_t)acc;
+    acc >>= 32;
+    acc += (int64_t)c[5] + 2 * (int64_t)c[13] + 2 * (int64_t)c[14] + c[15] - c[10] - c[11];
+    r[5] = (uint32_t)acc;
+    acc >>= 32;
+    acc += (int64_t)c[6] + 2 * (int64_t)c[14] + 2 * (int64_t)c[15] + c[14] + c[13] - c[8] - c[9];
+    r[6] = (uint32_t)acc;
+    acc >>= 32;
+    acc += (int64_t)c[7] + 2 * (int64_t)c[15] + c[15] + c[8] - c[10] - c[11] - c[12] - c[13];
+    r[7] = (uint32_t)acc;
+    acc >>= 32;
+    /* value = r + acc * 2^256 with acc small: two folds bring it into
+     * [0, 2^256) (see README.md), then one conditional subtraction. */
+    acc = fold(r, acc);
+    fold(r, acc);
+    limbs t;
+    uint32_t bw = mp_sub(t, r, FP.m);
+    mp_cmov(r, t, 0u - (bw ^ 1));
+}
+
+static void fp_mul(limbs r, const limbs a, const limbs b) {
+    uint32_t t[16];
+    mul_wide(t, a, b);
+    reduce_p(r, t);
+}
+
+/* r = a^e mod p; e public */
+static void fp_pow(limbs r, const limbs a, const limbs e) {
+    limbs acc = {1, 0, 0, 0, 0, 0, 0, 0};
+    for (int i = 255; i >= 0; i--) {
+        fp_mul(acc, acc, acc);
+        if ((e[i >> 5] >> (i & 31)) & 1) {
+            fp_mul(acc, acc, a);
+        }
+    }
+    memcpy(r, acc, 32);
+}
+
 /* -- points ------------------------------------------------------------------- */
 
-#define FMUL(r, a, b) mont_mul((r), (a), (b), &FP)
+#define FMUL(r, a, b) fp_mul((r), (a), (b))
 #define FADD(r, a, b) mod_add((r), (a), (b), &FP)
 #define FSUB(r, a, b) mod_sub((r), (a), (b), &FP)
 
 static void curve_b(limbs b) {
-    to_mont(b, CURVE_B, &FP);
+    memcpy(b, CURVE_B, 32);
 }
 
 /* r = p + q, complete for all inputs including the identity and p == q
@@ -243,17 +358,16 @@ static void point_add(point *r, const point *p, const point *q, const limbs b) {
 }
 
 static void point_identity(point *r) {
-    limbs one = {1, 0, 0, 0, 0, 0, 0, 0};
     memset(r, 0, sizeof *r);
-    to_mont(r->y, one, &FP);
+    r->y[0] = 1;
 }
 
-/* Affine (plain integers, already validated) -> projective Montgomery. */
+/* Affine (already validated, < p) -> projective. */
 static void point_from_affine(point *r, const limbs x, const limbs y) {
-    limbs one = {1, 0, 0, 0, 0, 0, 0, 0};
-    to_mont(r->x, x, &FP);
-    to_mont(r->y, y, &FP);
-    to_mont(r->z, one, &FP);
+    memcpy(r->x, x, 32);
+    memcpy(r->y, y, 32);
+    memset(r->z, 0, 32);
+    r->z[0] = 1;
 }
 
 /* Projective -> affine plain integers; returns 0 for the identity. */
@@ -262,11 +376,9 @@ static int point_to_affine(limbs x, limbs y, const point *p) {
     if (mp_is_zero(p->z)) {
         return 0;
     }
-    mont_pow(zi, p->z, FP.m_2, &FP);
+    fp_pow(zi, p->z, FP.m_2);
     FMUL(x, p->x, zi);
     FMUL(y, p->y, zi);
-    from_mont(x, x, &FP);
-    from_mont(y, y, &FP);
     return 1;
 }
 
@@ -305,12 +417,11 @@ static void point_g(point *g) {
 
 /* y^2 == x^3 - 3x + b, x and y < p */
 static int on_curve(const limbs x, const limbs y) {
-    limbs xm, ym, l, r, t, b;
+    limbs l, r, t, b;
+    const uint32_t *xm = x, *ym = y;
     if (!mp_lt(x, FP.m) || !mp_lt(y, FP.m)) {
         return 0;
     }
-    to_mont(xm, x, &FP);
-    to_mont(ym, y, &FP);
     curve_b(b);
     FMUL(l, ym, ym);
     FMUL(r, xm, xm);
@@ -345,7 +456,8 @@ int esme_p256_validate(const uint8_t pub[64]) {
 }
 
 int esme_p256_decompress(const uint8_t in[33], uint8_t pub[64]) {
-    limbs x, xm, rhs, y, t, b, chk;
+    limbs x, rhs, y, t, b, chk;
+    const uint32_t *xm = x;
     if (in[0] != 2 && in[0] != 3) {
         return ESME_ERR_POINT;
     }
@@ -353,7 +465,6 @@ int esme_p256_decompress(const uint8_t in[33], uint8_t pub[64]) {
     if (!mp_lt(x, FP.m)) {
         return ESME_ERR_POINT;
     }
-    to_mont(xm, x, &FP);
     curve_b(b);
     FMUL(rhs, xm, xm);
     FMUL(rhs, rhs, xm);
@@ -361,13 +472,12 @@ int esme_p256_decompress(const uint8_t in[33], uint8_t pub[64]) {
     FADD(t, t, xm);
     FSUB(rhs, rhs, t);
     FADD(rhs, rhs, b);
-    mont_pow(y, rhs, SQRT_EXP, &FP);          /* p = 3 mod 4 */
+    fp_pow(y, rhs, SQRT_EXP);                 /* p = 3 mod 4 */
     FMUL(chk, y, y);
     FSUB(chk, chk, rhs);
     if (!mp_is_zero(chk)) {
         return ESME_ERR_POINT;
     }
-    from_mont(y, y, &FP);
     if ((y[0] & 1) != (uint32_t)(in[0] & 1)) {
         if (mp_is_zero(y)) {
             return ESME_ERR_POINT;
