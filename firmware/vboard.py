@@ -123,32 +123,6 @@ class VirtualBoard:
         self.backend.cut_after(req["n"])
         return {"ok": True}
 
-    def op_mem(self, req):
-        import gc
-        gc.collect()
-        try:
-            return {"alloc": gc.mem_alloc(), "free": gc.mem_free()}
-        except AttributeError:
-            return {"alloc": None, "free": None}
-
-    def op_tick_alloc(self, req):
-        """Bytes allocated over req['s'] steady-state ticks (MicroPython)."""
-        import gc
-        n = req["s"]
-        gc.collect()
-        gc.disable()
-        try:
-            a0 = gc.mem_alloc()
-            for _ in range(n):
-                self.clock.advance(1)
-                self.meter.tick()
-            a1 = gc.mem_alloc()
-        except AttributeError:
-            return {"bytes": None, "ticks": n}
-        finally:
-            gc.enable()
-        return {"bytes": a1 - a0, "ticks": n}
-
     # -- main loop -------------------------------------------------------------
     def run(self):
         self.meter.boot()
@@ -170,8 +144,6 @@ _OPS = {
     "drlc_opt": VirtualBoard.op_drlc_opt,
     "set_clock": VirtualBoard.op_set_clock,
     "cut_after_writes": VirtualBoard.op_cut_after_writes,
-    "mem": VirtualBoard.op_mem,
-    "tick_alloc": VirtualBoard.op_tick_alloc,
 }
 
 

@@ -26,7 +26,7 @@ sys.path.insert(0, os.path.join(ROOT, "lib", "esmecrypto", "host"))
 import esmecrypto as native        # noqa: E402  (build/libesmecrypto.so, built by make)
 
 CORES = {"native": native, "pure": pure}
-VECTORS = json.load(open(os.path.join(ROOT, "..", "shared", "vectors", "gbcs-18.4.json")))
+VECTORS = json.load(open(os.path.join(ROOT, "host_tests", "vectors", "gbcs-18.4.json")))
 H = bytes.fromhex
 
 

@@ -41,7 +41,7 @@ def write_vectors(path):
     for x, y, valid in cavp.pkv():
         if len(x) == 64 and len(y) == 64:
             lines.append("K %s%s %d" % (x, y, valid))
-    g = json.load(open(os.path.join(ROOT, "..", "shared", "vectors", "gbcs-18.4.json")))
+    g = json.load(open(os.path.join(ROOT, "host_tests", "vectors", "gbcs-18.4.json")))
     ent = g["entities"]
     lines.append("E %s %s %s" % (ent["DeviceA"]["ka_priv"], ent["ACB"]["ka_pub"][2:],
                                  g["Z"]["ACB,DeviceA"]))

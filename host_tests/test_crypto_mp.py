@@ -17,7 +17,7 @@ def test_fallback_vectors_on_micropython(tmp_path):
         "sigver": [[hx(q), hx(d), hx(s), v] for q, d, s, v in cavp.ecdsa_sigver()],
         "siggen": [[hx(a), hx(b), hx(c), hx(d), hx(e)] for a, b, c, d, e in list(cavp.ecdsa_siggen())[:5]],
         "ecdh": [[hx(a), hx(b), hx(c), v] for a, b, c, v in list(cavp.ecdh())[:10]],
-        "gbcs": json.load(open(os.path.join(ROOT, "..", "shared", "vectors", "gbcs-18.4.json"))),
+        "gbcs": json.load(open(os.path.join(ROOT, "host_tests", "vectors", "gbcs-18.4.json"))),
     }
     path = tmp_path / "v.json"
     path.write_text(json.dumps(data))

@@ -18,13 +18,8 @@ from cryptography.hazmat.primitives import hashes         # noqa: E402
 from cryptography.hazmat.primitives.asymmetric import ec  # noqa: E402
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM  # noqa: E402
 
-KEY = bytes(range(16))
-IV = bytes(12)
-PRIV = bytes.fromhex("FC9BB773E6C8350ADB4051AC913CA470CF422D8A53DE8C881DBFFEB40BA47051")
-PEER = bytes.fromhex("292F97FEC1B30C3849B806D90446E4A037D6D178019796E76E5255BDC3A08E34"
-                     "6F9F6E6E7E8F6A4D55962D2F2D0E16CFF27BF3F925FA7DBAFD15A8B1DC695894")
-DIGEST = bytes(range(32))
-K = bytes(range(1, 33))
+sys.path.insert(0, os.path.join(ROOT, "host_tests", "mp"))
+from crypto_inputs import KEY, IV, PRIV, PEER, DIGEST, K  # noqa: E402
 
 
 def timeit(fn, budget=0.5):

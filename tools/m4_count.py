@@ -9,6 +9,8 @@ exec,nochain: one log line per executed instruction. Debian's qemu 7.2 ships
 no TCG plugins, so this is the counting method. The harness binary holds only
 Thumb-2 code generated for the M4, which qemu's default ARM CPU executes
 instruction for instruction; a baseline build is subtracted."""
+import hashlib
+import json
 import os
 import shutil
 import subprocess
@@ -26,10 +28,33 @@ def available():
     return all(shutil.which(t) for t in ("arm-none-eabi-gcc", "arm-none-eabi-nm", "qemu-arm"))
 
 
+def write_inputs(d):
+    """inputs.h for the harness, from the GBCS §18.4 vectors."""
+    v = json.load(open(os.path.join(ROOT, "host_tests", "vectors", "gbcs-18.4.json")))
+    ent, h = v["entities"], bytes.fromhex
+    m = v["messages"]["V1_ECS04b_command"]
+    msg = h(m["hex"])
+    at = msg.index(b"\xdf\x09")
+    gh, pl = msg[at:at + 34], msg[at + 34:at + 34 + 0x35]
+    signed = b"\x01" + gh[3:11] + gh[12:20] + gh[21:29] + gh[31:33] + pl
+    arrays = (
+        ("SUP_DS_PUB", h(ent["SupplierA"]["ds_pub"])[1:]), ("SUP_DS_PRIV", h(ent["SupplierA"]["ds_priv"])),
+        ("DIGEST_V1", hashlib.sha256(signed).digest()), ("KRP_SIG", h(m["krp_signature"])),
+        ("K_V1", h(m["k"])), ("DEV_KA_PRIV", h(ent["DeviceA"]["ka_priv"])),
+        ("ACB_KA_PUB", h(ent["ACB"]["ka_pub"])[1:]), ("Z_ACB", h(v["Z"]["ACB,DeviceA"])),
+        ("MAC_KEY", h(m["acb_mac_key"])), ("IV", h("123456789ABCDEF000000000")))
+    with open(os.path.join(d, "inputs.h"), "w") as f:
+        for name, b in arrays:
+            f.write("static const uint8_t %s[%d] = {%s};\n" % (
+                name, len(b), ",".join("0x%02x" % x for x in b)))
+
+
 def build(d, op, gcm_len=16):
     out = os.path.join(d, "%s_%d.elf" % (op, gcm_len))
+    if not os.path.exists(os.path.join(d, "inputs.h")):
+        write_inputs(d)
     subprocess.run(["arm-none-eabi-gcc"] + FLAGS + [
-        "-nostdlib", "-static", "-DOP_" + op.upper(), "-DGCM_LEN=%d" % gcm_len, "-I" + SRC,
+        "-nostdlib", "-static", "-DOP_" + op.upper(), "-DGCM_LEN=%d" % gcm_len, "-I" + SRC, "-I" + d,
         "-Wl,-Ttext=0x10000", "-Wl,-e,_start", os.path.join(SRC, "m4", "harness.c")] + CORE +
         ["-o", out], check=True, stderr=subprocess.DEVNULL)
     return out

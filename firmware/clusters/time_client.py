@@ -17,6 +17,7 @@ from ..compat import const
 from ..zcl import types as T
 from ..zcl.cluster import Cluster
 from ..zcl.foundation import READ_ATTR
+from ..zcl.engine import TX_PAYLOAD
 from ..platform.clock import UTC_INVALID
 
 RELIABLE = const(0)      # ASN.1 values of GBCS Table 9.1.2
@@ -71,8 +72,8 @@ class TimeClient(Cluster):
     def request_sync(self):
         """Send Read Attributes (Time, TimeStatus) to the hub's Time server."""
         eng = self.app.zcl
-        struct.pack_into("<HH", eng.tx, 3, _ATTR_TIME, _ATTR_TIME_STATUS)
-        eng.send_global(self, self.hub_addr, self.hub_ep, self.ep, READ_ATTR, 4, 3)
+        struct.pack_into("<HH", eng.tx, TX_PAYLOAD, _ATTR_TIME, _ATTR_TIME_STATUS)
+        eng.send_global(self, self.hub_addr, self.hub_ep, self.ep, READ_ATTR, 4)
         self.pending = True
 
     def tick(self, now):

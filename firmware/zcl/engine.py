@@ -15,6 +15,7 @@ EP_BROADCAST = const(0xFF)
 # Largest ZCL frame we send: an unfragmented APS payload with APS security
 # on a 127-octet 802.15.4 frame leaves about 82 octets (ZigBee PRO budget).
 ZCL_MAX = const(82)
+TX_PAYLOAD = const(3)     # payload offset of a frame we originate (no manufacturer code)
 
 
 class Request:
@@ -161,13 +162,13 @@ class Engine:
         self.emit(dst, dst_ep, src_ep, cl.ID, off, True)
         return seq
 
-    def send_global(self, cl, dst, dst_ep, src_ep, cmd, n_payload, payload_at):
-        """Send a profile-wide command whose payload the caller wrote at
-        self.tx[payload_at:payload_at+n_payload] (payload_at must be 3)."""
+    def send_global(self, cl, dst, dst_ep, src_ep, cmd, n_payload):
+        """Send a profile-wide command whose payload the caller already wrote
+        at self.tx[TX_PAYLOAD:TX_PAYLOAD + n_payload]."""
         fc = FC_NO_DEFAULT_RSP | (FC_TO_CLIENT if cl.SERVER else 0)
         seq = self.next_seq()
         encode_header(self.tx, 0, fc, seq, cmd)
-        self.emit(dst, dst_ep, src_ep, cl.ID, payload_at + n_payload, True)
+        self.emit(dst, dst_ep, src_ep, cl.ID, TX_PAYLOAD + n_payload, True)
         return seq
 
     def emit(self, dst, dst_ep, src_ep, cluster, n, secured):

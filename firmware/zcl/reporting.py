@@ -11,6 +11,7 @@ from . import types as T
 from . import status as S
 from .cluster import A_P
 from .foundation import REPORT_ATTR
+from .engine import TX_PAYLOAD
 
 REPORT_SLOTS = const(16)   # table size; full table -> INSUFFICIENT_SPACE
 STORE_KEY = "reporting"
@@ -108,7 +109,7 @@ class Reporting:
                 continue
             # One Report Attributes frame per (cluster, destination), all due
             # attributes of it that fit.
-            off = 3
+            off = TX_PAYLOAD
             for f in self.entries:
                 if f.due and f.cl is e.cl and f.dst == e.dst and f.dst_ep == e.dst_ep:
                     v = f.cl.read(f.aid)
@@ -121,7 +122,7 @@ class Reporting:
                     f.due = False
                     f.last = v
                     f.last_t = now
-            eng.send_global(e.cl, e.dst, e.dst_ep, e.ep, REPORT_ATTR, off - 3, 3)
+            eng.send_global(e.cl, e.dst, e.dst_ep, e.ep, REPORT_ATTR, off - TX_PAYLOAD)
             self.sent += 1
 
     # -- persistence -----------------------------------------------------------

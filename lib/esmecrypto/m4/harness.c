@@ -50,7 +50,7 @@ static void sys_exit(int code) {
     }
 }
 
-#include "inputs.h"
+#include "inputs.h"   /* written by tools/m4_count.py from the GBCS vectors */
 
 static int eq(const uint8_t *a, const uint8_t *b, size_t n) {
     uint8_t d = 0;
