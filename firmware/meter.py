@@ -216,6 +216,14 @@ class Meter:
             pass   # a record that passed its CRC but not our decoder: keep defaults
 
     # -- inspection (bench, terminal view) -------------------------------------
+    def display_text(self):
+        """The LCD line, rendered with the Metering formatting attributes."""
+        d = self.display
+        return "%s kWh  %s kW  %s  T:%s%s" % (
+            self.metering.display_summation(), self.metering.display_demand(),
+            "SUPPLY ON" if d.supply_on else "SUPPLY OFF",
+            TIME_STATUS_NAMES[d.time_status].upper(), " *ID*" if d.identify else "")
+
     def state(self):
         out = {}
         for ep, cl in self.zcl.clusters():

@@ -116,7 +116,7 @@ class VirtualBoard:
 
     def op_state(self, req):
         st = self.meter.state()
-        st["display"] = self.display.text()
+        st["display"] = self.meter.display_text()
         return st
 
     def op_cut_after_writes(self, req):

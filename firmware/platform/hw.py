@@ -47,7 +47,8 @@ class Button:
 
 class Display:
     """What the meter shows. The core stores integers only (no string
-    building in the per-second path); text is rendered on demand."""
+    building in the per-second path); Meter.display_text() renders them
+    through metering/format.py on demand."""
 
     def __init__(self):
         self.import_wh = 0
@@ -62,12 +63,3 @@ class Display:
         self.time_status = time_status
         self.supply_on = supply_on
         self.identify = identify
-
-    def text(self):
-        """Render as an LCD would: kWh with 3 decimals, kW with 3 decimals."""
-        st = ("RELIABLE", "INVALID", "UNRELIABLE")[self.time_status]
-        return "{:>7d}.{:03d} kWh  {:>3d}.{:03d} kW  {}{}{}".format(
-            self.import_wh // 1000, self.import_wh % 1000,
-            self.power_w // 1000, self.power_w % 1000,
-            "SUPPLY ON " if self.supply_on else "SUPPLY OFF",
-            " T:" + st, " *ID*" if self.identify else "")

@@ -1,0 +1,1 @@
+# Metering: value formatting (and, later, profiles and logs).
