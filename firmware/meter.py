@@ -25,6 +25,9 @@ from .clusters.metering import Metering
 from .clusters.time_client import TimeClient, NAMES as TIME_STATUS_NAMES
 from .clusters.drlc_client import DrlcClient
 from .platform.hw import AuxSwitches
+from .metering.profile import Profile
+from .metering.ringlog import SeqLog
+from .clusters.metering import SNAPSHOT_SLOTS
 
 ESI_EP = const(1)
 DEVICE_ESI = const(0x0500)
@@ -34,6 +37,13 @@ _REG_KEY = "registers"
 _REG_FMT = "<QHI"
 _CAPABILITY = const(0x8E)   # ZDO: FFD, mains, rx-on-when-idle, allocate addr
 ALERT_LOG = const(16)
+LOG_SLOTS = const(100)           # event, security and power event logs (GBCS: at least 100)
+SECURITY_HOLDOFF = const(60)     # one security-log entry a minute per cause, against flooding
+# log record: code u16, UTC u32, value u32
+EV_ALERT = const(0x0001)
+EV_CLOCK_SET = const(0x0002)
+SEC_UNSECURED_FRAME = const(0x0101)
+PWR_UP = const(0x0201)           # value: the last time the meter is known to have been on
 
 
 class Platform:
@@ -77,16 +87,24 @@ class Meter:
         self._ws = 0                 # watt-seconds not yet a whole Wh
         self.power_w = 0
         self._reg_period = -1
-        self.alerts = []             # last ALERT_LOG alert codes (logs: later issue)
+        self.alerts = []             # last ALERT_LOG alert codes (also in the event log)
         self.button_presses = 0
         self._dirty = []
+        be = self.store.backend
+        self.profile = Profile(self.store)
+        self.event_log = SeqLog(be, "log_event.bin", LOG_SLOTS, 10)
+        self.security_log = SeqLog(be, "log_sec.bin", LOG_SLOTS, 10)    # never cleared
+        self.power_log = SeqLog(be, "log_power.bin", LOG_SLOTS, 10)
+        self._sec_logged = -SECURITY_HOLDOFF
+        self._log_rec = bytearray(10)
         self.zcl = Engine(self)
         self.zcl.require_aps_security = cfg["aps_security_required"]
         self.reporting = Reporting(self)
         z = self.zcl
         self.basic = z.add(ESI_EP, Basic(self), DEVICE_ESI)
         self.identify = z.add(ESI_EP, Identify(self))
-        self.metering = z.add(ESI_EP, Metering(self))
+        self.metering = z.add(ESI_EP, Metering(
+            self, SeqLog(be, "snapshots.bin", SNAPSHOT_SLOTS, 14)))
         self.time = z.add(ESI_EP, TimeClient(self, cfg["hub_addr"], cfg["hub_ep"], ESI_EP))
         self.drlc = z.add(ESI_EP, DrlcClient(self, cfg["hub_addr"], cfg["hub_ep"], ESI_EP,
                                              cfg.get("drlc_seed", self.ieee)))
@@ -98,8 +116,12 @@ class Meter:
     # -- start-up ------------------------------------------------------------
     def boot(self):
         d = self.store.load(_REG_KEY)
+        last_on = 0
         if d and len(d) == struct.calcsize(_REG_FMT):
-            self.import_wh, self._ws, _ = struct.unpack(_REG_FMT, d)
+            self.import_wh, self._ws, last_on = struct.unpack(_REG_FMT, d)
+        now = self.clock.now()
+        self.profile.boot(now, self.import_wh)
+        self.log(self.power_log, PWR_UP, last_on)
         for _, cl in self.zcl.clusters():
             self._load_nv(cl)
         self.reporting.load()
@@ -119,7 +141,13 @@ class Meter:
     def on_aps(self, msg):
         if msg.profile == A.PROFILE_ZDO:
             return          # the Zigbee stack answers ZDO requests
+        dropped = self.zcl.dropped_unsecured
         self.zcl.receive(msg)
+        if self.zcl.dropped_unsecured != dropped:
+            mono = self.clock.mono()
+            if mono - self._sec_logged >= SECURITY_HOLDOFF:
+                self._sec_logged = mono
+                self.log(self.security_log, SEC_UNSECURED_FRAME, (msg.src << 16) | msg.cluster)
         self._flush_nv()
 
     def tick(self):
@@ -139,8 +167,14 @@ class Meter:
             self.button_presses += self.button.take()
         if now // REG_PERIOD != self._reg_period:
             self.save_registers()
+        self.profile.tick(now, self.import_wh)
         self._flush_nv()
         self._update_display()
+
+    def log(self, which, code, value):
+        """Append code, time, value to one of the flash logs."""
+        struct.pack_into("<HII", self._log_rec, 0, code, self.clock.now(), value & 0xFFFFFFFF)
+        return which.append(self._log_rec)
 
     def _update_display(self):
         self.display.update(self.import_wh, self.power_w, self.time.status,
@@ -154,6 +188,8 @@ class Meter:
         """Clock set from the hub or supplier. Registers are saved first so a
         time step never moves energy across the persisted boundary."""
         self.save_registers()
+        self.profile.clock_changed(self.clock.now(), self.import_wh)
+        self.log(self.event_log, EV_CLOCK_SET, self.clock.now())
         self.clock.set(utc)
         self._reg_period = utc // REG_PERIOD
         self.drlc.on_clock_set()
@@ -175,6 +211,7 @@ class Meter:
                 self.aux.set(i, True)
 
     def alert(self, code):
+        self.log(self.event_log, EV_ALERT, code)
         self.alerts.append(code)
         if len(self.alerts) > ALERT_LOG:
             self.alerts.pop(0)
@@ -226,6 +263,13 @@ class Meter:
 
     def state(self):
         out = {}
+        for k, v in self.state_items():
+            out[k] = v
+        return out
+
+    def state_items(self):
+        """(name, dict) per cluster, then the meter's own registers: one at a
+        time, so a caller can stream them without holding the whole state."""
         for ep, cl in self.zcl.clusters():
             d = {}
             for aid in sorted(cl.adefs):
@@ -233,8 +277,8 @@ class Meter:
                 if aid < 0xFFF0:
                     d[a[1]] = _jsonable(cl.read(aid))
             if d:
-                out[cl.NAME] = d
-        out["meter"] = {
+                yield cl.NAME, d
+        yield "meter", {
             "clock": self.clock.now(),
             "TimeStatus": TIME_STATUS_NAMES[self.time.status],
             "ImportWh": self.import_wh,
@@ -252,8 +296,11 @@ class Meter:
                             "start": e.eff_start, "end": e.eff_end, "opted_out":
                             bool(e.flags & 1)} for e in self.drlc.table.events],
             "DrlcReports": self.drlc.reports,
+            "ProfileLastInterval": self.profile.last_idx,
+            "MaxDemandW": self.profile.max_demand_w,
+            "Logs": {"event": self.event_log.seq, "security": self.security_log.seq,
+                     "power": self.power_log.seq, "snapshots": self.metering.snapshots.seq},
         }
-        return out
 
 
 def _nv_key(cl):

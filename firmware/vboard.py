@@ -65,12 +65,20 @@ class VirtualBoard:
             self.meter.on_aps(msg)
         elif ftype == L.T_CTRL:
             req = json.loads(bytes(payload))
-            rsp = json.dumps(_OPS[req["op"]](self, req)).encode()
-            mv = memoryview(rsp)
-            while len(mv) > L.CHUNK:
-                self._write(L.encode(L.T_CTRL_MORE, mv[:L.CHUNK]))
-                mv = mv[L.CHUNK:]
-            self._write(L.encode(L.T_CTRL_RSP, mv))
+            rsp = _OPS[req["op"]](self, req)
+            if rsp is not None:            # None: the op streamed its own response
+                self._respond((json.dumps(rsp),))
+
+    def _respond(self, parts):
+        """Send a control response made of text parts in link-sized chunks,
+        so no whole response needs to exist in RAM at once."""
+        pending = b""
+        for part in parts:
+            pending += part.encode()
+            while len(pending) > L.CHUNK:
+                self._write(L.encode(L.T_CTRL_MORE, memoryview(pending)[:L.CHUNK]))
+                pending = pending[L.CHUNK:]
+        self._write(L.encode(L.T_CTRL_RSP, pending))
 
     # -- control operations ----------------------------------------------------
     def op_hello(self, req):
@@ -115,9 +123,15 @@ class VirtualBoard:
         return {"ok": True}
 
     def op_state(self, req):
-        st = self.meter.state()
-        st["display"] = self.meter.display_text()
-        return st
+        import gc
+        gc.collect()
+        self._respond(self._state_parts())
+
+    def _state_parts(self):
+        yield '{"display": ' + json.dumps(self.meter.display_text())
+        for name, d in self.meter.state_items():
+            yield ', "' + name + '": ' + json.dumps(d)
+        yield "}"
 
     def op_cut_after_writes(self, req):
         self.backend.cut_after(req["n"])

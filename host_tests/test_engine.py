@@ -181,8 +181,9 @@ def test_discover_attributes_and_extended(bench):
     r = one(bench.glob("Metering", "DiscoverAttributes", {"start": 0x0300, "max": 3}))
     assert r["fields"] == {"complete": 0,
                            "attributes": ["UnitOfMeasure", "Multiplier", "Divisor"]}
-    r = one(bench.glob("Metering", "DiscoverAttributesExtended", {"start": 0x0400, "max": 10}))
-    assert r["fields"] == {"complete": 1, "attributes": ["InstantaneousDemand", "ClusterRevision"]}
+    r = one(bench.glob("Metering", "DiscoverAttributesExtended", {"start": 0x0A00, "max": 10}))
+    assert r["fields"] == {"complete": 1, "attributes": [
+        "BillToDateDelivered", "BillToDateTimeStampDelivered", "ClusterRevision"]}
     f = bench.glob("Basic", "DiscoverAttributesExtended", {"start": 0x0010, "max": 1})[0]
     assert f.payload[-1] == 0x03   # LocationDescription: readable + writable
 

@@ -22,12 +22,13 @@ def test_bench_over_serial_url(tmp_path):
     port = free_port()
     cmd, env = runtime_cmd("micropython")
     full = dict(os.environ, **env)
+    cwd = full.pop("_CWD")
     sc = os.path.join(ROOT, "scenarios", "zcl-conformance.json")
     from tools.bench.scenario import load
     from tools.bench.runner import ACTIONS
     start = load(sc, ACTIONS)["start_utc"]
     proc = subprocess.Popen(cmd + ["--listen", str(port), "--store", str(tmp_path / "store"),
-                                   "--utc", str(start)], cwd=ROOT, env=full)
+                                   "--utc", str(start)], cwd=cwd, env=full)
     try:
         res = run_file(sc, "micropython", str(tmp_path / "out"), port="socket://127.0.0.1:%d" % port)
     finally:

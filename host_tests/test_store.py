@@ -123,12 +123,48 @@ def test_registers_lose_at_most_the_current_half_hour(tmp_path):
     # counts toward the next), so never double counted and never more lost
 
 
-def test_flash_writes_per_day_are_bounded(tmp_path):
+class CountingBackend(FileBackend):
+    """Records the bytes each file receives (wear accounting)."""
+
+    def __init__(self, root):
+        FileBackend.__init__(self, root)
+        self.bytes = {}
+        self.calls = {}
+
+    def _note(self, name, n):
+        key = name.split(".")[0]
+        self.bytes[key] = self.bytes.get(key, 0) + n
+        self.calls[key] = self.calls.get(key, 0) + 1
+
+    def write(self, name, data):
+        self._note(name, len(data))
+        FileBackend.write(self, name, data)
+
+    def write_at(self, name, off, data):
+        self._note(name, len(data))
+        FileBackend.write_at(self, name, off, data)
+
+
+def flash_day(tmp_path, load_w=500):
     b = Bench(str(tmp_path / "m"))
-    b.metrology.load_w = 500
-    w0 = b.backend.writes
+    b.metrology.load_w = load_w
+    b.tick(86400)                      # settle: first day's files exist
+    cb = CountingBackend(b.store_dir)
+    b.backend = cb
+    b.meter.store.backend = cb
+    for ring in (b.meter.profile.hh, b.meter.profile.daily):
+        ring.backend = cb
     b.tick(86400)
-    saves = (b.backend.writes - w0)
-    # 48 register saves a day (+1 truncation step each, chunked writes)
-    per_save = count_writes(str(tmp_path / "x"), lambda s: s.save("registers", bytes(14)))
-    assert saves == 48 * per_save
+    return cb
+
+
+def test_flash_writes_per_day_are_bounded(tmp_path):
+    cb = flash_day(tmp_path)
+    # registers: one save per half hour; profile: one 4-octet record per half
+    # hour and one 8-octet midnight read; profile state once a day (constant
+    # load: the maximum demand does not move)
+    assert cb.calls["registers"] == 48
+    assert cb.calls["prof_hh"] == 48 and cb.bytes["prof_hh"] == 48 * 4
+    assert cb.calls["prof_day"] == 1 and cb.bytes["prof_day"] == 8
+    assert cb.calls["profile"] == 1
+    assert sum(cb.bytes.values()) < 2048

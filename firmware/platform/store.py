@@ -22,6 +22,9 @@ _HDR_LEN = const(13)
 CHUNK = const(16)        # bytes per low-level write (fault-injection points)
 
 
+_ZEROS = bytes(64)
+
+
 class PowerCut(Exception):
     """Raised by a fault-injecting backend: the supply died mid-write."""
 
@@ -70,6 +73,34 @@ class FileBackend:
             self._cut_at = -1
             f.write(torn)                   # part of the chunk reached flash
             raise PowerCut()
+
+    # -- random access, for ring logs (metering/ringlog.py) -------------------
+    def read_at(self, name, off, n):
+        """n bytes at off, or fewer (None if the file does not exist)."""
+        try:
+            with open(self._path(name), "rb") as f:
+                f.seek(off)
+                return f.read(n)
+        except OSError:
+            return None
+
+    def write_at(self, name, off, data):
+        """Overwrite (or extend) a file in place; one low-level write per
+        call, so a power cut tears at most this record."""
+        try:
+            f = open(self._path(name), "r+b")
+        except OSError:
+            f = open(self._path(name), "w+b")
+        with f:
+            f.seek(0, 2)
+            end = f.tell()
+            while end < off:                      # keep slots at fixed offsets: zero-fill
+                n = min(off - end, len(_ZEROS))   # in small pieces (no big allocation)
+                f.write(memoryview(_ZEROS)[:n])
+                end += n
+            f.seek(off)
+            self._step(f, data[:len(data) // 2])
+            f.write(data)
 
     def remove(self, name):
         try:

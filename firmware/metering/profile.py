@@ -1,0 +1,187 @@
+# Profile data: half-hourly import profile, daily read log, consumption
+# periods and maximum demand. GBCS §7.3.4 captures: half-hour boundaries and
+# midnight UTC. Pure logic over two SlotRings; call tick(now, wh) every
+# second (or less often: it closes whatever boundaries were crossed).
+#
+# Record layouts (little-endian, CRC-8 after them, see ringlog.py):
+#   half-hour i (start = i * 1800 s): Wh u16, flags u8            4 octets
+#   day d (midnight = d * 86400 s):   import register Wh u48, flags u8  8 octets
+# Flags: a value is never silently wrong or missing after a clock change or
+# a power cut -- the interval says so.
+import struct
+
+from ..compat import const
+from .ringlog import SlotRing
+
+HALF_HOUR = const(1800)
+DAY = const(86400)
+PROFILE_SLOTS = const(19200)      # 400 days of half-hours (> 13 months): 76.8 KB
+DAILY_SLOTS = const(731)          # two years of midnight reads: 5.8 KB
+F_PARTIAL = const(0x01)           # the meter was not running for all of it (power cut, boot)
+F_CLOCK = const(0x02)             # the clock was set during the interval
+F_OVERFLOW = const(0x04)          # more than 65535 Wh: value clipped
+F_MERGED = const(0x08)            # written again after a backward clock step (values added)
+PERIOD_30MIN = const(2)           # ZSE ProfileIntervalPeriod enumeration
+STATE_KEY = "profile"
+_STATE = "<iIIIIIIIIi"            # day, day/week/month start and previous, max demand W, time, last idx
+
+
+def civil(days):
+    """(year, month, day) of a day count since 2000-01-01 (closed form,
+    proleptic Gregorian; H. Hinnant's days_from_civil inverse)."""
+    z = days + 730425                 # days since 0000-03-01
+    era = z // 146097
+    doe = z - era * 146097
+    yoe = (doe - doe // 1460 + doe // 36524 - doe // 146096) // 365
+    doy = doe - (365 * yoe + yoe // 4 - yoe // 100)
+    mp = (5 * doy + 2) // 153
+    d = doy - (153 * mp + 2) // 5 + 1
+    m = mp + 3 if mp < 10 else mp - 9
+    return yoe + era * 400 + (1 if m <= 2 else 0), m, d
+
+
+def weekday(days):
+    """Monday 0 .. Sunday 6 (2000-01-01 was a Saturday)."""
+    return (days + 5) % 7
+
+
+class Profile:
+    def __init__(self, store):
+        self.store = store
+        be = store.backend
+        self.hh = SlotRing(be, "prof_hh.bin", PROFILE_SLOTS, 3)
+        self.daily = SlotRing(be, "prof_day.bin", DAILY_SLOTS, 7)
+        self._rec = bytearray(7)
+        self.idx = -1            # current half-hour index
+        self.start_wh = 0
+        self.flags = 0
+        self.last_idx = -1       # newest closed interval
+        self.day = -1
+        self.day_start = self.prev_day = 0
+        self.week_start = self.prev_week = 0
+        self.month_start = self.prev_month = 0
+        self.max_demand_w = 0
+        self.max_demand_t = 0
+
+    # -- start-up -----------------------------------------------------------------
+    def boot(self, now, wh):
+        d = self.store.load(STATE_KEY)
+        if d and len(d) == struct.calcsize(_STATE):
+            (self.day, self.day_start, self.prev_day, self.week_start, self.prev_week,
+             self.month_start, self.prev_month, self.max_demand_w, self.max_demand_t,
+             self.last_idx) = struct.unpack(_STATE, d)
+        self.idx = now // HALF_HOUR
+        self.start_wh = wh
+        self.flags = F_PARTIAL           # we did not see the start of this one
+        if self.day < 0:
+            self.day = now // DAY
+            self.day_start = self.week_start = self.month_start = wh
+            self._save()
+        else:
+            self._roll_days(now // DAY, wh)
+
+    def _save(self):
+        self.store.save(STATE_KEY, struct.pack(
+            _STATE, self.day, self.day_start, self.prev_day, self.week_start, self.prev_week,
+            self.month_start, self.prev_month, self.max_demand_w, self.max_demand_t,
+            self.last_idx))
+
+    # -- per second -----------------------------------------------------------------
+    def tick(self, now, wh):
+        """Allocation-free unless a boundary is crossed."""
+        i = now // HALF_HOUR
+        if i != self.idx:
+            self._close(i, wh)
+        d = now // DAY
+        if d != self.day:
+            self._roll_days(d, wh)
+
+    def clock_changed(self, now, wh):
+        """Called before the clock is set: the interval is marked, and the
+        next tick closes it under its own index."""
+        self.flags |= F_CLOCK
+
+    def current_interval(self, wh):
+        """(start UTC, Wh so far) of the running half-hour."""
+        return self.idx * HALF_HOUR, wh - self.start_wh
+
+    # -- boundaries --------------------------------------------------------------------
+    def _close(self, new_idx, wh):
+        value = wh - self.start_wh
+        flags = self.flags
+        old = self.hh.get(self.idx)
+        if old is not None and self.idx <= self.last_idx:
+            # the clock went back over an interval already written: add, flag
+            value += old[0] | (old[1] << 8)
+            flags |= old[2] | F_MERGED
+        if value > 0xFFFF:
+            value = 0xFFFF
+            flags |= F_OVERFLOW
+        r = self._rec
+        r[0] = value & 0xFF
+        r[1] = value >> 8
+        r[2] = flags
+        self.hh.put(self.idx, memoryview(r)[:3])
+        if self.idx > self.last_idx:
+            self.last_idx = self.idx
+        demand = value * 2            # W averaged over the half hour
+        if not flags & (F_PARTIAL | F_CLOCK) and demand > self.max_demand_w:
+            self.max_demand_w = demand
+            self.max_demand_t = (self.idx + 1) * HALF_HOUR
+            self._save()
+        self.idx = new_idx
+        self.start_wh = wh
+        self.flags = 0
+
+    def _roll_days(self, d, wh):
+        if d == self.day:
+            return
+        if d > self.day:
+            # midnight read for the new day (GBCS daily read log)
+            r = self._rec
+            struct.pack_into("<IHB", r, 0, wh & 0xFFFFFFFF, wh >> 32, 0)
+            self.daily.put(d, r)
+            gap = d - self.day          # > 1 if days passed with the meter off
+            self.prev_day = (wh - self.day_start) if gap == 1 else 0
+            if weekday(d) == 0 or gap >= 7 or weekday(d) <= weekday(self.day):
+                self.prev_week = wh - self.week_start
+                self.week_start = wh
+            y0, m0, _ = civil(self.day)
+            y1, m1, _ = civil(d)
+            if (y0, m0) != (y1, m1):
+                self.prev_month = wh - self.month_start
+                self.month_start = wh
+        self.day = d
+        self.day_start = wh
+        self._save()
+
+    # -- reads ---------------------------------------------------------------------------
+    def interval(self, i):
+        """(Wh, flags) of half-hour i, or None if there is no good record."""
+        rec = self.hh.get(i)
+        if rec is None:
+            return None
+        return rec[0] | (rec[1] << 8), rec[2]
+
+    def daily_read(self, d):
+        rec = self.daily.get(d)
+        if rec is None:
+            return None
+        lo, hi, flags = struct.unpack("<IHB", rec)
+        return lo | (hi << 32)
+
+    def intervals_before(self, end_time, n, now):
+        """Newest-first (index, Wh or None) of up to n closed intervals ending
+        at or before end_time (0 = the most recent), within what the ring
+        holds. Returns (end index, list)."""
+        last = self.last_idx
+        if end_time:
+            last = min(last, end_time // HALF_HOUR - 1)
+        first_kept = self.idx - PROFILE_SLOTS
+        out = []
+        i = last
+        while i >= 0 and i > first_kept and len(out) < n:
+            v = self.interval(i)
+            out.append((i, None if v is None else v[0]))
+            i -= 1
+        return last, out
