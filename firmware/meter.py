@@ -263,22 +263,23 @@ class Meter:
 
     def state(self):
         out = {}
-        for k, v in self.state_items():
-            out[k] = v
+        for group, name, value in self.state_items():
+            out.setdefault(group, {})[name] = value
         return out
 
     def state_items(self):
-        """(name, dict) per cluster, then the meter's own registers: one at a
-        time, so a caller can stream them without holding the whole state."""
+        """(group, name, value) one at a time -- clusters' attributes, then the
+        meter's own registers -- so a caller can stream the state in small
+        pieces (the 164 KB unix-port heap also holds the bytecode)."""
         for ep, cl in self.zcl.clusters():
-            d = {}
             for aid in sorted(cl.adefs):
-                a = cl.adefs[aid]
                 if aid < 0xFFF0:
-                    d[a[1]] = _jsonable(cl.read(aid))
-            if d:
-                yield cl.NAME, d
-        yield "meter", {
+                    yield cl.NAME, cl.adefs[aid][1], _jsonable(cl.read(aid))
+        for k, v in self._meter_state().items():
+            yield "meter", k, v
+
+    def _meter_state(self):
+        return {
             "clock": self.clock.now(),
             "TimeStatus": TIME_STATUS_NAMES[self.time.status],
             "ImportWh": self.import_wh,

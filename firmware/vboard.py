@@ -129,9 +129,15 @@ class VirtualBoard:
 
     def _state_parts(self):
         yield '{"display": ' + json.dumps(self.meter.display_text())
-        for name, d in self.meter.state_items():
-            yield ', "' + name + '": ' + json.dumps(d)
-        yield "}"
+        group = None
+        for g, name, value in self.meter.state_items():
+            if g != group:
+                yield (", " if group is None else "}, ") + json.dumps(g) + ": {"
+                group = g
+            else:
+                yield ", "
+            yield json.dumps(name) + ": " + json.dumps(value)
+        yield "}}"
 
     def op_cut_after_writes(self, req):
         self.backend.cut_after(req["n"])

@@ -29,8 +29,8 @@ def results(tmp_path_factory):
 def test_scenario_identical_on_both_runtimes(path, results):
     cpy, cdir = results(path, "cpython")
     mpy, mdir = results(path, "micropython")
-    assert cpy["failures"] == [], cpy["failures"]
-    assert mpy["failures"] == [], mpy["failures"]
+    assert cpy["failures"] == [], (cpy["failures"], cpy["events"])
+    assert mpy["failures"] == [], (mpy["failures"], mpy["events"])
     assert cpy["expectations"]["passed"] > 0
     assert comparable(cpy) == comparable(mpy)
     # result.json on disk is what was returned

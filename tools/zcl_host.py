@@ -141,7 +141,7 @@ def _type_arg(args, name, a):
 
 def _value_arg(v):
     if isinstance(v, str):
-        return v.encode()
+        return bytes.fromhex(v[4:]) if v.startswith("hex:") else v.encode()
     if isinstance(v, list):
         return tuple(v)
     return v

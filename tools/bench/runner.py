@@ -76,9 +76,13 @@ class Runner:
     def alive(self):
         return self.link is not None and self.link.alive
 
-    def _died(self, where):
+    def _died(self, where, why=""):
         self.now = max(self.now, self.link.now)
-        self.events.append({"t": self.now, "event": "power_cut", "during": where})
+        ev = {"t": self.now, "event": "power_cut", "during": where}
+        last = [l for l in why.splitlines() if l.strip()][-1:]
+        if last and "PowerCut" not in last[0]:
+            ev["error"] = last[0]          # the meter crashed: say how
+        self.events.append(ev)
         self._off()
 
     def _off(self):
@@ -90,8 +94,8 @@ class Runner:
         """A control request; a meter dying under it is a power cut."""
         try:
             return self.link.ctrl(op, **kw)
-        except MeterDied:
-            self._died(op)
+        except MeterDied as e:
+            self._died(op, str(e))
             return None
 
     def _pump(self):
