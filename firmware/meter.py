@@ -176,6 +176,17 @@ class Meter:
         struct.pack_into("<HII", self._log_rec, 0, code, self.clock.now(), value & 0xFFFFFFFF)
         return which.append(self._log_rec)
 
+    def log_between(self, which, t0, t1):
+        """(seq, code, time, value) of log entries with t0 <= time <= t1,
+        oldest first (GBCS log reads by date range)."""
+        out = []
+        for seq, rec in which.newest(which.slots):
+            code, t, v = struct.unpack("<HII", rec)
+            if t0 <= t <= t1:
+                out.append((seq, code, t, v))
+        out.reverse()
+        return out
+
     def _update_display(self):
         self.display.update(self.import_wh, self.power_w, self.time.status,
                             self.relay.closed, self.identify.identifying)

@@ -281,3 +281,12 @@ def test_profile_same_on_micropython(tmp_path):
     cpy = run_script("cpython", "profile_run.py", str(tmp_path / "c"))
     mpy = run_script("micropython", "profile_run.py", str(tmp_path / "m"))
     assert cpy == mpy and "missing 0" in cpy
+
+
+def test_logs_read_by_time_range(bench):
+    for k in range(5):
+        bench.meter.alert(0x8F00 + k)
+        bench.tick(100)
+    got = bench.meter.log_between(bench.meter.event_log, T0 + 100, T0 + 300)
+    assert [(c, t, v) for _, c, t, v in got] == [
+        (1, T0 + 100, 0x8F01), (1, T0 + 200, 0x8F02), (1, T0 + 300, 0x8F03)]

@@ -76,3 +76,23 @@ def test_power_cut_scenario_shows_restart(results):
     kinds = [(e["event"], e.get("during")) for e in res["events"]]
     assert kinds == [("power_on", None), ("power_cut", "step"), ("power_on", None),
                      ("power_cut", "advance"), ("power_on", None)]
+
+
+def test_metering_values_in_wireshark(results):
+    """Wireshark's own SE dissector reads the Metering responses back with the
+    values the scenario expects (an IHD's view, independent of our decoder)."""
+    res, out = results(os.path.join(ROOT, "scenarios", "metering.json"), "micropython")
+    pcap = os.path.join(out, "capture.pcap")
+    rows = tshark_fields(pcap, "zbee_zcl_se.met.get_profile_response.status",
+                         "zbee_zcl_se.met.get_profile_response.number_of_periods_delivered",
+                         "zbee_zcl_se.met.get_profile_response.intervals",
+                         display_filter="zbee_zcl_se.met.get_profile_response.status")
+    assert rows[0] == ["0x00", "8", ",".join(["1000"] * 6 + ["16777215"] * 2)]
+    assert rows[1][:2] == ["0x02", "0"]
+    assert rows[2][:2] == ["0x04", "24"]
+    attrs = tshark_fields(pcap, "zbee_zcl_se.met.attr_id", "zbee_zcl.attr.uint24",
+                          "zbee_zcl.attr.uint48",
+                          display_filter="zbee_zcl.cmd.id == 0x01 && zbee_zcl_se.met.attr_id")
+    ids, u24, u48 = attrs[0][0].split(","), attrs[0][1].split(","), attrs[0][2]
+    assert ids[:3] == ["0x0401", "0x0002", "0x0407"]
+    assert u24 == ["6083", "83"] and u48 == "2000"      # day, partial interval; max demand

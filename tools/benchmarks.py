@@ -52,7 +52,23 @@ def mpy_sizes():
                 mpy_build.FLASH_BUDGET // 1024))
 
 
-SECTIONS = {"core": core, "scenario": scenario_speed, "mpy": mpy_sizes}
+def logs():
+    print("== Profile data and logs")
+    for rt in RUNTIMES:
+        with tempfile.TemporaryDirectory() as d:
+            r = json.loads(run_script(rt, "bench_logs.py", d).strip().splitlines()[-1])
+        print("%-12s append per half-hour entry %6d us   logging-layer RAM %s bytes" % (
+            rt, r["append_us"], r["ram_bytes"] if r["ram_bytes"] is not None else "n/a"))
+    import test_store                    # the wear accounting used by the tests
+    with tempfile.TemporaryDirectory() as d:
+        import pathlib
+        cb = test_store.flash_day(pathlib.Path(d))
+    print("flash bytes written per day (500 W steady load): %d  (%s)" % (
+        sum(cb.bytes.values()), ", ".join("%s %d" % kv for kv in sorted(cb.bytes.items()))))
+    print("(every record is small; littlefs writes them copy-on-write in whole blocks)")
+
+
+SECTIONS = {"core": core, "scenario": scenario_speed, "mpy": mpy_sizes, "logs": logs}
 
 
 def main(argv):
