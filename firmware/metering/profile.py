@@ -72,7 +72,8 @@ class Profile:
              self.last_idx) = struct.unpack(_STATE, d)
         self.idx = now // HALF_HOUR
         self.start_wh = wh
-        self.flags = F_PARTIAL           # we did not see the start of this one
+        # partial unless we start exactly on its boundary
+        self.flags = F_PARTIAL if now % HALF_HOUR else 0
         if self.day < 0:
             self.day = now // DAY
             self.day_start = self.week_start = self.month_start = wh
