@@ -1,17 +1,8 @@
 # Crypto fallback timings on this runtime (make bench): prints one JSON line.
 import json
-import time
 
 from firmware.crypto import pure as core
-
-try:
-    _us, _diff = time.ticks_us, time.ticks_diff
-except AttributeError:
-    def _us():
-        return int(time.perf_counter() * 1000000)
-
-    def _diff(a, b):
-        return a - b
+from common import us as _us, us_diff as _diff
 
 from crypto_inputs import KEY, IV, PRIV, PEER, DIGEST, K
 

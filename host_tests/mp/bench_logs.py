@@ -1,31 +1,11 @@
 # Logging-layer benchmark (make bench): RAM of the profile and logs, and the
 # time to append one half-hour profile entry, on this runtime. One JSON line.
-import gc
 import json
-import time
 
-from common import store_dir, T0
+from common import store_dir, T0, us as _us, us_diff as _diff, mem
 from firmware.platform.store import Store, FileBackend
 from firmware.metering.profile import Profile
 from firmware.metering.ringlog import SeqLog
-
-try:
-    _us, _diff = time.ticks_us, time.ticks_diff
-except AttributeError:
-    def _us():
-        return int(time.perf_counter() * 1000000)
-
-    def _diff(a, b):
-        return a - b
-
-
-def mem():
-    gc.collect()
-    try:
-        return gc.mem_alloc()
-    except AttributeError:
-        return None
-
 
 root = store_dir()
 m0 = mem()

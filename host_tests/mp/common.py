@@ -1,12 +1,8 @@
 # Shared set-up for the differential scripts: the same meter on simulated
 # hardware, on whichever runtime runs the script.
+import gc
 import sys
-
-from firmware.meter import Meter, Platform
-from firmware.platform.clock import SimClock
-from firmware.platform.store import Store, FileBackend
-from firmware.platform.metrology import SimMetrology
-from firmware.platform.hw import Relay, Button, Display
+import time
 
 T0 = 820454400
 
@@ -27,6 +23,12 @@ class Lcg:
 
 
 def make_meter(store_dir, utc=T0, config=None):
+    # imported here so scripts that need no meter keep their heap (board size)
+    from firmware.meter import Meter, Platform
+    from firmware.platform.clock import SimClock
+    from firmware.platform.store import Store, FileBackend
+    from firmware.platform.metrology import SimMetrology
+    from firmware.platform.hw import Relay, Button, Display
     out = []
     clock = SimClock(utc)
     backend = FileBackend(store_dir)
@@ -39,3 +41,23 @@ def make_meter(store_dir, utc=T0, config=None):
 
 def store_dir():
     return sys.argv[1] if len(sys.argv) > 1 else "mp_store"
+
+
+# Timing and heap helpers for the benchmark scripts (both runtimes).
+try:
+    us, us_diff = time.ticks_us, time.ticks_diff
+except AttributeError:                     # CPython
+    def us():
+        return int(time.perf_counter() * 1000000)
+
+    def us_diff(a, b):
+        return a - b
+
+
+def mem():
+    """Heap bytes in use after a collection (None on CPython)."""
+    gc.collect()
+    try:
+        return gc.mem_alloc()
+    except AttributeError:
+        return None
