@@ -15,6 +15,7 @@ from tools.hubsim import Hub
 from tools.meterlink import MeterLink, MeterDied
 from tools.pcap import PcapWriter
 from tools.bench import scenario as SC
+from tools.bench import expect as EX
 
 HUB_KEYS = ("time_offset", "time_valid", "answer_time")
 
@@ -279,45 +280,7 @@ class Runner:
         return self.last_state
 
     def check(self, idx, exp):
-        results = []
-
-        def ok(name, cond, got):
-            results.append({"check": name, "ok": bool(cond), "got": got})
-            self.checks["passed" if cond else "failed"] += 1
-            if not cond:
-                self.failures.append("step %d: %s (got %r)" % (idx, name, got))
-
-        for path, want in exp.get("state", {}).items():
-            got = _path(self.state(), path)
-            ok("state %s == %r" % (path, want), got == want, got)
-        for path, (lo, hi) in exp.get("state_range", {}).items():
-            got = _path(self.state(), path)
-            ok("state %s in [%r, %r]" % (path, lo, hi),
-               isinstance(got, int) and lo <= got <= hi, got)
-        for path, want in exp.get("hub", {}).items():
-            got = _path(self.hub.__dict__, path)
-            ok("hub %s == %r" % (path, want), got == want, got)
-        outs = [f for f in self.frames if f["dir"] == "out"]
-        if "response" in exp:
-            got = outs[-1] if outs else None
-            ok("response matches %s" % json.dumps(exp["response"], sort_keys=True),
-               got is not None and _match(exp["response"], got),
-               {k: got.get(k) for k in ("command", "fields")} if got else None)
-        if exp.get("no_response"):
-            ok("no response", not outs, [f.get("command") for f in outs])
-        if "frames" in exp:
-            fx = exp["frames"]
-            match = {k: fx[k] for k in fx if k not in ("min", "max")}
-            n = sum(1 for f in outs if _match(match, f))
-            ok("frames %s count in [%s, %s]" % (json.dumps(match, sort_keys=True),
-                                                fx.get("min", 1), fx.get("max", "inf")),
-               n >= fx.get("min", 1) and ("max" not in fx or n <= fx["max"]), n)
-        for eid, want in exp.get("drlc", {}).items():
-            got = [r["status"] for r in self.hub.drlc_reports if r["id"] == int(eid)]
-            ok("drlc %s statuses == %s" % (eid, want), got == want, got)
-        if "alive" in exp:
-            ok("alive == %r" % exp["alive"], self.alive == exp["alive"], self.alive)
-        return results
+        return EX.check(self, idx, exp)
 
     # -- main -------------------------------------------------------------------
     def run(self):
@@ -391,26 +354,6 @@ VOLATILE_KEYS = ("timing", "runtime")
 def comparable(result):
     """result.json without the fields that may differ between runtimes."""
     return {k: v for k, v in result.items() if k not in VOLATILE_KEYS}
-
-
-def _path(obj, path):
-    for k in path.split("."):
-        if isinstance(obj, dict) and k in obj:
-            obj = obj[k]
-        elif isinstance(obj, list) and k.isdigit() and int(k) < len(obj):
-            obj = obj[int(k)]
-        else:
-            return None
-    return obj
-
-
-def _match(want, got):
-    if isinstance(want, dict):
-        return isinstance(got, dict) and all(k in got and _match(v, got[k]) for k, v in want.items())
-    if isinstance(want, list):
-        return isinstance(got, list) and len(want) == len(got) and \
-            all(_match(a, b) for a, b in zip(want, got))
-    return want == got
 
 
 def run_file(path, runtime, out_dir, port=None, live=None):
