@@ -1,5 +1,6 @@
 """ZCL engine: profile-wide commands, statuses and Default Response rules
 (ZCL rev 6 §2.5), APS security and endpoint rules (ZSE §5.4.6)."""
+import pytest
 from hypothesis import given, settings, strategies as st
 
 from conftest import decoded, T0
@@ -34,6 +35,20 @@ def test_read_attributes_odd_payload_is_malformed(bench):
     r = one(bench.send(0x0000, bytes([0x00, 0x33, 0x00, 0x00])))
     assert r["command"] == "DefaultResponse"
     assert r["fields"]["status"] == "MALFORMED_COMMAND"
+
+
+@pytest.mark.parametrize("cluster,payload", [
+    (0x0702, "000106" "00" "0000" "25" "0100" "1000" "0000"),       # change cut short
+    (0x0702, "000106" "00" "0004"),                                 # record cut short
+    (0x0000, "000102" "1000" "42" "05" "4c6f"),                     # string cut short
+    (0x0702, "000108" "00" "00"),                                   # read reporting config
+])
+def test_malformed_payload_found_mid_response_still_answered(bench, cluster, payload):
+    """A response already being built must not swallow the MALFORMED_COMMAND
+    Default Response (ZCL rev 6 §2.5.12.2)."""
+    r = one(bench.send(cluster, bytes.fromhex(payload)))
+    assert (r["command"], r["fields"]["status"]) == ("DefaultResponse", "MALFORMED_COMMAND")
+    assert bench.meter.reporting.entries == []
 
 
 def test_read_response_never_exceeds_one_frame(bench):

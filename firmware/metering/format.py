@@ -33,8 +33,10 @@ def _scale(m, d):
 
 def to_wire(internal, multiplier, divisor):
     """Wire value for an internal Wh (or W) value: raw such that
-    raw x M / D = internal / 1000, truncated towards zero."""
-    m, d = _scale(multiplier, divisor)
+    raw x M / D = internal / 1000, truncated towards zero. Called from the
+    per-second reporting check: no tuple, no big int (allocation-free)."""
+    m = multiplier or 1
+    d = divisor or 1
     den = m * _INTERNAL_PER_UNIT
     if d == den:          # the default: one wire unit per Wh; no arithmetic, so
         return internal   # no big-int allocation in the per-second reporting path

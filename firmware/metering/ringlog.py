@@ -11,7 +11,7 @@
 #   the newest is found by one scan at start-up.
 import struct
 
-from ..compat import const, crc32
+from ..compat import crc32
 
 
 def crc8(data, crc=0):

@@ -7,7 +7,7 @@
 # without its payload schema (a hollow declaration decodes to nothing).
 from ..compat import const
 from . import types as T
-from .frame import decode_fields, encode_fields
+from .frame import decode_fields
 from .status import ZclError, UNSUP_CLUSTER_COMMAND, INVALID_VALUE, SUCCESS
 
 # Access bits (ZCL rev 6 §2.6.1.3 plus two of ours).
@@ -102,7 +102,6 @@ class Cluster:
     def reply(self, req, cmd, fields):
         """Answer req with one of this side's generated commands."""
         c = self.tx[cmd]
-        req.responded = True
         return self.app.zcl.reply_cluster_cmd(self, req, c[0], c[2], fields)
 
     def tick(self, now):

@@ -133,23 +133,29 @@ class Engine:
         off = self.response_header(req, 0)
         tx[off] = hdr.cmd
         tx[off + 1] = status
-        self.emit(req.aps.src, req.aps.src_ep, req.ep, req.aps.cluster,
-                  off + 2, req.aps.secured)
+        self.reply(req, req.aps.cluster, off + 2)
 
     # -- send -----------------------------------------------------------------
     def response_header(self, req, frame_type, cmd=CMD_DEFAULT_RSP):
-        """Header answering req: same seq and manufacturer, other direction."""
+        """Header answering req: same seq and manufacturer, other direction.
+        The request counts as answered only once reply() sends it: a payload
+        found malformed while the response is being built still gets its
+        Default Response."""
         hdr = req.hdr
         fc = frame_type | FC_NO_DEFAULT_RSP
         if not hdr.to_client:
             fc |= FC_TO_CLIENT
-        req.responded = True
         return encode_header(self.tx, 0, fc, hdr.seq, cmd, hdr.manuf)
+
+    def reply(self, req, cluster_id, n):
+        """Send self.tx[:n] as the response to req."""
+        req.responded = True
+        self.emit(req.aps.src, req.aps.src_ep, req.ep, cluster_id, n, req.aps.secured)
 
     def reply_cluster_cmd(self, cl, req, cmd, schema, fields):
         off = self.response_header(req, FT_CLUSTER, cmd)
         off = encode_fields(schema, fields, self.tx, off)
-        self.emit(req.aps.src, req.aps.src_ep, req.ep, cl.ID, off, req.aps.secured)
+        self.reply(req, cl.ID, off)
 
     def send_cluster_cmd(self, cl, dst, dst_ep, src_ep, cmd, schema, fields,
                          no_default_rsp=True):

@@ -57,8 +57,7 @@ def _u8(buf, off, end):
 
 
 def _send(eng, req, off):
-    a = req.aps
-    eng.emit(a.src, a.src_ep, req.ep, a.cluster, off, a.secured)
+    eng.reply(req, req.aps.cluster, off)
 
 
 def encode_attr_record(eng, cl, aid, off):

@@ -13,10 +13,15 @@ except (ImportError, AttributeError):
     sys.exit(0)
 
 m, out, clock, met, _ = make_meter(store_dir(), T0 + 60)
-# demand and summation reporting, long max and large change: none due below
-m.on_aps(A.Aps(0, 1, 0x4E21, 1, 0x0109, 0x0702,
-               bytes.fromhex("0001060000000025100e100e10000000000000" +
-                             "000004002a100e100e10a08601"), True))
+# Configure Reporting: summation (min = max = 3600 s, change 0) and demand
+# (min 1 s, max 3600 s, change 100 kW): demand is read and compared every
+# second while nothing is due (steady load).
+import struct
+cfg = struct.pack("<BBB", 0x00, 0x01, 0x06)
+cfg += struct.pack("<BHBHH", 0, 0x0000, 0x25, 3600, 3600) + bytes(6)
+cfg += struct.pack("<BHBHH", 0, 0x0400, 0x2A, 1, 3600) + bytes((0xA0, 0x86, 0x01))
+m.on_aps(A.Aps(0, 1, 0x4E21, 1, 0x0109, 0x0702, cfg, True))
+assert len(m.reporting.entries) == 2, "reporting not configured"
 met.load_w = 1500
 m.import_wh = 5000000         # 5 MWh: beyond MicroPython's small ints if multiplied
 for i in range(30):           # warm-up: time request, first reports
@@ -24,13 +29,17 @@ for i in range(30):           # warm-up: time request, first reports
     m.tick()
 del out[:]
 n = 1200
+ok = False                    # bound before the lock: storing a new global allocates
+err = None
 micropython.heap_lock()
 try:
     for i in range(n):
         clock.advance(1)
         m.tick()
     ok = True
-except MemoryError:
-    ok = False
+except MemoryError as e:
+    err = e
 micropython.heap_unlock()
+if err is not None:
+    sys.print_exception(err)
 print("heap_lock ticks", n, "ok" if ok else "ALLOCATED", "frames", len(out), "wh", m.import_wh - 5000000)

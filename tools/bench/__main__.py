@@ -1,6 +1,5 @@
 """python -m tools.bench run SCENARIO.json --runtime cpython|micropython --out DIR [--port URL] [--live]"""
 import argparse
-import json
 import sys
 
 from tools.bench.runner import run_file
