@@ -88,3 +88,17 @@ def test_time_status_persists(bench):
     answer(bench, T0 + 100)
     bench.restart()
     assert bench.meter.time.status == TC.UNRELIABLE
+
+
+def test_unanswered_requests_retry_every_30_min_then_daily(bench):
+    bench.meter.time.status = TC.RELIABLE
+    times = []
+    for s in range(1, 2 * TC.SYNC_PERIOD):
+        bench.tick()
+        if any(f.cluster == 0x000A for f in bench.sent):
+            times.append(s)
+        bench.take()                     # the hub never answers
+    # initial request, three retries 30 min apart, then the daily cycle
+    R, D = TC.RETRY_PERIOD, TC.SYNC_PERIOD
+    assert times[:5] == [1, 1 + R, 1 + 2 * R, 1 + 3 * R, 1 + 4 * R + D]   # 24 h after giving up
+    assert bench.meter.time.status == TC.UNRELIABLE

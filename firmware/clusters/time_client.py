@@ -80,18 +80,24 @@ class TimeClient(Cluster):
         mono = self.app.clock.mono()
         if mono < self.next_sync:
             return
-        if self.pending:           # the last request went unanswered
-            self._failed()
-        self.next_sync = mono + (RETRY_PERIOD if self.failures else SYNC_PERIOD)
+        if self.pending:                 # no answer within the retry period
+            if self._failed():
+                self.next_sync = mono + SYNC_PERIOD
+                return
         self.request_sync()
+        self.next_sync = mono + RETRY_PERIOD   # the answer is due before then
 
     def _failed(self):
+        """One failed attempt; True when the retries are used up (the initial
+        request and MAX_RETRIES retries), which falls back to the daily cycle."""
         self.pending = False
         self.failures += 1
         if self.failures > MAX_RETRIES:
             if self.status == RELIABLE:
                 self._set_status(UNRELIABLE)
-            self.failures = 0   # back to the daily cycle
+            self.failures = 0
+            return True
+        return False
 
     def on_attributes(self, req, recs):
         hub = UTC_INVALID
@@ -101,8 +107,8 @@ class TimeClient(Cluster):
         if not self.pending:
             return          # unsolicited: only our own requests set the clock
         if hub == UTC_INVALID:
-            self._failed()
-            self.next_sync = self.app.clock.mono() + RETRY_PERIOD
+            gave_up = self._failed()
+            self.next_sync = self.app.clock.mono() + (SYNC_PERIOD if gave_up else RETRY_PERIOD)
             return
         self.pending = False
         self.failures = 0
