@@ -62,15 +62,26 @@ class Deframer:
         self.frames = 0
 
     def feed(self, data):
-        for b in data:
-            self._byte(b)
+        # Iterative: a false start hands back the bytes after its SOF, which
+        # are rescanned here, not by recursion (crafted nested false frames
+        # would otherwise exhaust a board's stack).
+        while data:
+            replay = None
+            for i in range(len(data)):
+                replay = self._byte(data[i])
+                if replay is not None:
+                    data = replay + bytes(data[i + 1:])
+                    break
+            if replay is None:
+                return
 
     def _byte(self, b):
+        """Consume one byte; returns bytes to rescan after a false start."""
         st = self.state
         if st == 0:
             if b == SOF0:
                 self.state = 1
-            return
+            return None
         if st == 1:
             if b == SOF1:
                 self.state = 2
@@ -78,33 +89,31 @@ class Deframer:
                 self.need = 2
             elif b != SOF0:
                 self.state = 0
-            return
+            return None
         buf = self.buf
         buf[self.n] = b
         self.n += 1
         if self.n == 2:
             ln = buf[0] | (buf[1] << 8)
             if ln == 0 or ln > MAX_LEN:
-                self._resync()
-                return
+                return self._resync()
             self.need = ln + 4
         if self.n < self.need:
-            return
+            return None
         end = self.need - 2
         crc = buf[end] | (buf[end + 1] << 8)
         mv = memoryview(buf)
         if crc16(mv[0:end]) != crc:
-            self._resync()
-            return
+            return self._resync()
         self.state = 0
         self.frames += 1
         self.on_frame(buf[2], mv[3:end])
+        return None
 
     def _resync(self):
-        # Drop the false SOF and rescan what followed it.
+        # Drop the false SOF; what followed it is scanned again.
         self.bad += 1
         rest = bytes(self.buf[:self.n])
         self.state = 0
         self.n = 0
-        for x in rest:
-            self._byte(x)
+        return rest

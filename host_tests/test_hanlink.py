@@ -66,3 +66,26 @@ def test_frames_survive_interleaved_garbage(payloads, garbage, chunk):
 def test_random_bytes_never_raise(data):
     got, _ = frames_of(data)
     assert all(len(p) <= L.MAX_LEN for _, p in got)
+
+
+def nested_false_frames(depth):
+    """SOF k at offset 4k, each false frame ending where the outermost does,
+    so every rescan finds the next one complete (worst case for resync)."""
+    n = 4 * depth + 8
+    data = bytearray()
+    for k in range(depth):
+        ln = n - 4 * k - 6
+        data += b"\x7e\xa5" + bytes((ln & 0xFF, ln >> 8))
+    data += bytes(n - len(data))
+    return bytes(data)
+
+
+def test_nested_false_frames_do_not_recurse():
+    got, d = frames_of(nested_false_frames(140) + L.encode(L.T_APS, b"ok"), chunk=1000)
+    assert got == [(L.T_APS, b"ok")] and d.bad == 140
+
+
+def test_nested_false_frames_on_micropython(tmp_path):
+    from runtimes import run_script
+    out = run_script("micropython", "link_garbage.py")
+    assert out.strip() == "frames 1 bad 140"
