@@ -64,8 +64,13 @@ class VirtualBoard:
                 return
             self.meter.on_aps(msg)
         elif ftype == L.T_CTRL:
-            req = json.loads(bytes(payload))
-            rsp = _OPS[req["op"]](self, req)
+            try:
+                req = json.loads(bytes(payload))
+                op = _OPS[req["op"]]
+            except (ValueError, KeyError, TypeError):
+                self._respond(('{"error": "bad control request"}',))
+                return
+            rsp = op(self, req)
             if rsp is not None:            # None: the op streamed its own response
                 self._respond((json.dumps(rsp),))
 

@@ -277,9 +277,9 @@ def test_basic_reset_to_factory_defaults(bench):
     assert bench.meter.basic.values[0x0010] == b""
 
 
-@given(st.binary(max_size=40), st.sampled_from([0x0000, 0x0003, 0x0702, 0x000A, 0x1234]),
+@given(st.binary(max_size=40), st.sampled_from([0x0000, 0x0003, 0x0701, 0x0702, 0x000A, 0x1234]),
        st.booleans())
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=600, deadline=None)
 def test_random_frames_never_crash(tmp_path_factory, payload, cluster, secured):
     from conftest import Bench
     b = Bench(str(tmp_path_factory.mktemp("fz") / "s"))
@@ -287,3 +287,19 @@ def test_random_frames_never_crash(tmp_path_factory, payload, cluster, secured):
     b.tick(2)
     st_ = b.meter.state()
     assert st_["meter"]["clock"] == T0 + 2
+
+
+@given(st.sampled_from([(0x0701, 0x09, (0x00, 0x01, 0x02)), (0x0702, 0x01, (0x00, 0x03, 0x04, 0x05, 0x06, 0x0A)),
+                        (0x0003, 0x01, (0x00, 0x01)), (0x0000, 0x01, (0x00,))]),
+       st.data())
+@settings(max_examples=400, deadline=None)
+def test_cluster_commands_with_random_payloads_never_crash(tmp_path_factory, target, data):
+    """Valid headers for every command a cluster receives, random payloads."""
+    from conftest import Bench
+    cluster, fc, cmds = target
+    b = Bench(str(tmp_path_factory.mktemp("fc") / "s"))
+    cmd = data.draw(st.sampled_from(cmds))
+    body = data.draw(st.binary(max_size=60))
+    b.send(cluster, bytes([fc, 0x42, cmd]) + body)
+    b.tick(3)
+    assert b.meter.state()["meter"]["clock"] == T0 + 3

@@ -89,3 +89,17 @@ def test_nested_false_frames_on_micropython(tmp_path):
     from runtimes import run_script
     out = run_script("micropython", "link_garbage.py")
     assert out.strip() == "frames 1 bad 140"
+
+
+def test_bad_control_request_does_not_kill_the_virtual_board(tmp_path):
+    from tools.meterlink import MeterLink
+    m = MeterLink("micropython", str(tmp_path / "s"), 820000000)
+    m.start()
+    try:
+        m.send_raw(L.encode(L.T_CTRL, b"{not json"))
+        assert m.wait_response() == {"error": "bad control request"}
+        m.send_raw(L.encode(L.T_CTRL, b'{"op": "no-such-op"}'))
+        assert m.wait_response() == {"error": "bad control request"}
+        assert "now" in m.ctrl("sync") and m.alive
+    finally:
+        m.kill()

@@ -62,6 +62,7 @@ class MeterLink:
         self.meter_clock = utc
         self.events = []
         self._rsp = None
+        self._queued = []
         self._more = b""
         self._def = L.Deframer(self._frame)
 
@@ -117,8 +118,12 @@ class MeterLink:
         elif ftype == L.T_CTRL_MORE:
             self._more += payload
         elif ftype == L.T_CTRL_RSP:
-            self._rsp = json.loads(self._more + payload)
+            rsp = json.loads(self._more + payload)
             self._more = b""
+            if self._rsp is None:
+                self._rsp = rsp
+            else:                         # one response at a time: keep the rest
+                self._queued.append(rsp)
 
     def send_aps(self, msg):
         if self.on_frame:
@@ -131,14 +136,20 @@ class MeterLink:
 
     def ctrl(self, op, **kw):
         kw["op"] = op
-        self._rsp = None
         self._sendall(L.encode(L.T_CTRL, json.dumps(kw).encode()))
+        return self.wait_response()
+
+    def wait_response(self):
+        """The next control response (frames before it are recorded)."""
+        if self._rsp is None and self._queued:
+            self._rsp = self._queued.pop(0)
         while self._rsp is None:
             data = self._recv()
             if not data:
                 raise MeterDied(self.stderr())
             self._def.feed(data)
         rsp = self._rsp
+        self._rsp = None
         self._time(rsp)
         return rsp
 
