@@ -20,6 +20,7 @@ from .compat import const
 from .zcl import aps as A
 from .zcl import types as T
 from .zcl.engine import Engine
+from .zcl.status import DecodeError
 from .zcl.reporting import Reporting
 from .clusters.basic import Basic
 from .clusters.identify import Identify
@@ -265,7 +266,7 @@ class Meter:
                 a = cl.adefs.get(aid)
                 if a is not None and a[2] == t:
                     cl.values[aid] = v
-        except ValueError:
+        except (ValueError, DecodeError):
             pass   # a record that passed its CRC but not our decoder: keep defaults
 
     # -- inspection (bench, terminal view) -------------------------------------

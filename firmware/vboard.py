@@ -16,6 +16,7 @@ import sys
 
 from . import hanlink as L
 from .zcl import aps as A
+from .zcl.status import DecodeError
 from .platform.clock import SimClock
 from .platform.store import Store, FileBackend, PowerCut
 from .platform.metrology import SimMetrology
@@ -60,8 +61,8 @@ class VirtualBoard:
         if ftype == L.T_APS:
             try:
                 msg = A.decode(payload)
-            except ValueError:
-                return
+            except DecodeError:
+                return                     # shorter than an APS header: dropped
             self.meter.on_aps(msg)
         elif ftype == L.T_CTRL:
             try:

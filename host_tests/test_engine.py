@@ -303,3 +303,11 @@ def test_cluster_commands_with_random_payloads_never_crash(tmp_path_factory, tar
     b.send(cluster, bytes([fc, 0x42, cmd]) + body)
     b.tick(3)
     assert b.meter.state()["meter"]["clock"] == T0 + 3
+
+
+def test_undecodable_persisted_attribute_record_keeps_defaults(bench):
+    """A record that passes its CRC but no longer decodes (e.g. written by
+    another firmware version) must not stop the meter from booting."""
+    bench.meter.store.save("attr0000s", bytes.fromhex("10004205ff"))  # string cut short
+    bench.restart()
+    assert bench.meter.basic.values[0x0010] == b""

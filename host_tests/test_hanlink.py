@@ -100,6 +100,8 @@ def test_bad_control_request_does_not_kill_the_virtual_board(tmp_path):
         assert m.wait_response() == {"error": "bad control request"}
         m.send_raw(L.encode(L.T_CTRL, b'{"op": "no-such-op"}'))
         assert m.wait_response() == {"error": "bad control request"}
+        m.send_raw(L.encode(L.T_APS, b"\x01\x02\x03"))   # CRC-good, shorter than an APS header
+        m.send_raw(L.encode(L.T_EVENT, b"?"))               # a type the meter does not take
         assert "now" in m.ctrl("sync") and m.alive
     finally:
         m.kill()

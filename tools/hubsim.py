@@ -9,6 +9,7 @@ from firmware.zcl import types as T
 from firmware.zcl import foundation as F
 from firmware.zcl.cluster import Cluster, A_R
 from firmware.zcl.frame import Header
+from firmware.zcl.status import DecodeError
 from tools import zcl_host as Z
 from firmware.clusters.drlc_client import DrlcClient
 
@@ -149,7 +150,7 @@ class Hub:
         h = Header()
         try:
             off = h.decode(msg.payload)
-        except ValueError:
+        except DecodeError:
             return []
         if h.cluster_specific:
             if msg.cluster == DrlcClient.ID and not h.to_client:
