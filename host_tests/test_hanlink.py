@@ -2,6 +2,7 @@
 from hypothesis import given, settings, strategies as st
 
 from firmware import hanlink as L
+from mp.common import nested_false_frames
 from firmware.zcl import aps as A
 
 
@@ -66,18 +67,6 @@ def test_frames_survive_interleaved_garbage(payloads, garbage, chunk):
 def test_random_bytes_never_raise(data):
     got, _ = frames_of(data)
     assert all(len(p) <= L.MAX_LEN for _, p in got)
-
-
-def nested_false_frames(depth):
-    """SOF k at offset 4k, each false frame ending where the outermost does,
-    so every rescan finds the next one complete (worst case for resync)."""
-    n = 4 * depth + 8
-    data = bytearray()
-    for k in range(depth):
-        ln = n - 4 * k - 6
-        data += b"\x7e\xa5" + bytes((ln & 0xFF, ln >> 8))
-    data += bytes(n - len(data))
-    return bytes(data)
 
 
 def test_nested_false_frames_do_not_recurse():

@@ -61,3 +61,16 @@ def mem():
         return gc.mem_alloc()
     except AttributeError:
         return None
+
+
+def nested_false_frames(depth):
+    """Link bytes with a false SOF every 4 octets, each false frame ending
+    where the outermost does, so every rescan finds the next one complete
+    (the worst case for the HAN link's resynchronisation)."""
+    n = 4 * depth + 8
+    data = bytearray()
+    for k in range(depth):
+        ln = n - 4 * k - 6
+        data += b"\x7e\xa5" + bytes((ln & 0xFF, ln >> 8))
+    data += bytes(n - len(data))
+    return bytes(data)
