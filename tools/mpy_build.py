@@ -56,6 +56,40 @@ def host_tree():
     return out
 
 
+def romfs_image():
+    """The host tree packed as a ROMFS image (mpremote's builder), for the
+    unix port to mount in place of the board's flash (tools/mp_romboot.py).
+    Rebuilt when any .mpy is newer. Returns (path, size)."""
+    tree = host_tree()
+    img = os.path.join(ROOT, "build", "firmware.romfs")
+    newest = 0
+    for d, _, files in os.walk(tree):
+        for f in files:
+            newest = max(newest, os.path.getmtime(os.path.join(d, f)))
+    if not os.path.exists(img) or os.path.getmtime(img) < newest:
+        import contextlib
+        import io
+        from mpremote.romfs import make_romfs
+        with contextlib.redirect_stdout(io.StringIO()):
+            data = make_romfs(tree, mpy_cross=False)
+        with open(img + ".tmp", "wb") as f:
+            f.write(data)
+        os.replace(img + ".tmp", img)
+    return img, os.path.getsize(img)
+
+
+BOARD_HEAP = 164 * 1024       # NUCLEO_WB55 GC heap (DEVELOPERS.md budgets)
+
+
+def micropython_args(exe):
+    """[exe, heap option, boot shim, image]: the unix port with the board's
+    heap plus exactly the image that stands in for its flash."""
+    img, size = romfs_image()
+    heap = BOARD_HEAP + (size + 15) // 16 * 16
+    return [exe, "-X", "heapsize=%d" % heap,
+            os.path.join(ROOT, "tools", "mp_romboot.py"), img]
+
+
 def main():
     out = sys.argv[1] if len(sys.argv) > 1 else os.path.join(ROOT, "build", "mpy")
     for arch in ARCHS:

@@ -11,10 +11,13 @@ from firmware.zcl import status as S
 from firmware.zcl.frame import (Header, encode_header, decode_fields, encode_fields,  # noqa: F401
                                 FT_CLUSTER, FC_TO_CLIENT, FC_NO_DEFAULT_RSP)
 from firmware.zcl.status import DecodeError
+from firmware.zcl.cluster import all_attrs
 from firmware.clusters.basic import Basic
 from firmware.clusters.identify import Identify
 from firmware.clusters.metering import Metering
 from firmware.clusters.drlc_client import DrlcClient
+from firmware.clusters.price import Price
+from firmware.clusters.calendar import CalendarServer
 
 # Cluster tables by id: the side the meter implements (the hub's Time server
 # table is in hubsim.TimeServer). A table's RX/TX are that side's received
@@ -28,7 +31,7 @@ def register(cls):
     return cls
 
 
-for _c in (Basic, Identify, Metering, DrlcClient):
+for _c in (Basic, Identify, Metering, DrlcClient, Price, CalendarServer):
     register(_c)
 
 GLOBAL_IDS = {v: k for k, v in F.NAMES.items()}
@@ -53,7 +56,7 @@ def attr_by_name(cls, name):
     if name.startswith("0x"):
         aid = int(name, 16)
         return aid, _attr_def(cls, aid)
-    for a in cls.ATTRS:
+    for a in all_attrs(cls):
         if a[1] == name:
             return a[0], a
     if name == "ClusterRevision":
@@ -64,7 +67,7 @@ def attr_by_name(cls, name):
 def _attr_def(cls, aid):
     if cls is None:
         return None
-    for a in cls.ATTRS:
+    for a in all_attrs(cls):
         if a[0] == aid:
             return a
     return None

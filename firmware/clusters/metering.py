@@ -12,6 +12,7 @@ from ..zcl.frame import REST
 from ..zcl.status import ZclError
 from ..metering import format as F
 from ..metering import profile as PR
+from ..tariff.matrix import block_slot
 
 ATTR_SUMMATION = const(0x0000)
 ATTR_MULTIPLIER = const(0x0301)
@@ -56,8 +57,11 @@ class Metering(Cluster):
         (0x0008, "CurrentMaxDemandDeliveredTime", T.UTC, _DYN, 0),
         (0x000A, "DefaultUpdatePeriod", T.UINT8, A_R, 30),
         (0x000B, "FastPollUpdatePeriod", T.UINT8, A_R, 5),
+        (0x000C, "CurrentBlockPeriodConsumptionDelivered", T.UINT48, _DYN | A_P, 0),
+        (0x000E, "CurrentBlock", T.ENUM8, _DYN | A_P, 0),
         (0x000F, "ProfileIntervalPeriod", T.ENUM8, A_R, PR.PERIOD_30MIN),
         (0x0014, "SupplyStatus", T.ENUM8, _DYN | A_P, 0x02),
+        (0x0020, "ActiveRegisterTierDelivered", T.ENUM8, _DYN | A_P, 1),
         # Meter Status set
         (0x0200, "Status", T.MAP8, A_R | A_P, 0x00),
         # Formatting set
@@ -94,6 +98,16 @@ class Metering(Cluster):
         # Billing set (the tariff issue fills it)
         (0x0A00, "BillToDateDelivered", T.UINT32, A_R, 0),
         (0x0A01, "BillToDateTimeStampDelivered", T.UTC, A_R, 0),
+    )
+    # The tariff registers (GBCS Table 7.3.7.2 through ZSE D.3.2.2.2 / .12):
+    # TOU register t at 0x0100 + 2(t-1); block b of time band t at
+    # 0x0700 + 0x10 t + (b-1).
+    RANGES = (
+        (0x0100, 48, 2, "CurrentTier%dSummationDelivered", T.UINT48, A_R | A_P),
+        (0x0710, 8, 0x10, "CurrentTier%dBlock1SummationDelivered", T.UINT48, A_R | A_P),
+        (0x0711, 8, 0x10, "CurrentTier%dBlock2SummationDelivered", T.UINT48, A_R | A_P),
+        (0x0712, 8, 0x10, "CurrentTier%dBlock3SummationDelivered", T.UINT48, A_R | A_P),
+        (0x0713, 8, 0x10, "CurrentTier%dBlock4SummationDelivered", T.UINT48, A_R | A_P),
     )
     RX = (
         (0x00, "GetProfile", (("IntervalChannel", T.ENUM8), ("EndTime", T.UTC),
@@ -146,6 +160,17 @@ class Metering(Cluster):
     def _read_other(self, aid):
         m = self.app
         p = m.profile
+        tf = m.tariff
+        if 0x0100 <= aid < 0x0160:
+            return self._wire(tf.reg[(aid - 0x0100) >> 1])
+        if 0x0710 <= aid < 0x0790:
+            return self._wire(tf.reg[block_slot((aid & 0x0F) + 1, (aid >> 4) - 0x70)])
+        if aid == 0x000C:
+            return self._wire(sum(tf.counters))
+        if aid == 0x000E:
+            return tf.current_block(tf.tier_now()) if tf.block_mode() else 0
+        if aid == 0x0020:
+            return tf.tier_now()
         if aid == 0x0002:
             return self._wire(p.max_demand_w)
         if aid == 0x0004:

@@ -1,6 +1,10 @@
 # Cluster tables (style-anchors §5.2): a cluster module is a table plus handlers.
 #
 # ATTRS: (id, name, type, access, default)
+# RANGES: numbered attribute families, computed by read() (A_DYN implied):
+#   (first id, count, id step, name with %d (numbered from 1), type, access)
+#   e.g. CurrentTierNSummationDelivered, N = 1..48 at 0x0100 + 2(N-1).
+#   Listing them one by one would cost RAM for a thousand tuples.
 # RX:    commands this side receives: (id, name, schema); handler on_<name>
 # TX:    commands this side generates: (id, name, schema)
 # Schemas are those of frame.decode_fields. A command is never declared
@@ -23,12 +27,81 @@ RP = const(0x05)
 ATTR_CLUSTER_REVISION = const(0xFFFD)  # global attribute (ZCL rev 6 §2.6.1.2)
 
 
+class AttrTable:
+    """The attributes of one cluster: explicit ones in a dict, numbered
+    families as ranges. Behaves like the dict it replaces (get, [], in,
+    sorted iteration, items, values)."""
+
+    def __init__(self, explicit, ranges):
+        self.explicit = explicit
+        self.ranges = ranges
+
+    def get(self, aid, default=None):
+        a = self.explicit.get(aid)
+        if a is not None:
+            return a
+        for first, n, step, name, t, acc in self.ranges:
+            i, r = divmod(aid - first, step)
+            if r == 0 and 0 <= i < n:
+                return (aid, name % (i + 1), t, acc | A_DYN, None)
+        return default
+
+    def __getitem__(self, aid):
+        a = self.get(aid)
+        if a is None:
+            raise KeyError(aid)
+        return a
+
+    def __contains__(self, aid):
+        return self.get(aid) is not None
+
+    def __iter__(self):
+        """Ascending ids, merged lazily (a list of every numbered id would
+        cost kilobytes of heap)."""
+        ex = sorted(self.explicit)
+        nxt = [r[0] for r in self.ranges]       # next id of each range
+        left = [r[1] for r in self.ranges]
+        i = 0
+        while True:
+            best = ex[i] if i < len(ex) else 0x10000
+            k = -1
+            for j in range(len(nxt)):
+                if left[j] and nxt[j] < best:
+                    best, k = nxt[j], j
+            if best == 0x10000:
+                return
+            if k < 0:
+                i += 1
+            else:
+                nxt[k] += self.ranges[k][2]
+                left[k] -= 1
+            yield best
+
+    def items(self):
+        for aid in self:
+            yield aid, self[aid]
+
+    def values(self):
+        for aid in self:
+            yield self[aid]
+
+
+def all_attrs(cls):
+    """Every attribute definition of a cluster class (host tools, tests)."""
+    for a in cls.ATTRS:
+        yield a
+    for first, n, step, name, t, acc in cls.RANGES:
+        for i in range(n):
+            yield (first + i * step, name % (i + 1), t, acc | A_DYN, None)
+
+
 class Cluster:
     ID = 0
     NAME = ""
     SERVER = True      # which side of the cluster this instance implements
     REVISION = 1       # ClusterRevision global attribute
     ATTRS = ()
+    RANGES = ()
     RX = ()
     TX = ()
     SECURE = False     # needs APS link-key security (ZSE 1.x §5.4.6 Table 2)
@@ -44,7 +117,7 @@ class Cluster:
         adefs[ATTR_CLUSTER_REVISION] = (ATTR_CLUSTER_REVISION, "ClusterRevision",
                                         T.UINT16, A_R, self.REVISION)
         self.values[ATTR_CLUSTER_REVISION] = self.REVISION
-        self.adefs = adefs
+        self.adefs = AttrTable(adefs, self.RANGES)
         rx = {}
         for c in self.RX:
             rx[c[0]] = c
@@ -78,7 +151,7 @@ class Cluster:
     def nv_items(self):
         """(aid, type, value) of persisted attributes, for the store."""
         out = []
-        for aid in sorted(self.adefs):
+        for aid in self.adefs:
             a = self.adefs[aid]
             if a[3] & A_NV:
                 out.append((aid, a[2], self.values[aid]))

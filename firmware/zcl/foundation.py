@@ -209,10 +209,13 @@ def _discover_attributes(eng, cl, req, buf, off, end):
     out = eng.response_header(req, 0, DISCOVER_ATTR_EXT_RSP if ext else DISCOVER_ATTR_RSP)
     flag = out
     out += 1
-    ids = [aid for aid in sorted(cl.adefs) if aid >= start]
     n = 0
-    for aid in ids:
+    complete = 1
+    for aid in cl.adefs:          # AttrTable: ascending ids
+        if aid < start:
+            continue
         if n >= mx or out + rec > len(tx):
+            complete = 0
             break
         a = cl.adefs[aid]
         struct.pack_into("<HB", tx, out, aid, a[2])
@@ -220,7 +223,7 @@ def _discover_attributes(eng, cl, req, buf, off, end):
             tx[out + 3] = a[3] & (A_R | A_W | A_P)   # §2.5.22.1 access control
         out += rec
         n += 1
-    tx[flag] = 1 if n == len(ids) else 0   # discovery complete
+    tx[flag] = complete           # discovery complete
     _send(eng, req, out)
 
 

@@ -55,12 +55,19 @@ except AttributeError:                     # CPython
 
 
 def mem():
-    """Heap bytes in use after a collection (None on CPython)."""
+    """Heap bytes in use after a collection, less the ROMFS image that
+    stands in for the board's flash (None on CPython)."""
     gc.collect()
     try:
-        return gc.mem_alloc()
+        used = gc.mem_alloc()
     except AttributeError:
         return None
+    try:
+        import _romfs
+        used -= _romfs.size
+    except ImportError:
+        pass
+    return used
 
 
 def nested_false_frames(depth):

@@ -1,0 +1,188 @@
+# Calendar cluster (0x0707) server, ZSE 1.2+ Annex D.9: the tariff
+# switching table published to HAN devices as a "delivered" TOU calendar.
+# IssuerCalendarID is the time the calendar took (or takes) effect, so the
+# active and a pending calendar are told apart and the Publish commands of
+# one calendar share the id. Day profiles carry start times in minutes
+# (GBCS switch points are seconds; a point inside a minute is published at
+# that minute) and the ZSE price tier (TOU index, or time band in block
+# mode). Large payloads use CommandIndex / TotalNumberOfCommands.
+from ..compat import const
+from ..zcl import types as T
+from ..zcl import status as S
+from ..zcl.cluster import Cluster
+from ..zcl.status import ZclError
+from ..tariff import calendar as C
+from ..tariff.engine import NEVER
+
+CAL_DELIVERED = const(0x00)
+TIME_REF_UTC = const(0x00)
+FRAME_PAYLOAD = const(79)
+_ANY32 = 0xFFFFFFFF
+
+_IDS = (("ProviderID", T.UINT32), ("IssuerEventID", T.UINT32), ("IssuerCalendarID", T.UINT32))
+
+
+class CalendarServer(Cluster):
+    ID = 0x0707
+    NAME = "Calendar"
+    SECURE = True
+    RX = (
+        (0x00, "GetCalendar", (("EarliestStartTime", T.UTC), ("MinIssuerEventID", T.UINT32),
+                               ("NumberOfCalendars", T.UINT8), ("CalendarType", T.ENUM8),
+                               ("ProviderID", T.UINT32))),
+        (0x01, "GetDayProfiles", (("ProviderID", T.UINT32), ("IssuerCalendarID", T.UINT32),
+                                  ("StartDayID", T.UINT8), ("NumberOfDays", T.UINT8))),
+        (0x02, "GetWeekProfiles", (("ProviderID", T.UINT32), ("IssuerCalendarID", T.UINT32),
+                                   ("StartWeekID", T.UINT8), ("NumberOfWeeks", T.UINT8))),
+        (0x03, "GetSeasons", (("ProviderID", T.UINT32), ("IssuerCalendarID", T.UINT32))),
+        (0x04, "GetSpecialDays", (("StartTime", T.UTC), ("NumberOfEvents", T.UINT8),
+                                  ("CalendarType", T.ENUM8), ("ProviderID", T.UINT32),
+                                  ("IssuerCalendarID", T.UINT32))),
+    )
+    TX = (
+        (0x00, "PublishCalendar", _IDS + (
+            ("StartTime", T.UTC), ("CalendarType", T.ENUM8), ("CalendarTimeReference", T.UINT8),
+            ("CalendarName", T.OCTSTR), ("NumberOfSeasons", T.UINT8),
+            ("NumberOfWeekProfiles", T.UINT8), ("NumberOfDayProfiles", T.UINT8))),
+        (0x01, "PublishDayProfile", _IDS + (
+            ("DayID", T.UINT8), ("TotalNumberOfScheduleEntries", T.UINT8),
+            ("CommandIndex", T.UINT8), ("TotalNumberOfCommands", T.UINT8),
+            ("CalendarType", T.ENUM8),
+            ("Entries", (("StartTime", T.UINT16), ("PriceTier", T.UINT8))))),
+        (0x02, "PublishWeekProfile", _IDS + (
+            ("WeekID", T.UINT8), ("DayIDRefMonday", T.UINT8), ("DayIDRefTuesday", T.UINT8),
+            ("DayIDRefWednesday", T.UINT8), ("DayIDRefThursday", T.UINT8),
+            ("DayIDRefFriday", T.UINT8), ("DayIDRefSaturday", T.UINT8),
+            ("DayIDRefSunday", T.UINT8))),
+        (0x03, "PublishSeasons", _IDS + (
+            ("CommandIndex", T.UINT8), ("TotalNumberOfCommands", T.UINT8),
+            ("Seasons", (("SeasonStartDate", T.DATE), ("WeekIDRef", T.UINT8))))),
+        (0x04, "PublishSpecialDays", _IDS + (
+            ("StartTime", T.UTC), ("CalendarType", T.ENUM8),
+            ("TotalNumberOfSpecialDays", T.UINT8), ("CommandIndex", T.UINT8),
+            ("TotalNumberOfCommands", T.UINT8),
+            ("SpecialDays", (("SpecialDayDate", T.DATE), ("DayIDRef", T.UINT8))))),
+    )
+
+    def _calendars(self):
+        """[(Calendar, start)] active first, then a pending one."""
+        tf = self.app.tariff
+        out = [(tf.calendar, tf.parts["cal"].since)]
+        p, sp = tf.parts["cal"], tf.parts["spd"]
+        if p.passive is not None and p.at != NEVER:
+            out.append((C.Calendar(p.passive, sp.passive if sp.passive is not None
+                                   else sp.active), p.at))
+        return out
+
+    def _find(self, f):
+        tf = self.app.tariff
+        if f["ProviderID"] not in (tf.provider_id, _ANY32):
+            raise ZclError(S.NOT_FOUND)
+        for cal, start in self._calendars():
+            if f["IssuerCalendarID"] in (start, _ANY32):
+                return cal, start
+        raise ZclError(S.NOT_FOUND)
+
+    def _ids(self, start):
+        return {"ProviderID": self.app.tariff.provider_id, "IssuerEventID": start,
+                "IssuerCalendarID": start}
+
+    def on_GetCalendar(self, req, f):
+        if f["CalendarType"] not in (CAL_DELIVERED, 0xFF):
+            raise ZclError(S.NOT_FOUND)
+        cals = self._calendars()
+        found = []
+        for i in range(len(cals)):
+            cal, start = cals[i]
+            nxt = cals[i + 1][1] if i + 1 < len(cals) else _ANY32
+            if nxt > f["EarliestStartTime"] and \
+                    (f["MinIssuerEventID"] == _ANY32 or start >= f["MinIssuerEventID"]):
+                found.append((cal, start))
+        if f["NumberOfCalendars"]:
+            found = found[:f["NumberOfCalendars"]]
+        if not found:
+            raise ZclError(S.NOT_FOUND)
+        for cal, start in found:
+            fl = self._ids(start)
+            fl.update({"StartTime": start, "CalendarType": CAL_DELIVERED,
+                       "CalendarTimeReference": TIME_REF_UTC, "CalendarName": cal.name[:12],
+                       "NumberOfSeasons": len(cal.seasons),
+                       "NumberOfWeekProfiles": len(cal.weeks),
+                       "NumberOfDayProfiles": len(cal.days)})
+            self.reply(req, "PublishCalendar", fl)
+
+    def on_GetDayProfiles(self, req, f):
+        cal, start = self._find(f)
+        ids = [d for d in sorted(cal.days) if d >= f["StartDayID"]]
+        if f["NumberOfDays"]:
+            ids = ids[:f["NumberOfDays"]]
+        if not ids:
+            raise ZclError(S.NOT_FOUND)
+        per = (FRAME_PAYLOAD - 17) // 3
+        for did in ids:
+            off, n = cal.days[did]
+            entries = []
+            for i in range(n):
+                v = int.from_bytes(cal.blob[off + 4 * i:off + 4 * i + 4], "little")
+                sel = v & 0xFF
+                entries.append({"StartTime": (v >> 8) // 60,
+                                "PriceTier": sel if sel <= 48 else sel - 100})
+            total = (len(entries) + per - 1) // per
+            for i in range(total):
+                fl = self._ids(start)
+                fl.update({"DayID": did, "TotalNumberOfScheduleEntries": len(entries),
+                           "CommandIndex": i, "TotalNumberOfCommands": total,
+                           "CalendarType": CAL_DELIVERED,
+                           "Entries": entries[i * per:(i + 1) * per]})
+                self.reply(req, "PublishDayProfile", fl)
+
+    def on_GetWeekProfiles(self, req, f):
+        cal, start = self._find(f)
+        ids = [w for w in sorted(cal.weeks) if w >= f["StartWeekID"]]
+        if f["NumberOfWeeks"]:
+            ids = ids[:f["NumberOfWeeks"]]
+        if not ids:
+            raise ZclError(S.NOT_FOUND)
+        names = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+        for wid in ids:
+            fl = self._ids(start)
+            fl["WeekID"] = wid
+            for i in range(7):
+                fl["DayIDRef" + names[i]] = cal.weeks[wid][i]
+            self.reply(req, "PublishWeekProfile", fl)
+
+    def on_GetSeasons(self, req, f):
+        cal, start = self._find(f)
+        seasons = [{"SeasonStartDate": _zcl_date(y, m, d, C.ANY8), "WeekIDRef": wk}
+                   for y, m, d, wk in cal.seasons]
+        self._segmented(req, "PublishSeasons", start, seasons, "Seasons", 14, {})
+
+    def on_GetSpecialDays(self, req, f):
+        if f["CalendarType"] not in (CAL_DELIVERED, 0xFF):
+            raise ZclError(S.NOT_FOUND)
+        cal, start = self._find(f)
+        days = [{"SpecialDayDate": _zcl_date(y, m, d, wd), "DayIDRef": did}
+                for y, m, d, wd, did in cal.specials]
+        if f["NumberOfEvents"]:
+            days = days[:f["NumberOfEvents"]]
+        if not days:
+            raise ZclError(S.NOT_FOUND)
+        self._segmented(req, "PublishSpecialDays", start, days, "SpecialDays", 20, {
+            "StartTime": start, "CalendarType": CAL_DELIVERED,
+            "TotalNumberOfSpecialDays": len(days)})
+
+    def _segmented(self, req, cmd, start, items, key, head, extra):
+        per = (FRAME_PAYLOAD - head) // 5
+        total = (len(items) + per - 1) // per or 1
+        for i in range(total):
+            fl = self._ids(start)
+            fl.update(extra)
+            fl.update({"CommandIndex": i, "TotalNumberOfCommands": total,
+                       key: items[i * per:(i + 1) * per]})
+            self.reply(req, cmd, fl)
+
+
+def _zcl_date(y, m, d, wd):
+    """ZCL Date (year - 1900, month, day, weekday 1 = Monday) with 0xFF
+    wildcards, from the DLMS form (year 0xFFFF = any)."""
+    return (0xFF if y == C.ANY16 else y - 1900, m, d, wd)

@@ -1,0 +1,456 @@
+# Price cluster (0x0700) server, ZSE 1.x Annex D.4, publishing the tariff
+# engine's active (and pending) tariff to HAN devices. Command layouts as
+# Wireshark's SE dissector decodes them; payloads longer than one frame use
+# the commands' own CommandIndex / TotalNumberOfCommands segmentation.
+#
+# Mapping of the GBCS tariff onto ZSE (GBCS §7.3.7.2, Table 7.4):
+#   price tier  = TOU index 1..48, or the time band 1..8 in block mode
+#   block       = block 1..4 of that band (TierTBlockNPrice / thresholds)
+#   prices      = charge_per_unit, Price Trailing Digit = -price_scaler
+#   IssuerEventID of a price = its start time (unique and increasing);
+#   IssuerTariffID = the tariff's id; IssuerEventID of tariff information =
+#   the time the price matrix became (or becomes) active.
+# Tiers above 15 use the Extended Price Tier fields (ZSE 1.2): the 4-bit
+# field holds 0xF and the extended field tier - 15.
+from ..compat import const
+from ..zcl import types as T
+from ..zcl import status as S
+from ..zcl.cluster import Cluster, A_R, A_DYN
+from ..zcl.status import ZclError
+from ..zcl.frame import REST
+from ..tariff import matrix as M
+from ..tariff.engine import NEVER
+
+UNIT_KWH = const(0x00)
+FRAME_PAYLOAD = const(79)          # engine.ZCL_MAX less the 3-octet header
+SUBSCRIBERS = const(8)
+_R = A_R | A_DYN
+_NOT_USED32 = 0xFFFFFFFF
+
+_HDR_SEG = (("ProviderID", T.UINT32), ("IssuerEventID", T.UINT32), ("StartTime", T.UTC),
+            ("IssuerTariffID", T.UINT32), ("CommandIndex", T.UINT8),
+            ("TotalNumberOfCommands", T.UINT8), ("SubPayloadControl", T.MAP8))
+
+
+class Price(Cluster):
+    ID = 0x0700
+    NAME = "Price"
+    SECURE = True
+    ATTRS = (
+        (0x010F, "BlockThresholdCount", T.UINT8, _R, 0),
+        (0x0200, "StartOfBlockPeriod", T.UTC, _R, 0),
+        (0x0201, "BlockPeriodDuration", T.UINT24, _R, 0),
+        (0x0202, "ThresholdMultiplier", T.UINT24, A_R, 1),
+        (0x0203, "ThresholdDivisor", T.UINT24, A_R, 1000),     # thresholds held in Wh
+        (0x0204, "BlockPeriodDurationType", T.MAP8, _R, 0),
+        (0x0300, "CommodityType", T.ENUM8, A_R, 0x00),         # electric metering
+        (0x0301, "StandingCharge", T.UINT32, _R, 0),
+        (0x0610, "TariffLabel", T.OCTSTR, _R, b""),
+        (0x0611, "NumberOfPriceTiersInUse", T.UINT8, _R, 0),
+        (0x0612, "NumberOfBlockThresholdsInUse", T.UINT8, _R, 0),
+        (0x0613, "TierBlockMode", T.ENUM8, _R, 0xFF),
+        (0x0615, "UnitOfMeasure", T.ENUM8, A_R, UNIT_KWH),
+        (0x0616, "Currency", T.UINT16, _R, 826),
+        (0x0617, "PriceTrailingDigit", T.MAP8, _R, 0),
+        (0x0700, "CurrentBillingPeriodStart", T.UTC, _R, 0),
+        (0x0701, "CurrentBillingPeriodDuration", T.UINT24, _R, 0),
+    )
+    RANGES = (
+        (0x0000, 48, 1, "Tier%dPriceLabel", T.OCTSTR, A_R),
+        (0x0110, 8, 0x10, "Tier%dBlock1Threshold", T.UINT48, A_R),
+        (0x0111, 8, 0x10, "Tier%dBlock2Threshold", T.UINT48, A_R),
+        (0x0112, 8, 0x10, "Tier%dBlock3Threshold", T.UINT48, A_R),
+        (0x0410, 15, 0x10, "Tier%dBlock1Price", T.UINT32, A_R),
+        (0x0411, 8, 0x10, "Tier%dBlock2Price", T.UINT32, A_R),
+        (0x0412, 8, 0x10, "Tier%dBlock3Price", T.UINT32, A_R),
+        (0x0413, 8, 0x10, "Tier%dBlock4Price", T.UINT32, A_R),
+        (0x050F, 33, 1, "PriceTier%d", T.UINT32, A_R),     # tiers 16..48 (numbered 1..33)
+    )
+    RX = (
+        (0x00, "GetCurrentPrice", (("CommandOptions", T.MAP8),)),
+        (0x01, "GetScheduledPrices", (("StartTime", T.UTC), ("NumberOfEvents", T.UINT8))),
+        (0x02, "PriceAcknowledgement", (("ProviderID", T.UINT32), ("IssuerEventID", T.UINT32),
+                                        ("PriceAckTime", T.UTC), ("Control", T.MAP8))),
+        (0x03, "GetBlockPeriods", (("StartTime", T.UTC), ("NumberOfEvents", T.UINT8),
+                                   ("TariffType?", T.MAP8))),
+        (0x06, "GetTariffInformation", (("EarliestStartTime", T.UTC),
+                                        ("MinIssuerEventID", T.UINT32),
+                                        ("NumberOfCommands", T.UINT8), ("TariffType", T.MAP8))),
+        (0x07, "GetPriceMatrix", (("IssuerTariffID", T.UINT32),)),
+        (0x08, "GetBlockThresholds", (("IssuerTariffID", T.UINT32),)),
+        (0x0A, "GetTierLabels", (("IssuerTariffID", T.UINT32),)),
+        (0x0B, "GetBillingPeriod", (("EarliestStartTime", T.UTC), ("MinIssuerEventID", T.UINT32),
+                                    ("NumberOfCommands", T.UINT8), ("TariffType?", T.MAP8))),
+    )
+    TX = (
+        (0x00, "PublishPrice", (
+            ("ProviderID", T.UINT32), ("RateLabel", T.OCTSTR), ("IssuerEventID", T.UINT32),
+            ("CurrentTime", T.UTC), ("UnitOfMeasure", T.ENUM8), ("Currency", T.UINT16),
+            ("PriceTrailingDigitAndPriceTier", T.MAP8),
+            ("NumberOfPriceTiersAndRegisterTier", T.MAP8), ("StartTime", T.UTC),
+            ("DurationInMinutes", T.UINT16), ("Price", T.UINT32), ("PriceRatio", T.UINT8),
+            ("GenerationPrice", T.UINT32), ("GenerationPriceRatio", T.UINT8),
+            ("AlternateCostDelivered", T.UINT32), ("AlternateCostUnit", T.ENUM8),
+            ("AlternateCostTrailingDigit", T.MAP8), ("NumberOfBlockThresholds", T.UINT8),
+            ("PriceControl", T.MAP8), ("NumberOfGenerationTiers", T.UINT8),
+            ("GenerationTier", T.ENUM8), ("ExtendedNumberOfPriceTiers", T.ENUM8),
+            ("ExtendedPriceTier", T.ENUM8), ("ExtendedRegisterTier", T.ENUM8))),
+        (0x01, "PublishBlockPeriod", (
+            ("ProviderID", T.UINT32), ("IssuerEventID", T.UINT32),
+            ("BlockPeriodStartTime", T.UTC), ("BlockPeriodDuration", T.UINT24),
+            ("BlockPeriodControl", T.MAP8), ("BlockPeriodDurationType", T.MAP8),
+            ("TariffType", T.MAP8), ("TariffResolutionPeriod", T.ENUM8))),
+        (0x04, "PublishTariffInformation", (
+            ("ProviderID", T.UINT32), ("IssuerEventID", T.UINT32), ("IssuerTariffID", T.UINT32),
+            ("StartTime", T.UTC), ("TariffTypeChargingScheme", T.MAP8), ("TariffLabel", T.OCTSTR),
+            ("NumberOfPriceTiersInUse", T.UINT8), ("NumberOfBlockThresholdsInUse", T.UINT8),
+            ("UnitOfMeasure", T.ENUM8), ("Currency", T.UINT16), ("PriceTrailingDigit", T.MAP8),
+            ("StandingCharge", T.UINT32), ("TierBlockMode", T.ENUM8),
+            ("BlockThresholdMultiplier", T.UINT24), ("BlockThresholdDivisor", T.UINT24))),
+        (0x05, "PublishPriceMatrix", _HDR_SEG + (
+            ("Entries", (("TierBlockID", T.UINT8), ("Price", T.UINT32))),)),
+        (0x06, "PublishBlockThresholds", _HDR_SEG + (("Thresholds", REST),)),
+        (0x08, "PublishTierLabels", (
+            ("ProviderID", T.UINT32), ("IssuerEventID", T.UINT32), ("IssuerTariffID", T.UINT32),
+            ("CommandIndex", T.UINT8), ("TotalNumberOfCommands", T.UINT8),
+            ("NumberOfLabels", T.UINT8), ("Labels", (("TierID", T.UINT8), ("TierLabel", T.OCTSTR))))),
+        (0x09, "PublishBillingPeriod", (
+            ("ProviderID", T.UINT32), ("IssuerEventID", T.UINT32),
+            ("BillingPeriodStartTime", T.UTC), ("BillingPeriodDuration", T.UINT24),
+            ("BillingPeriodDurationType", T.MAP8), ("TariffType", T.MAP8))),
+    )
+
+    def __init__(self, app):
+        Cluster.__init__(self, app)
+        self.subscribers = []        # (nwk, ep) that asked for unsolicited prices
+        self.acks = 0
+        self.published = 0
+
+    # -- attributes ----------------------------------------------------------------------
+    def read(self, aid):
+        tf = self.app.tariff
+        if aid < 0x0030:
+            return tf.labels.get(aid + 1, b"")
+        if 0x0110 <= aid < 0x0190 and (aid & 0x0F) < 3:
+            th = tf.thresholds[(aid >> 4) - 0x11]
+            k = aid & 0x0F
+            return th[k] if k < len(th) else 0
+        if 0x0410 <= aid < 0x0500:
+            t, n = (aid >> 4) - 0x40, (aid & 0x0F) + 1
+            if tf.uses_blocks():
+                return tf.prices[M.block_slot(n, t)] if t <= M.N_BANDS else 0
+            return tf.prices[t - 1] if n == 1 else 0
+        if 0x050F <= aid < 0x0530:
+            return tf.prices[aid - 0x050F + 15]
+        return self._read_info(aid, tf)
+
+    def _read_info(self, aid, tf):
+        if aid == 0x010F:
+            return max(len(th) for th in tf.thresholds)
+        if aid == 0x0200 or aid == 0x0700:
+            return period_bounds(tf, self.app.clock.now(), aid == 0x0700)[0]
+        if aid == 0x0201 or aid == 0x0701:
+            s, e = period_bounds(tf, self.app.clock.now(), aid == 0x0701)
+            return (e - s) // 60 if e else 0
+        if aid == 0x0204:
+            return _duration_type(tf.block_period)
+        if aid == 0x0301:
+            return tf.sc_amount * 86400 // tf.sc_period   # ZSE: per day
+        if aid == 0x0610:
+            return tf.calendar.name
+        if aid == 0x0611:
+            return tf.tiers_in_use()
+        if aid == 0x0612:
+            return sum(len(th) for th in tf.thresholds)
+        if aid == 0x0613:
+            return _tier_block_mode(tf)
+        if aid == 0x0616:
+            return tf.currency
+        if aid == 0x0617:
+            return (-tf.scaler) << 4
+        return self.values[aid]
+
+    # -- unsolicited ---------------------------------------------------------------------
+    def price_changed(self, tf):
+        """The engine's on_change: push the new price to subscribers."""
+        for nwk, ep in self.subscribers:
+            self.send(nwk, ep, self.app.esi_ep, "PublishPrice", self._price_fields(tf, None))
+            self.published += 1
+
+    # -- commands --------------------------------------------------------------------------
+    def on_GetCurrentPrice(self, req, f):
+        # bit 0, Requestor Rx On When Idle: the client can take unsolicited
+        # PublishPrice commands (ZSE D.4.2.3.1.1); kept in RAM, clients ask
+        # again after a restart (AN5506 start-up sequence).
+        if f["CommandOptions"] & 1:
+            key = (req.aps.src, req.aps.src_ep)
+            if key not in self.subscribers:
+                if len(self.subscribers) >= SUBSCRIBERS:
+                    self.subscribers.pop(0)
+                self.subscribers.append(key)
+        self.reply(req, "PublishPrice", self._price_fields(self.app.tariff, None))
+
+    def on_GetScheduledPrices(self, req, f):
+        tf = self.app.tariff
+        n = f["NumberOfEvents"] or 5
+        start = max(f["StartTime"], self.app.clock.now())
+        ch = tf.calendar.changes(start, min(n, 10))
+        if not ch:
+            raise ZclError(S.NOT_FOUND)
+        for i in range(len(ch)):
+            end = ch[i + 1][0] if i + 1 < len(ch) else 0
+            self.reply(req, "PublishPrice", self._price_fields(tf, (ch[i][0], ch[i][1], end)))
+
+    def on_PriceAcknowledgement(self, req, f):
+        self.acks += 1
+
+    def _price_fields(self, tf, sched):
+        now = self.app.clock.now()
+        if sched is None:
+            sel, start = tf.sel, tf.sel_start
+            end = tf.calendar.changes(now, 1)
+            end = end[0][0] if end else 0
+            price = tf.price_now()
+        else:
+            sel, start, end = sched
+            band = sel - 100 if sel > M.N_TOU else 0
+            price = tf.prices[sel - 1] if not band else \
+                tf.prices[M.block_slot(tf.current_block(band), band)]
+        tier = sel if sel <= M.N_TOU else sel - 100
+        ntiers = tf.tiers_in_use()
+        nth = len(tf.thresholds[tier - 1]) if sel > M.N_TOU else 0
+        dur = 0xFFFF if not end else min((end - start) // 60, 0xFFFE)
+        return {
+            "ProviderID": tf.provider_id, "RateLabel": tf.labels.get(tier, b""),
+            "IssuerEventID": start, "CurrentTime": now, "UnitOfMeasure": UNIT_KWH,
+            "Currency": tf.currency,
+            "PriceTrailingDigitAndPriceTier": ((-tf.scaler) << 4) | _nib(tier),
+            "NumberOfPriceTiersAndRegisterTier": (_nib(ntiers) << 4) | _nib(tier),
+            "StartTime": start, "DurationInMinutes": dur, "Price": price,
+            "PriceRatio": 0xFF, "GenerationPrice": _NOT_USED32, "GenerationPriceRatio": 0xFF,
+            "AlternateCostDelivered": _NOT_USED32, "AlternateCostUnit": 0xFF,
+            "AlternateCostTrailingDigit": 0xFF, "NumberOfBlockThresholds": nth,
+            "PriceControl": 0x00, "NumberOfGenerationTiers": 0, "GenerationTier": 0,
+            "ExtendedNumberOfPriceTiers": _ext(ntiers), "ExtendedPriceTier": _ext(tier),
+            "ExtendedRegisterTier": _ext(tier)}
+
+    def on_GetBlockPeriods(self, req, f):
+        tf = self.app.tariff
+        if not tf.uses_blocks() or tf.block_period == M.BP_NONE:
+            raise ZclError(S.NOT_FOUND)
+        s, e = period_bounds(tf, self.app.clock.now(), False)
+        self.reply(req, "PublishBlockPeriod", {
+            "ProviderID": tf.provider_id, "IssuerEventID": s, "BlockPeriodStartTime": s,
+            "BlockPeriodDuration": (e - s) // 60, "BlockPeriodControl": 0x02,   # repeating
+            "BlockPeriodDurationType": _duration_type(tf.block_period), "TariffType": 0x00,
+            "TariffResolutionPeriod": 0x00})
+
+    def on_GetBillingPeriod(self, req, f):
+        tf = self.app.tariff
+        s, e = period_bounds(tf, self.app.clock.now(), True)
+        if e < f["EarliestStartTime"]:
+            raise ZclError(S.NOT_FOUND)
+        self.reply(req, "PublishBillingPeriod", {
+            "ProviderID": tf.provider_id, "IssuerEventID": s, "BillingPeriodStartTime": s,
+            "BillingPeriodDuration": 1, "BillingPeriodDurationType": 0x03,   # 1 month, start of timebase
+            "TariffType": 0x00})
+
+    def _tariffs(self):
+        """(engine view, start, issuer event id) of the active tariff and of
+        a pending price matrix."""
+        tf = self.app.tariff
+        out = [(tf, tf.parts["prc"].since)]
+        p = tf.parts["prc"]
+        if p.passive is not None and p.at != NEVER:
+            out.append((PendingView(tf), p.at))
+        return out
+
+    def on_GetTariffInformation(self, req, f):
+        earliest = f["EarliestStartTime"]
+        found = []
+        tar = self._tariffs()
+        for i in range(len(tar)):
+            v, start = tar[i]
+            nxt = tar[i + 1][1] if i + 1 < len(tar) else 0xFFFFFFFF
+            # the tariff in force at EarliestStartTime, and any starting later
+            if (earliest == 0 or nxt > earliest) and \
+                    (f["MinIssuerEventID"] == _NOT_USED32 or start >= f["MinIssuerEventID"]):
+                found.append((v, start))
+        if f["NumberOfCommands"]:
+            found = found[:f["NumberOfCommands"]]
+        if not found:
+            raise ZclError(S.NOT_FOUND)
+        for v, start in found:
+            self.reply(req, "PublishTariffInformation", {
+                "ProviderID": v.provider_id, "IssuerEventID": start,
+                "IssuerTariffID": v.tariff_id, "StartTime": start,
+                "TariffTypeChargingScheme": _charging_scheme(v) << 4,
+                "TariffLabel": v.calendar.name[:24],
+                "NumberOfPriceTiersInUse": v.tiers_in_use(),
+                "NumberOfBlockThresholdsInUse": sum(len(th) for th in v.thresholds),
+                "UnitOfMeasure": UNIT_KWH, "Currency": v.currency,
+                "PriceTrailingDigit": (-v.scaler) << 4,
+                "StandingCharge": v.sc_amount * 86400 // v.sc_period,
+                "TierBlockMode": _tier_block_mode(v), "BlockThresholdMultiplier": 1,
+                "BlockThresholdDivisor": 1000})
+
+    def _find_tariff(self, tid):
+        for v, start in self._tariffs():
+            if v.tariff_id == tid:
+                return v, start
+        raise ZclError(S.NOT_FOUND)
+
+    def on_GetPriceMatrix(self, req, f):
+        v, start = self._find_tariff(f["IssuerTariffID"])
+        entries = []
+        if v.uses_blocks():
+            for t in range(1, v.bands_in_use() + 1):
+                for b in range(1, len(v.thresholds[t - 1]) + 2):
+                    entries.append((0, (t << 4) | (b - 1), v.prices[M.block_slot(b, t)]))
+        if v.tou_in_use():
+            for t in range(1, v.tou_in_use() + 1):
+                entries.append((1, t, v.prices[t - 1]))
+        per = (FRAME_PAYLOAD - 19) // 5
+        chunks = _chunks(entries, per, lambda e: e[0])
+        for i in range(len(chunks)):
+            c = chunks[i]
+            self.reply(req, "PublishPriceMatrix", {
+                "ProviderID": v.provider_id, "IssuerEventID": start, "StartTime": start,
+                "IssuerTariffID": v.tariff_id, "CommandIndex": i,
+                "TotalNumberOfCommands": len(chunks), "SubPayloadControl": c[0][0],
+                "Entries": [{"TierBlockID": e[1], "Price": e[2]} for e in c]})
+
+    def on_GetBlockThresholds(self, req, f):
+        v, start = self._find_tariff(f["IssuerTariffID"])
+        recs = []
+        for t in range(1, M.N_BANDS + 1):
+            th = v.thresholds[t - 1]
+            if th:
+                rec = bytearray(1 + 6 * len(th))
+                rec[0] = (t << 4) | len(th)
+                off = 1
+                for x in th:
+                    off = T.encode(T.UINT48, x, rec, off)
+                recs.append(bytes(rec))
+        if not recs:
+            raise ZclError(S.NOT_FOUND)
+        chunks = []
+        cur = b""
+        for r in recs:
+            if len(cur) + len(r) > FRAME_PAYLOAD - 19:
+                chunks.append(cur)
+                cur = b""
+            cur += r
+        chunks.append(cur)
+        for i in range(len(chunks)):
+            self.reply(req, "PublishBlockThresholds", {
+                "ProviderID": v.provider_id, "IssuerEventID": start, "StartTime": start,
+                "IssuerTariffID": v.tariff_id, "CommandIndex": i,
+                "TotalNumberOfCommands": len(chunks), "SubPayloadControl": 0x00,   # per tier
+                "Thresholds": chunks[i]})
+
+    def on_GetTierLabels(self, req, f):
+        v, start = self._find_tariff(f["IssuerTariffID"])
+        labels = [{"TierID": k, "TierLabel": v.labels[k]} for k in sorted(v.labels)]
+        if not labels:
+            raise ZclError(S.NOT_FOUND)
+        chunks = []
+        cur, size = [], 0
+        for lab in labels:
+            n = 2 + len(lab["TierLabel"])
+            if size + n > FRAME_PAYLOAD - 15:
+                chunks.append(cur)
+                cur, size = [], 0
+            cur.append(lab)
+            size += n
+        chunks.append(cur)
+        for i in range(len(chunks)):
+            self.reply(req, "PublishTierLabels", {
+                "ProviderID": v.provider_id, "IssuerEventID": start,
+                "IssuerTariffID": v.tariff_id, "CommandIndex": i,
+                "TotalNumberOfCommands": len(chunks), "NumberOfLabels": len(chunks[i]),
+                "Labels": chunks[i]})
+
+
+class PendingView:
+    """The engine's pending price matrix (with the active calendar and
+    thresholds) seen through the same names as the engine."""
+
+    def __init__(self, tf):
+        from ..tariff.matrix import unpack_prices
+        (self.tariff_id, self.provider_id, self.currency, self.scaler, self.prices,
+         self.labels) = unpack_prices(tf.parts["prc"].passive)
+        self.calendar = tf.calendar
+        self.thresholds = tf.thresholds
+        self.sc_amount, self.sc_period = tf.sc_amount, tf.sc_period
+        self._tf = tf
+
+    def tiers_in_use(self):
+        return self._tf.tiers_in_use()
+
+    def uses_blocks(self):
+        return self._tf.uses_blocks()
+
+    def tou_in_use(self):
+        return self._tf.tou_in_use()
+
+    def bands_in_use(self):
+        return self._tf.bands_in_use()
+
+
+def _chunks(entries, per, kind):
+    out = []
+    for e in entries:
+        if not out or len(out[-1]) >= per or kind(out[-1][0]) != kind(e):
+            out.append([])
+        out[-1].append(e)
+    return out
+
+
+def _nib(n):
+    return n if n <= 15 else 0x0F
+
+
+def _ext(n):
+    return n - 15 if n > 15 else 0
+
+
+def _charging_scheme(v):
+    """PublishTariffInformation charging scheme: 0 TOU, 1 block, 3 TOU with
+    individual block thresholds per tier."""
+    if not v.uses_blocks():
+        return 0
+    return 1 if v.tiers_in_use() <= 1 else 3
+
+
+def _tier_block_mode(v):
+    """TierBlockMode attribute: 0xFF TOU only, 0x00 block only, 0x02
+    Block/TOU with individual thresholds per tier."""
+    s = _charging_scheme(v)
+    return (0xFF, 0x00, 0x01, 0x02)[s]
+
+
+def _duration_type(bp):
+    # Block/Billing Period Duration Type: timebase 0 minutes, 1 days,
+    # 2 weeks, 3 months; control (high nibble) 0 = start of timebase
+    return (0x00, 0x01, 0x02, 0x03)[bp]
+
+
+def period_bounds(tf, now, billing):
+    """(start, end) of the current block period, or of the billing period
+    (calendar months, starting 00:00 UTC on the 1st)."""
+    from ..tariff.calendar import civil, DAY
+    from ..tariff import engine as E
+    bp = M.BP_MONTH if billing else tf.block_period
+    day = now // DAY
+    if bp == M.BP_DAY:
+        return day * DAY, (day + 1) * DAY
+    if bp == M.BP_WEEK:
+        s = day - (day + 5) % 7
+        return s * DAY, (s + 7) * DAY
+    if bp == M.BP_MONTH:
+        y, m, d = civil(day)
+        s = day - d + 1
+        y2, m2 = (y, m + 1) if m < 12 else (y + 1, 1)
+        return s * DAY, E.days_from_civil(y2, m2, 1) * DAY
+    return 0, 0

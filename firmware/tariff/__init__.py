@@ -1,0 +1,1 @@
+# Tariff engine: price matrix, switching calendar, registers, activation.

@@ -1,0 +1,190 @@
+# Tariff switching calendar (GBCS §7.3.7.1, Table 7.3.10; DLMS Activity
+# Calendar class 20 and Special Days class 11): which script selector is in
+# force at a UTC second. Times are UTC; there is no daylight saving in
+# tariff time.
+#
+# Compact form (one bytes object, also the stored form):
+#   n_seasons u8, n_weeks u8, n_days u8, name_len u8, name
+#   season: year u16 (0xFFFF: every year), month u8, day u8, week_id u8
+#   week:   week_id u8, day_id u8 x 7 (Monday first)
+#   day:    day_id u8, n u8, then n x u32 (start second of day << 8 | selector)
+# Special days (a separate object with its own activation, Tbl 9.2.2.7):
+#   n u8, then n x (year u16, month u8, day u8, weekday u8, day_id u8);
+#   0xFFFF / 0xFF are wildcards, weekday 1 = Monday .. 7 = Sunday.
+#
+# Semantics, as a DLMS activity calendar executes scripts at switch times:
+# the active season is the one with the latest start on or before the date
+# (a wildcard year recurs every year, so before the year's first start the
+# previous year's last season holds); a special day overrides the week
+# profile's day; within a day the latest switch point at or before the time
+# holds, and before the day's first switch point the previous day's last
+# action is still in force.
+import struct
+
+from ..compat import const
+from ..metering.profile import civil, weekday
+
+DAY = const(86400)
+ANY16 = const(0xFFFF)
+ANY8 = const(0xFF)
+MAX_SEASONS = const(4)
+MAX_WEEKS = const(4)
+MAX_DAYS = const(16)
+MAX_POINTS = const(48)
+MAX_SPECIAL = const(50)
+
+
+class CalendarError(ValueError):
+    pass
+
+
+def _sel_ok(s):
+    # Table 7.3.7.2: 1-48 TOU, 101-108 block time band, 201-204 secondary TOU
+    return 1 <= s <= 48 or 101 <= s <= 108 or 201 <= s <= 204
+
+
+def build(name, seasons, weeks, days):
+    """seasons: [(year|ANY16, month, day, week_id)]; weeks: [(week_id, [7 day
+    ids])]; days: [(day_id, [(start_s, selector)])]. Checks capacity and
+    references and returns the compact form."""
+    if not 1 <= len(seasons) <= MAX_SEASONS or not 1 <= len(weeks) <= MAX_WEEKS \
+            or not 1 <= len(days) <= MAX_DAYS:
+        raise CalendarError("calendar capacity")
+    week_ids = [w[0] for w in weeks]
+    day_ids = [d[0] for d in days]
+    if len(set(week_ids)) != len(week_ids) or len(set(day_ids)) != len(day_ids):
+        raise CalendarError("duplicate id")
+    name = name.encode() if isinstance(name, str) else bytes(name)
+    out = bytearray(struct.pack("<BBBB", len(seasons), len(weeks), len(days), len(name)))
+    out += name
+    for y, mo, d, wk in seasons:
+        if wk not in week_ids or not 1 <= mo <= 12 or not 1 <= d <= 31:
+            raise CalendarError("season")
+        out += struct.pack("<HBBB", y, mo, d, wk)
+    for wid, ids in weeks:
+        if len(ids) != 7 or any(i not in day_ids for i in ids):
+            raise CalendarError("week profile")
+        out += struct.pack("<B7B", wid, *ids)
+    for did, points in days:
+        if not 1 <= len(points) <= MAX_POINTS:
+            raise CalendarError("day profile size")
+        out += struct.pack("<BB", did, len(points))
+        last = -1
+        for start, sel in sorted(points):
+            if start == last or not 0 <= start < DAY or not _sel_ok(sel):
+                raise CalendarError("switch point")
+            last = start
+            out += struct.pack("<I", (start << 8) | sel)
+    return bytes(out)
+
+
+def build_special(entries):
+    """entries: [(year, month, day, weekday, day_id)] with wildcards."""
+    if len(entries) > MAX_SPECIAL:
+        raise CalendarError("too many special days")
+    out = bytearray((len(entries),))
+    for e in entries:
+        out += struct.pack("<HBBBB", *e)
+    return bytes(out)
+
+
+EMPTY_SPECIAL = b"\x00"
+
+
+class Calendar:
+    """A parsed view of one compact calendar plus special days."""
+
+    def __init__(self, blob, special=EMPTY_SPECIAL):
+        self.blob = blob
+        self.special = special
+        ns, nw, nd, nl = struct.unpack_from("<BBBB", blob, 0)
+        off = 4
+        self.name = bytes(blob[off:off + nl])
+        off += nl
+        self.seasons = [struct.unpack_from("<HBBB", blob, off + 5 * i) for i in range(ns)]
+        off += 5 * ns
+        self.weeks = {}
+        for i in range(nw):
+            w = struct.unpack_from("<B7B", blob, off)
+            self.weeks[w[0]] = w[1:]
+            off += 8
+        self.days = {}           # day_id -> offset of its first point, count
+        for i in range(nd):
+            did, n = struct.unpack_from("<BB", blob, off)
+            self.days[did] = (off + 2, n)
+            off += 2 + 4 * n
+        self.specials = [struct.unpack_from("<HBBBB", special, 1 + 6 * i)
+                         for i in range(special[0])]
+
+    # -- which day profile ------------------------------------------------------------
+    def week_id(self, y, m, d):
+        best = None
+        for sy, sm, sd, wk in self.seasons:
+            if sy == ANY16:
+                start = (y if (sm, sd) <= (m, d) else y - 1, sm, sd)
+            else:
+                start = (sy, sm, sd)
+                if start > (y, m, d):
+                    continue
+            if best is None or start > best[0]:
+                best = (start, wk)
+        return best[1] if best else self.seasons[0][3]
+
+    def day_id(self, day):
+        """Day profile id for a day number (days since 2000-01-01)."""
+        y, m, d = civil(day)
+        wd = weekday(day)
+        for sy, sm, sd, sw, did in self.specials:
+            if (sy == ANY16 or sy == y) and (sm == ANY8 or sm == m) and \
+                    (sd == ANY8 or sd == d) and (sw == ANY8 or sw == wd + 1) and did in self.days:
+                return did
+        return self.weeks[self.week_id(y, m, d)][wd]
+
+    def points(self, day):
+        """[(start_s, selector)] of the day's profile, in time order."""
+        off, n = self.days[self.day_id(day)]
+        out = []
+        for i in range(n):
+            v = struct.unpack_from("<I", self.blob, off + 4 * i)[0]
+            out.append((v >> 8, v & 0xFF))
+        return out
+
+    # -- evaluation -------------------------------------------------------------------
+    def resolve(self, t):
+        """(selector, start, next_boundary) at UTC second t: the selector in
+        force, when the switch point that set it happened, and the next time
+        the answer may change (a switch point or midnight)."""
+        day = t // DAY
+        sod = t - day * DAY
+        pts = self.points(day)
+        sel = -1
+        start = 0
+        nxt = (day + 1) * DAY
+        for s, v in pts:
+            if s <= sod:
+                sel = v
+                start = day * DAY + s
+            else:
+                nxt = day * DAY + s
+                break
+        if sel < 0:                        # before the first switch: yesterday's last
+            s, v = self.points(day - 1)[-1]
+            sel = v
+            start = (day - 1) * DAY + s
+        return sel, start, nxt
+
+    def changes(self, t, n):
+        """The next n (start, selector) changes after t, for scheduled
+        prices; scans at most 400 days."""
+        out = []
+        sel = self.resolve(t)[0]
+        day = t // DAY
+        for d in range(day, day + 400):
+            for s, v in self.points(d):
+                at = d * DAY + s
+                if at > t and v != sel:
+                    out.append((at, v))
+                    sel = v
+                    if len(out) >= n:
+                        return out
+        return out

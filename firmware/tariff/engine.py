@@ -1,0 +1,438 @@
+# Tariff engine: active and passive tariff parts, their activation, and the
+# accumulation of every Wh into the registers and of its cost into the
+# account (GBCS §7.3.7, §9.2.2, Table 9.2.2.7).
+#
+# Parts, each an active copy, an optional passive copy and the passive's
+# activation date-time (Tbl 9.2.2.7 keeps one per object; a new load
+# replaces the whole pending part, §9.2.2.3):
+#   cal  switching table (seasons, week and day profiles)   0-0:13.0.0.255
+#   spd  its special days                                    0-0:11.0.0.255
+#   prc  price matrix, currency, scaler, tier labels         0-0:19.2.0.255
+#   thr  block thresholds and block period                   0-0:16.0.12.255
+#   stc  standing charge and its period                      0-0:19.2.4.255 attr 8
+# All five live in one store record, so a load or an activation is one
+# atomic write: after a power cut the meter has the old tariff or the new,
+# never a mix. Activation is a copy (passive stays as it was loaded into
+# active), done at the first tick whose second starts at or after the
+# activation time; on restart the meter catches up before metering again.
+#
+# Time: tick(now, wh) meters the second [now-1, now). Its Wh go to the
+# register the calendar names at now-1: a switch point at 07:00:00 sends
+# the Wh of 06:59:59 to the old register and of 07:00:00 to the new. A Wh
+# is attributed to the register in force when it completes (registers are
+# whole Wh; the fraction carried over a switch belongs to the new one).
+#
+# Clock steps (hub or supplier set): the selector is looked up again at
+# once. Forwards, activations whose time was skipped happen immediately;
+# backwards, nothing already activated is undone and the block counters are
+# not reset a second time (the block period only moves forwards). The
+# standing charge accrues per metered second, not over a step, and over a
+# power cut by the RTC's elapsed time.
+#
+# Money: cost = Wh x price(per kWh) / 1000 in price units. The remainder
+# below one price unit is carried, never rounded, so the account is debited
+# floor(exact cost so far): no rounding ever creates or destroys money.
+import struct
+
+from ..compat import const
+from . import matrix as M
+from . import calendar as C
+from .account import SRC_ENERGY, SRC_STANDING
+
+KINDS = ("cal", "spd", "prc", "thr", "stc")
+IMMEDIATE = const(0)
+NEVER = const(0xFFFFFFFF)
+STORE_KEY = "tariff"
+ALERT_FUTURE_OK = const(0x8F66)        # GBCS §9.2.2.6 (0x8066 in v0.8.1)
+ALERT_FUTURE_FAIL = const(0x8F67)      # (0x8067 in v0.8.1)
+EV_TARIFF_ACTIVATED = const(0x0010)    # event log: value = part bit mask
+N_REG = const(84)
+_BITMAP = const(12)                    # state bitmap: ceil((84 + 8) / 8) octets
+_TAIL = "<iIIQQ"                       # period id, residues, account
+
+
+class TariffError(ValueError):
+    pass
+
+
+# what a stored part that passed its CRC but not our decoder raises
+_BAD = (ValueError, KeyError, IndexError, TypeError, getattr(struct, "error", ValueError))
+
+
+def _default_parts():
+    """Before any tariff is loaded: one rate, all prices zero, every Wh in
+    TOU register 1."""
+    cal = C.build("default", [(C.ANY16, 1, 1, 1)], [(1, [1] * 7)], [(1, [(0, 1)])])
+    prc = M.pack_prices(0, 0, 826, -5, [0] * M.N_SLOTS, {})
+    thr = M.pack_thresholds(M.BP_MONTH, [[] for _ in range(M.N_BANDS)])
+    stc = M.pack_standing(0, 86400)
+    return {"cal": cal, "spd": C.EMPTY_SPECIAL, "prc": prc, "thr": thr, "stc": stc}
+
+
+class Part:
+    def __init__(self, active):
+        self.active = active
+        self.since = 0           # when the active copy took effect (0: factory default)
+        self.passive = None
+        self.at = NEVER
+
+
+class TariffEngine:
+    def __init__(self, app, store, account):
+        self.app = app
+        self.store = store
+        self.account = account
+        self.parts = {}
+        for k, blob in _default_parts().items():
+            self.parts[k] = Part(blob)
+        self.reg = [0] * N_REG            # slots as matrix.py: TOU, block matrix, secondary
+        self.counters = [0] * M.N_BANDS   # block counters (Wh since the block period began)
+        self.period_id = -1
+        self._cost = 0                    # price units x Wh/kWh not yet debited (< 1000)
+        self._sc = 0                      # standing charge x seconds not yet debited (< period)
+        self._next = 0                    # next time the selector or a part may change
+        self.sel = 1
+        self.sel_start = 0
+        self._slot = 0
+        self._band = 0                    # 0: TOU selector; 1..8: block time band
+        self.on_change = None             # callback(engine) when the price in force changes
+        self.changes = 0
+        self._apply_all()
+
+    # -- parts --------------------------------------------------------------------------------
+    def _apply_all(self):
+        p = self.parts
+        self.calendar = C.Calendar(p["cal"].active, p["spd"].active)
+        (self.tariff_id, self.provider_id, self.currency, self.scaler, self.prices,
+         self.labels) = M.unpack_prices(p["prc"].active)
+        bp, bands = M.unpack_thresholds(p["thr"].active)
+        if bp != getattr(self, "block_period", bp):
+            self.period_id = -1           # a new kind of period starts now, without a reset
+        self.block_period = bp
+        self.thresholds = bands
+        th = [0] * (3 * M.N_BANDS)
+        thn = [0] * M.N_BANDS
+        for b in range(M.N_BANDS):
+            thn[b] = len(bands[b])
+            for i in range(thn[b]):
+                th[3 * b + i] = bands[b][i]
+        self._th = th
+        self._thn = thn
+        self.sc_amount, self.sc_period = M.unpack_standing(p["stc"].active)
+        self._next = 0
+
+    def load(self):
+        rec = self.store.load(STORE_KEY)
+        if not rec:
+            return
+        try:
+            parts = _unpack_parts(rec)
+            for k in KINDS:
+                p = self.parts[k]
+                p.active, p.passive, p.at, p.since = parts[k]
+            self._apply_all()
+        except _BAD:
+            for k, blob in _default_parts().items():
+                self.parts[k] = Part(blob)
+            self._apply_all()
+
+    def _save(self):
+        self.store.save(STORE_KEY, _pack_parts(self.parts))
+
+    def stage(self, blobs, at, now):
+        """Load parts (kind -> blob, already validated) with one activation
+        time: IMMEDIATE or a time not after now executes now without an
+        alert; NEVER cancels the pending part; a future time makes them
+        passive (GBCS §9.2.2.3-9.2.2.6). Returns the kinds activated now."""
+        done = []
+        for k in KINDS:
+            if k not in blobs:
+                continue
+            p = self.parts[k]
+            if at == NEVER:
+                p.passive, p.at = None, NEVER
+            elif at == IMMEDIATE or at <= now:
+                p.active, p.passive, p.at, p.since = blobs[k], None, NEVER, now
+                done.append(k)
+            else:
+                p.passive, p.at = blobs[k], at
+        self._save()
+        if done:
+            self._apply_all()
+            self.app.log(self.app.event_log, EV_TARIFF_ACTIVATED, _mask(done))
+        self._next = 0
+        return done
+
+    def pending(self):
+        """[(kind, activation time)] of passive parts."""
+        return [(k, self.parts[k].at) for k in KINDS if self.parts[k].passive is not None]
+
+    def _activate_due(self, t):
+        due = [k for k in KINDS if self.parts[k].passive is not None and self.parts[k].at <= t]
+        if not due:
+            return
+        at = min(self.parts[k].at for k in due)
+        due = [k for k in due if self.parts[k].at == at]   # in time order, one time at a time
+        old = {}
+        for k in due:
+            p = self.parts[k]
+            old[k] = (p.active, p.since)
+            p.active, p.passive, p.at, p.since = p.passive, None, NEVER, at
+        try:
+            self._apply_all()
+            ok = True
+        except _BAD:
+            for k in due:                  # a passive copy that does not decode: keep the old
+                self.parts[k].active, self.parts[k].since = old[k]
+            self._apply_all()
+            ok = False
+        self._save()
+        self.app.log(self.app.event_log, EV_TARIFF_ACTIVATED, _mask(due) | (0 if ok else 0x80))
+        for k in due:                      # one alert per instruction (§9.2.2.6)
+            self.app.alert(ALERT_FUTURE_OK if ok else ALERT_FUTURE_FAIL)
+
+    # -- time ------------------------------------------------------------------------------------
+    def clock_changed(self):
+        self._next = 0
+
+    def _advance(self, t):
+        for _ in range(len(KINDS)):
+            self._activate_due(t)
+        pid = _period_id(self.block_period, t)
+        if pid > self.period_id:
+            if self.period_id >= 0:
+                self.reset_block_counters()
+            self.period_id = pid
+        sel, start, nxt = self.calendar.resolve(t)
+        for k in KINDS:
+            p = self.parts[k]
+            if p.passive is not None and t < p.at < nxt:
+                nxt = p.at
+        before = (self.sel, self.price_now())
+        self.sel, self.sel_start, self._next = sel, start, nxt
+        if sel <= M.N_TOU:
+            self._band, self._slot = 0, sel - 1
+        else:
+            self._band, self._slot = sel - 100, 0
+        if before != (sel, self.price_now()):
+            self.changes += 1
+            if self.on_change is not None:
+                self.on_change(self)
+
+    def reset_block_counters(self):
+        """End of block period, change of supplier (§13.3.5.10) or command."""
+        c = self.counters
+        for i in range(M.N_BANDS):
+            c[i] = 0
+        self._next = 0
+
+    # -- metering -----------------------------------------------------------------------------
+    def tick(self, now, wh):
+        """Meter one second [now-1, now) with wh whole Wh. Allocation-free
+        unless a switch point, activation or midnight is crossed."""
+        t = now - 1
+        if t >= self._next:
+            self._advance(t)
+        if wh:
+            self._add(wh)
+        sc = self._sc + self.sc_amount
+        per = self.sc_period
+        if sc >= per:
+            n = sc // per
+            sc -= n * per
+            self.account.debit(n, SRC_STANDING)
+        self._sc = sc
+
+    def _add(self, wh):
+        r = self.reg
+        pr = self.prices
+        cost = self._cost
+        band = self._band
+        if band == 0:
+            s = self._slot
+            r[s] += wh
+            cost += wh * pr[s]
+        else:
+            # the block comes from the band's counter against its thresholds;
+            # an increment crossing a threshold is split (GBCS §7.3.7.2 Tbl 7.3.7.2)
+            b = band - 1
+            c = self.counters[b]
+            th = self._th
+            n = self._thn[b]
+            while wh > 0:
+                k = 0
+                while k < n and c >= th[3 * b + k]:
+                    k += 1
+                take = wh
+                if k < n and th[3 * b + k] - c < take:
+                    take = th[3 * b + k] - c
+                s = M.SLOT_BLOCK + k * M.N_BANDS + b
+                r[s] += take
+                cost += take * pr[s]
+                c += take
+                wh -= take
+            self.counters[b] = c
+        if cost >= 1000:
+            n = cost // 1000
+            cost -= n * 1000
+            self.account.debit(n, SRC_ENERGY)
+        self._cost = cost
+
+    def catch_up(self, elapsed):
+        """Standing charge for seconds the meter was off (RTC difference)."""
+        if elapsed > 0 and self.sc_amount:
+            sc = self._sc + self.sc_amount * elapsed
+            n = sc // self.sc_period
+            self._sc = sc - n * self.sc_period
+            if n:
+                self.account.debit(n, SRC_STANDING)
+
+    # -- views ------------------------------------------------------------------------------------
+    def current_block(self, band):
+        """Block 1..4 the band's next Wh goes to."""
+        b = band - 1
+        c = self.counters[b]
+        k = 0
+        while k < self._thn[b] and c >= self._th[3 * b + k]:
+            k += 1
+        return k + 1
+
+    def register_slot(self):
+        """Slot of the register the next Wh goes to."""
+        if self._band == 0:
+            return self._slot
+        return M.block_slot(self.current_block(self._band), self._band)
+
+    def price_now(self):
+        return self.prices[self.register_slot()]
+
+    def tier_now(self):
+        """ZSE price tier: the TOU index, or the time band in block mode."""
+        return self._slot + 1 if self._band == 0 else self._band
+
+    def block_mode(self):
+        return self._band != 0
+
+    def uses_blocks(self):
+        return self.bands_in_use() > 0
+
+    def _highest(self, lo, hi):
+        cal = self.calendar
+        top = 0
+        for off, n in cal.days.values():
+            for i in range(n):
+                s = cal.blob[off + 4 * i]
+                if lo <= s <= hi and s > top:
+                    top = s
+        return top
+
+    def tou_in_use(self):
+        """Highest TOU index the calendar names (0: none)."""
+        return self._highest(1, M.N_TOU)
+
+    def bands_in_use(self):
+        """Highest block time band the calendar names (0: none)."""
+        b = self._highest(101, 108)
+        return b - 100 if b else 0
+
+    def tiers_in_use(self):
+        """ZSE number of price tiers: highest TOU index or time band."""
+        return max(self.tou_in_use(), self.bands_in_use())
+
+    def total_wh(self):
+        return sum(self.reg)
+
+    # -- persistence (part of the meter's register record) ----------------------------------
+    # Sparse, because it is written every half hour: a bitmap of the 84
+    # registers and 8 block counters that are not zero, their values (u32),
+    # then block period id, cost and standing-charge residues and the
+    # account (flash wear: a three-rate tariff costs ~50 octets a save).
+    def pack_state(self):
+        vals = self.reg + self.counters
+        bitmap = bytearray(_BITMAP)
+        body = bytearray()
+        for i in range(len(vals)):
+            if vals[i]:
+                bitmap[i >> 3] |= 1 << (i & 7)
+                body += struct.pack("<I", vals[i])
+        a = self.account
+        return bytes(bitmap) + bytes(body) + struct.pack(
+            _TAIL, self.period_id, self._cost, self._sc, a.energy, a.standing)
+
+    def unpack_state(self, b):
+        vals = [0] * (N_REG + M.N_BANDS)
+        off = _BITMAP
+        for i in range(len(vals)):
+            if b[i >> 3] & (1 << (i & 7)):
+                vals[i] = struct.unpack_from("<I", b, off)[0]
+                off += 4
+        if len(b) - off != struct.calcsize(_TAIL):
+            raise ValueError("tariff state")
+        self.reg = vals[:N_REG]
+        self.counters = vals[N_REG:]
+        (self.period_id, self._cost, self._sc, self.account.energy,
+         self.account.standing) = struct.unpack_from(_TAIL, b, off)
+        self._next = 0
+
+
+
+def _mask(kinds):
+    m = 0
+    for k in kinds:
+        m |= 1 << KINDS.index(k)
+    return m
+
+
+def days_from_civil(y, m, d):
+    """Days since 2000-01-01 of a proleptic Gregorian date."""
+    y -= m <= 2
+    era = y // 400
+    yoe = y - era * 400
+    doy = (153 * (m + (-3 if m > 2 else 9)) + 2) // 5 + d - 1
+    doe = yoe * 365 + yoe // 4 - yoe // 100 + doy
+    return era * 146097 + doe - 730425
+
+
+def _period_id(bp, t):
+    day = t // C.DAY
+    if bp == M.BP_DAY:
+        return day
+    if bp == M.BP_WEEK:
+        return (day + 5) // 7              # weeks start on Monday (2000-01-03 was one)
+    if bp == M.BP_MONTH:
+        y, m, _ = C.civil(day)
+        return y * 12 + m - 1
+    return 0
+
+
+# record: per kind in KINDS order: at u32, since u32, active len u16,
+# passive len u16 (0xFFFF: none), active, passive
+def _pack_parts(parts):
+    out = bytearray()
+    for k in KINDS:
+        p = parts[k]
+        ps = p.passive
+        out += struct.pack("<IIHH", p.at, p.since, len(p.active),
+                           0xFFFF if ps is None else len(ps))
+        out += p.active
+        if ps is not None:
+            out += ps
+    return bytes(out)
+
+
+def _unpack_parts(rec):
+    out = {}
+    off = 0
+    for k in KINDS:
+        at, since, la, lp = struct.unpack_from("<IIHH", rec, off)
+        off += 12
+        a = bytes(rec[off:off + la])
+        off += la
+        ps = None
+        if lp != 0xFFFF:
+            ps = bytes(rec[off:off + lp])
+            off += lp
+        if len(a) != la or (ps is not None and len(ps) != lp):
+            raise ValueError("tariff record")
+        out[k] = (a, ps, at, since)
+    return out

@@ -1,0 +1,95 @@
+# Tariff documents (JSON, see tariffs/README.md) to validated tariff parts.
+# The GBCS route (ECS01 set tariff) will produce the same parts from DLMS
+# structures; both end in engine.stage().
+from . import matrix as M
+from . import calendar as C
+
+_WILD = "*"
+
+
+def _date(s):
+    """'YYYY-MM-DD' with '*' for any year, month or day -> (y, m, d)."""
+    parts = s.split("-")
+    if len(parts) != 3:
+        raise C.CalendarError("date " + s)
+    y = C.ANY16 if parts[0] == _WILD else int(parts[0])
+    m = C.ANY8 if parts[1] == _WILD else int(parts[1])
+    d = C.ANY8 if parts[2] == _WILD else int(parts[2])
+    return y, m, d
+
+
+def _time(s):
+    """'HH:MM' or 'HH:MM:SS' -> seconds of the day (UTC)."""
+    f = [int(x) for x in s.split(":")]
+    if len(f) == 2:
+        f.append(0)
+    if len(f) != 3 or not (0 <= f[0] < 24 and 0 <= f[1] < 60 and 0 <= f[2] < 60):
+        raise C.CalendarError("time " + s)
+    return f[0] * 3600 + f[1] * 60 + f[2]
+
+
+def _pad(values, n, what):
+    if len(values) > n:
+        raise M.MatrixError("too many " + what)
+    return list(values) + [0] * (n - len(values))
+
+
+def parts_from_doc(doc):
+    """kind -> blob for every part the document carries. Raises ValueError
+    (CalendarError, MatrixError) on anything invalid; builds nothing partial."""
+    out = {}
+    cal = doc.get("calendar")
+    if cal is not None:
+        seasons = []
+        for start, week in cal["seasons"]:
+            y, m, d = _date(start)
+            if m == C.ANY8 or d == C.ANY8:
+                raise C.CalendarError("season start needs month and day")
+            seasons.append((y, m, d, int(week)))
+        weeks = [(int(k), v) for k, v in cal["weeks"].items()]
+        days = []
+        for k, pts in cal["days"].items():
+            days.append((int(k), [(_time(p[0]), int(p[1])) for p in pts]))
+            for p in pts:
+                if int(p[1]) > 108:
+                    raise C.CalendarError("primary switching table: selectors 1-48, 101-108")
+        out["cal"] = C.build(cal.get("name", doc.get("name", "")), seasons, weeks, days)
+    if "special_days" in doc:
+        ent = []
+        for e in doc["special_days"]:
+            y, m, d = _date(e[0])
+            wd = int(e[2]) if len(e) > 2 else C.ANY8
+            ent.append((y, m, d, wd, int(e[1])))
+        out["spd"] = C.build_special(ent)
+    if "tou" in doc or "blocks" in doc:
+        tou = _pad(doc.get("tou", ()), M.N_TOU, "TOU prices")
+        pairs = [(i + 1, tou[i]) for i in range(M.N_TOU)]
+        blocks = _pad(doc.get("blocks", ()), M.N_BANDS, "time bands")
+        for t in range(M.N_BANDS):
+            bp = _pad(blocks[t] or (), M.N_BLOCKS, "blocks")
+            for b in range(M.N_BLOCKS):
+                pairs.append((0xA0 + 0x10 * b + t + 1, bp[b]))
+        sec = doc.get("secondary")
+        sec = None if sec is None else [(i + 1, p) for i, p in enumerate(_pad(sec, M.N_SEC, "secondary"))]
+        prices = M.prices_from_pairs(pairs, sec)
+        labels = {}
+        for k, v in doc.get("labels", {}).items():
+            if not 1 <= int(k) <= M.N_TOU:
+                raise M.MatrixError("label tier")
+            labels[int(k)] = v.encode()
+        out["prc"] = M.pack_prices(doc.get("tariff_id", 0), doc.get("provider_id", 0),
+                                   doc.get("currency", 826), doc.get("price_scaler", -5),
+                                   prices, labels)
+    if "thresholds" in doc or "block_period" in doc:
+        bands = _pad(doc.get("thresholds", ()), M.N_BANDS, "threshold bands")
+        bands = [b or [] for b in bands]
+        bp = doc.get("block_period", "month")
+        if bp not in M.BP_NAMES:
+            raise M.MatrixError("block_period: " + " | ".join(M.BP_NAMES))
+        out["thr"] = M.pack_thresholds(M.BP_NAMES.index(bp), bands)
+    if "standing_charge" in doc:
+        sc = doc["standing_charge"]
+        out["stc"] = M.pack_standing(sc["amount"], sc.get("period_s", 86400))
+    if not out:
+        raise ValueError("tariff document has no parts")
+    return out
