@@ -336,6 +336,7 @@ class Meter:
             "Reports": len(self.reporting.entries),
             "DroppedUnsecured": self.zcl.dropped_unsecured,
             "Malformed": self.zcl.malformed,
+            "HandlerErrors": self.zcl.handler_errors,
             "StoreCorrupt": self.store.corrupt,
             "AuxSwitchesClosed": list(self.aux.closed),
             "DrlcEvents": [{"id": e.id, "state": ("scheduled", "running")[e.state],

@@ -24,6 +24,9 @@ from .platform.hw import Relay, Button, Display, AuxSwitches
 from .meter import Meter, Platform
 
 
+_REQ_MAX = 8192      # longest control request (a tariff document)
+
+
 class VirtualBoard:
     def __init__(self, sock, store_dir, utc, config):
         self.sock = sock
@@ -35,6 +38,7 @@ class VirtualBoard:
         self.sent = 0
         self._mark = -1
         self.deframer = L.Deframer(self._on_frame)
+        self._more = b""
         plat = Platform(self.clock, Store(self.backend), self.metrology, Relay(),
                         Button(), self.display, self._send_aps, aux)
         self.meter = Meter(plat, config)
@@ -64,9 +68,15 @@ class VirtualBoard:
             except DecodeError:
                 return                     # shorter than an APS header: dropped
             self.meter.on_aps(msg)
+        elif ftype == L.T_CTRL_MORE:             # a long request arrives in pieces
+            if len(self._more) + len(payload) > _REQ_MAX:
+                self._more = b""
+            else:
+                self._more += bytes(payload)
         elif ftype == L.T_CTRL:
+            more, self._more = self._more, b""
             try:
-                req = json.loads(bytes(payload))
+                req = json.loads(more + bytes(payload))
                 op = _OPS[req["op"]]
             except (ValueError, KeyError, TypeError):
                 self._respond(('{"error": "bad control request"}',))
@@ -128,6 +138,13 @@ class VirtualBoard:
         self.meter.drlc.opt(req["out"], req.get("event"))
         return {"ok": True}
 
+    def op_tariff(self, req):
+        try:
+            done = self.meter.load_tariff(req["doc"], req["at"])
+        except (ValueError, KeyError, TypeError, IndexError) as e:
+            return {"error": "tariff rejected: %s" % (e.args[0] if e.args else type(e).__name__)}
+        return {"activated": done, "pending": [[k, at] for k, at in self.meter.tariff.pending()]}
+
     def op_state(self, req):
         import gc
         gc.collect()
@@ -169,6 +186,7 @@ _OPS = {
     "state": VirtualBoard.op_state,
     "drlc_opt": VirtualBoard.op_drlc_opt,
     "set_clock": VirtualBoard.op_set_clock,
+    "tariff": VirtualBoard.op_tariff,
     "cut_after_writes": VirtualBoard.op_cut_after_writes,
 }
 

@@ -4,7 +4,7 @@ import pytest
 
 from runtimes import run_script
 
-DIFFERENTIAL = ["engine_frames.py", "codec_vectors.py", "store_powercut.py"]
+DIFFERENTIAL = ["engine_frames.py", "codec_vectors.py", "store_powercut.py", "tariff_year.py"]
 
 
 @pytest.mark.parametrize("script", DIFFERENTIAL)

@@ -126,6 +126,14 @@ class Hub:
                 out.append(self._drlc("LoadControlEvent", f))
         return out
 
+    def tariff_request(self, doc, activate):
+        """The control request that loads a tariff document into the meter.
+        It stands in for GBCS ECS01 (set tariff), which arrives later over
+        the tunnel and lands in the same engine.stage()."""
+        at = {"immediate": 0, "never": 0xFFFFFFFF}.get(activate, activate)
+        doc = {k: v for k, v in doc.items() if k != "note"}
+        return {"doc": doc, "at": int(at)}
+
     def adoption(self):
         """What a hub sends after a meter joins (hub-expectations §11)."""
         return [

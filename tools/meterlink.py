@@ -136,7 +136,11 @@ class MeterLink:
 
     def ctrl(self, op, **kw):
         kw["op"] = op
-        self._sendall(L.encode(L.T_CTRL, json.dumps(kw).encode()))
+        data = json.dumps(kw, separators=(",", ":")).encode()
+        while len(data) > L.CHUNK:          # long requests (tariffs) in link-sized pieces
+            self._sendall(L.encode(L.T_CTRL_MORE, data[:L.CHUNK]))
+            data = data[L.CHUNK:]
+        self._sendall(L.encode(L.T_CTRL, data))
         return self.wait_response()
 
     def wait_response(self):

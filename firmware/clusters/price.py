@@ -212,7 +212,7 @@ class Price(Cluster):
             end = end[0][0] if end else 0
             price = tf.price_now()
         else:
-            sel, start, end = sched
+            start, sel, end = sched
             band = sel - 100 if sel > M.N_TOU else 0
             price = tf.prices[sel - 1] if not band else \
                 tf.prices[M.block_slot(tf.current_block(band), band)]

@@ -204,6 +204,8 @@ class TariffEngine:
                 self.reset_block_counters()
             self.period_id = pid
         sel, start, nxt = self.calendar.resolve(t)
+        # a price period starts no earlier than the tariff that defines it
+        start = max(start, self.parts["cal"].since, self.parts["prc"].since)
         for k in KINDS:
             p = self.parts[k]
             if p.passive is not None and t < p.at < nxt:

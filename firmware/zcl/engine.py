@@ -39,6 +39,7 @@ class Engine:
         self.req = Request()
         self.dropped_unsecured = 0
         self.malformed = 0
+        self.handler_errors = 0
 
     def add(self, ep, cluster, device_id=None):
         self.endpoints.setdefault(ep, {})[(cluster.ID, cluster.SERVER)] = cluster
@@ -114,6 +115,13 @@ class Engine:
             status = S.MALFORMED_COMMAND
         except ZclError as e:
             status = e.status
+        except (ValueError, TypeError, IndexError, KeyError, AttributeError,
+                ZeroDivisionError, OverflowError):
+            # A defect in a handler must not stop the meter (DEVELOPERS.md:
+            # bad input never crashes it): the requester gets FAILURE and the
+            # count shows in the meter state, where tests look for it.
+            self.handler_errors += 1
+            status = S.FAILURE
         if status is None:          # handled, and no response of any kind due
             return
         self._default_response(req, status)

@@ -13,6 +13,10 @@ except (ImportError, AttributeError):
     sys.exit(0)
 
 m, out, clock, met, _ = make_meter(store_dir(), T0 + 60)
+# the busiest tariff: TOU with blocks (block selection every second)
+import json
+with open("../../tariffs/tou-blocks.json") as f:
+    m.load_tariff(json.load(f))
 # Configure Reporting: summation (min = max = 3600 s, change 0) and demand
 # (min 1 s, max 3600 s, change 100 kW): demand is read and compared every
 # second while nothing is due (steady load).

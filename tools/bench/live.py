@@ -37,6 +37,7 @@ class LiveView:
             "  hub     | reports %d  summation %s Wh  demand %s W  time reads %d" % (
                 hub.report_count, hub.reports.get("Metering", {}).get("CurrentSummationDelivered", "-"),
                 hub.reports.get("Metering", {}).get("InstantaneousDemand", "-"), hub.time_requests),
+            "  tariff  | %s" % _tariff(st),
             "  drlc    | aux switches %s  events %s  last %s" % (
                 _aux(st), _events(st), (hub.drlc_reports[-1:] or ["-"])[0]),
             "  last rx | %s" % _last_out(runner),
@@ -66,6 +67,15 @@ def _last_out(runner):
 def _short(fields):
     s = str(fields)
     return s if len(s) < 90 else s[:87] + "..."
+
+
+def _tariff(st):
+    tf = st.get("meter", {}).get("Tariff")
+    if not tf:
+        return "-"
+    regs = " ".join("%s=%d" % kv for kv in sorted(tf["Registers"].items()))
+    return "rate %s (tier %d) price %d  registers Wh: %s  cost %d + standing %d" % (
+        tf["Register"], tf["Tier"], tf["Price"], regs or "-", tf["EnergyCost"], tf["StandingCost"])
 
 
 def _aux(st):

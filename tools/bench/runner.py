@@ -268,6 +268,27 @@ class Runner:
             self._pump()
         return {"out": v.get("out", True), "event": v.get("event")}
 
+    def act_tariff(self, v, step):
+        """Load a tariff (tariffs/README.md) through the hub simulator:
+        {"file": path | "doc": {...}, "activate": "immediate" | "never" |
+        scenario time}. The result says which parts took effect at once."""
+        doc = v.get("doc")
+        if doc is None:
+            path = v["file"]
+            if not os.path.isabs(path) and not os.path.exists(path):
+                path = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(
+                    os.path.abspath(__file__)))), path)
+            with open(path) as f:
+                doc = json.load(f)
+        act = v.get("activate", "immediate")
+        if act not in ("immediate", "never"):
+            act = SC.resolve(act, self.sc["start_utc"]) + self.hub.time_offset
+        if not self.alive:
+            return {"error": "meter powered off"}
+        rsp = self._ctrl("tariff", **self.hub.tariff_request(doc, act))
+        self._pump()
+        return rsp
+
     # -- expectations -------------------------------------------------------------
     def state(self):
         if self.alive:
@@ -346,6 +367,7 @@ ACTIONS = {
     "drlc_cancel_all": Runner.act_drlc_cancel_all,
     "drlc_opt": Runner.act_drlc_opt,
     "set_clock": Runner.act_set_clock,
+    "tariff": Runner.act_tariff,
 }
 
 VOLATILE_KEYS = ("timing", "runtime")
