@@ -26,8 +26,9 @@ def core():
             rt, r["frames_per_s"], r["tick_us"], r["heap_after_boot"], r["meter_objects"],
             r["alloc_per_tick"]))
     print("  frames/s: Read Attributes / Identify frames decoded, dispatched and answered.")
-    print("  heap boot: gc.mem_alloc() after boot on the unix port; it includes the bytecode")
-    print("  of every module compiled into RAM, which frozen firmware keeps in flash instead;")
+    print("  heap boot: gc.mem_alloc() after boot on the unix port, less the ROMFS image that")
+    print("  stands in for flash; it still holds the imported code's names, function and class")
+    print("  objects (64-bit), much of which frozen firmware keeps in flash instead;")
     print("  meter objects: the part the meter itself allocates (budget 64 KB).")
 
 

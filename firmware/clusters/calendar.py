@@ -113,20 +113,11 @@ class CalendarServer(Cluster):
 
     def on_GetDayProfiles(self, req, f):
         cal, start = self._find(f)
-        ids = [d for d in sorted(cal.days) if d >= f["StartDayID"]]
-        if f["NumberOfDays"]:
-            ids = ids[:f["NumberOfDays"]]
-        if not ids:
-            raise ZclError(S.NOT_FOUND)
+        ids = _select(cal.days, f["StartDayID"], f["NumberOfDays"])
         per = (FRAME_PAYLOAD - 17) // 3
         for did in ids:
-            off, n = cal.days[did]
-            entries = []
-            for i in range(n):
-                v = int.from_bytes(cal.blob[off + 4 * i:off + 4 * i + 4], "little")
-                sel = v & 0xFF
-                entries.append({"StartTime": (v >> 8) // 60,
-                                "PriceTier": sel if sel <= 48 else sel - 100})
+            entries = [{"StartTime": start_s // 60, "PriceTier": sel if sel <= 48 else sel - 100}
+                       for start_s, sel in cal.profile(did)]
             total = (len(entries) + per - 1) // per
             for i in range(total):
                 fl = self._ids(start)
@@ -138,11 +129,7 @@ class CalendarServer(Cluster):
 
     def on_GetWeekProfiles(self, req, f):
         cal, start = self._find(f)
-        ids = [w for w in sorted(cal.weeks) if w >= f["StartWeekID"]]
-        if f["NumberOfWeeks"]:
-            ids = ids[:f["NumberOfWeeks"]]
-        if not ids:
-            raise ZclError(S.NOT_FOUND)
+        ids = _select(cal.weeks, f["StartWeekID"], f["NumberOfWeeks"])
         names = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
         for wid in ids:
             fl = self._ids(start)
@@ -180,6 +167,16 @@ class CalendarServer(Cluster):
             fl.update({"CommandIndex": i, "TotalNumberOfCommands": total,
                        key: items[i * per:(i + 1) * per]})
             self.reply(req, cmd, fl)
+
+
+def _select(table, first, n):
+    """Ids from first upwards, at most n of them (0: all); NOT_FOUND if none."""
+    ids = [i for i in sorted(table) if i >= first]
+    if n:
+        ids = ids[:n]
+    if not ids:
+        raise ZclError(S.NOT_FOUND)
+    return ids
 
 
 def _zcl_date(y, m, d, wd):

@@ -153,7 +153,7 @@ class Price(Cluster):
             s, e = period_bounds(tf, self.app.clock.now(), aid == 0x0701)
             return (e - s) // 60 if e else 0
         if aid == 0x0204:
-            return _duration_type(tf.block_period)
+            return tf.block_period       # matrix.BP_* are the ZSE duration timebase codes
         if aid == 0x0301:
             return tf.sc_amount * 86400 // tf.sc_period   # ZSE: per day
         if aid == 0x0610:
@@ -242,7 +242,7 @@ class Price(Cluster):
         self.reply(req, "PublishBlockPeriod", {
             "ProviderID": tf.provider_id, "IssuerEventID": s, "BlockPeriodStartTime": s,
             "BlockPeriodDuration": (e - s) // 60, "BlockPeriodControl": 0x02,   # repeating
-            "BlockPeriodDurationType": _duration_type(tf.block_period), "TariffType": 0x00,
+            "BlockPeriodDurationType": tf.block_period, "TariffType": 0x00,
             "TariffResolutionPeriod": 0x00})
 
     def on_GetBillingPeriod(self, req, f):
@@ -428,12 +428,6 @@ def _tier_block_mode(v):
     Block/TOU with individual thresholds per tier."""
     s = _charging_scheme(v)
     return (0xFF, 0x00, 0x01, 0x02)[s]
-
-
-def _duration_type(bp):
-    # Block/Billing Period Duration Type: timebase 0 minutes, 1 days,
-    # 2 weeks, 3 months; control (high nibble) 0 = start of timebase
-    return (0x00, 0x01, 0x02, 0x03)[bp]
 
 
 def period_bounds(tf, now, billing):

@@ -109,10 +109,17 @@ class Calendar:
             self.weeks[w[0]] = w[1:]
             off += 8
         self.days = {}           # day_id -> offset of its first point, count
+        self.top_tou = 0         # highest TOU index and block time band named (0: none)
+        self.top_band = 0
         for i in range(nd):
             did, n = struct.unpack_from("<BB", blob, off)
             self.days[did] = (off + 2, n)
             off += 2 + 4 * n
+            for _, sel in self.profile(did):
+                if sel <= 48:
+                    self.top_tou = max(self.top_tou, sel)
+                elif sel <= 108:
+                    self.top_band = max(self.top_band, sel - 100)
         self.specials = [struct.unpack_from("<HBBBB", special, 1 + 6 * i)
                          for i in range(special[0])]
 
@@ -140,14 +147,18 @@ class Calendar:
                 return did
         return self.weeks[self.week_id(y, m, d)][wd]
 
-    def points(self, day):
-        """[(start_s, selector)] of the day's profile, in time order."""
-        off, n = self.days[self.day_id(day)]
+    def profile(self, did):
+        """[(start_s, selector)] of day profile did, in time order."""
+        off, n = self.days[did]
         out = []
         for i in range(n):
             v = struct.unpack_from("<I", self.blob, off + 4 * i)[0]
             out.append((v >> 8, v & 0xFF))
         return out
+
+    def points(self, day):
+        """The profile in force on a day number."""
+        return self.profile(self.day_id(day))
 
     # -- evaluation -------------------------------------------------------------------
     def resolve(self, t):

@@ -96,7 +96,7 @@ class TariffEngine:
         self._slot = 0
         self._band = 0                    # 0: TOU selector; 1..8: block time band
         self.on_change = None             # callback(engine) when the price in force changes
-        self.changes = 0
+        self.block_period = M.BP_MONTH    # the default tariff's, until a part says otherwise
         self._apply_all()
 
     # -- parts --------------------------------------------------------------------------------
@@ -106,7 +106,7 @@ class TariffEngine:
         (self.tariff_id, self.provider_id, self.currency, self.scaler, self.prices,
          self.labels) = M.unpack_prices(p["prc"].active)
         bp, bands = M.unpack_thresholds(p["thr"].active)
-        if bp != getattr(self, "block_period", bp):
+        if bp != self.block_period:
             self.period_id = -1           # a new kind of period starts now, without a reset
         self.block_period = bp
         self.thresholds = bands
@@ -216,10 +216,8 @@ class TariffEngine:
             self._band, self._slot = 0, sel - 1
         else:
             self._band, self._slot = sel - 100, 0
-        if before != (sel, self.price_now()):
-            self.changes += 1
-            if self.on_change is not None:
-                self.on_change(self)
+        if before != (sel, self.price_now()) and self.on_change is not None:
+            self.on_change(self)
 
     def reset_block_counters(self):
         """End of block period, change of supplier (§13.3.5.10) or command."""
@@ -318,24 +316,13 @@ class TariffEngine:
     def uses_blocks(self):
         return self.bands_in_use() > 0
 
-    def _highest(self, lo, hi):
-        cal = self.calendar
-        top = 0
-        for off, n in cal.days.values():
-            for i in range(n):
-                s = cal.blob[off + 4 * i]
-                if lo <= s <= hi and s > top:
-                    top = s
-        return top
-
     def tou_in_use(self):
         """Highest TOU index the calendar names (0: none)."""
-        return self._highest(1, M.N_TOU)
+        return self.calendar.top_tou
 
     def bands_in_use(self):
         """Highest block time band the calendar names (0: none)."""
-        b = self._highest(101, 108)
-        return b - 100 if b else 0
+        return self.calendar.top_band
 
     def tiers_in_use(self):
         """ZSE number of price tiers: highest TOU index or time band."""

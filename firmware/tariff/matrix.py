@@ -115,7 +115,10 @@ def unpack_prices(blob):
     return tid, pid, cur, sc, prices, labels
 
 
-# thresholds part: block period u8, then per band: count u8, 3 x u32 Wh
+# thresholds part: block period u8, then per band: count u8, 3 x u32 Wh.
+# The block period codes are ZSE's Block Period Duration Type timebase
+# (0 minutes -- here "none" --, 1 days, 2 weeks, 3 months; control nibble 0,
+# start of timebase), so the Price cluster publishes them as they are.
 BP_NONE = const(0)
 BP_DAY = const(1)
 BP_WEEK = const(2)

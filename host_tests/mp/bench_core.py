@@ -1,9 +1,8 @@
 # Benchmark (both runtimes): ZCL frames decoded + dispatched + answered per
 # second, heap after boot, bytes allocated per steady-state tick. Prints JSON.
-import gc
 import json
 
-from common import make_meter, store_dir, T0, us as _us, us_diff as _diff, mem
+from common import make_meter, store_dir, T0, time_ticks, mem, us as _us, us_diff as _diff
 from firmware.zcl import aps as A
 import firmware.meter  # noqa: F401  (modules in before the baseline: "meter objects" is data only)
 
@@ -27,23 +26,7 @@ def main():
         clock.advance(1)
         m.tick()
     del out[:]
-    ticks = 2000
-    t0 = _us()
-    for i in range(ticks):
-        clock.advance(1)
-        m.tick()
-    tick_us = _diff(_us(), t0) / ticks
-    gc.collect()
-    try:
-        gc.disable()
-        a0 = gc.mem_alloc()
-        for i in range(1000):
-            clock.advance(1)
-            m.tick()
-        per_tick = (gc.mem_alloc() - a0) / 1000
-        gc.enable()
-    except AttributeError:
-        per_tick = None
+    tick_us, per_tick = time_ticks(m, clock)
     print(json.dumps({
         "frames_per_s": int(n * 1000000 / dt) if dt else None,
         "tick_us": int(tick_us),

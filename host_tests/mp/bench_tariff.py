@@ -4,10 +4,9 @@
 # prices, 4 seasons, 4 weeks, 16 day profiles of 48 switch points, 50
 # special days, 8 x 3 thresholds, 48 labels): what the engine holds once
 # it is active, less what the default tariff held. Prints JSON.
-import gc
 import json
 
-from common import make_meter, store_dir, us as _us, us_diff as _diff, mem
+from common import make_meter, store_dir, time_ticks, mem
 
 
 def full_parts():
@@ -53,23 +52,7 @@ def main():
     for i in range(40):
         clock.advance(1)
         m.tick()
-    ticks = 2000
-    t0 = _us()
-    for i in range(ticks):
-        clock.advance(1)
-        m.tick()
-    tick_us = _diff(_us(), t0) / ticks
-    gc.collect()
-    try:
-        gc.disable()
-        a0 = gc.mem_alloc()
-        for i in range(1000):
-            clock.advance(1)
-            m.tick()
-        per_tick = (gc.mem_alloc() - a0) / 1000
-        gc.enable()
-    except AttributeError:
-        per_tick = None
+    tick_us, per_tick = time_ticks(m, clock)
     try:
         parts = full_parts()
         before = mem()

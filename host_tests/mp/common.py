@@ -54,6 +54,28 @@ except AttributeError:                     # CPython
         return a - b
 
 
+def time_ticks(m, clock, ticks=2000, alloc_ticks=1000):
+    """(microseconds per one-second tick, bytes allocated per tick; None on
+    CPython) of a meter already in steady state."""
+    t0 = us()
+    for i in range(ticks):
+        clock.advance(1)
+        m.tick()
+    tick_us = us_diff(us(), t0) / ticks
+    gc.collect()
+    try:
+        gc.disable()
+        a0 = gc.mem_alloc()
+        for i in range(alloc_ticks):
+            clock.advance(1)
+            m.tick()
+        per_tick = (gc.mem_alloc() - a0) / alloc_ticks
+        gc.enable()
+    except AttributeError:
+        per_tick = None
+    return tick_us, per_tick
+
+
 def mem():
     """Heap bytes in use after a collection, less the ROMFS image that
     stands in for the board's flash (None on CPython)."""
