@@ -14,6 +14,7 @@
 # (about 1.5 KB a day). A power cut therefore loses at most the energy of the
 # current half hour (< 1800 s of load) and never counts any twice: the saved
 # register is absolute.
+import gc
 import struct
 
 from .compat import const
@@ -33,8 +34,11 @@ from .platform.hw import AuxSwitches
 from .metering.profile import Profile
 from .metering.ringlog import SeqLog
 from .tariff.engine import TariffEngine, IMMEDIATE
-from .tariff.account import RunningCost
-from .tariff.loader import parts_from_doc
+from .clusters.prepayment import Prepayment, SRC_METER, SNAP_GENERAL, SNAP_DEBT_PAYMENT
+from .prepay.account import Account
+from .prepay.supply import Supply, NAMES as SUPPLY_NAMES, CAUSES as SUPPLY_CAUSES
+from .prepay import utrn as U
+from .prepay import account as AC
 
 ESI_EP = const(1)
 DEVICE_ESI = const(0x0500)
@@ -51,6 +55,14 @@ EV_ALERT = const(0x0001)
 EV_CLOCK_SET = const(0x0002)
 SEC_UNSECURED_FRAME = const(0x0101)
 PWR_UP = const(0x0201)           # value: the last time the meter is known to have been on
+SEC_TOPUP_REJECTED = const(0x0102)   # value: reason << 24 | UTRN counter bits (§6.2.4.2)
+EV_UI_ACTIONED = const(0x8161)       # §16.4: value = UI command code (0x0061 in v0.8.1)
+EV_UI_NOT_ACTIONED = const(0x8162)
+EV_HAN_ACTIONED = const(0x8154)      # value = the command (0x0054 in v0.8.1)
+EV_HAN_NOT_ACTIONED = const(0x8155)
+UI_ACTIVATE_EC = const(0x0002)       # Tbl 16.4 UI command codes
+UI_ADD_CREDIT = const(0x0005)
+UI_ENABLE_SUPPLY = const(0x000E)
 
 
 class Platform:
@@ -73,6 +85,11 @@ DEFAULT_CONFIG = {
     "aps_security_required": True,
     "serial": "MPY0000000001",   # Metering MeterSerialNumber
     "site_id": "",               # Metering SiteID: import MPAN ‖ export MPAN (GBCS §10.4.2.11)
+    "han_devices": {},           # device log: {nwk address: "ppmid" | "ihd" | "cad" | "hcalcs"}
+    # top-up keys (GBCS §14.3.4): own entity id and KA private key, the
+    # supplier's entity id and prepayment top-up KA public key (hex); none
+    # configured means every UTRN is "not for this device"
+    "entity_id": "", "ka_priv": "", "supplier_id": "", "supplier_topup_pub": "",
 }
 
 
@@ -123,8 +140,16 @@ class Meter:
         self.drlc.on_start = self._shed
         self.drlc.on_stop = self._restore
         self._shedding = []          # events whose load the aux switches shed
-        self.account = RunningCost()
+        self.account = Account(self)
+        self.supply = Supply(self)
         self.tariff = TariffEngine(self, self.store, self.account)
+        self.prepayment = z.add(ESI_EP, Prepayment(
+            self, SeqLog(be, "pp_topups.bin", 10, 29), SeqLog(be, "pp_debts.bin", 10, 13),
+            SeqLog(be, "pp_snaps.bin", 31, 32)))
+        self._devices = {}
+        for k, v in cfg["han_devices"].items():
+            self._devices[int(k, 0) if isinstance(k, str) else k] = v
+        self._pp_day = -1
         self.price = z.add(ESI_EP, Price(self))
         self.calendar = z.add(ESI_EP, CalendarServer(self))
         self.tariff.on_change = self.price.price_changed
@@ -138,13 +163,19 @@ class Meter:
         n = struct.calcsize(_REG_FMT)
         if d and len(d) > n:
             try:
-                self.tariff.unpack_state(memoryview(d)[n:])
+                mv = memoryview(d)
+                k = struct.unpack_from("<H", d, n)[0] + n + 2
+                self.tariff.unpack_state(mv[n + 2:k])
+                k = self.account.unpack(d, k)
+                self.supply.unpack(d, k)
                 self.import_wh, self._ws, last_on = struct.unpack_from(_REG_FMT, d, 0)
             except (ValueError, IndexError):
                 pass     # passed its CRC but not our decoder: start from zero, as a new meter
         now = self.clock.now()
+        self._pp_day = now // 86400
         if last_on:
             self.tariff.catch_up(now - last_on)     # standing charge runs while the mains is off
+            self.account.catch_up(now - last_on, now)
         self.profile.boot(now, self.import_wh)
         self.log(self.power_log, PWR_UP, last_on)
         for _, cl in self.zcl.clusters():
@@ -156,6 +187,7 @@ class Meter:
         self.drlc.boot()
         self.time.next_sync = self.clock.mono()     # sync at once (GBCS §9.1.3)
         self._update_display()
+        gc.collect()        # boot's records and buffers are garbage now: free them in one go
 
     def _announce(self):
         # ZDO Device_annce (ZigBee PRO §2.4.3.1.11): tsn, nwk, ieee, capability
@@ -187,11 +219,18 @@ class Meter:
         self.power_w = self.metrology.power_w()
         now = self.clock.now()
         self.tariff.tick(now, wh)
+        self.account.tick(now)
+        self.supply.tick(now, self.power_w)
         for cl in self._tickers:
             cl.tick(now)
         self.reporting.tick(self.clock.mono())
         if self.button.pending:
             self.button_presses += self.button.take()
+            self.ui(UI_ENABLE_SUPPLY)            # the button arms -> enables (SMETS)
+        if now // 86400 != self._pp_day:
+            self._pp_day = now // 86400
+            if self.account.mode == AC.PREPAY:   # prepayment daily read at midnight UTC
+                self.prepayment.snapshot(SNAP_GENERAL)
         if now // REG_PERIOD != self._reg_period:
             self.save_registers()
         self.profile.tick(now, self.import_wh)
@@ -237,6 +276,7 @@ class Meter:
         """Load a tariff document (tariffs/README.md); at is IMMEDIATE,
         NEVER (cancel pending) or a UTC activation time. Raises ValueError
         and changes nothing if any part is invalid."""
+        from .tariff.loader import parts_from_doc      # rare: kept out of the resident heap
         return self.tariff.stage(parts_from_doc(doc), at, self.clock.now())
 
     # -- DRLC default application: the auxiliary load-control switches ------------
@@ -262,9 +302,93 @@ class Meter:
             self.alerts.pop(0)
 
     def save_registers(self):
+        """One atomic record: energy, tariff registers, the account (with
+        the UTRN cache) and the supply state (see prepay/account.py)."""
+        ts = self.tariff.pack_state()
         self.store.save(_REG_KEY, struct.pack(_REG_FMT, self.import_wh, self._ws,
-                                              self.clock.now()) + self.tariff.pack_state())
+                                              self.clock.now()) + struct.pack("<H", len(ts)) +
+                        ts + self.account.pack() + self.supply.pack())
         self._reg_period = self.clock.now() // REG_PERIOD
+
+    # -- prepayment (prepay/*, clusters/prepayment.py) -------------------------------------
+    def topup_keys(self):
+        c = self.cfg
+        if not (c["ka_priv"] and c["supplier_topup_pub"] and c["entity_id"] and c["supplier_id"]):
+            return None
+        h = _unhex
+        return h(c["ka_priv"]), h(c["supplier_topup_pub"]), h(c["supplier_id"]), h(c["entity_id"])
+
+    def device_type(self, addr):
+        return self._devices.get(addr)
+
+    def top_up(self, code, source=SRC_METER):
+        """A keyed-in UTRN (§14.6 on the meter, §14.7 from a PPMID):
+        (0, value) when credited, else (reason, 0). Credit, cache entry and
+        registers are saved in one write before anyone is answered."""
+        now = self.clock.now()
+        acc = self.account
+        try:
+            value = acc.top_up_code(code, U.FLAG_LOCAL, source == SRC_METER)
+        except U.UtrnError as e:
+            r = e.args[0]
+            if r in AC.AL_REJECT:
+                self.alert(AC.AL_REJECT[r])
+                if r != U.OVER_MAX_CREDIT and r != U.OVER_MAX_BALANCE:
+                    self.log(self.security_log, SEC_TOPUP_REJECTED, r << 24)
+            if source == SRC_METER:
+                self.log(self.event_log, EV_UI_NOT_ACTIONED, UI_ADD_CREDIT)
+            else:
+                self.log(self.event_log, EV_HAN_NOT_ACTIONED, 0x070504)
+            acc.last_topup = (r, 0, source, now)
+            return r, 0
+        self.supply.credit_rule(now)             # a sufficient top-up arms at once
+        self.save_registers()
+        acc.last_topup = (0, value, source, now)
+        self.alert(AC.AL_CREDIT_ADDED_LOCALLY)
+        rec = bytearray(29)
+        struct.pack_into("<IiB", rec, 0, now, value, source)
+        c = code.encode() if isinstance(code, str) else bytes(code)
+        rec[9:9 + min(20, len(c))] = c[:20]
+        self.prepayment.topups.append(rec)
+        if acc.share:
+            self.prepayment.debts.append(struct.pack("<IIBI", now, acc.share, 2, acc.debt[2]))
+            self.prepayment.snapshot(SNAP_DEBT_PAYMENT)
+        return 0, value
+
+    def activate_ec(self):
+        ok = self.account.activate_ec()
+        if ok:
+            self.supply.ec_activated()
+            self.save_registers()
+        return ok
+
+    def ui(self, code, arg=None):
+        """Consumer UI command (Tbl 16.4), logged 0x8161 / 0x8162."""
+        if code == UI_ACTIVATE_EC:
+            ok = self.activate_ec()
+        elif code == UI_ADD_CREDIT:
+            ok = self.top_up(arg, SRC_METER)[0] == 0
+            return ok                    # top_up logs its own outcome
+        elif code == UI_ENABLE_SUPPLY:
+            ok = self.supply.consumer_enable()
+        else:
+            ok = False
+        self.log(self.event_log, EV_UI_ACTIONED if ok else EV_UI_NOT_ACTIONED, code)
+        return ok
+
+    def han_command(self, ok, cmd):
+        self.log(self.event_log, EV_HAN_ACTIONED if ok else EV_HAN_NOT_ACTIONED, cmd)
+
+    def account_changed(self):
+        self.save_registers()
+
+    def supply_changed(self):
+        self.save_registers()
+
+    def load_limit_event(self):
+        v = self.metering.values
+        v[0x0606] = min(255, v[0x0606] + 1)
+        self.nv_dirty(self.metering)
 
     # -- persisted attributes ------------------------------------------------------
     def nv_dirty(self, cl):
@@ -320,35 +444,51 @@ class Meter:
             for aid in cl.adefs:
                 if aid < 0xFFF0:
                     yield cl.NAME, cl.adefs[aid][1], _jsonable(cl.read(aid))
-        for k, v in self._meter_state().items():
-            yield "meter", k, v
+        for k in _METER_STATE:
+            yield "meter", k, self._meter_value(k)
 
-    def _meter_state(self):
-        return {
-            "clock": self.clock.now(),
-            "TimeStatus": TIME_STATUS_NAMES[self.time.status],
-            "ImportWh": self.import_wh,
-            "ImportWsResidual": self._ws,
-            "PowerW": self.power_w,
-            "RelayClosed": self.relay.closed,
-            "ButtonPresses": self.button_presses,
-            "Alerts": list(self.alerts),
-            "Reports": len(self.reporting.entries),
-            "DroppedUnsecured": self.zcl.dropped_unsecured,
-            "Malformed": self.zcl.malformed,
-            "HandlerErrors": self.zcl.handler_errors,
-            "StoreCorrupt": self.store.corrupt,
-            "AuxSwitchesClosed": list(self.aux.closed),
-            "DrlcEvents": [{"id": e.id, "state": ("scheduled", "running")[e.state],
-                            "start": e.eff_start, "end": e.eff_end, "opted_out":
-                            bool(e.flags & 1)} for e in self.drlc.table.events],
-            "DrlcReports": self.drlc.reports,
-            "Tariff": self._tariff_state(),
-            "ProfileLastInterval": self.profile.last_idx,
-            "MaxDemandW": self.profile.max_demand_w,
-            "Logs": {"event": self.event_log.seq, "security": self.security_log.seq,
-                     "power": self.power_log.seq, "snapshots": self.metering.snapshots.seq},
-        }
+    def _meter_value(self, k):
+        """One entry of the meter's own state, built when asked for (the
+        whole dict at once does not fit the unix port's heap)."""
+        if k == "clock":
+            return self.clock.now()
+        if k == "TimeStatus":
+            return TIME_STATUS_NAMES[self.time.status]
+        if k == "Alerts":
+            return list(self.alerts)
+        if k == "Reports":
+            return len(self.reporting.entries)
+        if k == "DroppedUnsecured":
+            return self.zcl.dropped_unsecured
+        if k == "Malformed":
+            return self.zcl.malformed
+        if k == "HandlerErrors":
+            return self.zcl.handler_errors
+        if k == "StoreCorrupt":
+            return self.store.corrupt
+        if k == "RelayClosed":
+            return self.relay.closed
+        if k == "AuxSwitchesClosed":
+            return list(self.aux.closed)
+        if k == "DrlcEvents":
+            return [{"id": e.id, "state": ("scheduled", "running")[e.state],
+                     "start": e.eff_start, "end": e.eff_end, "opted_out":
+                     bool(e.flags & 1)} for e in self.drlc.table.events]
+        if k == "DrlcReports":
+            return self.drlc.reports
+        if k == "Tariff":
+            return self._tariff_state()
+        if k == "Prepay":
+            return self._prepay_state()
+        if k == "ProfileLastInterval":
+            return self.profile.last_idx
+        if k == "MaxDemandW":
+            return self.profile.max_demand_w
+        if k == "Logs":
+            return {"event": self.event_log.seq, "security": self.security_log.seq,
+                    "power": self.power_log.seq, "snapshots": self.metering.snapshots.seq,
+                    "topups": self.prepayment.topups.seq, "debts": self.prepayment.debts.seq}
+        return getattr(self, _METER_ATTRS[k])
 
     def _tariff_state(self):
         tf = self.tariff
@@ -362,6 +502,32 @@ class Meter:
                 "StandingCost": self.account.standing,
                 "Pending": [[k, at] for k, at in tf.pending()]}
 
+    def _prepay_state(self):
+        a = self.account
+        s = self.supply
+        lt = a.last_topup
+        return {"Mode": "prepayment" if a.mode == AC.PREPAY else "credit",
+                "SDE": a.sde, "SDD": a.sdd, "MeterBalance": a.mb,
+                "EmergencyCredit": a.ecb, "ECInUse": a.ec_in_use,
+                "ECAvailable": a.ec_available(), "AccumulatedDebt": a.ad,
+                "Combined": a.combined(), "Debts": list(a.debt), "Collected": list(a.collected),
+                "Credited": a.credited, "Charged": a.charged, "LedgerOK": a.ledger_ok(),
+                "Params": dict(zip(AC.PARAM_NAMES[:AC.P_ACCOUNT], a.p[:AC.P_ACCOUNT])),
+                "Friendly": a.is_friendly(self.clock.now()),
+                "Pending": [[k, at] for k, at in a.pending()],
+                "UtrnCache": a.cache.n, "UtrnHighest": a.cache.highest(),
+                "LastTopUp": list(lt) if lt else None,
+                "Supply": SUPPLY_NAMES[s.state], "SupplyCause": SUPPLY_CAUSES[s.cause],
+                "LoadLimitEvents": s.limit_events}
+
+
+_METER_ATTRS = {"ImportWh": "import_wh", "ImportWsResidual": "_ws", "PowerW": "power_w",
+                "ButtonPresses": "button_presses"}
+_METER_STATE = ("clock", "TimeStatus", "ImportWh", "ImportWsResidual", "PowerW", "RelayClosed",
+                "ButtonPresses", "Alerts", "Reports", "DroppedUnsecured", "Malformed",
+                "HandlerErrors", "StoreCorrupt", "AuxSwitchesClosed", "DrlcEvents", "DrlcReports",
+                "Tariff", "Prepay", "ProfileLastInterval", "MaxDemandW", "Logs")
+
 
 def register_name(slot):
     """OBIS-style short name of a register slot (GBCS Table 7.3.7.2)."""
@@ -371,6 +537,11 @@ def register_name(slot):
         b, t = divmod(slot - 48, 8)
         return "B%dT%d" % (b + 1, t + 1)
     return "SEC%d" % (slot - 79)
+
+
+def _unhex(h):
+    import binascii
+    return binascii.unhexlify(h)
 
 
 def _nv_key(cl):

@@ -33,13 +33,15 @@ class VirtualBoard:
         self.clock = SimClock(utc)
         self.backend = FileBackend(store_dir)
         aux = AuxSwitches()
-        self.metrology = SimMetrology(0, aux)
+        relay = Relay()
+        self.metrology = SimMetrology(0, aux, relay)
         self.display = Display()
         self.sent = 0
         self._mark = -1
         self.deframer = L.Deframer(self._on_frame)
         self._more = b""
-        plat = Platform(self.clock, Store(self.backend), self.metrology, Relay(),
+        self._chunk = bytearray(L.CHUNK)     # one response chunk, reused
+        plat = Platform(self.clock, Store(self.backend), self.metrology, relay,
                         Button(), self.display, self._send_aps, aux)
         self.meter = Meter(plat, config)
 
@@ -88,13 +90,20 @@ class VirtualBoard:
     def _respond(self, parts):
         """Send a control response made of text parts in link-sized chunks,
         so no whole response needs to exist in RAM at once."""
-        pending = b""
+        buf = self._chunk
+        n = 0
         for part in parts:
-            pending += part.encode()
-            while len(pending) > L.CHUNK:
-                self._write(L.encode(L.T_CTRL_MORE, memoryview(pending)[:L.CHUNK]))
-                pending = pending[L.CHUNK:]
-        self._write(L.encode(L.T_CTRL_RSP, pending))
+            b = part.encode()
+            i = 0
+            while i < len(b):
+                if n == L.CHUNK:
+                    self._write(L.encode(L.T_CTRL_MORE, buf))
+                    n = 0
+                k = min(L.CHUNK - n, len(b) - i)
+                buf[n:n + k] = b[i:i + k]
+                n += k
+                i += k
+        self._write(L.encode(L.T_CTRL_RSP, memoryview(buf)[:n]))
 
     # -- control operations ----------------------------------------------------
     def op_hello(self, req):
@@ -113,6 +122,26 @@ class VirtualBoard:
             if self.sent != before:
                 break
         return {"done": i, "now": self.clock.now(), "m": self.clock.mono()}
+
+    def op_mem(self, req):
+        """Heap after a collection (MicroPython; None on CPython): free bytes
+        and the largest free block, for benches and memory tests."""
+        import gc
+        gc.collect()
+        try:
+            free = gc.mem_free()
+        except AttributeError:
+            return {"free": None, "largest": None}
+        lo, hi = 0, free          # largest block: the biggest bytearray that can be had
+        while lo < hi:
+            mid = (lo + hi + 1) // 2
+            try:
+                b = bytearray(mid)
+                b = None
+                lo = mid
+            except MemoryError:
+                hi = mid - 1
+        return {"free": free, "largest": lo}
 
     def op_sync(self, req):
         return {"now": self.clock.now(), "m": self.clock.mono()}
@@ -145,6 +174,17 @@ class VirtualBoard:
             return {"error": "tariff rejected: %s" % (e.args[0] if e.args else type(e).__name__)}
         return {"activated": done, "pending": [[k, at] for k, at in self.meter.tariff.pending()]}
 
+    def op_prepay(self, req):
+        from .prepay import config
+        try:
+            return config.apply(self.meter, req["doc"])
+        except (ValueError, KeyError, TypeError, IndexError) as e:
+            return {"error": "prepay rejected: %s" % (e.args[0] if e.args else type(e).__name__)}
+
+    def op_ui(self, req):
+        arg = req.get("arg")
+        return {"ok": self.meter.ui(req["code"], arg), "last_topup": self.meter.account.last_topup}
+
     def op_state(self, req):
         import gc
         gc.collect()
@@ -159,7 +199,9 @@ class VirtualBoard:
                 group = g
             else:
                 yield ", "
-            yield json.dumps(name) + ": " + json.dumps(value)
+            yield json.dumps(name) + ": "
+            for p in _json_parts(value):
+                yield p
         yield "}}"
 
     def op_cut_after_writes(self, req):
@@ -177,16 +219,41 @@ class VirtualBoard:
             self.deframer.feed(data)
 
 
+def _json_parts(v):
+    """JSON text of v in pieces: dicts and lists entry by entry."""
+    if isinstance(v, dict):
+        sep = "{"
+        for k in v:
+            yield sep + json.dumps(k) + ": "
+            for p in _json_parts(v[k]):
+                yield p
+            sep = ", "
+        yield "{}" if sep == "{" else "}"
+    elif isinstance(v, list) and len(v) > 8:
+        sep = "["
+        for x in v:
+            yield sep
+            for p in _json_parts(x):
+                yield p
+            sep = ", "
+        yield "]"
+    else:
+        yield json.dumps(v)
+
+
 _OPS = {
     "hello": VirtualBoard.op_hello,
     "advance": VirtualBoard.op_advance,
     "sync": VirtualBoard.op_sync,
+    "mem": VirtualBoard.op_mem,
     "load": VirtualBoard.op_load,
     "button": VirtualBoard.op_button,
     "state": VirtualBoard.op_state,
     "drlc_opt": VirtualBoard.op_drlc_opt,
     "set_clock": VirtualBoard.op_set_clock,
     "tariff": VirtualBoard.op_tariff,
+    "prepay": VirtualBoard.op_prepay,
+    "ui": VirtualBoard.op_ui,
     "cut_after_writes": VirtualBoard.op_cut_after_writes,
 }
 

@@ -68,9 +68,11 @@ class Hub:
         self.seq = (self.seq + 1) & 0xFF
         return self.seq
 
-    def to_meter(self, cluster_id, payload, secured=True, ep=None):
-        return A.Aps(HUB_ADDR, HUB_EP, self.meter_addr, ep or self.meter_ep,
-                     A.PROFILE_SE, cluster_id, payload, secured)
+    def to_meter(self, cluster_id, payload, secured=True, ep=None, src=None):
+        """A frame for the meter from the hub, or from another HAN device
+        (src: its short address, e.g. a PPMID in the meter's device log)."""
+        return A.Aps(HUB_ADDR if src is None else src, HUB_EP, self.meter_addr,
+                     ep or self.meter_ep, A.PROFILE_SE, cluster_id, payload, secured)
 
     # -- what the hub sends on its own ---------------------------------------------
     def read_attributes(self, cluster, attributes):

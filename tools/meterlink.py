@@ -33,7 +33,7 @@ def runtime_cmd(runtime):
         from tools.mpy_build import micropython_args, host_tree
         # the firmware runs from its ROMFS image (tools/mp_romboot.py); the
         # cwd is the .mpy tree so no source file could be compiled into the heap
-        return micropython_args(exe) + ["-m", "firmware.vboard"], \
+        return micropython_args(exe, "firmware.vboard") + ["-m", "firmware.vboard"], \
             {"MICROPYPATH": ".frozen", "_CWD": host_tree()}
     raise ValueError("runtime must be cpython or micropython")
 
@@ -90,8 +90,9 @@ class MeterLink:
         full_env = dict(os.environ)
         full_env.update(env)
         cwd = full_env.pop("_CWD", ROOT)
+        # the unix port prints an uncaught exception on stdout: keep both
         self.proc = subprocess.Popen(cmd, cwd=cwd, env=full_env,
-                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+                                     stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
         try:
             self.sock, _ = srv.accept()
         finally:
@@ -184,7 +185,7 @@ class MeterLink:
             self.proc.wait(timeout=5)
         except subprocess.TimeoutExpired:
             return ""
-        return self.proc.stderr.read().decode(errors="replace")
+        return self.proc.stdout.read().decode(errors="replace")
 
     def kill(self):
         """Power cut: the process dies without saving anything."""

@@ -18,6 +18,7 @@ from firmware.clusters.metering import Metering
 from firmware.clusters.drlc_client import DrlcClient
 from firmware.clusters.price import Price
 from firmware.clusters.calendar import CalendarServer
+from firmware.clusters.prepayment import Prepayment
 
 # Cluster tables by id: the side the meter implements (the hub's Time server
 # table is in hubsim.TimeServer). A table's RX/TX are that side's received
@@ -31,7 +32,7 @@ def register(cls):
     return cls
 
 
-for _c in (Basic, Identify, Metering, DrlcClient, Price, CalendarServer):
+for _c in (Basic, Identify, Metering, DrlcClient, Price, CalendarServer, Prepayment):
     register(_c)
 
 GLOBAL_IDS = {v: k for k, v in F.NAMES.items()}

@@ -13,6 +13,8 @@ from ..zcl.status import ZclError
 from ..metering import format as F
 from ..metering import profile as PR
 from ..tariff.matrix import block_slot
+from ..prepay.account import P_LL_POWER
+from ..prepay import supply as SU
 
 ATTR_SUMMATION = const(0x0000)
 ATTR_MULTIPLIER = const(0x0301)
@@ -88,9 +90,10 @@ class Metering(Cluster):
         (0x0500, "MaxNumberOfPeriodsDelivered", T.UINT8, A_R, 24),
         # Supply Limit set (the limiter itself is the prepayment issue's)
         (0x0600, "CurrentDemandDelivered", T.UINT24, _DYN, 0),
-        (0x0601, "DemandLimit", T.UINT24, A_R, 0),
+        (0x0601, "DemandLimit", T.UINT24, _DYN, 0),          # the load-limit power threshold
         (0x0602, "DemandIntegrationPeriod", T.UINT8, A_R, 30),
         (0x0603, "NumberOfDemandSubintervals", T.UINT8, A_R, 1),
+        (0x0605, "LoadLimitSupplyState", T.ENUM8, _DYN, 0x02),
         (0x0606, "LoadLimitCounter", T.UINT8, A_R | A_NV, 0),
         # Alarms set
         (0x0800, "GenericAlarmMask", T.MAP16, RW | A_NV, 0xFFFF),
@@ -119,6 +122,14 @@ class Metering(Cluster):
         (0x06, "GetSnapshot", (("EarliestStartTime", T.UTC), ("LatestEndTime", T.UTC),
                                ("SnapshotOffset", T.UINT8), ("SnapshotCause", T.MAP32))),
         (0x0A, "ResetLoadLimitCounter", (("ProviderID", T.UINT32), ("IssuerEventID", T.UINT32))),
+        (0x0B, "ChangeSupply", (("ProviderID", T.UINT32), ("IssuerEventID", T.UINT32),
+                                ("RequestDateTime", T.UTC), ("ImplementationDateTime", T.UTC),
+                                ("ProposedSupplyStatus", T.ENUM8), ("SupplyControlBits", T.MAP8))),
+        (0x0C, "LocalChangeSupply", (("ProposedSupplyStatus", T.ENUM8),)),
+        (0x0D, "SetSupplyStatus", (("IssuerEventID", T.UINT32), ("SupplyTamperState", T.ENUM8),
+                                   ("SupplyDepletionState", T.ENUM8),
+                                   ("SupplyUncontrolledFlowState", T.ENUM8),
+                                   ("LoadLimitSupplyState", T.ENUM8))),
     )
     TX = (
         (0x00, "GetProfileResponse", (("EndTime", T.UTC), ("Status", T.ENUM8),
@@ -135,6 +146,9 @@ class Metering(Cluster):
                                    ("TotalSnapshotsFound", T.UINT8), ("CommandIndex", T.UINT8),
                                    ("TotalNumberOfCommands", T.UINT8), ("SnapshotCause", T.MAP32),
                                    ("SnapshotPayloadType", T.ENUM8), ("SnapshotPayload", REST))),
+        (0x07, "SupplyStatusResponse", (("ProviderID", T.UINT32), ("IssuerEventID", T.UINT32),
+                                        ("ImplementationDateTime", T.UTC),
+                                        ("SupplyStatus", T.ENUM8))),
     )
 
     def __init__(self, app, snapshots=None):
@@ -183,7 +197,11 @@ class Metering(Cluster):
         if aid == 0x0008:
             return p.max_demand_t
         if aid == 0x0014:
-            return 0x02 if m.relay.closed else 0x00   # ZSE SupplyStatus: on / off
+            return m.supply.state                      # 0 off, 1 off/armed, 2 on
+        if aid == 0x0605:
+            return m.supply.ll_state
+        if aid == 0x0601:
+            return min(self._wire(m.account.p[P_LL_POWER]), 0xFFFFFF)
         if aid == 0x0600:                              # last half-hour's average demand
             last = p.interval(p.last_idx) if p.last_idx >= 0 else None
             return self._wire(last[0] * 2) if last else 0
@@ -307,3 +325,49 @@ class Metering(Cluster):
 
     def on_ResetLoadLimitCounter(self, req, f):
         self.write(ATTR_LOAD_LIMIT_COUNTER, 0)
+
+    # -- supply control (GBCS §13.7.3; prepay/supply.py) --------------------------------------
+    def on_ChangeSupply(self, req, f):
+        """The supplier's route (our comms hub stands in for the ESI). A
+        future ImplementationDateTime is not supported: refused, not faked."""
+        m = self.app
+        if req.aps.src != m.cfg["hub_addr"]:
+            raise ZclError(S.NOT_AUTHORIZED)
+        st = f["ProposedSupplyStatus"]
+        if st > SU.ENABLED:
+            raise ZclError(S.INVALID_FIELD)
+        if f["ImplementationDateTime"] > m.clock.now():
+            raise ZclError(S.INVALID_FIELD)
+        m.supply.remote(st)
+        if f["SupplyControlBits"] & 0x01:         # acknowledge required
+            self.reply(req, "SupplyStatusResponse", {
+                "ProviderID": f["ProviderID"], "IssuerEventID": f["IssuerEventID"],
+                "ImplementationDateTime": m.clock.now(), "SupplyStatus": m.supply.state})
+        return S.SUCCESS
+
+    def on_LocalChangeSupply(self, req, f):
+        """§13.7.3: actioned only from a PPMID and only for Supply ON (0x02),
+        which enables an armed supply; an IHD or HCALCS may never enable."""
+        m = self.app
+        if m.device_type(req.aps.src) != "ppmid" or f["ProposedSupplyStatus"] != SU.ENABLED:
+            m.han_command(False, 0x0C)
+            raise ZclError(S.NOT_AUTHORIZED)
+        ok = m.supply.consumer_enable()
+        m.han_command(ok, 0x0C)
+        if not ok:
+            raise ZclError(S.FAILURE)
+        return S.SUCCESS
+
+    def on_SetSupplyStatus(self, req, f):
+        """Only the load-limit supply state is acted on (the state the
+        supply takes on a load-limit event); the other fields are the ESI's
+        view of tamper, depletion and flow, which this meter detects itself."""
+        m = self.app
+        if req.aps.src != m.cfg["hub_addr"]:
+            raise ZclError(S.NOT_AUTHORIZED)
+        st = f["LoadLimitSupplyState"]
+        if st > SU.ENABLED:
+            raise ZclError(S.INVALID_FIELD)
+        m.supply.ll_state = st
+        m.supply_changed()
+        return S.SUCCESS

@@ -16,15 +16,19 @@ class SimMetrology:
     load_w is the premises' base load; aux_w[i] is an appliance wired through
     auxiliary load-control switch i (an immersion heater, storage heaters),
     drawn only while that switch is closed, so DRLC shedding shows up in
-    what the meter measures."""
+    what the meter measures. With the supply contactor open (relay given
+    and not closed) the premises draws nothing."""
 
-    def __init__(self, power_w=0, aux=None):
+    def __init__(self, power_w=0, aux=None, relay=None):
         self.load_w = power_w
         self.aux = aux
+        self.relay = relay
         self.aux_w = [0] * (len(aux.closed) if aux is not None else 0)
         self.pf = 100                   # resistive loads
 
     def power_w(self):
+        if self.relay is not None and not self.relay.closed:
+            return 0
         p = self.load_w
         if self.aux is not None:
             closed = self.aux.closed

@@ -77,8 +77,8 @@ def time_ticks(m, clock, ticks=2000, alloc_ticks=1000):
 
 
 def mem():
-    """Heap bytes in use after a collection, less the ROMFS image that
-    stands in for the board's flash (None on CPython)."""
+    """Heap bytes in use after a collection, less the ROMFS image and the
+    interned names that stand in for the board's flash (None on CPython)."""
     gc.collect()
     try:
         used = gc.mem_alloc()
@@ -86,7 +86,7 @@ def mem():
         return None
     try:
         import _romfs
-        used -= _romfs.size
+        used -= _romfs.size + _romfs.qstr
     except ImportError:
         pass
     return used

@@ -19,6 +19,11 @@ def check(runner, idx, exp):
         got = _path(runner.state(), path)
         ok("state %s in [%r, %r]" % (path, lo, hi),
            isinstance(got, int) and lo <= got <= hi, got)
+    if "alerts" in exp:                   # codes among the meter's newest 16 alerts
+        got = (runner.state() or {}).get("meter", {}).get("Alerts", [])
+        want = [int(a, 16) if isinstance(a, str) else a for a in exp["alerts"]]
+        ok("alerts include %s" % exp["alerts"], all(a in got for a in want),
+           ["0x%04X" % a for a in got])
     for path, want in exp.get("hub", {}).items():
         got = _path(runner.hub.__dict__, path)
         ok("hub %s == %r" % (path, want), got == want, got)

@@ -20,6 +20,17 @@ from tools.bench import expect as EX
 HUB_KEYS = ("time_offset", "time_valid", "answer_time")
 
 
+def meter_config(cfg):
+    """A scenario's meter configuration; "topup_keys": "test" stands for the
+    test key set of tools/utrn.py (GBCS §18.4 entities)."""
+    if not cfg or cfg.get("topup_keys") != "test":
+        return cfg
+    from tools import utrn as UT
+    out = {k: v for k, v in cfg.items() if k != "topup_keys"}
+    out.update(UT.meter_config())
+    return out
+
+
 class Runner:
     def __init__(self, sc, runtime, out_dir, port=None, live=None):
         self.sc = sc
@@ -64,7 +75,7 @@ class Runner:
             self.link = SerialLink(self.port, self.now, on_frame=self._record)
         else:
             self.link = MeterLink(self.runtime, self.store_dir, self.now,
-                                  self.sc.get("config"), on_frame=self._record)
+                                  meter_config(self.sc.get("config")), on_frame=self._record)
         # The RTC is battery-backed: it kept running, with any offset the hub
         # or supplier gave it, while the mains was off.
         self.link.start(self.now, self.now + self.rtc_offset)
@@ -158,7 +169,10 @@ class Runner:
             pl = Z.build_global(cls, cmd, v, seq, to_client, ddr, manuf)
         else:
             pl = Z.build_cluster_cmd(cls, cmd, v.get("fields", {}), seq, to_client, ddr, manuf)
-        self.send(self.hub.to_meter(cid, pl, v.get("secured", True), v.get("ep")))
+        src = v.get("src")
+        if isinstance(src, str):
+            src = int(src, 0)
+        self.send(self.hub.to_meter(cid, pl, v.get("secured", True), v.get("ep"), src))
         return {"seq": seq}
 
     def act_raw(self, v, step):
@@ -289,6 +303,55 @@ class Runner:
         self._pump()
         return rsp
 
+    def act_prepay(self, v, step):
+        """Supplier configuration of the account (firmware/prepay/config.py):
+        stands in for the GBCS use cases until the WAN route lands. "at"
+        may be scenario time."""
+        v = dict(v)
+        if isinstance(v.get("at"), str):
+            v["at"] = SC.resolve(v["at"], self.sc["start_utc"]) + self.hub.time_offset
+        if not self.alive:
+            return {"error": "meter powered off"}
+        rsp = self._ctrl("prepay", doc=v)
+        self._pump()
+        return rsp
+
+    def act_ui(self, v, step):
+        """A consumer UI command on the meter (GBCS Tbl 16.4 code)."""
+        if not self.alive:
+            return {"error": "meter powered off"}
+        rsp = self._ctrl("ui", code=int(v["code"]), arg=v.get("arg"))
+        self._pump()
+        return rsp
+
+    def act_topup(self, v, step):
+        """Top up with a UTRN made by the supplier tool (tools/utrn.py):
+        {"pounds" | "pence": n, "counter": c, "via": "meter" | "ppmid",
+        "ppmid": address, "legacy_aad": bool, "typo": digit position (the
+        check digit then fails), "forge": digit position (changed and the
+        check digit recomputed, so only the MAC can catch it)} or
+        {"utrn": "20 digits"}. Keyed on the meter (UI Add Credit) or sent
+        as a ZSE Consumer Top Up from a PPMID."""
+        from tools import utrn as UT
+        code = v.get("utrn")
+        if code is None:
+            code = UT.make_utrn(v["counter"], v.get("pence"), v.get("pounds"),
+                                legacy=v.get("legacy_aad", False))
+        for k in ("typo", "forge"):
+            if k in v:
+                i = int(v[k])
+                code = code[:i] + str((int(code[i]) + 1) % 10) + code[i + 1:]
+                if k == "forge":
+                    code = code[:19] + str(UT.check_digit(code[:19]))
+        if v.get("via", "meter") == "ppmid":
+            src = v.get("ppmid", "0x5A5A")
+            self.act_zcl({"cluster": "Prepayment", "command": "ConsumerTopUp", "src": src,
+                          "fields": {"OriginatingDevice": 2, "TopUpCode": code}}, step)
+            return {"utrn": code, "via": "ppmid"}
+        res = self.act_ui({"code": 5, "arg": code}, step) or {"error": "meter died"}
+        res["utrn"] = code
+        return res
+
     # -- expectations -------------------------------------------------------------
     def state(self):
         if self.alive:
@@ -368,6 +431,9 @@ ACTIONS = {
     "drlc_opt": Runner.act_drlc_opt,
     "set_clock": Runner.act_set_clock,
     "tariff": Runner.act_tariff,
+    "prepay": Runner.act_prepay,
+    "ui": Runner.act_ui,
+    "topup": Runner.act_topup,
 }
 
 VOLATILE_KEYS = ("timing", "runtime")

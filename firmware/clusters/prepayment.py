@@ -1,0 +1,389 @@
+# Prepayment cluster (0x0705) server, ZSE 1.4 / ZCL8 §10.8, over the
+# account in prepay/account.py. Layouts as Wireshark's SE dissector decodes
+# them (zbee_zcl_se.pp).
+#
+# Who may ask what (GBCS §13.7.3, Tbls 13.7.3a/b): a PPMID may select
+# emergency credit, top up and read; any other HAN device may only read.
+# Account changes (debt, EC set-up, credit adjustment, payment mode, limits)
+# are the supplier's: they arrive through the comms hub (our ESI stand-in)
+# and are refused from anyone else with NOT_AUTHORIZED.
+#
+# Money on the wire is in the Price cluster's currency units with its
+# trailing digit (the tariff's price scaler); the account keeps 10^-5.
+import struct
+
+from ..compat import const
+from ..zcl import types as T
+from ..zcl import status as S
+from ..zcl.cluster import Cluster, A_R, A_P, A_DYN
+from ..zcl.frame import REST
+from ..zcl.status import ZclError
+from ..prepay import account as AC
+from ..prepay import utrn as U
+
+# Consumer Top Up Response result (ZCL8 §10.8.2.4.3)
+TU_ACCEPTED = const(0x00)
+TU_INVALID = const(0x01)
+TU_DUPLICATE = const(0x02)
+TU_ERROR = const(0x03)
+TU_MAX_CREDIT = const(0x04)
+TU_TOO_LARGE = const(0x06)
+TOPUP_RESULT = {U.BAD_FORMAT: TU_INVALID, U.DUPLICATE: TU_DUPLICATE,
+                U.NOT_AUTHENTIC: TU_INVALID, U.NOT_FOR_DEVICE: TU_ERROR,
+                U.OVER_MAX_CREDIT: TU_TOO_LARGE, U.OVER_MAX_BALANCE: TU_MAX_CREDIT}
+SRC_ESI = const(0x00)
+SRC_METER = const(0x01)
+SRC_IHD = const(0x02)          # a PPMID keys codes in as an IHD (§14.7)
+# CreditStatus bits (ZCL8 §10.8.2.2.1.4)
+CS_OK = const(0x01)
+CS_LOW = const(0x02)
+CS_EC_ENABLED = const(0x04)
+CS_EC_AVAILABLE = const(0x08)
+CS_EC_SELECTED = const(0x10)
+CS_EC_IN_USE = const(0x20)
+CS_EXHAUSTED = const(0x40)
+# snapshot causes
+SNAP_GENERAL = const(0x00000001)
+SNAP_MODE = const(0x00004000)
+SNAP_DEBT_PAYMENT = const(0x00008000)
+SNAP_SLOTS = const(31)
+TOPUP_SLOTS = const(10)
+DEBTLOG_SLOTS = const(10)
+CREDIT_ADJ_INCREMENTAL = const(0x00)
+CREDIT_ADJ_ABSOLUTE = const(0x01)
+_INT32_MAX = 0x7FFFFFFF
+
+_DYN = A_R | A_DYN
+
+
+class Prepayment(Cluster):
+    ID = 0x0705
+    NAME = "Prepayment"
+    SECURE = True
+    ATTRS = (
+        (0x0000, "PaymentControlConfiguration", T.MAP16, _DYN | A_P, 0),
+        (0x0001, "CreditRemaining", T.INT32, _DYN | A_P, 0),
+        (0x0002, "EmergencyCreditRemaining", T.INT32, _DYN | A_P, 0),
+        (0x0003, "CreditStatus", T.MAP8, _DYN | A_P, 0),
+        (0x0004, "CreditRemainingTimeStamp", T.UTC, _DYN, 0),
+        (0x0005, "AccumulatedDebt", T.INT32, _DYN | A_P, 0),
+        (0x0006, "OverallDebtCap", T.INT32, _DYN, 0),
+        (0x0010, "EmergencyCreditLimitAllowance", T.UINT32, _DYN, 0),
+        (0x0011, "EmergencyCreditThreshold", T.UINT32, _DYN, 0),
+        (0x0020, "TotalCreditAdded", T.UINT48, _DYN, 0),
+        (0x0021, "MaxCreditLimit", T.UINT32, _DYN, 0),
+        (0x0022, "MaxCreditPerTopUp", T.UINT32, _DYN, 0),
+        (0x0031, "LowCreditWarningLevel", T.UINT32, _DYN, 0),
+        (0x0040, "CutOffValue", T.INT32, _DYN, 0),
+    )
+    # Top Up set (5 newest, 0x0100 + 0x10 (n-1)) and Debt sets 1..3 (0x0210 + 0x10 (n-1))
+    RANGES = (
+        (0x0100, 5, 0x10, "TopUpDateTime%d", T.UTC, A_R),
+        (0x0101, 5, 0x10, "TopUpAmount%d", T.INT32, A_R),
+        (0x0102, 5, 0x10, "OriginatingDevice%d", T.ENUM8, A_R),
+        (0x0103, 5, 0x10, "TopUpCode%d", T.OCTSTR, A_R),
+        (0x0211, 3, 0x10, "DebtAmount%d", T.UINT32, A_R),
+        (0x0217, 3, 0x10, "DebtRecoveryAmount%d", T.UINT32, A_R),
+        (0x0219, 3, 0x10, "DebtRecoveryTopUpPercentage%d", T.UINT16, A_R),
+    )
+    RX = (
+        (0x00, "SelectAvailableEmergencyCredit", (("CommandIssueDateTime", T.UTC),
+                                                  ("OriginatingDevice", T.ENUM8))),
+        (0x02, "ChangeDebt", (("IssuerEventID", T.UINT32), ("DebtLabel", T.OCTSTR),
+                              ("DebtAmount", T.UINT32), ("DebtRecoveryMethod", T.ENUM8),
+                              ("DebtAmountType", T.ENUM8), ("DebtRecoveryStartTime", T.UTC),
+                              ("DebtRecoveryCollectionTime", T.UINT16),
+                              ("DebtRecoveryFrequency", T.ENUM8), ("DebtRecoveryAmount", T.UINT32),
+                              ("DebtRecoveryBalancePercentage", T.UINT16))),
+        (0x03, "EmergencyCreditSetup", (("IssuerEventID", T.UINT32), ("StartTime", T.UTC),
+                                        ("EmergencyCreditLimit", T.UINT32),
+                                        ("EmergencyCreditThreshold", T.UINT32))),
+        (0x04, "ConsumerTopUp", (("OriginatingDevice", T.ENUM8), ("TopUpCode", T.OCTSTR))),
+        (0x05, "CreditAdjustment", (("IssuerEventID", T.UINT32), ("StartTime", T.UTC),
+                                    ("CreditAdjustmentType", T.ENUM8),
+                                    ("CreditAdjustmentValue", T.INT32))),
+        (0x06, "ChangePaymentMode", (("ProviderID", T.UINT32), ("IssuerEventID", T.UINT32),
+                                     ("ImplementationDateTime", T.UTC),
+                                     ("ProposedPaymentControlConfiguration", T.MAP16),
+                                     ("CutOffValue", T.INT32))),
+        (0x07, "GetPrepaySnapshot", (("EarliestStartTime", T.UTC), ("LatestEndTime", T.UTC),
+                                     ("SnapshotOffset", T.UINT8), ("SnapshotCause", T.MAP32))),
+        (0x08, "GetTopUpLog", (("LatestEndTime", T.UTC), ("NumberOfRecords", T.UINT8))),
+        (0x09, "SetLowCreditWarningLevel", (("LowCreditWarningLevel", T.UINT32),)),
+        (0x0A, "GetDebtRepaymentLog", (("LatestEndTime", T.UTC), ("NumberOfDebts", T.UINT8),
+                                       ("DebtType", T.ENUM8))),
+        (0x0B, "SetMaximumCreditLimit", (("ProviderID", T.UINT32), ("IssuerEventID", T.UINT32),
+                                         ("ImplementationDateTime", T.UTC),
+                                         ("MaximumCreditLevel", T.UINT32),
+                                         ("MaximumCreditPerTopUp", T.UINT32))),
+        (0x0C, "SetOverallDebtCap", (("ProviderID", T.UINT32), ("IssuerEventID", T.UINT32),
+                                     ("ImplementationDateTime", T.UTC),
+                                     ("OverallDebtCap", T.UINT32))),
+    )
+    TX = (
+        (0x01, "PublishPrepaySnapshot", (("SnapshotID", T.UINT32), ("SnapshotTime", T.UTC),
+                                         ("TotalSnapshotsFound", T.UINT8),
+                                         ("CommandIndex", T.UINT8),
+                                         ("TotalNumberOfCommands", T.UINT8),
+                                         ("SnapshotCause", T.MAP32),
+                                         ("SnapshotPayloadType", T.ENUM8),
+                                         ("SnapshotPayload", REST))),
+        (0x02, "ChangePaymentModeResponse", (("FriendlyCredit", T.MAP8),
+                                             ("FriendlyCreditCalendarID", T.UINT32),
+                                             ("EmergencyCreditLimit", T.UINT32),
+                                             ("EmergencyCreditThreshold", T.UINT32))),
+        (0x03, "ConsumerTopUpResponse", (("ResultType", T.ENUM8), ("TopUpValue", T.INT32),
+                                         ("SourceOfTopUp", T.ENUM8),
+                                         ("CreditRemaining", T.INT32))),
+        (0x05, "PublishTopUpLog", (("CommandIndex", T.UINT8), ("TotalNumberOfCommands", T.UINT8),
+                                   ("TopUps", (("TopUpCode", T.OCTSTR), ("TopUpAmount", T.INT32),
+                                               ("TopUpTime", T.UTC))))),
+        (0x06, "PublishDebtLog", (("CommandIndex", T.UINT8), ("TotalNumberOfCommands", T.UINT8),
+                                  ("Debts", (("CollectionTime", T.UTC),
+                                             ("AmountCollected", T.UINT32),
+                                             ("DebtType", T.ENUM8),
+                                             ("OutstandingDebt", T.UINT32))))),
+    )
+
+    def __init__(self, app, topups, debts, snaps):
+        Cluster.__init__(self, app)
+        self.topups = topups        # SeqLog: time u32, amount i32 (account units), source u8, code 20
+        self.debts = debts          # SeqLog: time u32, amount u32, type u8, outstanding u32
+        self.snaps = snaps          # SeqLog: time u32, cause u32, 6 x i32 (account units)
+
+    # -- money on the wire ---------------------------------------------------------------------
+    def money(self, v):
+        s = self.app.tariff.scaler
+        if s <= AC.UNIT_SCALER:
+            v *= 10 ** (AC.UNIT_SCALER - s)
+        else:
+            v = v // 10 ** (s - AC.UNIT_SCALER)        # floor: never shows more than there is
+        return max(-_INT32_MAX - 1, min(_INT32_MAX, v))
+
+    def unmoney(self, v):
+        s = self.app.tariff.scaler
+        if s <= AC.UNIT_SCALER:
+            return v // 10 ** (AC.UNIT_SCALER - s)
+        return v * 10 ** (s - AC.UNIT_SCALER)
+
+    def read(self, aid):
+        a = self.app.account
+        if aid == 0x0000:
+            return 0x0097 if a.mode == AC.PREPAY else 0x0094
+        if aid == 0x0001:
+            return self.money(a.mb)
+        if aid == 0x0002:
+            return self.money(a.ecb if a.ec_in_use else 0)
+        if aid == 0x0003:
+            return self.credit_status()
+        if aid == 0x0004:
+            return self.app.clock.now()
+        if aid == 0x0005:
+            return self.money(a.ad)
+        if aid == 0x0006:
+            return self.money(a.p[AC.P_CAP])
+        if aid == 0x0010:
+            return self.money(a.p[AC.P_EC_LIMIT])
+        if aid == 0x0011:
+            return self.money(a.p[AC.P_EC_THRESHOLD])
+        if aid == 0x0020:
+            return max(0, self.money(a.credited))
+        if aid == 0x0021:
+            return self.money(a.max_balance * AC.PER_POUND)
+        if aid == 0x0022:
+            return self.money(a.max_credit * AC.PER_POUND)
+        if aid == 0x0031:
+            return self.money(a.p[AC.P_LOW_CREDIT])
+        if aid == 0x0040:
+            return self.money(a.p[AC.P_DISABLE])
+        if aid >= 0x0200:
+            i = ((aid >> 4) & 0xF) - 1
+            k = aid & 0xF
+            return (self.money(a.debt[i]) if k == 1 else
+                    self.money(a.rate[i]) if k == 7 else a.pay_pct if i == 2 else 0)
+        n = (aid >> 4) & 0xF
+        got = self.topups.newest(n + 1)
+        if n >= len(got):
+            return b"" if aid & 0xF == 3 else 0
+        t, amount, src = struct.unpack_from("<IiB", got[n][1], 0)
+        return (t, self.money(amount), src, bytes(got[n][1][9:29]))[aid & 0xF]
+
+    def credit_status(self):
+        a = self.app.account
+        cs = 0
+        c = a.combined()
+        if a.mode == AC.PREPAY and a.p[AC.P_EC_LIMIT]:
+            cs |= CS_EC_ENABLED
+        if a.ec_available():
+            cs |= CS_EC_AVAILABLE
+        if a.ec_in_use:
+            cs |= CS_EC_SELECTED | CS_EC_IN_USE
+        if c <= a.p[AC.P_DISABLE]:
+            cs |= CS_EXHAUSTED
+        elif c <= a.p[AC.P_LOW_CREDIT]:
+            cs |= CS_LOW
+        else:
+            cs |= CS_OK
+        return cs
+
+    # -- permission -----------------------------------------------------------------------------
+    def _from_supplier(self, req):
+        if req.aps.src != self.app.cfg["hub_addr"]:
+            raise ZclError(S.NOT_AUTHORIZED)
+
+    def _from_ppmid(self, req):
+        if self.app.device_type(req.aps.src) != "ppmid":
+            raise ZclError(S.NOT_AUTHORIZED)
+
+    # -- commands --------------------------------------------------------------------------------
+    def on_SelectAvailableEmergencyCredit(self, req, f):
+        """SMETS 7.5.5.1 from a PPMID; ZSE Default Response SUCCESS if EC is
+        in use afterwards, else FAILURE (as ECS09 in later GBCS)."""
+        self._from_ppmid(req)
+        if not self.app.activate_ec():
+            raise ZclError(S.FAILURE)
+        return S.SUCCESS
+
+    def on_ConsumerTopUp(self, req, f):
+        """§14.7: a PPMID's keyed-in UTRN; the 20th digit is dropped unchecked."""
+        self._from_ppmid(req)
+        result, value = self.app.top_up(f["TopUpCode"], SRC_IHD)
+        self.reply(req, "ConsumerTopUpResponse", {
+            "ResultType": TOPUP_RESULT.get(result, TU_ACCEPTED) if result else TU_ACCEPTED,
+            "TopUpValue": self.money(value), "SourceOfTopUp": SRC_IHD,
+            "CreditRemaining": self.money(self.app.account.mb)})
+
+    def on_ChangeDebt(self, req, f):
+        self._from_supplier(req)
+        label = f["DebtLabel"]
+        # debt type from the label's first octet: 1, 2 time debts, 3 payment debt
+        i = (label[0] - 0x31) if label and 0x31 <= label[0] <= 0x33 else -1
+        if i < 0:
+            raise ZclError(S.INVALID_FIELD)
+        a = self.app.account
+        if i == 2:
+            a.set_debt(2, self.unmoney(f["DebtAmount"]))
+            a.pay_pct = f["DebtRecoveryBalancePercentage"]
+        else:
+            per = (3600, 86400, 604800)[f["DebtRecoveryFrequency"]] \
+                if f["DebtRecoveryFrequency"] < 3 else 86400
+            a.set_debt(i, self.unmoney(f["DebtAmount"]), self.unmoney(f["DebtRecoveryAmount"]), per)
+        self.app.account_changed()
+        return S.SUCCESS
+
+    def on_EmergencyCreditSetup(self, req, f):
+        self._from_supplier(req)
+        now = self.app.clock.now()
+        a = self.app.account
+        a.stage(AC.P_EC_LIMIT, self.unmoney(f["EmergencyCreditLimit"]), f["StartTime"], now)
+        a.stage(AC.P_EC_THRESHOLD, self.unmoney(f["EmergencyCreditThreshold"]), f["StartTime"], now)
+        self.app.account_changed()
+        return S.SUCCESS
+
+    def on_CreditAdjustment(self, req, f):
+        """Incremental adds to the balance; absolute sets it. Neither ever
+        writes the raw adjustment over the balance (anchors §2.2)."""
+        self._from_supplier(req)
+        v = self.unmoney(f["CreditAdjustmentValue"])
+        t = f["CreditAdjustmentType"]
+        if t == CREDIT_ADJ_INCREMENTAL:
+            self.app.account.adjust(v)
+        elif t == CREDIT_ADJ_ABSOLUTE:
+            self.app.account.set_balance(v)
+        else:
+            raise ZclError(S.INVALID_FIELD)
+        self.app.account_changed()
+        return S.SUCCESS
+
+    def on_ChangePaymentMode(self, req, f):
+        """Bit 1 (Prepayment Enabled) selects the mode; SDE and SDD are
+        GBCS-only and kept. Future-dated per Tbl 9.2.2.7 (copy at activation)."""
+        self._from_supplier(req)
+        a = self.app.account
+        now = self.app.clock.now()
+        mode = AC.PREPAY if f["ProposedPaymentControlConfiguration"] & 0x02 else AC.CREDIT
+        a.stage(AC.P_ACCOUNT, mode | (a.sde << 2) | (a.sdd << 3), f["ImplementationDateTime"], now)
+        if f["CutOffValue"] != -0x80000000:
+            a.stage(AC.P_DISABLE, self.unmoney(f["CutOffValue"]), f["ImplementationDateTime"], now)
+        self.app.account_changed()
+        self.reply(req, "ChangePaymentModeResponse", {
+            "FriendlyCredit": 1 if a.friendly else 0,
+            "FriendlyCreditCalendarID": 0xFFFFFFFE,    # the current non-disablement calendar
+            "EmergencyCreditLimit": self.money(a.p[AC.P_EC_LIMIT]),
+            "EmergencyCreditThreshold": self.money(a.p[AC.P_EC_THRESHOLD])})
+
+    def on_SetLowCreditWarningLevel(self, req, f):
+        self._from_supplier(req)
+        self.app.account.stage(AC.P_LOW_CREDIT, self.unmoney(f["LowCreditWarningLevel"]), 0, 0)
+        self.app.account_changed()
+        return S.SUCCESS
+
+    def on_SetMaximumCreditLimit(self, req, f):
+        """Levels arrive in wire money; GBCS keeps whole currency units."""
+        self._from_supplier(req)
+        a = self.app.account
+        a.max_balance = self.unmoney(f["MaximumCreditLevel"]) // AC.PER_POUND
+        a.max_credit = self.unmoney(f["MaximumCreditPerTopUp"]) // AC.PER_POUND
+        self.app.account_changed()
+        return S.SUCCESS
+
+    def on_SetOverallDebtCap(self, req, f):
+        self._from_supplier(req)
+        self.app.account.stage(AC.P_CAP, self.unmoney(f["OverallDebtCap"]),
+                               f["ImplementationDateTime"], self.app.clock.now())
+        self.app.account_changed()
+        return S.SUCCESS
+
+    def on_GetPrepaySnapshot(self, req, f):
+        found = []
+        cause = f["SnapshotCause"]
+        for sid, rec in self.snaps.newest(SNAP_SLOTS):
+            t, c = struct.unpack_from("<II", rec, 0)
+            if f["EarliestStartTime"] <= t <= f["LatestEndTime"] and \
+                    (cause == 0xFFFFFFFF or c & cause):
+                found.append((sid, rec))
+        k = f["SnapshotOffset"]
+        if k >= len(found):
+            raise ZclError(S.NOT_FOUND)
+        sid, rec = found[k]
+        t, c = struct.unpack_from("<II", rec, 0)
+        # payload type 0, Debt/Credit Status: accumulated debt, type 1/2/3
+        # debt remaining, emergency credit remaining, credit remaining
+        vals = struct.unpack_from("<6i", rec, 8)
+        payload = struct.pack("<iIIIii", *[self.money(v) for v in vals])
+        self.reply(req, "PublishPrepaySnapshot", {
+            "SnapshotID": sid, "SnapshotTime": t, "TotalSnapshotsFound": len(found),
+            "CommandIndex": 0, "TotalNumberOfCommands": 1, "SnapshotCause": c,
+            "SnapshotPayloadType": 0, "SnapshotPayload": payload})
+
+    def on_GetTopUpLog(self, req, f):
+        out = []
+        for _, rec in self.topups.newest(TOPUP_SLOTS):
+            t, amount, _src = struct.unpack_from("<IiB", rec, 0)
+            if t <= f["LatestEndTime"] and len(out) < f["NumberOfRecords"]:
+                out.append({"TopUpCode": bytes(rec[9:29]), "TopUpAmount": self.money(amount),
+                            "TopUpTime": t})
+        if not out:
+            raise ZclError(S.NOT_FOUND)
+        self.reply(req, "PublishTopUpLog", {"CommandIndex": 0, "TotalNumberOfCommands": 1,
+                                            "TopUps": out})
+
+    def on_GetDebtRepaymentLog(self, req, f):
+        out = []
+        want = f["DebtType"]          # 0xFF: all; 0, 1, 2: debt 1, 2, 3
+        for _, rec in self.debts.newest(DEBTLOG_SLOTS):
+            t, amount, typ, left = struct.unpack_from("<IIBI", rec, 0)
+            if t <= f["LatestEndTime"] and (want == 0xFF or want == typ) and \
+                    (f["NumberOfDebts"] == 0 or len(out) < f["NumberOfDebts"]):
+                out.append({"CollectionTime": t, "AmountCollected": self.money(amount),
+                            "DebtType": typ, "OutstandingDebt": self.money(left)})
+        if not out:
+            raise ZclError(S.NOT_FOUND)
+        self.reply(req, "PublishDebtLog", {"CommandIndex": 0, "TotalNumberOfCommands": 1,
+                                           "Debts": out})
+
+    # -- records (the meter calls these) ---------------------------------------------------
+    def snapshot(self, cause):
+        a = self.app.account
+        self.snaps.append(struct.pack("<II6i", self.app.clock.now(), cause, a.ad, a.debt[0],
+                                      a.debt[1], a.debt[2], a.ecb if a.ec_in_use else 0, a.mb))

@@ -1,0 +1,589 @@
+# The credit/debt account of an ESME (GBCS §7.3.9, §18.2.1.2-3, Tbl 9.2.2.7;
+# notes/gbcs-esme-functional §3). It implements the tariff's debit()
+# interface (tariff/account.py) and owns the top-up path (§14).
+#
+# Money is an integer count of ACCOUNT units, 10^-5 of the currency (a
+# thousandth of a penny). Tariff debits in 10^scaler units are converted
+# with the remainder carried, never rounded, so no conversion creates or
+# destroys money. Top-up values (pence or pounds, §14.3.2) are exact.
+#
+# Credit objects: mb (MeterBalance, signed), ecb (EmergencyCreditBalance),
+# ad (AccumulatedDebt). Charges: energy (TariffBlockPriceMatrixTOU),
+# standing charge, time debts 1 and 2, payment debt. Who pays what follows
+# the pairing table of §18.2.1.3 (the five credit_charge_configurations):
+#   credit mode      energy and standing charge from mb (a running bill)
+#   prepayment       from mb while it is positive, then from ecb while EC is
+#                    in use ("the value of MeterBalance decides"), then mb
+#                    goes negative; with Suspend Debt Emergency (SDE) the
+#                    standing charge and time debts accrue to ad instead
+#                    while EC is in use; with Suspend Debt Disabled (SDD)
+#                    time debts are not collected while the supply is
+#                    disabled for lack of credit (the C0 pairings).
+# Ledger identity (tests check it after every step):
+#   mb + (ecb - ec_granted if EC in use) - ad == credited - charged
+# A top-up V (§14, SMETS order): the payment-debt share (pct of V, capped by
+# the outstanding payment debt) is collected first, the rest credits mb;
+# then EC used is repaid from positive mb (EC ends when fully repaid), then
+# ad. Persistence: pack()/unpack() go into the meter's register record, so
+# a top-up, its UTRN cache entry and the registers are one atomic write.
+import struct
+
+from ..compat import const
+from ..tariff.account import SRC_STANDING
+from ..metering.profile import civil
+from . import utrn as U
+
+UNIT_SCALER = const(-5)
+PER_PENNY = const(1000)
+PER_POUND = const(100000)
+CREDIT = const(1)              # payment_mode (Account class 111 attr 2)
+PREPAY = const(2)
+NEVER = 0xFFFFFFFF
+IMMEDIATE = const(0)
+
+# charges
+K_ENERGY = const(0)
+K_STANDING = const(1)
+K_DEBT = const(2)
+
+# future-datable parameters (Tbl 9.2.2.7), index into Account.p
+P_DISABLE = const(0)           # DisablementThreshold (account units)
+P_EC_LIMIT = const(1)          # EmergencyCreditLimit
+P_EC_THRESHOLD = const(2)      # EmergencyCreditThreshold
+P_LOW_CREDIT = const(3)        # LowCreditThreshold
+P_CAP = const(4)               # DebtRecoveryRateCap amount
+P_CAP_PERIOD = const(5)        # DebtRecoveryRateCap period (s)
+P_LL_POWER = const(6)          # LoadLimitPowerThreshold (W, 0 = off)
+P_LL_PERIOD = const(7)         # LoadLimitPeriod (s)
+P_LL_RESTORE = const(8)        # LoadLimitRestorationPeriod (s)
+P_ACCOUNT = const(9)           # passive account: mode | SDE<<2 | SDD<<3 (§9.2.2.7)
+P_FRIENDLY = const(10)         # non-disablement calendar (blob in friendly_passive)
+N_PARAMS = const(11)
+PARAM_NAMES = ("disablement_threshold", "ec_limit", "ec_threshold", "low_credit_threshold",
+               "debt_cap", "debt_cap_period", "load_limit_w", "load_limit_period",
+               "load_limit_restore", "account", "friendly")
+DEFAULTS = (0, 500000, 100000, 300000, 0, 86400, 0, 300, 30, CREDIT, 0)
+
+# Alerts (later GBCS numbering; v0.8.1 used 0x00xx for the 0x81xx ones)
+AL_LOW_CREDIT = const(0x810D)
+AL_CREDIT_ADDED_LOCALLY = const(0x810E)
+AL_EC_AVAILABLE = const(0x8119)
+AL_EC_ACTIVATED = const(0x81AB)
+AL_EC_EXHAUSTED = const(0x81AA)
+AL_DEBT_DONE = (0x81A7, 0x81A8, 0x81A9)    # time debt 1, time debt 2, payment debt
+AL_REJECT = {U.DUPLICATE: 0x8F51, U.OVER_MAX_CREDIT: 0x8F5B, U.OVER_MAX_BALANCE: 0x8F47,
+             U.NOT_AUTHENTIC: 0x8F63, U.NOT_FOR_DEVICE: 0x8F64}
+AL_FUTURE_OK = const(0x8F66)
+
+# friendly (non-disablement) calendar: up to 8 weekly periods
+# (weekday mask bit0 = Monday, start minute, end minute) and 20 special days
+FRIENDLY_PERIODS = const(8)
+FRIENDLY_DAYS = const(20)
+
+
+
+class Account:
+    def __init__(self, app):
+        self.app = app
+        self.mode = CREDIT
+        self.sde = False
+        self.sdd = False
+        self.max_credit = 150         # Maximum Credit Threshold, whole currency units (§14.3.8.1)
+        self.max_balance = 500        # Maximum Meter Balance Threshold (§14.3.8.2)
+        # (a change to these defaults must follow in _field_defaults)
+        self.pay_pct = 0              # payment debt share of a top-up, 0.01 %
+        self.p = list(DEFAULTS)
+        self.pend_val = [0] * N_PARAMS
+        self.pend_at = [NEVER] * N_PARAMS
+        self.friendly = b""
+        self.friendly_passive = b""
+        # time debts 1, 2 then the payment debt: outstanding, rate, period, residue
+        self.debt = [0, 0, 0]
+        self.rate = [0, 0, 0]
+        self.period = [86400, 86400, 0]
+        self.res = [0, 0, 0]
+        self.collected = [0, 0, 0]    # since installation, per debt (Publish Debt Log)
+        self.energy = 0               # tariff-unit totals (the RunningCost view)
+        self.standing = 0
+        self.mb = 0
+        self.ecb = 0
+        self.ad = 0
+        self.ec_in_use = False
+        self.ec_granted = 0
+        self.credited = 0             # all credit added (top-ups, adjustments)
+        self.charged = 0              # all charges collected or accrued
+        self.cap_used = 0
+        self.cap_pid = -1
+        self._conv = 0                # tariff units not yet a whole account unit
+        self.flags = 0                # latched conditions (alerts fire once per crossing)
+        self.cache = U.Cache()
+        self.disabled_for_credit = False   # set by the supply state machine
+        self.z = None                 # ECDH(device KA, supplier top-up KA), computed once
+        self.last_topup = None        # (result, value, source, time) for the display
+        self._next_at = NEVER
+        self.share = 0                # payment-debt share of the last top-up
+
+    # -- the tariff's interface ------------------------------------------------------------
+    def debit(self, amount, source):
+        if source == SRC_STANDING:        # what the tariff charged, in its own units
+            self.standing += amount
+        else:
+            self.energy += amount
+        s = self.app.tariff.scaler
+        if s >= UNIT_SCALER:
+            amount *= 10 ** (s - UNIT_SCALER)
+        else:
+            d = 10 ** (UNIT_SCALER - s)
+            c = self._conv + amount
+            amount = c // d
+            self._conv = c - amount * d
+            if not amount:
+                return
+        self._take(amount, K_STANDING if source == SRC_STANDING else K_ENERGY)
+
+    def _take(self, a, kind):
+        self.charged += a
+        if self.mode == PREPAY and self.ec_in_use:
+            if self.sde and kind != K_ENERGY:
+                self.ad += a                # §18.2.1.3: accrues to AccumulatedDebt only during EC
+                return
+            if self.mb > 0:
+                t = min(self.mb, a)
+                self.mb -= t
+                a -= t
+            if a and self.ecb > 0:
+                t = min(self.ecb, a)
+                self.ecb -= t
+                a -= t
+                if not self.ecb:
+                    self.app.alert(AL_EC_EXHAUSTED)
+        self.mb -= a
+
+    # -- views ---------------------------------------------------------------------------------
+    def combined(self):
+        """Combined credit: meter balance plus emergency credit in use."""
+        return self.mb + (self.ecb if self.ec_in_use else 0)
+
+    def ec_available(self):
+        return (self.mode == PREPAY and not self.ec_in_use and self.p[P_EC_LIMIT] > 0
+                and self.mb <= self.p[P_EC_THRESHOLD])
+
+    def ledger_ok(self):
+        return (self.mb + (self.ecb - self.ec_granted if self.ec_in_use else 0) - self.ad
+                == self.credited - self.charged)
+
+    def is_friendly(self, t):
+        """Inside a non-disablement period (friendly credit) at UTC t."""
+        f = self.friendly
+        if not f:
+            return False
+        day = t // 86400
+        n = f[0]
+        off = 1
+        if n:
+            wd = (day + 5) % 7                   # 2000-01-01 was a Saturday; Monday = 0
+            minute = (t % 86400) // 60
+            for _ in range(n):
+                mask, a, b = struct.unpack_from("<BHH", f, off)
+                off += 5
+                if mask & (1 << wd) and a <= minute < b:
+                    return True
+        m = f[off]
+        if m:
+            y, mo, d = civil(day)
+            for i in range(m):
+                yy, mm, dd = struct.unpack_from("<HBB", f, off + 1 + 4 * i)
+                if (yy == 0xFFFF or yy == y) and mm == mo and dd == d:
+                    return True
+        return False
+
+    # -- per second ---------------------------------------------------------------------------
+    def tick(self, now):
+        """Pending activations, time-debt recovery; allocation-free."""
+        if now >= self._next_at:
+            self._activate(now)
+        if self.mode != PREPAY:
+            return
+        for i in (0, 1):
+            if self.debt[i] and self.rate[i]:
+                if self.sdd and self.disabled_for_credit:
+                    continue                     # the C0 pairing (§18.2.1.3)
+                r = self.res[i] + self.rate[i]
+                per = self.period[i]
+                if r >= per:
+                    n = r // per
+                    r -= n * per
+                    self._collect(i, n, now)
+                self.res[i] = r
+        self._conditions()
+
+    def catch_up(self, elapsed, now):
+        """Time debts over a power cut (like the standing charge: by RTC)."""
+        if self.mode != PREPAY or elapsed <= 0:
+            return
+        for i in (0, 1):
+            if self.debt[i] and self.rate[i] and not (self.sdd and self.disabled_for_credit):
+                r = self.res[i] + self.rate[i] * elapsed
+                n = r // self.period[i]
+                self.res[i] = r - n * self.period[i]
+                if n:
+                    self._collect(i, n, now)
+
+    def _collect(self, i, n, now):
+        cap = self.p[P_CAP]
+        if cap:
+            pid = now // max(1, self.p[P_CAP_PERIOD])
+            if pid != self.cap_pid:
+                self.cap_pid = pid
+                self.cap_used = 0
+            n = min(n, cap - self.cap_used)
+            if n <= 0:
+                return
+            self.cap_used += n
+        n = min(n, self.debt[i])
+        self.debt[i] -= n
+        self.collected[i] += n
+        self._take(n, K_DEBT)
+        if not self.debt[i]:
+            self.app.alert(AL_DEBT_DONE[i])
+
+    def _conditions(self):
+        """Low credit and EC availability alerts, once per crossing."""
+        low = self.combined() <= self.p[P_LOW_CREDIT]
+        if low != bool(self.flags & 1):
+            self.flags ^= 1
+            if low:
+                self.app.alert(AL_LOW_CREDIT)
+        av = self.ec_available()
+        if av != bool(self.flags & 2):
+            self.flags ^= 2
+            if av:
+                self.app.alert(AL_EC_AVAILABLE)
+
+    # -- emergency credit (§3.6: consumer UI, PPMID, remote) -------------------------------
+    def activate_ec(self):
+        """True if EC is in use afterwards (GBCS: success also when it
+        already was)."""
+        if self.ec_in_use:
+            return True
+        if not self.ec_available():
+            return False
+        self.ec_in_use = True
+        self.ecb = self.ec_granted = self.p[P_EC_LIMIT]
+        self.app.alert(AL_EC_ACTIVATED)
+        self._conditions()
+        return True
+
+    # -- top-up (§14.6 keyed in, §14.7 from a PPMID, §14.4 network) -------------------------
+    def top_up_code(self, code, flag, verify_check=True):
+        """Validate and apply a 20-digit UTRN; returns the value credited
+        in account units or raises UtrnError(reason). The caller persists
+        (Meter.save_registers) before answering anyone."""
+        ptut = U.parse(code, verify_check)
+        pence = U.check_fields(ptut)
+        self._limits(pence)
+        counter = U.reconstruct(self.cache.highest(), U.fields(ptut)[3])
+        return self._authentic_apply(ptut, pence, counter, flag)
+
+    def top_up_ptut(self, ptut, counter, flag=U.FLAG_NETWORK):
+        """CS01a entry point (network route): PTUT and the UTRN counter from
+        the command's originator counter (§14.4.4)."""
+        pence = U.check_fields(ptut)
+        self._limits(pence)
+        if (counter & 0x3FF) != U.fields(ptut)[3]:
+            raise U.UtrnError(U.NOT_AUTHENTIC)
+        return self._authentic_apply(ptut, pence, counter, flag)
+
+    def _limits(self, pence):
+        if pence > self.max_credit * 100:
+            raise U.UtrnError(U.OVER_MAX_CREDIT)
+        if self.combined() + pence * PER_PENNY > self.max_balance * PER_POUND:
+            raise U.UtrnError(U.OVER_MAX_BALANCE)
+
+    def _authentic_apply(self, ptut, pence, counter, flag):
+        if not self.cache.accepts(counter):
+            raise U.UtrnError(U.DUPLICATE)
+        keys = self.app.topup_keys()
+        if keys is None:
+            raise U.UtrnError(U.NOT_FOR_DEVICE)
+        if self.z is None:
+            from .. import crypto
+            self.z = crypto.ecdh(keys[0], keys[1])
+        if not U.mac_ok(self.z, keys[2], keys[3], counter, ptut):
+            raise U.UtrnError(U.NOT_AUTHENTIC)
+        self.cache.add(counter, flag)        # §14.3.7: cache first, then credit
+        value = pence * PER_PENNY
+        self.credit(value, True)
+        return value
+
+    def credit(self, value, topup):
+        """Add value to the account; a top-up first pays its payment-debt
+        share, then EC used and accumulated debt are repaid from positive mb."""
+        self.credited += value
+        self.share = 0
+        if topup and self.debt[2] and self.pay_pct:
+            share = min(value * self.pay_pct // 10000, self.debt[2])
+            if share:
+                self.share = share
+                self.debt[2] -= share
+                self.collected[2] += share
+                self.charged += share
+                value -= share
+                if not self.debt[2]:
+                    self.app.alert(AL_DEBT_DONE[2])
+        self.mb += value
+        if self.ec_in_use and self.mb > 0:
+            r = min(self.ec_granted - self.ecb, self.mb)
+            self.mb -= r
+            self.ecb += r
+            if self.ecb >= self.ec_granted:
+                self.ec_in_use = False       # repaid in full: EC ends
+                self.ecb = self.ec_granted = 0
+        if self.ad and self.mb > 0:
+            r = min(self.ad, self.mb)
+            self.mb -= r
+            self.ad -= r
+        self._conditions()
+
+    def adjust(self, value):
+        """Credit adjustment (ECS04a / ZSE Credit Adjustment incremental):
+        adds a signed amount to the meter balance; never overwrites it."""
+        self.credited += value
+        self.mb += value
+        self._conditions()
+
+    def set_balance(self, value):
+        """ZSE Credit Adjustment absolute / ECS04b reset: an explicit,
+        recorded adjustment by the difference (the ledger keeps balancing)."""
+        self.adjust(value - self.mb)
+
+    # -- configuration -------------------------------------------------------------------------
+    def set_debt(self, i, amount, rate=None, period=None):
+        self.debt[i] = amount
+        if rate is not None:
+            self.rate[i] = rate
+        if period:
+            self.period[i] = period
+        self.res[i] = 0
+
+    def stage(self, idx, value, at, now):
+        """Future-datable parameter (Tbl 9.2.2.7): IMMEDIATE (or a past
+        time) applies now; NEVER cancels a pending change; else pending."""
+        if at == NEVER:
+            self.pend_at[idx] = NEVER
+        elif at <= now:
+            self.pend_at[idx] = NEVER
+            self._set(idx, value)
+        else:
+            self.pend_at[idx] = at
+            if idx == P_FRIENDLY:
+                self.friendly_passive = bytes(value)
+            else:
+                self.pend_val[idx] = value
+        self._reschedule()
+
+    def _set(self, idx, value):
+        if idx == P_FRIENDLY:
+            self.friendly = bytes(value)
+        elif idx == P_ACCOUNT:
+            self.mode, self.sde, self.sdd = value & 3, bool(value & 4), bool(value & 8)
+            self.p[idx] = value
+            if self.mode != PREPAY and self.ec_in_use:
+                self.ec_in_use = False       # leaving prepayment: EC used stays owed in mb
+                self.mb -= self.ec_granted - self.ecb
+                self.ecb = self.ec_granted = 0
+        else:
+            self.p[idx] = value
+
+    def _reschedule(self):
+        self._next_at = min(self.pend_at)
+
+    def _activate(self, now):
+        for i in range(N_PARAMS):
+            if self.pend_at[i] <= now:
+                self.pend_at[i] = NEVER
+                self._set(i, self.friendly_passive if i == P_FRIENDLY else self.pend_val[i])
+                self.app.alert(AL_FUTURE_OK)
+        self._reschedule()
+        self.app.account_changed()
+
+    def pending(self):
+        return [(PARAM_NAMES[i], self.pend_at[i]) for i in range(N_PARAMS)
+                if self.pend_at[i] != NEVER]
+
+    # -- persistence ---------------------------------------------------------------------------
+    # Sparse, because it goes into the register record every half hour:
+    # a bitmap of the fields that differ from a new meter's, their values as
+    # zig-zag varints, the two friendly calendars, then the UTRN cache
+    # (lowest counter, varint offsets, 2-bit flags). A credit-mode meter
+    # costs ~10 octets, a full cache ~250.
+    def _fields(self):
+        return ([self.mode, self.sde, self.sdd, self.max_credit, self.max_balance, self.pay_pct,
+                 self.ec_granted, self.mb, self.ecb, self.ad, self.credited, self.charged,
+                 self.cap_used, self.cap_pid, self._conv,
+                 self.flags | (self.ec_in_use << 8) | (self.disabled_for_credit << 9)] +
+                self.p + self.pend_val + self.pend_at + self.debt + self.rate + self.period +
+                self.res + self.collected)
+
+    def pack(self):
+        vals = self._fields()
+        base = _field_defaults()
+        bitmap = bytearray((len(vals) + 7) // 8)
+        body = bytearray()
+        for i in range(len(vals)):
+            v = int(vals[i])
+            if v != base[i]:
+                bitmap[i >> 3] |= 1 << (i & 7)
+                _put_varint(body, (v << 1) ^ (v >> 63) if v < 0 else v << 1)
+        out = bitmap + body
+        for blob in (self.friendly, self.friendly_passive):
+            out.append(len(blob))
+            out += blob
+        c = self.cache
+        out.append(c.n)
+        if c.n:
+            lo = c.lowest()
+            out += struct.pack("<I", lo)
+            fl = bytearray((c.n + 3) // 4)
+            for i in range(c.n):
+                _put_varint(out, c.counters[i] - lo)
+                fl[i >> 2] |= c.flags[i] << (2 * (i & 3))
+            out += fl
+        return out
+
+    def unpack(self, b, off):
+        base = _field_defaults()
+        n = len(base)
+        vals = list(base)
+        k = off + (n + 7) // 8
+        for i in range(n):
+            if b[off + (i >> 3)] & (1 << (i & 7)):
+                z, k = _get_varint(b, k)
+                vals[i] = (z >> 1) ^ -(z & 1)
+        (self.mode, sde, sdd, self.max_credit, self.max_balance, self.pay_pct, self.ec_granted,
+         self.mb, self.ecb, self.ad, self.credited, self.charged, self.cap_used, self.cap_pid,
+         self._conv, fl) = vals[:16]
+        self.sde, self.sdd = bool(sde), bool(sdd)
+        self.flags = fl & 0xFF
+        self.ec_in_use = bool(fl & 0x100)
+        self.disabled_for_credit = bool(fl & 0x200)
+        i = 16
+        self.p = vals[i:i + N_PARAMS]
+        self.pend_val = vals[i + N_PARAMS:i + 2 * N_PARAMS]
+        self.pend_at = vals[i + 2 * N_PARAMS:i + 3 * N_PARAMS]
+        i += 3 * N_PARAMS
+        self.debt, self.rate, self.period, self.res, self.collected = \
+            (vals[i:i + 3], vals[i + 3:i + 6], vals[i + 6:i + 9], vals[i + 9:i + 12],
+             vals[i + 12:i + 15])
+        blobs = []
+        for _ in range(2):
+            m = b[k]
+            blobs.append(bytes(b[k + 1:k + 1 + m]))
+            k += 1 + m
+        self.friendly, self.friendly_passive = blobs
+        c = self.cache
+        m = b[k]
+        k += 1
+        if m > U.CACHE_SLOTS:
+            raise ValueError("utrn cache")
+        if m:
+            lo = struct.unpack_from("<I", b, k)[0]
+            k += 4
+            for j in range(m):
+                d, k = _get_varint(b, k)
+                c.counters[j] = lo + d
+            for j in range(m):
+                c.flags[j] = (b[k + (j >> 2)] >> (2 * (j & 3))) & 3
+            k += (m + 3) // 4
+        c.n = m
+        self._reschedule()
+        return k
+
+
+_DEFAULTS = []
+
+
+def _field_defaults():
+    """The _fields() of a new meter (computed once)."""
+    if not _DEFAULTS:
+        _DEFAULTS.extend([CREDIT, 0, 0, 150, 500, 0, 0, 0, 0, 0, 0, 0, 0, -1, 0, 0] +
+                         list(DEFAULTS) + [0] * N_PARAMS + [NEVER] * N_PARAMS +
+                         [0, 0, 0] + [0, 0, 0] + [86400, 86400, 0] + [0, 0, 0] + [0, 0, 0])
+    return _DEFAULTS
+
+
+def _put_varint(out, v):
+    while v >= 0x80:
+        out.append((v & 0x7F) | 0x80)
+        v >>= 7
+    out.append(v)
+
+
+def _get_varint(b, k):
+    v = 0
+    s = 0
+    while True:
+        x = b[k]
+        k += 1
+        v |= (x & 0x7F) << s
+        if x < 0x80:
+            return v, k
+        s += 7
+
+
+def friendly_blob(periods, days):
+    """Build the non-disablement calendar: periods [(weekday mask, start
+    minute, end minute)], days [(year or 0xFFFF for every year, month, day)]."""
+    if len(periods) > FRIENDLY_PERIODS or len(days) > FRIENDLY_DAYS:
+        raise ValueError("friendly calendar too long")
+    out = bytearray([len(periods)])
+    for mask, a, b in periods:
+        if not (0 < mask < 128 and 0 <= a < b <= 1440):
+            raise ValueError("friendly period")
+        out += struct.pack("<BHH", mask, a, b)
+    out.append(len(days))
+    for y, m, d in days:
+        if not (1 <= m <= 12 and 1 <= d <= 31):
+            raise ValueError("friendly day")
+        out += struct.pack("<HBB", y, m, d)
+    return bytes(out)
+
+
+# credit_charge_configuration (Account attr 11), §18.2.1.2 Tbls 18.2.1.2a/b:
+# array of {credit OBIS, charge OBIS, collection bits}; only the five
+# canonical values (x single/twin) are accepted.
+_MB, _EC, _AD = 0, 1, 2
+
+
+def _element(credit, charge, bits):
+    return (b"\x02\x03\x09\x06\x00\x00\x13\x0a" + bytes((credit, 0xFF)) +
+            b"\x09\x06\x00\x00\x13\x02" + bytes((charge, 0xFF)) + b"\x04\x03" + bytes((bits,)))
+
+
+def ccc(mode, sde=False, sdd=False, twin=False):
+    """The canonical credit_charge_configuration for a payment mode."""
+    dis = 0xC0 if sdd else 0xE0        # bit 0 clear: not while disabled for lack of credit
+    if mode == CREDIT:
+        els = [(_MB, 0, 0xE0), (_MB, 4, 0xE0)] + ([(_MB, 5, 0xE0)] if twin else [])
+    else:
+        els = [(_MB, 0, 0xE0), (_MB, 4, 0xE0), (_MB, 1, dis), (_MB, 2, dis), (_MB, 3, 0xE0),
+               (_EC, 3, 0xE0), (_EC, 0, 0xE0), (_EC, 4, 0xE0), (_EC, 1, dis), (_EC, 2, dis)]
+        if sde:
+            els += [(_AD, 4, 0xE0), (_AD, 1, 0xE0), (_AD, 2, 0xE0)]
+        if twin:
+            els += [(_MB, 5, 0xE0), (_EC, 5, 0xE0)]
+    out = bytearray(b"\x01") + bytes((len(els),))
+    for c, ch, bits in els:
+        out += _element(c, ch, bits)
+    return bytes(out)
+
+
+def parse_ccc(value, twin=False):
+    """(mode, sde, sdd) of one of the five canonical values; ValueError
+    for anything else (§18.2.1.2: only these are accepted)."""
+    value = bytes(value)
+    for mode, sde, sdd in ((CREDIT, False, False), (PREPAY, True, True), (PREPAY, True, False),
+                           (PREPAY, False, True), (PREPAY, False, False)):
+        if value == ccc(mode, sde, sdd, twin):
+            return mode, sde, sdd
+    raise ValueError("credit_charge_configuration")

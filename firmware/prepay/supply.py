@@ -1,0 +1,152 @@
+# Supply control and the load limiter (SMETS supply states; GBCS §13.7.3,
+# Tbl 9.2.2.7; notes/gbcs-esme-functional §4.1-4.2).
+#
+# States, numbered as ZSE Metering SupplyStatus: DISABLED 0 (off),
+# ARMED 1 (off, the consumer may switch it on), ENABLED 2 (on). The relay is
+# closed only when ENABLED. Why the supply is off is kept as the cause:
+#   REMOTE      supplier disabled it (ECS43 / ZSE ChangeSupply): only a
+#               remote arm or enable ends it
+#   CREDIT      prepayment: combined credit at or below the disablement
+#               threshold outside a non-disablement (friendly) period; armed
+#               again as soon as credit is above the threshold
+#   LOAD_LIMIT  the load limiter interrupted it; enabled again after the
+#               restoration period
+# Transitions:
+#   ENABLED/ARMED --credit exhausted, not friendly--> DISABLED(CREDIT)  0x8F0F
+#   DISABLED(CREDIT) --credit above threshold--> ARMED                 0x8F32
+#   ARMED --consumer button / PPMID "Supply ON" (§13.7.3)--> ENABLED
+#   any --remote disable--> DISABLED(REMOTE); --remote arm--> ARMED;
+#   --remote enable--> ENABLED (credit rules apply again next second)
+#   ENABLED --power above threshold for the load-limit period, supply
+#   state on a load-limit event not ON--> DISABLED(LOAD_LIMIT) 0x8F33
+#   --restoration period over--> ENABLED 0x8F34
+# Every change is persisted at once (the meter saves its register record).
+import struct
+
+from ..compat import const
+from .account import PREPAY, P_DISABLE, P_LL_POWER, P_LL_PERIOD, P_LL_RESTORE
+
+DISABLED = const(0)
+ARMED = const(1)
+ENABLED = const(2)
+NAMES = ("Disabled", "Armed", "Enabled")
+C_NONE = const(0)
+C_REMOTE = const(1)
+C_CREDIT = const(2)
+C_LOAD_LIMIT = const(3)
+CAUSES = ("", "remote", "credit", "load limit")
+
+AL_DISABLED_CREDIT = const(0x8F0F)
+AL_SUSPENDED = const(0x8F83)       # disablement suspended (friendly period)
+AL_ARMED = const(0x8F32)
+AL_ARMED_EC = const(0x8168)        # supply disabled then armed: EC activated
+AL_LL_ABOVE = const(0x8F01)
+AL_LL_DISABLED = const(0x8F33)
+AL_LL_RESTORED = const(0x8F34)
+
+_FMT = "<BBBIH"                    # state, cause, load-limit supply state, restore at, over
+
+
+class Supply:
+    def __init__(self, app):
+        self.app = app
+        self.state = ENABLED
+        self.cause = C_NONE
+        self.ll_state = ENABLED        # ZSE LoadLimitSupplyState: ENABLED = do not interrupt
+        self.restore_at = 0
+        self.over = 0                  # seconds above the load-limit threshold
+        self.suspended = False         # a friendly period is holding the supply on
+        self.limit_events = 0
+
+    def _go(self, state, cause, alert=0):
+        self.state = state
+        self.cause = cause
+        self.app.relay.set(state == ENABLED)
+        self.app.account.disabled_for_credit = state == DISABLED and cause == C_CREDIT
+        if alert:
+            self.app.alert(alert)
+        self.app.supply_changed()
+
+    # -- per second -------------------------------------------------------------------------
+    def tick(self, now, power_w):
+        self.credit_rule(now)
+        self._limiter(now, power_w)
+
+    def credit_rule(self, now):
+        """Disable or arm by credit; also called straight after a top-up or
+        EC activation, so a sufficient top-up arms the supply at once."""
+        acc = self.app.account
+        p = acc.p
+        if acc.mode == PREPAY:
+            if acc.combined() <= p[P_DISABLE]:
+                if self.state != DISABLED:
+                    if acc.is_friendly(now):
+                        if not self.suspended:
+                            self.suspended = True
+                            self.app.alert(AL_SUSPENDED)
+                    else:
+                        self.suspended = False
+                        self._go(DISABLED, C_CREDIT, AL_DISABLED_CREDIT)
+            else:
+                self.suspended = False
+                if self.state == DISABLED and self.cause == C_CREDIT:
+                    self._go(ARMED, C_NONE, AL_ARMED)
+        elif self.state == DISABLED and self.cause == C_CREDIT:
+            self._go(ARMED, C_NONE, AL_ARMED)    # credit mode never disables for credit
+
+    def _limiter(self, now, power_w):
+        p = self.app.account.p
+        if self.cause == C_LOAD_LIMIT:
+            if now >= self.restore_at:
+                self._go(ENABLED, C_NONE, AL_LL_RESTORED)
+            return
+        thr = p[P_LL_POWER]
+        if thr and power_w > thr:
+            self.over += 1
+            if self.over >= max(1, p[P_LL_PERIOD]):
+                self.over = 0
+                self.limit_events += 1
+                self.app.alert(AL_LL_ABOVE)
+                self.app.load_limit_event()
+                if self.ll_state != ENABLED and self.state == ENABLED:
+                    self.restore_at = now + p[P_LL_RESTORE]
+                    self._go(DISABLED, C_LOAD_LIMIT, AL_LL_DISABLED)
+        else:
+            self.over = 0
+
+    # -- requests -----------------------------------------------------------------------------
+    def consumer_enable(self):
+        """Button, UI 'Enable Supply' or PPMID Supply ON: only ARMED -> ENABLED."""
+        if self.state == ARMED:
+            self._go(ENABLED, C_NONE)
+            return True
+        return self.state == ENABLED
+
+    def remote(self, state):
+        """Supplier request (ECS42/43/44, ZSE ChangeSupply from the ESI)."""
+        if state == DISABLED:
+            self._go(DISABLED, C_REMOTE)
+        elif state == ARMED:
+            if self.state != ENABLED:
+                self._go(ARMED, C_NONE, AL_ARMED)
+        else:
+            self._go(ENABLED, C_NONE)
+        return self.state
+
+    def ec_activated(self):
+        if self.state == DISABLED and self.cause == C_CREDIT:
+            self._go(ARMED, C_NONE, AL_ARMED_EC)
+
+    # -- persistence --------------------------------------------------------------------------
+    def pack(self):
+        return struct.pack(_FMT, self.state, self.cause, self.ll_state, self.restore_at,
+                           min(self.over, 0xFFFF))
+
+    def unpack(self, b, off):
+        self.state, self.cause, self.ll_state, self.restore_at, self.over = \
+            struct.unpack_from(_FMT, b, off)
+        if self.state > ENABLED or self.cause > C_LOAD_LIMIT:
+            raise ValueError("supply state")
+        self.app.relay.set(self.state == ENABLED)
+        self.app.account.disabled_for_credit = self.state == DISABLED and self.cause == C_CREDIT
+        return off + struct.calcsize(_FMT)
