@@ -34,7 +34,8 @@ from .platform.hw import AuxSwitches
 from .metering.profile import Profile
 from .metering.ringlog import SeqLog
 from .tariff.engine import TariffEngine, IMMEDIATE
-from .clusters.prepayment import Prepayment, SRC_METER, SNAP_GENERAL, SNAP_DEBT_PAYMENT
+from .clusters.prepayment import (Prepayment, SRC_METER, SNAP_GENERAL, SNAP_DEBT_PAYMENT,
+                                  SNAP_MODE)
 from .prepay.account import Account
 from .prepay.supply import Supply, NAMES as SUPPLY_NAMES, CAUSES as SUPPLY_CAUSES
 from .prepay import utrn as U
@@ -382,6 +383,12 @@ class Meter:
     def account_changed(self):
         self.save_registers()
 
+    def mode_changed(self):
+        """Payment mode switched: a prepayment snapshot with cause 'change
+        of meter mode' (the billing-data log entry SMETS also asks for
+        belongs to the billing log, not built yet)."""
+        self.prepayment.snapshot(SNAP_MODE)
+
     def supply_changed(self):
         self.save_registers()
 
@@ -423,12 +430,19 @@ class Meter:
 
     # -- inspection (bench, terminal view) -------------------------------------
     def display_text(self):
-        """The LCD line, rendered with the Metering formatting attributes."""
+        """The LCD line, rendered with the Metering formatting attributes;
+        in prepayment mode with the combined credit and EC in use."""
         d = self.display
-        return "%s kWh  %s kW  %s  T:%s%s" % (
+        a = self.account
+        text = "%s kWh  %s kW  SUPPLY %s  T:%s%s" % (
             self.metering.display_summation(), self.metering.display_demand(),
-            "SUPPLY ON" if d.supply_on else "SUPPLY OFF",
+            ("OFF", "ARMED", "ON")[self.supply.state],
             TIME_STATUS_NAMES[d.time_status].upper(), " *ID*" if d.identify else "")
+        if a.mode == AC.PREPAY:
+            c = a.combined() // AC.PER_PENNY           # floor: never shows more than there is
+            text += "  CR %s%d.%02d%s" % ("-" if c < 0 else "", abs(c) // 100, abs(c) % 100,
+                                          " EC" if a.ec_in_use else "")
+        return text
 
     def state(self):
         out = {}

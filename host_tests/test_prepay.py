@@ -215,6 +215,9 @@ class App:
     def account_changed(self):
         pass
 
+    def mode_changed(self):
+        self.alerts.append("mode")
+
 
 @pytest.mark.parametrize("scaler", [-2, -5, -7])
 def test_debit_conversion_never_creates_or_loses_money(scaler):
@@ -608,3 +611,118 @@ def test_config_documents_are_checked_before_anything_changes(tmp_path):
         assert b.acc._fields() == before
     CFG.apply(b.m, {"ccc": AC.ccc(AC.PREPAY, True, False).hex()})
     assert (b.acc.mode, b.acc.sde, b.acc.sdd) == (AC.PREPAY, True, False)
+
+
+# -- the Prepayment and Metering clusters on the HAN -------------------------------------------
+def zcl(b, cluster, cmd, fields, src=0x0000, secured=True):
+    """Send one cluster command to the meter; the decoded frames it answers."""
+    from firmware.zcl import aps as A
+    from tools import zcl_host as Z
+    sent = []
+    b.m._send = sent.append
+    cls, cid = Z.cluster_by_name(cluster)
+    pl = Z.build_cluster_cmd(cls, cmd, fields, 7)
+    b.m.on_aps(A.Aps(src, 1, b.m.nwk_addr, 1, A.PROFILE_SE, cid, pl, secured))
+    return [Z.decode_frame(f.cluster, f.payload, f.profile) for f in sent]
+
+
+def status_of(frames):
+    return frames[-1]["fields"]["status"]
+
+
+def test_credit_adjustment_through_zse_adds_or_sets(tmp_path):
+    b = prepay_bench(tmp_path)
+    b.m.top_up(UT.make_utrn(1, pounds=5))
+    r = zcl(b, "Prepayment", "CreditAdjustment", {"IssuerEventID": 1, "StartTime": 0,
+                                                  "CreditAdjustmentType": 0,
+                                                  "CreditAdjustmentValue": 1234})
+    assert status_of(r) == "SUCCESS" and b.acc.mb == 501234
+    zcl(b, "Prepayment", "CreditAdjustment", {"IssuerEventID": 2, "StartTime": 0,
+                                              "CreditAdjustmentType": 1,
+                                              "CreditAdjustmentValue": 7000})
+    assert b.acc.mb == 7000 and b.acc.ledger_ok()
+    r = zcl(b, "Prepayment", "CreditAdjustment", {"IssuerEventID": 3, "StartTime": 0,
+                                                  "CreditAdjustmentType": 1,
+                                                  "CreditAdjustmentValue": 1}, src=0x5A5A)
+    assert status_of(r) == "NOT_AUTHORIZED" and b.acc.mb == 7000
+
+
+def test_who_may_ask_what(tmp_path):
+    b = prepay_bench(tmp_path)
+    debt = {"IssuerEventID": 1, "DebtLabel": b"x", "DebtAmount": 100, "DebtRecoveryMethod": 0,
+            "DebtAmountType": 0, "DebtRecoveryStartTime": 0, "DebtRecoveryCollectionTime": 0,
+            "DebtRecoveryFrequency": 1, "DebtRecoveryAmount": 10,
+            "DebtRecoveryBalancePercentage": 0}
+    for src in (0x5A5A, 0x7777, 0x1234):          # PPMID, IHD, unknown: never the supplier's
+        assert status_of(zcl(b, "Prepayment", "ChangeDebt", debt, src=src)) == "NOT_AUTHORIZED"
+        assert status_of(zcl(b, "Metering", "ChangeSupply", {
+            "ProviderID": 1, "IssuerEventID": 1, "RequestDateTime": 0,
+            "ImplementationDateTime": 0, "ProposedSupplyStatus": 0,
+            "SupplyControlBits": 0}, src=src)) == "NOT_AUTHORIZED"
+    assert b.acc.debt == [0, 0, 0] and b.m.supply.state == SU.ENABLED
+    for src in (0x7777, 0x1234):                  # only a PPMID may select EC or top up
+        assert status_of(zcl(b, "Prepayment", "SelectAvailableEmergencyCredit",
+                             {"CommandIssueDateTime": 0, "OriginatingDevice": 2},
+                             src=src)) == "NOT_AUTHORIZED"
+        assert status_of(zcl(b, "Prepayment", "ConsumerTopUp",
+                             {"OriginatingDevice": 2, "TopUpCode": UT.make_utrn(9, pounds=1)},
+                             src=src)) == "NOT_AUTHORIZED"
+    assert not b.acc.ec_in_use and b.acc.mb == 0
+    assert status_of(zcl(b, "Prepayment", "ChangeDebt", debt)) == "SUCCESS"
+    assert b.acc.debt == [100, 0, 0]
+    debt["DebtAmountType"] = 1                    # type 1 incremental
+    zcl(b, "Prepayment", "ChangeDebt", debt)
+    assert b.acc.debt == [200, 0, 0]
+    debt["DebtAmountType"] = 6
+    assert status_of(zcl(b, "Prepayment", "ChangeDebt", debt)) == "INVALID_FIELD"
+    # an unsecured frame is dropped whoever sends it
+    assert zcl(b, "Prepayment", "SelectAvailableEmergencyCredit",
+               {"CommandIssueDateTime": 0, "OriginatingDevice": 2}, src=0x5A5A,
+               secured=False) == []
+
+
+def test_ppmid_top_up_and_emergency_credit(tmp_path):
+    b = prepay_bench(tmp_path)
+    r = zcl(b, "Prepayment", "SelectAvailableEmergencyCredit",
+            {"CommandIssueDateTime": 0, "OriginatingDevice": 2}, src=0x5A5A)
+    assert status_of(r) == "SUCCESS" and b.acc.ec_in_use       # mb 0 <= threshold: available
+    code = UT.make_utrn(5, pounds=4)
+    code = code[:19] + str((int(code[19]) + 1) % 10)            # a PPMID drops digit 20 unchecked
+    r = zcl(b, "Prepayment", "ConsumerTopUp", {"OriginatingDevice": 2, "TopUpCode": code},
+            src=0x5A5A)
+    f = r[-1]
+    assert f["command"] == "ConsumerTopUpResponse"
+    assert f["fields"] == {"ResultType": 0, "TopUpValue": 400000, "SourceOfTopUp": 2,
+                           "CreditRemaining": 400000}          # no EC was used: none to repay
+    assert not b.acc.ec_in_use
+    r = zcl(b, "Prepayment", "ConsumerTopUp", {"OriginatingDevice": 2, "TopUpCode": code},
+            src=0x5A5A)
+    assert r[-1]["fields"]["ResultType"] == 2                  # duplicate
+    r = zcl(b, "Prepayment", "GetTopUpLog", {"LatestEndTime": 0xFFFFFFFE, "NumberOfRecords": 5},
+            src=0x7777)                                        # reading is anyone's
+    assert [t["TopUpAmount"] for t in r[-1]["fields"]["TopUps"]] == [400000]
+    b.clock.advance(86400 - b.clock.now() % 86400)
+    b.m.tick()                                                 # midnight: prepayment daily read
+    r = zcl(b, "Prepayment", "GetPrepaySnapshot", {"EarliestStartTime": 0,
+                                                   "LatestEndTime": 0xFFFFFFFE,
+                                                   "SnapshotOffset": 0,
+                                                   "SnapshotCause": 0xFFFFFFFF}, src=0x7777)
+    assert r[-1]["command"] == "PublishPrepaySnapshot"
+    assert r[-1]["fields"]["SnapshotCause"] == 1
+
+
+def test_a_payment_mode_change_takes_a_prepayment_snapshot(tmp_path):
+    b = prepay_bench(tmp_path)                    # credit -> prepayment: one snapshot
+    b.m.top_up(UT.make_utrn(1, pounds=2))
+    CFG.apply(b.m, {"mode": "credit", "at": T0 + 10})
+    b.run(10)
+    r = zcl(b, "Prepayment", "GetPrepaySnapshot", {"EarliestStartTime": 0,
+                                                   "LatestEndTime": 0xFFFFFFFE,
+                                                   "SnapshotOffset": 0,
+                                                   "SnapshotCause": 0x4000})
+    f = r[-1]["fields"]
+    assert f["TotalSnapshotsFound"] == 2 and f["SnapshotCause"] == 0x4000
+    assert f["SnapshotTime"] == T0 + 10
+    # payload: accumulated debt, debts 1-3, EC remaining, credit remaining (int32 LE)
+    import struct
+    assert struct.unpack("<iIIIii", bytes.fromhex(f["SnapshotPayload"][4:]))[5] == 200000

@@ -54,6 +54,8 @@ CREDIT_ADJ_ABSOLUTE = const(0x01)
 _INT32_MAX = 0x7FFFFFFF
 
 _DYN = A_R | A_DYN
+# DebtRecoveryFrequency: per hour, day, week, month (365.25/12 days), quarter
+_PERIODS = (3600, 86400, 604800, 2629800, 7889400)
 
 
 class Prepayment(Cluster):
@@ -254,20 +256,28 @@ class Prepayment(Cluster):
             "CreditRemaining": self.money(self.app.account.mb)})
 
     def on_ChangeDebt(self, req, f):
+        """DebtAmountType picks the debt and absolute/incremental (ZCL8
+        §10.8: 0/1 type 1, 2/3 type 2, 4/5 type 3); types 1 and 2 are the
+        GBCS time-based debts, type 3 the payment-based one (a share of each
+        top-up, DebtRecoveryBalancePercentage in 0.01 %). A time-based rate
+        per hour/day/week/month/quarter is collected pro rata every second."""
         self._from_supplier(req)
-        label = f["DebtLabel"]
-        # debt type from the label's first octet: 1, 2 time debts, 3 payment debt
-        i = (label[0] - 0x31) if label and 0x31 <= label[0] <= 0x33 else -1
-        if i < 0:
+        t = f["DebtAmountType"]
+        if t > 5:
             raise ZclError(S.INVALID_FIELD)
+        i = t >> 1
         a = self.app.account
+        amount = self.unmoney(f["DebtAmount"])
+        if t & 1:
+            amount += a.debt[i]
         if i == 2:
-            a.set_debt(2, self.unmoney(f["DebtAmount"]))
-            a.pay_pct = f["DebtRecoveryBalancePercentage"]
+            a.set_debt(2, amount)
+            a.pay_pct = min(10000, f["DebtRecoveryBalancePercentage"])
         else:
-            per = (3600, 86400, 604800)[f["DebtRecoveryFrequency"]] \
-                if f["DebtRecoveryFrequency"] < 3 else 86400
-            a.set_debt(i, self.unmoney(f["DebtAmount"]), self.unmoney(f["DebtRecoveryAmount"]), per)
+            fr = f["DebtRecoveryFrequency"]
+            if fr >= len(_PERIODS):
+                raise ZclError(S.INVALID_FIELD)
+            a.set_debt(i, amount, self.unmoney(f["DebtRecoveryAmount"]), _PERIODS[fr])
         self.app.account_changed()
         return S.SUCCESS
 

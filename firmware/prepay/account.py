@@ -386,7 +386,10 @@ class Account:
         if idx == P_FRIENDLY:
             self.friendly = bytes(value)
         elif idx == P_ACCOUNT:
+            old = self.mode
             self.mode, self.sde, self.sdd = value & 3, bool(value & 4), bool(value & 8)
+            if old != self.mode:
+                self.app.mode_changed()
             self.p[idx] = value
             if self.mode != PREPAY and self.ec_in_use:
                 self.ec_in_use = False       # leaving prepayment: EC used stays owed in mb

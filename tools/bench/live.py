@@ -38,6 +38,7 @@ class LiveView:
                 hub.report_count, hub.reports.get("Metering", {}).get("CurrentSummationDelivered", "-"),
                 hub.reports.get("Metering", {}).get("InstantaneousDemand", "-"), hub.time_requests),
             "  tariff  | %s" % _tariff(st),
+            "  prepay  | %s" % _prepay(st),
             "  drlc    | aux switches %s  events %s  last %s" % (
                 _aux(st), _events(st), (hub.drlc_reports[-1:] or ["-"])[0]),
             "  last rx | %s" % _last_out(runner),
@@ -76,6 +77,41 @@ def _tariff(st):
     regs = " ".join("%s=%d" % kv for kv in sorted(tf["Registers"].items()))
     return "rate %s (tier %d) price %d  registers Wh: %s  cost %d + standing %d" % (
         tf["Register"], tf["Tier"], tf["Price"], regs or "-", tf["EnergyCost"], tf["StandingCost"])
+
+
+def _money(units):
+    """Account units (10^-5 of the currency) as pounds and pence."""
+    sign = "-" if units < 0 else ""
+    p = abs(units) // 1000
+    return "%s£%d.%02d" % (sign, p // 100, p % 100)
+
+
+def _prepay(st):
+    pp = st.get("meter", {}).get("Prepay")
+    if not pp:
+        return "-"
+    if pp["Mode"] != "prepayment":
+        return "credit mode  balance %s" % _money(pp["MeterBalance"])
+    out = "credit %s" % _money(pp["MeterBalance"])
+    if pp["ECInUse"]:
+        out += "  EC %s in use" % _money(pp["EmergencyCredit"])
+    elif pp["ECAvailable"]:
+        out += "  EC available"
+    if pp["AccumulatedDebt"]:
+        out += "  acc. debt %s" % _money(pp["AccumulatedDebt"])
+    out += "  supply %s%s" % (pp["Supply"].upper(), " (%s)" % pp["SupplyCause"]
+                              if pp["SupplyCause"] else "")
+    if pp["Friendly"]:
+        out += "  FRIENDLY PERIOD"
+    lt = pp.get("LastTopUp")
+    if lt:
+        out += "  last top-up %s" % (_money(lt[1]) if lt[0] == 0 else
+                                     "REJECTED (%s)" % _REJECT.get(lt[0], lt[0]))
+    return out
+
+
+_REJECT = {1: "malformed", 2: "duplicate", 3: "not authentic", 4: "over max credit",
+           5: "over max balance", 6: "not for this meter"}
 
 
 def _aux(st):
