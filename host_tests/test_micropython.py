@@ -24,8 +24,13 @@ def test_store_powercut_never_mixes_on_micropython(tmp_path):
 
 
 def test_steady_state_tick_allocates_nothing(tmp_path):
-    out = run_script("micropython", "heap_tick.py", str(tmp_path))
+    out = run_script("micropython", "heap_tick.py", str(tmp_path), preload="firmware.meter")
     assert "heap_lock ticks 1200 ok frames 0" in out, out
+    # prepayment at its busiest: the time debt (3 units a second) is
+    # collected for 400 s and the balance, held on by the friendly period,
+    # keeps falling below zero
+    line = [l for l in out.splitlines() if l.startswith("heap_lock prepay")][0].split()
+    assert line[3:5] == ["400", "ok"] and int(line[7]) == 1200 and int(line[9]) < 0, out
 
 
 def test_prepayment_day_same_on_both_runtimes(tmp_path):

@@ -726,3 +726,22 @@ def test_a_payment_mode_change_takes_a_prepayment_snapshot(tmp_path):
     # payload: accumulated debt, debts 1-3, EC remaining, credit remaining (int32 LE)
     import struct
     assert struct.unpack("<iIIIii", bytes.fromhex(f["SnapshotPayload"][4:]))[5] == 200000
+
+
+def test_network_route_entry_point_takes_the_counter_from_the_command(tmp_path):
+    """CS01a (the GBCS issue wires it): the PTUT and the originator counter
+    of the grouping header; no reconstruction, the truncated bits must match."""
+    b = prepay_bench(tmp_path)
+    b.m.top_up(UT.make_utrn(1000, pounds=1))
+    counter = 1000 + 5000                          # far beyond the keyed-in window: fine here
+    ptut = U.parse(UT.make_utrn(counter, pounds=2))
+    assert b.acc.top_up_ptut(ptut, counter) == 200000
+    assert b.acc.cache.flags[b.acc.cache.n - 1] == U.FLAG_NETWORK
+    with pytest.raises(U.UtrnError) as e:
+        b.acc.top_up_ptut(ptut, counter)
+    assert e.value.args[0] == U.DUPLICATE
+    ptut = U.parse(UT.make_utrn(counter + 1, pounds=2))
+    with pytest.raises(U.UtrnError) as e:
+        b.acc.top_up_ptut(ptut, counter + 2)      # header counter disagrees with the PTUT
+    assert e.value.args[0] == U.NOT_AUTHENTIC
+    assert b.acc.mb == 300000 and b.acc.ledger_ok()

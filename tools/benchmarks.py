@@ -21,7 +21,8 @@ def core():
                                               "meter objects B", "alloc/tick B"))
     for rt in RUNTIMES:
         with tempfile.TemporaryDirectory() as d:
-            r = json.loads(run_script(rt, "bench_core.py", d).strip().splitlines()[-1])
+            r = json.loads(run_script(rt, "bench_core.py", d, preload="firmware.meter")
+                           .strip().splitlines()[-1])
         print("%-12s %14s %10s %13s %16s %14s" % (
             rt, r["frames_per_s"], r["tick_us"], r["heap_after_boot"], r["meter_objects"],
             r["alloc_per_tick"]))
@@ -38,7 +39,8 @@ def scenario_speed():
                                          "store record B"))
     for rt in RUNTIMES:
         with tempfile.TemporaryDirectory() as d:
-            r = json.loads(run_script(rt, "bench_tariff.py", d).strip().splitlines()[-1])
+            r = json.loads(run_script(rt, "bench_tariff.py", d, preload="firmware.meter")
+                           .strip().splitlines()[-1])
         print("%-12s %10s %14s %18s %16s" % (rt, r["tick_us"], r["alloc_per_tick"],
                                              r["full_tariff_heap"], r["stored_record"]))
     print("  full tariff: 48 TOU + 32 block prices, 4 seasons, 4 weeks, 16 day profiles x 48")

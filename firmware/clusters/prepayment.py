@@ -338,6 +338,9 @@ class Prepayment(Cluster):
         return S.SUCCESS
 
     def on_SetOverallDebtCap(self, req, f):
+        """Taken as the GBCS DebtRecoveryRateCap amount (the most time debt
+        collected per cap period, Tbl 9.2.2.7): GBCS names no other cap and
+        ZSE does not say how its cap maps onto GBCS."""
         self._from_supplier(req)
         self.app.account.stage(AC.P_CAP, self.unmoney(f["OverallDebtCap"]),
                                f["ImplementationDateTime"], self.app.clock.now())

@@ -97,6 +97,11 @@ class Account:
         self.pend_at = [NEVER] * N_PARAMS
         self.friendly = b""
         self.friendly_passive = b""
+        self._fp = []                 # decoded periods: mask, start minute, end minute, ...
+        self._fd = []                 # special days: year << 9 | month << 5 | day
+        self._fday = -1
+        self._fkey = 0
+        self._fwd = 0
         # time debts 1, 2 then the payment debt: outstanding, rate, period, residue
         self.debt = [0, 0, 0]
         self.rate = [0, 0, 0]
@@ -173,29 +178,40 @@ class Account:
                 == self.credited - self.charged)
 
     def is_friendly(self, t):
-        """Inside a non-disablement period (friendly credit) at UTC t."""
-        f = self.friendly
-        if not f:
-            return False
+        """Inside a non-disablement period (friendly credit) at UTC t.
+        Allocation-free: the calendar is decoded when set, and the date's
+        special-day key once a day."""
         day = t // 86400
-        n = f[0]
-        off = 1
-        if n:
-            wd = (day + 5) % 7                   # 2000-01-01 was a Saturday; Monday = 0
-            minute = (t % 86400) // 60
-            for _ in range(n):
-                mask, a, b = struct.unpack_from("<BHH", f, off)
-                off += 5
-                if mask & (1 << wd) and a <= minute < b:
-                    return True
-        m = f[off]
-        if m:
+        if day != self._fday:
+            self._fday = day
             y, mo, d = civil(day)
-            for i in range(m):
-                yy, mm, dd = struct.unpack_from("<HBB", f, off + 1 + 4 * i)
-                if (yy == 0xFFFF or yy == y) and mm == mo and dd == d:
-                    return True
+            self._fkey = (y << 9) | (mo << 5) | d
+            self._fwd = 1 << ((day + 5) % 7)     # 2000-01-01 was a Saturday; Monday = bit 0
+        p = self._fp
+        minute = (t % 86400) // 60
+        for i in range(0, len(p), 3):
+            if p[i] & self._fwd and p[i + 1] <= minute < p[i + 2]:
+                return True
+        k = self._fkey
+        for x in self._fd:
+            if x == k or x == (0xFFFF << 9) | (k & 0x1FF):
+                return True
         return False
+
+    def _decode_friendly(self):
+        f = self.friendly
+        p = []
+        d = []
+        if f:
+            off = 1
+            for _ in range(f[0]):
+                p.extend(struct.unpack_from("<BHH", f, off))
+                off += 5
+            for i in range(f[off]):
+                y, mo, dd = struct.unpack_from("<HBB", f, off + 1 + 4 * i)
+                d.append((y << 9) | (mo << 5) | dd)
+        self._fp = p
+        self._fd = d
 
     # -- per second ---------------------------------------------------------------------------
     def tick(self, now):
@@ -385,6 +401,7 @@ class Account:
     def _set(self, idx, value):
         if idx == P_FRIENDLY:
             self.friendly = bytes(value)
+            self._decode_friendly()
         elif idx == P_ACCOUNT:
             old = self.mode
             self.mode, self.sde, self.sdd = value & 3, bool(value & 4), bool(value & 8)
@@ -484,6 +501,7 @@ class Account:
             blobs.append(bytes(b[k + 1:k + 1 + m]))
             k += 1 + m
         self.friendly, self.friendly_passive = blobs
+        self._decode_friendly()
         c = self.cache
         m = b[k]
         k += 1

@@ -47,3 +47,35 @@ micropython.heap_unlock()
 if err is not None:
     sys.print_exception(err)
 print("heap_lock ticks", n, "ok" if ok else "ALLOCATED", "frames", len(out), "wh", m.import_wh - 5000000)
+
+# Phase 2: the same in prepayment mode at its busiest: credit exhausted
+# inside a friendly period (checked every second), a time debt collected
+# every second with a cap, a special day in the calendar, the load limiter
+# watching (below its threshold).
+from firmware.prepay import config as CFG
+CFG.apply(m, {"mode": "prepayment", "sde": True,
+              "params": {"ec_limit": 0, "low_credit_threshold": 100000, "debt_cap": 10 ** 9,
+                         "load_limit_w": 20000, "load_limit_period": 60},
+              "friendly": {"periods": [[127, "00:00", "01:00"]], "days": [[0, 12, 25]]},
+              "debts": [{"debt": 1, "amount": 10 ** 8, "rate": 86400 * 3, "period_s": 86400}]})
+for i in range(30):           # warm-up: the exhaustion and friendly-period alerts happen here
+    clock.advance(1)
+    m.tick()
+assert m.account.is_friendly(clock.now()) and m.supply.state == 2, "not held by the friendly period"
+del out[:]
+n2 = 400                      # stays inside the half hour: no register save
+ok = False
+debt0 = m.account.debt[0]
+micropython.heap_lock()
+try:
+    for i in range(n2):
+        clock.advance(1)
+        m.tick()
+    ok = True
+except MemoryError as e:
+    err = e
+micropython.heap_unlock()
+if err is not None:
+    sys.print_exception(err)
+print("heap_lock prepay ticks", n2, "ok" if ok else "ALLOCATED", "debt collected",
+      debt0 - m.account.debt[0], "balance", m.account.mb)
