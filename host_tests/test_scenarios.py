@@ -96,3 +96,31 @@ def test_metering_values_in_wireshark(results):
     ids, u24, u48 = attrs[0][0].split(","), attrs[0][1].split(","), attrs[0][2]
     assert ids[:3] == ["0x0401", "0x0002", "0x0407"]
     assert u24 == ["6083", "83"] and u48 == "2000"      # day, partial interval; max demand
+
+
+def test_prepayment_values_in_wireshark(results):
+    """Wireshark's SE dissector reads the Prepayment responses of the
+    prepay-day scenario back with the values it expects (a PPMID's view)."""
+    res, out = results(os.path.join(ROOT, "scenarios", "prepay-day.json"), "micropython")
+    pcap = os.path.join(out, "capture.pcap")
+    pp = "zbee_zcl_se.pp."
+    rows = tshark_fields(pcap, pp + "consumer_top_up_response.result_type",
+                         pp + "consumer_top_up_response.top_up_value",
+                         pp + "consumer_top_up_response.source_of_top_up",
+                         pp + "consumer_top_up_response.credit_remaining",
+                         display_filter=pp + "consumer_top_up_response.result_type")
+    assert rows[0] == ["0", "500000", "2", "68220"]
+    assert rows[1][:3] == ["0", "200000", "2"]
+    rows = tshark_fields(pcap, pp + "publish_top_up_log.top_up_amount",
+                         pp + "publish_top_up_log.top_up_code",
+                         display_filter=pp + "publish_top_up_log.top_up_amount")
+    amounts = rows[0][0].split(",")
+    assert amounts == ["200000", "100000"] and len(rows[0][1].split(",")) == 2
+    rows = tshark_fields(pcap, pp + "publish_debt_log.amount_collected",
+                         pp + "publish_debt_log.debt_type", pp + "publish_debt_log.outstanding_debt",
+                         display_filter=pp + "publish_debt_log.amount_collected")
+    assert rows[0] == ["50000", "2", "0"]
+    rows = tshark_fields(pcap, pp + "attr_id", pp + "attr.payment_control_configuration",
+                         display_filter="zbee_zcl.cmd.id == 0x01 && " + pp + "attr_id")
+    assert rows[0][0].split(",")[:3] == ["0x0000", "0x0001", "0x0003"]
+    assert rows[0][1] in ("0x0097", "0x97", "151")
