@@ -427,6 +427,11 @@ def test_keyed_in_top_up_outcomes_and_their_logs(tmp_path):
     assert m.top_up(UT.make_utrn(1000, pounds=2)) == (0, 200000)
     assert m.top_up(UT.make_utrn(1000, pounds=2)) == (U.DUPLICATE, 0)
     assert m.top_up(UT.make_utrn(999, pounds=2)) == (U.DUPLICATE, 0)      # below the lowest
+    # reordered codes above the lowest entry are fine (§14.3.6: the cache,
+    # not a high-water mark, stops replays)
+    assert m.top_up(UT.make_utrn(1010, pence=1)) == (0, 1000)
+    assert m.top_up(UT.make_utrn(1008, pence=1)) == (0, 1000)
+    assert m.top_up(UT.make_utrn(1008, pence=1)) == (U.DUPLICATE, 0)
     forged = UT.make_utrn(1001, pounds=2)
     forged = forged[:12] + str((int(forged[12]) + 3) % 10) + forged[13:19]
     forged += str(UT.check_digit(forged))
@@ -434,13 +439,14 @@ def test_keyed_in_top_up_outcomes_and_their_logs(tmp_path):
     assert m.top_up(UT.make_utrn(1002, pounds=151)) == (U.OVER_MAX_CREDIT, 0)
     m.account.max_balance = 3
     assert m.top_up(UT.make_utrn(1002, pounds=2)) == (U.OVER_MAX_BALANCE, 0)
-    assert m.account.mb == 200000 and m.account.cache.n == 1
+    assert m.account.mb == 202000 and m.account.cache.n == 3
     codes = [code for _, code, _, _ in m.log_between(m.event_log, 0, 1 << 32)]
     assert codes.count(0x0001) >= 5               # every alert is in the event log
-    assert [a for a in m.alerts if a >> 8 == 0x8F] == [0x8F51, 0x8F51, 0x8F63, 0x8F5B, 0x8F47]
+    assert [a for a in m.alerts if a >> 8 == 0x8F] == \
+        [0x8F51, 0x8F51, 0x8F51, 0x8F63, 0x8F5B, 0x8F47]
     sec = m.log_between(m.security_log, 0, 1 << 32)
     assert [v >> 24 for _, code, _, v in sec if code == 0x0102] == \
-        [U.DUPLICATE, U.DUPLICATE, U.NOT_AUTHENTIC]
+        [U.DUPLICATE, U.DUPLICATE, U.DUPLICATE, U.NOT_AUTHENTIC]
     assert m.ui(UI_ADD_CREDIT, "123") is False
     assert m.log_between(m.event_log, 0, 1 << 32)[-1][1:4:2] == (0x8162, UI_ADD_CREDIT)
 
