@@ -66,3 +66,21 @@ def test_prepayment_day_same_on_both_runtimes(tmp_path):
     assert "cut" in cpy and "again (0, 100000) again (2, 0)" in cpy
     assert "wrap (0, 100000)" in cpy
     assert mpy == cpy
+
+
+def test_full_capacity_tariff_on_both_runtimes(tmp_path):
+    """A tariff at the engine's full capacity loads, meters across switch
+    points and comes back from flash at boot, identically on MicroPython
+    (board heap) and CPython."""
+    out = {}
+    for rt in ("cpython", "micropython"):
+        (tmp_path / rt).mkdir()
+        out[rt] = "".join(run_script(rt, "tariff_full.py", str(tmp_path / rt), phase,
+                                     preload="firmware.meter") for phase in ("1", "2"))
+    lines = out["cpython"].splitlines()
+    assert lines[0].startswith("activated ['cal', 'spd', 'prc', 'thr', 'stc']")
+    p1, booted = lines[1].split(), lines[2].split()
+    assert p1[1:4] == ["b'full'", "16", "48"]
+    del p1[6], booted[6]          # the selector is looked up at the first tick after boot
+    assert booted[1:] == p1[1:]   # parts, registers, counters and money read back whole
+    assert out["micropython"] == out["cpython"]

@@ -136,9 +136,9 @@ class CountingBackend(FileBackend):
         self.bytes[key] = self.bytes.get(key, 0) + n
         self.calls[key] = self.calls.get(key, 0) + 1
 
-    def write(self, name, data):
-        self._note(name, len(data))
-        FileBackend.write(self, name, data)
+    def write_parts(self, name, parts):
+        self._note(name, sum(len(p) for p in parts))
+        FileBackend.write_parts(self, name, parts)
 
     def write_at(self, name, off, data):
         self._note(name, len(data))

@@ -36,11 +36,14 @@ def core():
 def scenario_speed():
     print("== Tariff engine (host_tests/mp/bench_tariff.py: TOU with blocks, 2 Wh/s)")
     print("%-12s %10s %14s %18s %16s" % ("runtime", "tick us", "B/tick", "full tariff heap B",
-                                         "store record B"))
+                                         "full record B"))
     for rt in RUNTIMES:
-        with tempfile.TemporaryDirectory() as d:
-            r = json.loads(run_script(rt, "bench_tariff.py", d, preload="firmware.meter")
-                           .strip().splitlines()[-1])
+        r = {}
+        for arg in ("ticks", "full"):
+            with tempfile.TemporaryDirectory() as d:
+                r.update(json.loads(run_script(rt, "bench_tariff.py", d, arg,
+                                               preload="firmware.meter")
+                                    .strip().splitlines()[-1]))
         print("%-12s %10s %14s %18s %16s" % (rt, r["tick_us"], r["alloc_per_tick"],
                                              r["full_tariff_heap"], r["stored_record"]))
     print("  full tariff: 48 TOU + 32 block prices, 4 seasons, 4 weeks, 16 day profiles x 48")

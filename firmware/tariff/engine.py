@@ -137,7 +137,7 @@ class TariffEngine:
             self._apply_all()
 
     def _save(self):
-        self.store.save(STORE_KEY, _pack_parts(self.parts))
+        self.store.save_parts(STORE_KEY, _pack_parts(self.parts))
 
     def stage(self, blobs, at, now):
         """Load parts (kind -> blob, already validated) with one activation
@@ -397,16 +397,18 @@ def _period_id(bp, t):
 # record: per kind in KINDS order: at u32, since u32, active len u16,
 # passive len u16 (0xFFFF: none), active, passive
 def _pack_parts(parts):
-    out = bytearray()
+    """The record as a list of pieces (headers and the blobs themselves),
+    which Store.save_parts writes without joining them."""
+    out = []
     for k in KINDS:
         p = parts[k]
         ps = p.passive
-        out += struct.pack("<IIHH", p.at, p.since, len(p.active),
-                           0xFFFF if ps is None else len(ps))
-        out += p.active
+        out.append(struct.pack("<IIHH", p.at, p.since, len(p.active),
+                               0xFFFF if ps is None else len(ps)))
+        out.append(p.active)
         if ps is not None:
-            out += ps
-    return bytes(out)
+            out.append(ps)
+    return out
 
 
 def _unpack_parts(rec):
