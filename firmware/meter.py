@@ -292,6 +292,12 @@ class Meter:
         from .tariff.loader import parts_from_doc      # rare: kept out of the resident heap
         return self.tariff.stage(parts_from_doc(doc), at, self.clock.now())
 
+    def reset_block_counters(self):
+        """Block counters to zero on command or change of supplier
+        (§13.3.5.10); the GBCS route calls this, the registers are saved."""
+        self.tariff.reset_block_counters()
+        self.save_registers()
+
     # -- DRLC default application: the auxiliary load-control switches ------------
     def _shed(self, event, reason):
         """Start callback: open every aux switch (GBCS §18.1.1) while any
