@@ -25,7 +25,9 @@ from .zcl.status import DecodeError
 from .zcl.reporting import Reporting
 from .clusters.basic import Basic
 from .clusters.identify import Identify
-from .clusters.metering import Metering, SNAPSHOT_SLOTS
+from .clusters.metering import Metering
+from .metering.snapshots import (Snapshots, CAUSE_MODE, CAUSE_TARIFF_INFO, CAUSE_PRICE_MATRIX,
+                                 CAUSE_THRESHOLDS, CAUSE_CALENDAR)
 from .clusters.time_client import TimeClient, NAMES as TIME_STATUS_NAMES
 from .clusters.drlc_client import DrlcClient
 from .clusters.price import Price
@@ -142,8 +144,8 @@ class Meter:
         z = self.zcl
         self.basic = z.add(ESI_EP, Basic(self), DEVICE_ESI)
         self.identify = z.add(ESI_EP, Identify(self))
-        self.metering = z.add(ESI_EP, Metering(
-            self, SeqLog(be, "snapshots.bin", SNAPSHOT_SLOTS, 14)))
+        self.metering = z.add(ESI_EP, Metering(self))
+        self.snapshots = Snapshots(self, be)
         self.metering.values[0x0308] = cfg["serial"].encode()
         self.metering.values[0x0307] = cfg["site_id"].encode()
         self.time = z.add(ESI_EP, TimeClient(self, cfg["hub_addr"], cfg["hub_ep"], ESI_EP))
@@ -165,6 +167,7 @@ class Meter:
         self.price = z.add(ESI_EP, Price(self))
         self.calendar = z.add(ESI_EP, CalendarServer(self))
         self.tariff.on_change = self.price.price_changed
+        self.tariff.on_activate = self._tariff_activated
         self._tickers = (self.identify, self.time, self.drlc)
         self._hole = None           # construction done: the region is free again
 
@@ -190,6 +193,7 @@ class Meter:
             self.tariff.catch_up(now - last_on)     # standing charge runs while the mains is off
             self.account.catch_up(now - last_on, now)
         self.profile.boot(now, self.import_wh)
+        self.snapshots.boot(now)
         self.log(self.power_log, PWR_UP, last_on)
         for _, cl in self.zcl.clusters():
             self._load_nv(cl)
@@ -240,8 +244,10 @@ class Meter:
         if self.button.pending:
             self.button_presses += self.button.take()
             self.ui(UI_ENABLE_SUPPLY)            # the button arms -> enables (SMETS)
+        self.snapshots.tick(now)
         if now // 86400 != self._pp_day:
             self._pp_day = now // 86400
+            self.snapshots.day_changed(now)      # end of a billing period at midnight UTC
             if self.account.mode == AC.PREPAY:   # prepayment daily read at midnight UTC
                 self.prepayment.snapshot(SNAP_GENERAL)
         if now // REG_PERIOD != self._reg_period:
@@ -279,10 +285,12 @@ class Meter:
         time step never moves energy across the persisted boundary."""
         self.save_registers()
         self.profile.clock_changed(self.clock.now(), self.import_wh)
-        self.log(self.event_log, EV_CLOCK_SET, self.clock.now())
+        old = self.clock.now()
+        self.log(self.event_log, EV_CLOCK_SET, old)
         self.clock.set(utc)
         self._reg_period = utc // REG_PERIOD
         self.tariff.clock_changed()
+        self.snapshots.clock_changed(old, utc)
         self.drlc.on_clock_set()
 
     def load_tariff(self, doc, at=IMMEDIATE):
@@ -402,10 +410,21 @@ class Meter:
         self.save_registers()
 
     def mode_changed(self):
-        """Payment mode switched: a prepayment snapshot with cause 'change
-        of meter mode' (the billing-data log entry SMETS also asks for
-        belongs to the billing log, not built yet)."""
+        """Payment mode switched: a prepayment snapshot and a Billing Data
+        Log change entry, both with cause 'change of meter mode'."""
         self.prepayment.snapshot(SNAP_MODE)
+        self.snapshots.change(CAUSE_MODE)
+
+    def _tariff_activated(self, mask):
+        """A tariff part took effect: the Billing Data Log's change entry
+        (registers and balances), with ZSE snapshot causes for the parts."""
+        cause = 0
+        for bit, c in ((0, CAUSE_CALENDAR), (1, CAUSE_CALENDAR),
+                       (2, CAUSE_TARIFF_INFO | CAUSE_PRICE_MATRIX), (3, CAUSE_THRESHOLDS),
+                       (4, CAUSE_TARIFF_INFO)):
+            if mask & (1 << bit):
+                cause |= c
+        self.snapshots.change(cause)
 
     def supply_changed(self):
         self.save_registers()
@@ -518,7 +537,9 @@ class Meter:
             return self.profile.max_demand_w
         if k == "Logs":
             return {"event": self.event_log.seq, "security": self.security_log.seq,
-                    "power": self.power_log.seq, "snapshots": self.metering.snapshots.seq,
+                    "power": self.power_log.seq, "snapshots": self.snapshots.logs[0].seq,
+                    "billing_period": self.snapshots.logs[1].seq,
+                    "billing_change": self.snapshots.logs[2].seq,
                     "topups": self.prepayment.topups.seq, "debts": self.prepayment.debts.seq}
         return getattr(self, _METER_ATTRS[k])
 

@@ -198,7 +198,8 @@ def test_discover_attributes_and_extended(bench):
                            "attributes": ["UnitOfMeasure", "Multiplier", "Divisor"]}
     r = one(bench.glob("Metering", "DiscoverAttributesExtended", {"start": 0x0A00, "max": 10}))
     assert r["fields"] == {"complete": 1, "attributes": [
-        "BillToDateDelivered", "BillToDateTimeStampDelivered", "ClusterRevision"]}
+        "BillToDateDelivered", "BillToDateTimeStampDelivered", "ProjectedBillDelivered",
+        "ProjectedBillTimeStampDelivered", "BillDeliveredTrailingDigit", "ClusterRevision"]}
     f = bench.glob("Basic", "DiscoverAttributesExtended", {"start": 0x0010, "max": 1})[0]
     assert f.payload[-1] == 0x03   # LocationDescription: readable + writable
 

@@ -15,6 +15,16 @@ from ..metering import profile as PR
 from ..tariff.matrix import block_slot
 from ..prepay.account import P_LL_POWER
 from ..prepay import supply as SU
+from ..metering.snapshots import billing_period
+
+
+def _month(now):
+    """(start, end) UTC of the calendar month holding now."""
+    from ..tariff.engine import days_from_civil
+    p = billing_period(now)
+    y, m = divmod(p - 1, 12)
+    y2, m2 = divmod(p, 12)
+    return days_from_civil(y, m + 1, 1) * 86400, days_from_civil(y2, m2 + 1, 1) * 86400
 
 ATTR_SUMMATION = const(0x0000)
 ATTR_MULTIPLIER = const(0x0301)
@@ -35,10 +45,8 @@ GP_TOO_MANY_PERIODS = const(0x04)
 GP_NO_INTERVALS = const(0x05)
 INVALID_INTERVAL = const(0xFFFFFF)        # "invalid intervals should be marked 0xFFFFFF"
 FAST_POLL_MAX_MIN = const(15)             # fast poll lasts at most 15 minutes
-SNAPSHOT_SLOTS = const(16)
-SNAPSHOT_ANY_CAUSE = 0xFFFFFFFF
-SCHEDULES_NOT_SUPPORTED = const(0x04)     # Schedule Snapshot confirmation
 PAYLOAD_TOU_DELIVERED = const(0x00)       # snapshot payload type
+SNAPSHOT_PIECE = const(63)                # payload octets per Publish Snapshot: 82 - 3 - 16
 
 _DYN = A_R | A_DYN
 
@@ -98,9 +106,12 @@ class Metering(Cluster):
         # Alarms set
         (0x0800, "GenericAlarmMask", T.MAP16, RW | A_NV, 0xFFFF),
         (0x0801, "ElectricityAlarmMask", T.MAP32, RW | A_NV, 0xFFFFFFFF),
-        # Billing set (the tariff issue fills it)
-        (0x0A00, "BillToDateDelivered", T.UINT32, A_R, 0),
-        (0x0A01, "BillToDateTimeStampDelivered", T.UTC, A_R, 0),
+        # Billing set: cost of the current billing period (metering/snapshots.py)
+        (0x0A00, "BillToDateDelivered", T.UINT32, _DYN, 0),
+        (0x0A01, "BillToDateTimeStampDelivered", T.UTC, _DYN, 0),
+        (0x0A02, "ProjectedBillDelivered", T.UINT32, _DYN, 0),
+        (0x0A03, "ProjectedBillTimeStampDelivered", T.UTC, _DYN, 0),
+        (0x0A04, "BillDeliveredTrailingDigit", T.MAP8, _DYN, 0),
     )
     # The tariff registers (GBCS Table 7.3.7.2 through ZSE D.3.2.2.2 / .12):
     # TOU register t at 0x0100 + 2(t-1); block b of time band t at
@@ -151,9 +162,8 @@ class Metering(Cluster):
                                         ("SupplyStatus", T.ENUM8))),
     )
 
-    def __init__(self, app, snapshots=None):
+    def __init__(self, app):
         Cluster.__init__(self, app)
-        self.snapshots = snapshots          # SeqLog of (time u32, cause u32, Wh u48)
         self.fast_poll_end = 0
 
     # -- values ------------------------------------------------------------------------
@@ -198,6 +208,8 @@ class Metering(Cluster):
             return p.max_demand_t
         if aid == 0x0014:
             return m.supply.state                      # 0 off, 1 off/armed, 2 on
+        if 0x0A00 <= aid <= 0x0A04:
+            return self._billing(aid)
         if aid == 0x0605:
             return m.supply.ll_state
         if aid == 0x0601:
@@ -206,6 +218,23 @@ class Metering(Cluster):
             last = p.interval(p.last_idx) if p.last_idx >= 0 else None
             return self._wire(last[0] * 2) if last else 0
         return self.values[aid]
+
+    def _billing(self, aid):
+        """Bill to date: energy and standing charge since the billing period
+        began, in the Price cluster's currency units and trailing digit;
+        projected over the whole period at the rate so far."""
+        m = self.app
+        now = m.clock.now()
+        if aid == 0x0A04:
+            return (-m.tariff.scaler) << 4
+        if aid == 0x0A01 or aid == 0x0A03:
+            return now
+        bill = m.snapshots.bill_to_date()
+        if aid == 0x0A02:
+            s, e = _month(now)
+            if now > s:
+                bill = bill * (e - s) // (now - s)
+        return min(max(bill, 0), 0xFFFFFFFF)
 
     def _read_historical(self, aid):
         m = self.app
@@ -285,43 +314,49 @@ class Metering(Cluster):
                    {"AppliedUpdatePeriod": period, "FastPollModeEndTime": self.fast_poll_end})
 
     def on_ScheduleSnapshot(self, req, f):
-        """Scheduled snapshots are not implemented: each schedule is refused
-        with 'snapshot schedules not supported by device' (ZSE D.3.2.4.5)."""
+        """Each 13-octet schedule (id, start, SnapshotSchedule u24, payload
+        type, cause) confirmed one by one (metering/snapshots.py)."""
         raw = f["Schedules"]
-        if len(raw) % 13:
+        if len(raw) % 13 or not raw:
             raise ZclError(S.MALFORMED_COMMAND)
-        confs = [{"SnapshotScheduleID": raw[i], "Confirmation": SCHEDULES_NOT_SUPPORTED}
-                 for i in range(0, len(raw), 13)]
+        snaps = self.app.snapshots
+        now = self.app.clock.now()
+        confs = []
+        for i in range(0, len(raw), 13):
+            sid, start, lo, hi, pt, cause = struct.unpack_from("<BIHBBI", raw, i)
+            confs.append({"SnapshotScheduleID": sid, "Confirmation":
+                          snaps.schedule(sid, start, lo | (hi << 16), pt, cause, now)})
         self.reply(req, "ScheduleSnapshotResponse",
                    {"IssuerEventID": f["IssuerEventID"], "Confirmations": confs})
 
     def on_TakeSnapshot(self, req, f):
-        m = self.app
-        rec = struct.pack("<IIIH", m.clock.now(), f["SnapshotCause"], m.import_wh & 0xFFFFFFFF,
-                          m.import_wh >> 32)
-        sid = self.snapshots.append(rec)
+        sid = self.app.snapshots.take(0, f["SnapshotCause"])
         self.reply(req, "TakeSnapshotResponse", {"SnapshotID": sid, "SnapshotConfirmation": 0})
 
     def on_GetSnapshot(self, req, f):
-        found = []
-        cause = f["SnapshotCause"]
-        for sid, rec in self.snapshots.newest(SNAPSHOT_SLOTS):
-            t, c, lo, hi = struct.unpack("<IIIH", rec)
-            if f["EarliestStartTime"] <= t <= f["LatestEndTime"] and \
-                    (cause == SNAPSHOT_ANY_CAUSE or c & cause):
-                found.append((sid, t, c, lo | (hi << 32)))
+        """The SnapshotOffset-th newest matching snapshot of any log; a
+        payload longer than one frame goes in CommandIndex-numbered pieces
+        (ZSE D.3.2.4.6)."""
+        snaps = self.app.snapshots
+        found = snaps.find(f["EarliestStartTime"], f["LatestEndTime"], f["SnapshotCause"])
         k = f["SnapshotOffset"]
         if k >= len(found):
             raise ZclError(S.NOT_FOUND)
-        sid, t, c, wh = found[k]
-        # payload type 0, TOU Information Set Delivered Registers: summation,
-        # bill to date (+ time), projected bill (+ time), trailing digit, tiers in use
-        payload = bytearray(24)
-        T.encode(T.UINT48, self._wire(wh), payload, 0)
-        self.reply(req, "PublishSnapshot", {
-            "SnapshotID": sid, "SnapshotTime": t, "TotalSnapshotsFound": len(found),
-            "CommandIndex": 0, "TotalNumberOfCommands": 1, "SnapshotCause": c,
-            "SnapshotPayloadType": PAYLOAD_TOU_DELIVERED, "SnapshotPayload": bytes(payload)})
+        t, sid = found[k]
+        rec = snaps.get(sid)
+        if rec is None:
+            raise ZclError(S.NOT_FOUND)
+        tf = self.app.tariff
+        payload = snaps.payload(rec, self._wire, tf.tiers_in_use(), (-tf.scaler) << 4,
+                                snaps.bill_of(sid, rec))
+        cause = struct.unpack_from("<I", rec, 4)[0]
+        n = (len(payload) + SNAPSHOT_PIECE - 1) // SNAPSHOT_PIECE
+        for i in range(n):
+            self.reply(req, "PublishSnapshot", {
+                "SnapshotID": sid, "SnapshotTime": t, "TotalSnapshotsFound": len(found),
+                "CommandIndex": i, "TotalNumberOfCommands": n, "SnapshotCause": cause,
+                "SnapshotPayloadType": PAYLOAD_TOU_DELIVERED,
+                "SnapshotPayload": bytes(payload[i * SNAPSHOT_PIECE:(i + 1) * SNAPSHOT_PIECE])})
 
     def on_ResetLoadLimitCounter(self, req, f):
         self.write(ATTR_LOAD_LIMIT_COUNTER, 0)

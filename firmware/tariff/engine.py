@@ -96,6 +96,7 @@ class TariffEngine:
         self._slot = 0
         self._band = 0                    # 0: TOU selector; 1..8: block time band
         self.on_change = None             # callback(engine) when the price in force changes
+        self.on_activate = None           # callback(part mask) when parts take effect
         self.block_period = M.BP_MONTH    # the default tariff's, until a part says otherwise
         self._apply_all()
 
@@ -160,6 +161,8 @@ class TariffEngine:
         if done:
             self._apply_all()
             self.app.log(self.app.event_log, EV_TARIFF_ACTIVATED, _mask(done))
+            if self.on_activate is not None:
+                self.on_activate(_mask(done))
         self._next = 0
         return done
 
@@ -188,6 +191,8 @@ class TariffEngine:
             ok = False
         self._save()
         self.app.log(self.app.event_log, EV_TARIFF_ACTIVATED, _mask(due) | (0 if ok else 0x80))
+        if ok and self.on_activate is not None:
+            self.on_activate(_mask(due))
         for k in due:                      # one alert per instruction (§9.2.2.6)
             self.app.alert(ALERT_FUTURE_OK if ok else ALERT_FUTURE_FAIL)
 

@@ -28,18 +28,30 @@ ATTR_CLUSTER_REVISION = const(0xFFFD)  # global attribute (ZCL rev 6 §2.6.1.2)
 
 
 class AttrTable:
-    """The attributes of one cluster: explicit ones in a dict, numbered
-    families as ranges. Behaves like the dict it replaces (get, [], in,
-    sorted iteration, items, values)."""
+    """The attributes of one cluster: the class's ATTRS tuple (searched by
+    id, no per-instance dict), numbered families as ranges, and the global
+    ClusterRevision. Behaves like the dict it replaces (get, [], in, sorted
+    iteration, items, values)."""
 
-    def __init__(self, explicit, ranges):
-        self.explicit = explicit
+    def __init__(self, attrs, ranges, revision):
+        ids = [a[0] for a in attrs]
+        self.attrs = attrs if ids == sorted(ids) else tuple(sorted(attrs))
         self.ranges = ranges
+        self.rev = revision
 
     def get(self, aid, default=None):
-        a = self.explicit.get(aid)
-        if a is not None:
-            return a
+        at = self.attrs
+        lo, hi = 0, len(at)
+        while lo < hi:                           # binary search on the id
+            mid = (lo + hi) >> 1
+            if at[mid][0] < aid:
+                lo = mid + 1
+            else:
+                hi = mid
+        if lo < len(at) and at[lo][0] == aid:
+            return at[lo]
+        if aid == ATTR_CLUSTER_REVISION:
+            return self.rev
         for first, n, step, name, t, acc in self.ranges:
             i, r = divmod(aid - first, step)
             if r == 0 and 0 <= i < n:
@@ -58,7 +70,7 @@ class AttrTable:
     def __iter__(self):
         """Ascending ids, merged lazily (a list of every numbered id would
         cost kilobytes of heap)."""
-        ex = sorted(self.explicit)
+        ex = [a[0] for a in self.attrs] + [ATTR_CLUSTER_REVISION]
         nxt = [r[0] for r in self.ranges]       # next id of each range
         left = [r[1] for r in self.ranges]
         i = 0
@@ -109,23 +121,13 @@ class Cluster:
     def __init__(self, app):
         self.app = app
         self.values = {}
-        adefs = {}
         for a in self.ATTRS:
-            adefs[a[0]] = a
             if not a[3] & A_DYN:
                 self.values[a[0]] = a[4]
-        adefs[ATTR_CLUSTER_REVISION] = (ATTR_CLUSTER_REVISION, "ClusterRevision",
-                                        T.UINT16, A_R, self.REVISION)
         self.values[ATTR_CLUSTER_REVISION] = self.REVISION
-        self.adefs = AttrTable(adefs, self.RANGES)
-        rx = {}
-        for c in self.RX:
-            rx[c[0]] = c
-        self.rx = rx
-        self.tx = {}
-        for c in self.TX:
-            self.tx[c[0]] = c
-            self.tx[c[1]] = c
+        self.adefs = AttrTable(self.ATTRS, self.RANGES,
+                               (ATTR_CLUSTER_REVISION, "ClusterRevision", T.UINT16, A_R,
+                                self.REVISION))
 
     # -- attributes ---------------------------------------------------------
     def read(self, aid):
@@ -160,7 +162,7 @@ class Cluster:
     # -- commands -----------------------------------------------------------
     def dispatch(self, req, buf, off, end):
         """Decode and run a cluster-specific command (ZCL rev 6 §2.4.1)."""
-        c = self.rx.get(req.hdr.cmd)
+        c = _find(self.RX, 0, req.hdr.cmd)
         if c is None:
             raise ZclError(UNSUP_CLUSTER_COMMAND)
         fields, off = decode_fields(c[2], buf, off, end)
@@ -168,18 +170,29 @@ class Cluster:
 
     def send(self, dst, dst_ep, src_ep, cmd, fields, no_default_rsp=True):
         """Originate a cluster-specific command from this side."""
-        c = self.tx[cmd]
+        c = _find(self.TX, 1, cmd)
         return self.app.zcl.send_cluster_cmd(self, dst, dst_ep, src_ep, c[0],
                                              c[2], fields, no_default_rsp)
 
     def reply(self, req, cmd, fields):
         """Answer req with one of this side's generated commands."""
-        c = self.tx[cmd]
+        c = _find(self.TX, 1, cmd)
         return self.app.zcl.reply_cluster_cmd(self, req, c[0], c[2], fields)
 
     def tick(self, now):
         """Once-per-second hook. Must not allocate in steady state."""
         pass
+
+
+def _find(table, k, key):
+    """The command of a RX/TX table whose id (an int key) or name is key
+    (a scan of a dozen entries instead of two dicts per cluster)."""
+    if isinstance(key, int):
+        k = 0
+    for c in table:
+        if c[k] == key:
+            return c
+    return None
 
 
 def check_range(value, lo, hi):
