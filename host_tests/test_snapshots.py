@@ -136,6 +136,15 @@ def test_billing_period_end_records_registers_and_resets_bill_to_date(tmp_path):
     assert frames[0]["fields"]["SnapshotID"] == 0x10000001
 
 
+def test_a_backward_clock_step_across_the_month_does_not_end_it_twice(tmp_path):
+    b = Bench(str(tmp_path / "s"), utc=JAN31_23)
+    b.tick(3601)
+    assert b.meter.snapshots.logs[1].seq == 1
+    b.meter.set_clock(b.clock.now() - 2 * 3600)   # back into January
+    b.tick(2 * 3600 + 10)                         # and forward across 1 Feb again
+    assert b.meter.snapshots.logs[1].seq == 1
+
+
 def test_a_period_end_missed_while_off_is_recorded_at_boot(tmp_path):
     b = Bench(str(tmp_path / "s"), utc=JAN31_23)
     b.tick(10)

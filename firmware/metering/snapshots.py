@@ -153,12 +153,14 @@ class Snapshots:
         if self.bill_pid < 0:
             self.bill_pid = pid
             self._save()
-        elif pid != self.bill_pid:
+        elif pid > self.bill_pid:
             self.period_end()
         self._due()          # a snapshot due while the mains was off is taken at the next tick
 
     def day_changed(self, now):
-        if billing_period(now) != self.bill_pid:
+        """A new billing period (a clock stepped back into an earlier month
+        does not end the current one a second time)."""
+        if billing_period(now) > self.bill_pid:
             self.period_end()
 
     def period_end(self):
