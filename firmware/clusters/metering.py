@@ -365,9 +365,8 @@ class Metering(Cluster):
     def on_ChangeSupply(self, req, f):
         """The supplier's route (our comms hub stands in for the ESI). A
         future ImplementationDateTime is not supported: refused, not faked."""
+        self.require_supplier(req)
         m = self.app
-        if req.aps.src != m.cfg["hub_addr"]:
-            raise ZclError(S.NOT_AUTHORIZED)
         st = f["ProposedSupplyStatus"]
         if st > SU.ENABLED:
             raise ZclError(S.INVALID_FIELD)
@@ -397,9 +396,8 @@ class Metering(Cluster):
         """Only the load-limit supply state is acted on (the state the
         supply takes on a load-limit event); the other fields are the ESI's
         view of tamper, depletion and flow, which this meter detects itself."""
+        self.require_supplier(req)
         m = self.app
-        if req.aps.src != m.cfg["hub_addr"]:
-            raise ZclError(S.NOT_AUTHORIZED)
         st = f["LoadLimitSupplyState"]
         if st > SU.ENABLED:
             raise ZclError(S.INVALID_FIELD)

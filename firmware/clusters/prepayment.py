@@ -229,10 +229,6 @@ class Prepayment(Cluster):
         return cs
 
     # -- permission -----------------------------------------------------------------------------
-    def _from_supplier(self, req):
-        if req.aps.src != self.app.cfg["hub_addr"]:
-            raise ZclError(S.NOT_AUTHORIZED)
-
     def _from_ppmid(self, req):
         if self.app.device_type(req.aps.src) != "ppmid":
             raise ZclError(S.NOT_AUTHORIZED)
@@ -261,7 +257,7 @@ class Prepayment(Cluster):
         GBCS time-based debts, type 3 the payment-based one (a share of each
         top-up, DebtRecoveryBalancePercentage in 0.01 %). A time-based rate
         per hour/day/week/month/quarter is collected pro rata every second."""
-        self._from_supplier(req)
+        self.require_supplier(req)
         t = f["DebtAmountType"]
         if t > 5:
             raise ZclError(S.INVALID_FIELD)
@@ -282,7 +278,7 @@ class Prepayment(Cluster):
         return S.SUCCESS
 
     def on_EmergencyCreditSetup(self, req, f):
-        self._from_supplier(req)
+        self.require_supplier(req)
         now = self.app.clock.now()
         a = self.app.account
         a.stage(AC.P_EC_LIMIT, self.unmoney(f["EmergencyCreditLimit"]), f["StartTime"], now)
@@ -293,7 +289,7 @@ class Prepayment(Cluster):
     def on_CreditAdjustment(self, req, f):
         """Incremental adds to the balance; absolute sets it. Neither ever
         writes the raw adjustment over the balance (anchors §2.2)."""
-        self._from_supplier(req)
+        self.require_supplier(req)
         v = self.unmoney(f["CreditAdjustmentValue"])
         t = f["CreditAdjustmentType"]
         if t == CREDIT_ADJ_INCREMENTAL:
@@ -308,7 +304,7 @@ class Prepayment(Cluster):
     def on_ChangePaymentMode(self, req, f):
         """Bit 1 (Prepayment Enabled) selects the mode; SDE and SDD are
         GBCS-only and kept. Future-dated per Tbl 9.2.2.7 (copy at activation)."""
-        self._from_supplier(req)
+        self.require_supplier(req)
         a = self.app.account
         now = self.app.clock.now()
         mode = AC.PREPAY if f["ProposedPaymentControlConfiguration"] & 0x02 else AC.CREDIT
@@ -323,14 +319,14 @@ class Prepayment(Cluster):
             "EmergencyCreditThreshold": self.money(a.p[AC.P_EC_THRESHOLD])})
 
     def on_SetLowCreditWarningLevel(self, req, f):
-        self._from_supplier(req)
+        self.require_supplier(req)
         self.app.account.stage(AC.P_LOW_CREDIT, self.unmoney(f["LowCreditWarningLevel"]), 0, 0)
         self.app.account_changed()
         return S.SUCCESS
 
     def on_SetMaximumCreditLimit(self, req, f):
         """Levels arrive in wire money; GBCS keeps whole currency units."""
-        self._from_supplier(req)
+        self.require_supplier(req)
         a = self.app.account
         a.max_balance = self.unmoney(f["MaximumCreditLevel"]) // AC.PER_POUND
         a.max_credit = self.unmoney(f["MaximumCreditPerTopUp"]) // AC.PER_POUND
@@ -341,7 +337,7 @@ class Prepayment(Cluster):
         """Taken as the GBCS DebtRecoveryRateCap amount (the most time debt
         collected per cap period, Tbl 9.2.2.7): GBCS names no other cap and
         ZSE does not say how its cap maps onto GBCS."""
-        self._from_supplier(req)
+        self.require_supplier(req)
         self.app.account.stage(AC.P_CAP, self.unmoney(f["OverallDebtCap"]),
                                f["ImplementationDateTime"], self.app.clock.now())
         self.app.account_changed()

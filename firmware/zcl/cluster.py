@@ -12,7 +12,7 @@
 from ..compat import const
 from . import types as T
 from .frame import decode_fields
-from .status import ZclError, UNSUP_CLUSTER_COMMAND, INVALID_VALUE, SUCCESS
+from .status import ZclError, UNSUP_CLUSTER_COMMAND, INVALID_VALUE, SUCCESS, NOT_AUTHORIZED
 
 # Access bits (ZCL rev 6 §2.6.1.3 plus two of ours).
 A_R = const(0x01)    # readable
@@ -182,6 +182,13 @@ class Cluster:
     def tick(self, now):
         """Once-per-second hook. Must not allocate in steady state."""
         pass
+
+    def require_supplier(self, req):
+        """Commands that are the supplier's (payment mode, debt, supply):
+        they come through the comms hub, our ESI stand-in, and from no other
+        HAN device (GBCS §13.7.3)."""
+        if req.aps.src != self.app.cfg["hub_addr"]:
+            raise ZclError(NOT_AUTHORIZED)
 
 
 def _find(table, k, key):

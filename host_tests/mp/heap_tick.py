@@ -32,20 +32,28 @@ for i in range(30):           # warm-up: time request, first reports
     clock.advance(1)
     m.tick()
 del out[:]
+
+
+def locked_ticks(n):
+    """n ticks under heap_lock: True if none allocated."""
+    ok = False                # bound before the lock: storing a new name allocates
+    err = None
+    micropython.heap_lock()
+    try:
+        for i in range(n):
+            clock.advance(1)
+            m.tick()
+        ok = True
+    except MemoryError as e:
+        err = e
+    micropython.heap_unlock()
+    if err is not None:
+        sys.print_exception(err)
+    return ok
+
+
 n = 1200
-ok = False                    # bound before the lock: storing a new global allocates
-err = None
-micropython.heap_lock()
-try:
-    for i in range(n):
-        clock.advance(1)
-        m.tick()
-    ok = True
-except MemoryError as e:
-    err = e
-micropython.heap_unlock()
-if err is not None:
-    sys.print_exception(err)
+ok = locked_ticks(n)
 print("heap_lock ticks", n, "ok" if ok else "ALLOCATED", "frames", len(out), "wh", m.import_wh - 5000000)
 
 # Phase 2: the same in prepayment mode at its busiest: credit exhausted
@@ -64,18 +72,7 @@ for i in range(30):           # warm-up: the exhaustion and friendly-period aler
 assert m.account.is_friendly(clock.now()) and m.supply.state == 2, "not held by the friendly period"
 del out[:]
 n2 = 400                      # stays inside the half hour: no register save
-ok = False
 debt0 = m.account.debt[0]
-micropython.heap_lock()
-try:
-    for i in range(n2):
-        clock.advance(1)
-        m.tick()
-    ok = True
-except MemoryError as e:
-    err = e
-micropython.heap_unlock()
-if err is not None:
-    sys.print_exception(err)
+ok = locked_ticks(n2)
 print("heap_lock prepay ticks", n2, "ok" if ok else "ALLOCATED", "debt collected",
       debt0 - m.account.debt[0], "balance", m.account.mb)
