@@ -92,9 +92,17 @@ def micropython_args(exe, preload=None):
     out = [exe, "-X", "heapsize=%d" % heap,
            os.path.join(ROOT, "tools", "mp_romboot.py"), img, "-q", str(q)]
     if preload:
-        order = os.path.join(ROOT, "build", "import_order.txt")
-        with open(order, "w") as f:
-            f.write("\n".join(import_order(preload)))
+        order = os.path.join(ROOT, "build", "import_order-%s.txt" % preload)
+        text = "\n".join(import_order(preload))
+        try:
+            with open(order) as f:
+                same = f.read() == text
+        except OSError:
+            same = False
+        if not same:                      # written whole or not at all (another run may read it)
+            with open(order + ".tmp%d" % os.getpid(), "w") as f:
+                f.write(text)
+            os.replace(order + ".tmp%d" % os.getpid(), order)
         out += ["-i", order]
     return out
 

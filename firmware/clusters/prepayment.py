@@ -247,7 +247,7 @@ class Prepayment(Cluster):
         self._from_ppmid(req)
         result, value = self.app.top_up(f["TopUpCode"], SRC_IHD)
         self.reply(req, "ConsumerTopUpResponse", {
-            "ResultType": TOPUP_RESULT.get(result, TU_ACCEPTED) if result else TU_ACCEPTED,
+            "ResultType": TOPUP_RESULT.get(result, TU_ERROR) if result else TU_ACCEPTED,
             "TopUpValue": self.money(value), "SourceOfTopUp": SRC_IHD,
             "CreditRemaining": self.money(self.app.account.mb)})
 
