@@ -53,6 +53,7 @@ _CAPABILITY = const(0x8E)   # ZDO: FFD, mains, rx-on-when-idle, allocate addr
 ALERT_LOG = const(16)
 LOG_SLOTS = const(100)           # event, security and power event logs (GBCS: at least 100)
 HEAP_HOLE = const(16384)         # see Meter.__init__
+CONSTRUCT_ROOM = const(32768)    # what constructing and booting the meter may need
 SECURITY_HOLDOFF = const(60)     # one security-log entry a minute per cause, against flooding
 # log record: code u16, UTC u32, value u32
 EV_ALERT = const(0x0001)
@@ -105,10 +106,7 @@ class Meter:
         # record). Without it, construction scatters its temporaries among
         # the live objects and the largest free block of the unix port's
         # heap ends up near 5 KB (with it, 16 KB).
-        try:
-            self._hole = bytearray(HEAP_HOLE)
-        except MemoryError:
-            self._hole = None       # a heap already too scattered: go without
+        self._hole = _reserve()
         cfg = dict(DEFAULT_CONFIG)
         if config:
             cfg.update(config)
@@ -590,6 +588,22 @@ def register_name(slot):
         b, t = divmod(slot - 48, 8)
         return "B%dT%d" % (b + 1, t + 1)
     return "SEC%d" % (slot - 79)
+
+
+def _reserve():
+    """The construction-time hole (Meter.__init__): up to HEAP_HOLE, and only
+    what leaves the construction itself room (MicroPython; CPython's heap
+    needs no such care)."""
+    try:
+        n = min(HEAP_HOLE, gc.mem_free() - CONSTRUCT_ROOM)
+    except AttributeError:
+        return None
+    if n < 4096:
+        return None
+    try:
+        return bytearray(n)
+    except MemoryError:
+        return None          # a heap already too scattered: go without
 
 
 def _unhex(h):

@@ -136,8 +136,7 @@ class VirtualBoard:
         while lo < hi:
             mid = (lo + hi + 1) // 2
             try:
-                b = bytearray(mid)
-                b = None
+                bytearray(mid)            # allocated and dropped at once
                 lo = mid
             except MemoryError:
                 hi = mid - 1

@@ -1,11 +1,10 @@
 # Both runtimes: UTRN vectors, counter reconstruction, the five payment-mode
 # configurations, and a prepayment day on a meter (top-ups keyed in, EC,
 # friendly period, debts, a power cut torn into a top-up's save), printing
-# what the account, the supply and the logs say. Phase 1 runs up to the cut,
-# phase 2 (a new process on the same store, as after a real cut) restarts. The UTRNs and keys come
-# from the supplier tool on the host (argv[2], JSON), since the unix port has
-# no OpenSSL.
-import gc
+# what the account, the supply and the logs say. Phase 1 (argv[3] "1") runs
+# up to the cut, phase 2 (a new process on the same store, as after a real
+# cut) restarts. The UTRNs and keys come from the supplier tool on the host
+# (argv[2], JSON), since the unix port has no OpenSSL.
 import json
 import sys
 
