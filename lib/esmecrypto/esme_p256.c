@@ -197,23 +197,36 @@ static void mont_pow(limbs r, const limbs a, const limbs e, const modulus *M) {
 
 /* -- field arithmetic mod p ---------------------------------------------------- */
 
-/* t = a * b, 512 bits */
+/* hi:lo = a * b + lo + hi (never overflows 64 bits). On ARMv7E-M (the
+ * STM32WB55's Cortex-M4) that is the single UMAAL instruction, which GCC
+ * does not emit from C; elsewhere plain C. */
+#if defined(__ARM_FEATURE_DSP) && defined(__GNUC__)
+#define MULADD(lo, hi, a, b) __asm__("umaal %0, %1, %2, %3" : "+r"(lo), "+r"(hi) : "r"(a), "r"(b))
+#else
+#define MULADD(lo, hi, a, b) do { \
+        uint64_t m_ = (uint64_t)(a) * (b) + (lo) + (hi); \
+        (lo) = (uint32_t)m_; \
+        (hi) = (uint32_t)(m_ >> 32); \
+    } while (0)
+#endif
+
+/* t = a * b, 512 bits (operand scanning, one MULADD per word product) */
 static void mul_wide(uint32_t t[16], const limbs a, const limbs b) {
     for (int i = 0; i < 16; i++) {
         t[i] = 0;
     }
     for (int i = 0; i < 8; i++) {
-        uint64_t c = 0;
+        uint32_t c = 0;
         uint32_t bi = b[i];
 #if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC unroll 8
 #endif
         for (int j = 0; j < 8; j++) {
-            c += (uint64_t)a[j] * bi + t[i + j];
-            t[i + j] = (uint32_t)c;
-            c >>= 32;
+            uint32_t lo = t[i + j];
+            MULADD(lo, c, a[j], bi);
+            t[i + j] = lo;
         }
-        t[i + 8] = (uint32_t)c;
+        t[i + 8] = c;
     }
 }
 
