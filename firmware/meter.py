@@ -568,8 +568,7 @@ class Meter:
                 "Pending": [[k, at] for k, at in a.pending()],
                 "UtrnCache": a.cache.n, "UtrnHighest": a.cache.highest(),
                 "LastTopUp": list(lt) if lt else None,
-                "Supply": SUPPLY_NAMES[s.state], "SupplyCause": SUPPLY_CAUSES[s.cause],
-                "LoadLimitEvents": s.limit_events}
+                "Supply": SUPPLY_NAMES[s.state], "SupplyCause": SUPPLY_CAUSES[s.cause]}
 
 
 _METER_ATTRS = {"ImportWh": "import_wh", "ImportWsResidual": "_ws", "PowerW": "power_w",

@@ -33,8 +33,9 @@ class Bench:
 
     def boot(self):
         self.backend = FileBackend(self.store_dir)
-        self.metrology = SimMetrology()
-        self.plat = Platform(self.clock, Store(self.backend), self.metrology, Relay(),
+        relay = Relay()
+        self.metrology = SimMetrology(0, None, relay)   # an open contactor stops the load
+        self.plat = Platform(self.clock, Store(self.backend), self.metrology, relay,
                              Button(), Display(), self.sent.append)
         self.meter = Meter(self.plat, self.config)
         self.meter.boot()

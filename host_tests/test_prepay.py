@@ -7,11 +7,9 @@ import random
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from firmware.meter import Meter, Platform, UI_ACTIVATE_EC, UI_ADD_CREDIT, UI_ENABLE_SUPPLY
-from firmware.platform.clock import SimClock
-from firmware.platform.store import Store, FileBackend, PowerCut
-from firmware.platform.metrology import SimMetrology
-from firmware.platform.hw import Relay, Button, Display
+import conftest
+from firmware.meter import UI_ACTIVATE_EC, UI_ADD_CREDIT, UI_ENABLE_SUPPLY
+from firmware.platform.store import PowerCut
 from firmware.prepay import utrn as U
 from firmware.prepay import account as AC
 from firmware.prepay import supply as SU
@@ -28,39 +26,34 @@ FLAT = {"tariff_id": 20, "provider_id": 1, "currency": 826, "price_scaler": -5, 
                      "days": {"1": [["00:00", 1]]}}, "special_days": []}
 
 
-class Bench:
-    """A meter on simulated hardware with the test top-up keys."""
+class Bench(conftest.Bench):
+    """The shared test meter with the test top-up keys, a PPMID (0x5A5A)
+    and an IHD (0x7777) in its device log."""
 
     def __init__(self, path, utc=T0, config=None):
-        self.path = str(path)
-        self.clock = SimClock(utc)
-        self.backend = FileBackend(self.path)
-        self.relay = Relay()
-        self.met = SimMetrology(0, None, self.relay)
         cfg = UT.meter_config()
         cfg["han_devices"] = {"0x5A5A": "ppmid", "0x7777": "ihd"}
         cfg.update(config or {})
-        self.cfg = cfg
-        self.m = Meter(Platform(self.clock, Store(self.backend), self.met, self.relay, Button(),
-                                Display(), lambda msg: None), cfg)
-        self.m.boot()
+        conftest.Bench.__init__(self, str(path), cfg, utc)
 
-    def restart(self):
-        """Power back on: a new meter on the same flash and clock."""
-        self.relay = Relay()
-        self.met.relay = self.relay
-        self.m = Meter(Platform(self.clock, Store(FileBackend(self.path)), self.met, self.relay,
-                                Button(), Display(), lambda msg: None), self.cfg)
-        self.m.boot()
+    @property
+    def m(self):
+        return self.meter
 
-    def run(self, seconds):
-        for _ in range(seconds):
-            self.clock.advance(1)
-            self.m.tick()
+    @property
+    def met(self):
+        return self.metrology
+
+    @property
+    def relay(self):
+        return self.meter.relay
 
     @property
     def acc(self):
-        return self.m.account
+        return self.meter.account
+
+    def run(self, seconds):
+        self.tick(seconds)
 
 
 def prepay_bench(path, **params):
@@ -622,14 +615,7 @@ def test_config_documents_are_checked_before_anything_changes(tmp_path):
 # -- the Prepayment and Metering clusters on the HAN -------------------------------------------
 def zcl(b, cluster, cmd, fields, src=0x0000, secured=True):
     """Send one cluster command to the meter; the decoded frames it answers."""
-    from firmware.zcl import aps as A
-    from tools import zcl_host as Z
-    sent = []
-    b.m._send = sent.append
-    cls, cid = Z.cluster_by_name(cluster)
-    pl = Z.build_cluster_cmd(cls, cmd, fields, 7)
-    b.m.on_aps(A.Aps(src, 1, b.m.nwk_addr, 1, A.PROFILE_SE, cid, pl, secured))
-    return [Z.decode_frame(f.cluster, f.payload, f.profile) for f in sent]
+    return conftest.decoded(b.cmd(cluster, cmd, fields, src=src, secured=secured))
 
 
 def status_of(frames):

@@ -4,13 +4,8 @@ tier labels, and the command-index segmentation of large payloads."""
 import json
 import os
 
-from firmware.meter import Meter, Platform
-from firmware.platform.clock import SimClock
-from firmware.platform.store import Store, FileBackend
-from firmware.platform.metrology import SimMetrology
-from firmware.platform.hw import Relay, Button, Display
+import conftest
 from firmware.zcl import aps as A
-from tools import zcl_host as Z
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 T0 = 820886400                      # 2026-01-05 00:00:00 UTC, a Monday
@@ -21,31 +16,29 @@ def tariff(name):
         return json.load(f)
 
 
-class Bench:
+class Bench(conftest.Bench):
+    """The shared test meter, talking Price from an IHD at 0x1234; raw
+    holds the last call's Smart Energy frames, the calls return them decoded."""
+
     def __init__(self, path, utc=T0):
-        self.clock = SimClock(utc)
-        self.sent = []
-        self.m = Meter(Platform(self.clock, Store(FileBackend(str(path))), SimMetrology(),
-                                Relay(), Button(), Display(), self.sent.append))
-        self.m.boot()
+        conftest.Bench.__init__(self, str(path), None, utc)
+        self.raw = []
+
+    @property
+    def m(self):
+        return self.meter
+
+    def _decoded(self, frames):
+        self.raw = [f for f in frames if f.profile == A.PROFILE_SE]
+        return conftest.decoded(self.raw)
 
     def cmd(self, cmd, fields, src=0x1234, cluster="Price"):
-        del self.sent[:]
-        cls, cid = Z.cluster_by_name(cluster)
-        self.m.on_aps(A.Aps(src, 1, self.m.nwk_addr, 1, A.PROFILE_SE, cid,
-                            Z.build_cluster_cmd(cls, cmd, fields, 9), True))
-        return self.frames()
-
-    def frames(self):
-        return [Z.decode_frame(f.cluster, f.payload, f.profile) for f in self.sent
-                if f.profile == A.PROFILE_SE]
+        return self._decoded(conftest.Bench.cmd(self, cluster, cmd, fields, src=src))
 
     def run(self, n):
-        del self.sent[:]
-        for _ in range(n):
-            self.clock.advance(1)
-            self.m.tick()
-        return self.frames()
+        self.take()
+        self.tick(n)
+        return self._decoded(self.take())
 
 
 def test_unsolicited_publish_price_goes_to_subscribers_only(tmp_path):
@@ -56,8 +49,7 @@ def test_unsolicited_publish_price_goes_to_subscribers_only(tmp_path):
     assert r[-1]["fields"]["Price"] == 29500
     b.cmd("GetCurrentPrice", {"CommandOptions": 0}, src=0x5678)         # a sleepy client
     out = b.run(60)
-    pub = [(f, s) for f, s in zip(out, [x for x in b.sent if x.profile == A.PROFILE_SE])
-           if f.get("command") == "PublishPrice"]
+    pub = [(f, s) for f, s in zip(out, b.raw) if f.get("command") == "PublishPrice"]
     assert [s.dst for _, s in pub] == [0x1234]
     f = pub[0][0]["fields"]
     assert f["Price"] == 13200 and f["StartTime"] == T0 + 1800 and f["RateLabel"] == "Night"
@@ -99,7 +91,7 @@ def test_large_price_matrix_and_tier_labels_are_segmented(tmp_path):
     assert {f["fields"]["TotalNumberOfCommands"] for f in r} == {len(r)}
     entries = [e for f in r for e in f["fields"]["Entries"]]
     assert entries == [{"TierBlockID": t, "Price": 10000 + t - 1} for t in range(1, 49)]
-    assert all(len(s.payload) <= 82 for s in b.sent)                  # one unfragmented frame each
+    assert all(len(s.payload) <= 82 for s in b.raw)                  # one unfragmented frame each
     r = b.cmd("GetTierLabels", {"IssuerTariffID": 4848})
     assert len(r) > 1 and [f["fields"]["CommandIndex"] for f in r] == list(range(len(r)))
     labels = [(x["TierID"], x["TierLabel"]) for f in r for x in f["fields"]["Labels"]]
@@ -126,7 +118,7 @@ def test_segmented_price_responses_dissect_in_wireshark(tmp_path):
     w = PcapWriter(pcap)
     for cmd in ("GetPriceMatrix", "GetTierLabels"):
         b.cmd(cmd, {"IssuerTariffID": 77})
-        for msg in b.sent:
+        for msg in b.raw:
             w.write_aps(T0, msg)
     w.close()
     frames, problems = tshark_problems(pcap)

@@ -15,16 +15,8 @@ from ..metering import profile as PR
 from ..tariff.matrix import block_slot
 from ..prepay.account import P_LL_POWER
 from ..prepay import supply as SU
-from ..metering.snapshots import billing_period
+from .price import period_bounds
 
-
-def _month(now):
-    """(start, end) UTC of the calendar month holding now."""
-    from ..tariff.engine import days_from_civil
-    p = billing_period(now)
-    y, m = divmod(p - 1, 12)
-    y2, m2 = divmod(p, 12)
-    return days_from_civil(y, m + 1, 1) * 86400, days_from_civil(y2, m2 + 1, 1) * 86400
 
 ATTR_SUMMATION = const(0x0000)
 ATTR_MULTIPLIER = const(0x0301)
@@ -231,7 +223,7 @@ class Metering(Cluster):
             return now
         bill = m.snapshots.bill_to_date()
         if aid == 0x0A02:
-            s, e = _month(now)
+            s, e = period_bounds(m.tariff, now, True)       # the billing month
             if now > s:
                 bill = bill * (e - s) // (now - s)
         return min(max(bill, 0), 0xFFFFFFFF)

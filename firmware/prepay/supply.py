@@ -56,7 +56,6 @@ class Supply:
         self.restore_at = 0
         self.over = 0                  # seconds above the load-limit threshold
         self.suspended = False         # a friendly period is holding the supply on
-        self.limit_events = 0
 
     def _go(self, state, cause, alert=0):
         self.state = state
@@ -105,7 +104,6 @@ class Supply:
             self.over += 1
             if self.over >= max(1, p[P_LL_PERIOD]):
                 self.over = 0
-                self.limit_events += 1
                 self.app.alert(AL_LL_ABOVE)
                 self.app.load_limit_event()
                 if self.ll_state != ENABLED and self.state == ENABLED:
