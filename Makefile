@@ -7,7 +7,7 @@ VPY    := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-$(shell cat requirements-dev.txt | cksum | cut -d' ' -f1)
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: setup test run bench mpy tshark clean esmecrypto-host
+.PHONY: setup test run bench mpy tshark m4tools clean esmecrypto-host
 
 # The C crypto core's host build (ctypes), used by host tests, tools and bench.
 CRYPTO_SRC := lib/esmecrypto/esme_aes.c lib/esmecrypto/esme_gcm.c lib/esmecrypto/esme_p256.c
@@ -29,12 +29,21 @@ tshark:
 	  $(SUDO) apt-get update -qq && \
 	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq tshark >/dev/null; }
 
-setup: $(STAMP) tshark build/libesmecrypto.so
+# The Cortex-M4 cross compiler and qemu-arm: the assembly of the C core is
+# tested under qemu (host_tests/test_crypto_m4.py) and counted by make bench.
+m4tools:
+	@command -v arm-none-eabi-gcc >/dev/null 2>&1 && command -v qemu-arm >/dev/null 2>&1 || { \
+	  echo "installing gcc-arm-none-eabi and qemu-user (Debian) for the Cortex-M4 build"; \
+	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq \
+	    --no-install-recommends gcc-arm-none-eabi qemu-user >/dev/null; }
+
+setup: $(STAMP) tshark m4tools build/libesmecrypto.so
 
 # pytest covers: codec/engine/store/link units, property tests, the
 # MicroPython differential pass (-X heapsize=164K), heap-lock proof, every
 # scenario on both runtimes with tshark checks, the crypto cores against
-# NIST CAVP / GBCS / OpenSSL (C core also under ASan+UBSan), and mpy-cross.
+# NIST CAVP / GBCS / OpenSSL (C core also under ASan+UBSan, its Cortex-M4
+# build under qemu-arm), and mpy-cross.
 test: setup
 	$(VPY) -m pytest -q host_tests
 	$(VPY) -m tools.mpy_build build/mpy
@@ -45,10 +54,6 @@ run: setup
 bench: setup
 	$(VPY) -m tools.benchmarks
 	$(VPY) -m tools.bench_crypto
-	@command -v arm-none-eabi-gcc >/dev/null 2>&1 && command -v qemu-arm >/dev/null 2>&1 || { \
-	  echo "installing gcc-arm-none-eabi and qemu-user (Debian) for the Cortex-M4 estimate"; \
-	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq \
-	    gcc-arm-none-eabi qemu-user >/dev/null; }
 	$(VPY) -m tools.m4_count
 
 mpy: setup

@@ -295,3 +295,59 @@ def test_cores_agree_on_random_scalars():
     for i in range(10):
         d = rnd.randrange(1, N).to_bytes(32, "big")
         assert native.pubkey(d) == pure.pubkey(d)
+
+
+# Scalars at the edges of the constant-time multiplication: the smallest
+# ones, n - 2|d| for every odd |d| <= 15 (where its last addition meets a
+# doubling and needs the complete formula), their neighbours, and powers of
+# two around the top window. Keys G and -G and small multiples of G make
+# verification's joint chain add a point to itself or to its negative.
+EDGE = sorted({1, 2, 3, 4, 15, 16, 17, 31, 32, 33, N - 1, 2 ** 255, 2 ** 252 - 1, 2 ** 252 + 1}
+              | {N - 2 * d for d in range(1, 16, 2)} | {N - 2 * d - 1 for d in range(1, 16, 2)})
+
+
+@pytest.mark.parametrize("d", EDGE)
+def test_edge_scalars_vs_openssl(core, d):
+    sk = ec.derive_private_key(d, ec.SECP256R1())
+    pub = sk.public_key().public_numbers()
+    pub64 = pub.x.to_bytes(32, "big") + pub.y.to_bytes(32, "big")
+    priv = d.to_bytes(32, "big")
+    assert core.pubkey(priv) == pub64
+    peer = E["ACB"]["ka_pub"]
+    from cryptography.hazmat.primitives.asymmetric.ec import EllipticCurvePublicKey
+    assert core.ecdh(priv, peer) == sk.exchange(
+        ec.ECDH(), EllipticCurvePublicKey.from_encoded_point(ec.SECP256R1(), peer))
+    msg = b"edge %d" % d
+    digest = hashlib.sha256(msg).digest()
+    # d as the nonce: r is the x of d G
+    sig = core.ecdsa_sign(E["DeviceA"]["ds_priv"], digest, priv)
+    assert int.from_bytes(sig[:32], "big") == pub.x % N
+    assert core.ecdsa_verify(E["DeviceA"]["ds_pub"], digest, sig)
+    # d as the signer: OpenSSL's signatures verify, with u1 G and u2 Q on one chain
+    for i in range(3 if core is native else 1):
+        r, s = decode_dss_signature(sk.sign(msg + bytes([i]), ec.ECDSA(hashes.SHA256())))
+        osig = r.to_bytes(32, "big") + s.to_bytes(32, "big")
+        dg = hashlib.sha256(msg + bytes([i])).digest()
+        assert core.ecdsa_verify(pub64, dg, osig)
+        assert not core.ecdsa_verify(pub64, dg, osig[:63] + bytes([osig[63] ^ 1]))
+
+
+def test_verify_meets_doubling_and_cancellation(core):
+    """Q = G with u1 = u2: the first non-zero digit pair of the shared chain adds
+    a point to itself; Q = -G with e = r: it adds a point to its negative and
+    the sum u1 G + u2 Q is the identity, which must be refused, not crash."""
+    g64 = pure.pubkey((1).to_bytes(32, "big"))
+    neg_g = g64[:32] + (P - int.from_bytes(g64[32:], "big")).to_bytes(32, "big")
+    for s in (1, 2, 7, N - 1):
+        # e = r: u1 = u2 = r / s; with Q = -G the sum is the identity
+        r = 5
+        sig = r.to_bytes(32, "big") + s.to_bytes(32, "big")
+        assert core.ecdsa_verify(neg_g, r.to_bytes(32, "big"), sig) is False
+    rnd = random.Random(5)
+    for i in range(4):
+        # Q = G, e = r: u1 = u2 = k / 2 for s = 2 r / k, valid with r = x(k G)
+        k = rnd.randrange(2, N)
+        r = int.from_bytes(pure.pubkey(k.to_bytes(32, "big"))[:32], "big") % N
+        s = 2 * r * pow(k, -1, N) % N
+        good = r.to_bytes(32, "big") + s.to_bytes(32, "big")
+        assert core.ecdsa_verify(g64, r.to_bytes(32, "big"), good) is True
