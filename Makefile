@@ -11,7 +11,7 @@ SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 # The C crypto core's host build (ctypes), used by host tests, tools and bench.
 CRYPTO_SRC := lib/esmecrypto/esme_aes.c lib/esmecrypto/esme_gcm.c lib/esmecrypto/esme_p256.c
-build/libesmecrypto.so: $(CRYPTO_SRC) lib/esmecrypto/esmecrypto.h
+build/libesmecrypto.so: $(CRYPTO_SRC) $(wildcard lib/esmecrypto/*.h)
 	mkdir -p build
 	cc -std=c99 -O2 -Wall -Wextra -Wpedantic -Werror -fPIC -shared -o $@ $(CRYPTO_SRC)
 

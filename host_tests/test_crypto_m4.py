@@ -1,7 +1,7 @@
 """The Cortex-M4 build of the C core under qemu-arm user mode: the generated
 assembly (lib/esmecrypto/esme_p256_m4.h) against the portable C on random and
-edge-case field operands, and the public API against OpenSSL on edge-case and
-random scalars (lib/esmecrypto/m4/selftest.c). Host builds never compile the
+edge-case field operands, the P-256 API against OpenSSL on edge-case and
+random scalars, and GCM against OpenSSL (lib/esmecrypto/m4/selftest.c). Host builds never compile the
 assembly, so this is where it is tested. Needs Debian's gcc-arm-none-eabi and
 qemu-user (make setup installs them)."""
 import hashlib
@@ -70,10 +70,40 @@ FIELDS = ("d", "pub", "peer", "z", "signer", "digest", "sig", "osig")
 SIZES = {"d": 32, "pub": 64, "peer": 64, "z": 32, "signer": 32, "digest": 32, "sig": 64, "osig": 64}
 
 
+GCM_MAX = 100
+
+
+def _gcm_cases():
+    """Random keys, 12-, 8- and 60-octet IVs, AAD and plaintext
+    lengths across block boundaries; OpenSSL's ciphertext and tag."""
+    from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+    rnd = random.Random(11)
+    out = []
+    for ivlen, aadlen, n in ((12, 0, 0), (12, 5, 16), (12, 20, 17), (8, 16, 33), (60, 31, 64),
+                             (12, 40, GCM_MAX), (12, 0, 1)):
+        key, iv = rnd.randbytes(16), rnd.randbytes(ivlen)
+        aad, pt = rnd.randbytes(aadlen), rnd.randbytes(n)
+        enc = Cipher(algorithms.AES(key), modes.GCM(iv)).encryptor()
+        enc.authenticate_additional_data(aad)
+        ct = enc.update(pt) + enc.finalize()
+        out.append((key, iv, aad, pt, ct, enc.tag))
+    return out
+
+
 def _write_cases(path, cases, rounds):
     def arr(b):
-        return "{" + ",".join("0x%02x" % x for x in b) + "}"
+        return "{" + ",".join("0x%02x" % x for x in b) + "}" if b else "{0}"
     with open(path, "w") as f:
+        g = _gcm_cases()
+        f.write("#define GCM_MAX %d\n#define N_GCM %d\n" % (GCM_MAX, len(g)))
+        f.write("struct gcm_case {uint8_t key[16]; uint8_t iv[60]; size_t ivlen; uint8_t aad[40];"
+                " size_t aadlen; uint8_t pt[GCM_MAX]; uint8_t ct[GCM_MAX]; size_t len;"
+                " uint8_t tag[16];};\n")
+        f.write("static const struct gcm_case GCM[] = {\n")
+        for key, iv, aad, pt, ct, tag in g:
+            f.write("  {%s, %s, %d, %s, %d, %s, %s, %d, %s},\n" % (
+                arr(key), arr(iv), len(iv), arr(aad), len(aad), arr(pt), arr(ct), len(pt), arr(tag)))
+        f.write("};\n")
         f.write("#define FIELD_ROUNDS %d\n#define N_CASES %d\n" % (rounds, len(cases)))
         f.write("struct api_case {%s};\n" % " ".join(
             "uint8_t %s[%d];" % (k, SIZES[k]) for k in FIELDS))
@@ -90,8 +120,9 @@ def test_m4_assembly_and_api_under_qemu(tmp_path):
     subprocess.run(["arm-none-eabi-gcc", "-mcpu=cortex-m4", "-mthumb", "-Os", "-ffreestanding",
                     "-std=c99", "-Wall", "-Wextra", "-Werror", "-nostdlib", "-static",
                     "-I" + str(tmp_path), "-I" + SRC, "-I" + os.path.join(SRC, "m4", "include"), "-Wl,-Ttext=0x10000", "-Wl,-e,_start",
-                    os.path.join(SRC, "m4", "selftest.c"), "-o", str(elf)], check=True)
+                    os.path.join(SRC, "m4", "selftest.c"), os.path.join(SRC, "esme_aes.c"),
+                    os.path.join(SRC, "esme_gcm.c"), "-o", str(elf)], check=True)
     p = subprocess.run(["qemu-arm", str(elf)], capture_output=True, text=True, timeout=600)
     last = p.stdout.strip().splitlines()[-1:] or ["field checks"]
     assert p.returncode == 0, "check %d failed at %s" % (p.returncode, last[0])
-    assert last[0] == "case %d" % (len(cases) - 1)     # every API case ran
+    assert last[0] == "case %d" % (len(_gcm_cases()) - 1)    # every case ran to the last GCM one

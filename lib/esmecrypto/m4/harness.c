@@ -72,7 +72,8 @@ int run(void) {
 #elif defined(OP_GCM)
     static uint8_t buf[GCM_LEN];
     uint8_t tag[16];
-    return esme_gcm_encrypt(MAC_KEY, IV, 12, buf, 0, buf, GCM_LEN, buf, tag) == ESME_OK;
+    return esme_gcm_encrypt(MAC_KEY, IV, 12, buf, 0, buf, GCM_LEN, buf, tag) == ESME_OK &&
+           eq(tag, GCM_LEN == 16 ? TAG_16 : TAG_1040, 16);
 #else
     return 1;                                      /* baseline */
 #endif
