@@ -18,12 +18,18 @@ static inline void store32(uint8_t *p, uint32_t v) {
     __builtin_memcpy(p, &v, 4);
 }
 
+/* written out rather than __builtin_bswap32, which is a libgcc call on
+ * RV32 without Zbb (natmods link no libgcc); GCC turns it into REV on ARM */
+static inline uint32_t swap32(uint32_t v) {
+    return (v >> 24) | ((v >> 8) & 0xff00u) | ((v << 8) & 0xff0000u) | (v << 24);
+}
+
 static inline uint32_t load32be(const uint8_t *p) {
-    return __builtin_bswap32(load32(p));
+    return swap32(load32(p));
 }
 
 static inline void store32be(uint8_t *p, uint32_t v) {
-    store32(p, __builtin_bswap32(v));
+    store32(p, swap32(v));
 }
 #else
 static inline uint32_t load32(const uint8_t *p) {

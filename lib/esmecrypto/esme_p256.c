@@ -3,14 +3,16 @@
  *
  * Field arithmetic: 8 x 32-bit little-endian limbs, schoolbook products and
  * the special-form reduction of FIPS 186-4 D.2.3 (p = 2^256 - 2^224 + 2^192
- * + 2^96 - 1). Scalars mod n: the same limbs in Montgomery form (CIOS).
- * Points: homogeneous projective (X:Y:Z) with the complete formulas for
- * a = -3 of Renes, Costello and Batina (EUROCRYPT 2016): Algorithm 4 to add,
- * Algorithm 6 to double; neither has an exceptional case, so there is no
- * branch on secret data. Scalar multiplication by a secret (signing, ECDH,
- * public key) is a 4-bit fixed window whose table entry is selected by
- * scanning all 16 entries under masks. Verification uses only public data
- * and takes Shamir's trick with ordinary branches.
+ * + 2^96 - 1); on the Cortex-M4 generated assembly (esme_p256_m4.h).
+ * Scalars mod n: the same limbs in Montgomery form (CIOS).
+ * Points: Jacobian coordinates with a = -3 doubling and mixed addition.
+ * Scalar multiplication by a secret (signing, ECDH, public key): regular
+ * signed 4-bit windows over a table of the eight odd multiples, each entry
+ * selected by reading all eight under masks; the one addition that can meet
+ * an exceptional case uses the complete formula of Renes, Costello and
+ * Batina (ct_mul explains why). No branch or address depends on the
+ * scalar. Verification uses only public data: width-5 NAF for both scalars
+ * on one doubling chain, with ordinary branches for the exceptional cases.
  */
 #include <string.h>
 
@@ -533,8 +535,8 @@ static const affine GTAB[8] = {
  * then the seven Jacobian points made affine with one inversion
  * (Montgomery's trick: prefix products of the Z, one inverse, walk back). */
 static void odd_multiples(affine tab[8], const limbs x, const limbs y) {
-    point pt[7], acc;
-    limbs pre[7], inv, zi, t;
+    point acc;
+    limbs z[7], pre[7], inv, zi, t;
     memcpy(tab[0].x, x, 32);
     memcpy(tab[0].y, y, 32);
     memcpy(acc.x, x, 32);
@@ -544,26 +546,29 @@ static void odd_multiples(affine tab[8], const limbs x, const limbs y) {
     jac_double(&acc, &acc);
     for (int m = 3; m <= 15; m++) {
         jac_madd(&acc, &acc, x, y);
-        if (m & 1) {
-            pt[(m - 3) >> 1] = acc;
+        if (m & 1) {                           /* Jacobian X, Y kept in the table itself */
+            int i = (m - 1) >> 1;
+            memcpy(tab[i].x, acc.x, 32);
+            memcpy(tab[i].y, acc.y, 32);
+            memcpy(z[i - 1], acc.z, 32);
         }
     }
-    memcpy(pre[0], pt[0].z, 32);
+    memcpy(pre[0], z[0], 32);
     for (int i = 1; i < 7; i++) {
-        FMUL(pre[i], pre[i - 1], pt[i].z);
+        FMUL(pre[i], pre[i - 1], z[i]);
     }
     fp_inv(inv, pre[6]);                       /* 1 / (Z1 ... Z7) */
     for (int i = 6; i >= 0; i--) {
         if (i > 0) {
             FMUL(zi, inv, pre[i - 1]);         /* 1 / Zi */
-            FMUL(inv, inv, pt[i].z);
+            FMUL(inv, inv, z[i]);
         } else {
             memcpy(zi, inv, 32);
         }
         FMUL(t, zi, zi);
-        FMUL(tab[i + 1].x, pt[i].x, t);
+        FMUL(tab[i + 1].x, tab[i + 1].x, t);
         FMUL(t, t, zi);
-        FMUL(tab[i + 1].y, pt[i].y, t);
+        FMUL(tab[i + 1].y, tab[i + 1].y, t);
     }
 }
 
