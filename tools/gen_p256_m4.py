@@ -154,27 +154,22 @@ def fp_mul():
     return out
 
 
-def fp_add():
-    """r = a + b mod p for a, b < p."""
+def fp_addsub(sub):
+    """r = a + b or a - b mod p for a, b < p: the carry chain, then the
+    sum reduced by one conditional subtraction, or p added back to a
+    difference that borrowed."""
     out = ["push {r4-r11, lr}", "ldm r1, {%s-%s}" % (ACC[0], ACC[7])]
+    first, rest = ("subs", "sbcs") if sub else ("adds", "adcs")
     for k in range(8):
         out.append("ldr r3, [r2, #%d]" % (4 * k))
-        out.append("%s %s, %s, r3" % ("adds" if k == 0 else "adcs", ACC[k], ACC[k]))
-    out.append("mov r12, #0")
-    out.append("adc r12, r12, #0")
-    cond_sub_p(out, "r12")
-    out += ["stm r0, {%s-%s}" % (ACC[0], ACC[7]), "pop {r4-r11, pc}"]
-    return out
-
-
-def fp_sub():
-    """r = a - b mod p for a, b < p."""
-    out = ["push {r4-r11, lr}", "ldm r1, {%s-%s}" % (ACC[0], ACC[7])]
-    for k in range(8):
-        out.append("ldr r3, [r2, #%d]" % (4 * k))
-        out.append("%s %s, %s, r3" % ("subs" if k == 0 else "sbcs", ACC[k], ACC[k]))
-    out.append("sbc r12, r12, r12")                            # -1 when a < b
-    add_back(out, "r12")
+        out.append("%s %s, %s, r3" % (first if k == 0 else rest, ACC[k], ACC[k]))
+    if sub:
+        out.append("sbc r12, r12, r12")                        # -1 when a < b
+        add_back(out, "r12")
+    else:
+        out.append("mov r12, #0")
+        out.append("adc r12, r12, #0")
+        cond_sub_p(out, "r12")
     out += ["stm r0, {%s-%s}" % (ACC[0], ACC[7]), "pop {r4-r11, pc}"]
     return out
 
@@ -242,8 +237,8 @@ def render():
     ]
     body = (function("fp_mul", "r = a * b mod p: 64 UMAAL product, FIPS 186-4 D.2.3 reduction",
                      fp_mul())
-            + function("fp_add", "r = a + b mod p (a, b < p)", fp_add())
-            + function("fp_sub", "r = a - b mod p (a, b < p)", fp_sub())
+            + function("fp_add", "r = a + b mod p (a, b < p)", fp_addsub(False))
+            + function("fp_sub", "r = a - b mod p (a, b < p)", fp_addsub(True))
             + function("mont_mul", "r = a * b / 2^256 mod m (Montgomery, CIOS rows after the product)",
                        mont_mul(), "limbs r, const limbs a, const limbs b, const modulus *M"))
     return "\n".join(head + body)

@@ -451,6 +451,14 @@ static void point_add(point *r, const point *p, const point *q, const limbs b) {
     memcpy(r->z, z3, 32);
 }
 
+/* r = (x, y, 1) */
+static void jac_from_affine(point *r, const limbs x, const limbs y) {
+    memcpy(r->x, x, 32);
+    memcpy(r->y, y, 32);
+    memset(r->z, 0, 32);
+    r->z[0] = 1;
+}
+
 /* r = 2p in Jacobian coordinates, a = -3 (dbl-2001-b of the Explicit-Formulas
  * Database, with Z3 = 2 Y Z): 3M + 5S. The identity (Z = 0) stays the
  * identity. r may alias p. */
@@ -539,10 +547,7 @@ static void odd_multiples(affine tab[8], const limbs x, const limbs y) {
     limbs z[7], pre[7], inv, zi, t;
     memcpy(tab[0].x, x, 32);
     memcpy(tab[0].y, y, 32);
-    memcpy(acc.x, x, 32);
-    memcpy(acc.y, y, 32);
-    memset(acc.z, 0, 32);
-    acc.z[0] = 1;
+    jac_from_affine(&acc, x, y);
     jac_double(&acc, &acc);
     for (int m = 3; m <= 15; m++) {
         jac_madd(&acc, &acc, x, y);
@@ -614,10 +619,7 @@ static void ct_mul(limbs x, limbs y, const affine tab[8], const limbs k) {
     memcpy(kk, k, 32);
     mp_cmov(kk, t, 0u - even);
     table_select(&sel, tab, ((kk[7] >> 28) | 1) >> 1, 0);
-    memcpy(acc.x, sel.x, 32);
-    memcpy(acc.y, sel.y, 32);
-    memset(acc.z, 0, 32);
-    acc.z[0] = 1;
+    jac_from_affine(&acc, sel.x, sel.y);
     for (int i = 62; i >= 0; i--) {
         for (int d = 0; d < 4; d++) {
             jac_double(&acc, &acc);
@@ -635,10 +637,7 @@ static void ct_mul(limbs x, limbs y, const affine tab[8], const limbs k) {
     FMUL(h.z, t, acc.z);
     FMUL(h.x, acc.x, acc.z);
     memcpy(h.y, acc.y, 32);
-    memcpy(q.x, sel.x, 32);
-    memcpy(q.y, sel.y, 32);
-    memset(q.z, 0, 32);
-    q.z[0] = 1;
+    jac_from_affine(&q, sel.x, sel.y);        /* Z = 1: the same point homogeneously */
     curve_b(b);
     point_add(&h, &h, &q, b);
     fp_inv(t, h.z);                            /* Z != 0: k P is not the identity */
@@ -689,19 +688,13 @@ static void add_digit_vt(point *acc, int *live, const affine tab[8], int d) {
         FSUB(y, zero, y);
     }
     if (!*live) {
-        memcpy(acc->x, e->x, 32);
-        memcpy(acc->y, y, 32);
-        memset(acc->z, 0, 32);
-        acc->z[0] = 1;
+        jac_from_affine(acc, e->x, y);
         *live = 1;
         return;
     }
     int ex = jac_madd(acc, acc, e->x, y);
     if (ex & 2) {                              /* acc == P: double P */
-        memcpy(acc->x, e->x, 32);
-        memcpy(acc->y, y, 32);
-        memset(acc->z, 0, 32);
-        acc->z[0] = 1;
+        jac_from_affine(acc, e->x, y);
         jac_double(acc, acc);
     } else if (ex) {                           /* acc == -P: the identity */
         *live = 0;
