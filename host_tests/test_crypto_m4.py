@@ -42,7 +42,7 @@ def _cases():
     peer_sk = ec.derive_private_key(0x1234567, ec.SECP256R1())
     pp = peer_sk.public_key().public_numbers()
     peer = pp.x.to_bytes(32, "big") + pp.y.to_bytes(32, "big")
-    signer = ec.derive_private_key(0xC0FFEE, ec.SECP256R1())
+    signer = 0xC0FFEE                          # the private key signing with each d as nonce
     cases = []
     for i, d in enumerate(ds):
         sk = ec.derive_private_key(d, ec.SECP256R1())
@@ -51,14 +51,14 @@ def _cases():
         digest = hashlib.sha256(msg).digest()
         e = int.from_bytes(digest, "big") % N
         r = pn.x % N
-        s = pow(d, -1, N) * (e + r * 0xC0FFEE) % N
+        s = pow(d, -1, N) * (e + r * signer) % N
         orr, oss = decode_dss_signature(sk.sign(msg, ec.ECDSA(hashes.SHA256())))
         cases.append({
             "d": d.to_bytes(32, "big"),
             "pub": pn.x.to_bytes(32, "big") + pn.y.to_bytes(32, "big"),
             "peer": peer,
             "z": sk.exchange(ec.ECDH(), peer_sk.public_key()),
-            "signer": (0xC0FFEE).to_bytes(32, "big"),
+            "signer": signer.to_bytes(32, "big"),
             "digest": digest,
             "sig": r.to_bytes(32, "big") + s.to_bytes(32, "big"),
             "osig": orr.to_bytes(32, "big") + oss.to_bytes(32, "big"),
