@@ -126,3 +126,64 @@ def test_m4_assembly_and_api_under_qemu(tmp_path):
     last = p.stdout.strip().splitlines()[-1:] or ["field checks"]
     assert p.returncode == 0, "check %d failed at %s" % (p.returncode, last[0])
     assert last[0] == "case %d" % (len(_gcm_cases()) - 1)    # every case ran to the last GCM one
+
+
+CT_PROGRAM = r"""
+#include <stddef.h>
+#include <stdint.h>
+#include "esmecrypto.h"
+#include "scalar.h"
+void *memcpy(void *d, const void *s, size_t n) {
+    uint8_t *dd = d; const uint8_t *ss = s;
+    while (n--) *dd++ = *ss++;
+    return d;
+}
+void *memset(void *d, int c, size_t n) {
+    uint8_t *dd = d;
+    while (n--) *dd++ = (uint8_t)c;
+    return d;
+}
+int run(void) {
+    uint8_t out[64];
+    return esme_p256_pubkey(D, out) == ESME_OK && esme_p256_ecdh(D, PEER, out) == ESME_OK &&
+           esme_p256_sign(SIGNER, DIGEST, D, out) == ESME_OK;
+}
+__attribute__((naked, noreturn)) void _start(void) {
+    __asm__ volatile("bl run\n eor r0, r0, #1\n mov r7, #1\n svc 0\n");
+}
+"""
+
+
+def test_secret_scalar_paths_execute_the_same_instructions(tmp_path):
+    """Public key, ECDH and signing with very different secret scalars (1, the
+    n - 2 that makes the last addition a doubling, a random one) execute the
+    same number of instructions on the M4 build: no branch depends on the
+    scalar (qemu's per-instruction trace, as tools/m4_count.py counts)."""
+    (tmp_path / "ct.c").write_text(CT_PROGRAM)
+    peer = ec.derive_private_key(0x1234567, ec.SECP256R1()).public_key().public_numbers()
+    counts = []
+    for d in (1, N - 2, random.Random(9).randrange(1, N)):
+        arrays = (("D", d.to_bytes(32, "big")), ("SIGNER", (0xC0FFEE).to_bytes(32, "big")),
+                  ("DIGEST", hashlib.sha256(b"ct").digest()),
+                  ("PEER", peer.x.to_bytes(32, "big") + peer.y.to_bytes(32, "big")))
+        (tmp_path / "scalar.h").write_text("".join(
+            "static const uint8_t %s[%d] = {%s};\n" % (n, len(b), ",".join(map(str, b)))
+            for n, b in arrays))
+        elf = tmp_path / "ct.elf"
+        subprocess.run(["arm-none-eabi-gcc", "-mcpu=cortex-m4", "-mthumb", "-Os", "-ffreestanding",
+                        "-std=c99", "-nostdlib", "-static", "-I" + str(tmp_path), "-I" + SRC,
+                        "-I" + os.path.join(SRC, "m4", "include"), "-Wl,-Ttext=0x10000",
+                        "-Wl,-e,_start", str(tmp_path / "ct.c"), os.path.join(SRC, "esme_p256.c"),
+                        "-o", str(elf)], check=True)
+        # the trace (one line per instruction) is counted as it streams past
+        p = subprocess.Popen(["qemu-arm", "-singlestep", "-d", "exec,nochain", "-D", "/dev/stdout",
+                              str(elf)], stdout=subprocess.PIPE)
+        n, tail = 0, b"\n"
+        for block in iter(lambda: p.stdout.read(1 << 20), b""):
+            buf = tail + block                 # a line start split between two reads
+            n += buf.count(b"\nTrace")
+            tail = buf[-5:]                    # shorter than the pattern: never counted twice
+        assert p.wait(timeout=600) == 0
+        counts.append(n)
+    assert counts[0] > 3_000_000                    # all three operations ran
+    assert counts[0] == counts[1] == counts[2], counts
