@@ -1,6 +1,6 @@
 """Writes lib/esmecrypto/esme_p256_m4.h: the P-256 field multiplication,
-addition and subtraction for the Cortex-M4 (ARMv7E-M, Thumb-2) as naked
-functions. The code is generated because the product keeps a moving window of
+addition and subtraction and the Montgomery product mod n for the Cortex-M4
+(ARMv7E-M, Thumb-2) as naked functions. The code is generated because the product keeps a moving window of
 the partial result in registers whose roles rotate every row, which is easy to
 get wrong by hand and easy to get right in a loop.
 
@@ -120,7 +120,7 @@ def cond_sub_p(out, carry):
     is below 2p: subtract p, and add it back under the borrow mask."""
     ones = "r1"
     out.append("mvn %s, #0" % ones)
-    srcs = [ones, ones, ones, "#0", "#0", "#0", "#1", ones]
+    srcs = [ones if w == 0xffffffff else "#%d" % w for w in P]
     for k in range(8):
         out.append("%s %s, %s, %s" % ("subs" if k == 0 else "sbcs", ACC[k], ACC[k], srcs[k]))
     out.append("sbc %s, %s, #0" % (carry, carry))             # -1 when it went negative
@@ -129,7 +129,7 @@ def cond_sub_p(out, carry):
 
 def add_back(out, mask):
     """ACC += p & mask (mask 0 or all ones), carry out dropped."""
-    srcs = [mask, mask, mask, "#0", "#0", "#0", mask + ", lsr #31", mask]
+    srcs = [{0xffffffff: mask, 0: "#0", 1: mask + ", lsr #31"}[w] for w in P]
     for k in range(8):
         out.append("%s %s, %s, %s" % ("adds" if k == 0 else "adcs", ACC[k], ACC[k], srcs[k]))
 
