@@ -513,7 +513,8 @@ static int jac_madd(point *r, const point *p, const limbs x2, const limbs y2) {
     FSUB(v, v, r->x);
     FMUL(v, rr, v);
     FSUB(r->y, v, t);
-    return (int)(mp_is_zero(h) | (mp_is_zero(h) & mp_is_zero(rr)) << 1);
+    uint32_t same_x = mp_is_zero(h);
+    return (int)(same_x | (same_x & mp_is_zero(rr)) << 1);
 }
 
 /* (2i + 1) G for i = 0..7, affine, little-endian words (computed with exact
