@@ -8,6 +8,7 @@ meter reads the later layout first and the v0.8.1 one only as a fallback
 (firmware/prepay/account.py Account._top_up)."""
 import json
 import os
+import random
 
 import pytest
 
@@ -201,6 +202,35 @@ def test_network_route_reads_both_layouts():
     assert net(UT.make_utrn(1102, pounds=1), 1103) == (U.NOT_AUTHENTIC, 0)
     assert net(UT.make_utrn(1100, pounds=1), 1100) == (U.DUPLICATE, 0)
     assert [a.cache.flags[i] for i in range(a.cache.n)] == [U.FLAG_NETWORK] * 2
+
+
+def test_random_codes_in_either_layout_credit_what_they_were_made_for():
+    """Random counters, classes and values in both layouts, keyed in (the
+    cache's highest entry up to 300 below) and on the network route: each
+    credits its own value once. (Codes whose two readings give the same
+    counter, 1 in 1024, are the test above.)"""
+    rnd = random.Random(15)
+    seen = [0, 0]
+    for _ in range(120):
+        counter = rnd.randrange(301, 1 << 32)
+        v081 = rnd.randrange(2)
+        pounds = rnd.randrange(2)
+        value = rnd.randrange(151) if pounds else rnd.randrange(8192)
+        code = UT.make_utrn(counter, v081_layout=bool(v081),
+                            **{"pounds" if pounds else "pence": value})
+        ptut = U.parse(code)
+        if U.fields(ptut, U.LATER)[3] == U.fields(ptut, U.V081)[3]:
+            continue
+        want = (0, value * (POUND if pounds else AC.PER_PENNY))
+        a, _ = keyed_account()
+        a.cache.add(counter - 1 - rnd.randrange(300), U.FLAG_LOCAL)
+        assert outcome(a.top_up_code, code, U.FLAG_LOCAL) == want
+        assert outcome(a.top_up_code, code, U.FLAG_LOCAL) == (U.DUPLICATE, 0)
+        assert a.cache.highest() == counter
+        a, _ = keyed_account()
+        assert outcome(a.top_up_ptut, ptut, counter) == want
+        seen[v081] += 1
+    assert min(seen) > 40
 
 
 def keyed_account():

@@ -323,18 +323,22 @@ class Account:
         return 0, pence, counter
 
     def _top_up(self, ptut, oc, flag):
-        # Two readings of the PTUT (utrn.py): LATER (later GBCS, RTDS CS01a,
-        # what deployed head-ends issue) first, then v0.8.1 Table 14.3.2 as a
-        # fallback. The UTRN counter of each reading goes into the MAC's AAD
-        # and KDF (§14.3.5, §14.6.4.1.7), so a code authenticates in at most
-        # one of them, except when both readings give the same counter: then
-        # the MAC input is identical and LATER wins. The MAC is what tells
-        # the layout, so it is computed for a reading even when an earlier
-        # check of that reading failed; the outcome is then that reading's
-        # in the order of §14.6.4.1 (so a replay stays a duplicate and an
-        # over-limit code over the limit, in either layout). A code neither
+        # Two readings of the PTUT (utrn.py): LATER, the layout of later GBCS
+        # and of what deployed head-ends issue (DCC RTDS 4.5.0 2.2_CS01a,
+        # gbcs-parser), first; GBCS v0.8.1 Table 14.3.2 / 14.6.4.1.2 only as
+        # a fallback for codes LATER cannot authenticate. The UTRN counter
+        # goes into the MAC's KDF and AAD (§14.3.5, §14.6.4.1.7) and the
+        # rest of the input is the same raw high word, so a code
+        # authenticates in at most one reading unless both give the same
+        # counter (then LATER wins). On the CS01a route both carry the
+        # command's counter: the reading whose truncated counter agrees with
+        # it is the one that can be the command's. The MAC is what tells the
+        # layout, so it is computed for a reading even when an earlier check
+        # of that reading failed; the outcome is then that reading's in the
+        # order of §14.6.4.1 / §14.4.4 (a replay stays a duplicate, an
+        # over-limit code over the limit, in either layout). A code no
         # reading authenticates fails at the last check either reading got
-        # through to (a forgery reaching the MAC in one reading is not
+        # through to (a forgery that reaches the MAC in one reading is not
         # authentic even if the other reading is badly formed).
         r0, p0, c0 = self._reading(ptut, U.LATER, oc)
         r1, p1, c1 = self._reading(ptut, U.V081, oc)

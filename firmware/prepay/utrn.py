@@ -39,8 +39,8 @@ NOT_AUTHENTIC = const(3)      # PTUT supplier MAC
 OVER_MAX_CREDIT = const(4)    # value above Maximum Credit Threshold (§14.3.8.1)
 OVER_MAX_BALANCE = const(5)   # balance would exceed Maximum Meter Balance (§14.3.8.2)
 NOT_FOR_DEVICE = const(6)     # no supplier top-up key for this meter
-# position of each reason in the check sequence of §14.6.4.1 / §14.4.4
-# (format, max credit, max balance, counter cache, keys, MAC), by reason
+# position of each reason (the index) in the check sequence of §14.6.4.1 /
+# §14.4.4: format, max credit, max balance, counter cache, keys, MAC
 _STAGE = b"\x00\x01\x04\x06\x02\x03\x05"
 
 # Table 14.8a (rows 0..7), Table 14.8b (Verhoeff's d), Table 14.8c.
