@@ -2,6 +2,13 @@
 
     python -m tools.utrn --pounds 10 --counter 1000           (test keys)
     python -m tools.utrn --pence 250 --counter 1001 --legacy-aad
+    python -m tools.utrn --pounds 5 --counter 1002 --v081-layout
+
+PTUT high word (bits 63-32): by default the later-GBCS layout that the DCC
+RTDS CS01a vectors and deployed head-ends use, 7 zero bits | truncated
+counter (10) | value class (2) | value (13); with --v081-layout the GBCS
+v0.8.1 Table 14.3.2 one, lead 000 | sub-class 0000 | value class (2) |
+value (13) | truncated counter (10).
 
 Written independently of the firmware (OpenSSL through `cryptography` for
 ECDH and GMAC), so tests of the meter's validation are not circular. The
@@ -76,10 +83,19 @@ def ptut_mac(keys, counter, ptut_high, legacy=False):
     return struct.unpack(">I", tag[12:16])[0]
 
 
+def ptut_high(counter, vc, value, sub_class=0, v081_layout=False):
+    """The PTUT's 32 most significant bits. sub_class sets bits 60-57
+    (zero in both layouts; non-zero only to make bad codes)."""
+    if v081_layout:                                   # GBCS v0.8.1 Tbl 14.3.2
+        return (sub_class << 25) | (vc << 23) | (value << 10) | (counter & 0x3FF)
+    return (sub_class << 25) | ((counter & 0x3FF) << 15) | (vc << 13) | value
+
+
 def make_utrn(counter, pence=None, pounds=None, keys=None, legacy=False, sub_class=0,
-              value_class=None):
+              value_class=None, v081_layout=False):
     """The 20-digit UTRN for a top-up of pence (class 00) or pounds (01)
-    with UTRN counter `counter` (the originator counter's 32 MS bits)."""
+    with UTRN counter `counter` (the originator counter's 32 MS bits), in
+    the later-GBCS PTUT layout unless v081_layout."""
     keys = keys or test_keys()
     if pounds is not None:
         vc, value = 1, pounds
@@ -89,7 +105,7 @@ def make_utrn(counter, pence=None, pounds=None, keys=None, legacy=False, sub_cla
         vc = value_class
     if not 0 <= value < 8192:
         raise ValueError("value out of range (13 bits)")
-    high = (sub_class << 25) | (vc << 23) | (value << 10) | (counter & 0x3FF)
+    high = ptut_high(counter, vc, value, sub_class, v081_layout)
     ptut = (high << 32) | ptut_mac(keys, counter, high, legacy)
     digits = "%019d" % (ptut + PPTD_OFFSET)
     return digits + str(check_digit(digits))
@@ -102,8 +118,11 @@ def main():
     g.add_argument("--pounds", type=int)
     ap.add_argument("--counter", type=int, required=True, help="UTRN counter (32 bits)")
     ap.add_argument("--legacy-aad", action="store_true", help="GBCS v0.8.1 AAD (no zero octets)")
+    ap.add_argument("--v081-layout", action="store_true",
+                    help="GBCS v0.8.1 PTUT bit layout (class 56-55, value 54-42, counter 41-32)")
     a = ap.parse_args()
-    print(make_utrn(a.counter, a.pence, a.pounds, legacy=a.legacy_aad))
+    print(make_utrn(a.counter, a.pence, a.pounds, legacy=a.legacy_aad,
+                    v081_layout=a.v081_layout))
 
 
 if __name__ == "__main__":

@@ -295,38 +295,69 @@ class Account:
         """Validate and apply a 20-digit UTRN; returns the value credited
         in account units or raises UtrnError(reason). The caller persists
         (Meter.save_registers) before answering anyone."""
-        ptut = U.parse(code, verify_check)
-        pence = U.check_fields(ptut)
-        self._limits(pence)
-        counter = U.reconstruct(self.cache.highest(), U.fields(ptut)[3])
-        return self._authentic_apply(ptut, pence, counter, flag)
+        return self._top_up(U.parse(code, verify_check), -1, flag)
 
     def top_up_ptut(self, ptut, counter, flag=U.FLAG_NETWORK):
         """CS01a entry point (network route): PTUT and the UTRN counter from
         the command's originator counter (§14.4.4)."""
-        pence = U.check_fields(ptut)
-        self._limits(pence)
-        if (counter & 0x3FF) != U.fields(ptut)[3]:
-            raise U.UtrnError(U.NOT_AUTHENTIC)
-        return self._authentic_apply(ptut, pence, counter, flag)
+        return self._top_up(ptut, counter, flag)
 
-    def _limits(self, pence):
-        if pence > self.max_credit * 100:
-            raise U.UtrnError(U.OVER_MAX_CREDIT)
-        if self.combined() + pence * PER_PENNY > self.max_balance * PER_POUND:
-            raise U.UtrnError(U.OVER_MAX_BALANCE)
+    def _reading(self, ptut, layout, oc):
+        """One reading of a PTUT: (reason of the first check of §14.6.4.1.3-6
+        (§14.4.4.1-2 on the network route) it fails, 0 if none; its value
+        in pence; its UTRN counter, -1 if it cannot be the command's)."""
+        lead, vc, value, trunc, _ = U.fields(ptut, layout)
+        if oc < 0:                           # keyed in: §14.6.4.1.5
+            counter = U.reconstruct(self.cache.highest(), trunc)
+        else:                                # CS01a: the OC's counter; the PTUT's must agree
+            counter = oc if (oc & 0x3FF) == trunc else -1
+        if lead or vc > U.CLASS_POUNDS:      # §14.3.9; classes 10, 11 undefined
+            return U.BAD_FORMAT, 0, counter
+        pence = value * 100 if vc == U.CLASS_POUNDS else value
+        if pence > self.max_credit * 100:                               # §14.3.8.1
+            return U.OVER_MAX_CREDIT, pence, counter
+        if self.combined() + pence * PER_PENNY > self.max_balance * PER_POUND:   # §14.3.8.2
+            return U.OVER_MAX_BALANCE, pence, counter
+        if not self.cache.accepts(oc if oc >= 0 else counter):         # §14.3.6
+            return U.DUPLICATE, pence, counter
+        return 0, pence, counter
 
-    def _authentic_apply(self, ptut, pence, counter, flag):
-        if not self.cache.accepts(counter):
-            raise U.UtrnError(U.DUPLICATE)
+    def _top_up(self, ptut, oc, flag):
+        # Two readings of the PTUT (utrn.py): LATER, the layout of later GBCS
+        # and of what deployed head-ends issue (DCC RTDS 4.5.0 2.2_CS01a,
+        # gbcs-parser), first; GBCS v0.8.1 Table 14.3.2 / 14.6.4.1.2 only as
+        # a fallback for codes LATER cannot authenticate. The UTRN counter
+        # goes into the MAC's KDF and AAD (§14.3.5, §14.6.4.1.7) and the
+        # rest of the input is the same raw high word, so a code
+        # authenticates in at most one reading unless both give the same
+        # counter (then LATER wins). On the CS01a route both carry the
+        # command's counter: the reading whose truncated counter agrees with
+        # it is the one that can be the command's. The MAC is what tells the
+        # layout, so it is computed for a reading even when an earlier check
+        # of that reading failed; the outcome is then that reading's in the
+        # order of §14.6.4.1 / §14.4.4 (a replay stays a duplicate, an
+        # over-limit code over the limit, in either layout). A code no
+        # reading authenticates fails at the last check either reading got
+        # through to (a forgery that reaches the MAC in one reading is not
+        # authentic even if the other reading is badly formed).
+        r0, p0, c0 = self._reading(ptut, U.LATER, oc)
+        r1, p1, c1 = self._reading(ptut, U.V081, oc)
+        if r0 and r0 == r1:
+            raise U.UtrnError(r0)            # fails the same check in both: no MAC needed
         keys = self.app.topup_keys()
         if keys is None:
-            raise U.UtrnError(U.NOT_FOR_DEVICE)
+            raise U.UtrnError(U.later_stage(r0 or U.NOT_FOR_DEVICE, r1 or U.NOT_FOR_DEVICE))
         if self.z is None:
             from .. import crypto
             self.z = crypto.ecdh(keys[0], keys[1])
-        if not U.mac_ok(self.z, keys[2], keys[3], counter, ptut):
-            raise U.UtrnError(U.NOT_AUTHENTIC)
+        if c0 >= 0 and U.mac_ok(self.z, keys[2], keys[3], c0, ptut):
+            r, pence, counter = r0, p0, c0
+        elif c1 >= 0 and c1 != c0 and U.mac_ok(self.z, keys[2], keys[3], c1, ptut):
+            r, pence, counter = r1, p1, c1
+        else:
+            raise U.UtrnError(U.later_stage(r0 or U.NOT_AUTHENTIC, r1 or U.NOT_AUTHENTIC))
+        if r:
+            raise U.UtrnError(r)
         self.cache.add(counter, flag)        # §14.3.7: cache first, then credit
         value = pence * PER_PENNY
         self.credit(value, True)

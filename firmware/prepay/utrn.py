@@ -3,8 +3,18 @@
 #
 #   UTRN  20 decimal digits = PPTD (19) || check digit            §14.3.3
 #   PPTD  = PTUT + 7394156990786306048                            §14.3.1
-#   PTUT  u64: lead 000 | sub-class 0000 | value class (2) |
-#         value (13) | truncated originator counter (10) | MAC (32)  Tbl 14.3.2
+#   PTUT  u64, two bit layouts of the high word (bits 63-32):
+#     LATER (later GBCS, the DCC RTDS 4.5.0 CS01a vectors, gbcs-parser
+#           src/utrn.ts; what deployed head-ends issue):
+#           7 zero bits | truncated counter 56-47 | value class 46-45 |
+#           value 44-32
+#     V081  (GBCS v0.8.1 Table 14.3.2 / 14.6.4.1.2):
+#           lead 000 | sub-class 0000 | value class 56-55 | value 54-42 |
+#           truncated counter 41-32
+#   then the supplier MAC in bits 31-0 (§14.3.4) in both.
+# The LATER reading is the primary one; V081 is only a fallback for codes
+# the LATER reading cannot authenticate (Account._top_up). Bits 63-57 must
+# be zero in both (§14.3.9 sub-class and lead; the later 7 zero bits).
 #
 # Pure functions apart from Cache; no allocation beyond small ints.
 import struct
@@ -19,6 +29,8 @@ FLAG_NETWORK = const(1)                      # CS01a
 FLAG_FLOOR = const(2)                        # floor set by CS02b credential change (§13.3.5.10)
 CLASS_PENCE = const(0)                       # 1/100 currency unit
 CLASS_POUNDS = const(1)                      # whole currency units
+LATER = const(0)                             # PTUT layouts (see above)
+V081 = const(1)
 
 # rejection reasons (each maps to an alert in prepay/account.py)
 BAD_FORMAT = const(1)         # not 20 digits, out of range, check digit, sub-class, value class
@@ -27,6 +39,9 @@ NOT_AUTHENTIC = const(3)      # PTUT supplier MAC
 OVER_MAX_CREDIT = const(4)    # value above Maximum Credit Threshold (§14.3.8.1)
 OVER_MAX_BALANCE = const(5)   # balance would exceed Maximum Meter Balance (§14.3.8.2)
 NOT_FOR_DEVICE = const(6)     # no supplier top-up key for this meter
+# position of each reason (the index) in the check sequence of §14.6.4.1 /
+# §14.4.4: format, max credit, max balance, counter cache, keys, MAC
+_STAGE = b"\x00\x01\x04\x06\x02\x03\x05"
 
 # Table 14.8a (rows 0..7), Table 14.8b (Verhoeff's d), Table 14.8c.
 _P = (b"0123456789" b"1576283094" b"5803796142" b"8916043527" b"9453126870"
@@ -74,20 +89,30 @@ def parse(code, verify_check=True):
     return pptd - PPTD_OFFSET
 
 
-def fields(ptut):
-    """(sub_class, value_class, value, truncated counter, mac) of a PTUT."""
-    return ((ptut >> 57) & 0xF, (ptut >> 55) & 3, (ptut >> 42) & 0x1FFF,
-            (ptut >> 32) & 0x3FF, ptut & 0xFFFFFFFF)
+def fields(ptut, layout=LATER):
+    """(lead bits 63-57, value_class, value, truncated counter, mac) of a
+    PTUT read in one layout (LATER or V081, see the top of this module)."""
+    h = ptut >> 32
+    if layout == V081:
+        return h >> 25, (h >> 23) & 3, (h >> 10) & 0x1FFF, h & 0x3FF, ptut & 0xFFFFFFFF
+    return h >> 25, (h >> 13) & 3, h & 0x1FFF, (h >> 15) & 0x3FF, ptut & 0xFFFFFFFF
 
 
-def check_fields(ptut):
+def check_fields(ptut, layout=LATER):
     """Value in pence (1/100 currency unit) of a well-formed PTUT.
-    §14.3.9: a non-zero sub-class is rejected; value classes 10 and 11 are
-    undefined in v0.8.1, so rejected too."""
-    sub, vc, value, _, _ = fields(ptut)
-    if ptut >> 61 or sub or vc > CLASS_POUNDS:
+    §14.3.9: a non-zero sub-class (any of bits 63-57) is rejected; value
+    classes 10 and 11 are undefined (v0.8.1 and later), so rejected too."""
+    lead, vc, value, _, _ = fields(ptut, layout)
+    if lead or vc > CLASS_POUNDS:
         raise UtrnError(BAD_FORMAT)
     return value * 100 if vc == CLASS_POUNDS else value
+
+
+def later_stage(a, b):
+    """Of two rejection reasons, the one found later in the §14.6.4.1
+    sequence: a code whose two readings both fail was rejected at the last
+    check either reading got through to."""
+    return a if _STAGE[a] >= _STAGE[b] else b
 
 
 def reconstruct(highest, r):
