@@ -232,10 +232,10 @@ class Snapshots:
         """Scheduled snapshots falling due: one per schedule (also after a
         clock step forward or a power cut that skipped several), then the
         next after now. Each due time is persisted, so none is taken twice."""
-        if now < self.next_due:
-            return
+        if now < self.next_due or self.next_due == NEVER:
+            return                              # NEVER is no time, even to a clock past it
         for s in list(self.schedules):
-            if s[5] <= now:
+            if s[5] <= now and s[5] != NEVER:
                 self.take(0, s[4] | CAUSE_SCHEDULED)
                 s[5] = self._next(s, now + 1)
                 if s[5] == NEVER:
