@@ -61,6 +61,19 @@ def test_an_implausible_first_hub_time_is_refused_and_retried(bench, hub):
     assert bench.meter.time.status == TC.UNRELIABLE
 
 
+def test_while_invalid_implausible_answers_are_retried_every_30_min(bench):
+    times = []
+    for s in range(1, 8 * TC.RETRY_PERIOD + 2):
+        bench.tick()
+        if time_requests(bench):
+            times.append(s)
+            answer(bench, 0xFFFFFFFE)
+        bench.take()
+    R = TC.RETRY_PERIOD
+    assert times == [1 + k * R for k in range(9)]    # no fall-back to the daily cycle
+    assert bench.clock.now() == T0 + 8 * R + 1 and bench.meter.time.status == TC.INVALID
+
+
 def test_an_implausible_hub_time_when_reliable_is_no_step_and_no_alert(bench):
     bench.tick()
     answer(bench, T0 + 1)

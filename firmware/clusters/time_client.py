@@ -5,7 +5,8 @@
 #  - power-on of the clock: status Invalid; the first valid hub time sets the
 #    clock and makes the status Unreliable;
 #  - every 24 h read the hub time; 0xFFFFFFFF or no answer: retry every
-#    30 min; after 3 failed retries the status becomes Unreliable;
+#    30 min; after 3 failed retries the status becomes Unreliable (Reliable
+#    only; an Invalid status stays Invalid and the retries go on every 30 min);
 #  - |hub - own| > 10 s: status Unreliable, clock NOT adjusted, alert 0x8F0C
 #    (0x800C in GBCS v0.8.1; renumbered 0x8Fxx in later versions) if the
 #    status changed; within 10 s the clock follows the hub.
@@ -100,12 +101,18 @@ class TimeClient(Cluster):
 
     def _failed(self):
         """One failed attempt; True when the retries are used up (the initial
-        request and MAX_RETRIES retries), which falls back to the daily cycle."""
+        request and MAX_RETRIES retries), which falls back to the daily cycle
+        unless the status is Invalid."""
         self.pending = False
         self.failures += 1
         if self.failures > MAX_RETRIES:
             if self.status == RELIABLE:
                 self._set_status(UNRELIABLE)
+            if self.status == INVALID:
+                # no time at all yet: keep asking every 30 min (§9.1.3 asks
+                # for at least 3 retries; a meter without time has no tariff)
+                self.failures = MAX_RETRIES
+                return False
             self.failures = 0
             return True
         return False
