@@ -18,9 +18,9 @@ UTC_INVALID = 0xFFFFFFFF
 UTC_MIN = const(631152000)      # 7305 days after 2000-01-01
 UTC_MAX = const(3155760000)     # 36525 days after 2000-01-01
 # Longest power cut whose standing charge and time debts are caught up from
-# the RTC difference: a year and a day. A longer gap, an RTC behind the last
-# saved time by more than a clock step, or one outside the window, is an RTC
-# that lost its time (battery, crystal, corruption), not an outage.
+# the RTC difference: a year and a day. A longer gap, or an RTC outside the
+# window, is an RTC that lost its time (battery, crystal, corruption), not an
+# outage: charging for it could bill a consumer for decades.
 MAX_OUTAGE = const(31622400)    # 366 days
 
 
@@ -37,8 +37,9 @@ def rtc_check(rtc, last_on):
     when the RTC cannot be trusted (else -1). An RTC outside the plausible
     window resumes from last_on (the last time known good) or, with none
     plausible, from UTC_MIN; one more than MAX_OUTAGE ahead of a plausible
-    last_on resumes from last_on. Nothing is caught up then. An RTC behind last_on (a clock set backwards since the last
-    save, or drift) catches nothing up and keeps running."""
+    last_on resumes from last_on; nothing is caught up then. An RTC behind
+    last_on (a clock set backwards since the last save) catches nothing up
+    and keeps running."""
     if not plausible(rtc):
         return 0, (last_on if plausible(last_on) else UTC_MIN)
     if not last_on:
