@@ -33,6 +33,7 @@ from .clusters.drlc_client import DrlcClient
 from .clusters.price import Price
 from .clusters.calendar import CalendarServer
 from .platform.hw import AuxSwitches
+from .platform.clock import plausible, rtc_check
 from .metering.profile import Profile
 from .metering.ringlog import SeqLog
 from .tariff.engine import TariffEngine, IMMEDIATE
@@ -185,11 +186,17 @@ class Meter:
                 self.import_wh, self._ws, last_on = struct.unpack_from(_REG_FMT, d, 0)
             except (ValueError, IndexError):
                 pass     # passed its CRC but not our decoder: start from zero, as a new meter
+        rtc = self.clock.now()
+        # an RTC that lost its time restarts from the last saved one, with no
+        # catch-up and Time Status Invalid (platform/clock.py rtc_check)
+        elapsed, resume = rtc_check(rtc, last_on)
+        if resume >= 0:
+            self.clock.set(resume)
         now = self.clock.now()
         self._pp_day = now // 86400
-        if last_on:
-            self.tariff.catch_up(now - last_on)     # standing charge runs while the mains is off
-            self.account.catch_up(now - last_on, now)
+        if elapsed:
+            self.tariff.catch_up(elapsed)           # standing charge runs while the mains is off
+            self.account.catch_up(elapsed, now)
         self.profile.boot(now, self.import_wh)
         self.snapshots.boot(now)
         self.log(self.power_log, PWR_UP, last_on)
@@ -197,6 +204,9 @@ class Meter:
             self._load_nv(cl)
         self.reporting.load()
         self.time.load()
+        if resume >= 0:
+            self.time.clock_lost()
+            self.log(self.event_log, EV_CLOCK_SET, rtc)     # value: the RTC time discarded
         self._reg_period = self.clock.now() // REG_PERIOD
         self._announce()
         self.drlc.boot()
@@ -280,7 +290,10 @@ class Meter:
 
     def set_clock(self, utc):
         """Clock set from the hub or supplier. Registers are saved first so a
-        time step never moves energy across the persisted boundary."""
+        time step never moves energy across the persisted boundary. A time
+        outside the plausible window (platform/clock.py) is refused: False."""
+        if not plausible(utc):
+            return False
         self.save_registers()
         self.profile.clock_changed(self.clock.now(), self.import_wh)
         old = self.clock.now()
@@ -290,6 +303,7 @@ class Meter:
         self.tariff.clock_changed()
         self.snapshots.clock_changed(old, utc)
         self.drlc.on_clock_set()
+        return True
 
     def load_tariff(self, doc, at=IMMEDIATE):
         """Load a tariff document (tariffs/README.md); at is IMMEDIATE,

@@ -307,17 +307,21 @@ class Metering(Cluster):
 
     def on_ScheduleSnapshot(self, req, f):
         """Each 13-octet schedule (id, start, SnapshotSchedule u24, payload
-        type, cause) confirmed one by one (metering/snapshots.py)."""
+        type, cause) confirmed one by one, all validated before any is
+        applied (metering/snapshots.py); a command whose confirmations
+        would not fit one response is refused whole."""
         raw = f["Schedules"]
         if len(raw) % 13 or not raw:
             raise ZclError(S.MALFORMED_COMMAND)
-        snaps = self.app.snapshots
-        now = self.app.clock.now()
-        confs = []
+        recs = []
         for i in range(0, len(raw), 13):
             sid, start, lo, hi, pt, cause = struct.unpack_from("<BIHBBI", raw, i)
-            confs.append({"SnapshotScheduleID": sid, "Confirmation":
-                          snaps.schedule(sid, start, lo | (hi << 16), pt, cause, now)})
+            recs.append((sid, start, lo | (hi << 16), pt, cause))
+        # response: ZCL header (3), IssuerEventID (4), 2 octets a confirmation
+        room = (len(self.app.zcl.tx) - 7) // 2
+        confs = []
+        for sid, c in self.app.snapshots.schedule(recs, self.app.clock.now(), room):
+            confs.append({"SnapshotScheduleID": sid, "Confirmation": c})
         self.reply(req, "ScheduleSnapshotResponse",
                    {"IssuerEventID": f["IssuerEventID"], "Confirmations": confs})
 

@@ -5,12 +5,18 @@
 #  - power-on of the clock: status Invalid; the first valid hub time sets the
 #    clock and makes the status Unreliable;
 #  - every 24 h read the hub time; 0xFFFFFFFF or no answer: retry every
-#    30 min; after 3 failed retries the status becomes Unreliable;
+#    30 min; after 3 failed retries the status becomes Unreliable (Reliable
+#    only; an Invalid status stays Invalid and the retries go on every 30 min);
 #  - |hub - own| > 10 s: status Unreliable, clock NOT adjusted, alert 0x8F0C
 #    (0x800C in GBCS v0.8.1; renumbered 0x8Fxx in later versions) if the
 #    status changed; within 10 s the clock follows the hub.
 #  - Reliable only comes from a Supplier Set Clock (ECS70, GBCS §9.1.4), the
 #    WAN issue's entry point supplier_set_clock().
+# A hub time outside the plausible window (platform/clock.py: 2020 to 2100,
+# never the 0xFFFFFFFF sentinel nor anything near it) is no valid time: it
+# is handled exactly as 0xFFFFFFFF (a failed attempt, retried; an Invalid
+# status stays Invalid until a plausible time arrives), and a Supplier Set
+# Clock with one is refused as §9.1.4.2 step 2 refuses an invalid CH time.
 import struct
 
 from ..compat import const
@@ -18,7 +24,7 @@ from ..zcl import types as T
 from ..zcl.cluster import Cluster
 from ..zcl.foundation import READ_ATTR
 from ..zcl.engine import TX_PAYLOAD
-from ..platform.clock import UTC_INVALID
+from ..platform.clock import UTC_INVALID, plausible
 
 RELIABLE = const(0)      # ASN.1 values of GBCS Table 9.1.2
 INVALID = const(1)
@@ -69,6 +75,12 @@ class TimeClient(Cluster):
             self.status = st
             self._save()
 
+    def clock_lost(self):
+        """The RTC lost its time while the mains was off (meter.boot): the
+        power-on state of GBCS §9.1.3, Invalid until a valid hub time."""
+        self.failures = 0
+        self._set_status(INVALID)
+
     def request_sync(self):
         """Send Read Attributes (Time, TimeStatus) to the hub's Time server."""
         eng = self.app.zcl
@@ -89,12 +101,18 @@ class TimeClient(Cluster):
 
     def _failed(self):
         """One failed attempt; True when the retries are used up (the initial
-        request and MAX_RETRIES retries), which falls back to the daily cycle."""
+        request and MAX_RETRIES retries), which falls back to the daily cycle
+        unless the status is Invalid."""
         self.pending = False
         self.failures += 1
         if self.failures > MAX_RETRIES:
             if self.status == RELIABLE:
                 self._set_status(UNRELIABLE)
+            if self.status == INVALID:
+                # no time at all yet: keep asking every 30 min (§9.1.3 asks
+                # for at least 3 retries; a meter without time has no tariff)
+                self.failures = MAX_RETRIES
+                return False
             self.failures = 0
             return True
         return False
@@ -106,7 +124,7 @@ class TimeClient(Cluster):
                 hub = v
         if not self.pending:
             return          # unsolicited: only our own requests set the clock
-        if hub == UTC_INVALID:
+        if not plausible(hub):          # 0xFFFFFFFF, or no time a meter can live in
             gave_up = self._failed()
             self.next_sync = self.app.clock.mono() + (SYNC_PERIOD if gave_up else RETRY_PERIOD)
             return
@@ -116,6 +134,8 @@ class TimeClient(Cluster):
         self.apply_hub_time(hub)
 
     def apply_hub_time(self, hub):
+        if not plausible(hub):
+            return
         clock = self.app.clock
         own = clock.now()
         if self.status == INVALID:
@@ -131,7 +151,13 @@ class TimeClient(Cluster):
         self._save()
 
     def supplier_set_clock(self, hub, start, end):
-        """ECS70 adjust_to_preset_time (GBCS §9.1.4.2 step 4)."""
+        """ECS70 adjust_to_preset_time (GBCS §9.1.4.2 step 4). A CH time
+        outside the plausible window counts as none (step 2): Reliable
+        becomes Unreliable, any other status stays, the clock is not set."""
+        if not plausible(hub):
+            if self.status == RELIABLE:
+                self._set_status(UNRELIABLE)
+            return False
         if start <= hub <= end:
             self.app.set_clock(hub)
             self._set_status(RELIABLE)

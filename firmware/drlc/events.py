@@ -259,7 +259,7 @@ class EventTable:
         """Start, end and cancel what is due; True if the table changed."""
         changed = False
         for e in list(self.events):
-            if now >= e.cancel_at:
+            if now >= e.cancel_at and e.cancel_at != UTC_INVALID:    # the sentinel is no time
                 self._finish(e)
                 if e.state == S_RUNNING and not e.flags & F_OPTED_OUT:
                     self.out.append(("stop", e, "cancelled"))

@@ -176,26 +176,57 @@ class Snapshots:
         return self.take(2, cause, True)
 
     # -- schedules ------------------------------------------------------------------------
-    def schedule(self, sid, start, sch, ptype, cause, now):
-        """One Schedule Snapshot entry; its confirmation."""
-        for i in range(len(self.schedules)):
-            if self.schedules[i][0] == sid:
-                del self.schedules[i]
-                break
-        if start == NEVER:
+    def schedule(self, recs, now, room):
+        """One Schedule Snapshot command (ZSE D.3.2.3.1.5): recs are
+        (id, start, SnapshotSchedule, payload type, cause) tuples. Returns
+        the confirmations (id, code), one per record, in order.
+
+        Everything is validated before anything changes: the confirmations
+        are worked out against the schedules as they would be, then the
+        accepted records are applied and saved in one write. A record that
+        is refused changes nothing (a refused replacement keeps the schedule
+        it would have replaced). A command with more records than room (the
+        confirmations one response can carry) is refused whole: nothing
+        changes and the first room records are confirmed "insufficient
+        space" (0x05), so no schedule exists that the requester was not
+        told of."""
+        if len(recs) > room:
+            return [(r[0], SS_NO_SPACE) for r in recs[:room]]
+        ids = [x[0] for x in self.schedules]
+        out = []
+        for sid, start, sch, ptype, cause in recs:
+            if start == NEVER:
+                c = SS_ACCEPTED                     # cancel (present or not)
+                if sid in ids:
+                    ids.remove(sid)
+            elif ptype != 0:
+                c = SS_TYPE_NOT_SUPPORTED           # TOU Information Set Delivered only
+            elif sch >> 22 or (sch >> 20) & 3 == 3:
+                c = SS_NOT_AVAILABLE                # wild cards, reserved frequency type
+            elif sid not in ids and len(ids) >= MAX_SCHEDULES:
+                c = SS_NO_SPACE
+            else:
+                c = SS_ACCEPTED
+                if sid not in ids:
+                    ids.append(sid)
+            out.append((sid, c))
+        changed = False
+        for i in range(len(recs)):
+            if out[i][1] != SS_ACCEPTED:
+                continue
+            sid, start, sch, ptype, cause = recs[i]
+            for k in range(len(self.schedules)):
+                if self.schedules[k][0] == sid:
+                    del self.schedules[k]
+                    break
+            if start != NEVER:
+                x = [sid, start, sch, ptype, cause, 0]
+                x[5] = self._next(x, now)
+                self.schedules.append(x)
+            changed = True
+        if changed:
             self._changed(now)
-            return SS_ACCEPTED
-        if ptype != 0:
-            return SS_TYPE_NOT_SUPPORTED        # TOU Information Set Delivered only
-        if sch >> 22 or (sch >> 20) & 3 == 3:
-            return SS_NOT_AVAILABLE             # wild cards, reserved frequency type
-        if len(self.schedules) >= MAX_SCHEDULES:
-            return SS_NO_SPACE
-        s = [sid, start, sch, ptype, cause, 0]
-        s[5] = self._next(s, now)
-        self.schedules.append(s)
-        self._changed(now)
-        return SS_ACCEPTED
+        return out
 
     def _changed(self, now):
         self._save()
@@ -232,10 +263,10 @@ class Snapshots:
         """Scheduled snapshots falling due: one per schedule (also after a
         clock step forward or a power cut that skipped several), then the
         next after now. Each due time is persisted, so none is taken twice."""
-        if now < self.next_due:
-            return
+        if now < self.next_due or self.next_due == NEVER:
+            return                              # NEVER is no time, even to a clock past it
         for s in list(self.schedules):
-            if s[5] <= now:
+            if s[5] <= now and s[5] != NEVER:
                 self.take(0, s[4] | CAUSE_SCHEDULED)
                 s[5] = self._next(s, now + 1)
                 if s[5] == NEVER:

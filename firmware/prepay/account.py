@@ -38,7 +38,7 @@ PER_PENNY = const(1000)
 PER_POUND = const(100000)
 CREDIT = const(1)              # payment_mode (Account class 111 attr 2)
 PREPAY = const(2)
-NEVER = 0xFFFFFFFF
+NEVER = 0xFFFFFFFF             # no pending change: never a time, even to a clock past it
 IMMEDIATE = const(0)
 
 # charges
@@ -216,7 +216,7 @@ class Account:
     # -- per second ---------------------------------------------------------------------------
     def tick(self, now):
         """Pending activations, time-debt recovery; allocation-free."""
-        if now >= self._next_at:
+        if now >= self._next_at and self._next_at != NEVER:
             self._activate(now)
         if self.mode != PREPAY:
             return
@@ -451,7 +451,7 @@ class Account:
 
     def _activate(self, now):
         for i in range(N_PARAMS):
-            if self.pend_at[i] <= now:
+            if self.pend_at[i] <= now and self.pend_at[i] != NEVER:
                 self.pend_at[i] = NEVER
                 self._set(i, self.friendly_passive if i == P_FRIENDLY else self.pend_val[i])
                 self.app.alert(AL_FUTURE_OK)

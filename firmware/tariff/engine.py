@@ -171,7 +171,8 @@ class TariffEngine:
         return [(k, self.parts[k].at) for k in KINDS if self.parts[k].passive is not None]
 
     def _activate_due(self, t):
-        due = [k for k in KINDS if self.parts[k].passive is not None and self.parts[k].at <= t]
+        due = [k for k in KINDS if self.parts[k].passive is not None and
+               self.parts[k].at <= t and self.parts[k].at != NEVER]
         if not due:
             return
         at = min(self.parts[k].at for k in due)

@@ -135,30 +135,54 @@ def _write_status(cl, aid, t, v):
         return e.status
 
 
+def _report_record(buf, off, end):
+    """One attribute reporting configuration record (ZCL rev 6 §2.5.7.1):
+    (direction, attribute, type, min, max, change, next offset). A reserved
+    direction leaves the record's length unknown: DecodeError."""
+    d, off = _u8(buf, off, end)
+    aid, off = _u16(buf, off, end)
+    t = mn = mx = ch = 0
+    if d == 0:
+        t, off = _u8(buf, off, end)
+        mn, off = _u16(buf, off, end)
+        mx, off = _u16(buf, off, end)
+        if T.is_analog(t):
+            ch, off = T.decode(t, buf, off, end)
+    elif d == 1:
+        mx, off = _u16(buf, off, end)    # timeout period: we receive no reports
+    else:
+        raise DecodeError("dir")
+    return d, aid, t, mn, mx, ch, off
+
+
 def _configure_reporting(eng, cl, req, buf, off, end):
+    # A malformed command (truncated record, reserved direction) is "not
+    # carried out" (ZCL rev 6 status MALFORMED_COMMAND, 0x80): every record
+    # is decoded before the table changes, so a Default Response never hides
+    # a change. A well-formed record the meter cannot take gets its own status
+    # record while the others apply (§2.5.7.3 effect on receipt, §2.5.8
+    # response records), and the table is saved once for the whole command
+    # (a power cut keeps all of it or none).
+    p = off
+    while p < end:
+        p = _report_record(buf, p, end)[6]
     rep = eng.app.reporting
     tx = eng.tx
     out = eng.response_header(req, 0, CONFIG_REPORT_RSP)
     start = out
+    changed = False
     while off < end:
-        d, off = _u8(buf, off, end)
-        aid, off = _u16(buf, off, end)
+        d, aid, t, mn, mx, ch, off = _report_record(buf, off, end)
         if d == 0:
-            t, off = _u8(buf, off, end)
-            mn, off = _u16(buf, off, end)
-            mx, off = _u16(buf, off, end)
-            ch = 0
-            if T.is_analog(t):
-                ch, off = T.decode(t, buf, off, end)
-            st = rep.configure(cl, req, aid, t, mn, mx, ch)
-        elif d == 1:
-            _, off = _u16(buf, off, end)  # timeout period: we receive no reports
-            st = S.UNSUPPORTED_ATTRIBUTE
+            st = rep.configure(cl, req, aid, t, mn, mx, ch, False)
+            changed = changed or st == S.SUCCESS
         else:
-            raise DecodeError("dir")
+            st = S.UNSUPPORTED_ATTRIBUTE
         if st != S.SUCCESS and out + 4 <= len(tx):
             struct.pack_into("<BBH", tx, out, st, d, aid)
             out += 4
+    if changed:
+        rep.save()
     if out == start:   # §2.5.8: all succeeded -> one SUCCESS status
         tx[out] = S.SUCCESS
         out += 1

@@ -51,7 +51,9 @@ class Reporting:
                 return e
         return None
 
-    def configure(self, cl, req, aid, t, mn, mx, ch):
+    def configure(self, cl, req, aid, t, mn, mx, ch, save=True):
+        """One record's status (ZCL rev 6 §2.5.7.3); save False leaves the
+        save to the caller (one write for a whole command)."""
         a = cl.adefs.get(aid)
         if a is None:
             return S.UNSUPPORTED_ATTRIBUTE
@@ -65,7 +67,8 @@ class Reporting:
         if mx == _NO_REPORT or (mn == _NO_REPORT and mx == 0):
             if e is not None:
                 self.entries.remove(e)
-                self.save()
+                if save:
+                    self.save()
             return S.SUCCESS
         if mx != 0 and mn > mx:
             return S.INVALID_VALUE
@@ -75,7 +78,8 @@ class Reporting:
             self.entries.remove(e)
         self.entries.append(Entry(req.ep, cl, aid, t, mn, mx, ch, req.aps.src,
                                   req.aps.src_ep, self.app.clock.mono()))
-        self.save()
+        if save:
+            self.save()
         return S.SUCCESS
 
     # -- per-second ------------------------------------------------------------
