@@ -193,3 +193,34 @@ def test_tariffs_after_topups_again_and_again(tmp_path):
         assert st["Prepay"]["Credited"] == sum((500 + i) * 1000 for i in range(rounds))
         res[rt] = r
     assert comparable(res["cpython"]) == comparable(res["micropython"])
+
+
+def test_activation_waits_for_heap_instead_of_killing_the_tick(tmp_path, monkeypatch):
+    """A future-dated tariff falls due while the heap cannot hold its
+    views: the tick goes on under the old tariff and the activation takes
+    effect the first second it can (here the fourth)."""
+    app = App()
+    e = TariffEngine(app, Store(FileBackend(str(tmp_path / "s"))), RunningCost())
+    e.stage(parts_from_doc(doc("flat")), IMMEDIATE, 0)
+    at = 3600                                 # 01:00: economy 7's day rate (TOU 2)
+    e.stage(parts_from_doc(doc("economy7")), at, 10)
+    real = E._derive
+    fails = [3]
+
+    def scarce(*a):
+        if fails[0]:
+            fails[0] -= 1
+            raise MemoryError("injected")
+        return real(*a)
+    monkeypatch.setattr(E, "_derive", scarce)
+    for now in range(11, at + 11):            # seconds [10, at + 10): 1 Wh each
+        e.tick(now, 1)
+        if now <= at + 3:                    # seconds at, at + 1, at + 2 fail
+            assert e.tariff_id == doc("flat")["tariff_id"], now
+    assert fails == [0]
+    assert e.tariff_id == doc("economy7")["tariff_id"] and e.pending() == []
+    assert e.parts["prc"].since == at + 3
+    # every Wh counted once: flat (TOU 1) for the seconds 10 .. at + 2, then
+    # economy 7's day rate (TOU 2) for at + 3 .. at + 9
+    assert e.reg[0] == at + 3 - 10 and e.reg[1] == 7 and sum(e.reg) == at
+    assert app.logged[-1] == (E.EV_TARIFF_ACTIVATED, 0b10111)

@@ -201,6 +201,16 @@ class TariffEngine:
         try:
             self._apply_all()
             ok = True
+        except MemoryError:
+            # no heap for the new views even after the collection the
+            # allocator makes (_derive fails before anything changes): the
+            # old parts stay in force and the activation is tried again the
+            # next second, taking effect (since) when it does; the tick goes on
+            for k in due:
+                p = self.parts[k]
+                p.passive, p.at = p.active, t + 1
+                p.active, p.since = old[k]
+            return
         except _BAD:
             for k in due:                  # a passive copy that does not decode: keep the old
                 self.parts[k].active, self.parts[k].since = old[k]
