@@ -173,7 +173,6 @@ class VirtualBoard:
         try:
             done = self.meter.load_tariff(req["doc"], req["at"])
         except (MemoryError, TariffNoRoom):
-            req = None
             import gc
             gc.collect()
             return {"error": "tariff refused: out of memory", "refused": self.meter.tariff_refused}
