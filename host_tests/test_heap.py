@@ -224,3 +224,32 @@ def test_activation_waits_for_heap_instead_of_killing_the_tick(tmp_path, monkeyp
     # economy 7's day rate (TOU 2) for at + 3 .. at + 9
     assert e.reg[0] == at + 3 - 10 and e.reg[1] == 7 and sum(e.reg) == at
     assert app.logged[-1] == (E.EV_TARIFF_ACTIVATED, 0b10111)
+
+
+def test_control_request_refused_and_meter_serves_on(tmp_path, monkeypatch):
+    """The bench/control route (vboard op_tariff): a load without heap is
+    answered with a clear refusal, and the meter answers the next requests
+    and keeps metering under the old tariff."""
+    from firmware.vboard import VirtualBoard
+
+    class Sock:
+        def send(self, b):
+            return len(b)
+    b = VirtualBoard(Sock(), str(tmp_path / "s"), 820886400, None)
+    b.meter.boot()
+    assert "activated" in b.op_tariff({"doc": doc("economy7"), "at": 0})
+    b.op_load({"w": 3600})
+
+    def no_room(d):
+        raise MemoryError("injected")
+    monkeypatch.setattr("firmware.tariff.loader.parts_from_doc", no_room)
+    rsp = b.op_tariff({"doc": doc("three-rate"), "at": 0})
+    assert rsp == {"error": "tariff refused: out of memory", "refused": 1}
+    done = 0
+    while done < 10:                  # an advance stops after a second the meter sent in
+        done += b.op_advance({"s": 10 - done})["done"]
+    assert b.meter.tariff.tariff_id == doc("economy7")["tariff_id"]
+    assert b.meter.import_wh == 10 and sum(b.meter.tariff.reg) == 10
+    monkeypatch.undo()
+    assert b.op_tariff({"doc": doc("three-rate"), "at": 0})["activated"]
+    assert b.meter.tariff.tariff_id == doc("three-rate")["tariff_id"]
