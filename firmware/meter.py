@@ -129,6 +129,7 @@ class Meter:
         self._reg_period = -1
         self.alerts = []             # last ALERT_LOG alert codes (also in the event log)
         self.button_presses = 0
+        self.tariff_refused = 0      # tariff loads refused for lack of heap (load_tariff)
         self._dirty = []
         be = self.store.backend
         self.profile = Profile(self.store)
@@ -308,9 +309,22 @@ class Meter:
     def load_tariff(self, doc, at=IMMEDIATE):
         """Load a tariff document (tariffs/README.md); at is IMMEDIATE,
         NEVER (cancel pending) or a UTC activation time. Raises ValueError
-        and changes nothing if any part is invalid."""
-        from .tariff.loader import parts_from_doc      # rare: kept out of the resident heap
-        return self.tariff.stage(parts_from_doc(doc), at, self.clock.now())
+        and changes nothing if any part is invalid. A load the heap cannot
+        hold raises TariffNoRoom (a ValueError, "out of memory") and changes
+        nothing either: the old tariff stays in force in RAM and in flash
+        (TariffEngine.stage is all or nothing) and the meter carries on.
+        The load starts from a collected heap (first fit then packs its
+        objects low) and leaves its garbage collected."""
+        gc.collect()
+        try:
+            from .tariff.loader import parts_from_doc      # rare: kept out of the resident heap
+            return self.tariff.stage(parts_from_doc(doc), at, self.clock.now())
+        except MemoryError:
+            self.tariff_refused += 1
+            gc.collect()                                    # the failed load's garbage
+            raise TariffNoRoom("out of memory")
+        finally:
+            gc.collect()
 
     def reset_block_counters(self):
         """Block counters to zero on command or change of supplier
@@ -617,6 +631,10 @@ def _reserve():
         return bytearray(n)
     except MemoryError:
         return None          # a heap already too scattered: go without
+
+
+class TariffNoRoom(ValueError):
+    """A tariff load refused for lack of heap; nothing changed."""
 
 
 def _unhex(h):

@@ -21,7 +21,7 @@ from .platform.clock import SimClock
 from .platform.store import Store, FileBackend, PowerCut
 from .platform.metrology import SimMetrology
 from .platform.hw import Relay, Button, Display, AuxSwitches
-from .meter import Meter, Platform
+from .meter import Meter, Platform, TariffNoRoom
 
 
 _REQ_MAX = 8192      # longest control request (a tariff document)
@@ -167,8 +167,15 @@ class VirtualBoard:
         return {"ok": True}
 
     def op_tariff(self, req):
+        # a load the heap cannot hold is refused with the old tariff intact
+        # (Meter.load_tariff); MemoryError here too, should it come from
+        # outside the load itself, so the meter answers and carries on
         try:
             done = self.meter.load_tariff(req["doc"], req["at"])
+        except (MemoryError, TariffNoRoom):
+            import gc
+            gc.collect()
+            return {"error": "tariff refused: out of memory", "refused": self.meter.tariff_refused}
         except (ValueError, KeyError, TypeError, IndexError) as e:
             return {"error": "tariff rejected: %s" % (e.args[0] if e.args else type(e).__name__)}
         return {"activated": done, "pending": [[k, at] for k, at in self.meter.tariff.pending()]}

@@ -113,8 +113,46 @@ def logs():
     print("(every record is small; littlefs writes them copy-on-write in whole blocks)")
 
 
+def heap():
+    """Free heap and its largest free block on the virtual board (the
+    MicroPython unix port, board heap) after boot, after a keyed-in top-up
+    and after a three-rate tariff load (issue #16: a top-up followed by a
+    tariff load used to exhaust the largest block)."""
+    from tools import utrn as UT
+    from tools.bench.runner import meter_config
+    from tools.hubsim import Hub
+    from tools.meterlink import MeterLink, MeterDied
+    print("== Heap of the virtual board (MicroPython unix port, 164 KB board heap)")
+    print("%-34s %10s %16s" % ("after", "free B", "largest block B"))
+    with open(os.path.join(ROOT, "tariffs", "three-rate.json")) as f:
+        three = json.load(f)
+    with tempfile.TemporaryDirectory() as d:
+        link = MeterLink("micropython", os.path.join(d, "store"), 820886400,
+                         meter_config({"topup_keys": "test"}))
+        link.start()
+        rows = []
+        try:
+            rows.append(("boot", link.ctrl("mem")))
+            link.ctrl("ui", code=5, arg=UT.make_utrn(1000, pounds=20))
+            rows.append(("top-up", link.ctrl("mem")))
+            for i in range(3):
+                name = "top-up + three-rate tariff load%s" % (" x%d" % (i + 1) if i else "")
+                rsp = link.ctrl("tariff", **Hub(0x4E21).tariff_request(three, "immediate"))
+                rows.append((name, dict(link.ctrl("mem"), ok="activated" in rsp)))
+        except MeterDied as e:
+            rows.append((name, {"free": "-", "largest": "-", "died": str(e).splitlines()[-1]}))
+        finally:
+            link.kill()
+    for name, r in rows:
+        note = "" if r.get("ok", True) else "  (load refused)"
+        print("%-34s %10s %16s%s" % (name, r["free"], r["largest"],
+                                      "  meter died: " + r["died"] if "died" in r else note))
+    print("  free: gc.mem_free() after a collection (the ROMFS image and the qstr pool are")
+    print("  extra, as flash on a board); largest: the biggest bytearray that can be had.")
+
+
 SECTIONS = {"core": core, "scenario": scenario_speed, "prepay": prepay, "mpy": mpy_sizes,
-            "logs": logs}
+            "logs": logs, "heap": heap}
 
 
 def main(argv):

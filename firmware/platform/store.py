@@ -174,10 +174,11 @@ class Store:
         c = crc32(struct.pack("<IH", seq, ln))
         for p in parts:
             c = crc32(p, c)
+        nxt = (seq, slot)    # made before the write: nothing to allocate once it is on flash
         self.backend.write_parts(key + (".0", ".1")[slot],
                                  (struct.pack(_HDR, _MAGIC, _VERSION, seq, ln, c & 0xFFFFFFFF),)
                                  + tuple(parts))
-        self._seq[key] = (seq, slot)
+        self._seq[key] = nxt
 
     def erase(self, key):
         self.backend.remove(key + ".0")

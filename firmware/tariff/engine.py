@@ -103,23 +103,20 @@ class TariffEngine:
     # -- parts --------------------------------------------------------------------------------
     def _apply_all(self):
         p = self.parts
-        self.calendar = C.Calendar(p["cal"].active, p["spd"].active)
+        self._set(_derive(p["cal"].active, p["spd"].active, p["prc"].active, p["thr"].active,
+                          p["stc"].active))
+
+    def _set(self, d):
+        """Take the decoded views of the active parts (_derive) into force;
+        assignments only, so it cannot fail half way (out of memory)."""
+        (self.calendar, pr, bp, bands, self._th, self._thn, sc) = d
         (self.tariff_id, self.provider_id, self.currency, self.scaler, self.prices,
-         self.labels) = M.unpack_prices(p["prc"].active)
-        bp, bands = M.unpack_thresholds(p["thr"].active)
+         self.labels) = pr
         if bp != self.block_period:
             self.period_id = -1           # a new kind of period starts now, without a reset
         self.block_period = bp
         self.thresholds = bands
-        th = [0] * (3 * M.N_BANDS)
-        thn = [0] * M.N_BANDS
-        for b in range(M.N_BANDS):
-            thn[b] = len(bands[b])
-            for i in range(thn[b]):
-                th[3 * b + i] = bands[b][i]
-        self._th = th
-        self._thn = thn
-        self.sc_amount, self.sc_period = M.unpack_standing(p["stc"].active)
+        self.sc_amount, self.sc_period = sc
         self._next = 0
 
     def load(self):
@@ -144,22 +141,42 @@ class TariffEngine:
         """Load parts (kind -> blob, already validated) with one activation
         time: IMMEDIATE or a time not after now executes now without an
         alert; NEVER cancels the pending part; a future time makes them
-        passive (GBCS §9.2.2.3-9.2.2.6). Returns the kinds activated now."""
+        passive (GBCS §9.2.2.3-9.2.2.6). Returns the kinds activated now.
+
+        All or nothing, also when the heap runs out (MemoryError) or the
+        record cannot be written: the new parts are decoded and saved
+        before anything in force changes, and on any failure the parts go
+        back to what they were (the old record stays the newest on flash:
+        a torn or unwritten slot is never read) and the error propagates."""
+        parts = self.parts
+        old = [(parts[k].active, parts[k].passive, parts[k].at, parts[k].since) for k in KINDS]
         done = []
-        for k in KINDS:
-            if k not in blobs:
-                continue
-            p = self.parts[k]
-            if at == NEVER:
-                p.passive, p.at = None, NEVER
-            elif at == IMMEDIATE or at <= now:
-                p.active, p.passive, p.at, p.since = blobs[k], None, NEVER, now
-                done.append(k)
-            else:
-                p.passive, p.at = blobs[k], at
-        self._save()
-        if done:
-            self._apply_all()
+        try:
+            for k in KINDS:
+                if k not in blobs:
+                    continue
+                p = parts[k]
+                if at == NEVER:
+                    p.passive, p.at = None, NEVER
+                elif at == IMMEDIATE or at <= now:
+                    p.active, p.passive, p.at, p.since = blobs[k], None, NEVER, now
+                    done.append(k)
+                else:
+                    p.passive, p.at = blobs[k], at
+            new = None
+            if done:
+                new = _derive(parts["cal"].active, parts["spd"].active, parts["prc"].active,
+                              parts["thr"].active, parts["stc"].active)
+            self._save()
+        except Exception:
+            for i in range(len(KINDS)):
+                p = parts[KINDS[i]]
+                p.active, p.passive, p.at, p.since = old[i]
+            raise
+        old = None
+        if new is not None:
+            self._set(new)
+            new = None
             self.app.log(self.app.event_log, EV_TARIFF_ACTIVATED, _mask(done))
             if self.on_activate is not None:
                 self.on_activate(_mask(done))
@@ -185,6 +202,16 @@ class TariffEngine:
         try:
             self._apply_all()
             ok = True
+        except MemoryError:
+            # no heap for the new views even after the collection the
+            # allocator makes (_derive fails before anything changes): the
+            # old parts stay in force and the activation is tried again the
+            # next second, taking effect (since) when it does; the tick goes on
+            for k in due:
+                p = self.parts[k]
+                p.passive, p.at = p.active, t + 1
+                p.active, p.since = old[k]
+            return
         except _BAD:
             for k in due:                  # a passive copy that does not decode: keep the old
                 self.parts[k].active, self.parts[k].since = old[k]
@@ -369,6 +396,22 @@ class TariffEngine:
          self.account.standing) = struct.unpack_from(_TAIL, b, off)
         self._next = 0
 
+
+
+def _derive(cal, spd, prc, thr, stc):
+    """The decoded views of active parts, built whole before any is taken
+    into force (TariffEngine._set): calendar, prices, block period and
+    thresholds (as lists and flat for the tick), standing charge."""
+    calendar = C.Calendar(cal, spd)
+    pr = M.unpack_prices(prc)
+    bp, bands = M.unpack_thresholds(thr)
+    th = [0] * (3 * M.N_BANDS)
+    thn = [0] * M.N_BANDS
+    for b in range(M.N_BANDS):
+        thn[b] = len(bands[b])
+        for i in range(thn[b]):
+            th[3 * b + i] = bands[b][i]
+    return calendar, pr, bp, bands, th, thn, M.unpack_standing(stc)
 
 
 def _mask(kinds):

@@ -34,6 +34,29 @@ def _pad(values, n, what):
     return list(values) + [0] * (n - len(values))
 
 
+def _check_len(values, n, what):
+    if len(values) > n:
+        raise M.MatrixError("too many " + what)
+    return values
+
+
+def _price_pairs(tou, blocks):
+    """(Table 7.3.7.2 index, price) of the 80 primary indices, one at a time:
+    the matrix is checked and built without a list of 80 pairs (on the
+    MicroPython heap that list alone needs a 1 KB block)."""
+    for i in range(M.N_TOU):
+        yield i + 1, tou[i] if i < len(tou) else 0
+    for t in range(M.N_BANDS):
+        bp = blocks[t] if t < len(blocks) else None
+        for b in range(M.N_BLOCKS):
+            yield 0xA0 + 0x10 * b + t + 1, bp[b] if bp and b < len(bp) else 0
+
+
+def _sec_pairs(sec):
+    for i in range(M.N_SEC):
+        yield i + 1, sec[i] if i < len(sec) else 0
+
+
 def parts_from_doc(doc):
     """kind -> blob for every part the document carries. Raises ValueError
     (CalendarError, MatrixError) on anything invalid; builds nothing partial."""
@@ -62,16 +85,17 @@ def parts_from_doc(doc):
             ent.append((y, m, d, wd, int(e[1])))
         out["spd"] = C.build_special(ent)
     if "tou" in doc or "blocks" in doc:
-        tou = _pad(doc.get("tou", ()), M.N_TOU, "TOU prices")
-        pairs = [(i + 1, tou[i]) for i in range(M.N_TOU)]
-        blocks = _pad(doc.get("blocks", ()), M.N_BANDS, "time bands")
-        for t in range(M.N_BANDS):
-            bp = _pad(blocks[t] or (), M.N_BLOCKS, "blocks")
-            for b in range(M.N_BLOCKS):
-                pairs.append((0xA0 + 0x10 * b + t + 1, bp[b]))
+        # lengths first (so errors are reported as before the streaming),
+        # then the 80 (+4) prices straight into the matrix
+        tou = _check_len(doc.get("tou", ()), M.N_TOU, "TOU prices")
+        blocks = _check_len(doc.get("blocks", ()), M.N_BANDS, "time bands")
+        for bp in blocks:
+            _check_len(bp or (), M.N_BLOCKS, "blocks")
         sec = doc.get("secondary")
-        sec = None if sec is None else [(i + 1, p) for i, p in enumerate(_pad(sec, M.N_SEC, "secondary"))]
-        prices = M.prices_from_pairs(pairs, sec)
+        if sec is not None:
+            _check_len(sec, M.N_SEC, "secondary")
+        prices = M.prices_from_pairs(_price_pairs(tou, blocks),
+                                     None if sec is None else _sec_pairs(sec))
         labels = {}
         for k, v in doc.get("labels", {}).items():
             if not 1 <= int(k) <= M.N_TOU:

@@ -105,7 +105,9 @@ def pack_prices(tariff_id, provider_id, currency, scaler, prices, labels):
 def unpack_prices(blob):
     tid, pid, cur, sc = struct.unpack_from(_PHDR, blob, 0)
     off = struct.calcsize(_PHDR)
-    prices = [struct.unpack_from("<I", blob, off + 4 * i)[0] for i in range(N_SLOTS)]
+    prices = [0] * N_SLOTS    # sized once: a comprehension grows it to 128 slots (1 KB on MicroPython)
+    for i in range(N_SLOTS):
+        prices[i] = struct.unpack_from("<I", blob, off + 4 * i)[0]
     off += 4 * N_SLOTS
     labels = {}
     for _ in range(blob[off]):

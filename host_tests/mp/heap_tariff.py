@@ -1,0 +1,114 @@
+# Both runtimes: a tariff load the heap cannot hold is refused and changes
+# nothing. On MicroPython the heap is really filled (every block a
+# three-rate load would need is taken) before the load; CPython's heap
+# cannot be filled, so there the load meets an injected MemoryError at the
+# same point. Then the heap is given back, the meter keeps metering, and the
+# same document loads; phase 2 (a new process on the same store) boots with
+# it. Prints what the engine and the store hold at each stage; the two
+# runtimes must print the same.
+#   heap_tariff.py STORE TARIFFS_DIR 1|2
+import gc
+import json
+import sys
+
+from common import make_meter, store_dir
+
+T0 = 820886400 + 3600                        # Monday 01:00 UTC
+
+
+def show(tag, m):
+    tf = m.tariff
+    rec = m.store.load("tariff")
+    print(tag, tf.tariff_id, tf.calendar.name, tf.prices[:4], tf.sel, tf.sc_amount,
+          sum(tf.reg), m.import_wh, m.account.energy, m.account.standing,
+          len(rec), sum(rec) & 0xFFFF, m.tariff_refused)
+
+
+def fill():
+    """Take every free block, largest pieces first (MicroPython): a chain of
+    [next, bytearray] cells, so no growing list needs a block of its own.
+    Then every other one of the last 48 cells (the smallest pieces) is
+    given back: about 3 KB free, in pieces of ~128 bytes between cells that
+    stay, none of it a block for the load's 84-price list."""
+    chain = None
+    size = 8192
+    while size >= 16:
+        try:
+            while True:
+                chain = [chain, bytearray(size)]
+        except MemoryError:
+            size //= 2
+    cell = chain
+    for i in range(24):
+        cell[0] = cell[0][0]          # unlink the next cell
+        cell = cell[0]
+    gc.collect()
+    return chain
+
+
+def load(m, doc):
+    from firmware.meter import TariffNoRoom
+    try:
+        return m.load_tariff(doc)
+    except TariffNoRoom as e:
+        return "refused: " + e.args[0]
+
+
+def phase1():
+    with open(sys.argv[2] + "/flat.json") as f:
+        flat = json.load(f)
+    with open(sys.argv[2] + "/three-rate.json") as f:
+        three = json.load(f)
+    m, out, clock, met, _ = make_meter(store_dir(), T0)
+    print("flat", m.load_tariff(flat))
+    met.load_w = 3600
+    for i in range(100):
+        clock.advance(1)
+        m.tick()
+    show("before", m)
+
+    import firmware.tariff.loader as loader     # imported before the heap is full
+    try:
+        gc.mem_free()
+        real = True
+    except AttributeError:
+        real = False
+    if real:
+        chain = fill()
+    else:                                        # CPython: the loader runs out of memory
+        keep = loader.parts_from_doc
+
+        def no_room(doc):
+            raise MemoryError("injected")
+        loader.parts_from_doc = no_room
+    print("full", load(m, three))
+    for i in range(100):                         # the tick needs no heap
+        clock.advance(1)
+        m.tick()
+    if real:
+        chain = None
+    else:
+        loader.parts_from_doc = keep
+    gc.collect()
+    show("refused", m)
+    print("again", load(m, three))
+    for i in range(100):
+        clock.advance(1)
+        m.tick()
+    m.save_registers()
+    show("loaded", m)
+    with open(store_dir() + "/now", "w") as f:
+        f.write(str(clock.now()))
+
+
+def phase2():
+    with open(store_dir() + "/now") as f:
+        now = int(f.read())
+    m, _, _, _, _ = make_meter(store_dir(), now)
+    show("reboot", m)
+
+
+if sys.argv[3] == "1":
+    phase1()
+else:
+    phase2()
