@@ -37,6 +37,7 @@ _W_MAX = 1000000     # load per circuit (W): far above a 100 A single-phase supp
 _ADVANCE_MAX = 100000000   # seconds per advance (over 3 years)
 _WRITES_MAX = 1000000
 _UTC_MAX = 0xFFFFFFFE      # ZigBee UTCTime; 0xFFFFFFFF is its invalid value
+_DOC_ARG = {"tariff": "doc", "prepay": "doc"}    # ops whose argument is a JSON object
 
 
 class BadRequest(ValueError):
@@ -65,7 +66,8 @@ class VirtualBoard:
         self.sent = 0
         self._mark = -1
         self.deframer = L.Deframer(self._on_frame)
-        self._more = b""
+        self._more = []            # the pieces of a long request; None once refused
+        self._more_len = 0
         self._chunk = bytearray(L.CHUNK)     # one response chunk, reused
         plat = Platform(self.clock, Store(self.backend), self.metrology, relay,
                         Button(), self.display, self._send_aps, aux)
@@ -97,21 +99,37 @@ class VirtualBoard:
                 return                     # shorter than an APS header: dropped
             self.meter.on_aps(msg)
         elif ftype == L.T_CTRL_MORE:             # a long request arrives in pieces
-            if len(self._more) + len(payload) > _REQ_MAX:
-                self._more = b""
-            else:
-                self._more += bytes(payload)
+            # kept as pieces (small blocks, no growing copy) until it ends;
+            # one too long, or with no heap for it, is refused when it ends
+            if self._more is not None:
+                self._more_len += len(payload)
+                try:
+                    if self._more_len > _REQ_MAX:
+                        raise MemoryError
+                    self._more.append(bytes(payload))
+                except MemoryError:
+                    self._more = None
         elif ftype == L.T_CTRL:
-            more, self._more = self._more, b""
+            more = self._more
+            self._more, self._more_len = [], 0
             try:
-                req = json.loads(more + bytes(payload))
+                if more is None:
+                    raise ValueError("long")
+                more.append(bytes(payload))
+                data = more[0] if len(more) == 1 else b"".join(more)
+                more = None
+                req = json.loads(data)
+                data = None
                 op = _OPS[req["op"]]
             except Exception:   # not JSON / not an object / no such op; CPython's
                 # json also raises RecursionError on deep nesting, MicroPython MemoryError
-                more = None
+                more = data = req = None
                 self._respond(('{"error": "%s"}' % _BAD,))
                 return
             try:
+                k = _DOC_ARG.get(req["op"])
+                if k is not None and not isinstance(req.get(k), dict):
+                    raise BadRequest(k)
                 rsp = op(self, req)
             except BadRequest as e:        # refused before the op changed anything
                 rsp = {"error": "%s: %s.%s" % (_BAD, req["op"], e.args[0])}
