@@ -356,3 +356,24 @@ def test_malformed_control_requests_are_answered_and_change_nothing(tmp_path, ru
         assert state["meter"]["HandlerErrors"] == 0
     finally:
         m.kill()
+
+
+def test_frames_expectation_with_max_zero_alone_means_none():
+    """The repro bench-decoder-truncated-configure-reporting states
+    {"frames": {"command": "ReportAttributes", "max": 0}}: no such frame;
+    min defaults to 1 only when max allows it."""
+    from tools.bench import expect as EX
+
+    class R:
+        def __init__(self, frames):
+            self.frames = frames
+            self.checks = {"passed": 0, "failed": 0}
+            self.failures = []
+    rep = {"dir": "out", "command": "ReportAttributes"}
+    for frames, exp, passed in (([], {"max": 0}, True), ([rep], {"max": 0}, False),
+                                ([], {}, False), ([rep], {}, True), ([rep, rep], {"max": 1}, False),
+                                ([], {"min": 0}, True)):
+        r = R(frames)
+        spec = dict(exp, command="ReportAttributes")
+        EX.check(r, 0, {"frames": spec})
+        assert (r.checks["failed"] == 0) == passed, (frames, exp)
