@@ -121,10 +121,12 @@ class VirtualBoard:
                 req = json.loads(data)
                 data = None
                 op = _OPS[req["op"]]
-            except Exception:   # not JSON / not an object / no such op; CPython's
+            except Exception as e:   # not JSON / not an object / no such op; CPython's
                 # json also raises RecursionError on deep nesting, MicroPython MemoryError
                 more = data = req = None
-                self._respond(('{"error": "%s"}' % _BAD,))
+                why = "" if e.args != ("long",) and not isinstance(e, MemoryError) else \
+                    ": too long or no heap for it"
+                self._respond(('{"error": "%s%s"}' % (_BAD, why),))
                 return
             try:
                 k = _DOC_ARG.get(req["op"])
