@@ -377,3 +377,21 @@ def test_frames_expectation_with_max_zero_alone_means_none():
         spec = dict(exp, command="ReportAttributes")
         EX.check(r, 0, {"frames": spec})
         assert (r.checks["failed"] == 0) == passed, (frames, exp)
+
+
+@pytest.mark.parametrize("start", [0xFFFFFFFE, 0xFFFFFFFF - 86400 * 2])
+def test_scheduled_prices_stop_at_the_end_of_utc_time(tmp_path, start):
+    b = conftest.Bench(str(tmp_path / "s"), None, T0)
+    b.meter.load_tariff(TWO_RATE)
+    b.tick(1)
+    pl = Z.build_cluster_cmd(Z.CLUSTERS[0x0700], "GetScheduledPrices",
+                             {"StartTime": start, "NumberOfEvents": 10}, 0x72)
+    r = decoded(b.send(0x0700, pl))
+    later = [c for c in b.meter.tariff.calendar.changes(start, 10) if c[0] < 0xFFFFFFFF]
+    if later:
+        assert [f["fields"]["StartTime"] for f in r] == [c[0] for c in later]
+        assert r[-1]["fields"]["DurationInMinutes"] == 0xFFFF     # until changed
+    else:
+        assert [(f["command"], f["fields"]["status"]) for f in r] == \
+            [("DefaultResponse", "NOT_FOUND")]
+    assert b.meter.zcl.handler_errors == 0

@@ -195,6 +195,8 @@ class Price(Cluster):
         n = f["NumberOfEvents"] or 5
         start = max(f["StartTime"], self.app.clock.now())
         ch = tf.calendar.changes(start, min(n, 10))
+        while ch and ch[-1][0] >= 0xFFFFFFFF:    # past the last UTCTime (ZCL rev 6
+            ch.pop()                              # Table 2-10: 0xFFFFFFFF is invalid)
         if not ch:
             raise ZclError(S.NOT_FOUND)
         for i in range(len(ch)):
