@@ -146,8 +146,9 @@ def test_a_failing_answer_does_not_escape_the_engine(bench):
 
 def test_both_runtimes_survive_hostile_input_alike(tmp_path):
     """host_tests/mp/hostile_inputs.py: nesting, the 577-octet nested writes,
-    the frame-edge read, an invalid string, handlers raising, the link
-    timeout, on the MicroPython unix port (board heap) and on CPython."""
+    the frame-edge read, an invalid string, handlers raising, on the
+    MicroPython unix port (board heap) and on CPython (the link timeout:
+    test_hanlink.py)."""
     (tmp_path / "c").mkdir()
     (tmp_path / "m").mkdir()
     cpy = run_script("cpython", "hostile_inputs.py", str(tmp_path / "c"), preload="firmware.meter")
