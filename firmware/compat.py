@@ -30,6 +30,13 @@ except ImportError:  # a port built without MICROPY_PY_BINASCII_CRC32
                 crc = (crc >> 1) ^ (0xEDB88320 & -(crc & 1))
         return crc ^ 0xFFFFFFFF
 
+# What struct.pack_into / unpack_from raise on a short buffer or an
+# out-of-range value: ValueError on MicroPython, struct.error on CPython
+# (not a ValueError subclass there). Codec code catches this tuple.
+import struct as _struct
+STRUCT_ERRORS = (ValueError, IndexError, _struct.error) \
+    if hasattr(_struct, "error") else (ValueError, IndexError)
+
 IS_MICROPYTHON = False
 try:
     import sys as _sys

@@ -7,9 +7,24 @@
 # A frame longer than MAX_LEN or with a bad CRC is dropped and the parser
 # rescans the bytes after its SOF, so garbage on the line costs at most the
 # frames it overlaps.
+#
+# Inter-octet timeout: a header announcing up to MAX_LEN octets with too few
+# after it would otherwise swallow every later frame until that many octets
+# had arrived (issue #16, defect 3). A sender writes a frame back to back, so
+# once the line has been idle for IDLE_MS in the middle of a frame, that frame
+# is dead: the transport calls expire() and the parser drops it and rescans
+# the octets after its SOF, so a good frame that followed the false header is
+# still found. IDLE_MS: a whole MAX_LEN frame takes 606 x 86.8 us = 53 ms at
+# 115200 baud 8N1 and its octets come well under 1 ms apart from a UART, a
+# USB-CDC bridge (1 ms frames) or TCP loopback (one send per frame); 50 ms is
+# far above that jitter and far below any requester's retry time (seconds).
+# Only the transport knows the line is idle (nothing waiting in its receive
+# buffer), so feed() never times anything out itself: a main loop that was
+# busy (a flash write, an ECDH) and then reads a frame's late half from the
+# buffer must not take its own delay for a gap on the line.
 import struct
 
-from .compat import const
+from .compat import const, ticks_ms, ticks_diff
 
 SOF0 = const(0x7E)
 SOF1 = const(0xA5)
@@ -21,6 +36,7 @@ T_CTRL_RSP = const(0x11)   # bench control response (JSON), meter -> host
 T_EVENT = const(0x12)      # meter event (JSON): time marks, alerts
 T_CTRL_MORE = const(0x13)  # a non-final chunk of a long control response
 CHUNK = const(512)         # control responses are split into chunks this size
+IDLE_MS = const(50)        # inter-octet timeout inside a frame (see above)
 
 # Nibble table for CRC-16/CCITT: 16 entries instead of 256 (flash vs speed).
 _CRC_NIB = (0x0000, 0x1021, 0x2042, 0x3063, 0x4084, 0x50A5, 0x60C6, 0x70E7,
@@ -60,8 +76,15 @@ class Deframer:
         self.need = 0
         self.bad = 0
         self.frames = 0
+        self.timeouts = 0
+        self.last = 0         # ticks_ms when the octets of a partial frame last came
 
-    def feed(self, data):
+    def pending(self):
+        """True while a frame has begun and not ended: the transport should
+        then wait at most IDLE_MS for more octets and call expire()."""
+        return self.state != 0
+
+    def feed(self, data, now=None):
         # Iterative: a false start hands back the bytes after its SOF, which
         # are rescanned here, not by recursion (crafted nested false frames
         # would otherwise exhaust a board's stack).
@@ -73,7 +96,29 @@ class Deframer:
                     data = replay + bytes(data[i + 1:])
                     break
             if replay is None:
-                return
+                break
+        if self.state:
+            self.last = ticks_ms() if now is None else now
+
+    def expire(self, now=None):
+        """The transport saw no octet arrive for a while. If the partial frame
+        has had none for IDLE_MS, drop it and rescan what followed its SOF;
+        a frame starting in those octets cannot be complete either (the line
+        is idle), so it goes too, until only whole frames were delivered.
+        Returns True if anything was dropped."""
+        if not self.state:
+            return False
+        if now is None:
+            now = ticks_ms()
+        if ticks_diff(now, self.last) < IDLE_MS:
+            return False
+        self.timeouts += 1
+        while self.state:
+            if self.state == 1:           # a lone SOF0: nothing to rescan
+                self.state = 0
+                break
+            self.feed(self._resync(), now)
+        return True
 
     def _byte(self, b):
         """Consume one byte; returns bytes to rescan after a false start."""

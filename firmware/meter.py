@@ -18,6 +18,7 @@ import gc
 import struct
 
 from .compat import const
+from .compat import STRUCT_ERRORS
 from .zcl import aps as A
 from .zcl import types as T
 from .zcl.engine import Engine
@@ -185,7 +186,7 @@ class Meter:
                 k = self.account.unpack(d, k)
                 self.supply.unpack(d, k)
                 self.import_wh, self._ws, last_on = struct.unpack_from(_REG_FMT, d, 0)
-            except (ValueError, IndexError):
+            except STRUCT_ERRORS:
                 pass     # passed its CRC but not our decoder: start from zero, as a new meter
         rtc = self.clock.now()
         # an RTC that lost its time restarts from the last saved one, with no
@@ -488,7 +489,7 @@ class Meter:
                 a = cl.adefs.get(aid)
                 if a is not None and a[2] == t:
                     cl.values[aid] = v
-        except (ValueError, DecodeError):
+        except (DecodeError,) + STRUCT_ERRORS:
             pass   # a record that passed its CRC but not our decoder: keep defaults
 
     # -- inspection (bench, terminal view) -------------------------------------

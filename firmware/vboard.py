@@ -10,11 +10,18 @@
 # deterministic and a simulated day takes seconds. An advance stops early
 # after a second in which the meter sent something, so the hub can answer
 # within the same simulated second; the response says how far it got.
+#
+# A malformed control request (not JSON, not an object, an unknown op, an
+# argument missing, of the wrong type or out of range) is answered
+# {"error": "bad control request..."} before anything changes, and the board
+# keeps serving; the link drops a frame left incomplete for hanlink.IDLE_MS.
 import json
+import select
 import socket
 import sys
 
 from . import hanlink as L
+from .compat import ticks_ms
 from .zcl import aps as A
 from .zcl.status import DecodeError
 from .platform.clock import SimClock
@@ -25,6 +32,26 @@ from .meter import Meter, Platform, TariffNoRoom
 
 
 _REQ_MAX = 8192      # longest control request (a tariff document)
+_BAD = "bad control request"
+_W_MAX = 1000000     # load per circuit (W): far above a 100 A single-phase supply
+_ADVANCE_MAX = 100000000   # seconds per advance (over 3 years)
+_WRITES_MAX = 1000000
+_UTC_MAX = 0xFFFFFFFE      # ZigBee UTCTime; 0xFFFFFFFF is its invalid value
+_DOC_ARG = {"tariff": "doc", "prepay": "doc"}    # ops whose argument is a JSON object
+
+
+class BadRequest(ValueError):
+    """A control request's argument is missing, mistyped or out of range."""
+
+
+def _num(v, key, lo, hi):
+    if isinstance(v, bool) or not isinstance(v, int) or not lo <= v <= hi:
+        raise BadRequest(key)
+    return v
+
+
+def _int(req, key, lo, hi):
+    return _num(req.get(key), key, lo, hi)
 
 
 class VirtualBoard:
@@ -39,7 +66,8 @@ class VirtualBoard:
         self.sent = 0
         self._mark = -1
         self.deframer = L.Deframer(self._on_frame)
-        self._more = b""
+        self._more = []            # the pieces of a long request; None once refused
+        self._more_len = 0
         self._chunk = bytearray(L.CHUNK)     # one response chunk, reused
         plat = Platform(self.clock, Store(self.backend), self.metrology, relay,
                         Button(), self.display, self._send_aps, aux)
@@ -71,19 +99,42 @@ class VirtualBoard:
                 return                     # shorter than an APS header: dropped
             self.meter.on_aps(msg)
         elif ftype == L.T_CTRL_MORE:             # a long request arrives in pieces
-            if len(self._more) + len(payload) > _REQ_MAX:
-                self._more = b""
-            else:
-                self._more += bytes(payload)
+            # kept as pieces (small blocks, no growing copy) until it ends;
+            # one too long, or with no heap for it, is refused when it ends
+            if self._more is not None:
+                self._more_len += len(payload)
+                try:
+                    if self._more_len > _REQ_MAX:
+                        raise MemoryError
+                    self._more.append(bytes(payload))
+                except MemoryError:
+                    self._more = None
         elif ftype == L.T_CTRL:
-            more, self._more = self._more, b""
+            more = self._more
+            self._more, self._more_len = [], 0
             try:
-                req = json.loads(more + bytes(payload))
+                if more is None:
+                    raise ValueError("long")
+                more.append(bytes(payload))
+                data = more[0] if len(more) == 1 else b"".join(more)
+                more = None
+                req = json.loads(data)
+                data = None
                 op = _OPS[req["op"]]
-            except (ValueError, KeyError, TypeError):
-                self._respond(('{"error": "bad control request"}',))
+            except Exception as e:   # not JSON / not an object / no such op; CPython's
+                # json also raises RecursionError on deep nesting, MicroPython MemoryError
+                more = data = req = None
+                why = "" if e.args != ("long",) and not isinstance(e, MemoryError) else \
+                    ": too long or no heap for it"
+                self._respond(('{"error": "%s%s"}' % (_BAD, why),))
                 return
-            rsp = op(self, req)
+            try:
+                k = _DOC_ARG.get(req["op"])
+                if k is not None and not isinstance(req.get(k), dict):
+                    raise BadRequest(k)
+                rsp = op(self, req)
+            except BadRequest as e:        # refused before the op changed anything
+                rsp = {"error": "%s: %s.%s" % (_BAD, req["op"], e.args[0])}
             if rsp is not None:            # None: the op streamed its own response
                 self._respond((json.dumps(rsp),))
 
@@ -112,7 +163,7 @@ class VirtualBoard:
         return {"runtime": sys.implementation.name, "now": self.clock.now()}
 
     def op_advance(self, req):
-        n = req["s"]
+        n = _int(req, "s", 0, _ADVANCE_MAX)
         i = 0
         while i < n:
             self.clock.advance(1)
@@ -146,8 +197,14 @@ class VirtualBoard:
         return {"now": self.clock.now(), "m": self.clock.mono()}
 
     def op_load(self, req):
-        self.metrology.load_w = req["w"]
+        w = _int(req, "w", 0, _W_MAX)
         aux = req.get("aux_w")
+        if aux is not None:
+            if not isinstance(aux, list):
+                raise BadRequest("aux_w")
+            for x in aux:
+                _num(x, "aux_w", 0, _W_MAX)
+        self.metrology.load_w = w
         if aux is not None:
             for i in range(min(len(aux), len(self.metrology.aux_w))):
                 self.metrology.aux_w[i] = aux[i]
@@ -158,12 +215,20 @@ class VirtualBoard:
         return {"ok": True}
 
     def op_set_clock(self, req):
-        t = self.clock.now() + req["offset"]
+        now = self.clock.now()
+        t = now + _int(req, "offset", -now, _UTC_MAX - now)
         self.meter.time.supplier_set_clock(t, t, t)
         return {"now": self.clock.now(), "m": self.clock.mono()}
 
     def op_drlc_opt(self, req):
-        self.meter.drlc.opt(req["out"], req.get("event"))
+        out = req.get("out")
+        if not isinstance(out, int) or out not in (0, 1):    # true / false (or 1 / 0)
+            raise BadRequest("out")
+        out = bool(out)
+        eid = req.get("event")
+        if eid is not None:
+            eid = _int(req, "event", 0, 0xFFFFFFFF)
+        self.meter.drlc.opt(out, eid)
         return {"ok": True}
 
     def op_tariff(self, req):
@@ -188,8 +253,13 @@ class VirtualBoard:
             return {"error": "prepay rejected: %s" % (e.args[0] if e.args else type(e).__name__)}
 
     def op_ui(self, req):
-        arg = req.get("arg")
-        return {"ok": self.meter.ui(req["code"], arg), "last_topup": self.meter.account.last_topup}
+        code = _int(req, "code", 0, 0xFFFF)
+        arg = req.get("arg")             # the digits keyed with the command
+        if arg is None:
+            arg = ""
+        elif not isinstance(arg, str):
+            raise BadRequest("arg")
+        return {"ok": self.meter.ui(code, arg), "last_topup": self.meter.account.last_topup}
 
     def op_state(self, req):
         import gc
@@ -211,18 +281,26 @@ class VirtualBoard:
         yield "}}"
 
     def op_cut_after_writes(self, req):
-        self.backend.cut_after(req["n"])
+        self.backend.cut_after(_int(req, "n", 1, _WRITES_MAX))
         return {"ok": True}
 
     # -- main loop -------------------------------------------------------------
     def run(self):
         self.meter.boot()
+        d = self.deframer
+        poller = select.poll()
+        poller.register(self.sock, select.POLLIN)
         while True:
+            # Inside a frame, wait at most IDLE_MS for its next octets; when
+            # none came, the line is idle and the partial frame is dropped.
+            if d.pending() and not poller.poll(L.IDLE_MS):
+                d.expire(ticks_ms())
+                continue
             # recv, not readinto: a stream readinto blocks until buf is full.
             data = self.sock.recv(512)
             if not data:
                 return
-            self.deframer.feed(data)
+            d.feed(data, ticks_ms())
 
 
 def _json_parts(v):

@@ -1,4 +1,5 @@
 """HAN link framing: round trip, CRC, length bounds and resync."""
+import pytest
 from hypothesis import given, settings, strategies as st
 
 from firmware import hanlink as L
@@ -92,5 +93,91 @@ def test_bad_control_request_does_not_kill_the_virtual_board(tmp_path):
         m.send_raw(L.encode(L.T_APS, b"\x01\x02\x03"))   # CRC-good, shorter than an APS header
         m.send_raw(L.encode(L.T_EVENT, b"?"))               # a type the meter does not take
         assert "now" in m.ctrl("sync") and m.alive
+    finally:
+        m.kill()
+
+
+# -- inter-octet timeout (issue #16 defect 3) -------------------------------------------------
+
+def test_truncated_header_expires_and_what_followed_is_found():
+    got = []
+    d = L.Deframer(lambda t, p: got.append(bytes(p)))
+    d.feed(b"\x7e\xa5\x58\x02" + L.encode(L.T_APS, b"after"), 100)
+    assert got == [] and d.pending()               # waiting for 604 octets
+    assert not d.expire(100 + L.IDLE_MS - 1)       # not idle long enough yet
+    assert d.expire(100 + L.IDLE_MS)
+    assert got == [b"after"] and not d.pending() and d.timeouts == 1
+
+
+def test_timeout_across_the_tick_counter_wrap():
+    from firmware.compat import IS_MICROPYTHON
+    if IS_MICROPYTHON:
+        return
+    got = []
+    d = L.Deframer(lambda t, p: got.append(bytes(p)))
+    last = 0x3FFFFFF0                              # compat.ticks_ms on CPython: 30 bits
+    d.feed(b"\x7e\xa5\x58\x02" + L.encode(L.T_APS, b"w"), last)
+    assert not d.expire((last + L.IDLE_MS - 1) & 0x3FFFFFFF)
+    assert d.expire((last + L.IDLE_MS) & 0x3FFFFFFF) and got == [b"w"]
+
+
+@given(st.lists(st.tuples(st.binary(max_size=60), st.integers(0, 600),
+                          st.binary(max_size=30)), max_size=8),
+       st.integers(1, 40))
+@settings(max_examples=300)
+def test_frames_survive_headers_that_never_complete(items, chunk):
+    """Each real frame is followed by a header announcing n octets that
+    never all come and a pause; with expire() called at each pause, every
+    real frame comes through, in order, and nothing is left pending."""
+    got = []
+    d = L.Deframer(lambda t, p: got.append((t, bytes(p))))
+    now = 0
+    for payload, n, tail in items:
+        data = L.encode(L.T_APS, payload) + b"\x7e\xa5" + bytes([n & 0xFF, n >> 8]) + tail
+        for i in range(0, len(data), chunk):
+            d.feed(data[i:i + chunk], now)
+            now += 1                                 # octets keep coming
+        now += L.IDLE_MS                             # the line goes quiet
+        d.expire(now)
+        assert not d.pending()
+    real = [p for t, p in got if t == L.T_APS and p in [x[0] for x in items]]
+    assert real == [x[0] for x in items]
+
+
+def test_link_timeout_same_on_both_runtimes():
+    from runtimes import run_script
+    cpy = run_script("cpython", "link_timeout.py")
+    mpy = run_script("micropython", "link_timeout.py")
+    assert mpy == cpy
+    lines = {l.split()[0]: l.split()[1:] for l in cpy.splitlines()}
+    ok = "01:" + b"ok".hex()
+    assert lines["stalled"] == ["0", "True", "False", "0"]
+    assert lines["expired"][0] == "True" and ok in lines["expired"][1]
+    nested = " ".join(lines["nested"])                 # both frames found, parser idle
+    assert lines["nested"][0] == "True" and lines["nested"][-3] == "False"
+    assert ok in nested and "10:" + b'{"op": "sync"}'.hex() in nested
+    assert lines["idle"][0] == "False"
+    assert lines["split"] == ["False", "True"] and lines["joined"][1:] == ["False", "False"]
+    assert lines["late"][:2] == ["False", "True"]
+    assert lines["after"][1] == ok and lines["after"][2] == "False"
+
+
+@pytest.mark.parametrize("runtime", ["cpython", "micropython"])
+def test_virtual_board_is_not_deafened_by_a_truncated_header(tmp_path, runtime):
+    """The link-stall repro at the socket: a header announcing 600 octets,
+    then a control request at once; the board answers it after about
+    IDLE_MS, not after the host's 120 s timeout."""
+    import time
+    from tools.meterlink import MeterLink
+    m = MeterLink(runtime, str(tmp_path / "s"), 820000000)
+    m.start()
+    try:
+        m.sock.settimeout(10)
+        for header in (b"\x7e\xa5\x58\x02", b"\x7e\xa5\x58", b"\x7e\xa5", b"\x7e"):
+            t0 = time.monotonic()
+            m.send_raw(header)
+            rsp = m.ctrl("sync")
+            assert "now" in rsp and m.alive
+            assert time.monotonic() - t0 < 5
     finally:
         m.kill()

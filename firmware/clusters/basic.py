@@ -3,6 +3,7 @@
 from ..compat import const
 from ..zcl import types as T
 from ..zcl.cluster import Cluster, A_R, A_W, A_NV, RW, check_range
+from ..zcl.status import ZclError, INVALID_VALUE
 
 _POWER_MAINS_1PH = const(0x01)
 
@@ -31,6 +32,12 @@ class Basic(Cluster):
 
     def validate(self, aid, value):
         if aid == 0x0010:
+            # A length octet of 0xFF is the character string's invalid value
+            # (ZCL rev 6 §2.6.2, Table 2-10; decoded as None), not a string
+            # of 0-16 characters: INVALID_VALUE as for any value out of the
+            # attribute's range (§2.5.3.3).
+            if value is None:
+                raise ZclError(INVALID_VALUE)
             check_range(len(value), 0, 16)      # §3.2.2.2.10: at most 16 chars
         elif aid == 0x0012:
             check_range(value, 0, 1)

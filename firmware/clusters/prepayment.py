@@ -245,7 +245,15 @@ class Prepayment(Cluster):
     def on_ConsumerTopUp(self, req, f):
         """§14.7: a PPMID's keyed-in UTRN; the 20th digit is dropped unchecked."""
         self._from_ppmid(req)
-        result, value = self.app.top_up(f["TopUpCode"], SRC_IHD)
+        code = f["TopUpCode"]
+        if code is None:
+            # Length 0xFF: the octet string's invalid value (ZCL rev 6
+            # §2.6.2, Table 2-10), i.e. no code at all. It goes the way of
+            # any badly formed UTRN (GBCS §14.6.4.1, §14.7: alert, logs,
+            # "Rejected - Invalid Top Up" in the Consumer Top Up Response),
+            # not to a Default Response.
+            code = b""
+        result, value = self.app.top_up(code, SRC_IHD)
         self.reply(req, "ConsumerTopUpResponse", {
             "ResultType": TOPUP_RESULT.get(result, TU_ERROR) if result else TU_ACCEPTED,
             "TopUpValue": self.money(value), "SourceOfTopUp": SRC_IHD,

@@ -195,6 +195,8 @@ class Price(Cluster):
         n = f["NumberOfEvents"] or 5
         start = max(f["StartTime"], self.app.clock.now())
         ch = tf.calendar.changes(start, min(n, 10))
+        while ch and ch[-1][0] >= 0xFFFFFFFF:    # past the last UTCTime (ZCL rev 6
+            ch.pop()                              # Table 2-10: 0xFFFFFFFF is invalid)
         if not ch:
             raise ZclError(S.NOT_FOUND)
         for i in range(len(ch)):
@@ -216,13 +218,22 @@ class Price(Cluster):
             band = sel - 100 if sel > M.N_TOU else 0
             price = tf.prices[sel - 1] if not band else \
                 tf.prices[M.block_slot(tf.current_block(band), band)]
+        eid = start
+        if start > now and sched is None:
+            # The clock was set back past the start of the period in force
+            # (a period starts no earlier than the tariff that defines it,
+            # and that was activated on the old clock): on this clock the
+            # price holds from now to the next switch point, never for a
+            # negative duration (ZSE D.4.2.4.1 Publish Price: StartTime,
+            # DurationInMinutes). The event id stays that of the period.
+            start = now
         tier = sel if sel <= M.N_TOU else sel - 100
         ntiers = tf.tiers_in_use()
         nth = len(tf.thresholds[tier - 1]) if sel > M.N_TOU else 0
-        dur = 0xFFFF if not end else min((end - start) // 60, 0xFFFE)
+        dur = 0xFFFF if not end else max(0, min((end - start) // 60, 0xFFFE))
         return {
             "ProviderID": tf.provider_id, "RateLabel": tf.labels.get(tier, b""),
-            "IssuerEventID": start, "CurrentTime": now, "UnitOfMeasure": UNIT_KWH,
+            "IssuerEventID": eid, "CurrentTime": now, "UnitOfMeasure": UNIT_KWH,
             "Currency": tf.currency,
             "PriceTrailingDigitAndPriceTier": ((-tf.scaler) << 4) | _nib(tier),
             "NumberOfPriceTiersAndRegisterTier": (_nib(ntiers) << 4) | _nib(tier),

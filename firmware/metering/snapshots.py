@@ -26,6 +26,7 @@
 import struct
 
 from ..compat import const
+from ..compat import STRUCT_ERRORS
 from .ringlog import SeqLog
 from .profile import civil
 
@@ -143,7 +144,7 @@ class Snapshots:
                 for _ in range(min(n, MAX_SCHEDULES)):
                     self.schedules.append(list(struct.unpack_from(_SCHED, d, off)))
                     off += struct.calcsize(_SCHED)
-            except (ValueError, IndexError):
+            except STRUCT_ERRORS:
                 self.schedules = []
                 self.bill_pid = -1
         got = self.logs[1].newest(1)

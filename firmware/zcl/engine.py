@@ -8,6 +8,7 @@ from .frame import (Header, encode_header, encode_fields, FT_CLUSTER,
                     FC_TO_CLIENT, FC_NO_DEFAULT_RSP)
 from .status import ZclError, DecodeError
 from . import foundation
+from ..platform.store import PowerCut
 
 CMD_DEFAULT_RSP = const(0x0B)
 EP_BROADCAST = const(0xFF)
@@ -115,16 +116,24 @@ class Engine:
             status = S.MALFORMED_COMMAND
         except ZclError as e:
             status = e.status
-        except (ValueError, TypeError, IndexError, KeyError, AttributeError,
-                ZeroDivisionError, OverflowError):
-            # A defect in a handler must not stop the meter (DEVELOPERS.md:
-            # bad input never crashes it): the requester gets FAILURE and the
-            # count shows in the meter state, where tests look for it.
+        except PowerCut:
+            raise                   # the supply died mid-write: nothing runs on
+        except Exception:           # (MemoryError is one on MicroPython too)
+            # A defect in a handler, or the heap running out under one, must
+            # not stop the meter (bad input never crashes it; a restart would
+            # lose the energy since the last register save): the requester
+            # gets FAILURE (ZCL rev 6 Table 2-12) and the count shows in the
+            # meter state (HandlerErrors), where tests look for it.
             self.handler_errors += 1
             status = S.FAILURE
         if status is None:          # handled, and no response of any kind due
             return
-        self._default_response(req, status)
+        try:
+            self._default_response(req, status)
+        except PowerCut:
+            raise
+        except Exception:           # e.g. no heap left for the answer
+            self.handler_errors += 1
 
     def _default_response(self, req, status):
         # ZCL rev 6 §2.5.12.2: only for a unicast command that is not itself a

@@ -4,6 +4,7 @@
 import struct
 
 from ..compat import const
+from ..compat import STRUCT_ERRORS
 from . import types as T
 from . import status as S
 from .cluster import A_R, A_W, A_P
@@ -74,7 +75,7 @@ def encode_attr_record(eng, cl, aid, off):
     try:
         struct.pack_into("<HBB", tx, off, aid, S.SUCCESS, a[2])
         return T.encode(a[2], cl.read(aid), tx, off + 4)
-    except (ValueError, IndexError):
+    except STRUCT_ERRORS:           # CPython: struct.error is no ValueError
         return -1
 
 
@@ -218,7 +219,7 @@ def _read_reporting_cfg(eng, cl, req, buf, off, end):
                 nxt += 5
                 if T.is_analog(e.type):
                     nxt = T.encode(e.type, e.change, tx, nxt)
-            except (ValueError, IndexError):
+            except STRUCT_ERRORS:
                 break
         out = nxt
     _send(eng, req, out)

@@ -7,6 +7,7 @@
 import struct
 
 from ..compat import const
+from ..compat import STRUCT_ERRORS
 from . import types as T
 from . import status as S
 from .cluster import A_P
@@ -120,7 +121,7 @@ class Reporting:
                     try:
                         struct.pack_into("<HB", tx, off, f.aid, f.type)
                         n = T.encode(f.type, v, tx, off + 3)
-                    except (ValueError, IndexError):
+                    except STRUCT_ERRORS:
                         continue   # does not fit: stays due for the next frame
                     off = n
                     f.due = False

@@ -13,6 +13,14 @@
 #   time of day (h, m, s, hundredths), date (year-1900, month, day, dow)
 #                                                                     -> tuple
 #   array / set / bag -> (element_type, [values]); struct -> [(type, value)]
+#
+# Nesting: arrays, structures, sets and bags (ZCL rev 6 §2.6.2, Table 2-10)
+# may contain one another. No ZCL or ZSE attribute or command the meter
+# meets goes deeper than an array of structures (depth 2), so decode refuses
+# a value nested deeper than MAX_NEST with DecodeError (MALFORMED_COMMAND,
+# ZCL rev 6 Table 2-12: the command "appears to contain the wrong fields";
+# nothing of it is carried out). Unbounded, a few hundred octets of nested
+# headers would exhaust a board's stack or heap (issue #16, defect 1).
 import struct
 
 from ..compat import const
@@ -130,7 +138,10 @@ def _int(buf, off, end, n, signed):
     return v, off + n
 
 
-def decode(t, buf, off, end=-1):
+MAX_NEST = const(4)     # collections inside collections, counting the outermost
+
+
+def decode(t, buf, off, end=-1, depth=0):
     if end < 0:
         end = len(buf)
     ti = info(t)
@@ -157,6 +168,10 @@ def decode(t, buf, off, end=-1):
         if off + 4 > end:
             raise DecodeError()
         return (buf[off], buf[off + 1], buf[off + 2], buf[off + 3]), off + 4
+    if kind >= K_COLLECTION:
+        if depth >= MAX_NEST:
+            raise DecodeError("nesting")
+        depth += 1
     if kind == K_COLLECTION:
         if off + 3 > end:
             raise DecodeError()
@@ -167,7 +182,7 @@ def decode(t, buf, off, end=-1):
             return (et, None), off
         items = []
         for _ in range(cnt):
-            v, off = decode(et, buf, off, end)
+            v, off = decode(et, buf, off, end, depth)
             items.append(v)
         return (et, items), off
     # K_STRUCT
@@ -179,7 +194,7 @@ def decode(t, buf, off, end=-1):
         if off >= end:
             raise DecodeError()
         et = buf[off]
-        v, off = decode(et, buf, off + 1, end)
+        v, off = decode(et, buf, off + 1, end, depth)
         items.append((et, v))
     return items, off
 
