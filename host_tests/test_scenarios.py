@@ -89,7 +89,7 @@ def test_metering_values_in_wireshark(results):
                          display_filter="zbee_zcl_se.met.get_profile_response.status")
     assert rows[0] == ["0x00", "8", ",".join(["1000"] * 6 + ["16777215"] * 2)]
     assert rows[1][:2] == ["0x02", "0"]
-    assert rows[2][:2] == ["0x04", "24"]
+    assert rows[2][:2] == ["0x04", "19"]          # MaxNumberOfPeriodsDelivered: one frame
     attrs = tshark_fields(pcap, "zbee_zcl_se.met.attr_id", "zbee_zcl.attr.uint24",
                           "zbee_zcl.attr.uint48",
                           display_filter="zbee_zcl.cmd.id == 0x01 && zbee_zcl_se.met.attr_id")
