@@ -125,7 +125,7 @@ def test_top_up_and_debt_logs_are_segmented_by_command_index(tmp_path, relays):
     """ZCL8 §10.8: Publish Top Up Log / Publish Debt Log carry CommandIndex of
     TotalNumberOfCommands; the pieces joined are the whole log, newest first."""
     b = log_bench(tmp_path, relays)
-    lim = b.meter.zcl.max_secured
+    lim = b.meter.zcl.limit(True)
     f = b.cmd("Prepayment", "GetTopUpLog", {"LatestEndTime": 0xFFFFFFFE, "NumberOfRecords": 10},
               src=PPMID)
     d = decoded(f)
@@ -175,7 +175,7 @@ def test_block_thresholds_and_special_days_fit(tmp_path):
     doc["special_days"] = [["2026-%02d-%02d" % (1 + i // 28, 1 + i % 28), 1] for i in range(40)]
     b = Bench(str(tmp_path), {"source_route_relays": RELAYS_MAX})
     b.meter.load_tariff(doc)
-    lim = b.meter.zcl.max_secured
+    lim = b.meter.zcl.limit(True)
     f = b.cmd("Price", "GetBlockThresholds", {"IssuerTariffID": doc["tariff_id"]})
     d = decoded(f)
     assert len(f) > 1 and all(len(x.payload) <= lim for x in f)

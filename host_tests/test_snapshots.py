@@ -189,9 +189,9 @@ def test_a_many_tier_snapshot_is_segmented_and_dissects(tmp_path):
                                                "SnapshotOffset": 0, "SnapshotCause": 1})
     # one secured frame each (zcl/engine.py): 48 octets of payload after
     # the header and 16 octets of fixed fields on the default link
-    piece = b.meter.zcl.max_secured - 3 - 16
+    piece = b.meter.zcl.limit(True) - 3 - 16
     assert len(frames) == -(-(24 + 6 * 48) // piece) == 7
-    assert all(len(f.payload) <= b.meter.zcl.max_secured for f in frames)
+    assert all(len(f.payload) <= b.meter.zcl.limit(True) for f in frames)
     payload = payload_of(decoded(frames))
     assert payload[23] == 48 and len(payload) == 24 + 6 * 48
     # 2 Wh/s x 1800 s in each half-hour tier, and 5 s more in the first

@@ -10,7 +10,6 @@ from ..zcl import status as S
 from ..zcl.cluster import Cluster, A_R, A_P, A_DYN, A_NV, RW
 from ..zcl.frame import REST
 from ..zcl.status import ZclError
-from ..zcl.engine import TX_PAYLOAD
 from ..metering import format as F
 from ..metering import profile as PR
 from ..tariff.matrix import block_slot
@@ -40,7 +39,7 @@ INVALID_INTERVAL = const(0xFFFFFF)        # "invalid intervals should be marked 
 FAST_POLL_MAX_MIN = const(15)             # fast poll lasts at most 15 minutes
 PAYLOAD_TOU_DELIVERED = const(0x00)       # snapshot payload type
 _SNAPSHOT_HEAD = const(16)                # Publish Snapshot before its payload
-_PROFILE_HEAD = const(7)                  # Get Profile Response before its intervals
+_PROFILE_HEAD = const(10)                 # Get Profile Response before its intervals, with the ZCL header
 _MAX_PERIODS = const(24)
 
 _DYN = A_R | A_DYN
@@ -254,7 +253,7 @@ class Metering(Cluster):
             return self._wire(p.prev_month)
         if aid == ATTR_MAX_PERIODS:
             return min(_MAX_PERIODS,
-                       (self.app.zcl.max_secured - TX_PAYLOAD - _PROFILE_HEAD) // 3)
+                       (self.app.zcl.limit(True) - _PROFILE_HEAD) // 3)
         return self.values[aid]
 
     def display_summation(self):
@@ -278,7 +277,7 @@ class Metering(Cluster):
         # is what one frame carries (no CommandIndex in this response); an
         # unsecured request (benches only) is answered in the same frame size
         maxn = min(self.read(ATTR_MAX_PERIODS),
-                   (self.app.zcl.room() - _PROFILE_HEAD) // 3)
+                   (len(self.app.zcl.tx) - _PROFILE_HEAD) // 3)
         status = GP_SUCCESS
         intervals = []
         end = f["EndTime"]

@@ -40,8 +40,8 @@ EP_BROADCAST = const(0xFF)
 # stack's business here); every Smart Energy response that can outgrow a
 # frame has its own CommandIndex / TotalNumberOfCommands (or, for Get
 # Profile, MaxNumberOfPeriodsDelivered), so the meter never fragments.
-ZCL_MAX_UNSECURED = const(82)
-ZCL_MAX_SECURED = const(73)
+_ZCL_MAX_UNSECURED = const(82)
+_ZCL_MAX_SECURED = const(73)
 RELAYS_DEFAULT = const(2)
 RELAYS_MAX = const(4)     # the longest fixed-layout command (62 octets) still fits
 TX_PAYLOAD = const(3)     # payload offset of a frame we originate (no manufacturer code)
@@ -50,7 +50,7 @@ TX_PAYLOAD = const(3)     # payload offset of a frame we originate (no manufactu
 def frame_limit(secured, relays):
     """ZCL octets in one unfragmented frame on a link with this many
     source-route relays (the arithmetic above)."""
-    n = ZCL_MAX_SECURED if secured else ZCL_MAX_UNSECURED
+    n = _ZCL_MAX_SECURED if secured else _ZCL_MAX_UNSECURED
     return n - 2 - 2 * relays if relays else n
 
 
@@ -90,7 +90,6 @@ class Engine:
         self.device_ids = {}         # ep -> ZSE device id
         self.require_aps_security = True
         self.seq = 0
-        self._buf = bytearray(ZCL_MAX_UNSECURED)
         self.req = Request()
         self.dropped_unsecured = 0
         self.malformed = 0
@@ -106,16 +105,14 @@ class Engine:
         stops at the limit by running out of buffer."""
         if not isinstance(relays, int) or not 0 <= relays <= RELAYS_MAX:
             raise ValueError("source_route_relays: 0..%d" % RELAYS_MAX)
-        self.relays = relays
-        self.max_secured = frame_limit(True, relays)
-        self.max_open = frame_limit(False, relays)
-        mv = memoryview(self._buf)
-        self._tx_sec = mv[:self.max_secured]
-        self._tx_open = mv[:self.max_open]
+        mv = memoryview(bytearray(_ZCL_MAX_UNSECURED))
+        self._tx_sec = mv[:frame_limit(True, relays)]
+        self._tx_open = mv[:frame_limit(False, relays)]
         self.tx = self._tx_sec
 
     def limit(self, secured):
-        return self.max_secured if secured else self.max_open
+        """ZCL octets one frame carries on this link, APS-secured or not."""
+        return len(self._tx_sec if secured else self._tx_open)
 
     def originate(self):
         """The transmit view for a frame the meter originates (always APS

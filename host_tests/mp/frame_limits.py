@@ -58,7 +58,7 @@ def run(relays, root):
     m, out, clock, met, _ = make_meter(root, config={"source_route_relays": relays,
                                                       "han_devices": {"0x5A5A": "ppmid"}})
     z = m.zcl
-    print("relays", relays, "secured", z.max_secured, "unsecured", z.max_open)
+    print("relays", relays, "secured", z.limit(True), "unsecured", z.limit(False))
     m.load_tariff(tariff_doc())
     met.load_w = 3600
     for i in range(3 * 3600):
