@@ -35,11 +35,16 @@ EP_BROADCAST = const(0xFF)
 #     through relays): relay count 1, relay index 1, 2 per relay.
 # With the default 2 relays a secured frame carries 73 - 6 = 67 ZCL octets,
 # an unsecured one (Basic/Identify from a device not yet keyed) 82 - 6 = 76.
-# APS fragmentation (ZigBee PRO §2.2.8.4.5) is for Tunneling Transfer Data
-# and the Key Establishment certificates (ZSE 1.x §5.3.8, §5.4.7, both the
-# stack's business here); every Smart Energy response that can outgrow a
-# frame has its own CommandIndex / TotalNumberOfCommands (or, for Get
-# Profile, MaxNumberOfPeriodsDelivered), so the meter never fragments.
+# APS fragmentation (ZigBee PRO §2.2.8.4.5): ZSE 1.x (stack profile, §5.3
+# "Fragmentation") makes it mandatory only for payloads the application
+# cannot split: Tunneling Transfer Data (Annex D.6) and Key Establishment
+# with a crypto-suite-2 certificate (Initiate Key Establishment 2 + 1 + 1 +
+# 74 = 78 octets, Annex C), neither of them this module's (the stack runs
+# key establishment, GBCS tunnelling is the WAN issue's). Every SE response
+# here that can outgrow a frame has its own CommandIndex /
+# TotalNumberOfCommands, or for Get Profile MaxNumberOfPeriodsDelivered
+# (ZSE D.3.2.3.1.1), so the meter never fragments: a receiver without
+# fragmentation support (optional in ZigBee PRO) still gets everything.
 _ZCL_MAX_UNSECURED = const(82)
 _ZCL_MAX_SECURED = const(73)
 RELAYS_DEFAULT = const(2)
