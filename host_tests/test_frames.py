@@ -249,3 +249,42 @@ def test_a_scenario_fails_on_a_frame_its_link_cannot_carry(tmp_path, runtime):
     assert res["expectations"]["failed"] == 0
     assert res["hub"]["oversize"] and "over the 63" in res["hub"]["oversize"][0]
     assert any("73 ZCL octets over the 63" in f for f in res["failures"])
+
+
+# Longest value the meter ever puts in a variable field of a command that is
+# not segmented: labels are cut to ZSE's sizes (tariff/matrix.py, price.py,
+# calendar.py), the DRLC signature is the 42-octet "none" value.
+STRING_MAX = {"RateLabel": 12, "TariffLabel": 24, "CalendarName": 12}
+REST_MAX = {"Signature": 42}
+# repeated groups bounded elsewhere: Get Profile by MaxNumberOfPeriodsDelivered
+# (test above), Schedule Snapshot confirmations by the number of schedules
+BOUNDED = {"GetProfileResponse", "ScheduleSnapshotResponse"}
+
+
+def test_fixed_layout_commands_fit_the_longest_supported_route(tmp_path):
+    """Commands without CommandIndex segmentation must fit one secured frame
+    even with RELAYS_MAX relays (the reason for that maximum)."""
+    from firmware.zcl import types as T
+    from firmware.zcl.frame import REST
+    b = Bench(str(tmp_path))
+    lim = frame_limit(True, RELAYS_MAX)
+    seen = longest = 0
+    for _, cl in b.meter.zcl.clusters():
+        for cid, name, schema in cl.TX:
+            names = [f[0].rstrip("?") for f in schema]
+            if "CommandIndex" in names or name in BOUNDED:
+                continue
+            n = 3
+            for fname, t in schema:
+                fname = fname.rstrip("?")
+                assert not isinstance(t, tuple), (cl.NAME, name, fname)
+                if t == REST:
+                    n += REST_MAX[fname]
+                    continue
+                kind, size = T.info(t)
+                n += size if size else 1 + STRING_MAX[fname]
+            assert n <= lim, (cl.NAME, name, n)
+            longest = max(longest, n)
+            seen += 1
+    assert seen > 10
+    assert longest > frame_limit(True, RELAYS_MAX + 1)      # one relay more would not do
