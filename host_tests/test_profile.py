@@ -174,7 +174,8 @@ def test_get_profile_against_independent_sums(bench):
                 per_interval[t // HH] = per_interval.get(t // HH, 0) + w
                 bench.tick()
                 t += 1
-    f = gp(bench)
+    maxp = bench.meter.metering.read(0x0500)     # MaxNumberOfPeriodsDelivered: one frame's worth
+    f = gp(bench, n=maxp)
     assert f["Status"] == 0 and f["ProfileIntervalPeriod"] == 2
     last = bench.clock.now() // HH - 1
     assert f["EndTime"] == (last + 1) * HH
@@ -187,7 +188,7 @@ def test_get_profile_against_independent_sums(bench):
     for i in range(last, last - f["NumberOfPeriodsDelivered"], -1):
         want.append((cum[i] + per_interval[i]) // 3600 - cum[i] // 3600)
     assert [x["Value"] for x in f["Intervals"]] == want
-    assert f["NumberOfPeriodsDelivered"] == 24
+    assert f["NumberOfPeriodsDelivered"] == maxp
     # an older window: the block ending at or before that time
     f2 = gp(bench, end=(last - 5) * HH + 100, n=3)
     assert [x["Value"] for x in f2["Intervals"]] == want[6:9]
@@ -201,10 +202,12 @@ def test_get_profile_statuses(bench):
     assert gp(bench, channel=7)["Status"] == 1         # undefined channel
     assert gp(bench, end=bench.clock.now() + 3600)["Status"] == 3
     f = gp(bench, n=30)
-    assert f["Status"] == 4 and f["NumberOfPeriodsDelivered"] == 24
+    maxp = bench.meter.metering.read(0x0500)           # what one secured frame carries
+    assert maxp == (bench.meter.zcl.limit(True) - 3 - 7) // 3
+    assert f["Status"] == 4 and f["NumberOfPeriodsDelivered"] == maxp
     vals = [x["Value"] for x in f["Intervals"]]
     assert vals[:2] == [500, 500] and vals[2] == 500   # first interval: whole (boot at :00)
-    assert vals[3:] == [0xFFFFFF] * 21                 # before the meter existed: invalid
+    assert vals[3:] == [0xFFFFFF] * (maxp - 3)         # before the meter existed: invalid
 
 
 def test_day_consumption_attributes(bench):

@@ -89,7 +89,7 @@ def test_metering_values_in_wireshark(results):
                          display_filter="zbee_zcl_se.met.get_profile_response.status")
     assert rows[0] == ["0x00", "8", ",".join(["1000"] * 6 + ["16777215"] * 2)]
     assert rows[1][:2] == ["0x02", "0"]
-    assert rows[2][:2] == ["0x04", "24"]
+    assert rows[2][:2] == ["0x04", "19"]          # MaxNumberOfPeriodsDelivered: one frame
     attrs = tshark_fields(pcap, "zbee_zcl_se.met.attr_id", "zbee_zcl.attr.uint24",
                           "zbee_zcl.attr.uint48",
                           display_filter="zbee_zcl.cmd.id == 0x01 && zbee_zcl_se.met.attr_id")
@@ -124,3 +124,23 @@ def test_prepayment_values_in_wireshark(results):
                          display_filter="zbee_zcl.cmd.id == 0x01 && " + pp + "attr_id")
     assert rows[0][0].split(",")[:3] == ["0x0000", "0x0001", "0x0003"]
     assert rows[0][1] in ("0x0097", "0x97", "151")
+
+
+def test_segmented_logs_in_wireshark(results):
+    """Wireshark's SE dissector reads the frame-sizes scenario's segmented
+    Publish Top Up Log and Publish Debt Log back: CommandIndex 0..n-1 of n,
+    and the records joined are the log, newest first (a PPMID's view)."""
+    res, out = results(os.path.join(ROOT, "scenarios", "frame-sizes.json"), "micropython")
+    pcap = os.path.join(out, "capture.pcap")
+    pp = "zbee_zcl_se.pp."
+    topups = [s["action"]["topup"]["pounds"] * 100000 for s in res["steps"]
+              if "topup" in s.get("action", {})]
+    for cmd, field, want in (("publish_top_up_log", "top_up_amount", topups[::-1]),
+                             ("publish_debt_log", "amount_collected",
+                              [v // 10 for v in topups[::-1]])):   # payment_debt_pct 10 %
+        rows = tshark_fields(pcap, pp + cmd + ".command_index",
+                             pp + cmd + ".total_number_of_commands", pp + cmd + "." + field,
+                             display_filter=pp + cmd + ".command_index")
+        assert len(rows) > 1
+        assert [r[:2] for r in rows] == [[str(i), str(len(rows))] for i in range(len(rows))]
+        assert [int(v) for r in rows for v in r[2].split(",")] == want

@@ -10,6 +10,7 @@ from firmware.zcl import foundation as F
 from firmware.zcl.cluster import Cluster, A_R
 from firmware.zcl.frame import Header
 from firmware.zcl.status import DecodeError
+from firmware.zcl.engine import frame_limit, RELAYS_DEFAULT
 from tools import zcl_host as Z
 from firmware.clusters.drlc_client import DrlcClient
 
@@ -49,9 +50,14 @@ class TimeServer(Cluster):
 
 
 class Hub:
-    def __init__(self, meter_addr=0x4E21, meter_ep=1):
+    def __init__(self, meter_addr=0x4E21, meter_ep=1, relays=RELAYS_DEFAULT):
         self.meter_addr = meter_addr
         self.meter_ep = meter_ep
+        # The route to the meter (source-route relays, the meter's config
+        # key source_route_relays) and so the largest ZCL frame the HAN
+        # carries unfragmented (firmware/zcl/engine.py has the arithmetic).
+        self.relays = relays
+        self.oversize = []            # frames from the meter a real radio could not send
         self.seq = 0x40
         self.time_offset = 0          # hub clock minus true time (drift tests)
         self.time_valid = True        # False: the CH cannot maintain time
@@ -151,6 +157,17 @@ class Hub:
         ]
 
     # -- what the hub does with the meter's frames ---------------------------------------
+    def check_size(self, msg):
+        """None if the frame fits one unfragmented 802.15.4 frame on this
+        link (APS secured or not, as sent), else why not (and counted)."""
+        lim = frame_limit(msg.secured, self.relays)
+        if len(msg.payload) <= lim:
+            return None
+        why = "%s frame to 0x%04X cluster 0x%04X: %d ZCL octets over the %d a frame carries" % (
+            "secured" if msg.secured else "unsecured", msg.dst, msg.cluster, len(msg.payload), lim)
+        self.oversize.append(why)
+        return why
+
     def handle(self, now, msg):
         """React to one frame from the meter; returns the frames to send back."""
         if msg.profile == A.PROFILE_ZDO:

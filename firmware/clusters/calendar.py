@@ -16,7 +16,7 @@ from ..tariff.engine import NEVER
 
 CAL_DELIVERED = const(0x00)
 TIME_REF_UTC = const(0x00)
-FRAME_PAYLOAD = const(79)
+_DAY_HEAD = const(17)          # PublishDayProfile before its entries
 _ANY32 = 0xFFFFFFFF
 
 _IDS = (("ProviderID", T.UINT32), ("IssuerEventID", T.UINT32), ("IssuerCalendarID", T.UINT32))
@@ -114,7 +114,7 @@ class CalendarServer(Cluster):
     def on_GetDayProfiles(self, req, f):
         cal, start = self._find(f)
         ids = _select(cal.days, f["StartDayID"], f["NumberOfDays"])
-        per = (FRAME_PAYLOAD - 17) // 3
+        per = (self.app.zcl.room() - _DAY_HEAD) // 3     # one frame each (zcl/engine.py)
         for did in ids:
             entries = [{"StartTime": start_s // 60, "PriceTier": sel if sel <= 48 else sel - 100}
                        for start_s, sel in cal.profile(did)]
@@ -159,7 +159,7 @@ class CalendarServer(Cluster):
             "TotalNumberOfSpecialDays": len(days)})
 
     def _segmented(self, req, cmd, start, items, key, head, extra):
-        per = (FRAME_PAYLOAD - head) // 5
+        per = (self.app.zcl.room() - head) // 5          # one frame each (zcl/engine.py)
         total = (len(items) + per - 1) // per or 1
         for i in range(total):
             fl = self._ids(start)

@@ -38,7 +38,9 @@ GP_NO_INTERVALS = const(0x05)
 INVALID_INTERVAL = const(0xFFFFFF)        # "invalid intervals should be marked 0xFFFFFF"
 FAST_POLL_MAX_MIN = const(15)             # fast poll lasts at most 15 minutes
 PAYLOAD_TOU_DELIVERED = const(0x00)       # snapshot payload type
-SNAPSHOT_PIECE = const(63)                # payload octets per Publish Snapshot: 82 - 3 - 16
+_SNAPSHOT_HEAD = const(16)                # Publish Snapshot before its payload
+_PROFILE_HEAD = const(10)                 # Get Profile Response before its intervals, with the ZCL header
+_MAX_PERIODS = const(24)
 
 _DYN = A_R | A_DYN
 
@@ -87,7 +89,8 @@ class Metering(Cluster):
         (0x0440, "CurrentMonthConsumptionDelivered", T.UINT32, _DYN, 0),
         (0x0442, "PreviousMonthConsumptionDelivered", T.UINT32, _DYN, 0),
         # Load Profile Configuration set
-        (0x0500, "MaxNumberOfPeriodsDelivered", T.UINT8, A_R, 24),
+        # as many intervals as one Get Profile Response carries (zcl/engine.py)
+        (0x0500, "MaxNumberOfPeriodsDelivered", T.UINT8, _DYN, _MAX_PERIODS),
         # Supply Limit set (the limiter itself is the prepayment issue's)
         (0x0600, "CurrentDemandDelivered", T.UINT24, _DYN, 0),
         (0x0601, "DemandLimit", T.UINT24, _DYN, 0),          # the load-limit power threshold
@@ -248,6 +251,9 @@ class Metering(Cluster):
             return self._wire(wh - p.month_start)
         if aid == 0x0442:
             return self._wire(p.prev_month)
+        if aid == ATTR_MAX_PERIODS:
+            return min(_MAX_PERIODS,
+                       (self.app.zcl.limit(True) - _PROFILE_HEAD) // 3)
         return self.values[aid]
 
     def display_summation(self):
@@ -267,7 +273,11 @@ class Metering(Cluster):
         p = self.app.profile
         now = self.app.clock.now()
         n = f["NumberOfPeriods"]
-        maxn = self.values[ATTR_MAX_PERIODS]
+        # ZSE D.3.2.3.1.1: never more than MaxNumberOfPeriodsDelivered, which
+        # is what one frame carries (no CommandIndex in this response); an
+        # unsecured request (benches only) is answered in the same frame size
+        maxn = min(self.read(ATTR_MAX_PERIODS),
+                   (len(self.app.zcl.tx) - _PROFILE_HEAD) // 3)
         status = GP_SUCCESS
         intervals = []
         end = f["EndTime"]
@@ -346,13 +356,14 @@ class Metering(Cluster):
         payload = snaps.payload(rec, self._wire, tf.tiers_in_use(), (-tf.scaler) << 4,
                                 snaps.bill_of(sid, rec))
         cause = struct.unpack_from("<I", rec, 4)[0]
-        n = (len(payload) + SNAPSHOT_PIECE - 1) // SNAPSHOT_PIECE
+        piece = self.app.zcl.room() - _SNAPSHOT_HEAD     # one frame each (zcl/engine.py)
+        n = (len(payload) + piece - 1) // piece
         for i in range(n):
             self.reply(req, "PublishSnapshot", {
                 "SnapshotID": sid, "SnapshotTime": t, "TotalSnapshotsFound": len(found),
                 "CommandIndex": i, "TotalNumberOfCommands": n, "SnapshotCause": cause,
                 "SnapshotPayloadType": PAYLOAD_TOU_DELIVERED,
-                "SnapshotPayload": bytes(payload[i * SNAPSHOT_PIECE:(i + 1) * SNAPSHOT_PIECE])})
+                "SnapshotPayload": bytes(payload[i * piece:(i + 1) * piece])})
 
     def on_ResetLoadLimitCounter(self, req, f):
         self.write(ATTR_LOAD_LIMIT_COUNTER, 0)

@@ -18,6 +18,7 @@ from ..zcl import status as S
 from ..zcl.cluster import Cluster, A_R, A_P, A_DYN
 from ..zcl.frame import REST
 from ..zcl.status import ZclError
+from ..zcl.engine import runs
 from ..prepay import account as AC
 from ..prepay import utrn as U
 
@@ -382,8 +383,8 @@ class Prepayment(Cluster):
                             "TopUpTime": t})
         if not out:
             raise ZclError(S.NOT_FOUND)
-        self.reply(req, "PublishTopUpLog", {"CommandIndex": 0, "TotalNumberOfCommands": 1,
-                                            "TopUps": out})
+        self._publish_log(req, "PublishTopUpLog", "TopUps", out,
+                          [9 + len(r["TopUpCode"]) for r in out])
 
     def on_GetDebtRepaymentLog(self, req, f):
         out = []
@@ -396,8 +397,18 @@ class Prepayment(Cluster):
                             "DebtType": typ, "OutstandingDebt": self.money(left)})
         if not out:
             raise ZclError(S.NOT_FOUND)
-        self.reply(req, "PublishDebtLog", {"CommandIndex": 0, "TotalNumberOfCommands": 1,
-                                           "Debts": out})
+        self._publish_log(req, "PublishDebtLog", "Debts", out, [13] * len(out))
+
+    def _publish_log(self, req, cmd, key, recs, sizes):
+        """Publish Top Up Log / Publish Debt Log (ZCL8 §10.8.2.4.5-6): the
+        records in as many commands as one frame each allows, numbered by
+        CommandIndex of TotalNumberOfCommands (2 octets), never fragmented
+        (zcl/engine.py)."""
+        parts = runs(sizes, self.app.zcl.room() - 2)
+        for i in range(len(parts)):
+            a, b = parts[i]
+            self.reply(req, cmd, {"CommandIndex": i, "TotalNumberOfCommands": len(parts),
+                                  key: recs[a:b]})
 
     # -- records (the meter calls these) ---------------------------------------------------
     def snapshot(self, cause):

@@ -18,11 +18,13 @@ from ..zcl import status as S
 from ..zcl.cluster import Cluster, A_R, A_DYN
 from ..zcl.status import ZclError
 from ..zcl.frame import REST
+from ..zcl.engine import runs
 from ..tariff import matrix as M
 from ..tariff.engine import NEVER
 
 UNIT_KWH = const(0x00)
-FRAME_PAYLOAD = const(79)          # engine.ZCL_MAX less the 3-octet header
+_SEG_HEAD = const(19)              # ProviderID .. SubPayloadControl of the segmented commands
+_LABELS_HEAD = const(15)           # PublishTierLabels before its labels
 SUBSCRIBERS = const(8)
 _R = A_R | A_DYN
 _NOT_USED32 = 0xFFFFFFFF
@@ -321,7 +323,8 @@ class Price(Cluster):
         if v.tou_in_use():
             for t in range(1, v.tou_in_use() + 1):
                 entries.append((1, t, v.prices[t - 1]))
-        per = (FRAME_PAYLOAD - 19) // 5
+        # one frame each (zcl/engine.py), TOU and block entries never mixed
+        per = (self.app.zcl.room() - _SEG_HEAD) // 5
         chunks = _chunks(entries, per, lambda e: e[0])
         for i in range(len(chunks)):
             c = chunks[i]
@@ -345,42 +348,29 @@ class Price(Cluster):
                 recs.append(bytes(rec))
         if not recs:
             raise ZclError(S.NOT_FOUND)
-        chunks = []
-        cur = b""
-        for r in recs:
-            if len(cur) + len(r) > FRAME_PAYLOAD - 19:
-                chunks.append(cur)
-                cur = b""
-            cur += r
-        chunks.append(cur)
-        for i in range(len(chunks)):
+        parts = runs([len(r) for r in recs], self.app.zcl.room() - _SEG_HEAD)
+        for i in range(len(parts)):
+            a, b = parts[i]
             self.reply(req, "PublishBlockThresholds", {
                 "ProviderID": v.provider_id, "IssuerEventID": start, "StartTime": start,
                 "IssuerTariffID": v.tariff_id, "CommandIndex": i,
-                "TotalNumberOfCommands": len(chunks), "SubPayloadControl": 0x00,   # per tier
-                "Thresholds": chunks[i]})
+                "TotalNumberOfCommands": len(parts), "SubPayloadControl": 0x00,   # per tier
+                "Thresholds": b"".join(recs[a:b])})
 
     def on_GetTierLabels(self, req, f):
         v, start = self._find_tariff(f["IssuerTariffID"])
         labels = [{"TierID": k, "TierLabel": v.labels[k]} for k in sorted(v.labels)]
         if not labels:
             raise ZclError(S.NOT_FOUND)
-        chunks = []
-        cur, size = [], 0
-        for lab in labels:
-            n = 2 + len(lab["TierLabel"])
-            if size + n > FRAME_PAYLOAD - 15:
-                chunks.append(cur)
-                cur, size = [], 0
-            cur.append(lab)
-            size += n
-        chunks.append(cur)
-        for i in range(len(chunks)):
+        parts = runs([2 + len(lab["TierLabel"]) for lab in labels],
+                     self.app.zcl.room() - _LABELS_HEAD)
+        for i in range(len(parts)):
+            a, b = parts[i]
             self.reply(req, "PublishTierLabels", {
                 "ProviderID": v.provider_id, "IssuerEventID": start,
                 "IssuerTariffID": v.tariff_id, "CommandIndex": i,
-                "TotalNumberOfCommands": len(chunks), "NumberOfLabels": len(chunks[i]),
-                "Labels": chunks[i]})
+                "TotalNumberOfCommands": len(parts), "NumberOfLabels": b - a,
+                "Labels": labels[a:b]})
 
 
 class PendingView:

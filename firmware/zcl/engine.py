@@ -13,10 +13,70 @@ from ..platform.store import PowerCut
 CMD_DEFAULT_RSP = const(0x0B)
 EP_BROADCAST = const(0xFF)
 
-# Largest ZCL frame we send: an unfragmented APS payload with APS security
-# on a 127-octet 802.15.4 frame leaves about 82 octets (ZigBee PRO budget).
-ZCL_MAX = const(82)
+# The largest ZCL frame (APS payload) one 802.15.4 frame carries, so that
+# nothing the meter sends needs APS fragmentation. Octets of a 127-octet
+# PSDU (IEEE 802.15.4-2006 aMaxPHYPacketSize):
+#   MAC header 9 (frame control 2, sequence 1, PAN id 2 with PAN id
+#     compression, short destination 2, short source 2) + FCS 2      127 - 11 = 116
+#   NWK header 8 (frame control 2, destination 2, source 2, radius 1,
+#     sequence 1; ZigBee PRO 05-3474 §3.3.1: no IEEE addresses, no
+#     multicast control)                                             116 -  8 = 108
+#   NWK security (§4.5.1, §4.3.1): auxiliary header 14 (security control
+#     1, frame counter 4, source IEEE address 8, key sequence 1) + MIC 4
+#                                                                    108 - 18 =  90
+#   APS header 8 (§2.2.5.1: frame control 1, destination endpoint 1,
+#     cluster 2, profile 2, source endpoint 1, APS counter 1; no extended
+#     header, i.e. not fragmented)                                    90 -  8 =  82
+#   APS security with a link key, which ZSE 1.x §5.4 requires of every
+#     Smart Energy cluster (§4.4.1.1, §4.5.1): auxiliary header 5
+#     (security control 1, frame counter 4; we assume no extended nonce,
+#     the receiver takes the source IEEE address from the NWK auxiliary
+#     header) + MIC 4                                                 82 -  9 =  73
+#   source route subframe (§3.3.1.9, a concentrating hub source-routes
+#     through relays): relay count 1, relay index 1, 2 per relay.
+# With the default 2 relays a secured frame carries 73 - 6 = 67 ZCL octets,
+# an unsecured one (Basic/Identify from a device not yet keyed) 82 - 6 = 76.
+# APS fragmentation (ZigBee PRO §2.2.8.4.5): ZSE 1.x (stack profile, §5.3
+# "Fragmentation") makes it mandatory only for payloads the application
+# cannot split: Tunneling Transfer Data (Annex D.6) and Key Establishment
+# with a crypto-suite-2 certificate (Initiate Key Establishment 2 + 1 + 1 +
+# 74 = 78 octets, Annex C), neither of them this module's (the stack runs
+# key establishment, GBCS tunnelling is the WAN issue's). Every SE response
+# here that can outgrow a frame has its own CommandIndex /
+# TotalNumberOfCommands, or for Get Profile MaxNumberOfPeriodsDelivered
+# (ZSE D.3.2.3.1.1), so the meter never fragments: a receiver without
+# fragmentation support (optional in ZigBee PRO) still gets everything.
+_ZCL_MAX_UNSECURED = const(82)
+_ZCL_MAX_SECURED = const(73)
+RELAYS_DEFAULT = const(2)
+RELAYS_MAX = const(4)     # the longest fixed-layout command (62 octets) still fits
 TX_PAYLOAD = const(3)     # payload offset of a frame we originate (no manufacturer code)
+
+
+def frame_limit(secured, relays):
+    """ZCL octets in one unfragmented frame on a link with this many
+    source-route relays (the arithmetic above)."""
+    n = _ZCL_MAX_SECURED if secured else _ZCL_MAX_UNSECURED
+    return n - 2 - 2 * relays if relays else n
+
+
+def runs(sizes, room):
+    """Consecutive runs [(first, end)] of items with these octet sizes, each
+    run as long as fits in room octets (at least one item per run; at least
+    one run, empty if there are no items): the pieces of a response split
+    by CommandIndex / TotalNumberOfCommands."""
+    out = []
+    i = 0
+    n = len(sizes)
+    while True:
+        j, used = i, 0
+        while j < n and (j == i or used + sizes[j] <= room):
+            used += sizes[j]
+            j += 1
+        out.append((i, j))
+        if j >= n:
+            return out
+        i = j
 
 
 class Request:
@@ -36,11 +96,39 @@ class Engine:
         self.device_ids = {}         # ep -> ZSE device id
         self.require_aps_security = True
         self.seq = 0
-        self.tx = bytearray(ZCL_MAX)
         self.req = Request()
         self.dropped_unsecured = 0
         self.malformed = 0
         self.handler_errors = 0
+        self.oversize = 0            # frames not sent: longer than the link carries
+        cfg = getattr(app, "cfg", None) or {}
+        self.set_link(cfg.get("source_route_relays", RELAYS_DEFAULT))
+
+    def set_link(self, relays):
+        """Size every frame to the link: self.tx is a view of the transmit
+        buffer exactly as long as the frame being built may be (secured, or
+        unsecured when answering an unsecured request), so every encoder
+        stops at the limit by running out of buffer."""
+        if not isinstance(relays, int) or not 0 <= relays <= RELAYS_MAX:
+            raise ValueError("source_route_relays: 0..%d" % RELAYS_MAX)
+        mv = memoryview(bytearray(_ZCL_MAX_UNSECURED))
+        self._tx_sec = mv[:frame_limit(True, relays)]
+        self._tx_open = mv[:frame_limit(False, relays)]
+        self.tx = self._tx_sec
+
+    def limit(self, secured):
+        """ZCL octets one frame carries on this link, APS-secured or not."""
+        return len(self._tx_sec if secured else self._tx_open)
+
+    def originate(self):
+        """The transmit view for a frame the meter originates (always APS
+        secured, ZSE §5.4.6)."""
+        self.tx = self._tx_sec
+        return self.tx
+
+    def room(self):
+        """Payload octets after a 3-octet header in the frame being built."""
+        return len(self.tx) - TX_PAYLOAD
 
     def add(self, ep, cluster, device_id=None):
         self.endpoints.setdefault(ep, {})[(cluster.ID, cluster.SERVER)] = cluster
@@ -81,6 +169,8 @@ class Engine:
         req.aps = msg
         req.ep = ep
         req.responded = False
+        # a response goes out as the request came in (reply()): size it so
+        self.tx = self._tx_sec if msg.secured else self._tx_open
         hdr = req.hdr
         buf = msg.payload
         try:
@@ -165,7 +255,11 @@ class Engine:
         return encode_header(self.tx, 0, fc, hdr.seq, cmd, hdr.manuf)
 
     def reply(self, req, cluster_id, n):
-        """Send self.tx[:n] as the response to req."""
+        """Send self.tx[:n] as the response to req. A frame longer than the
+        link carries is never sent: the request fails (Default Response)."""
+        if n > self.limit(req.aps.secured):
+            self.oversize += 1
+            raise ZclError(S.FAILURE)
         req.responded = True
         self.emit(req.aps.src, req.aps.src_ep, req.ep, cluster_id, n, req.aps.secured)
 
@@ -180,7 +274,7 @@ class Engine:
         if no_default_rsp:
             fc |= FC_NO_DEFAULT_RSP
         seq = self.next_seq()
-        off = encode_header(self.tx, 0, fc, seq, cmd)
+        off = encode_header(self.originate(), 0, fc, seq, cmd)
         off = encode_fields(schema, fields, self.tx, off)
         self.emit(dst, dst_ep, src_ep, cl.ID, off, True)
         return seq
@@ -195,5 +289,8 @@ class Engine:
         return seq
 
     def emit(self, dst, dst_ep, src_ep, cluster, n, secured):
+        if n > self.limit(secured):
+            self.oversize += 1       # never on air: the link cannot carry it whole
+            return
         self.app.send_aps(A.Aps(self.app.nwk_addr, src_ep, dst, dst_ep,
                                 A.PROFILE_SE, cluster, bytes(self.tx[:n]), secured))

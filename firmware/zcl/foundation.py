@@ -63,7 +63,10 @@ def _send(eng, req, off):
 
 def encode_attr_record(eng, cl, aid, off):
     """Read-attribute status record (§2.5.2.1) at off; returns new offset, or
-    -1 if it would not fit in one frame."""
+    -1 if it would not fit in one frame. eng.tx is exactly one frame long
+    for the link (engine.frame_limit), so running out of it is the limit;
+    the bounds are checked before packing (CPython's struct.error is no
+    ValueError)."""
     tx = eng.tx
     a = cl.adefs.get(aid)
     if a is None or not a[3] & A_R:
@@ -72,6 +75,8 @@ def encode_attr_record(eng, cl, aid, off):
         struct.pack_into("<HB", tx, off, aid,
                          S.UNSUPPORTED_ATTRIBUTE if a is None else S.WRITE_ONLY)
         return off + 3
+    if off + 5 > len(tx):       # id, status, type and at least one octet of value
+        return -1
     try:
         struct.pack_into("<HBB", tx, off, aid, S.SUCCESS, a[2])
         return T.encode(a[2], cl.read(aid), tx, off + 4)
@@ -209,7 +214,7 @@ def _read_reporting_cfg(eng, cl, req, buf, off, end):
             st = S.NOT_FOUND
         else:
             st = S.SUCCESS
-        if out + 4 > len(tx):
+        if out + 4 > len(tx) or (st == S.SUCCESS and out + 9 > len(tx)):
             break
         struct.pack_into("<BBH", tx, out, st, d, aid)
         nxt = out + 4

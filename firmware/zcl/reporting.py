@@ -108,7 +108,7 @@ class Reporting:
 
     def _send_due(self, now):
         eng = self.app.zcl
-        tx = eng.tx
+        tx = eng.originate()         # sized to one secured frame (engine.py)
         for e in self.entries:
             if not e.due:
                 continue
@@ -117,6 +117,8 @@ class Reporting:
             off = TX_PAYLOAD
             for f in self.entries:
                 if f.due and f.cl is e.cl and f.dst == e.dst and f.dst_ep == e.dst_ep:
+                    if off + 3 >= len(tx):
+                        continue   # no room for a record: stays due for the next frame
                     v = f.cl.read(f.aid)
                     try:
                         struct.pack_into("<HB", tx, off, f.aid, f.type)

@@ -12,6 +12,7 @@ import time
 from firmware.zcl import aps as A
 from tools import zcl_host as Z
 from tools.hubsim import Hub
+from firmware.zcl.engine import RELAYS_DEFAULT
 from tools.meterlink import MeterLink, MeterDied
 from tools.pcap import PcapWriter
 from tools.bench import scenario as SC
@@ -42,7 +43,9 @@ class Runner:
         self.store_dir = os.path.join(out_dir, "store")
         shutil.rmtree(self.store_dir, ignore_errors=True)
         self.now = sc["start_utc"]
-        self.hub = Hub(sc.get("config", {}).get("nwk_addr", 0x4E21))
+        cfg = sc.get("config", {})
+        self.hub = Hub(cfg.get("nwk_addr", 0x4E21),
+                       relays=cfg.get("source_route_relays", RELAYS_DEFAULT))
         for k, v in sc.get("hub", {}).items():
             setattr(self.hub, k, v)
         self.pcap = PcapWriter(os.path.join(out_dir, "capture.pcap"))
@@ -67,6 +70,11 @@ class Runner:
         d.update(Z.decode_frame(msg.cluster, msg.payload, msg.profile))
         self.frames.append(d)
         if direction == "out":
+            # a frame the radio could not send whole fails the scenario
+            why = self.hub.check_size(msg)
+            if why:
+                d["oversize"] = True
+                self.failures.append("t=%d: %s" % (utc, why))
             self.pending.append(msg)
 
     def power_on(self):
@@ -403,7 +411,8 @@ class Runner:
             "hub": {"reports": self.hub.reports, "report_count": self.hub.report_count,
                     "time_requests": self.hub.time_requests,
                     "drlc_reports": self.hub.drlc_reports,
-                    "scheduled_requests": self.hub.scheduled_requests},
+                    "scheduled_requests": self.hub.scheduled_requests,
+                    "relays": self.hub.relays, "oversize": self.hub.oversize},
             "expectations": self.checks,
             "failures": self.failures,
             "state": final,
