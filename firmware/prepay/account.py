@@ -260,23 +260,19 @@ class Account:
                         p[i] = self.pend_val[i]
                 elif a < nxt:
                     nxt = a
-            self._debts_over(nxt - t, nxt)
+            if self.mode == PREPAY:
+                for i in (0, 1):
+                    if self.debt[i] and self.rate[i] and not (self.sdd and
+                                                              self.disabled_for_credit):
+                        r = self.res[i] + self.rate[i] * (nxt - t)
+                        n = r // self.period[i]
+                        self.res[i] = r - n * self.period[i]
+                        if n:
+                            self._collect(i, n, nxt)
             if nxt >= now:
                 break
             t = nxt
         self.mode, self.sde, self.sdd, p[P_CAP], p[P_CAP_PERIOD] = keep
-
-    def _debts_over(self, seconds, end):
-        """Collect the time debts of seconds the meter was off, up to end."""
-        if self.mode != PREPAY:
-            return
-        for i in (0, 1):
-            if self.debt[i] and self.rate[i] and not (self.sdd and self.disabled_for_credit):
-                r = self.res[i] + self.rate[i] * seconds
-                n = r // self.period[i]
-                self.res[i] = r - n * self.period[i]
-                if n:
-                    self._collect(i, n, end)
 
     def _collect(self, i, n, now):
         cap = self.p[P_CAP]
