@@ -2,7 +2,7 @@
 standing charge, time debts) across an outage that spans the activation of a
 future-dated tariff or prepayment parameter. The seconds before the
 activation instant are charged under the old value, those from it under the
-new (GBCS §9.2.2.6, Tbl 9.2.2.7), whether the instant falls before the cut,
+new (GBCS v0.8.1 §9.2.2.7, Table 9.2.2.6), whether the instant falls before the cut,
 inside the outage or after the restore. Expected money is computed here from
 the rates and durations alone."""
 import os

@@ -236,7 +236,8 @@ class Account:
     def catch_up(self, elapsed, now):
         """Time debts for the elapsed seconds before now that the meter was
         off (by RTC, like the standing charge). A future-dated payment mode
-        (with SDE/SDD) or debt recovery cap (Tbl 9.2.2.7) whose activation
+        (with SDE/SDD: account_activation_time, GBCS v0.8.1 §9.2.2.7) or debt
+        recovery cap and its period (Table 9.2.2.6) whose activation
         instant fell inside the outage counts from that instant: the seconds
         before it are collected under the old rules, those from it under the
         new (issue #15.3, as the tariff's standing charge). Here the values
