@@ -674,7 +674,7 @@ def test_who_may_ask_what(tmp_path):
 
 
 def test_change_supply_answered_by_supply_status_response(tmp_path):
-    """ZSE 1.4 D.3.2.3.12: Change Supply with acknowledge required is answered
+    """ZSE 1.x D.3.2.3.1: Change Supply with acknowledge required is answered
     by Supply Status Response, Metering generated command 0x0C (0x07 is Get
     Sampled Data Response): Provider ID, Issuer Event ID, Implementation
     Date/Time, the supply status after the change."""
