@@ -291,10 +291,9 @@ class TariffEngine:
         counts from that instant: the seconds before it at the old charge,
         those from it at the new (GBCS v0.8.1 §9.2.2.7, Table 9.2.2.6: the
         active value is set when the clock reaches the activation date-time;
-        issue #15.3). The
-        activation itself, with its 0x8F66 alert, happens at the next tick
-        as for any due part; a passive copy that will not decode is charged
-        as the old, which is what that activation keeps."""
+        issue #15.3). The activation itself, with its 0x8F66 alert, happens
+        at the next tick as for any due part; a passive copy that will not
+        decode is charged as the old, which is what that activation keeps."""
         if elapsed <= 0:
             return
         t = now - elapsed
