@@ -197,7 +197,7 @@ class Meter:
         now = self.clock.now()
         self._pp_day = now // 86400
         if elapsed:
-            self.tariff.catch_up(elapsed)           # standing charge runs while the mains is off
+            self.tariff.catch_up(elapsed, now)      # standing charge runs while the mains is off
             self.account.catch_up(elapsed, now)
         self.profile.boot(now, self.import_wh)
         self.snapshots.boot(now)
@@ -452,6 +452,10 @@ class Meter:
             if mask & (1 << bit):
                 cause |= c
         self.snapshots.change(cause)
+        # Save the registers at the end of this tick: the parts record already
+        # holds the new tariff, so a later outage's standing charge is caught
+        # up from after the activation, not from an older save (issue #15.3).
+        self._reg_period = -1
 
     def supply_changed(self):
         self.save_registers()

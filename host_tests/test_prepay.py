@@ -674,6 +674,35 @@ def test_who_may_ask_what(tmp_path):
                secured=False) == []
 
 
+def test_change_supply_answered_by_supply_status_response(tmp_path):
+    """ZSE 1.x D.3.2.3.1: Change Supply with acknowledge required is answered
+    by Supply Status Response, Metering generated command 0x0C (0x07 is Get
+    Sampled Data Response): Provider ID, Issuer Event ID, Implementation
+    Date/Time, the supply status after the change."""
+    import struct
+    b = prepay_bench(tmp_path)
+    for event, proposed in ((0x11223344, SU.DISABLED), (0x11223345, SU.ARMED),
+                            (0x11223346, SU.ENABLED)):
+        frames = b.cmd("Metering", "ChangeSupply", {
+            "ProviderID": 0xA1B2C3D4, "IssuerEventID": event, "RequestDateTime": 0,
+            "ImplementationDateTime": 0, "ProposedSupplyStatus": proposed,
+            "SupplyControlBits": 0x01})
+        assert len(frames) == 1 and frames[0].cluster == 0x0702
+        fc, seq, cmd_id = struct.unpack_from("<BBB", frames[0].payload)
+        assert fc & 0x0B == 0x09 and seq == b.seq          # cluster-specific, to client
+        assert cmd_id == 0x0C
+        assert frames[0].payload[3:] == struct.pack("<IIIB", 0xA1B2C3D4, event,
+                                                    b.clock.now(), proposed)
+        assert b.m.supply.state == proposed
+        assert conftest.decoded(frames)[0]["command"] == "SupplyStatusResponse"
+    # without the acknowledge bit: no Supply Status Response, a Default Response at most
+    frames = b.cmd("Metering", "ChangeSupply", {
+        "ProviderID": 1, "IssuerEventID": 9, "RequestDateTime": 0,
+        "ImplementationDateTime": 0, "ProposedSupplyStatus": SU.DISABLED,
+        "SupplyControlBits": 0})
+    assert [f.payload[2] for f in frames] in ([], [0x0B])
+
+
 def test_ppmid_top_up_and_emergency_credit(tmp_path):
     b = prepay_bench(tmp_path)
     r = zcl(b, "Prepayment", "SelectAvailableEmergencyCredit",

@@ -41,3 +41,45 @@ def test_handlers_exist_for_every_received_command(tmp_path):
     for ep, cl in b.meter.zcl.clusters():
         for cid, name, _ in cl.RX:
             assert callable(getattr(cl, "on_" + name, None)), (cl.NAME, name)
+
+
+# Wireshark's dissector per cluster: its command value tables are an independent
+# record of the ZSE 1.x / ZCL numbering (issue #15.1: Supply Status Response was
+# sent as Metering 0x07, which ZSE numbers Get Sampled Data Response; it is 0x0C).
+WIRESHARK_ABBREV = {0x0000: "zbee_zcl_general.basic", 0x0003: "zbee_zcl_general.identify",
+                    0x0700: "zbee_zcl_se.price", 0x0701: "zbee_zcl_se.drlc",
+                    0x0702: "zbee_zcl_se.met", 0x0705: "zbee_zcl_se.pp",
+                    0x0707: "zbee_zcl_se.calendar"}
+
+
+def test_command_ids_match_wireshark_tables():
+    """Every received and generated command of every cluster the meter serves
+    or uses has the id under which Wireshark's ZCL/SE dissector names it the
+    same (server-received = srv_rx, server-generated = srv_tx; a client's
+    tables are the other way round)."""
+    import shutil
+    import subprocess
+    exe = shutil.which("tshark")
+    assert exe, "tshark missing: make setup installs it (Debian package tshark)"
+    p = subprocess.run([exe, "-G", "values"], capture_output=True, text=True, timeout=300)
+    assert p.returncode == 0, p.stderr
+    names = {}
+    for line in p.stdout.splitlines():
+        f = line.split("\t")
+        if len(f) == 4 and f[0] == "V" and ".cmd.srv_" in f[1]:
+            names[(f[1], int(f[2], 0))] = f[3]
+
+    def norm(s):
+        return "".join(c for c in s.lower() if c.isalnum())
+    assert set(WIRESHARK_ABBREV) == set(Z.CLUSTERS)
+    bad, checked = [], 0
+    for cid, cls in Z.CLUSTERS.items():
+        ab = WIRESHARK_ABBREV[cid] + ".cmd.%s.id"
+        rx, tx = ("srv_rx", "srv_tx") if cls.SERVER else ("srv_tx", "srv_rx")
+        for table, side in ((cls.RX, rx), (cls.TX, tx)):
+            for c in table:
+                ws = names.get((ab % side, c[0]))
+                checked += 1
+                if ws is None or norm(ws) != norm(c[1]):
+                    bad.append((cls.NAME, side, "0x%02X" % c[0], c[1], ws))
+    assert bad == [] and checked >= 60

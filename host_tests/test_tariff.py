@@ -152,7 +152,7 @@ def test_a_simulated_year_matches_an_independent_computation(tmp_path, name):
 
     for i in range(steps):
         t = t0 + i * step
-        e.catch_up(step - 1)                    # standing charge for the other seconds
+        e.catch_up(step - 1, t + step - 1)      # standing charge for the other seconds
         e.tick(t + step, wh_at(i))
     regs, counters, cost = ref_run(d, t0, steps, step, wh_at)
     assert engine_regs(e) == regs

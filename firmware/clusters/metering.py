@@ -152,7 +152,10 @@ class Metering(Cluster):
                                    ("TotalSnapshotsFound", T.UINT8), ("CommandIndex", T.UINT8),
                                    ("TotalNumberOfCommands", T.UINT8), ("SnapshotCause", T.MAP32),
                                    ("SnapshotPayloadType", T.ENUM8), ("SnapshotPayload", REST))),
-        (0x07, "SupplyStatusResponse", (("ProviderID", T.UINT32), ("IssuerEventID", T.UINT32),
+        # ZSE 1.x D.3.2.3.1, the server's generated command ids: 0x07 is Get
+        # Sampled Data Response; Supply Status Response (the answer to
+        # Change Supply) is 0x0C.
+        (0x0C, "SupplyStatusResponse", (("ProviderID", T.UINT32), ("IssuerEventID", T.UINT32),
                                         ("ImplementationDateTime", T.UTC),
                                         ("SupplyStatus", T.ENUM8))),
     )

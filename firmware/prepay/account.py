@@ -234,16 +234,46 @@ class Account:
         self._conditions()
 
     def catch_up(self, elapsed, now):
-        """Time debts over a power cut (like the standing charge: by RTC)."""
-        if self.mode != PREPAY or elapsed <= 0:
+        """Time debts for the elapsed seconds before now that the meter was
+        off (by RTC, like the standing charge). A future-dated payment mode
+        (with SDE/SDD: account_activation_time, GBCS v0.8.1 §9.2.2.7) or debt
+        recovery cap and its period (Table 9.2.2.6) whose activation
+        instant fell inside the outage counts from that instant: the seconds
+        before it are collected under the old rules, those from it under the
+        new (issue #15.3, as the tariff's standing charge). Here the values
+        are only looked at; the activation itself, with its 0x8F66 alert and
+        a mode change's snapshots, happens at the next tick as usual."""
+        if elapsed <= 0:
             return
-        for i in (0, 1):
-            if self.debt[i] and self.rate[i] and not (self.sdd and self.disabled_for_credit):
-                r = self.res[i] + self.rate[i] * elapsed
-                n = r // self.period[i]
-                self.res[i] = r - n * self.period[i]
-                if n:
-                    self._collect(i, n, now)
+        t = now - elapsed
+        p = self.p
+        keep = (self.mode, self.sde, self.sdd, p[P_CAP], p[P_CAP_PERIOD])
+        pend = self.pend_at
+        while True:
+            nxt = now
+            for i in (P_ACCOUNT, P_CAP, P_CAP_PERIOD):
+                a = pend[i]
+                if a <= t:
+                    if i == P_ACCOUNT:
+                        v = self.pend_val[i]
+                        self.mode, self.sde, self.sdd = v & 3, bool(v & 4), bool(v & 8)
+                    else:
+                        p[i] = self.pend_val[i]
+                elif a < nxt:
+                    nxt = a
+            if self.mode == PREPAY:
+                for i in (0, 1):
+                    if self.debt[i] and self.rate[i] and not (self.sdd and
+                                                              self.disabled_for_credit):
+                        r = self.res[i] + self.rate[i] * (nxt - t)
+                        n = r // self.period[i]
+                        self.res[i] = r - n * self.period[i]
+                        if n:
+                            self._collect(i, n, nxt)
+            if nxt >= now:
+                break
+            t = nxt
+        self.mode, self.sde, self.sdd, p[P_CAP], p[P_CAP_PERIOD] = keep
 
     def _collect(self, i, n, now):
         cap = self.p[P_CAP]

@@ -27,7 +27,8 @@
 # backwards, nothing already activated is undone and the block counters are
 # not reset a second time (the block period only moves forwards). The
 # standing charge accrues per metered second, not over a step, and over a
-# power cut by the RTC's elapsed time.
+# power cut by the RTC's elapsed time, split at any activation that fell
+# inside the outage.
 #
 # Money: cost = Wh x price(per kWh) / 1000 in price units. The remainder
 # below one price unit is carried, never rounded, so the account is debited
@@ -311,14 +312,54 @@ class TariffEngine:
             self.account.debit(n, SRC_ENERGY)
         self._cost = cost
 
-    def catch_up(self, elapsed):
-        """Standing charge for seconds the meter was off (RTC difference)."""
-        if elapsed > 0 and self.sc_amount:
-            sc = self._sc + self.sc_amount * elapsed
+    def catch_up(self, elapsed, now):
+        """Standing charge for the elapsed seconds before now that the meter
+        was off (RTC difference). A passive standing charge or price part
+        (its price scaler) whose activation instant fell inside the outage
+        counts from that instant: the seconds before it at the old charge,
+        those from it at the new (GBCS v0.8.1 §9.2.2.7, Table 9.2.2.6: the
+        active value is set when the clock reaches the activation date-time;
+        issue #15.3). The activation itself, with its 0x8F66 alert, happens
+        at the next tick as for any due part; a passive copy that will not
+        decode is charged as the old, which is what that activation keeps."""
+        if elapsed <= 0:
+            return
+        t = now - elapsed
+        stc = self.parts["stc"]
+        prc = self.parts["prc"]
+        keep = (self.sc_amount, self.sc_period, self.scaler)
+        pend = 0                          # bit 0: stc, bit 1: prc not yet in force here
+        if stc.passive is not None and stc.at < now:
+            pend |= 1
+        if prc.passive is not None and prc.at < now:
+            pend |= 2
+        while True:
+            if pend & 1 and stc.at <= t:
+                pend &= ~1
+                try:
+                    self.sc_amount, self.sc_period = M.unpack_standing(stc.passive)
+                except _BAD:
+                    pass
+            if pend & 2 and prc.at <= t:
+                pend &= ~2
+                try:
+                    self.scaler = M.unpack_prices(prc.passive)[3]
+                except _BAD:
+                    pass
+            nxt = now
+            if pend & 1 and stc.at < nxt:
+                nxt = stc.at
+            if pend & 2 and prc.at < nxt:
+                nxt = prc.at
+            sc = self._sc + self.sc_amount * (nxt - t)
             n = sc // self.sc_period
             self._sc = sc - n * self.sc_period
             if n:
                 self.account.debit(n, SRC_STANDING)
+            if nxt >= now:
+                break
+            t = nxt
+        self.sc_amount, self.sc_period, self.scaler = keep
 
     # -- views ------------------------------------------------------------------------------------
     def current_block(self, band):

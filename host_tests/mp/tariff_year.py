@@ -30,7 +30,7 @@ for name in ("flat", "economy7", "three-rate", "two-block", "tou-blocks"):
     e = TariffEngine(App(), Store(FileBackend(root + "/" + name)), RunningCost())
     e.stage(parts_from_doc(doc), IMMEDIATE, T0)
     for i in range(366 * 144):
-        e.catch_up(599)
+        e.catch_up(599, T0 + i * 600 + 599)
         e.tick(T0 + (i + 1) * 600, (i * 7919) % 23 * 10 + (40 if (i // 6) % 24 in (7, 8, 18, 19) else 0))
     regs = [(i, v) for i, v in enumerate(e.reg) if v]
     print(name, regs, e.counters, e.account.energy, e._cost, e.account.standing, e._sc)
