@@ -222,7 +222,8 @@ class VirtualBoard:
 
     def op_drlc_opt(self, req):
         out = req.get("out")
-        if not isinstance(out, int) or out not in (0, 1):    # true / false (or 1 / 0)
+        # true / false (or 1 / 0); MicroPython's bool is no int subclass
+        if not (out is True or out is False or (isinstance(out, int) and out in (0, 1))):
             raise BadRequest("out")
         out = bool(out)
         eid = req.get("event")
