@@ -1667,4 +1667,5 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    main()
+    r = main()
+    sys.exit(1 if r["deaths"] or r["stalls"] or r["state_changes_on_rejected"] else 0)
