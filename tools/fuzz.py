@@ -87,6 +87,7 @@ HUB = 0x0000
 PPMID = 0x5A5A
 IHD = 0x7777
 UTC_MAX = 0xFFFFFFFF
+RESTORE_SPAN = 10 * 366 * 86400     # group d brings the clock back within this of T0
 CLUSTERS = (Basic, Identify, Metering, TimeClient, DrlcClient, Price, CalendarServer, Prepayment)
 BY_ID = {c.ID: c for c in CLUSTERS}
 GROUPS = ("a", "b", "c", "d")
@@ -1073,6 +1074,9 @@ class Campaign:
         self.probes = 0
         self.replays = 0
         self.states = 0
+        self.saved = 0
+        self.created = []
+        self.phase = ""
         self.store_checked = 0
         self.digest = {}
         self.baseline = None
@@ -1196,12 +1200,14 @@ class Campaign:
     def take_state(self, link=None):
         link = link or self.link
         self.states += 1
+        self.phase = "state"
         st = link.request("state", "display", max(self.a.t2, 5) * 4)
         if st is None:
             raise Stalled("state request unanswered")
         return st
 
     def sample_heap(self):
+        self.phase = "mem"
         m = self.link.request("mem", "free", self.a.t2 * 4)
         if m is None:
             raise Stalled("mem request unanswered")
@@ -1300,6 +1306,23 @@ class Campaign:
             link.kill()
             shutil.rmtree(store, ignore_errors=True)
 
+    def save_trace(self, idx):
+        """Everything sent to this meter since it started on an empty store,
+        up to input idx (the last action): `python -m tools.fuzz --replay
+        FILE` plays it again. None for a meter restarted on a used store."""
+        if not self.seg["fresh"] or self.saved >= self.a.keep_traces:
+            return None
+        self.saved += 1
+        d = os.path.join(self.out, "traces")
+        os.makedirs(d, exist_ok=True)
+        path = os.path.join(d, "input%d.json" % idx)
+        acts = [["send", a[1].hex()] if a[0] == "send" else ["ctrl", a[1], a[2]]
+                for a in self.seg["trace"]]
+        with open(path, "w") as f:
+            json.dump({"utc": self.seg["utc"], "rtc": self.seg["rtc"], "config": self.cfg,
+                       "actions": acts}, f)
+        return os.path.relpath(path, self.out)
+
     # -- one input --------------------------------------------------------------
     def step(self, inp):
         self.n += 1
@@ -1317,11 +1340,14 @@ class Campaign:
                 self.sample_heap()
         except Died as e:
             self.count(inp, "death")
+            if inp.group != "d" and self.seg["trace"][-1:] == [("send", inp.data)]:
+                self.save_trace(idx)
             if len(self.deaths) < self.a.keep:
-                self.deaths.append(self.record(inp, idx, error=_last_line(str(e))))
+                self.deaths.append(self.record(inp, idx, error=_last_line(str(e)),
+                                               during=self.phase))
             else:
                 self.deaths.append({"input": idx, "group": inp.group, "kind": inp.kind,
-                                    "error": _last_line(str(e))})
+                                    "error": _last_line(str(e)), "during": self.phase})
             self.restart()
         except Stalled as e:
             self.count(inp, "stall")
@@ -1342,6 +1368,7 @@ class Campaign:
                 self._handler_count(self.baseline, [])
         self.link.out = []
         pos = len(self.seg["trace"])
+        self.phase = "input"
         outcome = self.act(("send", inp.data))
         if outcome == "stall":
             raise Stalled("input")
@@ -1358,8 +1385,15 @@ class Campaign:
         if dig != self.digest:
             if rejected:
                 d = diff(self.digest, dig)
-                self.state_changes.append(self.record(inp, idx, verdict=v, store=True,
-                                                      diff=_short(_hexd(d))))
+                if all(a is None for a, _ in d.values()):
+                    # a record written for the first time (the DRLC table on
+                    # its first event, say): no state it had is changed, but
+                    # a flash write on a rejection is worth knowing
+                    self.created.append(self.record(inp, idx, verdict=v, diff=_short(_hexd(d))))
+                else:
+                    self.state_changes.append(self.record(inp, idx, verdict=v, store=True,
+                                                          diff=_short(_hexd(d)),
+                                                          trace=self.save_trace(idx)))
             self.digest = dig
         if rejected:
             self.store_checked += 1
@@ -1371,7 +1405,8 @@ class Campaign:
                 self.checked += 1
                 d = diff(guarded(self.baseline), guarded(st))
                 if d:
-                    self.state_changes.append(self.record(inp, idx, verdict=v, diff=_short(d)))
+                    self.state_changes.append(self.record(inp, idx, verdict=v, diff=_short(d),
+                                                          trace=self.save_trace(idx)))
             self.baseline = st
         elif inp.mutating and not rejected:
             # accepted: the state moved legitimately, the run cannot be compared
@@ -1388,6 +1423,7 @@ class Campaign:
     def probe(self):
         """A Read Attributes of Basic must be answered (the ZCL path works)."""
         self.probes += 1
+        self.phase = "probe"
         hub = Hub(METER)
         self.link.out = []
         if self.act(("send", link_frame(hub.read_attributes("Basic", ["ZCLVersion"])))) == "stall":
@@ -1401,7 +1437,7 @@ class Campaign:
             self.checkpoint()
         link = self.link
         c = inp.clock
-        link = self.link
+        self.phase = "clock"
         self.act(("ctrl", "sync", {}))
         own = link.meter_clock
         if inp.kind == "hub_time" and not self.hub_pending:
@@ -1429,7 +1465,7 @@ class Campaign:
                 raise Stalled("time answer")
             self.hub_pending = False
             after = self.take_state()
-            self._handler_count(after, [])
+            self._handler_count(after, [inp_entry(idx, inp)])
             status = before["meter"]["TimeStatus"]
             taken_ok = (c["trunc"] is None and any(a == 0 and t == T.UTC for a, t, _ in recs)
                         and v != UTC_MAX and (status == "invalid" or abs(v - own) <= 10))
@@ -1469,8 +1505,16 @@ class Campaign:
             self.count(inp, "accepted")
             self.act(("ctrl", "advance", {"s": c["then"]}))
             self._answer_others()
+        # Back to the campaign's era once the extreme has been lived through
+        # (a supplier clock set): what a wrapped or year-2000 clock breaks
+        # is recorded against the clock input, not smeared over every later
+        # input that happens to encode the time.
+        self.act(("ctrl", "sync", {}))
+        if not T0 - RESTORE_SPAN <= link.meter_clock <= T0 + RESTORE_SPAN:
+            self.act(("ctrl", "set_clock", {"offset": T0 + idx - link.meter_clock}))
+            self._answer_others()
         self.baseline = self.take_state()
-        self._handler_count(self.baseline, [])
+        self._handler_count(self.baseline, [inp_entry(idx, inp)])
         self.digest = store_digest(self.seg["store"])
         self.run = []
 
@@ -1554,6 +1598,8 @@ class Campaign:
             "state_changes_on_rejected": len(self.state_changes) + len(self.unattributed),
             "state_change_inputs": self.state_changes[:self.a.keep],
             "state_change_runs_unattributed": self.unattributed[:self.a.keep],
+            "records_created_on_rejected": len(self.created),
+            "records_created_on_rejected_inputs": self.created[:self.a.keep],
             "rejected_inputs_checked": {"store": self.store_checked, "full_state": self.checked,
                                         "full_state_unchecked": self.unchecked},
             "states_taken": self.states,
@@ -1576,6 +1622,10 @@ class Campaign:
 
 class Stalled(Exception):
     pass
+
+
+def inp_entry(idx, inp):
+    return (idx, inp, None, None, True)
 
 
 def _is_time_req(raw):
@@ -1623,6 +1673,7 @@ def summary(rep):
             rep["state_changes_on_rejected"], rep["rejected_inputs_checked"]["store"],
             rep["rejected_inputs_checked"]["full_state"],
             rep["rejected_inputs_checked"]["full_state_unchecked"]),
+        "records first written on a rejected input %d" % rep["records_created_on_rejected"],
         "heap: min free %s, min largest block %s (%d samples)" % (
             h["min_free"], h["min_largest"], h["samples"]),
         "commands covered %d of %d, scenario seeds %d, invariant violations %d" % (
@@ -1640,6 +1691,42 @@ def summary(rep):
     for s in rep["state_change_inputs"][:5]:
         lines.append("  change %s %s: %s" % (s["group"], s["kind"], ", ".join(s["diff"])[:100]))
     return "\n".join(lines) + "\n"
+
+
+def replay(path, runtime, out):
+    """Play a saved trace on a fresh meter: every action but the last, then
+    the last one with its answers, the state and store differences and the
+    meter's fate printed (to study a finding and cut it down)."""
+    with open(path) as f:
+        tr = json.load(f)
+    store = os.path.join(out, "replay-store")
+    shutil.rmtree(store, ignore_errors=True)
+    os.makedirs(out, exist_ok=True)
+    link = FuzzLink(runtime, store, tr["utc"], tr["config"])
+    link.start(tr["utc"], tr["rtc"])
+    args = argparse.Namespace(t1=1.0, gap=0.3, t2=5.0)
+    c = Campaign.__new__(Campaign)
+    c.a, c.link, c.seg, c.states = args, None, None, 0
+    acts = [("send", bytes.fromhex(a[1])) if a[0] == "send" else ("ctrl", a[1], a[2])
+            for a in tr["actions"]]
+    try:
+        for a in acts[:-1]:
+            c.act(a, link, record=False)
+        before, dig0 = c.take_state(link), store_digest(store)
+        link.out = []
+        outcome = c.act(acts[-1], link, record=False)
+        print("outcome:", outcome)
+        for raw in link.out:
+            m = A.decode(raw)
+            print("answer:", json.dumps(Z.decode_frame(m.cluster, m.payload, m.profile)))
+        after = c.take_state(link)
+        print("state diff:", json.dumps(diff(guarded(before), guarded(after))))
+        print("store diff:", json.dumps(_hexd(diff(dig0, store_digest(store)))))
+        print("HandlerErrors:", after["meter"]["HandlerErrors"])
+    except Died as e:
+        print("meter died:", _last_line(str(e)))
+    finally:
+        link.kill()
 
 
 def main(argv=None):
@@ -1660,7 +1747,12 @@ def main(argv=None):
     p.add_argument("--t2", type=float, default=2.0, help="second probe timeout (s)")
     p.add_argument("--keep", type=int, default=200, help="inputs kept per finding list")
     p.add_argument("--progress", type=int, default=0, help="print progress every N inputs")
+    p.add_argument("--keep-traces", type=int, default=40, help="finding traces saved")
+    p.add_argument("--replay", help="play a saved trace (OUT/traces/*.json) and exit")
     a = p.parse_args(argv)
+    if a.replay:
+        replay(a.replay, a.runtime, a.out)
+        return None
     rep = Campaign(a).go()
     sys.stdout.write(summary(rep))
     return rep
@@ -1668,4 +1760,4 @@ def main(argv=None):
 
 if __name__ == "__main__":
     r = main()
-    sys.exit(1 if r["deaths"] or r["stalls"] or r["state_changes_on_rejected"] else 0)
+    sys.exit(0 if r is None else 1 if r["deaths"] or r["stalls"] or r["state_changes_on_rejected"] else 0)
