@@ -1076,6 +1076,7 @@ class Campaign:
         self.states = 0
         self.saved = 0
         self.created = []
+        self.deferred = []
         self.phase = ""
         self.store_checked = 0
         self.digest = {}
@@ -1344,7 +1345,7 @@ class Campaign:
                 self.save_trace(idx)
             if len(self.deaths) < self.a.keep:
                 self.deaths.append(self.record(inp, idx, error=_last_line(str(e)),
-                                               during=self.phase))
+                                               during=self.phase, where=_where(str(e))))
             else:
                 self.deaths.append({"input": idx, "group": inp.group, "kind": inp.kind,
                                     "error": _last_line(str(e)), "during": self.phase})
@@ -1382,32 +1383,52 @@ class Campaign:
         rejected = v in rej
         # persistent state: exact, after every input
         dig = store_digest(self.seg["store"])
+        sd = None
         if dig != self.digest:
             if rejected:
-                d = diff(self.digest, dig)
-                if all(a is None for a, _ in d.values()):
-                    # a record written for the first time (the DRLC table on
-                    # its first event, say): no state it had is changed, but
-                    # a flash write on a rejection is worth knowing
-                    self.created.append(self.record(inp, idx, verdict=v, diff=_short(_hexd(d))))
-                else:
-                    self.state_changes.append(self.record(inp, idx, verdict=v, store=True,
-                                                          diff=_short(_hexd(d)),
-                                                          trace=self.save_trace(idx)))
+                sd = diff(self.digest, dig)
             self.digest = dig
         if rejected:
             self.store_checked += 1
         entry = (idx, inp, v, pos, fail)
+        fd = None
         if sampled:
             st = self.take_state()
             self._handler_count(st, [entry])
             if rejected:
                 self.checked += 1
-                d = diff(guarded(self.baseline), guarded(st))
-                if d:
-                    self.state_changes.append(self.record(inp, idx, verdict=v, diff=_short(d),
-                                                          trace=self.save_trace(idx)))
+                fd = diff(guarded(self.baseline), guarded(st))
             self.baseline = st
+        if sd and not sampled and self.baseline is not None:
+            # the store moved on a rejection: did the meter's state (RAM) move
+            # too, over the run of rejections and queries since the baseline?
+            st = self.take_state()
+            self._handler_count(st, self.run + [entry])
+            fd = diff(guarded(self.baseline), guarded(st))
+            if not fd:
+                self.checked += 1 + sum(1 for r in self.run if r[2] in rej)
+            else:
+                self.unchecked += sum(1 for r in self.run if r[2] in rej)
+            self.run = []
+            self.baseline = st
+            sampled = True
+        if sd and all(a is None for a, _ in sd.values()) and not fd:
+            # a record written for the first time (the DRLC table on its
+            # first event, say): no state it had is changed, but a flash
+            # write on a rejection is worth knowing
+            self.created.append(self.record(inp, idx, verdict=v, diff=_short(_hexd(sd))))
+        elif sd and sampled and not fd:
+            # the store caught up with what RAM already held: an earlier
+            # accepted command was not saved when it was actioned
+            self.deferred.append(self.record(inp, idx, verdict=v, diff=_short(_hexd(sd)),
+                                             trace=self.save_trace(idx)))
+        elif sd or fd:
+            d = dict(_hexd(sd or {}))
+            d.update(fd or {})
+            self.state_changes.append(self.record(inp, idx, verdict=v, store=bool(sd),
+                                                  diff=_short(d), trace=self.save_trace(idx)))
+        if sampled:
+            pass
         elif inp.mutating and not rejected:
             # accepted: the state moved legitimately, the run cannot be compared
             self.unchecked += sum(1 for r in self.run if r[2] in rej)
@@ -1599,6 +1620,8 @@ class Campaign:
             "state_change_inputs": self.state_changes[:self.a.keep],
             "state_change_runs_unattributed": self.unattributed[:self.a.keep],
             "records_created_on_rejected": len(self.created),
+            "deferred_writes": len(self.deferred),
+            "deferred_write_inputs": self.deferred[:self.a.keep],
             "records_created_on_rejected_inputs": self.created[:self.a.keep],
             "rejected_inputs_checked": {"store": self.store_checked, "full_state": self.checked,
                                         "full_state_unchecked": self.unchecked},
@@ -1633,6 +1656,11 @@ def _is_time_req(raw):
         return False
     m = A.decode(raw)
     return m.cluster == TimeClient.ID and m.payload[2] == F.READ_ATTR
+
+
+def _where(s):
+    """The innermost firmware frames of a traceback the meter printed."""
+    return [x.strip() for x in s.splitlines() if x.strip().startswith("File ")][-4:]
 
 
 def _last_line(s):
@@ -1673,7 +1701,8 @@ def summary(rep):
             rep["state_changes_on_rejected"], rep["rejected_inputs_checked"]["store"],
             rep["rejected_inputs_checked"]["full_state"],
             rep["rejected_inputs_checked"]["full_state_unchecked"]),
-        "records first written on a rejected input %d" % rep["records_created_on_rejected"],
+        "records first written on a rejected input %d; store caught up with RAM on a rejected"
+        " input %d" % (rep["records_created_on_rejected"], rep["deferred_writes"]),
         "heap: min free %s, min largest block %s (%d samples)" % (
             h["min_free"], h["min_largest"], h["samples"]),
         "commands covered %d of %d, scenario seeds %d, invariant violations %d" % (
@@ -1724,7 +1753,7 @@ def replay(path, runtime, out):
         print("store diff:", json.dumps(_hexd(diff(dig0, store_digest(store)))))
         print("HandlerErrors:", after["meter"]["HandlerErrors"])
     except Died as e:
-        print("meter died:", _last_line(str(e)))
+        print("meter died:", str(e)[-2000:])
     finally:
         link.kill()
 
