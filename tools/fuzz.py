@@ -248,7 +248,8 @@ class FuzzLink(MeterLink):
 
 
 SYNC = bytes(L.encode(L.T_CTRL, b'{"op":"sync"}'))
-CTRL_KEYS = {"sync": "now", "advance": "done", "load": "ok", "ui": "ok", "set_clock": "now", "hello": "runtime",
+CTRL_KEYS = {"sync": "now", "advance": "done", "load": "ok", "ui": "ok", "set_clock": "now",
+             "hello": "runtime",
              "state": "display", "mem": "free"}
 
 
@@ -509,7 +510,8 @@ def schema_payload(rng, schema):
 
 def global_payload(rng, cls, cmd, deep=None):
     attrs = list(all_attrs(cls))[:400] + [(0xFFFD, "ClusterRevision", T.UINT16, 1, 1)]
-    pick = (lambda: rng.choice(attrs)) if attrs else (lambda: (rng.randrange(65536), "", T.UINT8, 0, 0))
+    def pick():
+        return rng.choice(attrs)
     body = b""
     if cmd == F.READ_ATTR:
         n = rng.choice((0, 1, 3, 40, 120))
@@ -681,7 +683,8 @@ class Generator:
         rng = self.rng
         r = rng.random()
         if r < 0.3:
-            return Input("a", "random", bytes(rng.randrange(256) for _ in range(rng.randint(1, 64))))
+            n = rng.randint(1, 64)
+            return Input("a", "random", bytes(rng.randrange(256) for _ in range(n)))
         if r < 0.5:
             n = rng.randint(2, 48)
             b = bytearray(rng.randrange(256) for _ in range(n))
@@ -884,7 +887,8 @@ def mut_aps(rng, m, g):
     elif r == 1:
         m.dst_ep = rng.choice((0, 2, 0xFF, 0xF2, rng.randrange(256)))
     elif r == 2:
-        m.profile = rng.choice((A.PROFILE_HA, A.PROFILE_ZDO, A.PROFILE_WILDCARD, rng.randrange(65536)))
+        m.profile = rng.choice((A.PROFILE_HA, A.PROFILE_ZDO, A.PROFILE_WILDCARD,
+                                rng.randrange(65536)))
     elif r == 3:
         m.cluster = rng.choice([c.ID for c in CLUSTERS] + [0x0001, 0x0019, rng.randrange(65536)])
     elif r == 4:
@@ -1075,6 +1079,7 @@ class Campaign:
         self.replays = 0
         self.states = 0
         self.saved = 0
+        self.saved_h = 0
         self.created = []
         self.deferred = []
         self.phase = ""
@@ -1236,10 +1241,15 @@ class Campaign:
         hc = st.get("meter", {}).get("HandlerErrors", 0) or 0
         if hc > self.seg["hc"]:
             self.handler_errors += hc - self.seg["hc"]
+            tr = None
+            if self.saved_h < self.a.keep_traces // 2:
+                self.saved_h += 1
+                self.saved -= 1             # handler traces have their own allowance
+                tr = self.save_trace(self.n)
             for r in run_inputs:
                 idx, inp, fail = r[0], r[1], r[-1]
                 if fail and len(self.handler_inputs) < 100:
-                    self.handler_inputs.append(self.record(inp, idx))
+                    self.handler_inputs.append(self.record(inp, idx, trace=tr))
         self.seg["hc"] = hc
         p = st.get("meter", {}).get("Prepay", {})
         if p and p.get("LedgerOK") is False and len(self.invariants) < 50:
@@ -1428,8 +1438,8 @@ class Campaign:
             self.state_changes.append(self.record(inp, idx, verdict=v, store=bool(sd),
                                                   diff=_short(d), trace=self.save_trace(idx)))
         if sampled:
-            pass
-        elif inp.mutating and not rejected:
+            return
+        if inp.mutating and not rejected:
             # accepted: the state moved legitimately, the run cannot be compared
             self.unchecked += sum(1 for r in self.run if r[2] in rej)
             self.run = []
@@ -1722,12 +1732,63 @@ def summary(rep):
     return "\n".join(lines) + "\n"
 
 
+_DEBUG_VBOARD = """
+import sys, traceback, runpy
+from firmware.zcl import cluster, foundation
+def wrap(fn):
+    def w(*a):
+        try:
+            return fn(*a)
+        except (ValueError, TypeError, IndexError, KeyError, AttributeError,
+                ZeroDivisionError, OverflowError):
+            traceback.print_exc()
+            sys.stdout.flush()
+            raise
+    return w
+cluster.Cluster.dispatch = wrap(cluster.Cluster.dispatch)
+foundation.handle = wrap(foundation.handle)
+sys.argv[0] = "vboard"
+runpy.run_module("firmware.vboard", run_name="__main__")
+"""
+
+
+_DEBUG_VBOARD_MP = """
+import sys
+from firmware.zcl import cluster, foundation
+def wrap(fn):
+    def w(*a):
+        try:
+            return fn(*a)
+        except (ValueError, TypeError, IndexError, KeyError, AttributeError,
+                ZeroDivisionError, OverflowError) as e:
+            sys.print_exception(e)
+            raise
+    return w
+cluster.Cluster.dispatch = wrap(cluster.Cluster.dispatch)
+foundation.handle = wrap(foundation.handle)
+from firmware import vboard
+vboard.main(sys.argv[1:])
+"""
+
+
 def replay(path, runtime, out):
     """Play a saved trace on a fresh meter: every action but the last, then
     the last one with its answers, the state and store differences and the
     meter's fate printed (to study a finding and cut it down)."""
     with open(path) as f:
         tr = json.load(f)
+    # the meter prints the traceback of every exception the engine's
+    # catch-all turns into FAILURE (it counts them as HandlerErrors)
+    import tools.meterlink as ML
+    os.makedirs(out, exist_ok=True)
+    if runtime == "cpython":
+        ML.runtime_cmd = lambda rt: ([sys.executable, "-c", _DEBUG_VBOARD], {})
+    else:
+        wrapper = os.path.abspath(os.path.join(out, "debug_vboard.py"))
+        with open(wrapper, "w") as f:
+            f.write(_DEBUG_VBOARD_MP)
+        base, env = ML.runtime_cmd(runtime)
+        ML.runtime_cmd = lambda rt: (base[:-2] + [wrapper], env)
     store = os.path.join(out, "replay-store")
     shutil.rmtree(store, ignore_errors=True)
     os.makedirs(out, exist_ok=True)
@@ -1755,7 +1816,14 @@ def replay(path, runtime, out):
     except Died as e:
         print("meter died:", str(e)[-2000:])
     finally:
+        text = ""
+        if link.proc is not None:
+            link.proc.kill()
+            link.proc.wait()
+            text = link.proc.stdout.read().decode(errors="replace")
         link.kill()
+        if "Traceback" in text:
+            print("meter printed:\n" + text[-3000:])
 
 
 def main(argv=None):
@@ -1789,4 +1857,5 @@ def main(argv=None):
 
 if __name__ == "__main__":
     r = main()
-    sys.exit(0 if r is None else 1 if r["deaths"] or r["stalls"] or r["state_changes_on_rejected"] else 0)
+    bad = r is not None and (r["deaths"] or r["stalls"] or r["state_changes_on_rejected"])
+    sys.exit(1 if bad else 0)
