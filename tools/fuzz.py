@@ -1428,8 +1428,11 @@ class Campaign:
             # write on a rejection is worth knowing
             self.created.append(self.record(inp, idx, verdict=v, diff=_short(_hexd(sd))))
         elif sd and sampled and not fd:
-            # the store caught up with what RAM already held: an earlier
-            # accepted command was not saved when it was actioned
+            # the stored state moved while the meter's state view did not:
+            # either the store caught up with what RAM already held (an
+            # earlier accepted command was not saved when actioned: the
+            # DRLC cancel) or a change the view does not show (reporting
+            # configurations). Counted with the state changes, listed apart.
             self.deferred.append(self.record(inp, idx, verdict=v, diff=_short(_hexd(sd)),
                                              trace=self.save_trace(idx)))
         elif sd or fd:
@@ -1626,7 +1629,8 @@ class Campaign:
             "stalls": len(self.stalls), "stall_inputs": self.stalls,
             "link_recovered": self.recovered,
             "handler_errors": self.handler_errors, "handler_error_inputs": self.handler_inputs,
-            "state_changes_on_rejected": len(self.state_changes) + len(self.unattributed),
+            "state_changes_on_rejected": (len(self.state_changes) + len(self.unattributed) +
+                                          len(self.deferred)),
             "state_change_inputs": self.state_changes[:self.a.keep],
             "state_change_runs_unattributed": self.unattributed[:self.a.keep],
             "records_created_on_rejected": len(self.created),
@@ -1711,8 +1715,9 @@ def summary(rep):
             rep["state_changes_on_rejected"], rep["rejected_inputs_checked"]["store"],
             rep["rejected_inputs_checked"]["full_state"],
             rep["rejected_inputs_checked"]["full_state_unchecked"]),
-        "records first written on a rejected input %d; store caught up with RAM on a rejected"
-        " input %d" % (rep["records_created_on_rejected"], rep["deferred_writes"]),
+        "  of which the store moved but not the meter's state view: %d; records first written"
+        " on a rejected input (not counted): %d" % (rep["deferred_writes"],
+                                                    rep["records_created_on_rejected"]),
         "heap: min free %s, min largest block %s (%d samples)" % (
             h["min_free"], h["min_largest"], h["samples"]),
         "commands covered %d of %d, scenario seeds %d, invariant violations %d" % (
