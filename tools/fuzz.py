@@ -37,14 +37,38 @@ watched:
   handler errors  the meter's HandlerErrors counter (engine catch-all);
   heap    free heap and largest free block (`mem` op) every --mem-every inputs;
   state change on rejected input: the clock stands still for groups a-c,
-          so a rejected input (an error status, or silence where a Default
-          Response was due) must leave the meter's state as it was, apart
-          from the diagnostic counters and logs (IGNORED). States are taken
-          every --check-every inputs and around every input that can change
-          state when accepted (writes, configuration, supplier commands);
-          a difference in a run of inputs that should all have left the state
-          alone is located by replaying the segment from its start on a
-          second meter, one input at a time.
+          so a rejected input (an error status, all records failed, or
+          silence where a Default Response was due) must leave the meter's
+          state as it was, apart from the diagnostic counters and logs
+          (IGNORED). Two views:
+          - the store: after every input the host reads the meter's store
+            directory (each record's newest payload; event and security
+            logs left out), so a persistent change is pinned on the exact
+            input that made it;
+          - the meter's state (`state` op, ~50 ms on the unix port, so not
+            after every input): inputs come in seeded chunks of --chunk,
+            those that cannot change state when accepted (queries, link
+            garbage, anything dropped) first, as runs compared every
+            --check-every inputs; a run that changed the state is located
+            by replaying the segment on a second meter one input at a
+            time. Inputs that may change state when accepted are compared
+            before/after within a budget (--state-budget states per input);
+            an accepted one ends the comparison of the run before it.
+          A store change with no change in the state view is listed apart
+          (a save deferred from an earlier command, or a change the view
+          does not show); a record merely written for the first time is
+          not counted.
+
+Group d moves time, so only its must-reject hub answers are checked (clock
+and state unchanged apart from the time status); afterwards the clock is set
+back near the campaign's era so later inputs are not all judged on a
+wrapped clock. Every meter process starts on an empty store with the hub's
+adoption, a tariff and, every other time, prepayment with a top-up (every
+third leaves the boot time request to group d), and lives --segment inputs.
+
+Findings keep their input (hex) and, for a meter started on an empty store,
+the whole trace in OUT/traces/: `--replay FILE` plays it on a fresh meter
+that prints the traceback of any exception the engine catches.
 
 Output: OUT/report.json and OUT/summary.txt (counts per group and outcome).
 """
