@@ -1795,6 +1795,15 @@ def wrap(fn):
     return w
 cluster.Cluster.dispatch = wrap(cluster.Cluster.dispatch)
 foundation.handle = wrap(foundation.handle)
+from firmware.zcl import engine
+_rcc = engine.Engine.reply_cluster_cmd
+def rcc(self, cl, req, cmd, schema, fields):
+    try:
+        return _rcc(self, cl, req, cmd, schema, fields)
+    except ValueError:
+        print("fields not encodable:", fields)
+        raise
+engine.Engine.reply_cluster_cmd = rcc
 from firmware import vboard
 vboard.main(sys.argv[1:])
 """
