@@ -56,6 +56,13 @@ bench: setup
 	$(VPY) -m tools.bench_crypto
 	$(VPY) -m tools.m4_count
 
+# A seeded fuzz campaign against the MicroPython virtual board over the link
+# (tools/fuzz.py): out/fuzz/report.json and summary.txt; fails on any death,
+# stall or state change on rejected input.
+.PHONY: fuzz
+fuzz: setup
+	$(VPY) -m tools.fuzz --inputs 100000 --seed 1 --runtime micropython --out out/fuzz --progress 10000
+
 mpy: setup
 	$(VPY) -m tools.mpy_build build/mpy -v
 

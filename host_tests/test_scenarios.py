@@ -294,3 +294,22 @@ def test_wireshark_check_catches_wrong_ids_and_leftovers(tmp_path):
     assert checked == 3
     assert [b.split(":")[0] for b in bad] == ["frame 2", "frame 3"]
     assert "Get Sampled Data Response" in bad[0] and "2 octets undissected" in bad[1]
+
+
+@pytest.mark.parametrize("path", SCENARIOS, ids=lambda p: os.path.basename(p)[:-5])
+def test_handler_errors_stay_zero(path, results):
+    """No handler raised an unexpected exception (the engine's catch-all
+    counts it in HandlerErrors and answers FAILURE) in any scenario, on
+    either runtime, and no meter died of an uncaught one. The counter lives
+    in RAM: it is read in the final state and wherever a step's expectation
+    read it (before a power cut, say)."""
+    for runtime in ("cpython", "micropython"):
+        res, _ = results(path, runtime)
+        seen = [res["state"]["meter"]["HandlerErrors"]]
+        for step in res["steps"]:
+            for chk in step.get("expect", []):
+                if chk["check"].startswith("state meter.HandlerErrors "):
+                    seen.append(chk["got"])
+        assert seen and all(n == 0 for n in seen), (runtime, seen)
+        crashed = [e for e in res["events"] if e["event"] == "power_cut" and "error" in e]
+        assert crashed == [], (runtime, crashed)
