@@ -109,7 +109,8 @@ def response_room(bench):
 
 def test_a_command_too_big_to_confirm_is_refused_whole(bench):
     room = response_room(bench)
-    assert room == 37                               # an 82-octet frame
+    # one secured frame on the default link (engine.py): fewer than 40 confirmations
+    assert room == (bench.meter.zcl.limit(True) - 7) // 2 < 40
     w = bench.backend.writes
     assert schedule(bench, *[daily(i + 1) for i in range(40)]) == [SN.SS_NO_SPACE] * room
     assert bench.meter.snapshots.schedules == [] and bench.backend.writes == w
