@@ -20,6 +20,7 @@ from ..zcl.frame import REST
 from ..zcl.status import ZclError
 from ..prepay import account as AC
 from ..prepay import utrn as U
+from ..metering.ringlog import LOG_PP_SNAPS
 
 # Consumer Top Up Response result (ZCL8 §10.8.2.4.3)
 TU_ACCEPTED = const(0x00)
@@ -393,6 +394,12 @@ class Prepayment(Cluster):
 
     # -- records (the meter calls these) ---------------------------------------------------
     def snapshot(self, cause):
+        """A prepayment snapshot: an intent (time, cause) the meter commits
+        with the register record it describes (meter.py, atomic operations);
+        the record itself is built from the account by snapshot_record."""
+        self.app.intend(LOG_PP_SNAPS, struct.pack("<II", self.app.clock.now(), cause))
+
+    def snapshot_record(self, t, cause):
         a = self.app.account
-        self.snaps.append(struct.pack("<II6i", self.app.clock.now(), cause, a.ad, a.debt[0],
-                                      a.debt[1], a.debt[2], a.ecb if a.ec_in_use else 0, a.mb))
+        return struct.pack("<II6i", t, cause, a.ad, a.debt[0], a.debt[1], a.debt[2],
+                           a.ecb if a.ec_in_use else 0, a.mb)

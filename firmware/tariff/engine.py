@@ -123,28 +123,41 @@ class TariffEngine:
         self._next = 0
 
     def load(self):
-        rec = self.store.load(STORE_KEY)
-        if not rec:
-            return
-        try:
-            parts = _unpack_parts(rec)
-            for k in KINDS:
-                p = self.parts[k]
-                p.active, p.passive, p.at, p.since = parts[k]
-            self._apply_all()
-        except _BAD:
+        got = self.store.load_rec(STORE_KEY, SCHEMA, VERSION, self._decode, _MIGRATE)
+        if got is None:
             for k, blob in _default_parts().items():
                 self.parts[k] = Part(blob)
             self._apply_all()
+            if STORE_KEY in self.store.unreadable:
+                self.app.record_unreadable(SCHEMA)
+
+    def _decode(self, rec):
+        """Strict decoder for Store.load_rec: every part must apply."""
+        parts = _unpack_parts(rec)
+        for k in KINDS:
+            p = self.parts[k]
+            p.active, p.passive, p.at, p.since = parts[k]
+        self._apply_all()
+        return True
 
     def _save(self):
-        self.store.save_parts(STORE_KEY, _pack_parts(self.parts))
+        # an external record of the meter's atomic operations (meter.py): too
+        # large for the journal, saved first; if it does not land, the
+        # operation did not happen (its activation is done again at boot)
+        self.app.save_record(STORE_KEY, _pack_parts(self.parts), SCHEMA, VERSION, False)
 
     def stage(self, blobs, at, now):
         """Load parts (kind -> blob, already validated) with one activation
         time: IMMEDIATE or a time not after now executes now without an
         alert; NEVER cancels the pending part; a future time makes them
         passive (GBCS §9.2.2.3-9.2.2.6). Returns the kinds activated now."""
+        h = self.app.begin()          # record, event-log entry, change entry: one operation
+        try:
+            return self._stage(blobs, at, now)
+        finally:
+            self.app.end(h)
+
+    def _stage(self, blobs, at, now):
         done = []
         for k in KINDS:
             if k not in blobs:
@@ -353,6 +366,17 @@ class TariffEngine:
         return bytes(bitmap) + bytes(body) + struct.pack(
             _TAIL, self.period_id, self._cost, self._sc, a.energy, a.standing)
 
+    def reset_state(self):
+        """Registers, counters and residues of a new meter (a register
+        record no slot of which was readable: meter.py record_unreadable)."""
+        self.reg = [0] * N_REG
+        self.counters = [0] * M.N_BANDS
+        self.period_id = -1
+        self._cost = 0
+        self._sc = 0
+        self.account.energy = self.account.standing = 0
+        self._next = 0
+
     def unpack_state(self, b):
         vals = [0] * (N_REG + M.N_BANDS)
         off = _BITMAP
@@ -399,8 +423,15 @@ def _period_id(bp, t):
     return 0
 
 
-# record: per kind in KINDS order: at u32, since u32, active len u16,
-# passive len u16 (0xFFFF: none), active, passive
+# record (store.py load_rec: schema 2, version 1; version 0, the format-1
+# store record before schemas, has the same layout): per kind in KINDS
+# order: at u32, since u32, active len u16, passive len u16 (0xFFFF: none),
+# active, passive; nothing after the last part.
+SCHEMA = const(2)
+VERSION = const(1)
+_MIGRATE = {0: bytes}
+
+
 def _pack_parts(parts):
     """The record as a list of pieces (headers and the blobs themselves),
     which Store.save_parts writes without joining them."""
@@ -431,4 +462,6 @@ def _unpack_parts(rec):
         if len(a) != la or (ps is not None and len(ps) != lp):
             raise ValueError("tariff record")
         out[k] = (a, ps, at, since)
+    if off != len(rec):
+        raise ValueError("tariff record length")
     return out
