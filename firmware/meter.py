@@ -41,11 +41,11 @@
 #
 # Records (store.py load_rec): registers are schema 1 version 1 (version 0:
 # the format-1 store record before schemas, the same layout); the meter's
-# safe state when no slot is readable is described at record_unreadable().
+# safe state when no slot is readable is described in bootrec.py.
 import gc
 import struct
 
-from .compat import const
+from .compat import const, forget
 from .zcl import aps as A
 from .zcl import types as T
 from .zcl.engine import Engine
@@ -62,7 +62,7 @@ from .clusters.price import Price
 from .clusters.calendar import CalendarServer
 from .platform.hw import AuxSwitches
 from .metering.profile import Profile
-from .metering.ringlog import SeqLog, LOG_TOPUPS, LOG_DEBTS, LOG_PP_SNAPS
+from .metering.ringlog import SeqLog
 from .tariff.engine import TariffEngine, IMMEDIATE
 from .clusters.prepayment import (Prepayment, SRC_METER, SNAP_GENERAL, SNAP_DEBT_PAYMENT,
                                   SNAP_MODE)
@@ -70,14 +70,15 @@ from .prepay.account import Account
 from .prepay.supply import Supply, NAMES as SUPPLY_NAMES, CAUSES as SUPPLY_CAUSES
 from .prepay import utrn as U
 from .prepay import account as AC
-from .platform.store import _seq_newer
+# boot-time persistence: imported with the meter (its objects sit among the
+# modules', not in the construction hole) and dropped after boot
+from . import bootrec
+from .bootrec import REG_KEY as _REG_KEY, REG_FMT as _REG_FMT, REG_SCHEMA, REG_VERSION
 
 ESI_EP = const(1)
 DEVICE_ESI = const(0x0500)
 REG_PERIOD = const(1800)
 WS_PER_WH = const(3600)
-_REG_KEY = "registers"
-_REG_FMT = "<QHI"
 _CAPABILITY = const(0x8E)   # ZDO: FFD, mains, rx-on-when-idle, allocate addr
 ALERT_LOG = const(16)
 LOG_SLOTS = const(100)           # event, security and power event logs (GBCS: at least 100)
@@ -97,14 +98,12 @@ EV_HAN_NOT_ACTIONED = const(0x8155)
 UI_ACTIVATE_EC = const(0x0002)       # Tbl 16.4 UI command codes
 UI_ADD_CREDIT = const(0x0005)
 UI_ENABLE_SUPPLY = const(0x000E)
-EV_RECORD_UNREADABLE = const(0x0003)  # event log: value = the record's schema id
-# Alert: a stored record no slot of which could be read (the meter booted
-# that engine in its safe state). Table 16.2 of GBCS v0.8.1 is a separate
-# spreadsheet we do not have: a manufacturer code, to be mapped.
-AL_RECORD_UNREADABLE = const(0x8FF0)
-REG_SCHEMA = const(1)
-REG_VERSION = const(1)
-_REG_MIGRATE = {0: bytes}          # format-1 registers record: the same layout
+# log ids of intents, in the order of Meter._logs(): event, security, power,
+# snapshots on request, billing period, billing change (snapshots.py
+# _LOG_SNAPSHOTS + log), prepayment top-ups, debts, snapshots (prepayment.py)
+_LOG_TOPUPS = const(6)
+_LOG_DEBTS = const(7)
+_LOG_PP_SNAPS = const(8)
 _SNAP_LOGS = const(0x138)          # bit per log id whose intents are built from the registers
 
 
@@ -167,10 +166,10 @@ class Meter:
         self.alerts = []             # last ALERT_LOG alert codes (also in the event log)
         self.button_presses = 0
         self._dirty = []
-        self._hold = False           # inside an atomic operation (begin/end)
-        self._pend = []              # intents: (log id, sequence, payload)
-        self._recs = []              # deferred saves: [key, (parts, schema, version, inline)]
-        self.unreadable = []         # schema ids of records booted in their safe state
+        # the atomic operation under way: [held (begin/end), intents (log id,
+        # sequence, payload), deferred saves [key, (parts, schema, version,
+        # inline) or None: the register record]] (one attribute: heap)
+        self._tx = [False, [], []]
         be = self.store.backend
         self.profile = Profile(self.store)
         self.event_log = SeqLog(be, "log_event.bin", LOG_SLOTS, 10)
@@ -209,18 +208,15 @@ class Meter:
         self.tariff.on_change = self.price.price_changed
         self.tariff.on_activate = self._tariff_activated
         self._tickers = (self.identify, self.time, self.drlc)
-        self._logs = (self.event_log, self.security_log, self.power_log) + \
-            self.snapshots.logs + (self.prepayment.topups, self.prepayment.debts,
-                                   self.prepayment.snaps)
         self._hole = None           # construction done: the region is free again
 
     # -- start-up ------------------------------------------------------------
     def boot(self):
+        global bootrec
+        gc.collect()                # construction's garbage: boot's records need whole blocks
+        from . import bootrec       # (again, for a second boot in the same process)
         self.tariff.load()
-        ints = self._recover()          # the last atomic operation, finished if it was cut
-        last_on = self._load_registers()
-        if ints:
-            self._replay(ints)
+        last_on = bootrec.registers(self)
         now = self.clock.now()
         self._pp_day = now // 86400
         if last_on:
@@ -236,6 +232,9 @@ class Meter:
         self._reg_period = self.clock.now() // REG_PERIOD
         self._announce()
         self.drlc.boot()
+        bootrec.finish(self)        # alerts for records no slot of which was readable
+        bootrec = None
+        forget(__name__[:-5] + "bootrec")
         self.time.next_sync = self.clock.mono()     # sync at once (GBCS §9.1.3)
         self._update_display()
         gc.collect()        # boot's records and buffers are garbage now: free them in one go
@@ -261,17 +260,11 @@ class Meter:
     def tick(self):
         """One second of meter time. Allocation-free in steady state. One
         atomic operation (begin/end): what a second changes and records is
-        committed together; the half-hour register save keeps its place."""
-        h = self._hold
-        self._hold = True
-        try:
-            self._tick()
-        finally:
-            self._hold = h
-            if not h and (self._pend or self._recs):
-                self._commit()
-
-    def _tick(self):
+        committed together; the half-hour register save keeps its place.
+        The tick is never inside another operation: a hold an error left
+        open ends here."""
+        tx = self._tx
+        tx[0] = True
         ws = self._ws + self.metrology.take_ws()
         wh = 0
         if ws >= WS_PER_WH:
@@ -300,6 +293,9 @@ class Meter:
             self.save_registers()
             self._commit()
         self.profile.tick(now, self.import_wh)
+        tx[0] = False
+        if tx[1] or tx[2]:
+            self._commit()
         self._flush_nv()
         self._update_display()
 
@@ -307,135 +303,109 @@ class Meter:
         """Append code, time, value to one of the flash logs (inside an
         atomic operation: an intent, appended when it commits)."""
         struct.pack_into("<HII", self._log_rec, 0, code, self.clock.now(), value & 0xFFFFFFFF)
-        if self._hold:
-            return self.intend(self._logs.index(which), bytes(self._log_rec))
+        if self._tx[0]:
+            return self.intend(self._logs().index(which), bytes(self._log_rec))
         return which.append(self._log_rec)
 
     # -- atomic operations (see the module comment) -----------------------------------
     def begin(self):
         """Open an atomic operation; returns what end() needs."""
-        h = self._hold
-        self._hold = True
+        tx = self._tx
+        h = tx[0]
+        tx[0] = True
         return h
 
     def end(self, h):
         """Close it: the outermost end commits."""
-        self._hold = h
-        if not h and (self._pend or self._recs):
+        tx = self._tx
+        tx[0] = h
+        if not h and (tx[1] or tx[2]):
             self._commit()
 
     def intend(self, lid, payload):
         """Queue a log entry (log id, payload); its sequence number. Entries
         of the snapshot-type logs are built from the registers, which are
         therefore saved in the same commit."""
-        seq = self._logs[lid].seq + 1
-        for e in self._pend:
+        tx = self._tx
+        seq = self._logs()[lid].seq + 1
+        for e in tx[1]:
             if e[0] == lid:
                 seq += 1
-        self._pend.append((lid, seq, payload))
+        tx[1].append((lid, seq, payload))
         if (_SNAP_LOGS >> lid) & 1:
-            self._defer(_REG_KEY, None)
-        if not self._hold:
+            self.save_record(_REG_KEY, None)
+        elif not tx[0]:
             self._commit()
         return seq
 
-    def save_record(self, key, parts, schema, ver, inline):
-        """An engine's record save: now, or with the operation it belongs
-        to. inline: small enough to be carried by the journal."""
-        self._defer(key, (parts, schema, ver, inline))
-        if not self._hold:
-            self._commit()
-
-    def _defer(self, key, rec):
-        for r in self._recs:
+    def save_record(self, key, rec):
+        """An engine's record save, rec = (parts, schema, version, inline;
+        inline: small enough for the journal to carry), None for the
+        register record (built when it is written): now, or when the
+        operation it belongs to commits."""
+        tx = self._tx
+        for r in tx[2]:
             if r[0] == key:
                 r[1] = rec
-                return
-        self._recs.append([key, rec])
+                break
+        else:
+            tx[2].append([key, rec])
+        if not tx[0]:
+            self._commit()
 
     def _commit(self):
-        recs, pend = self._recs, self._pend
+        tx = self._tx
+        pend, recs = tx[1], tx[2]
         if not recs and not pend:
             return
-        self._recs = []
-        self._pend = []
         st = self.store
         saves = []
         for key, r in recs:
             if r is None:          # the register record, as it is now
-                r = ((self._reg_payload(),), REG_SCHEMA, REG_VERSION, True)
+                ts = self.tariff.pack_state()
+                r = ((struct.pack(_REG_FMT, self.import_wh, self._ws, self.clock.now()) +
+                      struct.pack("<H", len(ts)) + ts + self.account.pack() + self.supply.pack(),),
+                     REG_SCHEMA, REG_VERSION, True)
             saves.append((key,) + r)
         if pend and saves:
-            st.journal_write(self._journal(saves, pend))
+            # journal: version 1, n records: key length u8, key, seq u32,
+            # schema u8, version u8, inline u8 (then length u16, payload),
+            # n intents: log id u8, seq u32, length u8, payload
+            out = bytearray(b"\x01")
+            out.append(len(saves))
+            for key, parts, schema, ver, il in saves:
+                kb = key.encode()
+                out.append(len(kb))
+                out += kb
+                out += struct.pack("<IBBB", st.next_seq(key), schema, ver, il)
+                if il:
+                    n = 0
+                    for p in parts:
+                        n += len(p)
+                    out += struct.pack("<H", n)
+                    for p in parts:
+                        out += p
+            out.append(len(pend))
+            for lid, seq, payload in pend:
+                out += struct.pack("<BIB", lid, seq, len(payload))
+                out += payload
+            st.journal_write(out)
         for inline in (False, True):             # external records first
             for key, parts, schema, ver, il in saves:
                 if il == inline:
                     st.save_parts(key, parts, schema, ver)
                     if key == _REG_KEY:
                         self._reg_period = self.clock.now() // REG_PERIOD
+        logs = self._logs()
         for lid, seq, payload in pend:
-            lg = self._logs[lid]
+            lg = logs[lid]
             if lg.seq < seq:
                 lg.append(self._expand(lid, payload))
-
-    def _journal(self, saves, pend):
-        """version 1, n records: key len u8, key, seq u32, schema u8,
-        version u8, inline u8 (then length u16, payload), n intents: log
-        id u8, seq u32, length u8, payload."""
-        out = bytearray(b"\x01")
-        out.append(len(saves))
-        for key, parts, schema, ver, il in saves:
-            kb = key.encode()
-            out.append(len(kb))
-            out += kb
-            out += struct.pack("<IBBB", self.store.next_seq(key), schema, ver, il)
-            if il:
-                n = 0
-                for p in parts:
-                    n += len(p)
-                out += struct.pack("<H", n)
-                for p in parts:
-                    out += p
-        out.append(len(pend))
-        for lid, seq, payload in pend:
-            out += struct.pack("<BIB", lid, seq, len(payload))
-            out += payload
-        return out
-
-    def _recover(self):
-        """Boot: finish the last journalled operation. Its intents, or None."""
-        j = self.store.journal_read()
-        if not j:
-            return None
-        try:
-            saves, ints = _parse_journal(j)
-        except _BAD:
-            return None
-        todo = []
-        for key, seq, schema, ver, body in saves:
-            cur = self.store.seq_of(key)
-            if cur is not None and not _seq_newer(seq, cur):
-                if cur != seq:
-                    return None       # later saves: this operation completed
-                continue
-            if body is None:
-                return None           # its external record never landed: it did not happen
-            todo.append((key, body, schema, ver))
-        for key, body, schema, ver in todo:
-            self.store.save(key, body, schema, ver)
-        return ints
-
-    def _replay(self, ints):
-        """Append the intents the logs do not have yet, built from the
-        registers just restored (those the operation saved)."""
-        for lid, seq, payload in ints:
-            if lid < len(self._logs):
-                lg = self._logs[lid]
-                if lg.seq < seq:
-                    lg.append(self._expand(lid, payload))
+        del pend[:]          # emptied in place: no new long-lived lists (heap layout)
+        del recs[:]
 
     def _expand(self, lid, payload):
-        if lid == LOG_PP_SNAPS:
+        if lid == _LOG_PP_SNAPS:
             t, c = struct.unpack_from("<II", payload, 0)
             return self.prepayment.snapshot_record(t, c)
         if (_SNAP_LOGS >> lid) & 1:
@@ -444,80 +414,11 @@ class Meter:
         return payload
 
     # -- the register record --------------------------------------------------------------
-    def _reg_payload(self):
-        ts = self.tariff.pack_state()
-        return (struct.pack(_REG_FMT, self.import_wh, self._ws, self.clock.now()) +
-                struct.pack("<H", len(ts)) + ts + self.account.pack() + self.supply.pack())
-
-    def _load_registers(self):
-        """The register record; the time it was saved (0: none)."""
-        got = self.store.load_rec(_REG_KEY, REG_SCHEMA, REG_VERSION, self._decode_registers,
-                                  _REG_MIGRATE)
-        if got is not None:
-            return got[0]
-        self._reset_registers()           # nothing half-decoded stays
-        if _REG_KEY in self.store.unreadable:
-            self._registers_from_logs()
-            self.record_unreadable(REG_SCHEMA)
-        return 0
-
-    def _decode_registers(self, d):
-        """Strict decoder (store.py load_rec): exactly one register record."""
-        n = struct.calcsize(_REG_FMT)
-        wh, ws, last_on = struct.unpack_from(_REG_FMT, d, 0)
-        k = struct.unpack_from("<H", d, n)[0] + n + 2
-        if k > len(d) or ws >= WS_PER_WH:
-            raise ValueError("registers record")
-        self.tariff.unpack_state(memoryview(d)[n + 2:k])
-        k = self.account.unpack(d, k)
-        k = self.supply.unpack(d, k)
-        if k != len(d) or self.account.mode not in (AC.CREDIT, AC.PREPAY):
-            raise ValueError("registers record")
-        self.import_wh, self._ws = wh, ws
-        return (last_on,)
-
-    def _reset_registers(self):
-        self.import_wh = self._ws = 0
-        self.tariff.reset_state()
-        Account.__init__(self.account, self)
-        Supply.__init__(self.supply, self)
-        self.relay.set(True)
-
-    def _registers_from_logs(self):
-        """Energy after an unreadable register record: the newest snapshot
-        of any log (import total, the 84 tariff registers, the cost so far)."""
-        best = None
-        for lg in self.snapshots.logs:
-            got = lg.newest(1)
-            if got and (best is None or struct.unpack_from("<I", got[0][1], 0)[0] >
-                        struct.unpack_from("<I", best, 0)[0]):
-                best = got[0][1]
-        if best is None:
-            return
-        t, c, lo, hi, cost = struct.unpack_from("<IIIHQ", best, 0)
-        self.import_wh = lo | (hi << 32)
-        reg = self.tariff.reg
-        for i in range(len(reg)):
-            reg[i] = struct.unpack_from("<I", best, 22 + 4 * i)[0]
-        self.account.energy = cost        # energy and standing charge, as one total
-
-    def record_unreadable(self, schema):
-        """A record exists but no slot of it could be read (store.py): the
-        engine booted in its safe state; alert, event-log entry, and the
-        schema id listed in state() (meter.RecordsUnreadable) until a boot
-        finds a readable record. Safe states: registers -- never silently
-        zero: energy, tariff registers and cost come back from the newest
-        snapshot-type log record (billing period, change or on request; zero
-        only if there is none), visible as unreadable; the account -- credit
-        mode with no balance, debts or pending changes, supply enabled: a
-        meter must not disconnect a consumer because its own flash failed,
-        and the supplier, alerted, restores the balance (Credit Adjustment);
-        tariff -- the default one-rate zero-price tariff; schedules -- none,
-        the billing period restarts now; DRLC -- no events (switches closed)."""
-        if schema not in self.unreadable:
-            self.unreadable.append(schema)
-        self.log(self.event_log, EV_RECORD_UNREADABLE, schema)
-        self.alert(AL_RECORD_UNREADABLE)
+    def _logs(self):
+        """The logs by intent log id."""
+        p = self.prepayment
+        return (self.event_log, self.security_log, self.power_log) + self.snapshots.logs + \
+            (p.topups, p.debts, p.snaps)
 
     def log_between(self, which, t0, t1):
         """(seq, code, time, value) of log entries with t0 <= time <= t1,
@@ -591,9 +492,7 @@ class Meter:
         """One atomic record: energy, tariff registers, the account (with
         the UTRN cache) and the supply state (see prepay/account.py); inside
         an atomic operation, when it commits."""
-        self._defer(_REG_KEY, None)
-        if not self._hold:
-            self._commit()
+        self.save_record(_REG_KEY, None)
 
     # -- prepayment (prepay/*, clusters/prepayment.py) -------------------------------------
     def topup_keys(self):
@@ -613,12 +512,6 @@ class Meter:
         the top-up, debt and prepayment-snapshot entries and the alerts as
         one atomic operation."""
         h = self.begin()
-        try:
-            return self._top_up(code, source)
-        finally:
-            self.end(h)
-
-    def _top_up(self, code, source):
         now = self.clock.now()
         acc = self.account
         try:
@@ -634,6 +527,7 @@ class Meter:
             else:
                 self.log(self.event_log, EV_HAN_NOT_ACTIONED, 0x070504)
             acc.last_topup = (r, 0, source, now)
+            self.end(h)
             return r, 0
         self.supply.credit_rule(now)             # a sufficient top-up arms at once
         self.save_registers()
@@ -643,43 +537,38 @@ class Meter:
         struct.pack_into("<IiB", rec, 0, now, value, source)
         c = code.encode() if isinstance(code, str) else bytes(code)
         rec[9:9 + min(20, len(c))] = c[:20]
-        self.intend(LOG_TOPUPS, bytes(rec))
+        self.intend(_LOG_TOPUPS, bytes(rec))
         if acc.share:
-            self.intend(LOG_DEBTS, struct.pack("<IIBI", now, acc.share, 2, acc.debt[2]))
+            self.intend(_LOG_DEBTS, struct.pack("<IIBI", now, acc.share, 2, acc.debt[2]))
             self.prepayment.snapshot(SNAP_DEBT_PAYMENT)
+        self.end(h)
         return 0, value
 
     def activate_ec(self):
         h = self.begin()
-        try:
-            ok = self.account.activate_ec()
-            if ok:
-                self.supply.ec_activated()
-                self.save_registers()
-        finally:
-            self.end(h)
+        ok = self.account.activate_ec()
+        if ok:
+            self.supply.ec_activated()
+            self.save_registers()
+        self.end(h)
         return ok
 
     def ui(self, code, arg=None):
         """Consumer UI command (Tbl 16.4), logged 0x8161 / 0x8162; one
         atomic operation with what it changes."""
         h = self.begin()
-        try:
-            return self._ui(code, arg)
-        finally:
-            self.end(h)
-
-    def _ui(self, code, arg):
         if code == UI_ACTIVATE_EC:
             ok = self.activate_ec()
         elif code == UI_ADD_CREDIT:
             ok = self.top_up(arg, SRC_METER)[0] == 0
+            self.end(h)
             return ok                    # top_up logs its own outcome
         elif code == UI_ENABLE_SUPPLY:
             ok = self.supply.consumer_enable()
         else:
             ok = False
         self.log(self.event_log, EV_UI_ACTIONED if ok else EV_UI_NOT_ACTIONED, code)
+        self.end(h)
         return ok
 
     def han_command(self, ok, cmd):
@@ -693,11 +582,9 @@ class Meter:
         Log change entry, both with cause 'change of meter mode', committed together
         with the register record they describe."""
         h = self.begin()
-        try:
-            self.prepayment.snapshot(SNAP_MODE)
-            self.snapshots.change(CAUSE_MODE)
-        finally:
-            self.end(h)
+        self.prepayment.snapshot(SNAP_MODE)
+        self.snapshots.change(CAUSE_MODE)
+        self.end(h)
 
     def _tariff_activated(self, mask):
         """A tariff part took effect: the Billing Data Log's change entry
@@ -802,7 +689,7 @@ class Meter:
         if k == "StoreCorrupt":
             return self.store.corrupt
         if k == "RecordsUnreadable":
-            return list(self.unreadable)
+            return list(self.store.unreadable)
         if k == "RelayClosed":
             return self.relay.closed
         if k == "AuxSwitchesClosed":
@@ -891,38 +778,6 @@ def _reserve():
         return bytearray(n)
     except MemoryError:
         return None          # a heap already too scattered: go without
-
-
-_BAD = (ValueError, KeyError, IndexError, TypeError, getattr(struct, "error", ValueError))
-
-
-def _parse_journal(j):
-    """Meter._journal's layout back: ([(key, seq, schema, version, payload
-    or None)], [(log id, seq, payload)])."""
-    if j[0] != 1:
-        raise ValueError("journal version")
-    k = 2
-    saves = []
-    for _ in range(j[1]):
-        n = j[k]
-        key = bytes(j[k + 1:k + 1 + n]).decode()
-        k += 1 + n
-        seq, schema, ver, il = struct.unpack_from("<IBBB", j, k)
-        k += 7
-        body = None
-        if il:
-            n = struct.unpack_from("<H", j, k)[0]
-            body = bytes(j[k + 2:k + 2 + n])
-            k += 2 + n
-        saves.append((key, seq, schema, ver, body))
-    ints = []
-    for _ in range(j[k]):
-        lid, seq, n = struct.unpack_from("<BIB", j, k + 1)
-        ints.append((lid, seq, bytes(j[k + 7:k + 7 + n])))
-        k += 6 + n
-    if k + 1 != len(j):
-        raise ValueError("journal length")
-    return saves, ints
 
 
 def _unhex(h):

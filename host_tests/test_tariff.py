@@ -52,11 +52,8 @@ class App:
     def end(self, h):
         pass
 
-    def save_record(self, key, parts, schema, ver, inline):
-        self.store.save_parts(key, parts, schema, ver)
-
-    def record_unreadable(self, schema):
-        self.unreadable = schema
+    def save_record(self, key, rec):
+        self.store.save_parts(key, rec[0], rec[1], rec[2])
 
 
 def engine(tmp_path, name=None, at=IMMEDIATE, now=0):

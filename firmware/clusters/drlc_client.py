@@ -13,9 +13,8 @@ STORE_KEY = "drlc"
 # The table's record (store.py load_rec): schema 4, version 1 = n u8, n
 # events (drlc/events.py), m u8, m finished issuer ids u32. Version 0 (the
 # format-1 store record before schemas) has the same layout.
-SCHEMA = const(4)
-VERSION = const(1)
-_MIGRATE = {0: bytes}
+_SCHEMA = const(4)
+_VERSION = const(1)
 SIG_NONE = const(0x00)
 _SIG_LEN = const(42)                # ZSE D.2.3.3.1: signature field is 42 octets
 _NO_SIGNATURE = bytes(_SIG_LEN)
@@ -102,7 +101,7 @@ class DrlcClient(Cluster):
         st = self.table.cancel(f["IssuerEventID"], f["CancelControl"], f["EffectiveTime"],
                                now, f["DeviceClass"], f["UtilityEnrollmentGroup"])
         if st is not None:
-            self._save()                 # the cancel is stored before it is reported
+            self.app.store.save(STORE_KEY, self.table.pack(), _SCHEMA, _VERSION)   # then reported
             e = self.table.find(f["IssuerEventID"])
             self._report(e, st, now, req, f["IssuerEventID"])
         self._run(req)
@@ -129,11 +128,8 @@ class DrlcClient(Cluster):
         self.get_scheduled_events()
 
     def boot(self):
-        st = self.app.store
-        if st.load_rec(STORE_KEY, SCHEMA, VERSION, self._decode, _MIGRATE) is None:
+        if self.app.store.load_rec(STORE_KEY, _SCHEMA, _VERSION, self._decode) is None:
             self.table.load(None)
-            if STORE_KEY in st.unreadable:
-                self.app.record_unreadable(SCHEMA)
         now = self.app.clock.now()
         for e in self.table.events:
             if e.state == E.S_RUNNING and now < e.eff_end and not e.flags & E.F_OPTED_OUT:
@@ -159,8 +155,8 @@ class DrlcClient(Cluster):
         t = self.table
         changed = t.tick(self.app.clock.now()) or bool(t.out)
         out, t.out = t.out, []
-        if changed:         # saved before anything is reported or switched (ZSE D.2: a
-            self._save()    # report is a statement of the table; none may outlive a cut)
+        if changed:         # saved before anything is reported or switched: a report
+            self.app.store.save(STORE_KEY, t.pack(), _SCHEMA, _VERSION)   # must not outlive a cut
         for d in out:
             if d[0] == "report":
                 self._report(d[1], d[2], d[3], req)
@@ -168,9 +164,6 @@ class DrlcClient(Cluster):
             else:
                 self._call(self.on_start if d[0] == "start" else self.on_stop, d[1], d[2])
         self._next = t.next_change()
-
-    def _save(self):
-        self.app.store.save(STORE_KEY, self.table.pack(), SCHEMA, VERSION)
 
     def _call(self, fn, e, reason):
         if fn is not None:

@@ -20,7 +20,6 @@ from ..zcl.frame import REST
 from ..zcl.status import ZclError
 from ..prepay import account as AC
 from ..prepay import utrn as U
-from ..metering.ringlog import LOG_PP_SNAPS
 
 # Consumer Top Up Response result (ZCL8 §10.8.2.4.3)
 TU_ACCEPTED = const(0x00)
@@ -50,6 +49,7 @@ SNAP_DEBT_PAYMENT = const(0x00008000)
 SNAP_SLOTS = const(31)
 TOPUP_SLOTS = const(10)
 DEBTLOG_SLOTS = const(10)
+_LOG_PP_SNAPS = const(8)          # intent log id of the snapshots (meter.py Meter._logs)
 CREDIT_ADJ_INCREMENTAL = const(0x00)
 CREDIT_ADJ_ABSOLUTE = const(0x01)
 _INT32_MAX = 0x7FFFFFFF
@@ -397,7 +397,7 @@ class Prepayment(Cluster):
         """A prepayment snapshot: an intent (time, cause) the meter commits
         with the register record it describes (meter.py, atomic operations);
         the record itself is built from the account by snapshot_record."""
-        self.app.intend(LOG_PP_SNAPS, struct.pack("<II", self.app.clock.now(), cause))
+        self.app.intend(_LOG_PP_SNAPS, struct.pack("<II", self.app.clock.now(), cause))
 
     def snapshot_record(self, t, cause):
         a = self.app.account

@@ -11,16 +11,7 @@
 #   the newest is found by one scan at start-up.
 import struct
 
-from ..compat import const, crc32
-
-# Log ids of the meter's intents (meter.py, atomic operations; Meter._logs
-# order): event, security, power, snapshots on request, billing period,
-# billing change, prepayment top-ups, debts, prepayment snapshots.
-LOG_EVENT = const(0)
-LOG_SNAPSHOTS = const(3)
-LOG_TOPUPS = const(6)
-LOG_DEBTS = const(7)
-LOG_PP_SNAPS = const(8)
+from ..compat import crc32
 
 
 def crc8(data, crc=0):

@@ -33,7 +33,7 @@
 import struct
 
 from ..compat import const
-from .ringlog import SeqLog, LOG_SNAPSHOTS
+from .ringlog import SeqLog
 from .profile import civil
 
 REC = const(382)
@@ -64,9 +64,9 @@ _SCHED = "<BIIBII"                # id, start, schedule u24 (in a u32), payload 
 # The record (store.py load_rec): schema 3, version 1 = billing period id
 # i32, count u8, count x _SCHED. Version 0 (format-1 store records, before
 # schemas) has the same layout.
-SCHEMA = const(3)
-VERSION = const(1)
-_MIGRATE = {0: bytes}
+_SCHEMA = const(3)
+_VERSION = const(1)
+_LOG_SNAPSHOTS = const(3)         # intent log id of logs[0] (meter.py Meter._logs)
 
 
 def _add_months(t, k):
@@ -107,7 +107,7 @@ class Snapshots:
         operation with the register record it is built from (meter.py,
         atomic operations), so it is never ahead of the registers the meter
         restarts with, and never recorded twice."""
-        seq = self.app.intend(LOG_SNAPSHOTS + log,
+        seq = self.app.intend(_LOG_SNAPSHOTS + log,
                               struct.pack("<IIB", self.app.clock.now(), cause, balances))
         return (log << 28) | seq
 
@@ -158,12 +158,10 @@ class Snapshots:
     def boot(self, now):
         """Schedules and the billing period; a period end passed while the
         mains was off is recorded now (the registers did not move meanwhile)."""
-        got = self.app.store.load_rec(_STORE_KEY, SCHEMA, VERSION, self._decode, _MIGRATE)
-        if got is None:
+        got = self.app.store.load_rec(_STORE_KEY, _SCHEMA, _VERSION, self._decode)
+        if got is None and _STORE_KEY in self.app.store.unreadable:
             self.schedules = []
             self.bill_pid = -1
-            if _STORE_KEY in self.app.store.unreadable:
-                self.app.record_unreadable(SCHEMA)
         got = self.logs[1].newest(1)
         if got:
             self.bill_base = struct.unpack_from("<Q", got[0][1], 14)[0]
@@ -200,14 +198,12 @@ class Snapshots:
         built from and the period id are committed together, so a power cut
         neither records the period twice nor leaves it ahead of the registers."""
         h = self.app.begin()
-        try:
-            self.take(1, CAUSE_END_OF_BILLING)
-            a = self.app.account
-            self.bill_base = a.energy + a.standing
-            self.bill_pid = billing_period(self.app.clock.now())
-            self._save()
-        finally:
-            self.app.end(h)
+        self.take(1, CAUSE_END_OF_BILLING)
+        a = self.app.account
+        self.bill_base = a.energy + a.standing
+        self.bill_pid = billing_period(self.app.clock.now())
+        self._save()
+        self.app.end(h)
 
     def change(self, cause):
         """Change of tariff or payment mode: registers and balances."""
@@ -273,17 +269,15 @@ class Snapshots:
         if now < self.next_due:
             return
         h = self.app.begin()          # the snapshots and their next due times: one operation
-        try:
-            for s in list(self.schedules):
-                if s[5] <= now:
-                    self.take(0, s[4] | CAUSE_SCHEDULED)
-                    s[5] = self._next(s, now + 1)
-                    if s[5] == NEVER:
-                        self.schedules.remove(s)
-            self._save()
-            self._due()
-        finally:
-            self.app.end(h)
+        for s in list(self.schedules):
+            if s[5] <= now:
+                self.take(0, s[4] | CAUSE_SCHEDULED)
+                s[5] = self._next(s, now + 1)
+                if s[5] == NEVER:
+                    self.schedules.remove(s)
+        self._save()
+        self._due()
+        self.app.end(h)
 
     def clock_changed(self, old, now):
         """Forwards, due times stay: the skipped ones give one snapshot per
@@ -301,7 +295,7 @@ class Snapshots:
         out = bytearray(struct.pack("<iB", self.bill_pid, len(self.schedules)))
         for s in self.schedules:
             out += struct.pack(_SCHED, s[0], s[1], s[2], s[3], s[4], s[5])
-        self.app.save_record(_STORE_KEY, (out,), SCHEMA, VERSION, True)
+        self.app.save_record(_STORE_KEY, ((out,), _SCHEMA, _VERSION, True))
 
     # -- ZSE payload ------------------------------------------------------------------------
     def bill_of(self, sid, rec):

@@ -23,7 +23,7 @@
 # slot not holding the copy in use, so the last good copy is never the one
 # overwritten.
 #
-# Journal (journal_write / journal_read): one small record written with a
+# Journal (journal_write here, bootrec.journal_read): one small record written with a
 # single low-level write (a ring-log record's fault model: a cut tears it
 # and its CRC fails), in two alternating slots of one file. The meter
 # writes the intent of a multi-write operation there first (the records it
@@ -46,12 +46,12 @@ _HDR1 = "<2sBIHI"        # format 1: no schema, no version
 _HDR1_LEN = const(13)
 CHUNK = const(16)        # bytes per low-level write (fault-injection points)
 UNTYPED = const(0)       # schema of records without an owner's schema id
-_JOURNAL = "journal"
-_JMAGIC = b"MJ"
-_JHDR = "<2sIHI"         # magic, seq, length, crc32 (over seq, length, payload)
-_JHDR_LEN = const(12)
+JOURNAL = "journal"
+JMAGIC = b"MJ"
+JHDR = "<2sIHI"          # magic, seq, length, crc32 (over seq, length, payload)
+JHDR_LEN = const(12)
 JOURNAL_MAX = const(2036)  # payload octets a journal record may hold
-_JSLOT = const(2048)
+JSLOT = const(2048)
 
 
 _ZEROS = bytes(64)
@@ -212,11 +212,12 @@ class Store:
     def load_rec(self, key, schema, ver, decode, migrate=None):
         """decode(payload) of the newest slot the owner can read (see the
         module comment), or None: no record, or none readable (then key is
-        in self.unreadable)."""
+        in self.unreadable). migrate None: no layout change since format 1
+        (its records read as the current version)."""
         cands = self._candidates(key)
         for seq, slot, sch, v, body in cands:
-            if sch == -1:
-                sch, v = schema, 0             # format 1: version 0 of the owner's schema
+            if sch == -1:                      # format 1: version 0 of the owner's schema
+                sch, v = schema, (0 if migrate else ver)
             if sch != schema or v > ver:
                 continue                       # foreign, or written by a newer firmware
             try:
@@ -241,11 +242,6 @@ class Store:
             self._candidates(key)
             cur = self._seq.get(key)
         return (cur[0] + 1) & 0xFFFFFFFF if cur else 1
-
-    def seq_of(self, key):
-        """Sequence number of the newest good slot of key (None: none)."""
-        c = self._candidates(key)
-        return c[0][0] if c else None
 
     def save(self, key, payload, schema=UNTYPED, ver=0):
         self.save_parts(key, (payload,), schema, ver)
@@ -275,43 +271,16 @@ class Store:
         self._seq.pop(key, None)
 
     # -- the journal --------------------------------------------------------------------
-    def _jslot(self, i):
-        raw = self.backend.read_at(_JOURNAL, i * _JSLOT, _JSLOT)
-        if raw is None or len(raw) < _JHDR_LEN:
-            return None
-        magic, seq, ln, crc = struct.unpack_from(_JHDR, raw, 0)
-        if magic != _JMAGIC or ln > len(raw) - _JHDR_LEN:
-            return None
-        body = memoryview(raw)[_JHDR_LEN:_JHDR_LEN + ln]
-        if crc32(body, crc32(struct.pack("<IH", seq, ln))) & 0xFFFFFFFF != crc:
-            return None
-        return seq, bytes(body)
-
-    def journal_read(self):
-        """Payload of the newest good journal record, or None."""
-        a = self._jslot(0)
-        b = self._jslot(1)
-        if a is None and b is None:
-            self._jseq = None
-            return None
-        if b is None or (a is not None and not _seq_newer(b[0], a[0])):
-            self._jseq = (a[0], 0)
-            return a[1]
-        self._jseq = (b[0], 1)
-        return b[1]
-
     def journal_write(self, payload):
         """One journal record, in one low-level write."""
         if len(payload) > JOURNAL_MAX:
             raise ValueError("journal record too long")
-        if self._jseq is None:
-            self.journal_read()
-        cur = self._jseq
+        cur = self._jseq            # set at boot by bootrec.journal_read
         seq, slot = ((cur[0] + 1) & 0xFFFFFFFF, cur[1] ^ 1) if cur else (1, 0)
         ln = len(payload)
-        rec = bytearray(_JHDR_LEN + ln)
-        struct.pack_into(_JHDR, rec, 0, _JMAGIC, seq, ln,
+        rec = bytearray(JHDR_LEN + ln)
+        struct.pack_into(JHDR, rec, 0, JMAGIC, seq, ln,
                          crc32(payload, crc32(struct.pack("<IH", seq, ln))) & 0xFFFFFFFF)
-        rec[_JHDR_LEN:] = payload
-        self.backend.write_at(_JOURNAL, slot * _JSLOT, rec)
+        rec[JHDR_LEN:] = payload
+        self.backend.write_at(JOURNAL, slot * JSLOT, rec)
         self._jseq = (seq, slot)

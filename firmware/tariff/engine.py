@@ -43,6 +43,8 @@ KINDS = ("cal", "spd", "prc", "thr", "stc")
 IMMEDIATE = const(0)
 NEVER = const(0xFFFFFFFF)
 STORE_KEY = "tariff"
+_SCHEMA = const(2)                     # the record (store.py load_rec; layout at _pack_parts)
+_VERSION = const(1)
 ALERT_FUTURE_OK = const(0x8F66)        # GBCS §9.2.2.6 (0x8066 in v0.8.1)
 ALERT_FUTURE_FAIL = const(0x8F67)      # (0x8067 in v0.8.1)
 EV_TARIFF_ACTIVATED = const(0x0010)    # event log: value = part bit mask
@@ -123,13 +125,11 @@ class TariffEngine:
         self._next = 0
 
     def load(self):
-        got = self.store.load_rec(STORE_KEY, SCHEMA, VERSION, self._decode, _MIGRATE)
-        if got is None:
+        got = self.store.load_rec(STORE_KEY, _SCHEMA, _VERSION, self._decode)
+        if got is None and STORE_KEY in self.store.unreadable:   # undo half-decoded slots
             for k, blob in _default_parts().items():
                 self.parts[k] = Part(blob)
             self._apply_all()
-            if STORE_KEY in self.store.unreadable:
-                self.app.record_unreadable(SCHEMA)
 
     def _decode(self, rec):
         """Strict decoder for Store.load_rec: every part must apply."""
@@ -144,7 +144,7 @@ class TariffEngine:
         # an external record of the meter's atomic operations (meter.py): too
         # large for the journal, saved first; if it does not land, the
         # operation did not happen (its activation is done again at boot)
-        self.app.save_record(STORE_KEY, _pack_parts(self.parts), SCHEMA, VERSION, False)
+        self.app.save_record(STORE_KEY, (_pack_parts(self.parts), _SCHEMA, _VERSION, False))
 
     def stage(self, blobs, at, now):
         """Load parts (kind -> blob, already validated) with one activation
@@ -152,12 +152,6 @@ class TariffEngine:
         alert; NEVER cancels the pending part; a future time makes them
         passive (GBCS §9.2.2.3-9.2.2.6). Returns the kinds activated now."""
         h = self.app.begin()          # record, event-log entry, change entry: one operation
-        try:
-            return self._stage(blobs, at, now)
-        finally:
-            self.app.end(h)
-
-    def _stage(self, blobs, at, now):
         done = []
         for k in KINDS:
             if k not in blobs:
@@ -177,6 +171,7 @@ class TariffEngine:
             if self.on_activate is not None:
                 self.on_activate(_mask(done))
         self._next = 0
+        self.app.end(h)
         return done
 
     def pending(self):
@@ -368,7 +363,7 @@ class TariffEngine:
 
     def reset_state(self):
         """Registers, counters and residues of a new meter (a register
-        record no slot of which was readable: meter.py record_unreadable)."""
+        record no slot of which was readable: bootrec.py)."""
         self.reg = [0] * N_REG
         self.counters = [0] * M.N_BANDS
         self.period_id = -1
@@ -427,9 +422,6 @@ def _period_id(bp, t):
 # store record before schemas, has the same layout): per kind in KINDS
 # order: at u32, since u32, active len u16, passive len u16 (0xFFFF: none),
 # active, passive; nothing after the last part.
-SCHEMA = const(2)
-VERSION = const(1)
-_MIGRATE = {0: bytes}
 
 
 def _pack_parts(parts):

@@ -30,11 +30,8 @@ class App:
     def end(self, h):
         pass
 
-    def save_record(self, key, parts, schema, ver, inline):
-        self.store.save_parts(key, parts, schema, ver)
-
-    def record_unreadable(self, schema):
-        self.unreadable = schema
+    def save_record(self, key, rec):
+        self.store.save_parts(key, rec[0], rec[1], rec[2])
 
 
 root = store_dir()
