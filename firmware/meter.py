@@ -579,12 +579,17 @@ class Meter:
 
     def mode_changed(self):
         """Payment mode switched: a prepayment snapshot and a Billing Data
-        Log change entry, both with cause 'change of meter mode', committed together
-        with the register record they describe."""
-        h = self.begin()
+        Log change entry, both with cause 'change of meter mode'. They stay
+        intents until the caller saves the account (every caller does:
+        account_changed), so the whole change -- mode, the rest of the
+        configuration, the entries -- is one atomic operation (the next
+        tick commits them at the latest)."""
+        tx = self._tx
+        h = tx[0]
+        tx[0] = True
         self.prepayment.snapshot(SNAP_MODE)
         self.snapshots.change(CAUSE_MODE)
-        self.end(h)
+        tx[0] = h
 
     def _tariff_activated(self, mask):
         """A tariff part took effect: the Billing Data Log's change entry
