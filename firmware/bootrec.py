@@ -155,7 +155,7 @@ def replay(m, ints):
     is above the log's), built from the registers just restored: those the
     operation saved, so the bytes are the ones it would have written."""
     for lid, seq, payload in ints:
-        logs = m._logs()
+        logs = m._logs
         if lid < len(logs):
             lg = logs[lid]
             if lg.seq < seq:
@@ -191,7 +191,7 @@ def decode(m, d):
 
 def reset(m):
     m.import_wh = m._ws = 0
-    m.tariff.reset_state()
+    m.tariff.unpack_state(bytes(12) + struct.pack("<iIIQQ", -1, 0, 0, 0, 0))  # all zero
     Account.__init__(m.account, m)
     Supply.__init__(m.supply, m)
     m.relay.set(True)

@@ -36,16 +36,3 @@ try:
     IS_MICROPYTHON = _sys.implementation.name == "micropython"
 except AttributeError:
     pass
-
-
-def forget(name):
-    """Drop a module from the module table and from its package: a
-    boot-only module's functions become garbage (on the unix port they live
-    in the heap; on a board they are frozen in flash)."""
-    try:
-        import sys
-        del sys.modules[name]
-        i = name.rfind(".")
-        delattr(sys.modules[name[:i]], name[i + 1:])
-    except (ImportError, KeyError, AttributeError):
-        pass

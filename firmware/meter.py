@@ -45,7 +45,7 @@
 import gc
 import struct
 
-from .compat import const, forget
+from .compat import const
 from .zcl import aps as A
 from .zcl import types as T
 from .zcl.engine import Engine
@@ -70,8 +70,8 @@ from .prepay.account import Account
 from .prepay.supply import Supply, NAMES as SUPPLY_NAMES, CAUSES as SUPPLY_CAUSES
 from .prepay import utrn as U
 from .prepay import account as AC
-# boot-time persistence: imported with the meter (its objects sit among the
-# modules', not in the construction hole) and dropped after boot
+# boot-time persistence (imported with the meter: its objects sit among the
+# modules', not in the construction hole)
 from . import bootrec
 from .bootrec import REG_KEY as _REG_KEY, REG_FMT as _REG_FMT, REG_SCHEMA, REG_VERSION
 
@@ -98,7 +98,7 @@ EV_HAN_NOT_ACTIONED = const(0x8155)
 UI_ACTIVATE_EC = const(0x0002)       # Tbl 16.4 UI command codes
 UI_ADD_CREDIT = const(0x0005)
 UI_ENABLE_SUPPLY = const(0x000E)
-# log ids of intents, in the order of Meter._logs(): event, security, power,
+# log ids of intents, in the order of Meter._logs: event, security, power,
 # snapshots on request, billing period, billing change (snapshots.py
 # _LOG_SNAPSHOTS + log), prepayment top-ups, debts, snapshots (prepayment.py)
 _LOG_TOPUPS = const(6)
@@ -208,13 +208,14 @@ class Meter:
         self.tariff.on_change = self.price.price_changed
         self.tariff.on_activate = self._tariff_activated
         self._tickers = (self.identify, self.time, self.drlc)
+        p = self.prepayment         # the logs by intent log id
+        self._logs = (self.event_log, self.security_log, self.power_log) + self.snapshots.logs + \
+            (p.topups, p.debts, p.snaps)
         self._hole = None           # construction done: the region is free again
 
     # -- start-up ------------------------------------------------------------
     def boot(self):
-        global bootrec
         gc.collect()                # construction's garbage: boot's records need whole blocks
-        from . import bootrec       # (again, for a second boot in the same process)
         self.tariff.load()
         last_on = bootrec.registers(self)
         now = self.clock.now()
@@ -233,8 +234,6 @@ class Meter:
         self._announce()
         self.drlc.boot()
         bootrec.finish(self)        # alerts for records no slot of which was readable
-        bootrec = None
-        forget(__name__[:-5] + "bootrec")
         self.time.next_sync = self.clock.mono()     # sync at once (GBCS §9.1.3)
         self._update_display()
         gc.collect()        # boot's records and buffers are garbage now: free them in one go
@@ -304,7 +303,7 @@ class Meter:
         atomic operation: an intent, appended when it commits)."""
         struct.pack_into("<HII", self._log_rec, 0, code, self.clock.now(), value & 0xFFFFFFFF)
         if self._tx[0]:
-            return self.intend(self._logs().index(which), bytes(self._log_rec))
+            return self.intend(self._logs.index(which), bytes(self._log_rec))
         return which.append(self._log_rec)
 
     # -- atomic operations (see the module comment) -----------------------------------
@@ -327,7 +326,7 @@ class Meter:
         of the snapshot-type logs are built from the registers, which are
         therefore saved in the same commit."""
         tx = self._tx
-        seq = self._logs()[lid].seq + 1
+        seq = self._logs[lid].seq + 1
         for e in tx[1]:
             if e[0] == lid:
                 seq += 1
@@ -396,7 +395,7 @@ class Meter:
                     st.save_parts(key, parts, schema, ver)
                     if key == _REG_KEY:
                         self._reg_period = self.clock.now() // REG_PERIOD
-        logs = self._logs()
+        logs = self._logs
         for lid, seq, payload in pend:
             lg = logs[lid]
             if lg.seq < seq:
@@ -414,12 +413,6 @@ class Meter:
         return payload
 
     # -- the register record --------------------------------------------------------------
-    def _logs(self):
-        """The logs by intent log id."""
-        p = self.prepayment
-        return (self.event_log, self.security_log, self.power_log) + self.snapshots.logs + \
-            (p.topups, p.debts, p.snaps)
-
     def log_between(self, which, t0, t1):
         """(seq, code, time, value) of log entries with t0 <= time <= t1,
         oldest first (GBCS log reads by date range)."""

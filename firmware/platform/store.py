@@ -187,26 +187,34 @@ class Store:
         return seq, schema, ver, bytes(body)
 
     def _candidates(self, key):
-        """Good slots newest first, as (seq, slot, schema, version, payload);
-        remembers the newest sequence number seen."""
+        """Good slots newest first, as (seq, slot, schema, version, payload)."""
         a = self._slot(key, 0)
         b = self._slot(key, 1)
-        if a is None and b is None:
-            self._seq.pop(key, None)
-            return ()
         if b is None or (a is not None and not _seq_newer(b[0], a[0])):
-            out = ((a[0], 0) + a[1:],) + (((b[0], 1) + b[1:],) if b is not None else ())
+            a, b = b, a                        # a: the older or None, b: the newest
+            sa, sb = 1, 0
         else:
-            out = ((b[0], 1) + b[1:],) + (((a[0], 0) + a[1:],) if a is not None else ())
-        self._seq[key] = (out[0][0], out[0][1])
-        return out
+            sa, sb = 0, 1
+        if b is None:
+            return ()
+        return ((b[0], sb) + b[1:],) + (((a[0], sa) + a[1:],) if a is not None else ())
+
+    def _use(self, key, cands, slot):
+        """Remember the newest sequence number seen and the slot in use
+        (once per load: boot allocates as little as it can that stays)."""
+        if cands:
+            self._seq[key] = (cands[0][0], cands[0][1] if slot is None else slot)
+        else:
+            self._seq.pop(key, None)
 
     def load(self, key):
         """Newest good payload of an untyped record (or of format 1), or None."""
-        for seq, slot, schema, ver, body in self._candidates(key):
+        cands = self._candidates(key)
+        for seq, slot, schema, ver, body in cands:
             if schema in (UNTYPED, -1):
-                self._seq[key] = (self._seq[key][0], slot)
+                self._use(key, cands, slot)
                 return body
+        self._use(key, cands, None)
         return None
 
     def load_rec(self, key, schema, ver, decode, migrate=None):
@@ -227,10 +235,11 @@ class Store:
                 got = decode(body)
             except _BAD:
                 continue
-            self._seq[key] = (self._seq[key][0], slot)
+            self._use(key, cands, slot)
             if key in self.unreadable:
                 self.unreadable.remove(key)
             return got
+        self._use(key, cands, None)
         if cands and key not in self.unreadable:
             self.unreadable.append(key)
         return None
@@ -239,7 +248,7 @@ class Store:
         """The sequence number the next save of key will carry."""
         cur = self._seq.get(key)
         if cur is None:
-            self._candidates(key)
+            self._use(key, self._candidates(key), None)
             cur = self._seq.get(key)
         return (cur[0] + 1) & 0xFFFFFFFF if cur else 1
 
@@ -251,7 +260,7 @@ class Store:
         them in RAM (a full tariff is ~4.4 KB in a fragmented heap)."""
         cur = self._seq.get(key)
         if cur is None:
-            self._candidates(key)
+            self._use(key, self._candidates(key), None)
             cur = self._seq.get(key)
         seq, slot = ((cur[0] + 1) & 0xFFFFFFFF, cur[1] ^ 1) if cur else (1, 0)
         ln = 0

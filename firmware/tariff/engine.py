@@ -361,17 +361,6 @@ class TariffEngine:
         return bytes(bitmap) + bytes(body) + struct.pack(
             _TAIL, self.period_id, self._cost, self._sc, a.energy, a.standing)
 
-    def reset_state(self):
-        """Registers, counters and residues of a new meter (a register
-        record no slot of which was readable: bootrec.py)."""
-        self.reg = [0] * N_REG
-        self.counters = [0] * M.N_BANDS
-        self.period_id = -1
-        self._cost = 0
-        self._sc = 0
-        self.account.energy = self.account.standing = 0
-        self._next = 0
-
     def unpack_state(self, b):
         vals = [0] * (N_REG + M.N_BANDS)
         off = _BITMAP
