@@ -748,7 +748,8 @@ _METER_ATTRS = {"ImportWh": "import_wh", "ImportWsResidual": "_ws", "PowerW": "p
                 "ButtonPresses": "button_presses"}
 _METER_STATE = ("clock", "TimeStatus", "ImportWh", "ImportWsResidual", "PowerW", "RelayClosed",
                 "ButtonPresses", "Alerts", "Reports", "DroppedUnsecured", "Malformed",
-                "HandlerErrors", "StoreCorrupt", "RecordsUnreadable", "AuxSwitchesClosed", "DrlcEvents", "DrlcReports",
+                "HandlerErrors", "StoreCorrupt", "RecordsUnreadable", "AuxSwitchesClosed",
+                "DrlcEvents", "DrlcReports",
                 "Tariff", "Prepay", "ProfileLastInterval", "MaxDemandW", "Logs")
 
 

@@ -175,7 +175,7 @@ def test_immediate_tariff_load(tmp_path):
     assert out == {True, False}
 
 
-# -- end of a billing period ---------------------------------------------------------------------
+# -- end of a billing period ----------------------------------------------------------------
 def before_month_end(path):
     b = prepaid(path, JAN31_2330 - 100)
     b.metrology.load_w = 3600
@@ -201,7 +201,7 @@ def test_billing_period_end(tmp_path):
               lambda b: b.tick(1), check)
 
 
-# -- a scheduled snapshot ----------------------------------------------------------------------------
+# -- a scheduled snapshot ----------------------------------------------------------------
 def scheduled(path):
     b = Bench(path)
     b.metrology.load_w = 3600
@@ -226,7 +226,7 @@ def test_scheduled_snapshot(tmp_path):
               check)
 
 
-# -- payment mode change ------------------------------------------------------------------------------
+# -- payment mode change ----------------------------------------------------------------
 def credit_meter(path):
     b = Bench(path)
     b.m.load_tariff(FLAT)
@@ -261,7 +261,7 @@ def test_payment_mode_change(tmp_path):
     assert out == {True, False}
 
 
-# -- DRLC: an event starts ----------------------------------------------------------------------------
+# -- DRLC: an event starts ----------------------------------------------------------------
 def drlc_scheduled(path):
     b = Bench(path)
     b.m.drlc.values[0x0001] = 0            # no start randomisation: the start is at 600 s
