@@ -19,13 +19,15 @@
 # garbage the decoder rejects all fall back to the other slot. If no slot
 # decodes while a record exists, the key is listed in Store.unreadable and
 # load_rec returns None: the owner then boots in its safe state and the
-# meter raises an alert (meter.py, "records"). The next save goes to the
-# slot not holding the copy in use, so the last good copy is never the one
-# overwritten.
+# meter raises an alert (bootrec.py finish, which lists the safe states).
+# The next save goes to the slot not holding the copy in use, so the last
+# good copy is never the one overwritten. A migration table of None means
+# the layout has not changed since format 1.
 #
-# Journal (journal_write here, bootrec.journal_read): one small record written with a
-# single low-level write (a ring-log record's fault model: a cut tears it
-# and its CRC fails), in two alternating slots of one file. The meter
+# Journal (journal_write here; bootrec.journal_read at boot): one small
+# record written with a single low-level write (a ring-log record's fault
+# model: a cut tears it and its CRC fails), in two alternating slots of
+# one file ("MJ", seq u32, length u16, crc32, payload). The meter
 # writes the intent of a multi-write operation there first (the records it
 # will save, with the sequence numbers they will get, and the log entries
 # it will append, with theirs) and replays it at boot (meter.py, "atomic
