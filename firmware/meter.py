@@ -14,6 +14,34 @@
 # (about 1.5 KB a day). A power cut therefore loses at most the energy of the
 # current half hour (< 1800 s of load) and never counts any twice: the saved
 # register is absolute.
+#
+# Atomic operations. An operation that saves state and must leave records
+# (a top-up and its top-up, debt and prepayment-snapshot entries; a billing
+# period end and its Billing Data Log entry; a scheduled snapshot and its
+# schedule; a tariff activation and its change entry; a payment-mode change)
+# runs between begin() and end(): log entries become intents (log, the
+# sequence number they will get, payload; snapshot-type entries only their
+# time and cause, the record is built from the registers) and record saves
+# are deferred. end() commits: first one journal record (store.py, a single
+# low-level write) listing the records to save (with the sequence numbers
+# they will get; small ones with their payload, large ones -- the tariff --
+# as "external") and the intents; then the external records, the small
+# records, and the log appends. At boot the newest journal record is
+# replayed: if an external record did not land, the operation did not
+# happen (the tariff activation is done again); otherwise small records
+# that did not land are saved from the journal, and every intent whose
+# log's sequence shows it missing is appended, built from the registers
+# just restored -- the same bytes the operation would have written. So a
+# cut at any write leaves the whole operation or none of it, recorded once.
+# A snapshot-type entry always commits with the register record, so it is
+# never ahead of the registers the meter restarts with. Operations with
+# nothing to record still save directly (no journal write: the half-hour
+# register save costs what it did). Reports and responses go out after the
+# commit.
+#
+# Records (store.py load_rec): registers are schema 1 version 1 (version 0:
+# the format-1 store record before schemas, the same layout); the meter's
+# safe state when no slot is readable is described in bootrec.py.
 import gc
 import struct
 
@@ -44,13 +72,15 @@ from .prepay.account import Account
 from .prepay.supply import Supply, NAMES as SUPPLY_NAMES, CAUSES as SUPPLY_CAUSES
 from .prepay import utrn as U
 from .prepay import account as AC
+# boot-time persistence (imported with the meter: its objects sit among the
+# modules', not in the construction hole)
+from . import bootrec
+from .bootrec import REG_KEY as _REG_KEY, REG_FMT as _REG_FMT, REG_SCHEMA, REG_VERSION
 
 ESI_EP = const(1)
 DEVICE_ESI = const(0x0500)
 REG_PERIOD = const(1800)
 WS_PER_WH = const(3600)
-_REG_KEY = "registers"
-_REG_FMT = "<QHI"
 _CAPABILITY = const(0x8E)   # ZDO: FFD, mains, rx-on-when-idle, allocate addr
 ALERT_LOG = const(16)
 LOG_SLOTS = const(100)           # event, security and power event logs (GBCS: at least 100)
@@ -70,6 +100,13 @@ EV_HAN_NOT_ACTIONED = const(0x8155)
 UI_ACTIVATE_EC = const(0x0002)       # Tbl 16.4 UI command codes
 UI_ADD_CREDIT = const(0x0005)
 UI_ENABLE_SUPPLY = const(0x000E)
+# log ids of intents, in the order of Meter._logs: event, security, power,
+# snapshots on request, billing period, billing change (snapshots.py
+# _LOG_SNAPSHOTS + log), prepayment top-ups, debts, snapshots (prepayment.py)
+_LOG_TOPUPS = const(6)
+_LOG_DEBTS = const(7)
+_LOG_PP_SNAPS = const(8)
+_SNAP_LOGS = const(0x138)          # bit per log id whose intents are built from the registers
 
 
 class Platform:
@@ -132,6 +169,10 @@ class Meter:
         self.button_presses = 0
         self.tariff_refused = 0      # tariff loads refused for lack of heap (load_tariff)
         self._dirty = []
+        # the atomic operation under way: [held (begin/end), intents (log id,
+        # sequence, payload), deferred saves [key, (parts, schema, version,
+        # inline) or None: the register record]] (one attribute: heap)
+        self._tx = [False, [], []]
         be = self.store.backend
         self.profile = Profile(self.store)
         self.event_log = SeqLog(be, "log_event.bin", LOG_SLOTS, 10)
@@ -170,24 +211,16 @@ class Meter:
         self.tariff.on_change = self.price.price_changed
         self.tariff.on_activate = self._tariff_activated
         self._tickers = (self.identify, self.time, self.drlc)
+        p = self.prepayment         # the logs by intent log id
+        self._logs = (self.event_log, self.security_log, self.power_log) + self.snapshots.logs + \
+            (p.topups, p.debts, p.snaps)
         self._hole = None           # construction done: the region is free again
 
     # -- start-up ------------------------------------------------------------
     def boot(self):
+        gc.collect()                # construction's garbage: boot's records need whole blocks
         self.tariff.load()
-        d = self.store.load(_REG_KEY)
-        last_on = 0
-        n = struct.calcsize(_REG_FMT)
-        if d and len(d) > n:
-            try:
-                mv = memoryview(d)
-                k = struct.unpack_from("<H", d, n)[0] + n + 2
-                self.tariff.unpack_state(mv[n + 2:k])
-                k = self.account.unpack(d, k)
-                self.supply.unpack(d, k)
-                self.import_wh, self._ws, last_on = struct.unpack_from(_REG_FMT, d, 0)
-            except STRUCT_ERRORS:
-                pass     # passed its CRC but not our decoder: start from zero, as a new meter
+        last_on = bootrec.registers(self)
         rtc = self.clock.now()
         # an RTC that lost its time restarts from the last saved one, with no
         # catch-up and Time Status Invalid (platform/clock.py rtc_check)
@@ -212,6 +245,7 @@ class Meter:
         self._reg_period = self.clock.now() // REG_PERIOD
         self._announce()
         self.drlc.boot()
+        bootrec.finish(self)        # alerts for records no slot of which was readable
         self.time.next_sync = self.clock.mono()     # sync at once (GBCS §9.1.3)
         self._update_display()
         gc.collect()        # boot's records and buffers are garbage now: free them in one go
@@ -235,7 +269,13 @@ class Meter:
         self._flush_nv()
 
     def tick(self):
-        """One second of meter time. Allocation-free in steady state."""
+        """One second of meter time. Allocation-free in steady state. One
+        atomic operation (begin/end): what a second changes and records is
+        committed together; the half-hour register save keeps its place.
+        The tick is never inside another operation: a hold an error left
+        open ends here."""
+        tx = self._tx
+        tx[0] = True
         ws = self._ws + self.metrology.take_ws()
         wh = 0
         if ws >= WS_PER_WH:
@@ -262,15 +302,144 @@ class Meter:
                 self.prepayment.snapshot(SNAP_GENERAL)
         if now // REG_PERIOD != self._reg_period:
             self.save_registers()
+            self._commit()
         self.profile.tick(now, self.import_wh)
+        tx[0] = False
+        if tx[1] or tx[2]:
+            self._commit()
         self._flush_nv()
         self._update_display()
 
     def log(self, which, code, value):
-        """Append code, time, value to one of the flash logs."""
+        """Append code, time, value to one of the flash logs (inside an
+        atomic operation: an intent, appended when it commits)."""
         struct.pack_into("<HII", self._log_rec, 0, code, self.clock.now(), value & 0xFFFFFFFF)
+        if self._tx[0]:
+            return self.intend(self._logs.index(which), bytes(self._log_rec))
         return which.append(self._log_rec)
 
+    # -- atomic operations (see the module comment) -----------------------------------
+    def begin(self):
+        """Open an atomic operation; returns what end() needs."""
+        tx = self._tx
+        h = tx[0]
+        tx[0] = True
+        return h
+
+    def end(self, h):
+        """Close it: the outermost end commits."""
+        tx = self._tx
+        tx[0] = h
+        if not h and (tx[1] or tx[2]):
+            self._commit()
+
+    def abort(self, h, key):
+        """An operation failed before it committed (a tariff load refused for
+        lack of heap): drop the record it queued under key and, when it was
+        the outermost operation, everything queued since begin()."""
+        tx = self._tx
+        tx[0] = h
+        recs = tx[2]
+        for i in range(len(recs)):
+            if recs[i][0] == key:
+                del recs[i]
+                break
+        if not h:
+            del tx[1][:]
+            del recs[:]
+
+    def intend(self, lid, payload):
+        """Queue a log entry (log id, payload); its sequence number. Entries
+        of the snapshot-type logs are built from the registers, which are
+        therefore saved in the same commit."""
+        tx = self._tx
+        seq = self._logs[lid].seq + 1
+        for e in tx[1]:
+            if e[0] == lid:
+                seq += 1
+        tx[1].append((lid, seq, payload))
+        if (_SNAP_LOGS >> lid) & 1:
+            self.save_record(_REG_KEY, None)
+        elif not tx[0]:
+            self._commit()
+        return seq
+
+    def save_record(self, key, rec):
+        """An engine's record save, rec = (parts, schema, version, inline;
+        inline: small enough for the journal to carry), None for the
+        register record (built when it is written): now, or when the
+        operation it belongs to commits."""
+        tx = self._tx
+        for r in tx[2]:
+            if r[0] == key:
+                r[1] = rec
+                break
+        else:
+            tx[2].append([key, rec])
+        if not tx[0]:
+            self._commit()
+
+    def _commit(self):
+        tx = self._tx
+        pend, recs = tx[1], tx[2]
+        if not recs and not pend:
+            return
+        st = self.store
+        saves = []
+        for key, r in recs:
+            if r is None:          # the register record, as it is now
+                ts = self.tariff.pack_state()
+                r = ((struct.pack(_REG_FMT, self.import_wh, self._ws, self.clock.now()) +
+                      struct.pack("<H", len(ts)) + ts + self.account.pack() + self.supply.pack(),),
+                     REG_SCHEMA, REG_VERSION, True)
+            saves.append((key,) + r)
+        if pend and saves:
+            # journal: version 1, n records: key length u8, key, seq u32,
+            # schema u8, version u8, inline u8 (then length u16, payload),
+            # n intents: log id u8, seq u32, length u8, payload
+            out = bytearray(b"\x01")
+            out.append(len(saves))
+            for key, parts, schema, ver, il in saves:
+                kb = key.encode()
+                out.append(len(kb))
+                out += kb
+                out += struct.pack("<IBBB", st.next_seq(key), schema, ver, il)
+                if il:
+                    n = 0
+                    for p in parts:
+                        n += len(p)
+                    out += struct.pack("<H", n)
+                    for p in parts:
+                        out += p
+            out.append(len(pend))
+            for lid, seq, payload in pend:
+                out += struct.pack("<BIB", lid, seq, len(payload))
+                out += payload
+            st.journal_write(out)
+        for inline in (False, True):             # external records first
+            for key, parts, schema, ver, il in saves:
+                if il == inline:
+                    st.save_parts(key, parts, schema, ver)
+                    if key == _REG_KEY:
+                        self._reg_period = self.clock.now() // REG_PERIOD
+        logs = self._logs
+        for lid, seq, payload in pend:
+            lg = logs[lid]
+            if lg.seq < seq:
+                lg.append(self._expand(lid, payload))
+        del pend[:]          # emptied in place: no new long-lived lists (heap layout)
+        del recs[:]
+
+    def _expand(self, lid, payload):
+        if lid == _LOG_PP_SNAPS:
+            t, c = struct.unpack_from("<II", payload, 0)
+            return self.prepayment.snapshot_record(t, c)
+        if (_SNAP_LOGS >> lid) & 1:
+            t, c, b = struct.unpack_from("<IIB", payload, 0)
+            return self.snapshots.record(t, c, b)
+        return payload
+
+    # -- the register record --------------------------------------------------------------
     def log_between(self, which, t0, t1):
         """(seq, code, time, value) of log entries with t0 <= time <= t1,
         oldest first (GBCS log reads by date range)."""
@@ -297,6 +466,7 @@ class Meter:
         if not plausible(utc):
             return False
         self.save_registers()
+        self._commit()                       # now, even inside an operation
         self.profile.clock_changed(self.clock.now(), self.import_wh)
         old = self.clock.now()
         self.log(self.event_log, EV_CLOCK_SET, old)
@@ -357,12 +527,9 @@ class Meter:
 
     def save_registers(self):
         """One atomic record: energy, tariff registers, the account (with
-        the UTRN cache) and the supply state (see prepay/account.py)."""
-        ts = self.tariff.pack_state()
-        self.store.save(_REG_KEY, struct.pack(_REG_FMT, self.import_wh, self._ws,
-                                              self.clock.now()) + struct.pack("<H", len(ts)) +
-                        ts + self.account.pack() + self.supply.pack())
-        self._reg_period = self.clock.now() // REG_PERIOD
+        the UTRN cache) and the supply state (see prepay/account.py); inside
+        an atomic operation, when it commits."""
+        self.save_record(_REG_KEY, None)
 
     # -- prepayment (prepay/*, clusters/prepayment.py) -------------------------------------
     def topup_keys(self):
@@ -378,7 +545,10 @@ class Meter:
     def top_up(self, code, source=SRC_METER):
         """A keyed-in UTRN (§14.6 on the meter, §14.7 from a PPMID):
         (0, value) when credited, else (reason, 0). Credit, cache entry and
-        registers are saved in one write before anyone is answered."""
+        registers are saved in one write before anyone is answered, with
+        the top-up, debt and prepayment-snapshot entries and the alerts as
+        one atomic operation."""
+        h = self.begin()
         now = self.clock.now()
         acc = self.account
         try:
@@ -394,6 +564,7 @@ class Meter:
             else:
                 self.log(self.event_log, EV_HAN_NOT_ACTIONED, 0x070504)
             acc.last_topup = (r, 0, source, now)
+            self.end(h)
             return r, 0
         self.supply.credit_rule(now)             # a sufficient top-up arms at once
         self.save_registers()
@@ -403,31 +574,38 @@ class Meter:
         struct.pack_into("<IiB", rec, 0, now, value, source)
         c = code.encode() if isinstance(code, str) else bytes(code)
         rec[9:9 + min(20, len(c))] = c[:20]
-        self.prepayment.topups.append(rec)
+        self.intend(_LOG_TOPUPS, bytes(rec))
         if acc.share:
-            self.prepayment.debts.append(struct.pack("<IIBI", now, acc.share, 2, acc.debt[2]))
+            self.intend(_LOG_DEBTS, struct.pack("<IIBI", now, acc.share, 2, acc.debt[2]))
             self.prepayment.snapshot(SNAP_DEBT_PAYMENT)
+        self.end(h)
         return 0, value
 
     def activate_ec(self):
+        h = self.begin()
         ok = self.account.activate_ec()
         if ok:
             self.supply.ec_activated()
             self.save_registers()
+        self.end(h)
         return ok
 
     def ui(self, code, arg=None):
-        """Consumer UI command (Tbl 16.4), logged 0x8161 / 0x8162."""
+        """Consumer UI command (Tbl 16.4), logged 0x8161 / 0x8162; one
+        atomic operation with what it changes."""
+        h = self.begin()
         if code == UI_ACTIVATE_EC:
             ok = self.activate_ec()
         elif code == UI_ADD_CREDIT:
             ok = self.top_up(arg, SRC_METER)[0] == 0
+            self.end(h)
             return ok                    # top_up logs its own outcome
         elif code == UI_ENABLE_SUPPLY:
             ok = self.supply.consumer_enable()
         else:
             ok = False
         self.log(self.event_log, EV_UI_ACTIONED if ok else EV_UI_NOT_ACTIONED, code)
+        self.end(h)
         return ok
 
     def han_command(self, ok, cmd):
@@ -438,9 +616,17 @@ class Meter:
 
     def mode_changed(self):
         """Payment mode switched: a prepayment snapshot and a Billing Data
-        Log change entry, both with cause 'change of meter mode'."""
+        Log change entry, both with cause 'change of meter mode'. They stay
+        intents until the caller saves the account (every caller does:
+        account_changed), so the whole change -- mode, the rest of the
+        configuration, the entries -- is one atomic operation (the next
+        tick commits them at the latest)."""
+        tx = self._tx
+        h = tx[0]
+        tx[0] = True
         self.prepayment.snapshot(SNAP_MODE)
         self.snapshots.change(CAUSE_MODE)
+        tx[0] = h
 
     def _tariff_activated(self, mask):
         """A tariff part took effect: the Billing Data Log's change entry
@@ -548,6 +734,8 @@ class Meter:
             return self.zcl.handler_errors
         if k == "StoreCorrupt":
             return self.store.corrupt
+        if k == "RecordsUnreadable":
+            return list(self.store.unreadable)
         if k == "RelayClosed":
             return self.relay.closed
         if k == "AuxSwitchesClosed":
@@ -608,7 +796,8 @@ _METER_ATTRS = {"ImportWh": "import_wh", "ImportWsResidual": "_ws", "PowerW": "p
                 "ButtonPresses": "button_presses"}
 _METER_STATE = ("clock", "TimeStatus", "ImportWh", "ImportWsResidual", "PowerW", "RelayClosed",
                 "ButtonPresses", "Alerts", "Reports", "DroppedUnsecured", "Malformed",
-                "HandlerErrors", "StoreCorrupt", "AuxSwitchesClosed", "DrlcEvents", "DrlcReports",
+                "HandlerErrors", "StoreCorrupt", "RecordsUnreadable", "AuxSwitchesClosed",
+                "DrlcEvents", "DrlcReports",
                 "Tariff", "Prepay", "ProfileLastInterval", "MaxDemandW", "Logs")
 
 

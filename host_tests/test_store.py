@@ -1,6 +1,8 @@
 """Power-safe store: a cut at any low-level write of a change leaves the old
 or the new record, never a mix; corruption falls back to the good copy."""
 import os
+import struct
+import zlib
 
 import pytest
 
@@ -170,3 +172,75 @@ def test_flash_writes_per_day_are_bounded(tmp_path):
     assert cb.calls["prof_day"] == 1 and cb.bytes["prof_day"] == 8
     assert cb.calls["profile"] == 1
     assert sum(cb.bytes.values()) < 5 * 1024
+
+
+# -- owned, versioned records (store.py load_rec) ---------------------------------------------
+def _dec(d):
+    if len(d) != 4:
+        raise ValueError("length")
+    return struct.unpack("<I", d)[0]
+
+
+def test_load_rec_schema_version_and_migration(tmp_path):
+    s = Store(FileBackend(str(tmp_path)))
+    s.save("k", struct.pack("<I", 7), 5, 2)
+    assert Store(FileBackend(str(tmp_path))).load_rec("k", 5, 2, _dec) == 7
+    assert Store(FileBackend(str(tmp_path))).load("k") is None        # typed: not untyped
+    # a record of version 1 (u16) read by an owner at version 2 through its hook
+    s.save("k", struct.pack("<H", 9), 5, 1)
+    s2 = Store(FileBackend(str(tmp_path)))
+    mig = {1: lambda b: struct.pack("<I", struct.unpack("<H", b)[0])}
+    assert s2.load_rec("k", 5, 2, _dec, mig) == 9
+    # without the hook, the version-1 slot is not readable: the older slot (7) is used
+    s3 = Store(FileBackend(str(tmp_path)))
+    assert s3.load_rec("k", 5, 2, _dec, {}) == 7 and s3.unreadable == []
+
+
+def test_load_rec_falls_back_and_the_next_save_spares_the_good_slot(tmp_path):
+    s = Store(FileBackend(str(tmp_path)))
+    s.save("k", struct.pack("<I", 1), 5, 1)
+    s.save("k", struct.pack("<I", 2) + b"x", 5, 1)       # CRC-good, one octet too long
+    s2 = Store(FileBackend(str(tmp_path)))
+    assert s2.load_rec("k", 5, 1, _dec) == 1
+    s2.save("k", struct.pack("<I", 3), 5, 1)             # overwrites the unreadable slot
+    assert Store(FileBackend(str(tmp_path))).load_rec("k", 5, 1, _dec) == 3
+    s2.backend.cut_after(1)
+    with pytest.raises(PowerCut):
+        s2.save("k", struct.pack("<I", 4), 5, 1)         # torn: 3 stays
+    assert Store(FileBackend(str(tmp_path))).load_rec("k", 5, 1, _dec) == 3
+
+
+def test_load_rec_with_no_readable_slot_lists_the_key(tmp_path):
+    s = Store(FileBackend(str(tmp_path)))
+    s.save("k", b"\x01\x02", 5, 1)
+    s.save("k", b"\x01\x02\x03", 6, 1)                  # another owner's schema
+    s2 = Store(FileBackend(str(tmp_path)))
+    assert s2.load_rec("k", 5, 1, _dec) is None and s2.unreadable == ["k"]
+    assert s2.load_rec("absent", 5, 1, _dec) is None and s2.unreadable == ["k"]
+
+
+def test_format_1_records_read_as_version_0(tmp_path):
+    payload = struct.pack("<I", 42)
+    c = zlib.crc32(struct.pack("<IH", 3, 4) + payload)
+    (tmp_path / "k.0").write_bytes(struct.pack("<2sBIHI", b"MR", 1, 3, 4, c) + payload)
+    assert Store(FileBackend(str(tmp_path))).load("k") == payload       # untyped owners
+    assert Store(FileBackend(str(tmp_path))).load_rec("k", 5, 1, _dec) == 42   # same layout
+    mig = {0: lambda b: struct.pack("<I", struct.unpack("<I", b)[0] + 1)}
+    assert Store(FileBackend(str(tmp_path))).load_rec("k", 5, 1, _dec, mig) == 43
+
+
+def test_journal_alternates_and_a_torn_write_leaves_the_previous(tmp_path):
+    from firmware import bootrec
+    s = Store(FileBackend(str(tmp_path)))
+    assert bootrec.journal_read(s) is None
+    s.journal_write(b"first")
+    s.journal_write(b"second" * 50)
+    s2 = Store(FileBackend(str(tmp_path)))
+    assert bootrec.journal_read(s2) == b"second" * 50
+    s2.backend.cut_after(1)
+    with pytest.raises(PowerCut):
+        s2.journal_write(b"third")          # one low-level write, torn
+    s3 = Store(FileBackend(str(tmp_path)))
+    assert bootrec.journal_read(s3) == b"second" * 50
+    s3.journal_write(b"fourth")             # goes over the torn one
+    assert bootrec.journal_read(Store(FileBackend(str(tmp_path)))) == b"fourth"

@@ -44,11 +44,26 @@ class App:
     def alert(self, code):
         self.alerts.append(code)
 
+    # the meter's persistence services (meter.py, atomic operations): here
+    # every record is saved at once
+    def begin(self):
+        return False
+
+    def end(self, h):
+        pass
+
+    def abort(self, h, key):
+        pass
+
+    def save_record(self, key, rec):
+        self.store.save_parts(key, rec[0], rec[1], rec[2])
+
 
 def engine(tmp_path, name=None, at=IMMEDIATE, now=0):
     app = App()
     os.makedirs(str(tmp_path), exist_ok=True)
     e = TariffEngine(app, Store(FileBackend(str(tmp_path / "s"))), RunningCost())
+    app.store = e.store
     if name:
         e.stage(parts_from_doc(doc(name)), at, now)
     return e, app

@@ -10,6 +10,11 @@ from ..zcl.frame import REST
 from ..drlc import events as E
 
 STORE_KEY = "drlc"
+# The table's record (store.py load_rec): schema 4, version 1 = n u8, n
+# events (drlc/events.py), m u8, m finished issuer ids u32. Version 0 (the
+# format-1 store record before schemas) has the same layout.
+_SCHEMA = const(4)
+_VERSION = const(1)
 SIG_NONE = const(0x00)
 _SIG_LEN = const(42)                # ZSE D.2.3.3.1: signature field is 42 octets
 _NO_SIGNATURE = bytes(_SIG_LEN)
@@ -96,6 +101,7 @@ class DrlcClient(Cluster):
         st = self.table.cancel(f["IssuerEventID"], f["CancelControl"], f["EffectiveTime"],
                                now, f["DeviceClass"], f["UtilityEnrollmentGroup"])
         if st is not None:
+            self.app.store.save(STORE_KEY, self.table.pack(), _SCHEMA, _VERSION)   # then reported
             e = self.table.find(f["IssuerEventID"])
             self._report(e, st, now, req, f["IssuerEventID"])
         self._run(req)
@@ -122,7 +128,8 @@ class DrlcClient(Cluster):
         self.get_scheduled_events()
 
     def boot(self):
-        self.table.load(self.app.store.load(STORE_KEY))
+        if self.app.store.load_rec(STORE_KEY, _SCHEMA, _VERSION, self._decode) is None:
+            self.table.load(None)
         now = self.app.clock.now()
         for e in self.table.events:
             if e.state == E.S_RUNNING and now < e.eff_end and not e.flags & E.F_OPTED_OUT:
@@ -134,19 +141,28 @@ class DrlcClient(Cluster):
         self.send(self.hub_addr, self.hub_ep, self.ep, "GetScheduledEvents",
                   {"StartTime": 0, "NumberOfEvents": GET_ALL})
 
+    def _decode(self, d):
+        """Strict decoder (store.py load_rec): n events, then m finished ids."""
+        n = d[0]
+        m = d[1 + E.EVENT_LEN * n] if 1 + E.EVENT_LEN * n < len(d) else -1
+        if n > E.EVENT_SLOTS or m < 0 or m > E.DONE_SLOTS or len(d) != 2 + E.EVENT_LEN * n + 4 * m:
+            raise ValueError("drlc table")
+        self.table.load(d)
+        return True
+
     # -- plumbing ------------------------------------------------------------------
     def _run(self, req):
         t = self.table
         changed = t.tick(self.app.clock.now()) or bool(t.out)
         out, t.out = t.out, []
+        if changed:         # saved before anything is reported or switched: a report
+            self.app.store.save(STORE_KEY, t.pack(), _SCHEMA, _VERSION)   # must not outlive a cut
         for d in out:
             if d[0] == "report":
                 self._report(d[1], d[2], d[3], req)
                 req = None      # only the first report answers the command
             else:
                 self._call(self.on_start if d[0] == "start" else self.on_stop, d[1], d[2])
-        if changed:
-            self.app.store.save(STORE_KEY, t.pack())
         self._next = t.next_change()
 
     def _call(self, fn, e, reason):

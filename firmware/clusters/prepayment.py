@@ -50,6 +50,7 @@ SNAP_DEBT_PAYMENT = const(0x00008000)
 SNAP_SLOTS = const(31)
 TOPUP_SLOTS = const(10)
 DEBTLOG_SLOTS = const(10)
+_LOG_PP_SNAPS = const(8)          # intent log id of the snapshots (meter.py Meter._logs)
 CREDIT_ADJ_INCREMENTAL = const(0x00)
 CREDIT_ADJ_ABSOLUTE = const(0x01)
 _INT32_MAX = 0x7FFFFFFF
@@ -412,6 +413,12 @@ class Prepayment(Cluster):
 
     # -- records (the meter calls these) ---------------------------------------------------
     def snapshot(self, cause):
+        """A prepayment snapshot: an intent (time, cause) the meter commits
+        with the register record it describes (meter.py, atomic operations);
+        the record itself is built from the account by snapshot_record."""
+        self.app.intend(_LOG_PP_SNAPS, struct.pack("<II", self.app.clock.now(), cause))
+
+    def snapshot_record(self, t, cause):
         a = self.app.account
-        self.snaps.append(struct.pack("<II6i", self.app.clock.now(), cause, a.ad, a.debt[0],
-                                      a.debt[1], a.debt[2], a.ecb if a.ec_in_use else 0, a.mb))
+        return struct.pack("<II6i", t, cause, a.ad, a.debt[0], a.debt[1], a.debt[2],
+                           a.ecb if a.ec_in_use else 0, a.mb)

@@ -58,6 +58,7 @@ F_SUPERSEDED = const(0x10)         # ends when its superseder starts
 # packed entry: the event's own fields, then our state
 _FMT = "<IHBIHBBBhhbBBHHBIBBHB"
 _LEN = struct.calcsize(_FMT)
+EVENT_LEN = _LEN                    # octets of one stored event
 
 
 class Event:

@@ -23,6 +23,13 @@
 # single snapshot. A start time of 0xFFFFFFFF cancels the schedule with that
 # id (our convention; ZSE leaves cancellation open). Schedules and the
 # billing period last seen are one store record, written when they change.
+#
+# Power cuts: a billing-period entry and the period id, and a scheduled
+# snapshot and its schedule's next due time, are each one atomic operation
+# with the register record the entry is built from (Meter.begin/end and the
+# journal, meter.py): after a cut the meter has recorded it once or not at
+# all (then it is recorded at boot / the next tick, from the registers the
+# meter restarts with), never twice and never ahead of the registers.
 import struct
 
 from ..compat import const
@@ -55,6 +62,12 @@ SS_NOT_AVAILABLE = const(0x03)
 SS_NO_SPACE = const(0x05)
 _STORE_KEY = "snapsched"
 _SCHED = "<BIIBII"                # id, start, schedule u24 (in a u32), payload type, cause, next due
+# The record (store.py load_rec): schema 3, version 1 = billing period id
+# i32, count u8, count x _SCHED. Version 0 (format-1 store records, before
+# schemas) has the same layout.
+_SCHEMA = const(3)
+_VERSION = const(1)
+_LOG_SNAPSHOTS = const(3)         # intent log id of logs[0] (meter.py Meter._logs)
 
 
 def _add_months(t, k):
@@ -90,12 +103,22 @@ class Snapshots:
 
     # -- records -------------------------------------------------------------------------
     def take(self, log, cause, balances=False):
-        """Append a snapshot of the registers now to logs[log]; its SnapshotID."""
+        """Snapshot of the registers now into logs[log]; its SnapshotID. The
+        entry is an intent (time, cause, balances) the meter commits in one
+        operation with the register record it is built from (meter.py,
+        atomic operations), so it is never ahead of the registers the meter
+        restarts with, and never recorded twice."""
+        seq = self.app.intend(_LOG_SNAPSHOTS + log,
+                              struct.pack("<IIB", self.app.clock.now(), cause, balances))
+        return (log << 28) | seq
+
+    def record(self, t, cause, balances):
+        """The 382-octet record of the registers as they are, stamped t."""
         m = self.app
         r = self._rec
         a = m.account
         wh = m.import_wh
-        struct.pack_into(_HEAD, r, 0, m.clock.now(), cause, wh & 0xFFFFFFFF, wh >> 32,
+        struct.pack_into(_HEAD, r, 0, t, cause, wh & 0xFFFFFFFF, wh >> 32,
                          a.energy + a.standing)
         reg = m.tariff.reg
         for i in range(_N_REG):
@@ -105,7 +128,7 @@ class Snapshots:
                              a.debt[0], a.debt[1], a.ad)
         else:
             struct.pack_into("<6i", r, BAL_OFF, 0, 0, 0, 0, 0, 0)
-        return (log << 28) | self.logs[log].append(r)
+        return r
 
     def get(self, sid):
         """The record of a SnapshotID, or None."""
@@ -136,17 +159,10 @@ class Snapshots:
     def boot(self, now):
         """Schedules and the billing period; a period end passed while the
         mains was off is recorded now (the registers did not move meanwhile)."""
-        d = self.app.store.load(_STORE_KEY)
-        if d:
-            try:
-                self.bill_pid, n = struct.unpack_from("<iB", d, 0)
-                off = 5
-                for _ in range(min(n, MAX_SCHEDULES)):
-                    self.schedules.append(list(struct.unpack_from(_SCHED, d, off)))
-                    off += struct.calcsize(_SCHED)
-            except STRUCT_ERRORS:
-                self.schedules = []
-                self.bill_pid = -1
+        got = self.app.store.load_rec(_STORE_KEY, _SCHEMA, _VERSION, self._decode)
+        if got is None and _STORE_KEY in self.app.store.unreadable:
+            self.schedules = []
+            self.bill_pid = -1
         got = self.logs[1].newest(1)
         if got:
             self.bill_base = struct.unpack_from("<Q", got[0][1], 14)[0]
@@ -158,6 +174,19 @@ class Snapshots:
             self.period_end()
         self._due()          # a snapshot due while the mains was off is taken at the next tick
 
+    def _decode(self, d):
+        """Strict: exactly the schedules the count says (store.py load_rec)."""
+        pid, n = struct.unpack_from("<iB", d, 0)
+        sz = struct.calcsize(_SCHED)
+        if n > MAX_SCHEDULES or len(d) != 5 + n * sz:
+            raise ValueError("snapshot schedules")
+        sch = []
+        for i in range(n):
+            sch.append(list(struct.unpack_from(_SCHED, d, 5 + i * sz)))
+        self.bill_pid = pid
+        self.schedules = sch
+        return True
+
     def day_changed(self, now):
         """A new billing period (a clock stepped back into an earlier month
         does not end the current one a second time)."""
@@ -165,12 +194,17 @@ class Snapshots:
             self.period_end()
 
     def period_end(self):
-        """End of billing period: the register part of the Billing Data Log."""
+        """End of billing period: the register part of the Billing Data Log.
+        One atomic operation (meter.py): the entry, the register record it is
+        built from and the period id are committed together, so a power cut
+        neither records the period twice nor leaves it ahead of the registers."""
+        h = self.app.begin()
         self.take(1, CAUSE_END_OF_BILLING)
         a = self.app.account
         self.bill_base = a.energy + a.standing
         self.bill_pid = billing_period(self.app.clock.now())
         self._save()
+        self.app.end(h)
 
     def change(self, cause):
         """Change of tariff or payment mode: registers and balances."""
@@ -266,6 +300,7 @@ class Snapshots:
         next after now. Each due time is persisted, so none is taken twice."""
         if now < self.next_due or self.next_due == NEVER:
             return                              # NEVER is no time, even to a clock past it
+        h = self.app.begin()          # the snapshots and their next due times: one operation
         for s in list(self.schedules):
             if s[5] <= now and s[5] != NEVER:
                 self.take(0, s[4] | CAUSE_SCHEDULED)
@@ -274,6 +309,7 @@ class Snapshots:
                     self.schedules.remove(s)
         self._save()
         self._due()
+        self.app.end(h)
 
     def clock_changed(self, old, now):
         """Forwards, due times stay: the skipped ones give one snapshot per
@@ -291,7 +327,7 @@ class Snapshots:
         out = bytearray(struct.pack("<iB", self.bill_pid, len(self.schedules)))
         for s in self.schedules:
             out += struct.pack(_SCHED, s[0], s[1], s[2], s[3], s[4], s[5])
-        self.app.store.save(_STORE_KEY, out)
+        self.app.save_record(_STORE_KEY, ((out,), _SCHEMA, _VERSION, True))
 
     # -- ZSE payload ------------------------------------------------------------------------
     def bill_of(self, sid, rec):

@@ -1,12 +1,37 @@
-# Power-safe persistent records.
+# Power-safe, owned and versioned persistent records.
 #
 # Each key has two slot files, <key>.0 and <key>.1. A save writes the slot
 # that does not hold the newest good copy, with a sequence number one higher:
-#   magic 'MR'(2) version(1) seq(4) length(2) crc32(4) payload
-# The CRC covers seq, length and payload. A load reads both slots and returns
-# the payload of the valid slot with the higher sequence number (wrapping
-# compare), so a write torn by a power cut at any point leaves the previous
-# good copy in force: the change either happened whole or not at all.
+#   magic 'MR'(2) format(1)=2 seq(4) length(2) crc32(4) schema(1) version(1) payload
+# The CRC covers seq, length, schema, version and payload. Format 1 (the
+# layout before schemas, 13-octet header without schema and version) is
+# still read: its payload counts as version 0 of whatever schema its owner
+# asks for, and the owner's migration hook for version 0 decides.
+#
+# Ownership and versions (load_rec): each engine owns its record key, a
+# schema id and a record version, and passes a strict decoder (it raises on
+# anything that is not exactly its layout: wrong length, values out of
+# range) and a migration table {older version: function(payload) -> the
+# next version's payload}. Load tries the good (CRC-valid) slots newest
+# first and takes the first whose schema is the owner's and whose version,
+# after migration, decodes: a torn write, a record of a foreign schema, an
+# unknown (newer) version, a truncated or extended body, or CRC-good
+# garbage the decoder rejects all fall back to the other slot. If no slot
+# decodes while a record exists, the key is listed in Store.unreadable and
+# load_rec returns None: the owner then boots in its safe state and the
+# meter raises an alert (bootrec.py finish, which lists the safe states).
+# The next save goes to the slot not holding the copy in use, so the last
+# good copy is never the one overwritten. A migration table of None means
+# the layout has not changed since format 1.
+#
+# Journal (journal_write here; bootrec.journal_read at boot): one small
+# record written with a single low-level write (a ring-log record's fault
+# model: a cut tears it and its CRC fails), in two alternating slots of
+# one file ("MJ", seq u32, length u16, crc32, payload). The meter
+# writes the intent of a multi-write operation there first (the records it
+# will save, with the sequence numbers they will get, and the log entries
+# it will append, with theirs) and replays it at boot (meter.py, "atomic
+# operations").
 #
 # Wear: the meter saves on change (configuration) and on a cadence for
 # registers (see meter.py: every half hour), never every second. littlefs
@@ -16,18 +41,27 @@ import struct
 from ..compat import const, crc32
 
 _MAGIC = b"MR"
-_VERSION = const(1)
-_HDR = "<2sBIHI"
-_HDR_LEN = const(13)
+_FORMAT = const(2)
+_HDR = "<2sBIHIBB"
+_HDR_LEN = const(15)
+_HDR1 = "<2sBIHI"        # format 1: no schema, no version
+_HDR1_LEN = const(13)
 CHUNK = const(16)        # bytes per low-level write (fault-injection points)
+UNTYPED = const(0)       # schema of records without an owner's schema id
+JOURNAL = "journal"
+JMAGIC = b"MJ"
+JHDR = "<2sIHI"          # magic, seq, length, crc32 (over seq, length, payload)
+JHDR_LEN = const(12)
+JOURNAL_MAX = const(2036)  # payload octets a journal record may hold
+JSLOT = const(2048)
 
 
 _ZEROS = bytes(64)
+_BAD = (ValueError, KeyError, IndexError, TypeError, getattr(struct, "error", ValueError))
 
 
 class PowerCut(Exception):
     """Raised by a fault-injecting backend: the supply died mid-write."""
-
 
 class FileBackend:
     """Files in one directory: littlefs on boards, a host directory in tests.
@@ -123,64 +157,142 @@ def _seq_newer(a, b):
 class Store:
     def __init__(self, backend):
         self.backend = backend
-        self._seq = {}       # key -> (seq, slot) of the newest good copy
+        self._seq = {}       # key -> (seq, slot): newest sequence seen, slot of the copy in use
         self.corrupt = 0     # slots found torn or corrupt (diagnostics)
+        self.unreadable = []  # keys with a record but no slot its owner could read
+        self._jseq = None    # (seq, slot) of the newest good journal record
 
     def _slot(self, key, i):
+        """(seq, schema, version, payload) of a CRC-good slot, or None."""
         raw = self.backend.read(key + (".0", ".1")[i])
         if raw is None:
             return None
-        if len(raw) < _HDR_LEN:
+        if len(raw) >= _HDR1_LEN and raw[2] == 1:
+            magic, fmt, seq, ln, crc = struct.unpack_from(_HDR1, raw, 0)
+            schema = ver = -1                  # format 1: the owner's version 0
+            hl = _HDR1_LEN
+            c = crc32(struct.pack("<IH", seq, ln))
+        elif len(raw) >= _HDR_LEN and raw[2] == _FORMAT:
+            magic, fmt, seq, ln, crc, schema, ver = struct.unpack_from(_HDR, raw, 0)
+            hl = _HDR_LEN
+            c = crc32(struct.pack("<IHBB", seq, ln, schema, ver))
+        else:
             self.corrupt += 1
             return None
-        magic, ver, seq, ln, crc = struct.unpack_from(_HDR, raw, 0)
-        if magic != _MAGIC or ver != _VERSION or len(raw) != _HDR_LEN + ln:
+        if magic != _MAGIC or len(raw) != hl + ln:
             self.corrupt += 1
             return None
-        body = memoryview(raw)[_HDR_LEN:]
-        c = crc32(struct.pack("<IH", seq, ln))
+        body = memoryview(raw)[hl:]
         if crc32(body, c) & 0xFFFFFFFF != crc:
             self.corrupt += 1
             return None
-        return seq, bytes(body)
+        return seq, schema, ver, bytes(body)
 
-    def load(self, key):
-        """Newest good payload for key, or None."""
+    def _candidates(self, key):
+        """Good slots newest first, as (seq, slot, schema, version, payload)."""
         a = self._slot(key, 0)
         b = self._slot(key, 1)
-        if a is None and b is None:
-            self._seq.pop(key, None)
-            return None
         if b is None or (a is not None and not _seq_newer(b[0], a[0])):
-            self._seq[key] = (a[0], 0)
-            return a[1]
-        self._seq[key] = (b[0], 1)
-        return b[1]
+            a, b = b, a                        # a: the older or None, b: the newest
+            sa, sb = 1, 0
+        else:
+            sa, sb = 0, 1
+        if b is None:
+            return ()
+        return ((b[0], sb) + b[1:],) + (((a[0], sa) + a[1:],) if a is not None else ())
 
-    def save(self, key, payload):
-        self.save_parts(key, (payload,))
+    def _use(self, key, cands, slot):
+        """Remember the newest sequence number seen and the slot in use
+        (once per load: boot allocates as little as it can that stays)."""
+        if cands:
+            self._seq[key] = (cands[0][0], cands[0][1] if slot is None else slot)
+        else:
+            self._seq.pop(key, None)
 
-    def save_parts(self, key, parts):
+    def load(self, key):
+        """Newest good payload of an untyped record (or of format 1), or None."""
+        cands = self._candidates(key)
+        for seq, slot, schema, ver, body in cands:
+            if schema in (UNTYPED, -1):
+                self._use(key, cands, slot)
+                return body
+        self._use(key, cands, None)
+        return None
+
+    def load_rec(self, key, schema, ver, decode, migrate=None):
+        """decode(payload) of the newest slot the owner can read (see the
+        module comment), or None: no record, or none readable (then key is
+        in self.unreadable). migrate None: no layout change since format 1
+        (its records read as the current version)."""
+        cands = self._candidates(key)
+        for seq, slot, sch, v, body in cands:
+            if sch == -1:                      # format 1: version 0 of the owner's schema
+                sch, v = schema, (0 if migrate else ver)
+            if sch != schema or v > ver:
+                continue                       # foreign, or written by a newer firmware
+            try:
+                while v < ver:
+                    body = migrate[v](body)    # migration hooks, one version at a time
+                    v += 1
+                got = decode(body)
+            except _BAD:
+                continue
+            self._use(key, cands, slot)
+            if key in self.unreadable:
+                self.unreadable.remove(key)
+            return got
+        self._use(key, cands, None)
+        if cands and key not in self.unreadable:
+            self.unreadable.append(key)
+        return None
+
+    def next_seq(self, key):
+        """The sequence number the next save of key will carry."""
+        cur = self._seq.get(key)
+        if cur is None:
+            self._use(key, self._candidates(key), None)
+            cur = self._seq.get(key)
+        return (cur[0] + 1) & 0xFFFFFFFF if cur else 1
+
+    def save(self, key, payload, schema=UNTYPED, ver=0):
+        self.save_parts(key, (payload,), schema, ver)
+
+    def save_parts(self, key, parts, schema=UNTYPED, ver=0):
         """Save the concatenation of parts as one record, without joining
         them in RAM (a full tariff is ~4.4 KB in a fragmented heap)."""
         cur = self._seq.get(key)
         if cur is None:
-            self.load(key)
+            self._use(key, self._candidates(key), None)
             cur = self._seq.get(key)
         seq, slot = ((cur[0] + 1) & 0xFFFFFFFF, cur[1] ^ 1) if cur else (1, 0)
         ln = 0
         for p in parts:
             ln += len(p)
-        c = crc32(struct.pack("<IH", seq, ln))
+        c = crc32(struct.pack("<IHBB", seq, ln, schema, ver))
         for p in parts:
             c = crc32(p, c)
         nxt = (seq, slot)    # made before the write: nothing to allocate once it is on flash
         self.backend.write_parts(key + (".0", ".1")[slot],
-                                 (struct.pack(_HDR, _MAGIC, _VERSION, seq, ln, c & 0xFFFFFFFF),)
-                                 + tuple(parts))
+                                 (struct.pack(_HDR, _MAGIC, _FORMAT, seq, ln, c & 0xFFFFFFFF,
+                                              schema, ver),) + tuple(parts))
         self._seq[key] = nxt
 
     def erase(self, key):
         self.backend.remove(key + ".0")
         self.backend.remove(key + ".1")
         self._seq.pop(key, None)
+
+    # -- the journal --------------------------------------------------------------------
+    def journal_write(self, payload):
+        """One journal record, in one low-level write."""
+        if len(payload) > JOURNAL_MAX:
+            raise ValueError("journal record too long")
+        cur = self._jseq            # set at boot by bootrec.journal_read
+        seq, slot = ((cur[0] + 1) & 0xFFFFFFFF, cur[1] ^ 1) if cur else (1, 0)
+        ln = len(payload)
+        rec = bytearray(JHDR_LEN + ln)
+        struct.pack_into(JHDR, rec, 0, JMAGIC, seq, ln,
+                         crc32(payload, crc32(struct.pack("<IH", seq, ln))) & 0xFFFFFFFF)
+        rec[JHDR_LEN:] = payload
+        self.backend.write_at(JOURNAL, slot * JSLOT, rec)
+        self._jseq = (seq, slot)

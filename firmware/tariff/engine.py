@@ -44,6 +44,8 @@ KINDS = ("cal", "spd", "prc", "thr", "stc")
 IMMEDIATE = const(0)
 NEVER = const(0xFFFFFFFF)
 STORE_KEY = "tariff"
+_SCHEMA = const(2)                     # the record (store.py load_rec; layout at _pack_parts)
+_VERSION = const(1)
 ALERT_FUTURE_OK = const(0x8F66)        # GBCS §9.2.2.6 (0x8066 in v0.8.1)
 ALERT_FUTURE_FAIL = const(0x8F67)      # (0x8067 in v0.8.1)
 EV_TARIFF_ACTIVATED = const(0x0010)    # event log: value = part bit mask
@@ -121,22 +123,26 @@ class TariffEngine:
         self._next = 0
 
     def load(self):
-        rec = self.store.load(STORE_KEY)
-        if not rec:
-            return
-        try:
-            parts = _unpack_parts(rec)
-            for k in KINDS:
-                p = self.parts[k]
-                p.active, p.passive, p.at, p.since = parts[k]
-            self._apply_all()
-        except _BAD:
+        got = self.store.load_rec(STORE_KEY, _SCHEMA, _VERSION, self._decode)
+        if got is None and STORE_KEY in self.store.unreadable:   # undo half-decoded slots
             for k, blob in _default_parts().items():
                 self.parts[k] = Part(blob)
             self._apply_all()
 
+    def _decode(self, rec):
+        """Strict decoder for Store.load_rec: every part must apply."""
+        parts = _unpack_parts(rec)
+        for k in KINDS:
+            p = self.parts[k]
+            p.active, p.passive, p.at, p.since = parts[k]
+        self._apply_all()
+        return True
+
     def _save(self):
-        self.store.save_parts(STORE_KEY, _pack_parts(self.parts))
+        # an external record of the meter's atomic operations (meter.py): too
+        # large for the journal, saved first; if it does not land, the
+        # operation did not happen (its activation is done again at boot)
+        self.app.save_record(STORE_KEY, (_pack_parts(self.parts), _SCHEMA, _VERSION, False))
 
     def stage(self, blobs, at, now):
         """Load parts (kind -> blob, already validated) with one activation
@@ -151,6 +157,7 @@ class TariffEngine:
         a torn or unwritten slot is never read) and the error propagates."""
         parts = self.parts
         old = [(parts[k].active, parts[k].passive, parts[k].at, parts[k].since) for k in KINDS]
+        h = self.app.begin()          # record, event-log entry, change entry: one operation
         done = []
         try:
             for k in KINDS:
@@ -173,6 +180,7 @@ class TariffEngine:
             for i in range(len(KINDS)):
                 p = parts[KINDS[i]]
                 p.active, p.passive, p.at, p.since = old[i]
+            self.app.abort(h, STORE_KEY)      # the record queued for this load is dropped
             raise
         old = None
         if new is not None:
@@ -182,6 +190,7 @@ class TariffEngine:
             if self.on_activate is not None:
                 self.on_activate(_mask(done))
         self._next = 0
+        self.app.end(h)
         return done
 
     def pending(self):
@@ -484,8 +493,12 @@ def _period_id(bp, t):
     return 0
 
 
-# record: per kind in KINDS order: at u32, since u32, active len u16,
-# passive len u16 (0xFFFF: none), active, passive
+# record (store.py load_rec: schema 2, version 1; version 0, the format-1
+# store record before schemas, has the same layout): per kind in KINDS
+# order: at u32, since u32, active len u16, passive len u16 (0xFFFF: none),
+# active, passive; nothing after the last part.
+
+
 def _pack_parts(parts):
     """The record as a list of pieces (headers and the blobs themselves),
     which Store.save_parts writes without joining them."""
@@ -516,4 +529,6 @@ def _unpack_parts(rec):
         if len(a) != la or (ps is not None and len(ps) != lp):
             raise ValueError("tariff record")
         out[k] = (a, ps, at, since)
+    if off != len(rec):
+        raise ValueError("tariff record length")
     return out

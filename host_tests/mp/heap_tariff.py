@@ -18,7 +18,7 @@ T0 = 820886400 + 3600                        # Monday 01:00 UTC
 
 def show(tag, m):
     tf = m.tariff
-    rec = m.store.load("tariff")
+    rec = m.store._candidates("tariff")[0][4]     # the newest record on flash, as stored
     print(tag, tf.tariff_id, tf.calendar.name, tf.prices[:4], tf.sel, tf.sc_amount,
           sum(tf.reg), m.import_wh, m.account.energy, m.account.standing,
           len(rec), sum(rec) & 0xFFFF, m.tariff_refused)

@@ -69,7 +69,7 @@ if sys.argv[3] == "1":
     m.button.press()
     run(60)
     show("enabled")
-    backend.cut_after(2)
+    backend.cut_after(1)                    # the commit (journal) write of the top-up
     try:
         m.top_up(codes[4])
         print("no cut")

@@ -22,12 +22,28 @@ class App:
     def alert(self, code):
         pass
 
+    # the meter's persistence services (meter.py, atomic operations): here
+    # every record is saved at once
+    def begin(self):
+        return False
+
+    def end(self, h):
+        pass
+
+    def abort(self, h, key):
+        pass
+
+    def save_record(self, key, rec):
+        self.store.save_parts(key, rec[0], rec[1], rec[2])
+
 
 root = store_dir()
 for name in ("flat", "economy7", "three-rate", "two-block", "tou-blocks"):
     with open("../../tariffs/" + name + ".json") as f:
         doc = json.load(f)
-    e = TariffEngine(App(), Store(FileBackend(root + "/" + name)), RunningCost())
+    app = App()
+    e = TariffEngine(app, Store(FileBackend(root + "/" + name)), RunningCost())
+    app.store = e.store
     e.stage(parts_from_doc(doc), IMMEDIATE, T0)
     for i in range(366 * 144):
         e.catch_up(599, T0 + i * 600 + 599)
