@@ -214,6 +214,7 @@ class Meter:
         p = self.prepayment         # the logs by intent log id
         self._logs = (self.event_log, self.security_log, self.power_log) + self.snapshots.logs + \
             (p.topups, p.debts, p.snaps)
+        self._hole = None           # construction done: the region is free again
 
     # -- start-up ------------------------------------------------------------
     def boot(self):
@@ -247,11 +248,6 @@ class Meter:
         bootrec.finish(self)        # alerts for records no slot of which was readable
         self.time.next_sync = self.clock.mono()     # sync at once (GBCS §9.1.3)
         self._update_display()
-        if self.topup_keys() is not None:
-            # the crypto API stays resident once the first top-up uses it:
-            # loaded now, while the hole still keeps its region whole
-            from . import crypto    # noqa: F401
-        self._hole = None   # construction and boot done: the region is free again
         gc.collect()        # boot's records and buffers are garbage now: free them in one go
 
     def _announce(self):
