@@ -294,3 +294,30 @@ def test_drlc_start_is_reported_once(tmp_path):
     every_cut(tmp_path, "DRLC event start", drlc_scheduled, lambda b: b.tick(6),
               lambda b: b.tick(1), check)
 
+
+
+@pytest.mark.parametrize("cancel_all", [False, True])
+def test_drlc_cancel_ahead_survives_a_power_cut(tmp_path, cancel_all):
+    """An accepted cancel that takes effect later (ZSE D.2.2.3.2 Effective
+    Time in the future, or a graceful Cancel All) is state: a cut before its
+    time must not let the event run on to its end after restore (found by
+    make fuzz: the table was saved only when a report went out)."""
+    b = drlc_scheduled(str(tmp_path / "s"))
+    b.tick(6 + 60)                                   # the event runs: aux switches open
+    assert b.m.aux.closed == [False] * len(b.m.aux.closed)
+    cls, cid = Z.cluster_by_name("DRLC")
+    now = b.clock.now()
+    if cancel_all:
+        b.m.drlc.table.events[0].start_rand = 300    # graceful: waits the drawn randomisation
+        b.send(cid, Z.build_cluster_cmd(cls, "CancelAllLoadControlEvents",
+                                        {"CancelControl": 0x01}, 0x31, to_client=True))
+    else:
+        b.send(cid, Z.build_cluster_cmd(cls, "CancelLoadControlEvent", {
+            "IssuerEventID": 1001, "DeviceClass": 0x0080, "UtilityEnrollmentGroup": 0,
+            "CancelControl": 0, "EffectiveTime": now + 300}, 0x31, to_client=True))
+    b.tick(10)
+    b.restart()                                      # the mains goes off and comes back
+    assert b.m.drlc.table.events[0].cancel_at == now + 300
+    b.tick(300)
+    assert b.m.aux.closed == [True] * len(b.m.aux.closed)     # restored at the cancel, not at 30 min
+    assert not b.m.drlc.table.events or b.m.drlc.table.events[0].cancel_at <= b.clock.now()

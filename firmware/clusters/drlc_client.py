@@ -104,11 +104,11 @@ class DrlcClient(Cluster):
             self.app.store.save(STORE_KEY, self.table.pack(), _SCHEMA, _VERSION)   # then reported
             e = self.table.find(f["IssuerEventID"])
             self._report(e, st, now, req, f["IssuerEventID"])
-        self._run(req)
+        self._run(req, st is None)      # an accepted cancel is state even when it lies ahead
 
     def on_CancelAllLoadControlEvents(self, req, f):
         self.table.cancel_all(f["CancelControl"], self.app.clock.now())
-        self._run(req)
+        self._run(req, True)
 
     # -- consumer ------------------------------------------------------------------
     def opt(self, out, eid=None):
@@ -151,9 +151,11 @@ class DrlcClient(Cluster):
         return True
 
     # -- plumbing ------------------------------------------------------------------
-    def _run(self, req):
+    def _run(self, req, dirty=False):
+        """Apply what is due now; dirty: the table changed already (a cancel
+        scheduled for later), so it is saved even if nothing is due."""
         t = self.table
-        changed = t.tick(self.app.clock.now()) or bool(t.out)
+        changed = t.tick(self.app.clock.now()) or bool(t.out) or dirty
         out, t.out = t.out, []
         if changed:         # saved before anything is reported or switched: a report
             self.app.store.save(STORE_KEY, t.pack(), _SCHEMA, _VERSION)   # must not outlive a cut
