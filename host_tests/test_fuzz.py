@@ -68,27 +68,19 @@ def test_campaign_report(runtime, reports):
     assert os.path.exists(os.path.join(r["_out"], "report.json"))
 
 
-# The three outcomes issue #16 wants at zero. Each is marked for the open
-# defects that a campaign on this branch still meets (scenarios/repro/);
-# they are to pass once those fixes are merged.
-@pytest.mark.xfail(strict=False, reason="open: nested-array decode recursion (zcl/types.py), "
-                   "CPython Read Attributes response past the 82-octet buffer (frame sizes), "
-                   "clock wrap at 0xFFFFFFFF, MemoryError uncaught on a fragmented heap")
+# The three outcomes issue #16 wants at zero.
 @pytest.mark.parametrize("runtime", ["micropython", "cpython"])
 def test_no_deaths(runtime, reports):
     r = reports(runtime)
     assert r["deaths"] == 0, r["death_inputs"][:5]
 
 
-@pytest.mark.xfail(strict=False, reason="open: link stall on a truncated header (hanlink.py)")
 @pytest.mark.parametrize("runtime", ["micropython", "cpython"])
 def test_no_stalls(runtime, reports):
     r = reports(runtime)
     assert r["stalls"] == 0, r["stall_inputs"][:5]
 
 
-@pytest.mark.xfail(strict=False, reason="open: validate-first for Configure Reporting; "
-                   "DRLC cancel with a future effective time not saved")
 @pytest.mark.parametrize("runtime", ["micropython", "cpython"])
 def test_no_state_change_on_rejected_input(runtime, reports):
     r = reports(runtime)
