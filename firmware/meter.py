@@ -76,6 +76,7 @@ from .prepay import account as AC
 # modules', not in the construction hole)
 from . import bootrec
 from .bootrec import REG_KEY as _REG_KEY, REG_FMT as _REG_FMT, REG_SCHEMA, REG_VERSION
+_REG_HDR = _REG_FMT + "H"     # the record's head: energy, time, tariff-state length
 
 ESI_EP = const(1)
 DEVICE_ESI = const(0x0500)
@@ -388,9 +389,10 @@ class Meter:
         saves = []
         for key, r in recs:
             if r is None:          # the register record, as it is now
+                # in parts, never joined in RAM (store.save_parts)
                 ts = self.tariff.pack_state()
-                r = ((struct.pack(_REG_FMT, self.import_wh, self._ws, self.clock.now()) +
-                      struct.pack("<H", len(ts)) + ts + self.account.pack() + self.supply.pack(),),
+                r = ((struct.pack(_REG_HDR, self.import_wh, self._ws, self.clock.now(),
+                                  len(ts)), ts, self.account.pack(), self.supply.pack()),
                      REG_SCHEMA, REG_VERSION, True)
             saves.append((key,) + r)
         if pend and saves:

@@ -52,6 +52,7 @@ EV_TARIFF_ACTIVATED = const(0x0010)    # event log: value = part bit mask
 N_REG = const(84)
 _BITMAP = const(12)                    # state bitmap: ceil((84 + 8) / 8) octets
 _TAIL = "<iIIQQ"                       # period id, residues, account
+_TAIL_LEN = const(28)
 
 
 class TariffError(ValueError):
@@ -420,16 +421,28 @@ class TariffEngine:
     # then block period id, cost and standing-charge residues and the
     # account (flash wear: a three-rate tariff costs ~50 octets a save).
     def pack_state(self):
-        vals = self.reg + self.counters
-        bitmap = bytearray(_BITMAP)
-        body = bytearray()
-        for i in range(len(vals)):
-            if vals[i]:
-                bitmap[i >> 3] |= 1 << (i & 7)
-                body += struct.pack("<I", vals[i])
+        """The registers and block counters (bitmap of the non-zero ones,
+        then their values) and the residues: one buffer of the exact size,
+        no intermediate list (a save must not need a large block)."""
+        n = 0
+        for src in (self.reg, self.counters):
+            for v in src:
+                if v:
+                    n += 1
+        out = bytearray(_BITMAP + 4 * n + _TAIL_LEN)
+        i = 0
+        off = _BITMAP
+        for src in (self.reg, self.counters):
+            for v in src:
+                if v:
+                    out[i >> 3] |= 1 << (i & 7)
+                    struct.pack_into("<I", out, off, v)
+                    off += 4
+                i += 1
         a = self.account
-        return bytes(bitmap) + bytes(body) + struct.pack(
-            _TAIL, self.period_id, self._cost, self._sc, a.energy, a.standing)
+        struct.pack_into(_TAIL, out, off, self.period_id, self._cost, self._sc, a.energy,
+                         a.standing)
+        return out
 
     def unpack_state(self, b):
         vals = [0] * (N_REG + M.N_BANDS)
@@ -438,7 +451,7 @@ class TariffEngine:
             if b[i >> 3] & (1 << (i & 7)):
                 vals[i] = struct.unpack_from("<I", b, off)[0]
                 off += 4
-        if len(b) - off != struct.calcsize(_TAIL):
+        if len(b) - off != _TAIL_LEN:
             raise ValueError("tariff state")
         self.reg = vals[:N_REG]
         self.counters = vals[N_REG:]
