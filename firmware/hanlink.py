@@ -52,16 +52,25 @@ def crc16(data, crc=0xFFFF):
 
 
 def encode(ftype, payload):
+    out = bytearray(len(payload) + 7)     # exactly one frame
+    encode_into(out, ftype, payload)
+    return out
+
+
+def encode_into(out, ftype, payload):
+    """The frame of payload written into out (a preallocated buffer of at
+    least len(payload) + 7 octets); a memoryview of it (nothing else is
+    allocated, so a full heap can still answer)."""
     n = len(payload) + 1
-    if n > MAX_LEN:
+    if n > MAX_LEN or n + 6 > len(out):
         raise ValueError("frame")
-    out = bytearray(n + 6)
     out[0] = SOF0
     out[1] = SOF1
     struct.pack_into("<HB", out, 2, n, ftype)
     out[5:5 + n - 1] = payload
-    struct.pack_into("<H", out, 4 + n, crc16(memoryview(out)[2:4 + n]))
-    return out
+    mv = memoryview(out)
+    struct.pack_into("<H", out, 4 + n, crc16(mv[2:4 + n]))
+    return mv[:n + 6]
 
 
 class Deframer:

@@ -69,6 +69,7 @@ class VirtualBoard:
         self._more = []            # the pieces of a long request; None once refused
         self._more_len = 0
         self._chunk = bytearray(L.CHUNK)     # one response chunk, reused
+        self._frame = bytearray(L.CHUNK + 7)  # its link frame, reused
         plat = Platform(self.clock, Store(self.backend), self.metrology, relay,
                         Button(), self.display, self._send_aps, aux)
         self.meter = Meter(plat, config)
@@ -148,13 +149,13 @@ class VirtualBoard:
             i = 0
             while i < len(b):
                 if n == L.CHUNK:
-                    self._write(L.encode(L.T_CTRL_MORE, buf))
+                    self._write(L.encode_into(self._frame, L.T_CTRL_MORE, buf))
                     n = 0
                 k = min(L.CHUNK - n, len(b) - i)
                 buf[n:n + k] = b[i:i + k]
                 n += k
                 i += k
-        self._write(L.encode(L.T_CTRL_RSP, memoryview(buf)[:n]))
+        self._write(L.encode_into(self._frame, L.T_CTRL_RSP, memoryview(buf)[:n]))
 
     # -- control operations ----------------------------------------------------
     def op_hello(self, req):

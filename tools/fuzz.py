@@ -1625,7 +1625,14 @@ class Campaign:
                 since += 1
                 if (k + 1 < len(order) and not inp.mutating and order[k + 1].mutating
                         and self.run and self.baseline is not None):
-                    self.checkpoint()
+                    try:
+                        self.checkpoint()
+                    except (Died, Stalled, OSError) as e:
+                        # the meter died answering the state request: a death
+                        # like any other (pinned on the last input), then on
+                        self.deaths.append({"input": self.n, "group": "state", "kind": "checkpoint",
+                                            "error": _last_line(str(e))})
+                        self.restart()
                 if self.a.progress and self.n % self.a.progress == 0:
                     print("%d inputs, %.0f s, deaths %d stalls %d changes %d" % (
                         self.n, time.time() - self.t_start, len(self.deaths), len(self.stalls),
