@@ -15,13 +15,14 @@
 # argument missing, of the wrong type or out of range) is answered
 # {"error": "bad control request..."} before anything changes, and the board
 # keeps serving; the link drops a frame left incomplete for hanlink.IDLE_MS.
+import gc
 import json
 import select
 import socket
 import sys
 
 from . import hanlink as L
-from .compat import ticks_ms
+from .compat import const, ticks_ms
 from .zcl import aps as A
 from .zcl.status import DecodeError
 from .platform.clock import SimClock
@@ -32,6 +33,8 @@ from .meter import Meter, Platform, TariffNoRoom
 
 
 _REQ_MAX = 8192      # longest control request (a tariff document)
+_APS_MAX = const(128)      # an APS header and the longest ZCL frame the meter sends (engine.py)
+_RX_MAX = const(128)       # octets taken from the socket at a time
 _BAD = "bad control request"
 _W_MAX = 1000000     # load per circuit (W): far above a 100 A single-phase supply
 _ADVANCE_MAX = 100000000   # seconds per advance (over 3 years)
@@ -70,6 +73,9 @@ class VirtualBoard:
         self._more_len = 0
         self._chunk = bytearray(L.CHUNK)     # one response chunk, reused
         self._frame = bytearray(L.CHUNK + 7)  # its link frame, reused
+        self._aps = bytearray(_APS_MAX)       # an outgoing APS message and its frame, reused
+        self._aps_frame = bytearray(_APS_MAX + 7)
+        self.no_heap = 0                      # inputs dropped for want of heap
         plat = Platform(self.clock, Store(self.backend), self.metrology, relay,
                         Button(), self.display, self._send_aps, aux)
         self.meter = Meter(plat, config)
@@ -86,7 +92,10 @@ class VirtualBoard:
         if m != self._mark:       # time mark before the first frame of a second
             self._mark = m
             self._event({"t": self.clock.now(), "m": m})
-        self._write(L.encode(L.T_APS, msg.encode()))
+        if A.HDR_LEN + len(msg.payload) <= _APS_MAX:   # every frame the meter sends: no allocation
+            self._write(L.encode_into(self._aps_frame, L.T_APS, msg.encode_into(self._aps)))
+        else:
+            self._write(L.encode(L.T_APS, msg.encode()))
         self.sent += 1
 
     def _event(self, obj):
@@ -136,6 +145,10 @@ class VirtualBoard:
                 rsp = op(self, req)
             except BadRequest as e:        # refused before the op changed anything
                 rsp = {"error": "%s: %s.%s" % (_BAD, req["op"], e.args[0])}
+            except MemoryError:            # the board answers and keeps serving
+                gc.collect()
+                self.no_heap += 1
+                rsp = {"error": "no heap for it: " + req["op"]}
             if rsp is not None:            # None: the op streamed its own response
                 self._respond((json.dumps(rsp),))
 
@@ -298,11 +311,18 @@ class VirtualBoard:
             if d.pending() and not poller.poll(L.IDLE_MS):
                 d.expire(ticks_ms())
                 continue
-            # recv, not readinto: a stream readinto blocks until buf is full.
-            data = self.sock.recv(512)
+            # recv, not readinto (a stream readinto blocks until buf is full),
+            # in small pieces so a fragmented heap can still take input
+            data = self.sock.recv(_RX_MAX)
             if not data:
                 return
-            d.feed(data, ticks_ms())
+            try:
+                d.feed(data, ticks_ms())
+            except MemoryError:
+                # what could not be had is dropped (a control request gets its
+                # error, an APS frame is lost as on air); the board keeps serving
+                gc.collect()
+                self.no_heap += 1
 
 
 def _json_parts(v):

@@ -40,11 +40,18 @@ class Aps:
 
     def encode(self):
         out = bytearray(HDR_LEN + len(self.payload))
+        self.encode_into(out)
+        return out
+
+    def encode_into(self, out):
+        """The message written at the start of out (long enough); a
+        memoryview of what was written."""
+        n = HDR_LEN + len(self.payload)
         struct.pack_into(_FMT, out, 0, F_SECURED if self.secured else 0,
                          self.src, self.src_ep, self.dst, self.dst_ep,
                          self.profile, self.cluster)
-        out[HDR_LEN:] = self.payload
-        return out
+        out[HDR_LEN:n] = self.payload
+        return memoryview(out)[:n]
 
 
 def decode(buf):
