@@ -2,7 +2,7 @@
 # (notes/zse-clusters §2 table: Basic is readable before key establishment).
 from ..compat import const
 from ..zcl import types as T
-from ..zcl.cluster import Cluster, A_R, A_W, A_NV, RW, check_range
+from ..zcl.cluster import Cluster, Cmds, A_R, A_W, A_NV, RW, check_range
 from ..zcl.status import ZclError, INVALID_VALUE
 
 _POWER_MAINS_1PH = const(0x01)
@@ -27,7 +27,9 @@ class Basic(Cluster):
         (0x0013, "AlarmMask", T.MAP8, RW | A_NV, 0x00),
         (0x4000, "SWBuildID", T.CHARSTR, A_R, b"0.1.0"),
     )
-    RX = ((0x00, "ResetToFactoryDefaults", ()),)
+    RX = Cmds(
+        "00 ResetToFactoryDefaults;"
+    )
     TX = ()
 
     def validate(self, aid, value):

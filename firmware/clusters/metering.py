@@ -7,8 +7,7 @@ import struct
 from ..compat import const
 from ..zcl import types as T
 from ..zcl import status as S
-from ..zcl.cluster import Cluster, A_R, A_P, A_DYN, A_NV, RW
-from ..zcl.frame import REST
+from ..zcl.cluster import Cluster, Cmds, A_R, A_P, A_DYN, A_NV, RW
 from ..zcl.status import ZclError
 from ..metering import format as F
 from ..metering import profile as PR
@@ -118,46 +117,37 @@ class Metering(Cluster):
         (0x0712, 8, 0x10, "CurrentTier%dBlock3SummationDelivered", T.UINT48, A_R | A_P),
         (0x0713, 8, 0x10, "CurrentTier%dBlock4SummationDelivered", T.UINT48, A_R | A_P),
     )
-    RX = (
-        (0x00, "GetProfile", (("IntervalChannel", T.ENUM8), ("EndTime", T.UTC),
-                              ("NumberOfPeriods", T.UINT8))),
-        (0x03, "RequestFastPollMode", (("FastPollUpdatePeriod", T.UINT8), ("Duration", T.UINT8))),
-        (0x04, "ScheduleSnapshot", (("IssuerEventID", T.UINT32), ("CommandIndex", T.UINT8),
-                                    ("TotalNumberOfCommands", T.UINT8), ("Schedules", REST))),
-        (0x05, "TakeSnapshot", (("SnapshotCause", T.MAP32),)),
-        (0x06, "GetSnapshot", (("EarliestStartTime", T.UTC), ("LatestEndTime", T.UTC),
-                               ("SnapshotOffset", T.UINT8), ("SnapshotCause", T.MAP32))),
-        (0x0A, "ResetLoadLimitCounter", (("ProviderID", T.UINT32), ("IssuerEventID", T.UINT32))),
-        (0x0B, "ChangeSupply", (("ProviderID", T.UINT32), ("IssuerEventID", T.UINT32),
-                                ("RequestDateTime", T.UTC), ("ImplementationDateTime", T.UTC),
-                                ("ProposedSupplyStatus", T.ENUM8), ("SupplyControlBits", T.MAP8))),
-        (0x0C, "LocalChangeSupply", (("ProposedSupplyStatus", T.ENUM8),)),
-        (0x0D, "SetSupplyStatus", (("IssuerEventID", T.UINT32), ("SupplyTamperState", T.ENUM8),
-                                   ("SupplyDepletionState", T.ENUM8),
-                                   ("SupplyUncontrolledFlowState", T.ENUM8),
-                                   ("LoadLimitSupplyState", T.ENUM8))),
+    RX = Cmds(
+        "00 GetProfile IntervalChannel:ENUM8 EndTime:UTC NumberOfPeriods:UINT8;"
+        "03 RequestFastPollMode FastPollUpdatePeriod:UINT8 Duration:UINT8;"
+        "04 ScheduleSnapshot IssuerEventID:UINT32 CommandIndex:UINT8"
+        "  TotalNumberOfCommands:UINT8 Schedules:REST;"
+        "05 TakeSnapshot SnapshotCause:MAP32;"
+        "06 GetSnapshot EarliestStartTime:UTC LatestEndTime:UTC SnapshotOffset:UINT8"
+        "  SnapshotCause:MAP32;"
+        "0A ResetLoadLimitCounter ProviderID:UINT32 IssuerEventID:UINT32;"
+        "0B ChangeSupply ProviderID:UINT32 IssuerEventID:UINT32 RequestDateTime:UTC"
+        "  ImplementationDateTime:UTC ProposedSupplyStatus:ENUM8 SupplyControlBits:MAP8;"
+        "0C LocalChangeSupply ProposedSupplyStatus:ENUM8;"
+        "0D SetSupplyStatus IssuerEventID:UINT32 SupplyTamperState:ENUM8"
+        "  SupplyDepletionState:ENUM8 SupplyUncontrolledFlowState:ENUM8"
+        "  LoadLimitSupplyState:ENUM8;"
     )
-    TX = (
-        (0x00, "GetProfileResponse", (("EndTime", T.UTC), ("Status", T.ENUM8),
-                                      ("ProfileIntervalPeriod", T.ENUM8),
-                                      ("NumberOfPeriodsDelivered", T.UINT8),
-                                      ("Intervals", (("Value", T.UINT24),)))),
-        (0x03, "RequestFastPollModeResponse", (("AppliedUpdatePeriod", T.UINT8),
-                                               ("FastPollModeEndTime", T.UTC))),
-        (0x04, "ScheduleSnapshotResponse", (("IssuerEventID", T.UINT32),
-                                            ("Confirmations", (("SnapshotScheduleID", T.UINT8),
-                                                               ("Confirmation", T.UINT8))))),
-        (0x05, "TakeSnapshotResponse", (("SnapshotID", T.UINT32), ("SnapshotConfirmation", T.ENUM8))),
-        (0x06, "PublishSnapshot", (("SnapshotID", T.UINT32), ("SnapshotTime", T.UTC),
-                                   ("TotalSnapshotsFound", T.UINT8), ("CommandIndex", T.UINT8),
-                                   ("TotalNumberOfCommands", T.UINT8), ("SnapshotCause", T.MAP32),
-                                   ("SnapshotPayloadType", T.ENUM8), ("SnapshotPayload", REST))),
         # ZSE 1.x D.3.2.3.1, the server's generated command ids: 0x07 is Get
         # Sampled Data Response; Supply Status Response (the answer to
         # Change Supply) is 0x0C.
-        (0x0C, "SupplyStatusResponse", (("ProviderID", T.UINT32), ("IssuerEventID", T.UINT32),
-                                        ("ImplementationDateTime", T.UTC),
-                                        ("SupplyStatus", T.ENUM8))),
+    TX = Cmds(
+        "00 GetProfileResponse EndTime:UTC Status:ENUM8 ProfileIntervalPeriod:ENUM8"
+        "  NumberOfPeriodsDelivered:UINT8 Intervals:[Value:UINT24];"
+        "03 RequestFastPollModeResponse AppliedUpdatePeriod:UINT8 FastPollModeEndTime:UTC;"
+        "04 ScheduleSnapshotResponse IssuerEventID:UINT32"
+        "  Confirmations:[SnapshotScheduleID:UINT8,Confirmation:UINT8];"
+        "05 TakeSnapshotResponse SnapshotID:UINT32 SnapshotConfirmation:ENUM8;"
+        "06 PublishSnapshot SnapshotID:UINT32 SnapshotTime:UTC TotalSnapshotsFound:UINT8"
+        "  CommandIndex:UINT8 TotalNumberOfCommands:UINT8 SnapshotCause:MAP32"
+        "  SnapshotPayloadType:ENUM8 SnapshotPayload:REST;"
+        "0C SupplyStatusResponse ProviderID:UINT32 IssuerEventID:UINT32"
+        "  ImplementationDateTime:UTC SupplyStatus:ENUM8;"
     )
 
     def __init__(self, app):

@@ -9,9 +9,13 @@
 # TX:    commands this side generates: (id, name, schema)
 # Schemas are those of frame.decode_fields. A command is never declared
 # without its payload schema (a hollow declaration decodes to nothing).
+# RX and TX are declared as Cmds: one packed text per table instead of a
+# tuple per command and per field (on the unix port a .mpy's tuples are
+# heap objects, about 19 KB for all the clusters; one string is not), each
+# command decoded when it is looked up.
 from ..compat import const
 from . import types as T
-from .frame import decode_fields
+from .frame import decode_fields, REST
 from .status import ZclError, UNSUP_CLUSTER_COMMAND, INVALID_VALUE, SUCCESS, NOT_AUTHORIZED
 
 # Access bits (ZCL rev 6 §2.6.1.3 plus two of ours).
@@ -191,11 +195,79 @@ class Cluster:
             raise ZclError(NOT_AUTHORIZED)
 
 
+class Cmds:
+    """A RX or TX table as text: commands separated by ";", each
+    "ID Name field:TYPE ..." with ID two hex digits, TYPE a zcl.types name,
+    REST, or a repeated group "[name:TYPE,name:TYPE]"; a field name ending
+    in "?" is optional (frame.decode_fields). Iterates as the
+    (id, name, schema) tuples it stands for, decoded one at a time."""
+
+    def __init__(self, spec):
+        self.spec = spec
+
+    def __iter__(self):
+        s = self.spec
+        a = 0
+        while True:
+            b = s.find(";", a)
+            if b < 0:
+                b = len(s)
+            if s[a:b].strip():
+                yield _cmd(s[a:b])
+            if b == len(s):
+                return
+            a = b + 1
+
+    def __len__(self):
+        return len(self.spec.strip().strip(";").split(";")) if self.spec.strip() else 0
+
+    def find(self, k, key):
+        """The (id, name, schema) whose id (k 0, an int) or name (k 1) is
+        key, decoding that one command only; None if absent."""
+        s = self.spec
+        a = 0
+        n = len(s)
+        while a < n:
+            while a < n and s[a] <= " ":
+                a += 1
+            b = s.find(";", a)
+            if b < 0:
+                b = n
+            if a < b:
+                e = s.find(" ", a + 3)
+                if e < 0 or e > b:
+                    e = b
+                if (int(s[a:a + 2], 16) == key) if k == 0 else (
+                        e - a - 3 == len(key) and s.startswith(key, a + 3)):
+                    return _cmd(s[a:b])
+            a = b + 1
+        return None
+
+
+def _cmd(rec):
+    toks = rec.split()
+    return (int(toks[0], 16), toks[1], tuple([_field(t) for t in toks[2:]]))
+
+
+def _field(tok):
+    i = tok.find(":")
+    t = tok[i + 1:]
+    if t[0] == "[":
+        t = tuple([_field(f) for f in t[1:-1].split(",")])
+    elif t == "REST":
+        t = REST
+    else:
+        t = getattr(T, t)
+    return (tok[:i], t)
+
+
 def _find(table, k, key):
     """The command of a RX/TX table whose id (an int key) or name is key
     (a scan of a dozen entries instead of two dicts per cluster)."""
     if isinstance(key, int):
         k = 0
+    if isinstance(table, Cmds):
+        return table.find(k, key)
     for c in table:
         if c[k] == key:
             return c
