@@ -7,7 +7,6 @@
 # that minute) and the ZSE price tier (TOU index, or time band in block
 # mode). Large payloads use CommandIndex / TotalNumberOfCommands.
 from ..compat import const
-from ..zcl import types as T
 from ..zcl import status as S
 from ..zcl.cluster import Cluster, Cmds
 from ..zcl.status import ZclError

@@ -5,7 +5,7 @@
 # application back (start / stop) so it can shed or restore load.
 from ..compat import const
 from ..zcl import types as T
-from ..zcl.cluster import Cluster, Cmds, RW, A_NV, check_range
+from ..zcl.cluster import Cluster, Cmds, Attrs, check_range
 from ..drlc import events as E
 
 STORE_KEY = "drlc"
@@ -35,13 +35,13 @@ class DrlcClient(Cluster):
     NAME = "DRLC"
     SERVER = False
     SECURE = True
-    ATTRS = (
-        (0x0000, "UtilityEnrollmentGroup", T.UINT8, RW | A_NV, 0x00),
-        (0x0001, "StartRandomizationMinutes", T.UINT8, RW | A_NV, 30),
-        (0x0002, "DurationRandomizationMinutes", T.UINT8, RW | A_NV, 0),
+    ATTRS = Attrs(
+        "0000 UtilityEnrollmentGroup UINT8 RWN 0;"
+        "0001 StartRandomizationMinutes UINT8 RWN 30;"
+        "0002 DurationRandomizationMinutes UINT8 RWN 0;"
         # bit 7 "simple misc. (residential on/off) loads": what an ESME's
         # auxiliary load-control switches carry (GBCS §18.1.1)
-        (0x0003, "DeviceClassValue", T.MAP16, RW | A_NV, 0x0080),
+        "0003 DeviceClassValue MAP16 RWN 0x80;"
     )
     RX = Cmds(
         "00 LoadControlEvent IssuerEventID:UINT32 DeviceClass:MAP16"

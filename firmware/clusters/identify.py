@@ -1,12 +1,13 @@
 # Identify cluster (0x0003) server, ZCL rev 6 §3.5.
-from ..zcl import types as T
-from ..zcl.cluster import Cluster, Cmds, RW
+from ..zcl.cluster import Cluster, Cmds, Attrs
 
 
 class Identify(Cluster):
     ID = 0x0003
     NAME = "Identify"
-    ATTRS = ((0x0000, "IdentifyTime", T.UINT16, RW, 0),)
+    ATTRS = Attrs(
+        "0000 IdentifyTime UINT16 RW 0;"
+    )
     RX = Cmds(
         "00 Identify IdentifyTime:UINT16;"
         "01 IdentifyQuery;"

@@ -15,7 +15,7 @@ import struct
 from ..compat import const
 from ..zcl import types as T
 from ..zcl import status as S
-from ..zcl.cluster import Cluster, Cmds, A_R, A_P, A_DYN
+from ..zcl.cluster import Cluster, Cmds, Attrs, A_R
 from ..zcl.status import ZclError
 from ..zcl.engine import runs
 from ..prepay import account as AC
@@ -54,7 +54,6 @@ CREDIT_ADJ_INCREMENTAL = const(0x00)
 CREDIT_ADJ_ABSOLUTE = const(0x01)
 _INT32_MAX = 0x7FFFFFFF
 
-_DYN = A_R | A_DYN
 # DebtRecoveryFrequency: per hour, day, week, month (365.25/12 days), quarter
 _PERIODS = (3600, 86400, 604800, 2629800, 7889400)
 
@@ -63,21 +62,21 @@ class Prepayment(Cluster):
     ID = 0x0705
     NAME = "Prepayment"
     SECURE = True
-    ATTRS = (
-        (0x0000, "PaymentControlConfiguration", T.MAP16, _DYN | A_P, 0),
-        (0x0001, "CreditRemaining", T.INT32, _DYN | A_P, 0),
-        (0x0002, "EmergencyCreditRemaining", T.INT32, _DYN | A_P, 0),
-        (0x0003, "CreditStatus", T.MAP8, _DYN | A_P, 0),
-        (0x0004, "CreditRemainingTimeStamp", T.UTC, _DYN, 0),
-        (0x0005, "AccumulatedDebt", T.INT32, _DYN | A_P, 0),
-        (0x0006, "OverallDebtCap", T.INT32, _DYN, 0),
-        (0x0010, "EmergencyCreditLimitAllowance", T.UINT32, _DYN, 0),
-        (0x0011, "EmergencyCreditThreshold", T.UINT32, _DYN, 0),
-        (0x0020, "TotalCreditAdded", T.UINT48, _DYN, 0),
-        (0x0021, "MaxCreditLimit", T.UINT32, _DYN, 0),
-        (0x0022, "MaxCreditPerTopUp", T.UINT32, _DYN, 0),
-        (0x0031, "LowCreditWarningLevel", T.UINT32, _DYN, 0),
-        (0x0040, "CutOffValue", T.INT32, _DYN, 0),
+    ATTRS = Attrs(
+        "0000 PaymentControlConfiguration MAP16 RPD 0;"
+        "0001 CreditRemaining INT32 RPD 0;"
+        "0002 EmergencyCreditRemaining INT32 RPD 0;"
+        "0003 CreditStatus MAP8 RPD 0;"
+        "0004 CreditRemainingTimeStamp UTC RD 0;"
+        "0005 AccumulatedDebt INT32 RPD 0;"
+        "0006 OverallDebtCap INT32 RD 0;"
+        "0010 EmergencyCreditLimitAllowance UINT32 RD 0;"
+        "0011 EmergencyCreditThreshold UINT32 RD 0;"
+        "0020 TotalCreditAdded UINT48 RD 0;"
+        "0021 MaxCreditLimit UINT32 RD 0;"
+        "0022 MaxCreditPerTopUp UINT32 RD 0;"
+        "0031 LowCreditWarningLevel UINT32 RD 0;"
+        "0040 CutOffValue INT32 RD 0;"
     )
     # Top Up set (5 newest, 0x0100 + 0x10 (n-1)) and Debt sets 1..3 (0x0210 + 0x10 (n-1))
     RANGES = (

@@ -15,7 +15,7 @@
 from ..compat import const
 from ..zcl import types as T
 from ..zcl import status as S
-from ..zcl.cluster import Cluster, Cmds, A_R, A_DYN
+from ..zcl.cluster import Cluster, Cmds, Attrs, A_R
 from ..zcl.status import ZclError
 from ..zcl.engine import runs
 from ..tariff import matrix as M
@@ -25,7 +25,6 @@ UNIT_KWH = const(0x00)
 _SEG_HEAD = const(19)              # ProviderID .. SubPayloadControl of the segmented commands
 _LABELS_HEAD = const(15)           # PublishTierLabels before its labels
 SUBSCRIBERS = const(8)
-_R = A_R | A_DYN
 _NOT_USED32 = 0xFFFFFFFF
 
 
@@ -33,24 +32,24 @@ class Price(Cluster):
     ID = 0x0700
     NAME = "Price"
     SECURE = True
-    ATTRS = (
-        (0x010F, "BlockThresholdCount", T.UINT8, _R, 0),
-        (0x0200, "StartOfBlockPeriod", T.UTC, _R, 0),
-        (0x0201, "BlockPeriodDuration", T.UINT24, _R, 0),
-        (0x0202, "ThresholdMultiplier", T.UINT24, A_R, 1),
-        (0x0203, "ThresholdDivisor", T.UINT24, A_R, 1000),     # thresholds held in Wh
-        (0x0204, "BlockPeriodDurationType", T.MAP8, _R, 0),
-        (0x0300, "CommodityType", T.ENUM8, A_R, 0x00),         # electric metering
-        (0x0301, "StandingCharge", T.UINT32, _R, 0),
-        (0x0610, "TariffLabel", T.OCTSTR, _R, b""),
-        (0x0611, "NumberOfPriceTiersInUse", T.UINT8, _R, 0),
-        (0x0612, "NumberOfBlockThresholdsInUse", T.UINT8, _R, 0),
-        (0x0613, "TierBlockMode", T.ENUM8, _R, 0xFF),
-        (0x0615, "UnitOfMeasure", T.ENUM8, A_R, UNIT_KWH),
-        (0x0616, "Currency", T.UINT16, _R, 826),
-        (0x0617, "PriceTrailingDigit", T.MAP8, _R, 0),
-        (0x0700, "CurrentBillingPeriodStart", T.UTC, _R, 0),
-        (0x0701, "CurrentBillingPeriodDuration", T.UINT24, _R, 0),
+    ATTRS = Attrs(
+        "010F BlockThresholdCount UINT8 RD 0;"
+        "0200 StartOfBlockPeriod UTC RD 0;"
+        "0201 BlockPeriodDuration UINT24 RD 0;"
+        "0202 ThresholdMultiplier UINT24 R 1;"
+        "0203 ThresholdDivisor UINT24 R 1000;"                    # thresholds held in Wh
+        "0204 BlockPeriodDurationType MAP8 RD 0;"
+        "0300 CommodityType ENUM8 R 0;"                           # electric metering
+        "0301 StandingCharge UINT32 RD 0;"
+        "0610 TariffLabel OCTSTR RD '';"
+        "0611 NumberOfPriceTiersInUse UINT8 RD 0;"
+        "0612 NumberOfBlockThresholdsInUse UINT8 RD 0;"
+        "0613 TierBlockMode ENUM8 RD 255;"
+        "0615 UnitOfMeasure ENUM8 R 0;"
+        "0616 Currency UINT16 RD 826;"
+        "0617 PriceTrailingDigit MAP8 RD 0;"
+        "0700 CurrentBillingPeriodStart UTC RD 0;"
+        "0701 CurrentBillingPeriodDuration UINT24 RD 0;"
     )
     RANGES = (
         (0x0000, 48, 1, "Tier%dPriceLabel", T.OCTSTR, A_R),

@@ -13,6 +13,8 @@
 # tuple per command and per field (on the unix port a .mpy's tuples are
 # heap objects, about 19 KB for all the clusters; one string is not), each
 # command decoded when it is looked up.
+import struct
+
 from ..compat import const
 from . import types as T
 from .frame import decode_fields, REST
@@ -32,28 +34,53 @@ ATTR_CLUSTER_REVISION = const(0xFFFD)  # global attribute (ZCL rev 6 §2.6.1.2)
 
 
 class AttrTable:
-    """The attributes of one cluster: the class's ATTRS tuple (searched by
-    id, no per-instance dict), numbered families as ranges, and the global
-    ClusterRevision. Behaves like the dict it replaces (get, [], in, sorted
-    iteration, items, values)."""
+    """The attributes of one cluster: the class's ATTRS (an Attrs text or
+    a tuple of rows, searched by id, no per-instance dict), numbered
+    families as ranges, and the global ClusterRevision. Behaves like the
+    dict it replaces (get, [], in, sorted iteration, items, values)."""
 
     def __init__(self, attrs, ranges, revision):
-        ids = [a[0] for a in attrs]
-        self.attrs = attrs if ids == sorted(ids) else tuple(sorted(attrs))
         self.ranges = ranges
         self.rev = revision
+        if isinstance(attrs, Attrs):
+            # index: (id u16, start u16, end u16) of each row, ascending id
+            rows = sorted([(_attr_id(attrs.spec, a), a, b) for a, b in _recs(attrs.spec)])
+            ix = bytearray(6 * len(rows))
+            for i in range(len(rows)):
+                struct.pack_into("<HHH", ix, 6 * i, rows[i][0], rows[i][1], rows[i][2])
+            self.attrs = attrs.spec
+            self.ix = ix
+            return
+        ids = [a[0] for a in attrs]
+        self.attrs = attrs if ids == sorted(ids) else tuple(sorted(attrs))
+        self.ix = None
+
+    def _n(self):
+        return len(self.ix) // 6 if self.ix is not None else len(self.attrs)
+
+    def _id(self, i):
+        if self.ix is not None:
+            return self.ix[6 * i] | self.ix[6 * i + 1] << 8
+        return self.attrs[i][0]
+
+    def _row(self, i):
+        ix = self.ix
+        if ix is not None:
+            a, b = struct.unpack_from("<HH", ix, 6 * i + 2)
+            return _attr(self.attrs[a:b])
+        return self.attrs[i]
 
     def get(self, aid, default=None):
-        at = self.attrs
-        lo, hi = 0, len(at)
+        n = self._n()
+        lo, hi = 0, n
         while lo < hi:                           # binary search on the id
             mid = (lo + hi) >> 1
-            if at[mid][0] < aid:
+            if self._id(mid) < aid:
                 lo = mid + 1
             else:
                 hi = mid
-        if lo < len(at) and at[lo][0] == aid:
-            return at[lo]
+        if lo < n and self._id(lo) == aid:
+            return self._row(lo)
         if aid == ATTR_CLUSTER_REVISION:
             return self.rev
         for first, n, step, name, t, acc in self.ranges:
@@ -74,12 +101,12 @@ class AttrTable:
     def __iter__(self):
         """Ascending ids, merged lazily (a list of every numbered id would
         cost kilobytes of heap)."""
-        ex = [a[0] for a in self.attrs] + [ATTR_CLUSTER_REVISION]
+        ne = self._n()
         nxt = [r[0] for r in self.ranges]       # next id of each range
         left = [r[1] for r in self.ranges]
         i = 0
         while True:
-            best = ex[i] if i < len(ex) else 0x10000
+            best = self._id(i) if i < ne else ATTR_CLUSTER_REVISION if i == ne else 0x10000
             k = -1
             for j in range(len(nxt)):
                 if left[j] and nxt[j] < best:
@@ -100,6 +127,66 @@ class AttrTable:
     def values(self):
         for aid in self:
             yield self[aid]
+
+
+class Attrs:
+    """An ATTRS table as text: rows separated by ";", each
+    "ID Name TYPE ACCESS DEFAULT" with ID four hex digits, TYPE a
+    zcl.types name, ACCESS letters R W P N D (A_R A_W A_P A_NV A_DYN) and
+    DEFAULT an integer (0x... hex or decimal), - for None or '...' for an
+    ASCII octet string without blanks. Iterates as the (id, name, type,
+    access, default) tuples it stands for, decoded one at a time (on the
+    unix port a .mpy's tuples are heap objects, one string is not)."""
+
+    def __init__(self, spec):
+        self.spec = spec
+
+    def __iter__(self):
+        s = self.spec
+        for a, b in _recs(s):
+            yield _attr(s[a:b])
+
+    def __len__(self):
+        n = 0
+        for _ in _recs(self.spec):
+            n += 1
+        return n
+
+
+def _recs(s):
+    """(start, end) of each non-blank ";"-separated record of s."""
+    a = 0
+    n = len(s)
+    while a < n:
+        while a < n and s[a] <= " ":
+            a += 1
+        b = s.find(";", a)
+        if b < 0:
+            b = n
+        if a < b:
+            yield a, b
+        a = b + 1
+
+
+def _attr_id(s, a):
+    return int(s[a:a + 4], 16)
+
+
+def _attr(rec):
+    toks = rec.split()
+    acc = 0
+    for c in toks[3]:
+        acc |= 1 << "RWPND".find(c)
+    d = toks[4]
+    if d == "-":
+        d = None
+    elif d[0] == "'":
+        d = d[1:-1].encode()
+    elif d[:2] == "0x":
+        d = int(d[2:], 16)
+    else:
+        d = int(d)
+    return (int(toks[0], 16), toks[1], getattr(T, toks[2]), acc, d)
 
 
 def all_attrs(cls):
@@ -207,40 +294,23 @@ class Cmds:
 
     def __iter__(self):
         s = self.spec
-        a = 0
-        while True:
-            b = s.find(";", a)
-            if b < 0:
-                b = len(s)
-            if s[a:b].strip():
-                yield _cmd(s[a:b])
-            if b == len(s):
-                return
-            a = b + 1
+        for a, b in _recs(s):
+            yield _cmd(s[a:b])
 
     def __len__(self):
-        return len(self.spec.strip().strip(";").split(";")) if self.spec.strip() else 0
+        return len(Attrs(self.spec))
 
     def find(self, k, key):
         """The (id, name, schema) whose id (k 0, an int) or name (k 1) is
         key, decoding that one command only; None if absent."""
         s = self.spec
-        a = 0
-        n = len(s)
-        while a < n:
-            while a < n and s[a] <= " ":
-                a += 1
-            b = s.find(";", a)
-            if b < 0:
-                b = n
-            if a < b:
-                e = s.find(" ", a + 3)
-                if e < 0 or e > b:
-                    e = b
-                if (int(s[a:a + 2], 16) == key) if k == 0 else (
-                        e - a - 3 == len(key) and s.startswith(key, a + 3)):
-                    return _cmd(s[a:b])
-            a = b + 1
+        for a, b in _recs(s):
+            e = s.find(" ", a + 3)
+            if e < 0 or e > b:
+                e = b
+            if (int(s[a:a + 2], 16) == key) if k == 0 else (
+                    e - a - 3 == len(key) and s.startswith(key, a + 3)):
+                return _cmd(s[a:b])
         return None
 
 
