@@ -31,6 +31,8 @@ RW = const(0x03)
 RP = const(0x05)
 
 ATTR_CLUSTER_REVISION = const(0xFFFD)  # global attribute (ZCL rev 6 §2.6.1.2)
+_IX = "<HBBHHHH"        # AttrTable index row: id, type, access, name start, end, default start, end
+_IXN = const(12)
 
 
 class AttrTable:
@@ -43,31 +45,45 @@ class AttrTable:
         self.ranges = ranges
         self.rev = revision
         if isinstance(attrs, Attrs):
-            # index: (id u16, start u16, end u16) of each row, ascending id
-            rows = sorted([(_attr_id(attrs.spec, a), a, b) for a, b in _recs(attrs.spec)])
-            ix = bytearray(6 * len(rows))
-            for i in range(len(rows)):
-                struct.pack_into("<HHH", ix, 6 * i, rows[i][0], rows[i][1], rows[i][2])
-            self.attrs = attrs.spec
-            self.ix = ix
+            # index, ascending id: id, type and access of each row, and
+            # where its name and default are in the text (_IX)
+            # (allocated first, filled with few temporaries: it lives as
+            # long as the meter)
+            sp = attrs.spec
+            n = 0
+            for _ in _recs(sp):
+                n += 1
+            ix = self.ix = bytearray(_IXN * n)
+            self.attrs = sp
+            i = 0
+            for a, b in _recs(sp):
+                _index_row(sp, a, b, ix, i)
+                k = i                            # insertion sort on the id
+                while k and self._id(k - 1) > self._id(k):
+                    t = ix[_IXN * k - _IXN:_IXN * k]
+                    ix[_IXN * k - _IXN:_IXN * k] = ix[_IXN * k:_IXN * k + _IXN]
+                    ix[_IXN * k:_IXN * k + _IXN] = t
+                    k -= 1
+                i += 1
             return
         ids = [a[0] for a in attrs]
         self.attrs = attrs if ids == sorted(ids) else tuple(sorted(attrs))
         self.ix = None
 
     def _n(self):
-        return len(self.ix) // 6 if self.ix is not None else len(self.attrs)
+        return len(self.ix) // _IXN if self.ix is not None else len(self.attrs)
 
     def _id(self, i):
-        if self.ix is not None:
-            return self.ix[6 * i] | self.ix[6 * i + 1] << 8
+        ix = self.ix
+        if ix is not None:
+            return ix[_IXN * i] | ix[_IXN * i + 1] << 8
         return self.attrs[i][0]
 
     def _row(self, i):
-        ix = self.ix
-        if ix is not None:
-            a, b = struct.unpack_from("<HH", ix, 6 * i + 2)
-            return _attr(self.attrs[a:b])
+        if self.ix is not None:
+            aid, t, acc, n0, n1, d0, d1 = struct.unpack_from(_IX, self.ix, _IXN * i)
+            s = self.attrs
+            return (aid, s[n0:n1], t, acc, _dflt(s[d0:d1]))
         return self.attrs[i]
 
     def get(self, aid, default=None):
@@ -168,8 +184,30 @@ def _recs(s):
         a = b + 1
 
 
-def _attr_id(s, a):
-    return int(s[a:a + 4], 16)
+def _tok(s, a, b):
+    """(start, end) of the first blank-separated token of s[a:b]."""
+    while a < b and s[a] <= " ":
+        a += 1
+    e = a
+    while e < b and s[e] > " ":
+        e += 1
+    return a, e
+
+
+def _index_row(s, a, b, ix, i):
+    """AttrTable index row i (_IX) for the Attrs record s[a:b]."""
+    p, e = _tok(s, a, b)
+    aid = int(s[p:e], 16)
+    n0, n1 = _tok(s, e, b)
+    p, e = _tok(s, n1, b)
+    t = getattr(T, s[p:e])
+    p, e = _tok(s, e, b)
+    acc = 0
+    while p < e:
+        acc |= 1 << "RWPND".find(s[p])
+        p += 1
+    d0, d1 = _tok(s, e, b)
+    struct.pack_into(_IX, ix, _IXN * i, aid, t, acc, n0, n1, d0, d1)
 
 
 def _attr(rec):
@@ -177,16 +215,17 @@ def _attr(rec):
     acc = 0
     for c in toks[3]:
         acc |= 1 << "RWPND".find(c)
-    d = toks[4]
+    return (int(toks[0], 16), toks[1], getattr(T, toks[2]), acc, _dflt(toks[4]))
+
+
+def _dflt(d):
     if d == "-":
-        d = None
-    elif d[0] == "'":
-        d = d[1:-1].encode()
-    elif d[:2] == "0x":
-        d = int(d[2:], 16)
-    else:
-        d = int(d)
-    return (int(toks[0], 16), toks[1], getattr(T, toks[2]), acc, d)
+        return None
+    if d[0] == "'":
+        return d[1:-1].encode()
+    if d[:2] == "0x":
+        return int(d[2:], 16)
+    return int(d)
 
 
 def all_attrs(cls):
