@@ -9,10 +9,14 @@
 # TX:    commands this side generates: (id, name, schema)
 # Schemas are those of frame.decode_fields. A command is never declared
 # without its payload schema (a hollow declaration decodes to nothing).
-# RX and TX are declared as Cmds: one packed text per table instead of a
-# tuple per command and per field (on the unix port a .mpy's tuples are
-# heap objects, about 19 KB for all the clusters; one string is not), each
-# command decoded when it is looked up.
+# ATTRS, RX and TX are declared as Attrs and Cmds texts: one string per
+# table instead of a tuple per row, command and field. Their tuples were
+# built at import (they name zcl.types constants), so they took heap on a
+# board too, and about 27 KB on the unix port; a string constant stays in
+# flash (ROMFS on the unix port). Iterating one still yields the tuples
+# above, decoded a row at a time, so host tools and tests read them as
+# before; the engine looks rows up through AttrTable's index and Cmds.find.
+# Tuple tables (the hub simulator's Time server) work as well.
 import struct
 
 from ..compat import const
