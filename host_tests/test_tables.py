@@ -145,7 +145,8 @@ def test_packed_defaults_follow_their_constants():
     M = MC.Metering
     assert dflt(M, "ProfileIntervalPeriod") == PR.PERIOD_30MIN
     assert dflt(M, "UnitOfMeasure") == F.UNIT_KWH == dflt(PC.Price, "UnitOfMeasure") == PC.UNIT_KWH
-    assert dflt(M, "Multiplier") == F.DEFAULT_MULTIPLIER and dflt(M, "Divisor") == F.DEFAULT_DIVISOR
+    assert dflt(M, "Multiplier") == F.DEFAULT_MULTIPLIER
+    assert dflt(M, "Divisor") == F.DEFAULT_DIVISOR
     assert dflt(M, "SummationFormatting") == F.DEFAULT_SUMMATION_FMT
     assert dflt(M, "DemandFormatting") == dflt(M, "HistoricalConsumptionFormatting") == \
         F.DEFAULT_DEMAND_FMT

@@ -35,7 +35,8 @@ RW = const(0x03)
 RP = const(0x05)
 
 ATTR_CLUSTER_REVISION = const(0xFFFD)  # global attribute (ZCL rev 6 §2.6.1.2)
-_IX = "<HBBHHHH"        # AttrTable index row: id, type, access, name start, end, default start, end
+# AttrTable index row: id, type, access, name start and end, default start and end
+_IX = "<HBBHHHH"
 _IXN = const(12)
 
 

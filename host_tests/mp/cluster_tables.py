@@ -5,7 +5,20 @@
 # iteration, by id and by name. CPython and MicroPython must print the same.
 # cluster_tables.py STORE_DIR
 from common import make_meter, store_dir
-from firmware.zcl.cluster import _find
+from firmware.zcl.cluster import _find, AttrTable, Attrs, Cmds
+
+
+def syntax():
+    """Text the tables do not exercise: rows out of id order, blanks."""
+    a = Attrs(" 0102 Aa UINT16 RWPND 0x1F;0001 Bb OCTSTR R 'x-y';\n 0FFF Cc UTC RD -;"
+              "0003 Dd INT8 R 12 ;0002 Ee MAP32 RW 0xFFFFFFFF;")
+    t = AttrTable(a, ((0x0200, 3, 2, "R%d", 0x23, 1),), (0xFFFD, "ClusterRevision", 0x21, 1, 1))
+    print("syntax", len(a), repr(list(a)))
+    print("syntax", repr(list(t.items())), repr(t.get(0x0004)), repr(t.get(0x0203)))
+    c = Cmds("0A Get  Id:UINT32 Opt?:MAP8;\n  0B Put Items:[K:UINT8,V:OCTSTR]\n"
+             "    Rest:REST; 0C Nothing;")
+    print("syntax", len(c), repr(list(c)), repr(c.find(1, "Put")), repr(c.find(0, 0x0C)),
+          repr(c.find(1, "Ge")), repr(c.find(0, 0x0D)))
 
 
 def main():
@@ -31,4 +44,5 @@ def main():
                   repr(_find(table, 1, "NoSuchCommand")))
 
 
+syntax()
 main()
