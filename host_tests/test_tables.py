@@ -101,7 +101,9 @@ def test_packed_tables_read_as_their_rows(cls):
     plain = AttrTable(rows, cls.RANGES, rev)          # the tuple form (e.g. the hub's Time)
     assert list(packed) == list(plain) == sorted(set(plain))
     for aid in range(0x10000):
-        assert packed.get(aid) == plain.get(aid), hex(aid)
+        a = plain.get(aid)
+        assert packed.get(aid) == a, hex(aid)
+        assert packed.ta(aid) == plain.ta(aid) == (-1 if a is None else a[2] << 8 | a[3])
     for table in (cls.RX, cls.TX):
         cmds = tuple(table)
         assert len(table) == len(cmds)

@@ -110,6 +110,23 @@ class AttrTable:
                 return (aid, name % (i + 1), t, acc | A_DYN, None)
         return default
 
+    def ta(self, aid):
+        """type << 8 | access of attribute aid, -1 if there is none: what
+        Read Attributes needs, without building the row."""
+        ix = self.ix
+        if ix is not None:
+            lo, hi = 0, len(ix) // _IXN
+            while lo < hi:
+                mid = (lo + hi) >> 1
+                if self._id(mid) < aid:
+                    lo = mid + 1
+                else:
+                    hi = mid
+            if lo < len(ix) // _IXN and self._id(lo) == aid:
+                return ix[_IXN * lo + 2] << 8 | ix[_IXN * lo + 3]
+        a = self.get(aid)
+        return -1 if a is None else a[2] << 8 | a[3]
+
     def __getitem__(self, aid):
         a = self.get(aid)
         if a is None:
