@@ -278,3 +278,29 @@ def test_control_request_refused_and_meter_serves_on(tmp_path, monkeypatch):
     monkeypatch.undo()
     assert b.op_tariff({"doc": doc("three-rate"), "at": 0})["activated"]
     assert b.meter.tariff.tariff_id == doc("three-rate")["tariff_id"]
+
+
+def test_virtual_board_heap_after_boot(tmp_path):
+    """The virtual board (MicroPython unix port, 164 KB board heap) keeps
+    working room after boot: the cluster tables are packed text, not heap
+    tuples (zcl/cluster.py Attrs, Cmds). Before that it had about 29 KB
+    free after boot, and a top-up then a three-rate tariff left too little
+    contiguous heap for the next loads."""
+    from tools import utrn as UT
+    from tools.bench.runner import meter_config
+    from tools.hubsim import Hub
+    from tools.meterlink import MeterLink
+    link = MeterLink("micropython", str(tmp_path / "store"), 820886400,
+                     meter_config({"topup_keys": "test"}))
+    link.start()
+    try:
+        boot = link.ctrl("mem")
+        link.ctrl("ui", code=5, arg=UT.make_utrn(1000, pounds=20))
+        loads = [link.ctrl("tariff", **Hub(0x4E21).tariff_request(doc("three-rate"), "immediate"))
+                 for _ in range(3)]
+        after = link.ctrl("mem")
+    finally:
+        link.kill()
+    assert boot["free"] >= 40 * 1024, boot
+    assert all(r.get("activated") for r in loads), loads
+    assert after["free"] >= 32 * 1024, after

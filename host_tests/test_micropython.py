@@ -4,7 +4,8 @@ import pytest
 
 from runtimes import run_script
 
-DIFFERENTIAL = ["engine_frames.py", "codec_vectors.py", "store_powercut.py", "tariff_year.py"]
+DIFFERENTIAL = ["engine_frames.py", "codec_vectors.py", "store_powercut.py", "tariff_year.py",
+                "cluster_tables.py"]
 
 
 @pytest.mark.parametrize("script", DIFFERENTIAL)

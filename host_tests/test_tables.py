@@ -86,3 +86,70 @@ def test_command_ids_match_wireshark_tables():
                 if ws is None or norm(ws) != norm(c[1]):
                     bad.append((cls.NAME, side, "0x%02X" % c[0], c[1], ws))
     assert bad == [] and checked >= 60
+
+
+# The tables are packed text (zcl/cluster.py Attrs and Cmds: one string per
+# table instead of a heap tuple per row on the unix port). The engine's views
+# of them must be exactly what the rows they stand for give.
+@pytest.mark.parametrize("cls", CLUSTERS, ids=lambda c: c.NAME)
+def test_packed_tables_read_as_their_rows(cls):
+    from firmware.zcl.cluster import AttrTable, Attrs, Cmds, _find
+    rev = (0xFFFD, "ClusterRevision", T.UINT16, 0x01, cls.REVISION)
+    rows = tuple(cls.ATTRS)
+    assert len(cls.ATTRS) == len(rows)
+    packed = AttrTable(cls.ATTRS, cls.RANGES, rev)
+    plain = AttrTable(rows, cls.RANGES, rev)          # the tuple form (e.g. the hub's Time)
+    assert list(packed) == list(plain) == sorted(set(plain))
+    for aid in range(0x10000):
+        a = plain.get(aid)
+        assert packed.get(aid) == a, hex(aid)
+        assert packed.ta(aid) == plain.ta(aid) == (-1 if a is None else a[2] << 8 | a[3])
+    for table in (cls.RX, cls.TX):
+        cmds = tuple(table)
+        assert len(table) == len(cmds)
+        for c in cmds:
+            assert _find(table, 0, c[0]) == c and _find(table, 1, c[1]) == c
+            assert _find(table, 1, c[1][:-1]) is None and _find(table, 1, c[1] + "s") is None
+        assert all(_find(table, 0, i) is None for i in set(range(256)) - {c[0] for c in cmds})
+    if cls.ATTRS:
+        assert isinstance(cls.ATTRS, Attrs)
+    assert all(isinstance(t, Cmds) for t in (cls.RX, cls.TX) if t)
+
+
+def test_packed_text_syntax():
+    from firmware.zcl.cluster import Attrs, Cmds, A_R, A_W, A_P, A_NV, A_DYN
+    a = Attrs(" 0102 Aa UINT16 RWPND 0x1F;0001 Bb OCTSTR R 'x-y'; 0FFF Cc UTC RD -;"
+              "\n 0003 Dd INT8 R 12 ;")
+    assert list(a) == [(0x0102, "Aa", T.UINT16, A_R | A_W | A_P | A_NV | A_DYN, 0x1F),
+                       (0x0001, "Bb", T.OCTSTR, A_R, b"x-y"),
+                       (0x0FFF, "Cc", T.UTC, A_R | A_DYN, None),
+                       (0x0003, "Dd", T.INT8, A_R, 12)] and len(a) == 4
+    c = Cmds("0A Get  Id:UINT32 Opt?:MAP8;\n  0B Put Items:[K:UINT8,V:OCTSTR]"
+             "\n    Rest:REST; 0C Nothing;")
+    assert list(c) == [(0x0A, "Get", (("Id", T.UINT32), ("Opt?", T.MAP8))),
+                       (0x0B, "Put", (("Items", (("K", T.UINT8), ("V", T.OCTSTR))),
+                                      ("Rest", REST))),
+                       (0x0C, "Nothing", ())] and len(c) == 3
+    assert c.find(1, "Put")[0] == 0x0B and c.find(0, 0x0C)[1] == "Nothing"
+    assert c.find(1, "Ge") is None and c.find(1, "Nothin") is None and c.find(0, 0x0D) is None
+    assert list(Attrs("")) == list(Cmds(" ")) == [] and len(Cmds("")) == 0
+
+
+def test_packed_defaults_follow_their_constants():
+    """Defaults that are named elsewhere are written as numbers in the
+    packed text: they must still be those constants."""
+    from firmware.clusters import metering as MC, price as PC
+    from firmware.metering import format as F, profile as PR
+    from firmware.zcl.cluster import all_attrs
+
+    def dflt(cls, name):
+        return [a[4] for a in all_attrs(cls) if a[1] == name][0]
+    M = MC.Metering
+    assert dflt(M, "ProfileIntervalPeriod") == PR.PERIOD_30MIN
+    assert dflt(M, "UnitOfMeasure") == F.UNIT_KWH == dflt(PC.Price, "UnitOfMeasure") == PC.UNIT_KWH
+    assert dflt(M, "Multiplier") == F.DEFAULT_MULTIPLIER
+    assert dflt(M, "Divisor") == F.DEFAULT_DIVISOR
+    assert dflt(M, "SummationFormatting") == F.DEFAULT_SUMMATION_FMT
+    assert dflt(M, "DemandFormatting") == dflt(M, "HistoricalConsumptionFormatting") == \
+        F.DEFAULT_DEMAND_FMT
+    assert dflt(M, "MaxNumberOfPeriodsDelivered") == MC._MAX_PERIODS

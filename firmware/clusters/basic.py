@@ -1,33 +1,31 @@
 # Basic cluster (0x0000) server, ZCL rev 6 §3.2. No APS link key needed
 # (notes/zse-clusters §2 table: Basic is readable before key establishment).
-from ..compat import const
-from ..zcl import types as T
-from ..zcl.cluster import Cluster, A_R, A_W, A_NV, RW, check_range
+from ..zcl.cluster import Cluster, Cmds, Attrs, A_W, check_range
 from ..zcl.status import ZclError, INVALID_VALUE
-
-_POWER_MAINS_1PH = const(0x01)
 
 
 class Basic(Cluster):
     ID = 0x0000
     NAME = "Basic"
     REVISION = 1
-    ATTRS = (
-        (0x0000, "ZCLVersion", T.UINT8, A_R, 0x03),
-        (0x0001, "ApplicationVersion", T.UINT8, A_R, 0x01),
-        (0x0002, "StackVersion", T.UINT8, A_R, 0x00),
-        (0x0003, "HWVersion", T.UINT8, A_R, 0x01),
-        (0x0004, "ManufacturerName", T.CHARSTR, A_R, b"OpenESME"),
-        (0x0005, "ModelIdentifier", T.CHARSTR, A_R, b"ESME-MPY-1"),
-        (0x0006, "DateCode", T.CHARSTR, A_R, b"20261125"),
-        (0x0007, "PowerSource", T.ENUM8, A_R, _POWER_MAINS_1PH),
-        (0x0010, "LocationDescription", T.CHARSTR, RW | A_NV, b""),
-        (0x0011, "PhysicalEnvironment", T.ENUM8, RW | A_NV, 0x00),
-        (0x0012, "DeviceEnabled", T.BOOL, RW | A_NV, 1),
-        (0x0013, "AlarmMask", T.MAP8, RW | A_NV, 0x00),
-        (0x4000, "SWBuildID", T.CHARSTR, A_R, b"0.1.0"),
+    ATTRS = Attrs(
+        "0000 ZCLVersion UINT8 R 3;"
+        "0001 ApplicationVersion UINT8 R 1;"
+        "0002 StackVersion UINT8 R 0;"
+        "0003 HWVersion UINT8 R 1;"
+        "0004 ManufacturerName CHARSTR R 'OpenESME';"
+        "0005 ModelIdentifier CHARSTR R 'ESME-MPY-1';"
+        "0006 DateCode CHARSTR R '20261125';"
+        "0007 PowerSource ENUM8 R 1;"                    # mains, single phase
+        "0010 LocationDescription CHARSTR RWN '';"
+        "0011 PhysicalEnvironment ENUM8 RWN 0;"
+        "0012 DeviceEnabled BOOL RWN 1;"
+        "0013 AlarmMask MAP8 RWN 0;"
+        "4000 SWBuildID CHARSTR R '0.1.0';"
     )
-    RX = ((0x00, "ResetToFactoryDefaults", ()),)
+    RX = Cmds(
+        "00 ResetToFactoryDefaults;"
+    )
     TX = ()
 
     def validate(self, aid, value):

@@ -7,9 +7,8 @@
 # that minute) and the ZSE price tier (TOU index, or time band in block
 # mode). Large payloads use CommandIndex / TotalNumberOfCommands.
 from ..compat import const
-from ..zcl import types as T
 from ..zcl import status as S
-from ..zcl.cluster import Cluster
+from ..zcl.cluster import Cluster, Cmds
 from ..zcl.status import ZclError
 from ..tariff import calendar as C
 from ..tariff.engine import NEVER
@@ -19,49 +18,40 @@ TIME_REF_UTC = const(0x00)
 _DAY_HEAD = const(17)          # PublishDayProfile before its entries
 _ANY32 = 0xFFFFFFFF
 
-_IDS = (("ProviderID", T.UINT32), ("IssuerEventID", T.UINT32), ("IssuerCalendarID", T.UINT32))
-
 
 class CalendarServer(Cluster):
     ID = 0x0707
     NAME = "Calendar"
     SECURE = True
-    RX = (
-        (0x00, "GetCalendar", (("EarliestStartTime", T.UTC), ("MinIssuerEventID", T.UINT32),
-                               ("NumberOfCalendars", T.UINT8), ("CalendarType", T.ENUM8),
-                               ("ProviderID", T.UINT32))),
-        (0x01, "GetDayProfiles", (("ProviderID", T.UINT32), ("IssuerCalendarID", T.UINT32),
-                                  ("StartDayID", T.UINT8), ("NumberOfDays", T.UINT8))),
-        (0x02, "GetWeekProfiles", (("ProviderID", T.UINT32), ("IssuerCalendarID", T.UINT32),
-                                   ("StartWeekID", T.UINT8), ("NumberOfWeeks", T.UINT8))),
-        (0x03, "GetSeasons", (("ProviderID", T.UINT32), ("IssuerCalendarID", T.UINT32))),
-        (0x04, "GetSpecialDays", (("StartTime", T.UTC), ("NumberOfEvents", T.UINT8),
-                                  ("CalendarType", T.ENUM8), ("ProviderID", T.UINT32),
-                                  ("IssuerCalendarID", T.UINT32))),
+    RX = Cmds(
+        "00 GetCalendar EarliestStartTime:UTC MinIssuerEventID:UINT32 NumberOfCalendars:UINT8"
+        "  CalendarType:ENUM8 ProviderID:UINT32;"
+        "01 GetDayProfiles ProviderID:UINT32 IssuerCalendarID:UINT32 StartDayID:UINT8"
+        "  NumberOfDays:UINT8;"
+        "02 GetWeekProfiles ProviderID:UINT32 IssuerCalendarID:UINT32 StartWeekID:UINT8"
+        "  NumberOfWeeks:UINT8;"
+        "03 GetSeasons ProviderID:UINT32 IssuerCalendarID:UINT32;"
+        "04 GetSpecialDays StartTime:UTC NumberOfEvents:UINT8 CalendarType:ENUM8"
+        "  ProviderID:UINT32 IssuerCalendarID:UINT32;"
     )
-    TX = (
-        (0x00, "PublishCalendar", _IDS + (
-            ("StartTime", T.UTC), ("CalendarType", T.ENUM8), ("CalendarTimeReference", T.UINT8),
-            ("CalendarName", T.OCTSTR), ("NumberOfSeasons", T.UINT8),
-            ("NumberOfWeekProfiles", T.UINT8), ("NumberOfDayProfiles", T.UINT8))),
-        (0x01, "PublishDayProfile", _IDS + (
-            ("DayID", T.UINT8), ("TotalNumberOfScheduleEntries", T.UINT8),
-            ("CommandIndex", T.UINT8), ("TotalNumberOfCommands", T.UINT8),
-            ("CalendarType", T.ENUM8),
-            ("Entries", (("StartTime", T.UINT16), ("PriceTier", T.UINT8))))),
-        (0x02, "PublishWeekProfile", _IDS + (
-            ("WeekID", T.UINT8), ("DayIDRefMonday", T.UINT8), ("DayIDRefTuesday", T.UINT8),
-            ("DayIDRefWednesday", T.UINT8), ("DayIDRefThursday", T.UINT8),
-            ("DayIDRefFriday", T.UINT8), ("DayIDRefSaturday", T.UINT8),
-            ("DayIDRefSunday", T.UINT8))),
-        (0x03, "PublishSeasons", _IDS + (
-            ("CommandIndex", T.UINT8), ("TotalNumberOfCommands", T.UINT8),
-            ("Seasons", (("SeasonStartDate", T.DATE), ("WeekIDRef", T.UINT8))))),
-        (0x04, "PublishSpecialDays", _IDS + (
-            ("StartTime", T.UTC), ("CalendarType", T.ENUM8),
-            ("TotalNumberOfSpecialDays", T.UINT8), ("CommandIndex", T.UINT8),
-            ("TotalNumberOfCommands", T.UINT8),
-            ("SpecialDays", (("SpecialDayDate", T.DATE), ("DayIDRef", T.UINT8))))),
+    TX = Cmds(
+        "00 PublishCalendar ProviderID:UINT32 IssuerEventID:UINT32 IssuerCalendarID:UINT32"
+        "  StartTime:UTC CalendarType:ENUM8 CalendarTimeReference:UINT8 CalendarName:OCTSTR"
+        "  NumberOfSeasons:UINT8 NumberOfWeekProfiles:UINT8 NumberOfDayProfiles:UINT8;"
+        "01 PublishDayProfile ProviderID:UINT32 IssuerEventID:UINT32 IssuerCalendarID:UINT32"
+        "  DayID:UINT8 TotalNumberOfScheduleEntries:UINT8 CommandIndex:UINT8"
+        "  TotalNumberOfCommands:UINT8 CalendarType:ENUM8"
+        "  Entries:[StartTime:UINT16,PriceTier:UINT8];"
+        "02 PublishWeekProfile ProviderID:UINT32 IssuerEventID:UINT32 IssuerCalendarID:UINT32"
+        "  WeekID:UINT8 DayIDRefMonday:UINT8 DayIDRefTuesday:UINT8 DayIDRefWednesday:UINT8"
+        "  DayIDRefThursday:UINT8 DayIDRefFriday:UINT8 DayIDRefSaturday:UINT8"
+        "  DayIDRefSunday:UINT8;"
+        "03 PublishSeasons ProviderID:UINT32 IssuerEventID:UINT32 IssuerCalendarID:UINT32"
+        "  CommandIndex:UINT8 TotalNumberOfCommands:UINT8"
+        "  Seasons:[SeasonStartDate:DATE,WeekIDRef:UINT8];"
+        "04 PublishSpecialDays ProviderID:UINT32 IssuerEventID:UINT32 IssuerCalendarID:UINT32"
+        "  StartTime:UTC CalendarType:ENUM8 TotalNumberOfSpecialDays:UINT8 CommandIndex:UINT8"
+        "  TotalNumberOfCommands:UINT8 SpecialDays:[SpecialDayDate:DATE,DayIDRef:UINT8];"
     )
 
     def _calendars(self):

@@ -5,8 +5,7 @@
 # application back (start / stop) so it can shed or restore load.
 from ..compat import const
 from ..zcl import types as T
-from ..zcl.cluster import Cluster, RW, A_NV, check_range
-from ..zcl.frame import REST
+from ..zcl.cluster import Cluster, Cmds, Attrs, check_range
 from ..drlc import events as E
 
 STORE_KEY = "drlc"
@@ -36,33 +35,32 @@ class DrlcClient(Cluster):
     NAME = "DRLC"
     SERVER = False
     SECURE = True
-    ATTRS = (
-        (0x0000, "UtilityEnrollmentGroup", T.UINT8, RW | A_NV, 0x00),
-        (0x0001, "StartRandomizationMinutes", T.UINT8, RW | A_NV, 30),
-        (0x0002, "DurationRandomizationMinutes", T.UINT8, RW | A_NV, 0),
+    ATTRS = Attrs(
+        "0000 UtilityEnrollmentGroup UINT8 RWN 0;"
+        "0001 StartRandomizationMinutes UINT8 RWN 30;"
+        "0002 DurationRandomizationMinutes UINT8 RWN 0;"
         # bit 7 "simple misc. (residential on/off) loads": what an ESME's
         # auxiliary load-control switches carry (GBCS §18.1.1)
-        (0x0003, "DeviceClassValue", T.MAP16, RW | A_NV, 0x0080),
+        "0003 DeviceClassValue MAP16 RWN 0x80;"
     )
-    RX = (
-        (0x00, "LoadControlEvent", _LCE),
-        (0x01, "CancelLoadControlEvent", (
-            ("IssuerEventID", T.UINT32), ("DeviceClass", T.MAP16),
-            ("UtilityEnrollmentGroup", T.UINT8), ("CancelControl", T.MAP8),
-            ("EffectiveTime", T.UTC))),
-        (0x02, "CancelAllLoadControlEvents", (("CancelControl", T.MAP8),)),
+    RX = Cmds(
+        "00 LoadControlEvent IssuerEventID:UINT32 DeviceClass:MAP16"
+        "  UtilityEnrollmentGroup:UINT8 StartTime:UTC DurationInMinutes:UINT16"
+        "  CriticalityLevel:UINT8 CoolingTemperatureOffset:UINT8"
+        "  HeatingTemperatureOffset:UINT8 CoolingTemperatureSetPoint:INT16"
+        "  HeatingTemperatureSetPoint:INT16 AverageLoadAdjustmentPercentage:INT8"
+        "  DutyCycle:UINT8 EventControl:MAP8;"
+        "01 CancelLoadControlEvent IssuerEventID:UINT32 DeviceClass:MAP16"
+        "  UtilityEnrollmentGroup:UINT8 CancelControl:MAP8 EffectiveTime:UTC;"
+        "02 CancelAllLoadControlEvents CancelControl:MAP8;"
     )
-    TX = (
-        (0x00, "ReportEventStatus", (
-            ("IssuerEventID", T.UINT32), ("EventStatus", T.ENUM8),
-            ("EventStatusTime", T.UTC), ("CriticalityLevelApplied", T.UINT8),
-            ("CoolingTemperatureSetPointApplied", T.INT16),
-            ("HeatingTemperatureSetPointApplied", T.INT16),
-            ("AverageLoadAdjustmentPercentageApplied", T.INT8),
-            ("DutyCycleApplied", T.UINT8), ("EventControl", T.MAP8),
-            ("SignatureType", T.ENUM8), ("Signature", REST))),
-        (0x01, "GetScheduledEvents", (
-            ("StartTime", T.UTC), ("NumberOfEvents", T.UINT8), ("IssuerEventID?", T.UINT32))),
+    TX = Cmds(
+        "00 ReportEventStatus IssuerEventID:UINT32 EventStatus:ENUM8 EventStatusTime:UTC"
+        "  CriticalityLevelApplied:UINT8 CoolingTemperatureSetPointApplied:INT16"
+        "  HeatingTemperatureSetPointApplied:INT16"
+        "  AverageLoadAdjustmentPercentageApplied:INT8 DutyCycleApplied:UINT8"
+        "  EventControl:MAP8 SignatureType:ENUM8 Signature:REST;"
+        "01 GetScheduledEvents StartTime:UTC NumberOfEvents:UINT8 IssuerEventID?:UINT32;"
     )
 
     def __init__(self, app, hub_addr, hub_ep, ep, seed):

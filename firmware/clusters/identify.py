@@ -1,17 +1,20 @@
 # Identify cluster (0x0003) server, ZCL rev 6 §3.5.
-from ..zcl import types as T
-from ..zcl.cluster import Cluster, RW
+from ..zcl.cluster import Cluster, Cmds, Attrs
 
 
 class Identify(Cluster):
     ID = 0x0003
     NAME = "Identify"
-    ATTRS = ((0x0000, "IdentifyTime", T.UINT16, RW, 0),)
-    RX = (
-        (0x00, "Identify", (("IdentifyTime", T.UINT16),)),
-        (0x01, "IdentifyQuery", ()),
+    ATTRS = Attrs(
+        "0000 IdentifyTime UINT16 RW 0;"
     )
-    TX = ((0x00, "IdentifyQueryResponse", (("Timeout", T.UINT16),)),)
+    RX = Cmds(
+        "00 Identify IdentifyTime:UINT16;"
+        "01 IdentifyQuery;"
+    )
+    TX = Cmds(
+        "00 IdentifyQueryResponse Timeout:UINT16;"
+    )
 
     def on_Identify(self, req, fields):
         self.values[0x0000] = fields["IdentifyTime"]

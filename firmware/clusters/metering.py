@@ -7,8 +7,7 @@ import struct
 from ..compat import const
 from ..zcl import types as T
 from ..zcl import status as S
-from ..zcl.cluster import Cluster, A_R, A_P, A_DYN, A_NV, RW
-from ..zcl.frame import REST
+from ..zcl.cluster import Cluster, Cmds, Attrs, A_R, A_P
 from ..zcl.status import ZclError
 from ..metering import format as F
 from ..metering import profile as PR
@@ -42,71 +41,69 @@ _SNAPSHOT_HEAD = const(16)                # Publish Snapshot before its payload
 _PROFILE_HEAD = const(10)                 # Get Profile Response before its intervals, with the ZCL header
 _MAX_PERIODS = const(24)
 
-_DYN = A_R | A_DYN
-
 
 class Metering(Cluster):
     ID = 0x0702
     NAME = "Metering"
     SECURE = True
-    ATTRS = (
+    ATTRS = Attrs(
         # Reading Information set
-        (0x0000, "CurrentSummationDelivered", T.UINT48, _DYN | A_P, 0),
-        (0x0001, "CurrentSummationReceived", T.UINT48, A_R | A_P, 0),      # import only
-        (0x0002, "CurrentMaxDemandDelivered", T.UINT48, _DYN | A_P, 0),
-        (0x0004, "DFTSummation", T.UINT48, _DYN, 0),
-        (0x0005, "DailyFreezeTime", T.UINT16, A_R, 0x0000),                 # midnight UTC
-        (0x0006, "PowerFactor", T.INT8, _DYN | A_P, 0),
-        (0x0007, "ReadingSnapShotTime", T.UTC, _DYN, 0),
-        (0x0008, "CurrentMaxDemandDeliveredTime", T.UTC, _DYN, 0),
-        (0x000A, "DefaultUpdatePeriod", T.UINT8, A_R, 30),
-        (0x000B, "FastPollUpdatePeriod", T.UINT8, A_R, 5),
-        (0x000C, "CurrentBlockPeriodConsumptionDelivered", T.UINT48, _DYN | A_P, 0),
-        (0x000E, "CurrentBlock", T.ENUM8, _DYN | A_P, 0),
-        (0x000F, "ProfileIntervalPeriod", T.ENUM8, A_R, PR.PERIOD_30MIN),
-        (0x0014, "SupplyStatus", T.ENUM8, _DYN | A_P, 0x02),
-        (0x0020, "ActiveRegisterTierDelivered", T.ENUM8, _DYN | A_P, 1),
+        "0000 CurrentSummationDelivered UINT48 RPD 0;"
+        "0001 CurrentSummationReceived UINT48 RP 0;"              # import only
+        "0002 CurrentMaxDemandDelivered UINT48 RPD 0;"
+        "0004 DFTSummation UINT48 RD 0;"
+        "0005 DailyFreezeTime UINT16 R 0;"                        # midnight UTC
+        "0006 PowerFactor INT8 RPD 0;"
+        "0007 ReadingSnapShotTime UTC RD 0;"
+        "0008 CurrentMaxDemandDeliveredTime UTC RD 0;"
+        "000A DefaultUpdatePeriod UINT8 R 30;"
+        "000B FastPollUpdatePeriod UINT8 R 5;"
+        "000C CurrentBlockPeriodConsumptionDelivered UINT48 RPD 0;"
+        "000E CurrentBlock ENUM8 RPD 0;"
+        "000F ProfileIntervalPeriod ENUM8 R 2;"
+        "0014 SupplyStatus ENUM8 RPD 2;"
+        "0020 ActiveRegisterTierDelivered ENUM8 RPD 1;"
         # Meter Status set
-        (0x0200, "Status", T.MAP8, A_R | A_P, 0x00),
+        "0200 Status MAP8 RP 0;"
         # Formatting set
-        (0x0300, "UnitOfMeasure", T.ENUM8, A_R, F.UNIT_KWH),
-        (0x0301, "Multiplier", T.UINT24, A_R, F.DEFAULT_MULTIPLIER),
-        (0x0302, "Divisor", T.UINT24, A_R, F.DEFAULT_DIVISOR),
-        (0x0303, "SummationFormatting", T.MAP8, A_R, F.DEFAULT_SUMMATION_FMT),
-        (0x0304, "DemandFormatting", T.MAP8, A_R, F.DEFAULT_DEMAND_FMT),
-        (0x0305, "HistoricalConsumptionFormatting", T.MAP8, A_R, F.DEFAULT_DEMAND_FMT),
-        (0x0306, "MeteringDeviceType", T.MAP8, A_R, 0x00),   # GBCS §10.4.2.11
-        (0x0307, "SiteID", T.OCTSTR, A_R, b""),
-        (0x0308, "MeterSerialNumber", T.OCTSTR, A_R, b""),
+        "0300 UnitOfMeasure ENUM8 R 0;"
+        "0301 Multiplier UINT24 R 1;"
+        "0302 Divisor UINT24 R 1000;"
+        "0303 SummationFormatting MAP8 R 0xBB;"
+        "0304 DemandFormatting MAP8 R 0xAB;"
+        "0305 HistoricalConsumptionFormatting MAP8 R 0xAB;"
+        "0306 MeteringDeviceType MAP8 R 0;"                       # GBCS §10.4.2.11
+        "0307 SiteID OCTSTR R '';"
+        "0308 MeterSerialNumber OCTSTR R '';"
         # Historical Consumption set
-        (0x0400, "InstantaneousDemand", T.INT24, _DYN | A_P, 0),
-        (0x0401, "CurrentDayConsumptionDelivered", T.UINT24, _DYN | A_P, 0),
-        (0x0403, "PreviousDayConsumptionDelivered", T.UINT24, _DYN, 0),
-        (0x0405, "CurrentPartialProfileIntervalStartTimeDelivered", T.UTC, _DYN, 0),
-        (0x0407, "CurrentPartialProfileIntervalValueDelivered", T.UINT24, _DYN, 0),
-        (0x0430, "CurrentWeekConsumptionDelivered", T.UINT32, _DYN, 0),
-        (0x0432, "PreviousWeekConsumptionDelivered", T.UINT32, _DYN, 0),
-        (0x0440, "CurrentMonthConsumptionDelivered", T.UINT32, _DYN, 0),
-        (0x0442, "PreviousMonthConsumptionDelivered", T.UINT32, _DYN, 0),
+        "0400 InstantaneousDemand INT24 RPD 0;"
+        "0401 CurrentDayConsumptionDelivered UINT24 RPD 0;"
+        "0403 PreviousDayConsumptionDelivered UINT24 RD 0;"
+        "0405 CurrentPartialProfileIntervalStartTimeDelivered UTC RD 0;"
+        "0407 CurrentPartialProfileIntervalValueDelivered UINT24 RD 0;"
+        "0430 CurrentWeekConsumptionDelivered UINT32 RD 0;"
+        "0432 PreviousWeekConsumptionDelivered UINT32 RD 0;"
+        "0440 CurrentMonthConsumptionDelivered UINT32 RD 0;"
+        "0442 PreviousMonthConsumptionDelivered UINT32 RD 0;"
         # Load Profile Configuration set
         # as many intervals as one Get Profile Response carries (zcl/engine.py)
-        (0x0500, "MaxNumberOfPeriodsDelivered", T.UINT8, _DYN, _MAX_PERIODS),
+        "0500 MaxNumberOfPeriodsDelivered UINT8 RD 24;"
         # Supply Limit set (the limiter itself is the prepayment issue's)
-        (0x0600, "CurrentDemandDelivered", T.UINT24, _DYN, 0),
-        (0x0601, "DemandLimit", T.UINT24, _DYN, 0),          # the load-limit power threshold
-        (0x0602, "DemandIntegrationPeriod", T.UINT8, A_R, 30),
-        (0x0603, "NumberOfDemandSubintervals", T.UINT8, A_R, 1),
-        (0x0605, "LoadLimitSupplyState", T.ENUM8, _DYN, 0x02),
-        (0x0606, "LoadLimitCounter", T.UINT8, A_R | A_NV, 0),
+        "0600 CurrentDemandDelivered UINT24 RD 0;"
+        "0601 DemandLimit UINT24 RD 0;"                           # the load-limit power threshold
+        "0602 DemandIntegrationPeriod UINT8 R 30;"
+        "0603 NumberOfDemandSubintervals UINT8 R 1;"
+        "0605 LoadLimitSupplyState ENUM8 RD 2;"
+        "0606 LoadLimitCounter UINT8 RN 0;"
         # Alarms set
-        (0x0800, "GenericAlarmMask", T.MAP16, RW | A_NV, 0xFFFF),
-        (0x0801, "ElectricityAlarmMask", T.MAP32, RW | A_NV, 0xFFFFFFFF),
+        "0800 GenericAlarmMask MAP16 RWN 0xFFFF;"
+        "0801 ElectricityAlarmMask MAP32 RWN 0xFFFFFFFF;"
         # Billing set: cost of the current billing period (metering/snapshots.py)
-        (0x0A00, "BillToDateDelivered", T.UINT32, _DYN, 0),
-        (0x0A01, "BillToDateTimeStampDelivered", T.UTC, _DYN, 0),
-        (0x0A02, "ProjectedBillDelivered", T.UINT32, _DYN, 0),
-        (0x0A03, "ProjectedBillTimeStampDelivered", T.UTC, _DYN, 0),
-        (0x0A04, "BillDeliveredTrailingDigit", T.MAP8, _DYN, 0),
+        "0A00 BillToDateDelivered UINT32 RD 0;"
+        "0A01 BillToDateTimeStampDelivered UTC RD 0;"
+        "0A02 ProjectedBillDelivered UINT32 RD 0;"
+        "0A03 ProjectedBillTimeStampDelivered UTC RD 0;"
+        "0A04 BillDeliveredTrailingDigit MAP8 RD 0;"
     )
     # The tariff registers (GBCS Table 7.3.7.2 through ZSE D.3.2.2.2 / .12):
     # TOU register t at 0x0100 + 2(t-1); block b of time band t at
@@ -118,46 +115,37 @@ class Metering(Cluster):
         (0x0712, 8, 0x10, "CurrentTier%dBlock3SummationDelivered", T.UINT48, A_R | A_P),
         (0x0713, 8, 0x10, "CurrentTier%dBlock4SummationDelivered", T.UINT48, A_R | A_P),
     )
-    RX = (
-        (0x00, "GetProfile", (("IntervalChannel", T.ENUM8), ("EndTime", T.UTC),
-                              ("NumberOfPeriods", T.UINT8))),
-        (0x03, "RequestFastPollMode", (("FastPollUpdatePeriod", T.UINT8), ("Duration", T.UINT8))),
-        (0x04, "ScheduleSnapshot", (("IssuerEventID", T.UINT32), ("CommandIndex", T.UINT8),
-                                    ("TotalNumberOfCommands", T.UINT8), ("Schedules", REST))),
-        (0x05, "TakeSnapshot", (("SnapshotCause", T.MAP32),)),
-        (0x06, "GetSnapshot", (("EarliestStartTime", T.UTC), ("LatestEndTime", T.UTC),
-                               ("SnapshotOffset", T.UINT8), ("SnapshotCause", T.MAP32))),
-        (0x0A, "ResetLoadLimitCounter", (("ProviderID", T.UINT32), ("IssuerEventID", T.UINT32))),
-        (0x0B, "ChangeSupply", (("ProviderID", T.UINT32), ("IssuerEventID", T.UINT32),
-                                ("RequestDateTime", T.UTC), ("ImplementationDateTime", T.UTC),
-                                ("ProposedSupplyStatus", T.ENUM8), ("SupplyControlBits", T.MAP8))),
-        (0x0C, "LocalChangeSupply", (("ProposedSupplyStatus", T.ENUM8),)),
-        (0x0D, "SetSupplyStatus", (("IssuerEventID", T.UINT32), ("SupplyTamperState", T.ENUM8),
-                                   ("SupplyDepletionState", T.ENUM8),
-                                   ("SupplyUncontrolledFlowState", T.ENUM8),
-                                   ("LoadLimitSupplyState", T.ENUM8))),
+    RX = Cmds(
+        "00 GetProfile IntervalChannel:ENUM8 EndTime:UTC NumberOfPeriods:UINT8;"
+        "03 RequestFastPollMode FastPollUpdatePeriod:UINT8 Duration:UINT8;"
+        "04 ScheduleSnapshot IssuerEventID:UINT32 CommandIndex:UINT8"
+        "  TotalNumberOfCommands:UINT8 Schedules:REST;"
+        "05 TakeSnapshot SnapshotCause:MAP32;"
+        "06 GetSnapshot EarliestStartTime:UTC LatestEndTime:UTC SnapshotOffset:UINT8"
+        "  SnapshotCause:MAP32;"
+        "0A ResetLoadLimitCounter ProviderID:UINT32 IssuerEventID:UINT32;"
+        "0B ChangeSupply ProviderID:UINT32 IssuerEventID:UINT32 RequestDateTime:UTC"
+        "  ImplementationDateTime:UTC ProposedSupplyStatus:ENUM8 SupplyControlBits:MAP8;"
+        "0C LocalChangeSupply ProposedSupplyStatus:ENUM8;"
+        "0D SetSupplyStatus IssuerEventID:UINT32 SupplyTamperState:ENUM8"
+        "  SupplyDepletionState:ENUM8 SupplyUncontrolledFlowState:ENUM8"
+        "  LoadLimitSupplyState:ENUM8;"
     )
-    TX = (
-        (0x00, "GetProfileResponse", (("EndTime", T.UTC), ("Status", T.ENUM8),
-                                      ("ProfileIntervalPeriod", T.ENUM8),
-                                      ("NumberOfPeriodsDelivered", T.UINT8),
-                                      ("Intervals", (("Value", T.UINT24),)))),
-        (0x03, "RequestFastPollModeResponse", (("AppliedUpdatePeriod", T.UINT8),
-                                               ("FastPollModeEndTime", T.UTC))),
-        (0x04, "ScheduleSnapshotResponse", (("IssuerEventID", T.UINT32),
-                                            ("Confirmations", (("SnapshotScheduleID", T.UINT8),
-                                                               ("Confirmation", T.UINT8))))),
-        (0x05, "TakeSnapshotResponse", (("SnapshotID", T.UINT32), ("SnapshotConfirmation", T.ENUM8))),
-        (0x06, "PublishSnapshot", (("SnapshotID", T.UINT32), ("SnapshotTime", T.UTC),
-                                   ("TotalSnapshotsFound", T.UINT8), ("CommandIndex", T.UINT8),
-                                   ("TotalNumberOfCommands", T.UINT8), ("SnapshotCause", T.MAP32),
-                                   ("SnapshotPayloadType", T.ENUM8), ("SnapshotPayload", REST))),
         # ZSE 1.x D.3.2.3.1, the server's generated command ids: 0x07 is Get
         # Sampled Data Response; Supply Status Response (the answer to
         # Change Supply) is 0x0C.
-        (0x0C, "SupplyStatusResponse", (("ProviderID", T.UINT32), ("IssuerEventID", T.UINT32),
-                                        ("ImplementationDateTime", T.UTC),
-                                        ("SupplyStatus", T.ENUM8))),
+    TX = Cmds(
+        "00 GetProfileResponse EndTime:UTC Status:ENUM8 ProfileIntervalPeriod:ENUM8"
+        "  NumberOfPeriodsDelivered:UINT8 Intervals:[Value:UINT24];"
+        "03 RequestFastPollModeResponse AppliedUpdatePeriod:UINT8 FastPollModeEndTime:UTC;"
+        "04 ScheduleSnapshotResponse IssuerEventID:UINT32"
+        "  Confirmations:[SnapshotScheduleID:UINT8,Confirmation:UINT8];"
+        "05 TakeSnapshotResponse SnapshotID:UINT32 SnapshotConfirmation:ENUM8;"
+        "06 PublishSnapshot SnapshotID:UINT32 SnapshotTime:UTC TotalSnapshotsFound:UINT8"
+        "  CommandIndex:UINT8 TotalNumberOfCommands:UINT8 SnapshotCause:MAP32"
+        "  SnapshotPayloadType:ENUM8 SnapshotPayload:REST;"
+        "0C SupplyStatusResponse ProviderID:UINT32 IssuerEventID:UINT32"
+        "  ImplementationDateTime:UTC SupplyStatus:ENUM8;"
     )
 
     def __init__(self, app):

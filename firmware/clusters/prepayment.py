@@ -15,8 +15,7 @@ import struct
 from ..compat import const
 from ..zcl import types as T
 from ..zcl import status as S
-from ..zcl.cluster import Cluster, A_R, A_P, A_DYN
-from ..zcl.frame import REST
+from ..zcl.cluster import Cluster, Cmds, Attrs, A_R
 from ..zcl.status import ZclError
 from ..zcl.engine import runs
 from ..prepay import account as AC
@@ -55,7 +54,6 @@ CREDIT_ADJ_INCREMENTAL = const(0x00)
 CREDIT_ADJ_ABSOLUTE = const(0x01)
 _INT32_MAX = 0x7FFFFFFF
 
-_DYN = A_R | A_DYN
 # DebtRecoveryFrequency: per hour, day, week, month (365.25/12 days), quarter
 _PERIODS = (3600, 86400, 604800, 2629800, 7889400)
 
@@ -64,21 +62,21 @@ class Prepayment(Cluster):
     ID = 0x0705
     NAME = "Prepayment"
     SECURE = True
-    ATTRS = (
-        (0x0000, "PaymentControlConfiguration", T.MAP16, _DYN | A_P, 0),
-        (0x0001, "CreditRemaining", T.INT32, _DYN | A_P, 0),
-        (0x0002, "EmergencyCreditRemaining", T.INT32, _DYN | A_P, 0),
-        (0x0003, "CreditStatus", T.MAP8, _DYN | A_P, 0),
-        (0x0004, "CreditRemainingTimeStamp", T.UTC, _DYN, 0),
-        (0x0005, "AccumulatedDebt", T.INT32, _DYN | A_P, 0),
-        (0x0006, "OverallDebtCap", T.INT32, _DYN, 0),
-        (0x0010, "EmergencyCreditLimitAllowance", T.UINT32, _DYN, 0),
-        (0x0011, "EmergencyCreditThreshold", T.UINT32, _DYN, 0),
-        (0x0020, "TotalCreditAdded", T.UINT48, _DYN, 0),
-        (0x0021, "MaxCreditLimit", T.UINT32, _DYN, 0),
-        (0x0022, "MaxCreditPerTopUp", T.UINT32, _DYN, 0),
-        (0x0031, "LowCreditWarningLevel", T.UINT32, _DYN, 0),
-        (0x0040, "CutOffValue", T.INT32, _DYN, 0),
+    ATTRS = Attrs(
+        "0000 PaymentControlConfiguration MAP16 RPD 0;"
+        "0001 CreditRemaining INT32 RPD 0;"
+        "0002 EmergencyCreditRemaining INT32 RPD 0;"
+        "0003 CreditStatus MAP8 RPD 0;"
+        "0004 CreditRemainingTimeStamp UTC RD 0;"
+        "0005 AccumulatedDebt INT32 RPD 0;"
+        "0006 OverallDebtCap INT32 RD 0;"
+        "0010 EmergencyCreditLimitAllowance UINT32 RD 0;"
+        "0011 EmergencyCreditThreshold UINT32 RD 0;"
+        "0020 TotalCreditAdded UINT48 RD 0;"
+        "0021 MaxCreditLimit UINT32 RD 0;"
+        "0022 MaxCreditPerTopUp UINT32 RD 0;"
+        "0031 LowCreditWarningLevel UINT32 RD 0;"
+        "0040 CutOffValue INT32 RD 0;"
     )
     # Top Up set (5 newest, 0x0100 + 0x10 (n-1)) and Debt sets 1..3 (0x0210 + 0x10 (n-1))
     RANGES = (
@@ -90,63 +88,42 @@ class Prepayment(Cluster):
         (0x0217, 3, 0x10, "DebtRecoveryAmount%d", T.UINT32, A_R),
         (0x0219, 3, 0x10, "DebtRecoveryTopUpPercentage%d", T.UINT16, A_R),
     )
-    RX = (
-        (0x00, "SelectAvailableEmergencyCredit", (("CommandIssueDateTime", T.UTC),
-                                                  ("OriginatingDevice", T.ENUM8))),
-        (0x02, "ChangeDebt", (("IssuerEventID", T.UINT32), ("DebtLabel", T.OCTSTR),
-                              ("DebtAmount", T.UINT32), ("DebtRecoveryMethod", T.ENUM8),
-                              ("DebtAmountType", T.ENUM8), ("DebtRecoveryStartTime", T.UTC),
-                              ("DebtRecoveryCollectionTime", T.UINT16),
-                              ("DebtRecoveryFrequency", T.ENUM8), ("DebtRecoveryAmount", T.UINT32),
-                              ("DebtRecoveryBalancePercentage", T.UINT16))),
-        (0x03, "EmergencyCreditSetup", (("IssuerEventID", T.UINT32), ("StartTime", T.UTC),
-                                        ("EmergencyCreditLimit", T.UINT32),
-                                        ("EmergencyCreditThreshold", T.UINT32))),
-        (0x04, "ConsumerTopUp", (("OriginatingDevice", T.ENUM8), ("TopUpCode", T.OCTSTR))),
-        (0x05, "CreditAdjustment", (("IssuerEventID", T.UINT32), ("StartTime", T.UTC),
-                                    ("CreditAdjustmentType", T.ENUM8),
-                                    ("CreditAdjustmentValue", T.INT32))),
-        (0x06, "ChangePaymentMode", (("ProviderID", T.UINT32), ("IssuerEventID", T.UINT32),
-                                     ("ImplementationDateTime", T.UTC),
-                                     ("ProposedPaymentControlConfiguration", T.MAP16),
-                                     ("CutOffValue", T.INT32))),
-        (0x07, "GetPrepaySnapshot", (("EarliestStartTime", T.UTC), ("LatestEndTime", T.UTC),
-                                     ("SnapshotOffset", T.UINT8), ("SnapshotCause", T.MAP32))),
-        (0x08, "GetTopUpLog", (("LatestEndTime", T.UTC), ("NumberOfRecords", T.UINT8))),
-        (0x09, "SetLowCreditWarningLevel", (("LowCreditWarningLevel", T.UINT32),)),
-        (0x0A, "GetDebtRepaymentLog", (("LatestEndTime", T.UTC), ("NumberOfDebts", T.UINT8),
-                                       ("DebtType", T.ENUM8))),
-        (0x0B, "SetMaximumCreditLimit", (("ProviderID", T.UINT32), ("IssuerEventID", T.UINT32),
-                                         ("ImplementationDateTime", T.UTC),
-                                         ("MaximumCreditLevel", T.UINT32),
-                                         ("MaximumCreditPerTopUp", T.UINT32))),
-        (0x0C, "SetOverallDebtCap", (("ProviderID", T.UINT32), ("IssuerEventID", T.UINT32),
-                                     ("ImplementationDateTime", T.UTC),
-                                     ("OverallDebtCap", T.UINT32))),
+    RX = Cmds(
+        "00 SelectAvailableEmergencyCredit CommandIssueDateTime:UTC OriginatingDevice:ENUM8;"
+        "02 ChangeDebt IssuerEventID:UINT32 DebtLabel:OCTSTR DebtAmount:UINT32"
+        "  DebtRecoveryMethod:ENUM8 DebtAmountType:ENUM8 DebtRecoveryStartTime:UTC"
+        "  DebtRecoveryCollectionTime:UINT16 DebtRecoveryFrequency:ENUM8"
+        "  DebtRecoveryAmount:UINT32 DebtRecoveryBalancePercentage:UINT16;"
+        "03 EmergencyCreditSetup IssuerEventID:UINT32 StartTime:UTC"
+        "  EmergencyCreditLimit:UINT32 EmergencyCreditThreshold:UINT32;"
+        "04 ConsumerTopUp OriginatingDevice:ENUM8 TopUpCode:OCTSTR;"
+        "05 CreditAdjustment IssuerEventID:UINT32 StartTime:UTC CreditAdjustmentType:ENUM8"
+        "  CreditAdjustmentValue:INT32;"
+        "06 ChangePaymentMode ProviderID:UINT32 IssuerEventID:UINT32"
+        "  ImplementationDateTime:UTC ProposedPaymentControlConfiguration:MAP16"
+        "  CutOffValue:INT32;"
+        "07 GetPrepaySnapshot EarliestStartTime:UTC LatestEndTime:UTC SnapshotOffset:UINT8"
+        "  SnapshotCause:MAP32;"
+        "08 GetTopUpLog LatestEndTime:UTC NumberOfRecords:UINT8;"
+        "09 SetLowCreditWarningLevel LowCreditWarningLevel:UINT32;"
+        "0A GetDebtRepaymentLog LatestEndTime:UTC NumberOfDebts:UINT8 DebtType:ENUM8;"
+        "0B SetMaximumCreditLimit ProviderID:UINT32 IssuerEventID:UINT32"
+        "  ImplementationDateTime:UTC MaximumCreditLevel:UINT32 MaximumCreditPerTopUp:UINT32;"
+        "0C SetOverallDebtCap ProviderID:UINT32 IssuerEventID:UINT32"
+        "  ImplementationDateTime:UTC OverallDebtCap:UINT32;"
     )
-    TX = (
-        (0x01, "PublishPrepaySnapshot", (("SnapshotID", T.UINT32), ("SnapshotTime", T.UTC),
-                                         ("TotalSnapshotsFound", T.UINT8),
-                                         ("CommandIndex", T.UINT8),
-                                         ("TotalNumberOfCommands", T.UINT8),
-                                         ("SnapshotCause", T.MAP32),
-                                         ("SnapshotPayloadType", T.ENUM8),
-                                         ("SnapshotPayload", REST))),
-        (0x02, "ChangePaymentModeResponse", (("FriendlyCredit", T.MAP8),
-                                             ("FriendlyCreditCalendarID", T.UINT32),
-                                             ("EmergencyCreditLimit", T.UINT32),
-                                             ("EmergencyCreditThreshold", T.UINT32))),
-        (0x03, "ConsumerTopUpResponse", (("ResultType", T.ENUM8), ("TopUpValue", T.INT32),
-                                         ("SourceOfTopUp", T.ENUM8),
-                                         ("CreditRemaining", T.INT32))),
-        (0x05, "PublishTopUpLog", (("CommandIndex", T.UINT8), ("TotalNumberOfCommands", T.UINT8),
-                                   ("TopUps", (("TopUpCode", T.OCTSTR), ("TopUpAmount", T.INT32),
-                                               ("TopUpTime", T.UTC))))),
-        (0x06, "PublishDebtLog", (("CommandIndex", T.UINT8), ("TotalNumberOfCommands", T.UINT8),
-                                  ("Debts", (("CollectionTime", T.UTC),
-                                             ("AmountCollected", T.UINT32),
-                                             ("DebtType", T.ENUM8),
-                                             ("OutstandingDebt", T.UINT32))))),
+    TX = Cmds(
+        "01 PublishPrepaySnapshot SnapshotID:UINT32 SnapshotTime:UTC"
+        "  TotalSnapshotsFound:UINT8 CommandIndex:UINT8 TotalNumberOfCommands:UINT8"
+        "  SnapshotCause:MAP32 SnapshotPayloadType:ENUM8 SnapshotPayload:REST;"
+        "02 ChangePaymentModeResponse FriendlyCredit:MAP8 FriendlyCreditCalendarID:UINT32"
+        "  EmergencyCreditLimit:UINT32 EmergencyCreditThreshold:UINT32;"
+        "03 ConsumerTopUpResponse ResultType:ENUM8 TopUpValue:INT32 SourceOfTopUp:ENUM8"
+        "  CreditRemaining:INT32;"
+        "05 PublishTopUpLog CommandIndex:UINT8 TotalNumberOfCommands:UINT8"
+        "  TopUps:[TopUpCode:OCTSTR,TopUpAmount:INT32,TopUpTime:UTC];"
+        "06 PublishDebtLog CommandIndex:UINT8 TotalNumberOfCommands:UINT8"
+        "  Debts:[CollectionTime:UTC,AmountCollected:UINT32,DebtType:ENUM8,OutstandingDebt:UINT32];"
     )
 
     def __init__(self, app, topups, debts, snaps):

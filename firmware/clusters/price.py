@@ -15,9 +15,8 @@
 from ..compat import const
 from ..zcl import types as T
 from ..zcl import status as S
-from ..zcl.cluster import Cluster, A_R, A_DYN
+from ..zcl.cluster import Cluster, Cmds, Attrs, A_R
 from ..zcl.status import ZclError
-from ..zcl.frame import REST
 from ..zcl.engine import runs
 from ..tariff import matrix as M
 from ..tariff.engine import NEVER
@@ -26,36 +25,31 @@ UNIT_KWH = const(0x00)
 _SEG_HEAD = const(19)              # ProviderID .. SubPayloadControl of the segmented commands
 _LABELS_HEAD = const(15)           # PublishTierLabels before its labels
 SUBSCRIBERS = const(8)
-_R = A_R | A_DYN
 _NOT_USED32 = 0xFFFFFFFF
-
-_HDR_SEG = (("ProviderID", T.UINT32), ("IssuerEventID", T.UINT32), ("StartTime", T.UTC),
-            ("IssuerTariffID", T.UINT32), ("CommandIndex", T.UINT8),
-            ("TotalNumberOfCommands", T.UINT8), ("SubPayloadControl", T.MAP8))
 
 
 class Price(Cluster):
     ID = 0x0700
     NAME = "Price"
     SECURE = True
-    ATTRS = (
-        (0x010F, "BlockThresholdCount", T.UINT8, _R, 0),
-        (0x0200, "StartOfBlockPeriod", T.UTC, _R, 0),
-        (0x0201, "BlockPeriodDuration", T.UINT24, _R, 0),
-        (0x0202, "ThresholdMultiplier", T.UINT24, A_R, 1),
-        (0x0203, "ThresholdDivisor", T.UINT24, A_R, 1000),     # thresholds held in Wh
-        (0x0204, "BlockPeriodDurationType", T.MAP8, _R, 0),
-        (0x0300, "CommodityType", T.ENUM8, A_R, 0x00),         # electric metering
-        (0x0301, "StandingCharge", T.UINT32, _R, 0),
-        (0x0610, "TariffLabel", T.OCTSTR, _R, b""),
-        (0x0611, "NumberOfPriceTiersInUse", T.UINT8, _R, 0),
-        (0x0612, "NumberOfBlockThresholdsInUse", T.UINT8, _R, 0),
-        (0x0613, "TierBlockMode", T.ENUM8, _R, 0xFF),
-        (0x0615, "UnitOfMeasure", T.ENUM8, A_R, UNIT_KWH),
-        (0x0616, "Currency", T.UINT16, _R, 826),
-        (0x0617, "PriceTrailingDigit", T.MAP8, _R, 0),
-        (0x0700, "CurrentBillingPeriodStart", T.UTC, _R, 0),
-        (0x0701, "CurrentBillingPeriodDuration", T.UINT24, _R, 0),
+    ATTRS = Attrs(
+        "010F BlockThresholdCount UINT8 RD 0;"
+        "0200 StartOfBlockPeriod UTC RD 0;"
+        "0201 BlockPeriodDuration UINT24 RD 0;"
+        "0202 ThresholdMultiplier UINT24 R 1;"
+        "0203 ThresholdDivisor UINT24 R 1000;"                    # thresholds held in Wh
+        "0204 BlockPeriodDurationType MAP8 RD 0;"
+        "0300 CommodityType ENUM8 R 0;"                           # electric metering
+        "0301 StandingCharge UINT32 RD 0;"
+        "0610 TariffLabel OCTSTR RD '';"
+        "0611 NumberOfPriceTiersInUse UINT8 RD 0;"
+        "0612 NumberOfBlockThresholdsInUse UINT8 RD 0;"
+        "0613 TierBlockMode ENUM8 RD 255;"
+        "0615 UnitOfMeasure ENUM8 R 0;"
+        "0616 Currency UINT16 RD 826;"
+        "0617 PriceTrailingDigit MAP8 RD 0;"
+        "0700 CurrentBillingPeriodStart UTC RD 0;"
+        "0701 CurrentBillingPeriodDuration UINT24 RD 0;"
     )
     RANGES = (
         (0x0000, 48, 1, "Tier%dPriceLabel", T.OCTSTR, A_R),
@@ -68,58 +62,51 @@ class Price(Cluster):
         (0x0413, 8, 0x10, "Tier%dBlock4Price", T.UINT32, A_R),
         (0x050F, 33, 1, "PriceTier%d", T.UINT32, A_R),     # tiers 16..48 (numbered 1..33)
     )
-    RX = (
-        (0x00, "GetCurrentPrice", (("CommandOptions", T.MAP8),)),
-        (0x01, "GetScheduledPrices", (("StartTime", T.UTC), ("NumberOfEvents", T.UINT8))),
-        (0x02, "PriceAcknowledgement", (("ProviderID", T.UINT32), ("IssuerEventID", T.UINT32),
-                                        ("PriceAckTime", T.UTC), ("Control", T.MAP8))),
-        (0x03, "GetBlockPeriods", (("StartTime", T.UTC), ("NumberOfEvents", T.UINT8),
-                                   ("TariffType?", T.MAP8))),
-        (0x06, "GetTariffInformation", (("EarliestStartTime", T.UTC),
-                                        ("MinIssuerEventID", T.UINT32),
-                                        ("NumberOfCommands", T.UINT8), ("TariffType", T.MAP8))),
-        (0x07, "GetPriceMatrix", (("IssuerTariffID", T.UINT32),)),
-        (0x08, "GetBlockThresholds", (("IssuerTariffID", T.UINT32),)),
-        (0x0A, "GetTierLabels", (("IssuerTariffID", T.UINT32),)),
-        (0x0B, "GetBillingPeriod", (("EarliestStartTime", T.UTC), ("MinIssuerEventID", T.UINT32),
-                                    ("NumberOfCommands", T.UINT8), ("TariffType?", T.MAP8))),
+    RX = Cmds(
+        "00 GetCurrentPrice CommandOptions:MAP8;"
+        "01 GetScheduledPrices StartTime:UTC NumberOfEvents:UINT8;"
+        "02 PriceAcknowledgement ProviderID:UINT32 IssuerEventID:UINT32 PriceAckTime:UTC"
+        "  Control:MAP8;"
+        "03 GetBlockPeriods StartTime:UTC NumberOfEvents:UINT8 TariffType?:MAP8;"
+        "06 GetTariffInformation EarliestStartTime:UTC MinIssuerEventID:UINT32"
+        "  NumberOfCommands:UINT8 TariffType:MAP8;"
+        "07 GetPriceMatrix IssuerTariffID:UINT32;"
+        "08 GetBlockThresholds IssuerTariffID:UINT32;"
+        "0A GetTierLabels IssuerTariffID:UINT32;"
+        "0B GetBillingPeriod EarliestStartTime:UTC MinIssuerEventID:UINT32"
+        "  NumberOfCommands:UINT8 TariffType?:MAP8;"
     )
-    TX = (
-        (0x00, "PublishPrice", (
-            ("ProviderID", T.UINT32), ("RateLabel", T.OCTSTR), ("IssuerEventID", T.UINT32),
-            ("CurrentTime", T.UTC), ("UnitOfMeasure", T.ENUM8), ("Currency", T.UINT16),
-            ("PriceTrailingDigitAndPriceTier", T.MAP8),
-            ("NumberOfPriceTiersAndRegisterTier", T.MAP8), ("StartTime", T.UTC),
-            ("DurationInMinutes", T.UINT16), ("Price", T.UINT32), ("PriceRatio", T.UINT8),
-            ("GenerationPrice", T.UINT32), ("GenerationPriceRatio", T.UINT8),
-            ("AlternateCostDelivered", T.UINT32), ("AlternateCostUnit", T.ENUM8),
-            ("AlternateCostTrailingDigit", T.MAP8), ("NumberOfBlockThresholds", T.UINT8),
-            ("PriceControl", T.MAP8), ("NumberOfGenerationTiers", T.UINT8),
-            ("GenerationTier", T.ENUM8), ("ExtendedNumberOfPriceTiers", T.ENUM8),
-            ("ExtendedPriceTier", T.ENUM8), ("ExtendedRegisterTier", T.ENUM8))),
-        (0x01, "PublishBlockPeriod", (
-            ("ProviderID", T.UINT32), ("IssuerEventID", T.UINT32),
-            ("BlockPeriodStartTime", T.UTC), ("BlockPeriodDuration", T.UINT24),
-            ("BlockPeriodControl", T.MAP8), ("BlockPeriodDurationType", T.MAP8),
-            ("TariffType", T.MAP8), ("TariffResolutionPeriod", T.ENUM8))),
-        (0x04, "PublishTariffInformation", (
-            ("ProviderID", T.UINT32), ("IssuerEventID", T.UINT32), ("IssuerTariffID", T.UINT32),
-            ("StartTime", T.UTC), ("TariffTypeChargingScheme", T.MAP8), ("TariffLabel", T.OCTSTR),
-            ("NumberOfPriceTiersInUse", T.UINT8), ("NumberOfBlockThresholdsInUse", T.UINT8),
-            ("UnitOfMeasure", T.ENUM8), ("Currency", T.UINT16), ("PriceTrailingDigit", T.MAP8),
-            ("StandingCharge", T.UINT32), ("TierBlockMode", T.ENUM8),
-            ("BlockThresholdMultiplier", T.UINT24), ("BlockThresholdDivisor", T.UINT24))),
-        (0x05, "PublishPriceMatrix", _HDR_SEG + (
-            ("Entries", (("TierBlockID", T.UINT8), ("Price", T.UINT32))),)),
-        (0x06, "PublishBlockThresholds", _HDR_SEG + (("Thresholds", REST),)),
-        (0x08, "PublishTierLabels", (
-            ("ProviderID", T.UINT32), ("IssuerEventID", T.UINT32), ("IssuerTariffID", T.UINT32),
-            ("CommandIndex", T.UINT8), ("TotalNumberOfCommands", T.UINT8),
-            ("NumberOfLabels", T.UINT8), ("Labels", (("TierID", T.UINT8), ("TierLabel", T.OCTSTR))))),
-        (0x09, "PublishBillingPeriod", (
-            ("ProviderID", T.UINT32), ("IssuerEventID", T.UINT32),
-            ("BillingPeriodStartTime", T.UTC), ("BillingPeriodDuration", T.UINT24),
-            ("BillingPeriodDurationType", T.MAP8), ("TariffType", T.MAP8))),
+    TX = Cmds(
+        "00 PublishPrice ProviderID:UINT32 RateLabel:OCTSTR IssuerEventID:UINT32"
+        "  CurrentTime:UTC UnitOfMeasure:ENUM8 Currency:UINT16"
+        "  PriceTrailingDigitAndPriceTier:MAP8 NumberOfPriceTiersAndRegisterTier:MAP8"
+        "  StartTime:UTC DurationInMinutes:UINT16 Price:UINT32 PriceRatio:UINT8"
+        "  GenerationPrice:UINT32 GenerationPriceRatio:UINT8 AlternateCostDelivered:UINT32"
+        "  AlternateCostUnit:ENUM8 AlternateCostTrailingDigit:MAP8"
+        "  NumberOfBlockThresholds:UINT8 PriceControl:MAP8 NumberOfGenerationTiers:UINT8"
+        "  GenerationTier:ENUM8 ExtendedNumberOfPriceTiers:ENUM8 ExtendedPriceTier:ENUM8"
+        "  ExtendedRegisterTier:ENUM8;"
+        "01 PublishBlockPeriod ProviderID:UINT32 IssuerEventID:UINT32"
+        "  BlockPeriodStartTime:UTC BlockPeriodDuration:UINT24 BlockPeriodControl:MAP8"
+        "  BlockPeriodDurationType:MAP8 TariffType:MAP8 TariffResolutionPeriod:ENUM8;"
+        "04 PublishTariffInformation ProviderID:UINT32 IssuerEventID:UINT32"
+        "  IssuerTariffID:UINT32 StartTime:UTC TariffTypeChargingScheme:MAP8"
+        "  TariffLabel:OCTSTR NumberOfPriceTiersInUse:UINT8"
+        "  NumberOfBlockThresholdsInUse:UINT8 UnitOfMeasure:ENUM8 Currency:UINT16"
+        "  PriceTrailingDigit:MAP8 StandingCharge:UINT32 TierBlockMode:ENUM8"
+        "  BlockThresholdMultiplier:UINT24 BlockThresholdDivisor:UINT24;"
+        "05 PublishPriceMatrix ProviderID:UINT32 IssuerEventID:UINT32 StartTime:UTC"
+        "  IssuerTariffID:UINT32 CommandIndex:UINT8 TotalNumberOfCommands:UINT8"
+        "  SubPayloadControl:MAP8 Entries:[TierBlockID:UINT8,Price:UINT32];"
+        "06 PublishBlockThresholds ProviderID:UINT32 IssuerEventID:UINT32 StartTime:UTC"
+        "  IssuerTariffID:UINT32 CommandIndex:UINT8 TotalNumberOfCommands:UINT8"
+        "  SubPayloadControl:MAP8 Thresholds:REST;"
+        "08 PublishTierLabels ProviderID:UINT32 IssuerEventID:UINT32 IssuerTariffID:UINT32"
+        "  CommandIndex:UINT8 TotalNumberOfCommands:UINT8 NumberOfLabels:UINT8"
+        "  Labels:[TierID:UINT8,TierLabel:OCTSTR];"
+        "09 PublishBillingPeriod ProviderID:UINT32 IssuerEventID:UINT32"
+        "  BillingPeriodStartTime:UTC BillingPeriodDuration:UINT24"
+        "  BillingPeriodDurationType:MAP8 TariffType:MAP8;"
     )
 
     def __init__(self, app):

@@ -9,9 +9,19 @@
 # TX:    commands this side generates: (id, name, schema)
 # Schemas are those of frame.decode_fields. A command is never declared
 # without its payload schema (a hollow declaration decodes to nothing).
+# ATTRS, RX and TX are declared as Attrs and Cmds texts: one string per
+# table instead of a tuple per row, command and field. Their tuples were
+# built at import (they name zcl.types constants), so they took heap on a
+# board too, and about 27 KB on the unix port; a string constant stays in
+# flash (ROMFS on the unix port). Iterating one still yields the tuples
+# above, decoded a row at a time, so host tools and tests read them as
+# before; the engine looks rows up through AttrTable's index and Cmds.find.
+# Tuple tables (the hub simulator's Time server) work as well.
+import struct
+
 from ..compat import const
 from . import types as T
-from .frame import decode_fields
+from .frame import decode_fields, REST
 from .status import ZclError, UNSUP_CLUSTER_COMMAND, INVALID_VALUE, SUCCESS, NOT_AUTHORIZED
 
 # Access bits (ZCL rev 6 §2.6.1.3 plus two of ours).
@@ -25,31 +35,73 @@ RW = const(0x03)
 RP = const(0x05)
 
 ATTR_CLUSTER_REVISION = const(0xFFFD)  # global attribute (ZCL rev 6 §2.6.1.2)
+# AttrTable index row: id, type, access, name start and end, default start and end
+_IX = "<HBBHHHH"
+_IXN = const(12)
 
 
 class AttrTable:
-    """The attributes of one cluster: the class's ATTRS tuple (searched by
-    id, no per-instance dict), numbered families as ranges, and the global
-    ClusterRevision. Behaves like the dict it replaces (get, [], in, sorted
-    iteration, items, values)."""
+    """The attributes of one cluster: the class's ATTRS (an Attrs text or
+    a tuple of rows, searched by id, no per-instance dict), numbered
+    families as ranges, and the global ClusterRevision. Behaves like the
+    dict it replaces (get, [], in, sorted iteration, items, values)."""
 
     def __init__(self, attrs, ranges, revision):
-        ids = [a[0] for a in attrs]
-        self.attrs = attrs if ids == sorted(ids) else tuple(sorted(attrs))
         self.ranges = ranges
         self.rev = revision
+        if isinstance(attrs, Attrs):
+            # index, ascending id: id, type and access of each row, and
+            # where its name and default are in the text (_IX)
+            # (allocated first, filled with few temporaries: it lives as
+            # long as the meter)
+            sp = attrs.spec
+            n = 0
+            for _ in _recs(sp):
+                n += 1
+            ix = self.ix = bytearray(_IXN * n)
+            self.attrs = sp
+            i = 0
+            for a, b in _recs(sp):
+                _index_row(sp, a, b, ix, i)
+                k = i                            # insertion sort on the id
+                while k and self._id(k - 1) > self._id(k):
+                    t = ix[_IXN * k - _IXN:_IXN * k]
+                    ix[_IXN * k - _IXN:_IXN * k] = ix[_IXN * k:_IXN * k + _IXN]
+                    ix[_IXN * k:_IXN * k + _IXN] = t
+                    k -= 1
+                i += 1
+            return
+        ids = [a[0] for a in attrs]
+        self.attrs = attrs if ids == sorted(ids) else tuple(sorted(attrs))
+        self.ix = None
+
+    def _n(self):
+        return len(self.ix) // _IXN if self.ix is not None else len(self.attrs)
+
+    def _id(self, i):
+        ix = self.ix
+        if ix is not None:
+            return ix[_IXN * i] | ix[_IXN * i + 1] << 8
+        return self.attrs[i][0]
+
+    def _row(self, i):
+        if self.ix is not None:
+            aid, t, acc, n0, n1, d0, d1 = struct.unpack_from(_IX, self.ix, _IXN * i)
+            s = self.attrs
+            return (aid, s[n0:n1], t, acc, _dflt(s[d0:d1]))
+        return self.attrs[i]
 
     def get(self, aid, default=None):
-        at = self.attrs
-        lo, hi = 0, len(at)
+        n = self._n()
+        lo, hi = 0, n
         while lo < hi:                           # binary search on the id
             mid = (lo + hi) >> 1
-            if at[mid][0] < aid:
+            if self._id(mid) < aid:
                 lo = mid + 1
             else:
                 hi = mid
-        if lo < len(at) and at[lo][0] == aid:
-            return at[lo]
+        if lo < n and self._id(lo) == aid:
+            return self._row(lo)
         if aid == ATTR_CLUSTER_REVISION:
             return self.rev
         for first, n, step, name, t, acc in self.ranges:
@@ -57,6 +109,23 @@ class AttrTable:
             if r == 0 and 0 <= i < n:
                 return (aid, name % (i + 1), t, acc | A_DYN, None)
         return default
+
+    def ta(self, aid):
+        """type << 8 | access of attribute aid, -1 if there is none: what
+        Read Attributes needs, without building the row."""
+        ix = self.ix
+        if ix is not None:
+            lo, hi = 0, len(ix) // _IXN
+            while lo < hi:
+                mid = (lo + hi) >> 1
+                if self._id(mid) < aid:
+                    lo = mid + 1
+                else:
+                    hi = mid
+            if lo < len(ix) // _IXN and self._id(lo) == aid:
+                return ix[_IXN * lo + 2] << 8 | ix[_IXN * lo + 3]
+        a = self.get(aid)
+        return -1 if a is None else a[2] << 8 | a[3]
 
     def __getitem__(self, aid):
         a = self.get(aid)
@@ -70,12 +139,12 @@ class AttrTable:
     def __iter__(self):
         """Ascending ids, merged lazily (a list of every numbered id would
         cost kilobytes of heap)."""
-        ex = [a[0] for a in self.attrs] + [ATTR_CLUSTER_REVISION]
+        ne = self._n()
         nxt = [r[0] for r in self.ranges]       # next id of each range
         left = [r[1] for r in self.ranges]
         i = 0
         while True:
-            best = ex[i] if i < len(ex) else 0x10000
+            best = self._id(i) if i < ne else ATTR_CLUSTER_REVISION if i == ne else 0x10000
             k = -1
             for j in range(len(nxt)):
                 if left[j] and nxt[j] < best:
@@ -96,6 +165,89 @@ class AttrTable:
     def values(self):
         for aid in self:
             yield self[aid]
+
+
+class Attrs:
+    """An ATTRS table as text: rows separated by ";", each
+    "ID Name TYPE ACCESS DEFAULT" with ID four hex digits, TYPE a
+    zcl.types name, ACCESS letters R W P N D (A_R A_W A_P A_NV A_DYN) and
+    DEFAULT an integer (0x... hex or decimal), - for None or '...' for an
+    ASCII octet string without blanks. Iterates as the (id, name, type,
+    access, default) tuples it stands for, decoded one at a time (on the
+    unix port a .mpy's tuples are heap objects, one string is not)."""
+
+    def __init__(self, spec):
+        self.spec = spec
+
+    def __iter__(self):
+        s = self.spec
+        for a, b in _recs(s):
+            yield _attr(s[a:b])
+
+    def __len__(self):
+        n = 0
+        for _ in _recs(self.spec):
+            n += 1
+        return n
+
+
+def _recs(s):
+    """(start, end) of each non-blank ";"-separated record of s."""
+    a = 0
+    n = len(s)
+    while a < n:
+        while a < n and s[a] <= " ":
+            a += 1
+        b = s.find(";", a)
+        if b < 0:
+            b = n
+        if a < b:
+            yield a, b
+        a = b + 1
+
+
+def _tok(s, a, b):
+    """(start, end) of the first blank-separated token of s[a:b]."""
+    while a < b and s[a] <= " ":
+        a += 1
+    e = a
+    while e < b and s[e] > " ":
+        e += 1
+    return a, e
+
+
+def _index_row(s, a, b, ix, i):
+    """AttrTable index row i (_IX) for the Attrs record s[a:b]."""
+    p, e = _tok(s, a, b)
+    aid = int(s[p:e], 16)
+    n0, n1 = _tok(s, e, b)
+    p, e = _tok(s, n1, b)
+    t = getattr(T, s[p:e])
+    p, e = _tok(s, e, b)
+    acc = 0
+    while p < e:
+        acc |= 1 << "RWPND".find(s[p])
+        p += 1
+    d0, d1 = _tok(s, e, b)
+    struct.pack_into(_IX, ix, _IXN * i, aid, t, acc, n0, n1, d0, d1)
+
+
+def _attr(rec):
+    toks = rec.split()
+    acc = 0
+    for c in toks[3]:
+        acc |= 1 << "RWPND".find(c)
+    return (int(toks[0], 16), toks[1], getattr(T, toks[2]), acc, _dflt(toks[4]))
+
+
+def _dflt(d):
+    if d == "-":
+        return None
+    if d[0] == "'":
+        return d[1:-1].encode()
+    if d[:2] == "0x":
+        return int(d[2:], 16)
+    return int(d)
 
 
 def all_attrs(cls):
@@ -191,11 +343,62 @@ class Cluster:
             raise ZclError(NOT_AUTHORIZED)
 
 
+class Cmds:
+    """A RX or TX table as text: commands separated by ";", each
+    "ID Name field:TYPE ..." with ID two hex digits, TYPE a zcl.types name,
+    REST, or a repeated group "[name:TYPE,name:TYPE]"; a field name ending
+    in "?" is optional (frame.decode_fields). Iterates as the
+    (id, name, schema) tuples it stands for, decoded one at a time."""
+
+    def __init__(self, spec):
+        self.spec = spec
+
+    def __iter__(self):
+        s = self.spec
+        for a, b in _recs(s):
+            yield _cmd(s[a:b])
+
+    def __len__(self):
+        return len(Attrs(self.spec))
+
+    def find(self, k, key):
+        """The (id, name, schema) whose id (k 0, an int) or name (k 1) is
+        key, decoding that one command only; None if absent."""
+        s = self.spec
+        for a, b in _recs(s):
+            e = s.find(" ", a + 3)
+            if e < 0 or e > b:
+                e = b
+            if (int(s[a:a + 2], 16) == key) if k == 0 else (
+                    e - a - 3 == len(key) and s.startswith(key, a + 3)):
+                return _cmd(s[a:b])
+        return None
+
+
+def _cmd(rec):
+    toks = rec.split()
+    return (int(toks[0], 16), toks[1], tuple([_field(t) for t in toks[2:]]))
+
+
+def _field(tok):
+    i = tok.find(":")
+    t = tok[i + 1:]
+    if t[0] == "[":
+        t = tuple([_field(f) for f in t[1:-1].split(",")])
+    elif t == "REST":
+        t = REST
+    else:
+        t = getattr(T, t)
+    return (tok[:i], t)
+
+
 def _find(table, k, key):
     """The command of a RX/TX table whose id (an int key) or name is key
     (a scan of a dozen entries instead of two dicts per cluster)."""
     if isinstance(key, int):
         k = 0
+    if isinstance(table, Cmds):
+        return table.find(k, key)
     for c in table:
         if c[k] == key:
             return c

@@ -68,18 +68,18 @@ def encode_attr_record(eng, cl, aid, off):
     the bounds are checked before packing (CPython's struct.error is no
     ValueError)."""
     tx = eng.tx
-    a = cl.adefs.get(aid)
-    if a is None or not a[3] & A_R:
+    ta = cl.adefs.ta(aid)           # type << 8 | access, -1: none
+    if ta < 0 or not ta & A_R:
         if off + 3 > len(tx):
             return -1
         struct.pack_into("<HB", tx, off, aid,
-                         S.UNSUPPORTED_ATTRIBUTE if a is None else S.WRITE_ONLY)
+                         S.UNSUPPORTED_ATTRIBUTE if ta < 0 else S.WRITE_ONLY)
         return off + 3
     if off + 5 > len(tx):       # id, status, type and at least one octet of value
         return -1
     try:
-        struct.pack_into("<HBB", tx, off, aid, S.SUCCESS, a[2])
-        return T.encode(a[2], cl.read(aid), tx, off + 4)
+        struct.pack_into("<HBB", tx, off, aid, S.SUCCESS, ta >> 8)
+        return T.encode(ta >> 8, cl.read(aid), tx, off + 4)
     except STRUCT_ERRORS:           # CPython: struct.error is no ValueError
         return -1
 

@@ -1,0 +1,48 @@
+# Differential: every cluster table of the meter as the ZCL engine sees it
+# (zcl/cluster.py: ATTRS and RX/TX are packed text decoded on demand). For
+# each cluster the script prints every attribute the AttrTable yields with
+# its definition, a lookup of ids around each one, and every command by
+# iteration, by id and by name. CPython and MicroPython must print the same.
+# cluster_tables.py STORE_DIR
+from common import make_meter, store_dir
+from firmware.zcl.cluster import _find, AttrTable, Attrs, Cmds
+
+
+def syntax():
+    """Text the tables do not exercise: rows out of id order, blanks."""
+    a = Attrs(" 0102 Aa UINT16 RWPND 0x1F;0001 Bb OCTSTR R 'x-y';\n 0FFF Cc UTC RD -;"
+              "0003 Dd INT8 R 12 ;0002 Ee MAP32 RW 0xFFFFFFFF;")
+    t = AttrTable(a, ((0x0200, 3, 2, "R%d", 0x23, 1),), (0xFFFD, "ClusterRevision", 0x21, 1, 1))
+    print("syntax", len(a), repr(list(a)))
+    print("syntax", repr(list(t.items())), repr(t.get(0x0004)), repr(t.get(0x0203)))
+    c = Cmds("0A Get  Id:UINT32 Opt?:MAP8;\n  0B Put Items:[K:UINT8,V:OCTSTR]\n"
+             "    Rest:REST; 0C Nothing;")
+    print("syntax", len(c), repr(list(c)), repr(c.find(1, "Put")), repr(c.find(0, 0x0C)),
+          repr(c.find(1, "Ge")), repr(c.find(0, 0x0D)))
+
+
+def main():
+    m = make_meter(store_dir())[0]
+    for ep, cl in m.zcl.clusters():
+        print("cluster", ep, cl.ID, cl.NAME, "server" if cl.SERVER else "client")
+        n = 0
+        for aid, a in cl.adefs.items():
+            print(" attr", aid, repr(a), repr(cl.values.get(aid, "-")))
+            assert cl.adefs.get(aid) == a and aid in cl.adefs
+            for near in (aid - 1, aid + 1):
+                if near not in cl.adefs:
+                    print("  absent", near)
+            n += 1
+        print(" attrs", n, "rows", len(cl.ATTRS))
+        for tag, table in (("rx", cl.RX), ("tx", cl.TX)):
+            k = 0
+            for c in table:
+                print(" " + tag, repr(c))
+                assert _find(table, 0, c[0]) == c and _find(table, 1, c[1]) == c
+                k += 1
+            print(" " + tag, "commands", k, len(table), repr(_find(table, 0, 0xEE)),
+                  repr(_find(table, 1, "NoSuchCommand")))
+
+
+syntax()
+main()
