@@ -44,9 +44,8 @@ from .prepay.account import Account
 from .prepay.supply import Supply, NAMES as SUPPLY_NAMES, CAUSES as SUPPLY_CAUSES
 from .prepay import utrn as U
 from .prepay import account as AC
+from .clusters.registry import register, ESI_EP    # the clusters' table
 
-ESI_EP = const(1)
-DEVICE_ESI = const(0x0500)
 REG_PERIOD = const(1800)
 WS_PER_WH = const(3600)
 _REG_KEY = "registers"
@@ -143,30 +142,30 @@ class Meter:
         self.zcl.require_aps_security = cfg["aps_security_required"]
         self.reporting = Reporting(self)
         z = self.zcl
-        self.basic = z.add(ESI_EP, Basic(self), DEVICE_ESI)
-        self.identify = z.add(ESI_EP, Identify(self))
-        self.metering = z.add(ESI_EP, Metering(self))
+        self.basic = register(z, Basic(self))
+        self.identify = register(z, Identify(self))
+        self.metering = register(z, Metering(self))
         self.snapshots = Snapshots(self, be)
         self.metering.values[0x0308] = cfg["serial"].encode()
         self.metering.values[0x0307] = cfg["site_id"].encode()
-        self.time = z.add(ESI_EP, TimeClient(self, cfg["hub_addr"], cfg["hub_ep"], ESI_EP))
-        self.drlc = z.add(ESI_EP, DrlcClient(self, cfg["hub_addr"], cfg["hub_ep"], ESI_EP,
-                                             cfg.get("drlc_seed", self.ieee)))
+        self.time = register(z, TimeClient(self, cfg["hub_addr"], cfg["hub_ep"], ESI_EP))
+        self.drlc = register(z, DrlcClient(self, cfg["hub_addr"], cfg["hub_ep"], ESI_EP,
+                                           cfg.get("drlc_seed", self.ieee)))
         self.drlc.on_start = self._shed
         self.drlc.on_stop = self._restore
         self._shedding = []          # events whose load the aux switches shed
         self.account = Account(self)
         self.supply = Supply(self)
         self.tariff = TariffEngine(self, self.store, self.account)
-        self.prepayment = z.add(ESI_EP, Prepayment(
+        self.prepayment = register(z, Prepayment(
             self, SeqLog(be, "pp_topups.bin", 10, 29), SeqLog(be, "pp_debts.bin", 10, 13),
             SeqLog(be, "pp_snaps.bin", 31, 32)))
         self._devices = {}
         for k, v in cfg["han_devices"].items():
             self._devices[int(k, 0) if isinstance(k, str) else k] = v
         self._pp_day = -1
-        self.price = z.add(ESI_EP, Price(self))
-        self.calendar = z.add(ESI_EP, CalendarServer(self))
+        self.price = register(z, Price(self))
+        self.calendar = register(z, CalendarServer(self))
         self.tariff.on_change = self.price.price_changed
         self.tariff.on_activate = self._tariff_activated
         self._tickers = (self.identify, self.time, self.drlc)
