@@ -1,0 +1,150 @@
+# The drivers and the host end for control_loop.py: firmware/control.py over
+# an in-memory byte transport, as a board's main.py would run it. (A module
+# of its own: an imported module's source text does not stay in the unix
+# port's board-sized heap while the script runs.)
+import gc
+import json
+
+from firmware import hanlink as L
+from firmware.control import Control
+from firmware.meter import Meter, Platform
+from firmware.platform.clock import SimClock
+from firmware.platform.store import Store, FileBackend
+from firmware.platform.metrology import SimMetrology
+from firmware.platform.hw import Relay, Button, Display, AuxSwitches
+
+try:
+    from time import sleep_ms
+except ImportError:                       # CPython
+    from time import sleep
+
+    def sleep_ms(ms):
+        sleep(ms / 1000)
+
+T0 = 820886400
+
+
+class MemIO:
+    """The transport: what the host sent, handed out in reads of at most
+    `piece` octets; what the meter writes goes straight to the host end."""
+
+    def __init__(self):
+        self.rx = []                      # frames not yet read whole
+        self.pos = 0
+        self.piece = 512
+        self.waits = 0
+
+    def write(self, b):
+        HOST.d.feed(b)
+
+    def read(self):
+        if not self.rx:
+            return b""
+        f, i = self.rx[0], self.pos
+        d = f[i:i + self.piece]
+        self.pos = i + len(d)
+        if self.pos == len(f):
+            self.rx.pop(0)
+            self.pos = 0
+        return d
+
+    def wait(self, ms):
+        self.waits += 1
+        if self.rx:
+            return True
+        sleep_ms(ms + 5)                  # the line stays quiet that long
+        return False
+
+
+class Sim:
+    def __init__(self, clock, met, backend):
+        self.clock, self.met, self.backend = clock, met, backend
+
+    def advance_second(self):
+        self.clock.advance(1)
+
+    def set_load(self, w, aux_w):
+        self.met.load_w = w
+        if aux_w is not None:
+            for i in range(min(len(aux_w), len(self.met.aux_w))):
+                self.met.aux_w[i] = aux_w[i]
+
+    def cut_after(self, n):
+        self.backend.cut_after(n)
+
+
+def board(path, with_sim):
+    io = MemIO()
+    clock = SimClock(T0)
+    backend = FileBackend(path)
+    aux, relay = AuxSwitches(), Relay()
+    met = SimMetrology(0, aux, relay)
+    ctl = Control(io, clock, Sim(clock, met, backend) if with_sim else None)
+    gc.collect()       # as the virtual board starts: the meter then sizes its construction hole
+    ctl.meter = Meter(Platform(clock, Store(backend), met, relay, Button(), Display(),
+                               ctl.send_aps, aux), {"drlc_seed": 7})
+    ctl.meter.boot()
+    ctl._ticked = clock.mono()      # as Control.run() starts
+    host_side(io)                   # the boot frames
+    return ctl, io, clock, met
+
+
+class Host:
+    """The host end: control responses, each with the number of chunks it
+    came in. One in a single chunk is parsed; a longer one (the state) is
+    too big to hold whole beside the meter in a board-sized heap, so it is
+    kept as (octets, its first 12 and last 2)."""
+
+    def __init__(self):
+        self.d = L.Deframer(self.frame)
+        self.n = 0
+        self.size = 0
+        self.head = b""
+        self.rsps = []
+
+    def frame(self, t, p):
+        if t not in (L.T_CTRL_MORE, L.T_CTRL_RSP):
+            return
+        if not self.n:
+            self.head = bytes(p[:12])
+        self.n += 1
+        self.size += len(p)
+        if t == L.T_CTRL_RSP:
+            r = json.loads(bytes(p)) if self.n == 1 else (self.size, self.head, bytes(p[-2:]))
+            self.rsps.append((r, self.n))
+            self.n = self.size = 0
+
+
+HOST = Host()
+
+
+def host_side(io):
+    """The control responses the meter wrote since the last call, each with
+    its chunk count."""
+    r = HOST.rsps
+    HOST.rsps = []
+    return r
+
+
+def request(ctl, io, data, piece=512):
+    """Send a request (in CHUNK pieces if long), run the loop until the
+    transport is drained, return what came back."""
+    io.piece = piece
+    i = 0
+    while len(data) - i > L.CHUNK:
+        io.rx.append(L.encode(L.T_CTRL_MORE, data[i:i + L.CHUNK]))
+        i += L.CHUNK
+    io.rx.append(L.encode(L.T_CTRL, data[i:]))
+    while io.rx:
+        ctl.serve_once()
+    return host_side(io)
+
+
+def ask(ctl, io, **kw):
+    return request(ctl, io, json.dumps(kw).encode())[-1][0]
+
+
+def show(name, rsp):
+    if isinstance(rsp, dict):
+        rsp = sorted((k, rsp[k]) for k in rsp)
+    print(name, rsp)
