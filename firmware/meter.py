@@ -44,7 +44,7 @@ from .prepay.account import Account
 from .prepay.supply import Supply, NAMES as SUPPLY_NAMES, CAUSES as SUPPLY_CAUSES
 from .prepay import utrn as U
 from .prepay import account as AC
-from .clusters.registry import register, ESI_EP    # the clusters' table
+from .clusters import register, ESI_EP    # the clusters' table
 
 REG_PERIOD = const(1800)
 WS_PER_WH = const(3600)

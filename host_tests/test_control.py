@@ -1,6 +1,6 @@
 """The frozen control path (firmware/control.py), its mirror on the host
 (tools/bench/runner.py ACTIONS, tools/meterlink.py, tools/benchmarks.py,
-tools/fuzz.py), the one cluster registry (firmware/clusters/registry.py)
+tools/fuzz.py), the one cluster registry (firmware/clusters/__init__.py)
 and the frozen set of the board manifests."""
 import glob
 import inspect
@@ -12,7 +12,7 @@ import pytest
 
 from runtimes import ROOT, run_script
 from firmware import control as C
-from firmware.clusters import registry as REG
+from firmware import clusters as REG
 from tools import mpy_build
 from tools import zcl_host as Z
 from tools.bench import runner as R
@@ -192,8 +192,10 @@ def test_meter_registers_the_registry_in_its_order(tmp_path):
     m = Meter(Platform(SimClock(820886400), Store(FileBackend(str(tmp_path))), SimMetrology(),
                        Relay(), Button(), Display(), lambda msg: None))
     got = [(type(cl), ep) for ep, t in m.zcl.endpoints.items() for cl in t.values()]
-    assert got == [(cls, ep) for cls, ep, _ in REG.CLUSTERS]
-    assert m.zcl.device_ids == {ep: dev for _, ep, dev in REG.CLUSTERS if dev is not None}
+    assert got == [(cls, ep) for cls, ep, _ in Z.REGISTRY]
+    assert [(type(cl).__module__.split(".")[-1], type(cl).__name__, ep) for ep, t in
+            m.zcl.endpoints.items() for cl in t.values()] == [r[:3] for r in REG.rows()]
+    assert m.zcl.device_ids == {ep: dev for _, ep, dev in Z.REGISTRY if dev is not None}
     assert m.zcl.device_ids == {1: 0x0500}               # GBCS §7.4: the ESI endpoint
     for attr, cls in (("basic", "Basic"), ("identify", "Identify"), ("metering", "Metering"),
                       ("time", "TimeClient"), ("drlc", "DrlcClient"),
@@ -207,9 +209,10 @@ def test_meter_registers_the_registry_in_its_order(tmp_path):
 def test_host_tables_come_from_the_registry():
     from firmware.clusters.time_client import TimeClient
     import tools.hubsim                                   # noqa: F401 (registers the Time server)
-    want = {cls.ID for cls, _, _ in REG.CLUSTERS}
+    assert len(Z.REGISTRY) == len(REG.rows()) == 8
+    want = {cls.ID for cls, _, _ in Z.REGISTRY}
     assert set(Z.CLUSTERS) == want
-    for cls, _, _ in REG.CLUSTERS:
+    for cls, _, _ in Z.REGISTRY:
         if cls is not TimeClient:                         # the hub's side decodes Time
             assert Z.CLUSTERS[cls.ID] is cls
 
@@ -238,4 +241,4 @@ def test_board_manifest_freezes_all_but_the_host_only_modules():
     want = sorted(r for r in mpy_build.sources() if r not in mpy_build.HOST_ONLY)
     assert frozen == want
     assert "firmware/vboard.py" not in frozen and "firmware/control.py" in frozen
-    assert "firmware/clusters/registry.py" in frozen
+    assert "firmware/clusters/__init__.py" in frozen

@@ -3,6 +3,7 @@ bench runner, hub simulator and captures. The cluster tables are the
 firmware's own (one source of truth); the hub-only Time server table lives
 in tools/hubsim.py.
 """
+import importlib
 import struct
 
 from firmware.zcl import types as T
@@ -11,15 +12,20 @@ from firmware.zcl import status as S
 from firmware.zcl.frame import (Header, encode_header, decode_fields, encode_fields,  # noqa: F401
                                 FT_CLUSTER, FC_TO_CLIENT, FC_NO_DEFAULT_RSP)
 from firmware.zcl.cluster import all_attrs
-from firmware.clusters import registry as R
+from firmware import clusters as R
 from firmware.clusters.time_client import TimeClient
 
-# Cluster tables by id: the side the meter implements, from the firmware's
-# one cluster registry (firmware/clusters/registry.py), except Time: the
-# meter is its client and frames are decoded with the hub's Time server
-# table (hubsim.TimeServer registers it). A table's RX/TX are that side's
-# received and generated commands, so which one a frame uses depends on its
-# direction and on the side (see command_table).
+# The firmware's one cluster registry (firmware/clusters/__init__.py) with
+# its names resolved: (cluster class, endpoint, device id or None) in the
+# order the meter registers them.
+REGISTRY = [(getattr(importlib.import_module("firmware.clusters." + mod), name), ep, dev)
+            for mod, name, ep, dev in R.rows()]
+
+# Cluster tables by id: the side the meter implements, from the registry,
+# except Time: the meter is its client and frames are decoded with the
+# hub's Time server table (hubsim.TimeServer registers it). A table's RX/TX
+# are that side's received and generated commands, so which one a frame
+# uses depends on its direction and on the side (see command_table).
 CLUSTERS = {}
 
 
@@ -28,7 +34,7 @@ def register(cls):
     return cls
 
 
-for _c, _ep, _dev in R.CLUSTERS:
+for _c, _ep, _dev in REGISTRY:
     if _c is not TimeClient:
         register(_c)
 
