@@ -44,11 +44,12 @@ def virtual():
                 b'{"op": "load", "w": 100, "aux_w": ["a"]}', b'{"op": "tariff", "doc": 5, "at": 0}',
                 None):
         if bad is None:      # longer than a request may be: 18 pieces of 512 octets,
+            piece = L.encode(L.T_CTRL_MORE, b"x" * L.CHUNK)
             for i in range(17):          # sent one by one
-                io.rx.append(L.encode(L.T_CTRL_MORE, b"x" * L.CHUNK))
+                io.rx.append(piece)
                 while io.rx:
                     ctl.serve_once()
-            bad = b"x"
+            bad = piece = b"x"
         show("bad", request(ctl, io, bad)[0][0])
     show("after bad", [ask(ctl, io, op="sync")["now"] - T0, m.import_wh])
 

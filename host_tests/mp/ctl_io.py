@@ -41,7 +41,7 @@ class MemIO:
         if not self.rx:
             return b""
         f, i = self.rx[0], self.pos
-        d = f[i:i + self.piece]
+        d = memoryview(f)[i:i + self.piece]      # no copy: the heap is the board's
         self.pos = i + len(d)
         if self.pos == len(f):
             self.rx.pop(0)
