@@ -128,7 +128,7 @@ class Control:
         """A board's real time: one meter tick per second of the clock's
         monotonic count since the last (allocates nothing)."""
         m = self.clock.mono()
-        while self._ticked != m:
+        while self._ticked < m:
             self._ticked += 1
             self.meter.tick()
 

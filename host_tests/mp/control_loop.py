@@ -4,7 +4,7 @@
 # in pieces arriving in odd-sized reads, a response longer than a chunk,
 # malformed requests, a partial frame expired by the idle line. Phase
 # "board" (none): the simulated-hardware ops refused, the meter ticked by
-# its own clock. One meter per process (the host end shares the board-sized
+# its own clock, the idle loop allocating nothing (MicroPython heap_lock). One meter per process (the host end shares the board-sized
 # heap). Printed values are parsed and sorted: the same bytes on both runtimes.
 import json
 import sys
@@ -12,7 +12,7 @@ import sys
 from common import store_dir
 from firmware import hanlink as L
 from firmware.control import OPS, SIM_OPS
-from ctl_io import T0, board, request, ask, show
+from ctl_io import T0, board, request, ask, show, heap_locked
 
 
 def virtual():
@@ -73,6 +73,12 @@ def board_():
     clock.advance(30)                             # the RTC moves on its own
     ctl.serve_once()                              # nothing on the line: the meter ticks
     print("board ticked", clock.mono(), ctl._ticked, "ImportWh", ctl.meter.import_wh)
+    # a minute later, the line idle: one pass of the loop ticks the meter 60
+    # times and allocates nothing (the time request went out at boot)
+    clock.advance(60)
+    res = heap_locked(ctl.serve_once)
+    print("board idle", clock.mono(), ctl._ticked, "ImportWh", ctl.meter.import_wh)
+    print("heap_lock", res)
     show("board ui", ask(ctl, io, op="ui", code=0xFFFF))
 
 

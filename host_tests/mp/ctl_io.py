@@ -148,3 +148,23 @@ def show(name, rsp):
     if isinstance(rsp, dict):
         rsp = sorted((k, rsp[k]) for k in rsp)
     print(name, rsp)
+
+
+def heap_locked(fn):
+    """fn() under micropython.heap_lock(): "ok" if it allocated nothing,
+    "ALLOCATED" if it tried; "n/a" on CPython (no heap lock)."""
+    try:
+        import micropython
+        micropython.heap_lock
+    except (ImportError, AttributeError):
+        fn()
+        return "n/a"
+    ok = False                # bound before the lock: storing a new name allocates
+    micropython.heap_lock()
+    try:
+        fn()
+        ok = True
+    except MemoryError:
+        pass
+    micropython.heap_unlock()
+    return "ok" if ok else "ALLOCATED"
