@@ -1,12 +1,13 @@
-# The drivers and the host end for control_loop.py: firmware/control.py over
-# an in-memory byte transport, as a board's main.py would run it. (A module
-# of its own: an imported module's source text does not stay in the unix
-# port's board-sized heap while the script runs.)
+# control_loop.py's body: firmware/control.py over an in-memory byte
+# transport, as a board's main.py would run it, with the host end in the
+# same process. (A module of its own: an imported module's source text does
+# not stay in the unix port's board-sized heap while it runs, a script's
+# does; the host end shares that heap with the meter.)
 import gc
 import json
 
 from firmware import hanlink as L
-from firmware.control import Control
+from firmware.control import Control, OPS, SIM_OPS
 from firmware.meter import Meter, Platform
 from firmware.platform.clock import SimClock
 from firmware.platform.store import Store, FileBackend
@@ -168,3 +169,73 @@ def heap_locked(fn):
         pass
     micropython.heap_unlock()
     return "ok" if ok else "ALLOCATED"
+
+
+# -- the two phases ---------------------------------------------------------------
+
+def virtual(path):
+    print("ops", sorted(OPS), "sim", sorted(SIM_OPS))
+    ctl, io, clock, met = board(path + "/v", True)
+    show("sync", ask(ctl, io, op="sync"))
+    show("load", ask(ctl, io, op="load", w=3600, aux_w=[1000, 0]))
+    show("button", ask(ctl, io, op="button"))
+    done = 0
+    while done < 20:                              # an advance stops after a second with frames
+        done += ask(ctl, io, op="advance", s=20 - done)["done"]
+    show("advanced", [done, clock.now() - T0])
+    show("drlc_opt", ask(ctl, io, op="drlc_opt", out=True, event=None))
+
+    # a long request: a tariff document in CHUNK pieces, read 7 octets at a time
+    with open("../../tariffs/tou-blocks.json") as f:
+        data = json.dumps({"op": "tariff", "doc": json.load(f), "at": 0}).encode()
+    n = len(data) // L.CHUNK + 1
+    r = request(ctl, io, data, piece=7)[0][0]
+    data = None
+    print("long request", n, "pieces", "activated", sorted(r["activated"]), "pending",
+          r["pending"])
+    st, n = request(ctl, io, b'{"op": "state"}')[0]
+    m = ctl.meter
+    print("state in", n > 1, "chunks", st[0] > L.CHUNK, st[1], st[2], "ImportWh", m.import_wh,
+          "presses", m.button_presses, "aux", m.aux.closed, "tariff", m.tariff.tariff_id)
+
+    # malformed requests: answered, the meter serves on, nothing changed
+    for bad in (b"{not json", b"[1, 2]", b'{"op": "format-flash"}', b'{"op": "advance", "s": -1}',
+                b'{"op": "load", "w": 100, "aux_w": ["a"]}', b'{"op": "tariff", "doc": 5, "at": 0}',
+                None):
+        if bad is None:      # longer than a request may be: 18 pieces of 512 octets,
+            piece = L.encode(L.T_CTRL_MORE, b"x" * L.CHUNK)
+            for i in range(17):          # sent one by one
+                io.rx.append(piece)
+                while io.rx:
+                    ctl.serve_once()
+            bad = piece = b"x"
+        show("bad", request(ctl, io, bad)[0][0])
+    show("after bad", [ask(ctl, io, op="sync")["now"] - T0, m.import_wh])
+
+    # a frame cut off after its header: the idle line expires it, the next
+    # request is answered
+    waits = io.waits
+    io.rx.append(b"\x7e\xa5\x58\x02{}")
+    ctl.serve_once()
+    print("partial pending", ctl.deframer.pending())
+    ctl.serve_once()                              # nothing comes for IDLE_MS
+    print("expired", not ctl.deframer.pending(), ctl.deframer.timeouts, io.waits - waits)
+    show("after partial", ask(ctl, io, op="sync"))
+
+
+def board_(path):
+    ctl, io, clock, met = board(path + "/b", False)
+    for op in ("advance", "load", "cut_after_writes"):
+        show("board " + op, ask(ctl, io, op=op, s=5, w=5, n=1))
+    show("board sync", ask(ctl, io, op="sync"))
+    met.load_w = 7200                             # the metrology driver measures 2 Wh a second
+    clock.advance(30)                             # the RTC moves on its own
+    ctl.serve_once()                              # nothing on the line: the meter ticks
+    print("board ticked", clock.mono(), ctl._ticked, "ImportWh", ctl.meter.import_wh)
+    # a minute later, the line idle: one pass of the loop ticks the meter 60
+    # times and allocates nothing (the time request went out at boot)
+    clock.advance(60)
+    res = heap_locked(ctl.serve_once)
+    print("board idle", clock.mono(), ctl._ticked, "ImportWh", ctl.meter.import_wh)
+    print("heap_lock", res)
+    show("board ui", ask(ctl, io, op="ui", code=0xFFFF))
