@@ -33,6 +33,7 @@ from .clusters.time_client import TimeClient, NAMES as TIME_STATUS_NAMES
 from .clusters.drlc_client import DrlcClient
 from .clusters.price import Price
 from .clusters.calendar import CalendarServer
+from .clusters import register, ESI_EP    # the clusters' table
 from .platform.hw import AuxSwitches
 from .platform.clock import plausible, rtc_check
 from .metering.profile import Profile
@@ -44,7 +45,6 @@ from .prepay.account import Account
 from .prepay.supply import Supply, NAMES as SUPPLY_NAMES, CAUSES as SUPPLY_CAUSES
 from .prepay import utrn as U
 from .prepay import account as AC
-from .clusters import register, ESI_EP    # the clusters' table
 
 REG_PERIOD = const(1800)
 WS_PER_WH = const(3600)
