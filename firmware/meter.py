@@ -33,7 +33,7 @@ from .clusters.time_client import TimeClient, NAMES as TIME_STATUS_NAMES
 from .clusters.drlc_client import DrlcClient
 from .clusters.price import Price
 from .clusters.calendar import CalendarServer
-from .clusters import register, ESI_EP    # the clusters' table
+from .clusters import register    # the clusters' table
 from .platform.hw import AuxSwitches
 from .platform.clock import plausible, rtc_check
 from .metering.profile import Profile
@@ -46,6 +46,7 @@ from .prepay.supply import Supply, NAMES as SUPPLY_NAMES, CAUSES as SUPPLY_CAUSE
 from .prepay import utrn as U
 from .prepay import account as AC
 
+ESI_EP = const(1)
 REG_PERIOD = const(1800)
 WS_PER_WH = const(3600)
 _REG_KEY = "registers"

@@ -15,11 +15,13 @@ from firmware.zcl.cluster import all_attrs
 from firmware import clusters as R
 from firmware.clusters.time_client import TimeClient
 
-# The firmware's one cluster registry (firmware/clusters/__init__.py) with
-# its names resolved: (cluster class, endpoint, device id or None) in the
-# order the meter registers them.
+# The firmware's one cluster registry (firmware/clusters/__init__.py): its
+# rows (module, class name, endpoint, device id or None), and with the names
+# resolved (cluster class, endpoint, device id or None), in the order the
+# meter registers them.
+ROWS = [tuple(R.CLUSTERS[i:i + 4]) for i in range(0, len(R.CLUSTERS), 4)]
 REGISTRY = [(getattr(importlib.import_module("firmware.clusters." + mod), name), ep, dev)
-            for mod, name, ep, dev in R.rows()]
+            for mod, name, ep, dev in ROWS]
 
 # Cluster tables by id: the side the meter implements, from the registry,
 # except Time: the meter is its client and frames are decoded with the

@@ -6,16 +6,13 @@
 # cluster tables from it too (tools/zcl_host.py), so a cluster added to the
 # meter is known to the bench, the hub simulator and the captures at once.
 # Names, not classes: the table is a constant (in flash on a board) and
-# importing the package does not import every cluster module.
+# importing the package does not import every cluster module. One flat
+# tuple, four entries a row, and nothing else here: on the unix port every
+# object of this module costs heap.
 #
-# Endpoint layout (GBCS §7.4, Table 7.4): one "Electricity ESI Endpoint" for
-# a single-phase ESME, ZSE device id 0x0500 (Energy Service Interface), with
-# every cluster of the meter on it.
-from ..compat import const
-
-ESI_EP = const(1)
-
-# Four entries a row, in one flat tuple (one object; in flash on a board).
+# Endpoint layout (GBCS §7.4, Table 7.4): one "Electricity ESI Endpoint"
+# (endpoint 1, meter.ESI_EP) for a single-phase ESME, ZSE device id 0x0500
+# (Energy Service Interface), with every cluster of the meter on it.
 CLUSTERS = (
     "basic", "Basic", 1, 0x0500,
     "identify", "Identify", 1, None,
@@ -37,9 +34,3 @@ def register(engine, cluster):
         if t[i] == name:
             return engine.add(t[i + 1], cluster, t[i + 2])
     raise ValueError("cluster not in the registry")
-
-
-def rows():
-    """(module, class name, endpoint, device id or None) in registration order."""
-    t = CLUSTERS
-    return [tuple(t[i:i + 4]) for i in range(0, len(t), 4)]
