@@ -1,6 +1,6 @@
 """The frozen control path (firmware/control.py), its mirror on the host
 (tools/bench/runner.py ACTIONS, tools/meterlink.py, tools/benchmarks.py,
-tools/fuzz.py), the one cluster registry (firmware/clusters/__init__.py)
+tools/fuzz.py), the one cluster registry (firmware/meter.py CLUSTERS)
 and the frozen set of the board manifests."""
 import glob
 import inspect
@@ -12,7 +12,7 @@ import pytest
 
 from runtimes import ROOT, run_script
 from firmware import control as C
-from firmware import clusters as REG
+from firmware import meter as M
 from tools import mpy_build
 from tools import zcl_host as Z
 from tools.bench import runner as R
@@ -197,8 +197,7 @@ def test_meter_registers_the_registry_in_its_order(tmp_path):
                        Relay(), Button(), Display(), lambda msg: None))
     got = [(type(cl), ep) for ep, t in m.zcl.endpoints.items() for cl in t.values()]
     assert got == [(cls, ep) for cls, ep, _ in Z.REGISTRY]
-    assert [(type(cl).__module__.split(".")[-1], type(cl).__name__, ep) for ep, t in
-            m.zcl.endpoints.items() for cl in t.values()] == [r[:3] for r in Z.ROWS]
+    assert got == [(M.CLUSTERS[i], M.CLUSTERS[i + 1]) for i in range(0, len(M.CLUSTERS), 3)]
     assert m.zcl.device_ids == {ep: dev for _, ep, dev in Z.REGISTRY if dev is not None}
     assert m.zcl.device_ids == {1: 0x0500}               # GBCS §7.4: the ESI endpoint
     for attr, cls in (("basic", "Basic"), ("identify", "Identify"), ("metering", "Metering"),
@@ -207,13 +206,13 @@ def test_meter_registers_the_registry_in_its_order(tmp_path):
                       ("calendar", "CalendarServer")):
         assert type(getattr(m, attr)).__name__ == cls
     with pytest.raises(ValueError):
-        REG.register(m.zcl, object())
+        M._register(m.zcl, object())
 
 
 def test_host_tables_come_from_the_registry():
     from firmware.clusters.time_client import TimeClient
     import tools.hubsim                                   # noqa: F401 (registers the Time server)
-    assert len(Z.REGISTRY) == len(Z.ROWS) == len(REG.CLUSTERS) // 4 == 8
+    assert len(Z.REGISTRY) == len(M.CLUSTERS) // 3 == 8
     want = {cls.ID for cls, _, _ in Z.REGISTRY}
     assert set(Z.CLUSTERS) == want
     for cls, _, _ in Z.REGISTRY:
@@ -245,4 +244,3 @@ def test_board_manifest_freezes_all_but_the_host_only_modules():
     want = sorted(r for r in mpy_build.sources() if r not in mpy_build.HOST_ONLY)
     assert frozen == want
     assert "firmware/vboard.py" not in frozen and "firmware/control.py" in frozen
-    assert "firmware/clusters/__init__.py" in frozen

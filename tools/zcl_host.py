@@ -3,7 +3,6 @@ bench runner, hub simulator and captures. The cluster tables are the
 firmware's own (one source of truth); the hub-only Time server table lives
 in tools/hubsim.py.
 """
-import importlib
 import struct
 
 from firmware.zcl import types as T
@@ -12,16 +11,13 @@ from firmware.zcl import status as S
 from firmware.zcl.frame import (Header, encode_header, decode_fields, encode_fields,  # noqa: F401
                                 FT_CLUSTER, FC_TO_CLIENT, FC_NO_DEFAULT_RSP)
 from firmware.zcl.cluster import all_attrs
-from firmware import clusters as R
+from firmware.meter import CLUSTERS as _REG
 from firmware.clusters.time_client import TimeClient
 
-# The firmware's one cluster registry (firmware/clusters/__init__.py): its
-# rows (module, class name, endpoint, device id or None), and with the names
-# resolved (cluster class, endpoint, device id or None), in the order the
-# meter registers them.
-ROWS = [tuple(R.CLUSTERS[i:i + 4]) for i in range(0, len(R.CLUSTERS), 4)]
-REGISTRY = [(getattr(importlib.import_module("firmware.clusters." + mod), name), ep, dev)
-            for mod, name, ep, dev in ROWS]
+# The firmware's one cluster registry (firmware/meter.py CLUSTERS): rows of
+# (cluster class, endpoint, device id or None) in the order the meter
+# registers them.
+REGISTRY = [tuple(_REG[i:i + 3]) for i in range(0, len(_REG), 3)]
 
 # Cluster tables by id: the side the meter implements, from the registry,
 # except Time: the meter is its client and frames are decoded with the
