@@ -42,12 +42,9 @@ from .zcl.status import DecodeError
 from .meter import TariffNoRoom
 
 _REQ_MAX = const(8192)     # longest control request (a tariff document)
-_BAD = "bad control request"
 _W_MAX = const(1000000)          # load per circuit (W): far above a 100 A single-phase supply
 _ADVANCE_MAX = const(100000000)  # seconds per advance (over 3 years)
 _WRITES_MAX = const(1000000)
-_UTC_MAX = 0xFFFFFFFE      # ZigBee UTCTime; 0xFFFFFFFF is its invalid value (no small int)
-_DOC_ARG = {"tariff": "doc", "prepay": "doc"}    # ops whose argument is a JSON object
 # Ops only simulated hardware can carry out (the bench's time, load and
 # fault injection); a board answers them "not on this board".
 SIM_OPS = ("advance", "load", "cut_after_writes")
@@ -87,12 +84,10 @@ class Control:
         m = self.clock.mono()
         if m != self._mark:       # time mark before the first frame of a second
             self._mark = m
-            self._event({"t": self.clock.now(), "m": m})
+            self.io.write(L.encode(L.T_EVENT, json.dumps({"t": self.clock.now(), "m": m})
+                                  .encode()))
         self.io.write(L.encode(L.T_APS, msg.encode()))
         self.sent += 1
-
-    def _event(self, obj):
-        self.io.write(L.encode(L.T_EVENT, json.dumps(obj).encode()))
 
     def run(self):
         """Boot the meter and serve the link until the transport closes."""
@@ -111,7 +106,12 @@ class Control:
         d = self.deframer
         io = self.io
         if self.sim is None:
-            self.catch_up()
+            # a board's real time: one meter tick per second of the clock's
+            # monotonic count since the last (allocates nothing)
+            m = self.clock.mono()
+            while self._ticked < m:
+                self._ticked += 1
+                self.meter.tick()
             if not io.wait(L.IDLE_MS):
                 d.expire(ticks_ms())
                 return True
@@ -123,14 +123,6 @@ class Control:
             return False
         d.feed(data, ticks_ms())
         return True
-
-    def catch_up(self):
-        """A board's real time: one meter tick per second of the clock's
-        monotonic count since the last (allocates nothing)."""
-        m = self.clock.mono()
-        while self._ticked < m:
-            self._ticked += 1
-            self.meter.tick()
 
     def _on_frame(self, ftype, payload):
         if ftype == L.T_APS:
@@ -168,18 +160,18 @@ class Control:
                 more = data = req = None
                 why = "" if e.args != ("long",) and not isinstance(e, MemoryError) else \
                     ": too long or no heap for it"
-                self._respond(('{"error": "%s%s"}' % (_BAD, why),))
+                self._respond(('{"error": "bad control request%s"}' % why,))
                 return
             if self.sim is None and name in SIM_OPS:
                 self._respond(('{"error": "not on this board: %s"}' % name,))
                 return
             try:
-                k = _DOC_ARG.get(name)
-                if k is not None and not isinstance(req.get(k), dict):
-                    raise BadRequest(k)
+                # the ops whose argument is a JSON object
+                if name in ("tariff", "prepay") and not isinstance(req.get("doc"), dict):
+                    raise BadRequest("doc")
                 rsp = op(self, req)
             except BadRequest as e:        # refused before the op changed anything
-                rsp = {"error": "%s: %s.%s" % (_BAD, name, e.args[0])}
+                rsp = {"error": "bad control request: %s.%s" % (name, e.args[0])}
             if rsp is not None:            # None: the op streamed its own response
                 self._respond((json.dumps(rsp),))
 
@@ -258,7 +250,8 @@ class Control:
 
     def op_set_clock(self, req):
         now = self.clock.now()
-        t = now + _int(req, "offset", -now, _UTC_MAX - now)
+        # ZigBee UTCTime: at most 0xFFFFFFFE (0xFFFFFFFF is its invalid value)
+        t = now + _int(req, "offset", -now, 0xFFFFFFFE - now)
         self.meter.time.supplier_set_clock(t, t, t)
         return {"now": self.clock.now(), "m": self.clock.mono()}
 

@@ -19,13 +19,26 @@ from .platform.hw import Relay, Button, Display, AuxSwitches
 from .meter import Meter, Platform
 
 
-class SocketIO:
-    """control.py's byte transport over a connected TCP socket."""
+class VirtualBoard(Control):
+    """The meter on simulated hardware: control.py's byte transport (io:
+    the TCP socket) and its simulated-hardware hooks (sim: advance_second,
+    set_load, cut_after), in one object (one class less in the unix port's
+    heap)."""
 
-    def __init__(self, sock):
+    def __init__(self, sock, store_dir, utc, config):
+        Control.__init__(self, self, SimClock(utc), self)
         self.sock = sock
         self._poller = None
+        self.backend = FileBackend(store_dir)
+        aux = AuxSwitches()
+        relay = Relay()
+        self.metrology = SimMetrology(0, aux, relay)
+        self.display = Display()
+        plat = Platform(self.clock, Store(self.backend), self.metrology, relay,
+                        Button(), self.display, self.send_aps, aux)
+        self.meter = Meter(plat, config)
 
+    # -- the link: a connected TCP socket (control.py's io) -----------------------
     def write(self, frame):
         mv = memoryview(frame)
         while len(mv):
@@ -41,23 +54,6 @@ class SocketIO:
             self._poller = select.poll()
             self._poller.register(self.sock, select.POLLIN)
         return bool(self._poller.poll(ms))
-
-
-class VirtualBoard(Control):
-    """The meter on simulated hardware; its own simulated-hardware hooks
-    (control.py's sim: advance_second, set_load, cut_after)."""
-
-    def __init__(self, sock, store_dir, utc, config):
-        Control.__init__(self, SocketIO(sock), SimClock(utc), self)
-        self.sock = sock
-        self.backend = FileBackend(store_dir)
-        aux = AuxSwitches()
-        relay = Relay()
-        self.metrology = SimMetrology(0, aux, relay)
-        self.display = Display()
-        plat = Platform(self.clock, Store(self.backend), self.metrology, relay,
-                        Button(), self.display, self.send_aps, aux)
-        self.meter = Meter(plat, config)
 
     # -- simulated hardware (control.py's sim) ------------------------------------
     def advance_second(self):
