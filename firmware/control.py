@@ -12,13 +12,13 @@
 #   meter  firmware.meter.Meter, built with Control.send_aps as its
 #          Platform send; set as ctl.meter before run().
 #   sim    simulated hardware, a virtual board's only (None on a board):
-#          advance_second() one simulated second passes (the clock moves);
-#          set_load(w, aux_w) the load in W and the appliances behind the
-#          auxiliary switches (a list, or None to keep them); cut_after(n)
-#          the supply dies at the n-th store write from now. Without it
-#          the ops in SIM_OPS are answered {"error": "not on this board:
-#          OP"} and the loop ticks the meter once per second of the clock's
-#          own monotonic count.
+#          an object with .metrology (platform/metrology.SimMetrology: load_w,
+#          aux_w) and .backend (platform/store.FileBackend: cut_after(n)),
+#          and then the clock is a SimClock (advance(s)). Plain attributes,
+#          not hook methods: on the unix port every function costs heap.
+#          Without it the ops in SIM_OPS are answered {"error": "not on
+#          this board: OP"} and the loop ticks the meter once per second of
+#          the clock's own monotonic count.
 #
 # Lockstep protocol (virtual board): the host sends APS frames and control
 # requests; every control request gets exactly one control response, after
@@ -204,7 +204,7 @@ class Control:
         n = _int(req, "s", 0, _ADVANCE_MAX)
         i = 0
         while i < n:
-            self.sim.advance_second()
+            self.clock.advance(1)         # a SimClock: the virtual board's
             before = self.sent
             self.meter.tick()
             i += 1
@@ -241,7 +241,11 @@ class Control:
                 raise BadRequest("aux_w")
             for x in aux:
                 _num(x, "aux_w", 0, _W_MAX)
-        self.sim.set_load(w, aux)
+        met = self.sim.metrology
+        met.load_w = w
+        if aux is not None:
+            for i in range(min(len(aux), len(met.aux_w))):
+                met.aux_w[i] = aux[i]
         return {"ok": True}
 
     def op_button(self, req):
@@ -315,7 +319,7 @@ class Control:
         yield "}}"
 
     def op_cut_after_writes(self, req):
-        self.sim.cut_after(_int(req, "n", 1, _WRITES_MAX))
+        self.sim.backend.cut_after(_int(req, "n", 1, _WRITES_MAX))
         return {"ok": True}
 
 

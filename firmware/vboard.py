@@ -21,9 +21,8 @@ from .meter import Meter, Platform
 
 class VirtualBoard(Control):
     """The meter on simulated hardware: control.py's byte transport (io:
-    the TCP socket) and its simulated-hardware hooks (sim: advance_second,
-    set_load, cut_after), in one object (one class less in the unix port's
-    heap)."""
+    the TCP socket) and its simulated hardware (sim: .metrology, .backend,
+    the SimClock), in one object (one class less in the unix port's heap)."""
 
     def __init__(self, sock, store_dir, utc, config):
         Control.__init__(self, self, SimClock(utc), self)
@@ -54,20 +53,6 @@ class VirtualBoard(Control):
             self._poller = select.poll()
             self._poller.register(self.sock, select.POLLIN)
         return bool(self._poller.poll(ms))
-
-    # -- simulated hardware (control.py's sim) ------------------------------------
-    def advance_second(self):
-        self.clock.advance(1)
-
-    def set_load(self, w, aux_w):
-        met = self.metrology
-        met.load_w = w
-        if aux_w is not None:
-            for i in range(min(len(aux_w), len(met.aux_w))):
-                met.aux_w[i] = aux_w[i]
-
-    def cut_after(self, n):
-        self.backend.cut_after(n)
 
 
 def _args(argv):

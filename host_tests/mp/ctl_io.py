@@ -58,20 +58,10 @@ class MemIO:
 
 
 class Sim:
-    def __init__(self, clock, met, backend):
-        self.clock, self.met, self.backend = clock, met, backend
+    """control.py's simulated hardware: plain attributes."""
 
-    def advance_second(self):
-        self.clock.advance(1)
-
-    def set_load(self, w, aux_w):
-        self.met.load_w = w
-        if aux_w is not None:
-            for i in range(min(len(aux_w), len(self.met.aux_w))):
-                self.met.aux_w[i] = aux_w[i]
-
-    def cut_after(self, n):
-        self.backend.cut_after(n)
+    def __init__(self, met, backend):
+        self.metrology, self.backend = met, backend
 
 
 def board(path, with_sim):
@@ -80,7 +70,7 @@ def board(path, with_sim):
     backend = FileBackend(path)
     aux, relay = AuxSwitches(), Relay()
     met = SimMetrology(0, aux, relay)
-    ctl = Control(io, clock, Sim(clock, met, backend) if with_sim else None)
+    ctl = Control(io, clock, Sim(met, backend) if with_sim else None)
     gc.collect()       # as the virtual board starts: the meter then sizes its construction hole
     ctl.meter = Meter(Platform(clock, Store(backend), met, relay, Button(), Display(),
                                ctl.send_aps, aux), {"drlc_seed": 7})
