@@ -1,5 +1,20 @@
 # Frozen application manifest, shared by every board (MicroPython manifest
 # syntax, docs/reference/manifest.rst). A board's manifest includes its
-# port's manifest and this file. The virtual board (sockets) stays out.
+# port's manifest and this file.
+#
+# package() with no file list would take every .py under firmware/, so the
+# files are listed: all of them but the host-only ones (HOST_ONLY, as in
+# tools/mpy_build.HOST_ONLY; host_tests/test_control.py checks the two
+# agree). firmware/vboard.py is the unix port's drivers (sockets); a board
+# brings its own main.py and runs firmware/control.py, which is frozen.
+import os
+
+HOST_ONLY = ("vboard.py",)
+_files = []
+for _d, _, _names in os.walk("../firmware"):      # paths relative to this file
+    for _n in _names:
+        _rel = os.path.relpath(os.path.join(_d, _n), "../firmware").replace(os.sep, "/")
+        if _n.endswith(".py") and _rel not in HOST_ONLY:
+            _files.append(_rel)
 metadata(version="0.1.0", description="GB SMETS2 ESME application on ZSE")
-package("firmware", base_path="..", opt=3)
+package("firmware", files=sorted(_files), base_path="..", opt=3)

@@ -185,30 +185,30 @@ class Meter:
         self.zcl.require_aps_security = cfg["aps_security_required"]
         self.reporting = Reporting(self)
         z = self.zcl
-        self.basic = z.add(ESI_EP, Basic(self), DEVICE_ESI)
-        self.identify = z.add(ESI_EP, Identify(self))
-        self.metering = z.add(ESI_EP, Metering(self))
+        self.basic = _register(z, Basic(self))
+        self.identify = _register(z, Identify(self))
+        self.metering = _register(z, Metering(self))
         self.snapshots = Snapshots(self, be)
         self.metering.values[0x0308] = cfg["serial"].encode()
         self.metering.values[0x0307] = cfg["site_id"].encode()
-        self.time = z.add(ESI_EP, TimeClient(self, cfg["hub_addr"], cfg["hub_ep"], ESI_EP))
-        self.drlc = z.add(ESI_EP, DrlcClient(self, cfg["hub_addr"], cfg["hub_ep"], ESI_EP,
-                                             cfg.get("drlc_seed", self.ieee)))
+        self.time = _register(z, TimeClient(self, cfg["hub_addr"], cfg["hub_ep"], ESI_EP))
+        self.drlc = _register(z, DrlcClient(self, cfg["hub_addr"], cfg["hub_ep"], ESI_EP,
+                                           cfg.get("drlc_seed", self.ieee)))
         self.drlc.on_start = self._shed
         self.drlc.on_stop = self._restore
         self._shedding = []          # events whose load the aux switches shed
         self.account = Account(self)
         self.supply = Supply(self)
         self.tariff = TariffEngine(self, self.store, self.account)
-        self.prepayment = z.add(ESI_EP, Prepayment(
+        self.prepayment = _register(z, Prepayment(
             self, SeqLog(be, "pp_topups.bin", 10, 29), SeqLog(be, "pp_debts.bin", 10, 13),
             SeqLog(be, "pp_snaps.bin", 31, 32)))
         self._devices = {}
         for k, v in cfg["han_devices"].items():
             self._devices[int(k, 0) if isinstance(k, str) else k] = v
         self._pp_day = -1
-        self.price = z.add(ESI_EP, Price(self))
-        self.calendar = z.add(ESI_EP, CalendarServer(self))
+        self.price = _register(z, Price(self))
+        self.calendar = _register(z, CalendarServer(self))
         self.tariff.on_change = self.price.price_changed
         self.tariff.on_activate = self._tariff_activated
         self._tickers = (self.identify, self.time, self.drlc)
@@ -851,3 +851,34 @@ def _jsonable(v):
     if isinstance(v, tuple):
         return list(v)
     return v
+
+
+# The meter's clusters, one table (the cluster registry): cluster class,
+# endpoint, ZSE device id or None, three entries a row in one flat tuple,
+# in the order Meter.__init__ registers them (through _register).
+# The host tools take their cluster tables from it (tools/zcl_host.py), so
+# a cluster added here is known to the bench, the hub simulator and the
+# captures at once. GBCS §7.4 (Table 7.4): one "Electricity ESI Endpoint"
+# for a single-phase ESME, ZSE device id 0x0500 (Energy Service Interface),
+# every cluster on it. (Here rather than a module of its own: on the unix
+# port every module costs heap.)
+CLUSTERS = (
+    Basic, ESI_EP, DEVICE_ESI,
+    Identify, ESI_EP, None,
+    Metering, ESI_EP, None,
+    TimeClient, ESI_EP, None,
+    DrlcClient, ESI_EP, None,
+    Prepayment, ESI_EP, None,
+    Price, ESI_EP, None,
+    CalendarServer, ESI_EP, None,
+)
+
+
+def _register(engine, cluster):
+    """Add a cluster the meter built to the ZCL engine at its CLUSTERS
+    row's endpoint (with the row's device id). Returns the cluster."""
+    t = CLUSTERS
+    for i in range(0, len(t), 3):
+        if type(cluster) is t[i]:
+            return engine.add(t[i + 1], cluster, t[i + 2])
+    raise ValueError("cluster not in the registry")

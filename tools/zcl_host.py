@@ -11,18 +11,19 @@ from firmware.zcl import status as S
 from firmware.zcl.frame import (Header, encode_header, decode_fields, encode_fields,  # noqa: F401
                                 FT_CLUSTER, FC_TO_CLIENT, FC_NO_DEFAULT_RSP)
 from firmware.zcl.cluster import all_attrs
-from firmware.clusters.basic import Basic
-from firmware.clusters.identify import Identify
-from firmware.clusters.metering import Metering
-from firmware.clusters.drlc_client import DrlcClient
-from firmware.clusters.price import Price
-from firmware.clusters.calendar import CalendarServer
-from firmware.clusters.prepayment import Prepayment
+from firmware.meter import CLUSTERS as _REG
+from firmware.clusters.time_client import TimeClient
 
-# Cluster tables by id: the side the meter implements (the hub's Time server
-# table is in hubsim.TimeServer). A table's RX/TX are that side's received
-# and generated commands, so which one a frame uses depends on its direction
-# and on the side (see command_table).
+# The firmware's one cluster registry (firmware/meter.py CLUSTERS): rows of
+# (cluster class, endpoint, device id or None) in the order the meter
+# registers them.
+REGISTRY = [tuple(_REG[i:i + 3]) for i in range(0, len(_REG), 3)]
+
+# Cluster tables by id: the side the meter implements, from the registry,
+# except Time: the meter is its client and frames are decoded with the
+# hub's Time server table (hubsim.TimeServer registers it). A table's RX/TX
+# are that side's received and generated commands, so which one a frame
+# uses depends on its direction and on the side (see command_table).
 CLUSTERS = {}
 
 
@@ -31,8 +32,9 @@ def register(cls):
     return cls
 
 
-for _c in (Basic, Identify, Metering, DrlcClient, Price, CalendarServer, Prepayment):
-    register(_c)
+for _c, _ep, _dev in REGISTRY:
+    if _c is not TimeClient:
+        register(_c)
 
 GLOBAL_IDS = {v: k for k, v in F.NAMES.items()}
 STATUS_IDS = {v: k for k, v in S.NAMES.items()}

@@ -1,0 +1,382 @@
+# The meter's control path: the HAN link loop and the lockstep control
+# protocol of the bench (tools/meterlink.py, tools/bench), frozen with the
+# application so a board's main.py is its drivers plus Control.run(); the
+# virtual board (firmware/vboard.py, host only) is the unix port's drivers.
+#
+# Drivers Control is written against:
+#   io     a byte transport: read() -> the octets waiting (bytes-like, at
+#          least one; blocks until some come), b"" once the link has closed;
+#          write(buf) all of buf; wait(ms) -> True when input is waiting (or
+#          the link closed), False after ms without (ms < 0: no limit).
+#   clock  the meter's clock (platform/clock.py: now(), mono()).
+#   meter  firmware.meter.Meter, built with Control.send_aps as its
+#          Platform send; set as ctl.meter before run().
+#   sim    simulated hardware, a virtual board's only (None on a board):
+#          an object with .metrology (platform/metrology.SimMetrology: load_w,
+#          aux_w) and .backend (platform/store.FileBackend: cut_after(n)),
+#          and then the clock is a SimClock (advance(s)). Plain attributes,
+#          not hook methods: on the unix port every function costs heap.
+#          Without it the ops in SIM_OPS are answered {"error": "not on
+#          this board: OP"} and the loop ticks the meter once per second of
+#          the clock's own monotonic count.
+#
+# Lockstep protocol (virtual board): the host sends APS frames and control
+# requests; every control request gets exactly one control response, after
+# all the APS frames it caused. Time moves only on an "advance" request, so
+# runs are deterministic and a simulated day takes seconds. An advance stops
+# early after a second in which the meter sent something, so the hub can
+# answer within the same simulated second; the response says how far it got.
+#
+# A malformed control request (not JSON, not an object, an unknown op, an
+# argument missing, of the wrong type or out of range) is answered
+# {"error": "bad control request..."} before anything changes, and the meter
+# keeps serving. The link drops a frame left incomplete for hanlink.IDLE_MS
+# (the loop calls Deframer.expire when the transport has been idle that long).
+import gc
+import json
+
+from . import hanlink as L
+from .compat import const, ticks_ms, IS_MICROPYTHON
+from .zcl import aps as A
+from .zcl.status import DecodeError
+from .meter import TariffNoRoom
+
+_REQ_MAX = const(8192)     # longest control request (a tariff document)
+_APS_MAX = const(128)      # an APS header and the longest ZCL frame the meter sends (engine.py)
+_W_MAX = const(1000000)          # load per circuit (W): far above a 100 A single-phase supply
+_ADVANCE_MAX = const(100000000)  # seconds per advance (over 3 years)
+_WRITES_MAX = const(1000000)
+# Ops only simulated hardware can carry out (the bench's time, load and
+# fault injection); a board answers them "not on this board".
+SIM_OPS = ("advance", "load", "cut_after_writes")
+
+
+class BadRequest(ValueError):
+    """A control request's argument is missing, mistyped or out of range."""
+
+
+def _num(v, key, lo, hi):
+    if isinstance(v, bool) or not isinstance(v, int) or not lo <= v <= hi:
+        raise BadRequest(key)
+    return v
+
+
+def _int(req, key, lo, hi):
+    return _num(req.get(key), key, lo, hi)
+
+
+class Control:
+    def __init__(self, io, clock, sim=None):
+        self.io = io
+        self.clock = clock
+        self.sim = sim
+        self.meter = None
+        self.sent = 0              # APS frames sent (an advance stops after a second with any)
+        self._mark = -1
+        self._ticked = 0           # monotonic second the meter last ticked at (no sim)
+        self.deframer = L.Deframer(self._on_frame)
+        self._more = []            # the pieces of a long request; None once refused
+        self._more_len = 0
+        self._chunk = bytearray(L.CHUNK)     # one response chunk, reused
+        self._frame = bytearray(L.CHUNK + 7)  # its link frame, reused
+        self._aps = bytearray(_APS_MAX)       # an outgoing APS message and its frame, reused
+        self._aps_frame = bytearray(_APS_MAX + 7)
+        self.no_heap = 0                      # inputs dropped or refused for want of heap
+
+    # -- link ------------------------------------------------------------------
+    def send_aps(self, msg):
+        """Platform.send: an APS frame from the meter onto the link."""
+        m = self.clock.mono()
+        if m != self._mark:       # time mark before the first frame of a second
+            self._mark = m
+            self.io.write(L.encode(L.T_EVENT, json.dumps({"t": self.clock.now(), "m": m})
+                                  .encode()))
+        if A.HDR_LEN + len(msg.payload) <= _APS_MAX:   # every frame the meter sends: no allocation
+            self.io.write(L.encode_into(self._aps_frame, L.T_APS, msg.encode_into(self._aps)))
+        else:
+            self.io.write(L.encode(L.T_APS, msg.encode()))
+        self.sent += 1
+
+    def run(self):
+        """Boot the meter and serve the link until the transport closes."""
+        self.meter.boot()
+        self._ticked = self.clock.mono()
+        while self.serve_once():
+            pass
+
+    def serve_once(self):
+        """One pass of the link loop: wait for input, feed it to the
+        deframer (frames are handled as they complete). Inside a frame the
+        wait is at most IDLE_MS; when nothing came the line is idle and the
+        partial frame is dropped. Without simulated hardware the meter also
+        ticks here for every second the clock has moved, so the wait is
+        never unbounded. False once the link has closed."""
+        d = self.deframer
+        io = self.io
+        if self.sim is None:
+            # a board's real time: one meter tick per second of the clock's
+            # monotonic count since the last (allocates nothing)
+            m = self.clock.mono()
+            while self._ticked < m:
+                self._ticked += 1
+                self.meter.tick()
+            if not io.wait(L.IDLE_MS):
+                d.expire(ticks_ms())
+                return True
+        elif d.pending() and not io.wait(L.IDLE_MS):
+            d.expire(ticks_ms())
+            return True
+        data = io.read()
+        if not data:
+            return False
+        try:
+            d.feed(data, ticks_ms())
+        except MemoryError:
+            # what could not be had is dropped (a control request gets its
+            # error, an APS frame is lost as on air); the meter keeps serving
+            gc.collect()
+            self.no_heap += 1
+        return True
+
+    def _on_frame(self, ftype, payload):
+        if ftype == L.T_APS:
+            try:
+                msg = A.decode(payload)
+            except DecodeError:
+                return                     # shorter than an APS header: dropped
+            self.meter.on_aps(msg)
+        elif ftype == L.T_CTRL_MORE:             # a long request arrives in pieces
+            # kept as pieces (small blocks, no growing copy) until it ends;
+            # one too long, or with no heap for it, is refused when it ends
+            if self._more is not None:
+                self._more_len += len(payload)
+                try:
+                    if self._more_len > _REQ_MAX:
+                        raise MemoryError
+                    self._more.append(bytes(payload))
+                except MemoryError:
+                    self._more = None
+        elif ftype == L.T_CTRL:
+            more = self._more
+            self._more, self._more_len = [], 0
+            try:
+                if more is None:
+                    raise ValueError("long")
+                more.append(bytes(payload))
+                data = more[0] if len(more) == 1 else b"".join(more)
+                more = None
+                req = json.loads(data)
+                data = None
+                name = req["op"]
+                op = OPS[name]
+            except Exception as e:   # not JSON / not an object / no such op; CPython's
+                # json also raises RecursionError on deep nesting, MicroPython MemoryError
+                more = data = req = None
+                why = "" if e.args != ("long",) and not isinstance(e, MemoryError) else \
+                    ": too long or no heap for it"
+                self._respond(('{"error": "bad control request%s"}' % why,))
+                return
+            if self.sim is None and name in SIM_OPS:
+                self._respond(('{"error": "not on this board: %s"}' % name,))
+                return
+            try:
+                # the ops whose argument is a JSON object
+                if name in ("tariff", "prepay") and not isinstance(req.get("doc"), dict):
+                    raise BadRequest("doc")
+                rsp = op(self, req)
+            except BadRequest as e:        # refused before the op changed anything
+                rsp = {"error": "bad control request: %s.%s" % (name, e.args[0])}
+            except MemoryError:            # the meter answers and keeps serving
+                gc.collect()
+                self.no_heap += 1
+                rsp = {"error": "no heap for it: " + name}
+            if rsp is not None:            # None: the op streamed its own response
+                self._respond((json.dumps(rsp),))
+
+    def _respond(self, parts):
+        """Send a control response made of text parts in link-sized chunks,
+        so no whole response needs to exist in RAM at once."""
+        buf = self._chunk
+        w = self.io.write
+        n = 0
+        for part in parts:
+            b = part.encode()
+            i = 0
+            while i < len(b):
+                if n == L.CHUNK:
+                    w(L.encode_into(self._frame, L.T_CTRL_MORE, buf))
+                    n = 0
+                k = min(L.CHUNK - n, len(b) - i)
+                buf[n:n + k] = b[i:i + k]
+                n += k
+                i += k
+        w(L.encode_into(self._frame, L.T_CTRL_RSP, memoryview(buf)[:n]))
+
+    # -- control operations ----------------------------------------------------
+    def op_hello(self, req):
+        gc.collect()
+        return {"runtime": "micropython" if IS_MICROPYTHON else "cpython",
+                "now": self.clock.now()}
+
+    def op_advance(self, req):
+        n = _int(req, "s", 0, _ADVANCE_MAX)
+        i = 0
+        while i < n:
+            self.clock.advance(1)         # a SimClock: the virtual board's
+            before = self.sent
+            self.meter.tick()
+            i += 1
+            if self.sent != before:
+                break
+        return {"done": i, "now": self.clock.now(), "m": self.clock.mono()}
+
+    def op_mem(self, req):
+        """Heap after a collection (MicroPython; None on CPython): free bytes
+        and the largest free block, for benches and memory tests."""
+        gc.collect()
+        try:
+            free = gc.mem_free()
+        except AttributeError:
+            return {"free": None, "largest": None}
+        lo, hi = 0, free          # largest block: the biggest bytearray that can be had
+        while lo < hi:
+            mid = (lo + hi + 1) // 2
+            try:
+                bytearray(mid)            # allocated and dropped at once
+                lo = mid
+            except MemoryError:
+                hi = mid - 1
+        return {"free": free, "largest": lo}
+
+    def op_sync(self, req):
+        return {"now": self.clock.now(), "m": self.clock.mono()}
+
+    def op_load(self, req):
+        w = _int(req, "w", 0, _W_MAX)
+        aux = req.get("aux_w")
+        if aux is not None:
+            if not isinstance(aux, list):
+                raise BadRequest("aux_w")
+            for x in aux:
+                _num(x, "aux_w", 0, _W_MAX)
+        met = self.sim.metrology
+        met.load_w = w
+        if aux is not None:
+            for i in range(min(len(aux), len(met.aux_w))):
+                met.aux_w[i] = aux[i]
+        return {"ok": True}
+
+    def op_button(self, req):
+        self.meter.button.press()
+        return {"ok": True}
+
+    def op_set_clock(self, req):
+        now = self.clock.now()
+        # ZigBee UTCTime: at most 0xFFFFFFFE (0xFFFFFFFF is its invalid value)
+        t = now + _int(req, "offset", -now, 0xFFFFFFFE - now)
+        self.meter.time.supplier_set_clock(t, t, t)
+        return {"now": self.clock.now(), "m": self.clock.mono()}
+
+    def op_drlc_opt(self, req):
+        out = req.get("out")
+        # true / false (or 1 / 0); MicroPython's bool is no int subclass
+        if not (out is True or out is False or (isinstance(out, int) and out in (0, 1))):
+            raise BadRequest("out")
+        out = bool(out)
+        eid = req.get("event")
+        if eid is not None:
+            eid = _int(req, "event", 0, 0xFFFFFFFF)
+        self.meter.drlc.opt(out, eid)
+        return {"ok": True}
+
+    def op_tariff(self, req):
+        # a load the heap cannot hold is refused with the old tariff intact
+        # (Meter.load_tariff); MemoryError here too, should it come from
+        # outside the load itself, so the meter answers and carries on
+        try:
+            done = self.meter.load_tariff(req["doc"], req["at"])
+        except (MemoryError, TariffNoRoom):
+            gc.collect()
+            return {"error": "tariff refused: out of memory", "refused": self.meter.tariff_refused}
+        except (ValueError, KeyError, TypeError, IndexError) as e:
+            return {"error": "tariff rejected: %s" % (e.args[0] if e.args else type(e).__name__)}
+        return {"activated": done, "pending": [[k, at] for k, at in self.meter.tariff.pending()]}
+
+    def op_prepay(self, req):
+        from .prepay import config
+        try:
+            return config.apply(self.meter, req["doc"])
+        except (ValueError, KeyError, TypeError, IndexError) as e:
+            return {"error": "prepay rejected: %s" % (e.args[0] if e.args else type(e).__name__)}
+
+    def op_ui(self, req):
+        code = _int(req, "code", 0, 0xFFFF)
+        arg = req.get("arg")             # the digits keyed with the command
+        if arg is None:
+            arg = ""
+        elif not isinstance(arg, str):
+            raise BadRequest("arg")
+        return {"ok": self.meter.ui(code, arg), "last_topup": self.meter.account.last_topup}
+
+    def op_state(self, req):
+        gc.collect()
+        self._respond(self._state_parts())
+
+    def _state_parts(self):
+        yield '{"display": ' + json.dumps(self.meter.display_text())
+        group = None
+        for g, name, value in self.meter.state_items():
+            if g != group:
+                yield (", " if group is None else "}, ") + json.dumps(g) + ": {"
+                group = g
+            else:
+                yield ", "
+            yield json.dumps(name) + ": "
+            for p in _json_parts(value):
+                yield p
+        yield "}}"
+
+    def op_cut_after_writes(self, req):
+        self.sim.backend.cut_after(_int(req, "n", 1, _WRITES_MAX))
+        return {"ok": True}
+
+
+def _json_parts(v):
+    """JSON text of v in pieces: dicts and lists entry by entry."""
+    if isinstance(v, dict):
+        sep = "{"
+        for k in v:
+            yield sep + json.dumps(k) + ": "
+            for p in _json_parts(v[k]):
+                yield p
+            sep = ", "
+        yield "{}" if sep == "{" else "}"
+    elif isinstance(v, list) and len(v) > 8:
+        sep = "["
+        for x in v:
+            yield sep
+            for p in _json_parts(x):
+                yield p
+            sep = ", "
+        yield "]"
+    else:
+        yield json.dumps(v)
+
+
+# The control ops by name (tools/bench/runner.py and tools/meterlink.py send
+# them; host_tests/test_control.py keeps the two sides in step).
+OPS = {
+    "hello": Control.op_hello,
+    "advance": Control.op_advance,
+    "sync": Control.op_sync,
+    "mem": Control.op_mem,
+    "load": Control.op_load,
+    "button": Control.op_button,
+    "state": Control.op_state,
+    "drlc_opt": Control.op_drlc_opt,
+    "set_clock": Control.op_set_clock,
+    "tariff": Control.op_tariff,
+    "prepay": Control.op_prepay,
+    "ui": Control.op_ui,
+    "cut_after_writes": Control.op_cut_after_writes,
+}
