@@ -38,16 +38,16 @@ T_CTRL_MORE = const(0x13)  # a non-final chunk of a long control response
 CHUNK = const(512)         # control responses are split into chunks this size
 IDLE_MS = const(50)        # inter-octet timeout inside a frame (see above)
 
-# Nibble table for CRC-16/CCITT: 16 entries instead of 256 (flash vs speed).
-_CRC_NIB = (0x0000, 0x1021, 0x2042, 0x3063, 0x4084, 0x50A5, 0x60C6, 0x70E7,
-            0x8108, 0x9129, 0xA14A, 0xB16B, 0xC18C, 0xD1AD, 0xE1CE, 0xF1EF)
-
-
+# CRC-16/CCITT-FALSE (poly 0x1021) a nibble at a time without a table: for a
+# nibble v the table entry v x 0x1021 over GF(2) is (v << 12) ^ (v << 5) ^ v
+# (degree < 16, nothing to reduce). No constant table: a frozen tuple of
+# values >= 0x2000 would hold long ints whose arithmetic allocates on a board.
 def crc16(data, crc=0xFFFF):
-    t = _CRC_NIB
     for b in data:
-        crc = ((crc << 4) & 0xFFFF) ^ t[(crc >> 12) ^ (b >> 4)]
-        crc = ((crc << 4) & 0xFFFF) ^ t[(crc >> 12) ^ (b & 0x0F)]
+        v = (crc >> 12) ^ (b >> 4)
+        crc = ((crc << 4) & 0xFFFF) ^ (v << 12) ^ (v << 5) ^ v
+        v = (crc >> 12) ^ (b & 0x0F)
+        crc = ((crc << 4) & 0xFFFF) ^ (v << 12) ^ (v << 5) ^ v
     return crc
 
 

@@ -55,7 +55,9 @@ CREDIT_ADJ_ABSOLUTE = const(0x01)
 _INT32_MAX = 0x7FFFFFFF
 
 # DebtRecoveryFrequency: per hour, day, week, month (365.25/12 days), quarter
-_PERIODS = (3600, 86400, 604800, 2629800, 7889400)
+# (in half hours, scaled at import: a frozen constant tuple would hold the
+# seconds as long ints)
+_PERIODS = tuple(h * 1800 for h in (2, 48, 336, 1461, 4383))
 
 
 class Prepayment(Cluster):

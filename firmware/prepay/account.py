@@ -70,7 +70,7 @@ AL_CREDIT_ADDED_LOCALLY = const(0x810E)
 AL_EC_AVAILABLE = const(0x8119)
 AL_EC_ACTIVATED = const(0x81AB)
 AL_EC_EXHAUSTED = const(0x81AA)
-AL_DEBT_DONE = (0x81A7, 0x81A8, 0x81A9)    # time debt 1, time debt 2, payment debt
+AL_DEBT_DONE = const(0x81A7)    # + debt index: time debt 1, time debt 2, payment debt
 AL_REJECT = {U.DUPLICATE: 0x8F51, U.OVER_MAX_CREDIT: 0x8F5B, U.OVER_MAX_BALANCE: 0x8F47,
              U.NOT_AUTHENTIC: 0x8F63, U.NOT_FOR_DEVICE: 0x8F64}
 AL_FUTURE_OK = const(0x8F66)
@@ -291,7 +291,7 @@ class Account:
         self.collected[i] += n
         self._take(n, K_DEBT)
         if not self.debt[i]:
-            self.app.alert(AL_DEBT_DONE[i])
+            self.app.alert(AL_DEBT_DONE + i)
 
     def _conditions(self):
         """Low credit and EC availability alerts, once per crossing."""
@@ -407,7 +407,7 @@ class Account:
                 self.charged += share
                 value -= share
                 if not self.debt[2]:
-                    self.app.alert(AL_DEBT_DONE[2])
+                    self.app.alert(AL_DEBT_DONE + 2)
         self.mb += value
         if self.ec_in_use and self.mb > 0:
             r = min(self.ec_granted - self.ecb, self.mb)
