@@ -22,12 +22,12 @@ REG_FMT = "<QHI"
 REG_SCHEMA = const(1)
 REG_VERSION = const(1)
 _WS_PER_WH = const(3600)
-EV_RECORD_UNREADABLE = const(0x0003)  # event log: value = the record's schema id
+_EV_RECORD_UNREADABLE = const(0x0003)  # event log: value = the record's schema id
 # Alert: a stored record no slot of which could be read (the meter booted
 # that engine in its safe state). Table 16.2 of GBCS v0.8.1 is a separate
 # spreadsheet that the spec text does not include: a manufacturer code here,
 # to be mapped to the DCC's code when the table is at hand.
-AL_RECORD_UNREADABLE = const(0x8FF0)
+_AL_RECORD_UNREADABLE = const(0x8FF0)
 # record key -> schema id (store.py load_rec; each engine owns its record)
 SCHEMAS = (("registers", 1), ("tariff", 2), ("snapsched", 3), ("drlc", 4))
 
@@ -61,8 +61,8 @@ def finish(m):
       DRLC -- no events: the auxiliary switches stay closed."""
     for key, schema in SCHEMAS:
         if key in m.store.unreadable:
-            m.log(m.event_log, EV_RECORD_UNREADABLE, schema)
-            m.alert(AL_RECORD_UNREADABLE)
+            m.log(m.event_log, _EV_RECORD_UNREADABLE, schema)
+            m.alert(_AL_RECORD_UNREADABLE)
 
 
 def journal_read(st):

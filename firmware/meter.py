@@ -78,26 +78,26 @@ from . import bootrec
 from .bootrec import REG_KEY as _REG_KEY, REG_FMT as _REG_FMT, REG_SCHEMA, REG_VERSION
 _REG_HDR = _REG_FMT + "H"     # the record's head: energy, time, tariff-state length
 
-ESI_EP = const(1)
-DEVICE_ESI = const(0x0500)
-REG_PERIOD = const(1800)
-WS_PER_WH = const(3600)
+_ESI_EP = const(1)
+_DEVICE_ESI = const(0x0500)
+_REG_PERIOD = const(1800)
+_WS_PER_WH = const(3600)
 _CAPABILITY = const(0x8E)   # ZDO: FFD, mains, rx-on-when-idle, allocate addr
-ALERT_LOG = const(16)
-LOG_SLOTS = const(100)           # event, security and power event logs (GBCS: at least 100)
-HEAP_HOLE = const(16384)         # see Meter.__init__
-CONSTRUCT_ROOM = const(32768)    # what constructing and booting the meter may need
-SECURITY_HOLDOFF = const(60)     # one security-log entry a minute per cause, against flooding
+_ALERT_LOG = const(16)
+_LOG_SLOTS = const(100)           # event, security and power event logs (GBCS: at least 100)
+_HEAP_HOLE = const(16384)         # see Meter.__init__
+_CONSTRUCT_ROOM = const(32768)    # what constructing and booting the meter may need
+_SECURITY_HOLDOFF = const(60)     # one security-log entry a minute per cause, against flooding
 # log record: code u16, UTC u32, value u32
 EV_ALERT = const(0x0001)
 EV_CLOCK_SET = const(0x0002)
-SEC_UNSECURED_FRAME = const(0x0101)
-PWR_UP = const(0x0201)           # value: the last time the meter is known to have been on
-SEC_TOPUP_REJECTED = const(0x0102)   # value: reason << 24 | UTRN counter bits (§6.2.4.2)
-EV_UI_ACTIONED = const(0x8161)       # §16.4: value = UI command code (0x0061 in v0.8.1)
-EV_UI_NOT_ACTIONED = const(0x8162)
-EV_HAN_ACTIONED = const(0x8154)      # value = the command (0x0054 in v0.8.1)
-EV_HAN_NOT_ACTIONED = const(0x8155)
+_SEC_UNSECURED_FRAME = const(0x0101)
+_PWR_UP = const(0x0201)           # value: the last time the meter is known to have been on
+_SEC_TOPUP_REJECTED = const(0x0102)   # value: reason << 24 | UTRN counter bits (§6.2.4.2)
+_EV_UI_ACTIONED = const(0x8161)       # §16.4: value = UI command code (0x0061 in v0.8.1)
+_EV_UI_NOT_ACTIONED = const(0x8162)
+_EV_HAN_ACTIONED = const(0x8154)      # value = the command (0x0054 in v0.8.1)
+_EV_HAN_NOT_ACTIONED = const(0x8155)
 UI_ACTIVATE_EC = const(0x0002)       # Tbl 16.4 UI command codes
 UI_ADD_CREDIT = const(0x0005)
 UI_ENABLE_SUPPLY = const(0x000E)
@@ -160,7 +160,7 @@ class Meter:
         self.aux = plat.aux
         self._send = plat.send
         self.nwk_addr = cfg["nwk_addr"]
-        self.esi_ep = ESI_EP
+        self.esi_ep = _ESI_EP
         self.ieee = cfg["ieee"]
         self.import_wh = 0
         self._ws = 0                 # watt-seconds not yet a whole Wh
@@ -176,10 +176,10 @@ class Meter:
         self._tx = [False, [], []]
         be = self.store.backend
         self.profile = Profile(self.store)
-        self.event_log = SeqLog(be, "log_event.bin", LOG_SLOTS, 10)
-        self.security_log = SeqLog(be, "log_sec.bin", LOG_SLOTS, 10)    # never cleared
-        self.power_log = SeqLog(be, "log_power.bin", LOG_SLOTS, 10)
-        self._sec_logged = -SECURITY_HOLDOFF
+        self.event_log = SeqLog(be, "log_event.bin", _LOG_SLOTS, 10)
+        self.security_log = SeqLog(be, "log_sec.bin", _LOG_SLOTS, 10)    # never cleared
+        self.power_log = SeqLog(be, "log_power.bin", _LOG_SLOTS, 10)
+        self._sec_logged = -_SECURITY_HOLDOFF
         self._log_rec = bytearray(10)
         self.zcl = Engine(self)
         self.zcl.require_aps_security = cfg["aps_security_required"]
@@ -191,8 +191,8 @@ class Meter:
         self.snapshots = Snapshots(self, be)
         self.metering.values[0x0308] = cfg["serial"].encode()
         self.metering.values[0x0307] = cfg["site_id"].encode()
-        self.time = _register(z, TimeClient(self, cfg["hub_addr"], cfg["hub_ep"], ESI_EP))
-        self.drlc = _register(z, DrlcClient(self, cfg["hub_addr"], cfg["hub_ep"], ESI_EP,
+        self.time = _register(z, TimeClient(self, cfg["hub_addr"], cfg["hub_ep"], _ESI_EP))
+        self.drlc = _register(z, DrlcClient(self, cfg["hub_addr"], cfg["hub_ep"], _ESI_EP,
                                            cfg.get("drlc_seed", self.ieee)))
         self.drlc.on_start = self._shed
         self.drlc.on_stop = self._restore
@@ -235,7 +235,7 @@ class Meter:
             self.account.catch_up(elapsed, now)
         self.profile.boot(now, self.import_wh)
         self.snapshots.boot(now)
-        self.log(self.power_log, PWR_UP, last_on)
+        self.log(self.power_log, _PWR_UP, last_on)
         for _, cl in self.zcl.clusters():
             self._load_nv(cl)
         self.reporting.load()
@@ -243,7 +243,7 @@ class Meter:
         if resume >= 0:
             self.time.clock_lost()
             self.log(self.event_log, EV_CLOCK_SET, rtc)     # value: the RTC time discarded
-        self._reg_period = self.clock.now() // REG_PERIOD
+        self._reg_period = self.clock.now() // _REG_PERIOD
         self._announce()
         self.drlc.boot()
         bootrec.finish(self)        # alerts for records no slot of which was readable
@@ -264,9 +264,9 @@ class Meter:
         self.zcl.receive(msg)
         if self.zcl.dropped_unsecured != dropped:
             mono = self.clock.mono()
-            if mono - self._sec_logged >= SECURITY_HOLDOFF:
+            if mono - self._sec_logged >= _SECURITY_HOLDOFF:
                 self._sec_logged = mono
-                self.log(self.security_log, SEC_UNSECURED_FRAME, (msg.src << 16) | msg.cluster)
+                self.log(self.security_log, _SEC_UNSECURED_FRAME, (msg.src << 16) | msg.cluster)
         self._flush_nv()
 
     def tick(self):
@@ -279,10 +279,10 @@ class Meter:
         tx[0] = True
         ws = self._ws + self.metrology.take_ws()
         wh = 0
-        if ws >= WS_PER_WH:
-            wh = ws // WS_PER_WH
+        if ws >= _WS_PER_WH:
+            wh = ws // _WS_PER_WH
             self.import_wh += wh
-            ws -= wh * WS_PER_WH
+            ws -= wh * _WS_PER_WH
         self._ws = ws
         self.power_w = self.metrology.power_w()
         now = self.clock.now()
@@ -301,7 +301,7 @@ class Meter:
             self.snapshots.day_changed(now)      # end of a billing period at midnight UTC
             if self.account.mode == AC.PREPAY:   # prepayment daily read at midnight UTC
                 self.prepayment.snapshot(SNAP_GENERAL)
-        if now // REG_PERIOD != self._reg_period:
+        if now // _REG_PERIOD != self._reg_period:
             self.save_registers()
             self._commit()
         self.profile.tick(now, self.import_wh)
@@ -423,7 +423,7 @@ class Meter:
                 if il == inline:
                     st.save_parts(key, parts, schema, ver)
                     if key == _REG_KEY:
-                        self._reg_period = self.clock.now() // REG_PERIOD
+                        self._reg_period = self.clock.now() // _REG_PERIOD
         logs = self._logs
         for lid, seq, payload in pend:
             lg = logs[lid]
@@ -473,7 +473,7 @@ class Meter:
         old = self.clock.now()
         self.log(self.event_log, EV_CLOCK_SET, old)
         self.clock.set(utc)
-        self._reg_period = utc // REG_PERIOD
+        self._reg_period = utc // _REG_PERIOD
         self.tariff.clock_changed()
         self.snapshots.clock_changed(old, utc)
         self.drlc.on_clock_set()
@@ -524,7 +524,7 @@ class Meter:
     def alert(self, code):
         self.log(self.event_log, EV_ALERT, code)
         self.alerts.append(code)
-        if len(self.alerts) > ALERT_LOG:
+        if len(self.alerts) > _ALERT_LOG:
             self.alerts.pop(0)
 
     def save_registers(self):
@@ -560,11 +560,11 @@ class Meter:
             if r in AC.AL_REJECT:
                 self.alert(AC.AL_REJECT[r])
                 if r != U.OVER_MAX_CREDIT and r != U.OVER_MAX_BALANCE:
-                    self.log(self.security_log, SEC_TOPUP_REJECTED, r << 24)
+                    self.log(self.security_log, _SEC_TOPUP_REJECTED, r << 24)
             if source == SRC_METER:
-                self.log(self.event_log, EV_UI_NOT_ACTIONED, UI_ADD_CREDIT)
+                self.log(self.event_log, _EV_UI_NOT_ACTIONED, UI_ADD_CREDIT)
             else:
-                self.log(self.event_log, EV_HAN_NOT_ACTIONED, 0x070504)
+                self.log(self.event_log, _EV_HAN_NOT_ACTIONED, 0x070504)
             acc.last_topup = (r, 0, source, now)
             self.end(h)
             return r, 0
@@ -606,12 +606,12 @@ class Meter:
             ok = self.supply.consumer_enable()
         else:
             ok = False
-        self.log(self.event_log, EV_UI_ACTIONED if ok else EV_UI_NOT_ACTIONED, code)
+        self.log(self.event_log, _EV_UI_ACTIONED if ok else _EV_UI_NOT_ACTIONED, code)
         self.end(h)
         return ok
 
     def han_command(self, ok, cmd):
-        self.log(self.event_log, EV_HAN_ACTIONED if ok else EV_HAN_NOT_ACTIONED, cmd)
+        self.log(self.event_log, _EV_HAN_ACTIONED if ok else _EV_HAN_NOT_ACTIONED, cmd)
 
     def account_changed(self):
         self.save_registers()
@@ -818,7 +818,7 @@ def _reserve():
     what leaves the construction itself room (MicroPython; CPython's heap
     needs no such care)."""
     try:
-        n = min(HEAP_HOLE, gc.mem_free() - CONSTRUCT_ROOM)
+        n = min(_HEAP_HOLE, gc.mem_free() - _CONSTRUCT_ROOM)
     except AttributeError:
         return None
     if n < 4096:
@@ -863,14 +863,14 @@ def _jsonable(v):
 # every cluster on it. (Here rather than a module of its own: on the unix
 # port every module costs heap.)
 CLUSTERS = (
-    Basic, ESI_EP, DEVICE_ESI,
-    Identify, ESI_EP, None,
-    Metering, ESI_EP, None,
-    TimeClient, ESI_EP, None,
-    DrlcClient, ESI_EP, None,
-    Prepayment, ESI_EP, None,
-    Price, ESI_EP, None,
-    CalendarServer, ESI_EP, None,
+    Basic, _ESI_EP, _DEVICE_ESI,
+    Identify, _ESI_EP, None,
+    Metering, _ESI_EP, None,
+    TimeClient, _ESI_EP, None,
+    DrlcClient, _ESI_EP, None,
+    Prepayment, _ESI_EP, None,
+    Price, _ESI_EP, None,
+    CalendarServer, _ESI_EP, None,
 )
 
 

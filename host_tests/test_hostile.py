@@ -285,7 +285,7 @@ def test_decode_frame_reports_a_truncated_configure_reporting():
 
 
 def _all_commands():
-    out = [(0x0000, False, c) for c in F.NAMES]
+    out = [(0x0000, False, c) for c in Z.GLOBAL_NAMES]
     for cid, cls in Z.CLUSTERS.items():
         for to_client in (False, True):
             for c in Z.command_table(cls, to_client):

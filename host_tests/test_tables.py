@@ -136,6 +136,25 @@ def test_packed_text_syntax():
     assert list(Attrs("")) == list(Cmds(" ")) == [] and len(Cmds("")) == 0
 
 
+
+def test_packed_type_codes():
+    """A type written as the two hex digits of its ZCL data type id (as the
+    firmware's tables are, zcl/cluster.py) decodes to the same tuples as
+    its zcl.types name; the firmware's tables use only the codes."""
+    import re
+    from firmware.zcl.cluster import Attrs, Cmds
+    assert list(Attrs("0102 Aa 21 RWPND 0x1F;0001 Bb 41 R 'x-y';0FFF Cc E2 RD -;")) == \
+        list(Attrs("0102 Aa UINT16 RWPND 0x1F;0001 Bb OCTSTR R 'x-y';0FFF Cc UTC RD -;"))
+    assert list(Cmds("0A Get Id:23 Opt?:18; 0B Put Items:[K:20,V:41] Rest:REST;")) == \
+        list(Cmds("0A Get Id:UINT32 Opt?:MAP8; 0B Put Items:[K:UINT8,V:OCTSTR] Rest:REST;"))
+    assert all(len(n) != 2 for n in dir(T) if n.isupper())       # no name reads as a code
+    for cls in CLUSTERS:
+        for tab in (cls.ATTRS, cls.RX, cls.TX):
+            if isinstance(tab, (Attrs, Cmds)):
+                spec = tab.spec
+                assert not re.search(r":[A-Z]{3,}|^\s*[0-9A-F]{4} \S+ [A-Z]{3,}", spec.replace(
+                    ":REST", "").replace(";", "\n"), re.M), cls.NAME
+
 def test_packed_defaults_follow_their_constants():
     """Defaults that are named elsewhere are written as numbers in the
     packed text: they must still be those constants."""

@@ -508,7 +508,7 @@ class CommandCatalogue:
     @staticmethod
     def name(it):
         cls, specific, c = it
-        return "%s.%s" % (cls.NAME, c[1] if specific else F.NAMES.get(c, "0x%02X" % c))
+        return "%s.%s" % (cls.NAME, c[1] if specific else Z.GLOBAL_NAMES.get(c, "0x%02X" % c))
 
 
 def schema_payload(rng, schema):

@@ -11,6 +11,10 @@ ARCHS = ("armv7emsp", "rv32imc")      # STM32WB55 (Cortex-M4F), ESP32-H2 (RISC-V
 FLASH_BUDGET = 140 * 1024             # flash left for frozen application bytecode
 # The virtual board is host-only (sockets); it is not frozen into boards.
 HOST_ONLY = ("firmware/vboard.py",)
+# The boards freeze with opt=3 (boards/manifest.py): no line-number tables,
+# no assert statements (firmware/ has none). The sizes here are built the
+# same way; the unix port's host tree keeps line numbers for tracebacks.
+OPT = 3
 
 
 def mpy_cross():
@@ -33,7 +37,7 @@ def build(arch, out_dir):
     for rel in sources():
         dst = os.path.join(out_dir, rel[:-3] + ".mpy")
         os.makedirs(os.path.dirname(dst), exist_ok=True)
-        subprocess.run([mpy_cross(), "-march=" + arch, "-s", rel, "-o", dst,
+        subprocess.run([mpy_cross(), "-march=" + arch, "-O%d" % OPT, "-s", rel, "-o", dst,
                         os.path.join(ROOT, rel)], check=True, cwd=ROOT)
         sizes[rel] = os.path.getsize(dst)
     return sizes

@@ -36,8 +36,38 @@ for _c, _ep, _dev in REGISTRY:
     if _c is not TimeClient:
         register(_c)
 
-GLOBAL_IDS = {v: k for k, v in F.NAMES.items()}
-STATUS_IDS = {v: k for k, v in S.NAMES.items()}
+# Names of the profile-wide commands (ZCL rev 6 Table 2-3) and of the ZCL
+# status codes (Table 2-12), host side only (not frozen into the meter).
+GLOBAL_NAMES = {
+    0x00: "ReadAttributes", 0x01: "ReadAttributesResponse",
+    0x02: "WriteAttributes", 0x03: "WriteAttributesUndivided",
+    0x04: "WriteAttributesResponse", 0x05: "WriteAttributesNoResponse",
+    0x06: "ConfigureReporting", 0x07: "ConfigureReportingResponse",
+    0x08: "ReadReportingConfiguration", 0x09: "ReadReportingConfigurationResponse",
+    0x0A: "ReportAttributes", 0x0B: "DefaultResponse",
+    0x0C: "DiscoverAttributes", 0x0D: "DiscoverAttributesResponse",
+    0x11: "DiscoverCommandsReceived", 0x12: "DiscoverCommandsReceivedResponse",
+    0x13: "DiscoverCommandsGenerated", 0x14: "DiscoverCommandsGeneratedResponse",
+    0x15: "DiscoverAttributesExtended", 0x16: "DiscoverAttributesExtendedResponse",
+}
+STATUS_NAMES = {
+    0x00: "SUCCESS", 0x01: "FAILURE", 0x7E: "NOT_AUTHORIZED",
+    0x7F: "RESERVED_FIELD_NOT_ZERO", 0x80: "MALFORMED_COMMAND",
+    0x81: "UNSUP_CLUSTER_COMMAND", 0x82: "UNSUP_GENERAL_COMMAND",
+    0x83: "UNSUP_MANUF_CLUSTER_COMMAND", 0x84: "UNSUP_MANUF_GENERAL_COMMAND",
+    0x85: "INVALID_FIELD", 0x86: "UNSUPPORTED_ATTRIBUTE", 0x87: "INVALID_VALUE",
+    0x88: "READ_ONLY", 0x89: "INSUFFICIENT_SPACE", 0x8A: "DUPLICATE_EXISTS",
+    0x8B: "NOT_FOUND", 0x8C: "UNREPORTABLE_ATTRIBUTE", 0x8D: "INVALID_DATA_TYPE",
+    0x8E: "INVALID_SELECTOR", 0x8F: "WRITE_ONLY",
+    0x90: "INCONSISTENT_STARTUP_STATE", 0x91: "DEFINED_OUT_OF_BAND",
+    0x92: "INCONSISTENT", 0x93: "ACTION_DENIED", 0x94: "TIMEOUT", 0x95: "ABORT",
+    0x96: "INVALID_IMAGE", 0x97: "WAIT_FOR_DATA", 0x98: "NO_IMAGE_AVAILABLE",
+    0x99: "REQUIRE_MORE_IMAGE", 0x9A: "NOTIFICATION_PENDING",
+    0xC0: "HARDWARE_FAILURE", 0xC1: "SOFTWARE_FAILURE",
+    0xC2: "CALIBRATION_ERROR", 0xC3: "UNSUPPORTED_CLUSTER",
+}
+GLOBAL_IDS = {v: k for k, v in GLOBAL_NAMES.items()}
+STATUS_IDS = {v: k for k, v in STATUS_NAMES.items()}
 
 
 def cluster_by_name(name):
@@ -228,7 +258,7 @@ def decode_frame(cluster_id, payload, profile=0x0109):
             else:
                 out["command"] = "0x%02X" % h.cmd
         else:
-            out["command"] = F.NAMES.get(h.cmd, "0x%02X" % h.cmd)
+            out["command"] = GLOBAL_NAMES.get(h.cmd, "0x%02X" % h.cmd)
             out["fields"] = _decode_global(cls, h.cmd, payload, off)
     except Exception as e:          # struct.error, DecodeError, RecursionError...
         # A capture or a bench run must survive any frame (the ones under
@@ -253,20 +283,20 @@ def _decode_global(cls, cmd, buf, off):
     if cmd in (F.READ_ATTR_RSP, F.REPORT_ATTR):
         dec = F.decode_attr_records if cmd == F.READ_ATTR_RSP else F.decode_report_records
         recs = dec(buf, off, end)
-        return {"records": [{"attribute": attr_name(cls, aid), "status": S.NAMES.get(st, st),
+        return {"records": [{"attribute": attr_name(cls, aid), "status": STATUS_NAMES.get(st, st),
                              "value": jsonable(v)} if st == 0 else
-                            {"attribute": attr_name(cls, aid), "status": S.NAMES.get(st, st)}
+                            {"attribute": attr_name(cls, aid), "status": STATUS_NAMES.get(st, st)}
                             for aid, st, t, v in recs]}
     if cmd == F.DEFAULT_RSP:
-        return {"command": buf[off], "status": S.NAMES.get(buf[off + 1], buf[off + 1])}
+        return {"command": buf[off], "status": STATUS_NAMES.get(buf[off + 1], buf[off + 1])}
     if cmd in (F.WRITE_ATTR_RSP, F.CONFIG_REPORT_RSP):
         if end - off == 1:
-            return {"status": S.NAMES.get(buf[off], buf[off])}
+            return {"status": STATUS_NAMES.get(buf[off], buf[off])}
         step = 3 if cmd == F.WRITE_ATTR_RSP else 4
         recs = []
         for o in range(off, end - step + 1, step):
             aid = struct.unpack_from("<H", buf, o + step - 2)[0]
-            recs.append({"status": S.NAMES.get(buf[o], buf[o]), "attribute": attr_name(cls, aid)})
+            recs.append({"status": STATUS_NAMES.get(buf[o], buf[o]), "attribute": attr_name(cls, aid)})
         return {"records": recs}
     if cmd in (F.WRITE_ATTR, F.WRITE_ATTR_UNDIVIDED, F.WRITE_ATTR_NO_RSP):
         recs = {}
@@ -290,7 +320,7 @@ def _decode_global(cls, cmd, buf, off):
         while off < end:
             st, d, aid = struct.unpack_from("<BBH", buf, off)
             off += 4
-            r = {"status": S.NAMES.get(st, st), "attribute": attr_name(cls, aid)}
+            r = {"status": STATUS_NAMES.get(st, st), "attribute": attr_name(cls, aid)}
             if st == 0 and d == 0:
                 t, mn, mx = struct.unpack_from("<BHH", buf, off)
                 off += 5

@@ -9,19 +9,19 @@ class Basic(Cluster):
     NAME = "Basic"
     REVISION = 1
     ATTRS = Attrs(
-        "0000 ZCLVersion UINT8 R 3;"
-        "0001 ApplicationVersion UINT8 R 1;"
-        "0002 StackVersion UINT8 R 0;"
-        "0003 HWVersion UINT8 R 1;"
-        "0004 ManufacturerName CHARSTR R 'OpenESME';"
-        "0005 ModelIdentifier CHARSTR R 'ESME-MPY-1';"
-        "0006 DateCode CHARSTR R '20261125';"
-        "0007 PowerSource ENUM8 R 1;"                    # mains, single phase
-        "0010 LocationDescription CHARSTR RWN '';"
-        "0011 PhysicalEnvironment ENUM8 RWN 0;"
-        "0012 DeviceEnabled BOOL RWN 1;"
-        "0013 AlarmMask MAP8 RWN 0;"
-        "4000 SWBuildID CHARSTR R '0.1.0';"
+        "0000 ZCLVersion 20 R 3;"
+        "0001 ApplicationVersion 20 R 1;"
+        "0002 StackVersion 20 R 0;"
+        "0003 HWVersion 20 R 1;"
+        "0004 ManufacturerName 42 R 'OpenESME';"
+        "0005 ModelIdentifier 42 R 'ESME-MPY-1';"
+        "0006 DateCode 42 R '20261125';"
+        "0007 PowerSource 30 R 1;"                    # mains, single phase
+        "0010 LocationDescription 42 RWN '';"
+        "0011 PhysicalEnvironment 30 RWN 0;"
+        "0012 DeviceEnabled 10 RWN 1;"
+        "0013 AlarmMask 18 RWN 0;"
+        "4000 SWBuildID 42 R '0.1.0';"
     )
     RX = Cmds(
         "00 ResetToFactoryDefaults;"

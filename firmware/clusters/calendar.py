@@ -13,8 +13,8 @@ from ..zcl.status import ZclError
 from ..tariff import calendar as C
 from ..tariff.engine import NEVER
 
-CAL_DELIVERED = const(0x00)
-TIME_REF_UTC = const(0x00)
+_CAL_DELIVERED = const(0x00)
+_TIME_REF_UTC = const(0x00)
 _DAY_HEAD = const(17)          # PublishDayProfile before its entries
 _ANY32 = 0xFFFFFFFF
 
@@ -24,34 +24,34 @@ class CalendarServer(Cluster):
     NAME = "Calendar"
     SECURE = True
     RX = Cmds(
-        "00 GetCalendar EarliestStartTime:UTC MinIssuerEventID:UINT32 NumberOfCalendars:UINT8"
-        "  CalendarType:ENUM8 ProviderID:UINT32;"
-        "01 GetDayProfiles ProviderID:UINT32 IssuerCalendarID:UINT32 StartDayID:UINT8"
-        "  NumberOfDays:UINT8;"
-        "02 GetWeekProfiles ProviderID:UINT32 IssuerCalendarID:UINT32 StartWeekID:UINT8"
-        "  NumberOfWeeks:UINT8;"
-        "03 GetSeasons ProviderID:UINT32 IssuerCalendarID:UINT32;"
-        "04 GetSpecialDays StartTime:UTC NumberOfEvents:UINT8 CalendarType:ENUM8"
-        "  ProviderID:UINT32 IssuerCalendarID:UINT32;"
+        "00 GetCalendar EarliestStartTime:E2 MinIssuerEventID:23 NumberOfCalendars:20"
+        "  CalendarType:30 ProviderID:23;"
+        "01 GetDayProfiles ProviderID:23 IssuerCalendarID:23 StartDayID:20"
+        "  NumberOfDays:20;"
+        "02 GetWeekProfiles ProviderID:23 IssuerCalendarID:23 StartWeekID:20"
+        "  NumberOfWeeks:20;"
+        "03 GetSeasons ProviderID:23 IssuerCalendarID:23;"
+        "04 GetSpecialDays StartTime:E2 NumberOfEvents:20 CalendarType:30"
+        "  ProviderID:23 IssuerCalendarID:23;"
     )
     TX = Cmds(
-        "00 PublishCalendar ProviderID:UINT32 IssuerEventID:UINT32 IssuerCalendarID:UINT32"
-        "  StartTime:UTC CalendarType:ENUM8 CalendarTimeReference:UINT8 CalendarName:OCTSTR"
-        "  NumberOfSeasons:UINT8 NumberOfWeekProfiles:UINT8 NumberOfDayProfiles:UINT8;"
-        "01 PublishDayProfile ProviderID:UINT32 IssuerEventID:UINT32 IssuerCalendarID:UINT32"
-        "  DayID:UINT8 TotalNumberOfScheduleEntries:UINT8 CommandIndex:UINT8"
-        "  TotalNumberOfCommands:UINT8 CalendarType:ENUM8"
-        "  Entries:[StartTime:UINT16,PriceTier:UINT8];"
-        "02 PublishWeekProfile ProviderID:UINT32 IssuerEventID:UINT32 IssuerCalendarID:UINT32"
-        "  WeekID:UINT8 DayIDRefMonday:UINT8 DayIDRefTuesday:UINT8 DayIDRefWednesday:UINT8"
-        "  DayIDRefThursday:UINT8 DayIDRefFriday:UINT8 DayIDRefSaturday:UINT8"
-        "  DayIDRefSunday:UINT8;"
-        "03 PublishSeasons ProviderID:UINT32 IssuerEventID:UINT32 IssuerCalendarID:UINT32"
-        "  CommandIndex:UINT8 TotalNumberOfCommands:UINT8"
-        "  Seasons:[SeasonStartDate:DATE,WeekIDRef:UINT8];"
-        "04 PublishSpecialDays ProviderID:UINT32 IssuerEventID:UINT32 IssuerCalendarID:UINT32"
-        "  StartTime:UTC CalendarType:ENUM8 TotalNumberOfSpecialDays:UINT8 CommandIndex:UINT8"
-        "  TotalNumberOfCommands:UINT8 SpecialDays:[SpecialDayDate:DATE,DayIDRef:UINT8];"
+        "00 PublishCalendar ProviderID:23 IssuerEventID:23 IssuerCalendarID:23"
+        "  StartTime:E2 CalendarType:30 CalendarTimeReference:20 CalendarName:41"
+        "  NumberOfSeasons:20 NumberOfWeekProfiles:20 NumberOfDayProfiles:20;"
+        "01 PublishDayProfile ProviderID:23 IssuerEventID:23 IssuerCalendarID:23"
+        "  DayID:20 TotalNumberOfScheduleEntries:20 CommandIndex:20"
+        "  TotalNumberOfCommands:20 CalendarType:30"
+        "  Entries:[StartTime:21,PriceTier:20];"
+        "02 PublishWeekProfile ProviderID:23 IssuerEventID:23 IssuerCalendarID:23"
+        "  WeekID:20 DayIDRefMonday:20 DayIDRefTuesday:20 DayIDRefWednesday:20"
+        "  DayIDRefThursday:20 DayIDRefFriday:20 DayIDRefSaturday:20"
+        "  DayIDRefSunday:20;"
+        "03 PublishSeasons ProviderID:23 IssuerEventID:23 IssuerCalendarID:23"
+        "  CommandIndex:20 TotalNumberOfCommands:20"
+        "  Seasons:[SeasonStartDate:E1,WeekIDRef:20];"
+        "04 PublishSpecialDays ProviderID:23 IssuerEventID:23 IssuerCalendarID:23"
+        "  StartTime:E2 CalendarType:30 TotalNumberOfSpecialDays:20 CommandIndex:20"
+        "  TotalNumberOfCommands:20 SpecialDays:[SpecialDayDate:E1,DayIDRef:20];"
     )
 
     def _calendars(self):
@@ -78,7 +78,7 @@ class CalendarServer(Cluster):
                 "IssuerCalendarID": start}
 
     def on_GetCalendar(self, req, f):
-        if f["CalendarType"] not in (CAL_DELIVERED, 0xFF):
+        if f["CalendarType"] not in (_CAL_DELIVERED, 0xFF):
             raise ZclError(S.NOT_FOUND)
         cals = self._calendars()
         found = []
@@ -94,8 +94,8 @@ class CalendarServer(Cluster):
             raise ZclError(S.NOT_FOUND)
         for cal, start in found:
             fl = self._ids(start)
-            fl.update({"StartTime": start, "CalendarType": CAL_DELIVERED,
-                       "CalendarTimeReference": TIME_REF_UTC, "CalendarName": cal.name[:12],
+            fl.update({"StartTime": start, "CalendarType": _CAL_DELIVERED,
+                       "CalendarTimeReference": _TIME_REF_UTC, "CalendarName": cal.name[:12],
                        "NumberOfSeasons": len(cal.seasons),
                        "NumberOfWeekProfiles": len(cal.weeks),
                        "NumberOfDayProfiles": len(cal.days)})
@@ -113,7 +113,7 @@ class CalendarServer(Cluster):
                 fl = self._ids(start)
                 fl.update({"DayID": did, "TotalNumberOfScheduleEntries": len(entries),
                            "CommandIndex": i, "TotalNumberOfCommands": total,
-                           "CalendarType": CAL_DELIVERED,
+                           "CalendarType": _CAL_DELIVERED,
                            "Entries": entries[i * per:(i + 1) * per]})
                 self.reply(req, "PublishDayProfile", fl)
 
@@ -135,7 +135,7 @@ class CalendarServer(Cluster):
         self._segmented(req, "PublishSeasons", start, seasons, "Seasons", 14, {})
 
     def on_GetSpecialDays(self, req, f):
-        if f["CalendarType"] not in (CAL_DELIVERED, 0xFF):
+        if f["CalendarType"] not in (_CAL_DELIVERED, 0xFF):
             raise ZclError(S.NOT_FOUND)
         cal, start = self._find(f)
         days = [{"SpecialDayDate": _zcl_date(y, m, d, wd), "DayIDRef": did}
@@ -145,7 +145,7 @@ class CalendarServer(Cluster):
         if not days:
             raise ZclError(S.NOT_FOUND)
         self._segmented(req, "PublishSpecialDays", start, days, "SpecialDays", 20, {
-            "StartTime": start, "CalendarType": CAL_DELIVERED,
+            "StartTime": start, "CalendarType": _CAL_DELIVERED,
             "TotalNumberOfSpecialDays": len(days)})
 
     def _segmented(self, req, cmd, start, items, key, head, extra):

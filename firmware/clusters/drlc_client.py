@@ -14,10 +14,10 @@ STORE_KEY = "drlc"
 # format-1 store record before schemas) has the same layout.
 _SCHEMA = const(4)
 _VERSION = const(1)
-SIG_NONE = const(0x00)
+_SIG_NONE = const(0x00)
 _SIG_LEN = const(42)                # ZSE D.2.3.3.1: signature field is 42 octets
 _NO_SIGNATURE = bytes(_SIG_LEN)
-GET_ALL = const(0)                  # Get Scheduled Events: 0 = all events
+_GET_ALL = const(0)                  # Get Scheduled Events: 0 = all events
 
 _LCE = (
     ("IssuerEventID", T.UINT32), ("DeviceClass", T.MAP16),
@@ -36,31 +36,31 @@ class DrlcClient(Cluster):
     SERVER = False
     SECURE = True
     ATTRS = Attrs(
-        "0000 UtilityEnrollmentGroup UINT8 RWN 0;"
-        "0001 StartRandomizationMinutes UINT8 RWN 30;"
-        "0002 DurationRandomizationMinutes UINT8 RWN 0;"
+        "0000 UtilityEnrollmentGroup 20 RWN 0;"
+        "0001 StartRandomizationMinutes 20 RWN 30;"
+        "0002 DurationRandomizationMinutes 20 RWN 0;"
         # bit 7 "simple misc. (residential on/off) loads": what an ESME's
         # auxiliary load-control switches carry (GBCS §18.1.1)
-        "0003 DeviceClassValue MAP16 RWN 0x80;"
+        "0003 DeviceClassValue 19 RWN 0x80;"
     )
     RX = Cmds(
-        "00 LoadControlEvent IssuerEventID:UINT32 DeviceClass:MAP16"
-        "  UtilityEnrollmentGroup:UINT8 StartTime:UTC DurationInMinutes:UINT16"
-        "  CriticalityLevel:UINT8 CoolingTemperatureOffset:UINT8"
-        "  HeatingTemperatureOffset:UINT8 CoolingTemperatureSetPoint:INT16"
-        "  HeatingTemperatureSetPoint:INT16 AverageLoadAdjustmentPercentage:INT8"
-        "  DutyCycle:UINT8 EventControl:MAP8;"
-        "01 CancelLoadControlEvent IssuerEventID:UINT32 DeviceClass:MAP16"
-        "  UtilityEnrollmentGroup:UINT8 CancelControl:MAP8 EffectiveTime:UTC;"
-        "02 CancelAllLoadControlEvents CancelControl:MAP8;"
+        "00 LoadControlEvent IssuerEventID:23 DeviceClass:19"
+        "  UtilityEnrollmentGroup:20 StartTime:E2 DurationInMinutes:21"
+        "  CriticalityLevel:20 CoolingTemperatureOffset:20"
+        "  HeatingTemperatureOffset:20 CoolingTemperatureSetPoint:29"
+        "  HeatingTemperatureSetPoint:29 AverageLoadAdjustmentPercentage:28"
+        "  DutyCycle:20 EventControl:18;"
+        "01 CancelLoadControlEvent IssuerEventID:23 DeviceClass:19"
+        "  UtilityEnrollmentGroup:20 CancelControl:18 EffectiveTime:E2;"
+        "02 CancelAllLoadControlEvents CancelControl:18;"
     )
     TX = Cmds(
-        "00 ReportEventStatus IssuerEventID:UINT32 EventStatus:ENUM8 EventStatusTime:UTC"
-        "  CriticalityLevelApplied:UINT8 CoolingTemperatureSetPointApplied:INT16"
-        "  HeatingTemperatureSetPointApplied:INT16"
-        "  AverageLoadAdjustmentPercentageApplied:INT8 DutyCycleApplied:UINT8"
-        "  EventControl:MAP8 SignatureType:ENUM8 Signature:REST;"
-        "01 GetScheduledEvents StartTime:UTC NumberOfEvents:UINT8 IssuerEventID?:UINT32;"
+        "00 ReportEventStatus IssuerEventID:23 EventStatus:30 EventStatusTime:E2"
+        "  CriticalityLevelApplied:20 CoolingTemperatureSetPointApplied:29"
+        "  HeatingTemperatureSetPointApplied:29"
+        "  AverageLoadAdjustmentPercentageApplied:28 DutyCycleApplied:20"
+        "  EventControl:18 SignatureType:30 Signature:REST;"
+        "01 GetScheduledEvents StartTime:E2 NumberOfEvents:20 IssuerEventID?:23;"
     )
 
     def __init__(self, app, hub_addr, hub_ep, ep, seed):
@@ -137,7 +137,7 @@ class DrlcClient(Cluster):
 
     def get_scheduled_events(self):
         self.send(self.hub_addr, self.hub_ep, self.ep, "GetScheduledEvents",
-                  {"StartTime": 0, "NumberOfEvents": GET_ALL})
+                  {"StartTime": 0, "NumberOfEvents": _GET_ALL})
 
     def _decode(self, d):
         """Strict decoder (store.py load_rec): n events, then m finished ids."""
@@ -177,7 +177,7 @@ class DrlcClient(Cluster):
              "AverageLoadAdjustmentPercentageApplied": e.load_adjust if e else -0x80,
              "DutyCycleApplied": e.duty_cycle if e else 0xFF,
              "EventControl": e.control if e else 0,
-             "SignatureType": SIG_NONE, "Signature": _NO_SIGNATURE}
+             "SignatureType": _SIG_NONE, "Signature": _NO_SIGNATURE}
         self.reports += 1
         if req is not None:
             self.reply(req, "ReportEventStatus", f)

@@ -6,14 +6,14 @@ class Identify(Cluster):
     ID = 0x0003
     NAME = "Identify"
     ATTRS = Attrs(
-        "0000 IdentifyTime UINT16 RW 0;"
+        "0000 IdentifyTime 21 RW 0;"
     )
     RX = Cmds(
-        "00 Identify IdentifyTime:UINT16;"
+        "00 Identify IdentifyTime:21;"
         "01 IdentifyQuery;"
     )
     TX = Cmds(
-        "00 IdentifyQueryResponse Timeout:UINT16;"
+        "00 IdentifyQueryResponse Timeout:21;"
     )
 
     def on_Identify(self, req, fields):

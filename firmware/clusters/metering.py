@@ -17,26 +17,26 @@ from ..prepay import supply as SU
 from .price import period_bounds
 
 
-ATTR_SUMMATION = const(0x0000)
-ATTR_MULTIPLIER = const(0x0301)
-ATTR_DIVISOR = const(0x0302)
-ATTR_SUMMATION_FMT = const(0x0303)
-ATTR_DEMAND_FMT = const(0x0304)
-ATTR_DEMAND = const(0x0400)
-ATTR_FAST_POLL_PERIOD = const(0x000B)
-ATTR_MAX_PERIODS = const(0x0500)
-ATTR_LOAD_LIMIT_COUNTER = const(0x0606)
+_ATTR_SUMMATION = const(0x0000)
+_ATTR_MULTIPLIER = const(0x0301)
+_ATTR_DIVISOR = const(0x0302)
+_ATTR_SUMMATION_FMT = const(0x0303)
+_ATTR_DEMAND_FMT = const(0x0304)
+_ATTR_DEMAND = const(0x0400)
+_ATTR_FAST_POLL_PERIOD = const(0x000B)
+_ATTR_MAX_PERIODS = const(0x0500)
+_ATTR_LOAD_LIMIT_COUNTER = const(0x0606)
 
 # Get Profile Response status (ZSE D.3.2.4.1)
-GP_SUCCESS = const(0x00)
-GP_UNDEFINED_CHANNEL = const(0x01)
-GP_CHANNEL_NOT_SUPPORTED = const(0x02)
-GP_INVALID_END_TIME = const(0x03)
-GP_TOO_MANY_PERIODS = const(0x04)
-GP_NO_INTERVALS = const(0x05)
-INVALID_INTERVAL = const(0xFFFFFF)        # "invalid intervals should be marked 0xFFFFFF"
-FAST_POLL_MAX_MIN = const(15)             # fast poll lasts at most 15 minutes
-PAYLOAD_TOU_DELIVERED = const(0x00)       # snapshot payload type
+_GP_SUCCESS = const(0x00)
+_GP_UNDEFINED_CHANNEL = const(0x01)
+_GP_CHANNEL_NOT_SUPPORTED = const(0x02)
+_GP_INVALID_END_TIME = const(0x03)
+_GP_TOO_MANY_PERIODS = const(0x04)
+_GP_NO_INTERVALS = const(0x05)
+_INVALID_INTERVAL = const(0xFFFFFF)        # "invalid intervals should be marked 0xFFFFFF"
+_FAST_POLL_MAX_MIN = const(15)             # fast poll lasts at most 15 minutes
+_PAYLOAD_TOU_DELIVERED = const(0x00)       # snapshot payload type
 _SNAPSHOT_HEAD = const(16)                # Publish Snapshot before its payload
 _PROFILE_HEAD = const(10)                 # Get Profile Response before its intervals, with the ZCL header
 _MAX_PERIODS = const(24)
@@ -48,62 +48,62 @@ class Metering(Cluster):
     SECURE = True
     ATTRS = Attrs(
         # Reading Information set
-        "0000 CurrentSummationDelivered UINT48 RPD 0;"
-        "0001 CurrentSummationReceived UINT48 RP 0;"              # import only
-        "0002 CurrentMaxDemandDelivered UINT48 RPD 0;"
-        "0004 DFTSummation UINT48 RD 0;"
-        "0005 DailyFreezeTime UINT16 R 0;"                        # midnight UTC
-        "0006 PowerFactor INT8 RPD 0;"
-        "0007 ReadingSnapShotTime UTC RD 0;"
-        "0008 CurrentMaxDemandDeliveredTime UTC RD 0;"
-        "000A DefaultUpdatePeriod UINT8 R 30;"
-        "000B FastPollUpdatePeriod UINT8 R 5;"
-        "000C CurrentBlockPeriodConsumptionDelivered UINT48 RPD 0;"
-        "000E CurrentBlock ENUM8 RPD 0;"
-        "000F ProfileIntervalPeriod ENUM8 R 2;"
-        "0014 SupplyStatus ENUM8 RPD 2;"
-        "0020 ActiveRegisterTierDelivered ENUM8 RPD 1;"
+        "0000 CurrentSummationDelivered 25 RPD 0;"
+        "0001 CurrentSummationReceived 25 RP 0;"              # import only
+        "0002 CurrentMaxDemandDelivered 25 RPD 0;"
+        "0004 DFTSummation 25 RD 0;"
+        "0005 DailyFreezeTime 21 R 0;"                        # midnight UTC
+        "0006 PowerFactor 28 RPD 0;"
+        "0007 ReadingSnapShotTime E2 RD 0;"
+        "0008 CurrentMaxDemandDeliveredTime E2 RD 0;"
+        "000A DefaultUpdatePeriod 20 R 30;"
+        "000B FastPollUpdatePeriod 20 R 5;"
+        "000C CurrentBlockPeriodConsumptionDelivered 25 RPD 0;"
+        "000E CurrentBlock 30 RPD 0;"
+        "000F ProfileIntervalPeriod 30 R 2;"
+        "0014 SupplyStatus 30 RPD 2;"
+        "0020 ActiveRegisterTierDelivered 30 RPD 1;"
         # Meter Status set
-        "0200 Status MAP8 RP 0;"
+        "0200 Status 18 RP 0;"
         # Formatting set
-        "0300 UnitOfMeasure ENUM8 R 0;"
-        "0301 Multiplier UINT24 R 1;"
-        "0302 Divisor UINT24 R 1000;"
-        "0303 SummationFormatting MAP8 R 0xBB;"
-        "0304 DemandFormatting MAP8 R 0xAB;"
-        "0305 HistoricalConsumptionFormatting MAP8 R 0xAB;"
-        "0306 MeteringDeviceType MAP8 R 0;"                       # GBCS §10.4.2.11
-        "0307 SiteID OCTSTR R '';"
-        "0308 MeterSerialNumber OCTSTR R '';"
+        "0300 UnitOfMeasure 30 R 0;"
+        "0301 Multiplier 22 R 1;"
+        "0302 Divisor 22 R 1000;"
+        "0303 SummationFormatting 18 R 0xBB;"
+        "0304 DemandFormatting 18 R 0xAB;"
+        "0305 HistoricalConsumptionFormatting 18 R 0xAB;"
+        "0306 MeteringDeviceType 18 R 0;"                       # GBCS §10.4.2.11
+        "0307 SiteID 41 R '';"
+        "0308 MeterSerialNumber 41 R '';"
         # Historical Consumption set
-        "0400 InstantaneousDemand INT24 RPD 0;"
-        "0401 CurrentDayConsumptionDelivered UINT24 RPD 0;"
-        "0403 PreviousDayConsumptionDelivered UINT24 RD 0;"
-        "0405 CurrentPartialProfileIntervalStartTimeDelivered UTC RD 0;"
-        "0407 CurrentPartialProfileIntervalValueDelivered UINT24 RD 0;"
-        "0430 CurrentWeekConsumptionDelivered UINT32 RD 0;"
-        "0432 PreviousWeekConsumptionDelivered UINT32 RD 0;"
-        "0440 CurrentMonthConsumptionDelivered UINT32 RD 0;"
-        "0442 PreviousMonthConsumptionDelivered UINT32 RD 0;"
+        "0400 InstantaneousDemand 2A RPD 0;"
+        "0401 CurrentDayConsumptionDelivered 22 RPD 0;"
+        "0403 PreviousDayConsumptionDelivered 22 RD 0;"
+        "0405 CurrentPartialProfileIntervalStartTimeDelivered E2 RD 0;"
+        "0407 CurrentPartialProfileIntervalValueDelivered 22 RD 0;"
+        "0430 CurrentWeekConsumptionDelivered 23 RD 0;"
+        "0432 PreviousWeekConsumptionDelivered 23 RD 0;"
+        "0440 CurrentMonthConsumptionDelivered 23 RD 0;"
+        "0442 PreviousMonthConsumptionDelivered 23 RD 0;"
         # Load Profile Configuration set
         # as many intervals as one Get Profile Response carries (zcl/engine.py)
-        "0500 MaxNumberOfPeriodsDelivered UINT8 RD 24;"
+        "0500 MaxNumberOfPeriodsDelivered 20 RD 24;"
         # Supply Limit set (the limiter itself is the prepayment issue's)
-        "0600 CurrentDemandDelivered UINT24 RD 0;"
-        "0601 DemandLimit UINT24 RD 0;"                           # the load-limit power threshold
-        "0602 DemandIntegrationPeriod UINT8 R 30;"
-        "0603 NumberOfDemandSubintervals UINT8 R 1;"
-        "0605 LoadLimitSupplyState ENUM8 RD 2;"
-        "0606 LoadLimitCounter UINT8 RN 0;"
+        "0600 CurrentDemandDelivered 22 RD 0;"
+        "0601 DemandLimit 22 RD 0;"                           # the load-limit power threshold
+        "0602 DemandIntegrationPeriod 20 R 30;"
+        "0603 NumberOfDemandSubintervals 20 R 1;"
+        "0605 LoadLimitSupplyState 30 RD 2;"
+        "0606 LoadLimitCounter 20 RN 0;"
         # Alarms set
-        "0800 GenericAlarmMask MAP16 RWN 0xFFFF;"
-        "0801 ElectricityAlarmMask MAP32 RWN 0xFFFFFFFF;"
+        "0800 GenericAlarmMask 19 RWN 0xFFFF;"
+        "0801 ElectricityAlarmMask 1B RWN 0xFFFFFFFF;"
         # Billing set: cost of the current billing period (metering/snapshots.py)
-        "0A00 BillToDateDelivered UINT32 RD 0;"
-        "0A01 BillToDateTimeStampDelivered UTC RD 0;"
-        "0A02 ProjectedBillDelivered UINT32 RD 0;"
-        "0A03 ProjectedBillTimeStampDelivered UTC RD 0;"
-        "0A04 BillDeliveredTrailingDigit MAP8 RD 0;"
+        "0A00 BillToDateDelivered 23 RD 0;"
+        "0A01 BillToDateTimeStampDelivered E2 RD 0;"
+        "0A02 ProjectedBillDelivered 23 RD 0;"
+        "0A03 ProjectedBillTimeStampDelivered E2 RD 0;"
+        "0A04 BillDeliveredTrailingDigit 18 RD 0;"
     )
     # The tariff registers (GBCS Table 7.3.7.2 through ZSE D.3.2.2.2 / .12):
     # TOU register t at 0x0100 + 2(t-1); block b of time band t at
@@ -116,36 +116,36 @@ class Metering(Cluster):
         (0x0713, 8, 0x10, "CurrentTier%dBlock4SummationDelivered", T.UINT48, A_R | A_P),
     )
     RX = Cmds(
-        "00 GetProfile IntervalChannel:ENUM8 EndTime:UTC NumberOfPeriods:UINT8;"
-        "03 RequestFastPollMode FastPollUpdatePeriod:UINT8 Duration:UINT8;"
-        "04 ScheduleSnapshot IssuerEventID:UINT32 CommandIndex:UINT8"
-        "  TotalNumberOfCommands:UINT8 Schedules:REST;"
-        "05 TakeSnapshot SnapshotCause:MAP32;"
-        "06 GetSnapshot EarliestStartTime:UTC LatestEndTime:UTC SnapshotOffset:UINT8"
-        "  SnapshotCause:MAP32;"
-        "0A ResetLoadLimitCounter ProviderID:UINT32 IssuerEventID:UINT32;"
-        "0B ChangeSupply ProviderID:UINT32 IssuerEventID:UINT32 RequestDateTime:UTC"
-        "  ImplementationDateTime:UTC ProposedSupplyStatus:ENUM8 SupplyControlBits:MAP8;"
-        "0C LocalChangeSupply ProposedSupplyStatus:ENUM8;"
-        "0D SetSupplyStatus IssuerEventID:UINT32 SupplyTamperState:ENUM8"
-        "  SupplyDepletionState:ENUM8 SupplyUncontrolledFlowState:ENUM8"
-        "  LoadLimitSupplyState:ENUM8;"
+        "00 GetProfile IntervalChannel:30 EndTime:E2 NumberOfPeriods:20;"
+        "03 RequestFastPollMode FastPollUpdatePeriod:20 Duration:20;"
+        "04 ScheduleSnapshot IssuerEventID:23 CommandIndex:20"
+        "  TotalNumberOfCommands:20 Schedules:REST;"
+        "05 TakeSnapshot SnapshotCause:1B;"
+        "06 GetSnapshot EarliestStartTime:E2 LatestEndTime:E2 SnapshotOffset:20"
+        "  SnapshotCause:1B;"
+        "0A ResetLoadLimitCounter ProviderID:23 IssuerEventID:23;"
+        "0B ChangeSupply ProviderID:23 IssuerEventID:23 RequestDateTime:E2"
+        "  ImplementationDateTime:E2 ProposedSupplyStatus:30 SupplyControlBits:18;"
+        "0C LocalChangeSupply ProposedSupplyStatus:30;"
+        "0D SetSupplyStatus IssuerEventID:23 SupplyTamperState:30"
+        "  SupplyDepletionState:30 SupplyUncontrolledFlowState:30"
+        "  LoadLimitSupplyState:30;"
     )
         # ZSE 1.x D.3.2.3.1, the server's generated command ids: 0x07 is Get
         # Sampled Data Response; Supply Status Response (the answer to
         # Change Supply) is 0x0C.
     TX = Cmds(
-        "00 GetProfileResponse EndTime:UTC Status:ENUM8 ProfileIntervalPeriod:ENUM8"
-        "  NumberOfPeriodsDelivered:UINT8 Intervals:[Value:UINT24];"
-        "03 RequestFastPollModeResponse AppliedUpdatePeriod:UINT8 FastPollModeEndTime:UTC;"
-        "04 ScheduleSnapshotResponse IssuerEventID:UINT32"
-        "  Confirmations:[SnapshotScheduleID:UINT8,Confirmation:UINT8];"
-        "05 TakeSnapshotResponse SnapshotID:UINT32 SnapshotConfirmation:ENUM8;"
-        "06 PublishSnapshot SnapshotID:UINT32 SnapshotTime:UTC TotalSnapshotsFound:UINT8"
-        "  CommandIndex:UINT8 TotalNumberOfCommands:UINT8 SnapshotCause:MAP32"
-        "  SnapshotPayloadType:ENUM8 SnapshotPayload:REST;"
-        "0C SupplyStatusResponse ProviderID:UINT32 IssuerEventID:UINT32"
-        "  ImplementationDateTime:UTC SupplyStatus:ENUM8;"
+        "00 GetProfileResponse EndTime:E2 Status:30 ProfileIntervalPeriod:30"
+        "  NumberOfPeriodsDelivered:20 Intervals:[Value:22];"
+        "03 RequestFastPollModeResponse AppliedUpdatePeriod:20 FastPollModeEndTime:E2;"
+        "04 ScheduleSnapshotResponse IssuerEventID:23"
+        "  Confirmations:[SnapshotScheduleID:20,Confirmation:20];"
+        "05 TakeSnapshotResponse SnapshotID:23 SnapshotConfirmation:30;"
+        "06 PublishSnapshot SnapshotID:23 SnapshotTime:E2 TotalSnapshotsFound:20"
+        "  CommandIndex:20 TotalNumberOfCommands:20 SnapshotCause:1B"
+        "  SnapshotPayloadType:30 SnapshotPayload:REST;"
+        "0C SupplyStatusResponse ProviderID:23 IssuerEventID:23"
+        "  ImplementationDateTime:E2 SupplyStatus:30;"
     )
 
     def __init__(self, app):
@@ -155,13 +155,13 @@ class Metering(Cluster):
     # -- values ------------------------------------------------------------------------
     def _wire(self, internal):
         v = self.values
-        return F.to_wire(internal, v[ATTR_MULTIPLIER], v[ATTR_DIVISOR])
+        return F.to_wire(internal, v[_ATTR_MULTIPLIER], v[_ATTR_DIVISOR])
 
     def read(self, aid):
         m = self.app
-        if aid == ATTR_SUMMATION:
+        if aid == _ATTR_SUMMATION:
             return self._wire(m.import_wh)
-        if aid == ATTR_DEMAND:
+        if aid == _ATTR_DEMAND:
             return self._wire(m.power_w)
         if aid < 0x0400 or aid >= 0x0600:
             return self._read_other(aid)
@@ -242,7 +242,7 @@ class Metering(Cluster):
             return self._wire(wh - p.month_start)
         if aid == 0x0442:
             return self._wire(p.prev_month)
-        if aid == ATTR_MAX_PERIODS:
+        if aid == _ATTR_MAX_PERIODS:
             return min(_MAX_PERIODS,
                        (self.app.zcl.limit(True) - _PROFILE_HEAD) // 3)
         return self.values[aid]
@@ -250,13 +250,13 @@ class Metering(Cluster):
     def display_summation(self):
         """What the display shows for CurrentSummationDelivered, in kWh."""
         v = self.values
-        return F.render(self.read(ATTR_SUMMATION), v[ATTR_MULTIPLIER], v[ATTR_DIVISOR],
-                        v[ATTR_SUMMATION_FMT])
+        return F.render(self.read(_ATTR_SUMMATION), v[_ATTR_MULTIPLIER], v[_ATTR_DIVISOR],
+                        v[_ATTR_SUMMATION_FMT])
 
     def display_demand(self):
         v = self.values
-        return F.render(self.read(ATTR_DEMAND), v[ATTR_MULTIPLIER], v[ATTR_DIVISOR],
-                        v[ATTR_DEMAND_FMT])
+        return F.render(self.read(_ATTR_DEMAND), v[_ATTR_MULTIPLIER], v[_ATTR_DIVISOR],
+                        v[_ATTR_DEMAND_FMT])
 
     # -- commands ------------------------------------------------------------------------
     def on_GetProfile(self, req, f):
@@ -267,30 +267,30 @@ class Metering(Cluster):
         # ZSE D.3.2.3.1.1: never more than MaxNumberOfPeriodsDelivered, which
         # is what one frame carries (no CommandIndex in this response); an
         # unsecured request (benches only) is answered in the same frame size
-        maxn = min(self.read(ATTR_MAX_PERIODS),
+        maxn = min(self.read(_ATTR_MAX_PERIODS),
                    (len(self.app.zcl.tx) - _PROFILE_HEAD) // 3)
-        status = GP_SUCCESS
+        status = _GP_SUCCESS
         intervals = []
         end = f["EndTime"]
         if f["IntervalChannel"] == 1:
-            status = GP_CHANNEL_NOT_SUPPORTED       # import-only meter: no received channel
+            status = _GP_CHANNEL_NOT_SUPPORTED       # import-only meter: no received channel
         elif f["IntervalChannel"] != 0:
-            status = GP_UNDEFINED_CHANNEL
+            status = _GP_UNDEFINED_CHANNEL
         elif end > now:
-            status = GP_INVALID_END_TIME
+            status = _GP_INVALID_END_TIME
         else:
             if n > maxn:
-                status = GP_TOO_MANY_PERIODS        # and deliver what can be returned
+                status = _GP_TOO_MANY_PERIODS        # and deliver what can be returned
                 n = maxn
             last, got = p.intervals_before(end, n, now)
             if not got or all(v is None for _, v in got):
-                status = GP_NO_INTERVALS
+                status = _GP_NO_INTERVALS
             else:
                 end = (last + 1) * PR.HALF_HOUR
                 for _, v in got:
-                    intervals.append({"Value": INVALID_INTERVAL if v is None else
-                                      min(self._wire(v), INVALID_INTERVAL - 1)})
-        if status != GP_SUCCESS and status != GP_TOO_MANY_PERIODS:
+                    intervals.append({"Value": _INVALID_INTERVAL if v is None else
+                                      min(self._wire(v), _INVALID_INTERVAL - 1)})
+        if status != _GP_SUCCESS and status != _GP_TOO_MANY_PERIODS:
             end = f["EndTime"]
         self.reply(req, "GetProfileResponse", {
             "EndTime": end, "Status": status, "ProfileIntervalPeriod": PR.PERIOD_30MIN,
@@ -298,8 +298,8 @@ class Metering(Cluster):
 
     def on_RequestFastPollMode(self, req, f):
         """Applied period never below FastPollUpdatePeriod; at most 15 min."""
-        period = max(f["FastPollUpdatePeriod"], self.values[ATTR_FAST_POLL_PERIOD])
-        minutes = min(f["Duration"], FAST_POLL_MAX_MIN)
+        period = max(f["FastPollUpdatePeriod"], self.values[_ATTR_FAST_POLL_PERIOD])
+        minutes = min(f["Duration"], _FAST_POLL_MAX_MIN)
         now = self.app.clock.now()
         if self.fast_poll_end < now:
             self.fast_poll_end = now + minutes * 60
@@ -353,11 +353,11 @@ class Metering(Cluster):
             self.reply(req, "PublishSnapshot", {
                 "SnapshotID": sid, "SnapshotTime": t, "TotalSnapshotsFound": len(found),
                 "CommandIndex": i, "TotalNumberOfCommands": n, "SnapshotCause": cause,
-                "SnapshotPayloadType": PAYLOAD_TOU_DELIVERED,
+                "SnapshotPayloadType": _PAYLOAD_TOU_DELIVERED,
                 "SnapshotPayload": bytes(payload[i * piece:(i + 1) * piece])})
 
     def on_ResetLoadLimitCounter(self, req, f):
-        self.write(ATTR_LOAD_LIMIT_COUNTER, 0)
+        self.write(_ATTR_LOAD_LIMIT_COUNTER, 0)
 
     # -- supply control (GBCS §13.7.3; prepay/supply.py) --------------------------------------
     def on_ChangeSupply(self, req, f):

@@ -22,36 +22,36 @@ from ..prepay import account as AC
 from ..prepay import utrn as U
 
 # Consumer Top Up Response result (ZCL8 §10.8.2.4.3)
-TU_ACCEPTED = const(0x00)
-TU_INVALID = const(0x01)
-TU_DUPLICATE = const(0x02)
-TU_ERROR = const(0x03)
-TU_MAX_CREDIT = const(0x04)
-TU_TOO_LARGE = const(0x06)
-TOPUP_RESULT = {U.BAD_FORMAT: TU_INVALID, U.DUPLICATE: TU_DUPLICATE,
-                U.NOT_AUTHENTIC: TU_INVALID, U.NOT_FOR_DEVICE: TU_ERROR,
-                U.OVER_MAX_CREDIT: TU_TOO_LARGE, U.OVER_MAX_BALANCE: TU_MAX_CREDIT}
-SRC_ESI = const(0x00)
+_TU_ACCEPTED = const(0x00)
+_TU_INVALID = const(0x01)
+_TU_DUPLICATE = const(0x02)
+_TU_ERROR = const(0x03)
+_TU_MAX_CREDIT = const(0x04)
+_TU_TOO_LARGE = const(0x06)
+TOPUP_RESULT = {U.BAD_FORMAT: _TU_INVALID, U.DUPLICATE: _TU_DUPLICATE,
+                U.NOT_AUTHENTIC: _TU_INVALID, U.NOT_FOR_DEVICE: _TU_ERROR,
+                U.OVER_MAX_CREDIT: _TU_TOO_LARGE, U.OVER_MAX_BALANCE: _TU_MAX_CREDIT}
+_SRC_ESI = const(0x00)
 SRC_METER = const(0x01)
-SRC_IHD = const(0x02)          # a PPMID keys codes in as an IHD (§14.7)
+_SRC_IHD = const(0x02)          # a PPMID keys codes in as an IHD (§14.7)
 # CreditStatus bits (ZCL8 §10.8.2.2.1.4)
-CS_OK = const(0x01)
-CS_LOW = const(0x02)
-CS_EC_ENABLED = const(0x04)
-CS_EC_AVAILABLE = const(0x08)
-CS_EC_SELECTED = const(0x10)
-CS_EC_IN_USE = const(0x20)
-CS_EXHAUSTED = const(0x40)
+_CS_OK = const(0x01)
+_CS_LOW = const(0x02)
+_CS_EC_ENABLED = const(0x04)
+_CS_EC_AVAILABLE = const(0x08)
+_CS_EC_SELECTED = const(0x10)
+_CS_EC_IN_USE = const(0x20)
+_CS_EXHAUSTED = const(0x40)
 # snapshot causes
 SNAP_GENERAL = const(0x00000001)
 SNAP_MODE = const(0x00004000)
 SNAP_DEBT_PAYMENT = const(0x00008000)
-SNAP_SLOTS = const(31)
-TOPUP_SLOTS = const(10)
-DEBTLOG_SLOTS = const(10)
+_SNAP_SLOTS = const(31)
+_TOPUP_SLOTS = const(10)
+_DEBTLOG_SLOTS = const(10)
 _LOG_PP_SNAPS = const(8)          # intent log id of the snapshots (meter.py Meter._logs)
-CREDIT_ADJ_INCREMENTAL = const(0x00)
-CREDIT_ADJ_ABSOLUTE = const(0x01)
+_CREDIT_ADJ_INCREMENTAL = const(0x00)
+_CREDIT_ADJ_ABSOLUTE = const(0x01)
 _INT32_MAX = 0x7FFFFFFF
 
 # DebtRecoveryFrequency: per hour, day, week, month (365.25/12 days), quarter
@@ -65,20 +65,20 @@ class Prepayment(Cluster):
     NAME = "Prepayment"
     SECURE = True
     ATTRS = Attrs(
-        "0000 PaymentControlConfiguration MAP16 RPD 0;"
-        "0001 CreditRemaining INT32 RPD 0;"
-        "0002 EmergencyCreditRemaining INT32 RPD 0;"
-        "0003 CreditStatus MAP8 RPD 0;"
-        "0004 CreditRemainingTimeStamp UTC RD 0;"
-        "0005 AccumulatedDebt INT32 RPD 0;"
-        "0006 OverallDebtCap INT32 RD 0;"
-        "0010 EmergencyCreditLimitAllowance UINT32 RD 0;"
-        "0011 EmergencyCreditThreshold UINT32 RD 0;"
-        "0020 TotalCreditAdded UINT48 RD 0;"
-        "0021 MaxCreditLimit UINT32 RD 0;"
-        "0022 MaxCreditPerTopUp UINT32 RD 0;"
-        "0031 LowCreditWarningLevel UINT32 RD 0;"
-        "0040 CutOffValue INT32 RD 0;"
+        "0000 PaymentControlConfiguration 19 RPD 0;"
+        "0001 CreditRemaining 2B RPD 0;"
+        "0002 EmergencyCreditRemaining 2B RPD 0;"
+        "0003 CreditStatus 18 RPD 0;"
+        "0004 CreditRemainingTimeStamp E2 RD 0;"
+        "0005 AccumulatedDebt 2B RPD 0;"
+        "0006 OverallDebtCap 2B RD 0;"
+        "0010 EmergencyCreditLimitAllowance 23 RD 0;"
+        "0011 EmergencyCreditThreshold 23 RD 0;"
+        "0020 TotalCreditAdded 25 RD 0;"
+        "0021 MaxCreditLimit 23 RD 0;"
+        "0022 MaxCreditPerTopUp 23 RD 0;"
+        "0031 LowCreditWarningLevel 23 RD 0;"
+        "0040 CutOffValue 2B RD 0;"
     )
     # Top Up set (5 newest, 0x0100 + 0x10 (n-1)) and Debt sets 1..3 (0x0210 + 0x10 (n-1))
     RANGES = (
@@ -91,41 +91,41 @@ class Prepayment(Cluster):
         (0x0219, 3, 0x10, "DebtRecoveryTopUpPercentage%d", T.UINT16, A_R),
     )
     RX = Cmds(
-        "00 SelectAvailableEmergencyCredit CommandIssueDateTime:UTC OriginatingDevice:ENUM8;"
-        "02 ChangeDebt IssuerEventID:UINT32 DebtLabel:OCTSTR DebtAmount:UINT32"
-        "  DebtRecoveryMethod:ENUM8 DebtAmountType:ENUM8 DebtRecoveryStartTime:UTC"
-        "  DebtRecoveryCollectionTime:UINT16 DebtRecoveryFrequency:ENUM8"
-        "  DebtRecoveryAmount:UINT32 DebtRecoveryBalancePercentage:UINT16;"
-        "03 EmergencyCreditSetup IssuerEventID:UINT32 StartTime:UTC"
-        "  EmergencyCreditLimit:UINT32 EmergencyCreditThreshold:UINT32;"
-        "04 ConsumerTopUp OriginatingDevice:ENUM8 TopUpCode:OCTSTR;"
-        "05 CreditAdjustment IssuerEventID:UINT32 StartTime:UTC CreditAdjustmentType:ENUM8"
-        "  CreditAdjustmentValue:INT32;"
-        "06 ChangePaymentMode ProviderID:UINT32 IssuerEventID:UINT32"
-        "  ImplementationDateTime:UTC ProposedPaymentControlConfiguration:MAP16"
-        "  CutOffValue:INT32;"
-        "07 GetPrepaySnapshot EarliestStartTime:UTC LatestEndTime:UTC SnapshotOffset:UINT8"
-        "  SnapshotCause:MAP32;"
-        "08 GetTopUpLog LatestEndTime:UTC NumberOfRecords:UINT8;"
-        "09 SetLowCreditWarningLevel LowCreditWarningLevel:UINT32;"
-        "0A GetDebtRepaymentLog LatestEndTime:UTC NumberOfDebts:UINT8 DebtType:ENUM8;"
-        "0B SetMaximumCreditLimit ProviderID:UINT32 IssuerEventID:UINT32"
-        "  ImplementationDateTime:UTC MaximumCreditLevel:UINT32 MaximumCreditPerTopUp:UINT32;"
-        "0C SetOverallDebtCap ProviderID:UINT32 IssuerEventID:UINT32"
-        "  ImplementationDateTime:UTC OverallDebtCap:UINT32;"
+        "00 SelectAvailableEmergencyCredit CommandIssueDateTime:E2 OriginatingDevice:30;"
+        "02 ChangeDebt IssuerEventID:23 DebtLabel:41 DebtAmount:23"
+        "  DebtRecoveryMethod:30 DebtAmountType:30 DebtRecoveryStartTime:E2"
+        "  DebtRecoveryCollectionTime:21 DebtRecoveryFrequency:30"
+        "  DebtRecoveryAmount:23 DebtRecoveryBalancePercentage:21;"
+        "03 EmergencyCreditSetup IssuerEventID:23 StartTime:E2"
+        "  EmergencyCreditLimit:23 EmergencyCreditThreshold:23;"
+        "04 ConsumerTopUp OriginatingDevice:30 TopUpCode:41;"
+        "05 CreditAdjustment IssuerEventID:23 StartTime:E2 CreditAdjustmentType:30"
+        "  CreditAdjustmentValue:2B;"
+        "06 ChangePaymentMode ProviderID:23 IssuerEventID:23"
+        "  ImplementationDateTime:E2 ProposedPaymentControlConfiguration:19"
+        "  CutOffValue:2B;"
+        "07 GetPrepaySnapshot EarliestStartTime:E2 LatestEndTime:E2 SnapshotOffset:20"
+        "  SnapshotCause:1B;"
+        "08 GetTopUpLog LatestEndTime:E2 NumberOfRecords:20;"
+        "09 SetLowCreditWarningLevel LowCreditWarningLevel:23;"
+        "0A GetDebtRepaymentLog LatestEndTime:E2 NumberOfDebts:20 DebtType:30;"
+        "0B SetMaximumCreditLimit ProviderID:23 IssuerEventID:23"
+        "  ImplementationDateTime:E2 MaximumCreditLevel:23 MaximumCreditPerTopUp:23;"
+        "0C SetOverallDebtCap ProviderID:23 IssuerEventID:23"
+        "  ImplementationDateTime:E2 OverallDebtCap:23;"
     )
     TX = Cmds(
-        "01 PublishPrepaySnapshot SnapshotID:UINT32 SnapshotTime:UTC"
-        "  TotalSnapshotsFound:UINT8 CommandIndex:UINT8 TotalNumberOfCommands:UINT8"
-        "  SnapshotCause:MAP32 SnapshotPayloadType:ENUM8 SnapshotPayload:REST;"
-        "02 ChangePaymentModeResponse FriendlyCredit:MAP8 FriendlyCreditCalendarID:UINT32"
-        "  EmergencyCreditLimit:UINT32 EmergencyCreditThreshold:UINT32;"
-        "03 ConsumerTopUpResponse ResultType:ENUM8 TopUpValue:INT32 SourceOfTopUp:ENUM8"
-        "  CreditRemaining:INT32;"
-        "05 PublishTopUpLog CommandIndex:UINT8 TotalNumberOfCommands:UINT8"
-        "  TopUps:[TopUpCode:OCTSTR,TopUpAmount:INT32,TopUpTime:UTC];"
-        "06 PublishDebtLog CommandIndex:UINT8 TotalNumberOfCommands:UINT8"
-        "  Debts:[CollectionTime:UTC,AmountCollected:UINT32,DebtType:ENUM8,OutstandingDebt:UINT32];"
+        "01 PublishPrepaySnapshot SnapshotID:23 SnapshotTime:E2"
+        "  TotalSnapshotsFound:20 CommandIndex:20 TotalNumberOfCommands:20"
+        "  SnapshotCause:1B SnapshotPayloadType:30 SnapshotPayload:REST;"
+        "02 ChangePaymentModeResponse FriendlyCredit:18 FriendlyCreditCalendarID:23"
+        "  EmergencyCreditLimit:23 EmergencyCreditThreshold:23;"
+        "03 ConsumerTopUpResponse ResultType:30 TopUpValue:2B SourceOfTopUp:30"
+        "  CreditRemaining:2B;"
+        "05 PublishTopUpLog CommandIndex:20 TotalNumberOfCommands:20"
+        "  TopUps:[TopUpCode:41,TopUpAmount:2B,TopUpTime:E2];"
+        "06 PublishDebtLog CommandIndex:20 TotalNumberOfCommands:20"
+        "  Debts:[CollectionTime:E2,AmountCollected:23,DebtType:30,OutstandingDebt:23];"
     )
 
     def __init__(self, app, topups, debts, snaps):
@@ -196,17 +196,17 @@ class Prepayment(Cluster):
         cs = 0
         c = a.combined()
         if a.mode == AC.PREPAY and a.p[AC.P_EC_LIMIT]:
-            cs |= CS_EC_ENABLED
+            cs |= _CS_EC_ENABLED
         if a.ec_available():
-            cs |= CS_EC_AVAILABLE
+            cs |= _CS_EC_AVAILABLE
         if a.ec_in_use:
-            cs |= CS_EC_SELECTED | CS_EC_IN_USE
+            cs |= _CS_EC_SELECTED | _CS_EC_IN_USE
         if c <= a.p[AC.P_DISABLE]:
-            cs |= CS_EXHAUSTED
+            cs |= _CS_EXHAUSTED
         elif c <= a.p[AC.P_LOW_CREDIT]:
-            cs |= CS_LOW
+            cs |= _CS_LOW
         else:
-            cs |= CS_OK
+            cs |= _CS_OK
         return cs
 
     # -- permission -----------------------------------------------------------------------------
@@ -234,10 +234,10 @@ class Prepayment(Cluster):
             # "Rejected - Invalid Top Up" in the Consumer Top Up Response),
             # not to a Default Response.
             code = b""
-        result, value = self.app.top_up(code, SRC_IHD)
+        result, value = self.app.top_up(code, _SRC_IHD)
         self.reply(req, "ConsumerTopUpResponse", {
-            "ResultType": TOPUP_RESULT.get(result, TU_ERROR) if result else TU_ACCEPTED,
-            "TopUpValue": self.money(value), "SourceOfTopUp": SRC_IHD,
+            "ResultType": TOPUP_RESULT.get(result, _TU_ERROR) if result else _TU_ACCEPTED,
+            "TopUpValue": self.money(value), "SourceOfTopUp": _SRC_IHD,
             "CreditRemaining": self.money(self.app.account.mb)})
 
     def on_ChangeDebt(self, req, f):
@@ -281,9 +281,9 @@ class Prepayment(Cluster):
         self.require_supplier(req)
         v = self.unmoney(f["CreditAdjustmentValue"])
         t = f["CreditAdjustmentType"]
-        if t == CREDIT_ADJ_INCREMENTAL:
+        if t == _CREDIT_ADJ_INCREMENTAL:
             self.app.account.adjust(v)
-        elif t == CREDIT_ADJ_ABSOLUTE:
+        elif t == _CREDIT_ADJ_ABSOLUTE:
             self.app.account.set_balance(v)
         else:
             raise ZclError(S.INVALID_FIELD)
@@ -335,7 +335,7 @@ class Prepayment(Cluster):
     def on_GetPrepaySnapshot(self, req, f):
         found = []
         cause = f["SnapshotCause"]
-        for sid, rec in self.snaps.newest(SNAP_SLOTS):
+        for sid, rec in self.snaps.newest(_SNAP_SLOTS):
             t, c = struct.unpack_from("<II", rec, 0)
             if f["EarliestStartTime"] <= t <= f["LatestEndTime"] and \
                     (cause == 0xFFFFFFFF or c & cause):
@@ -356,7 +356,7 @@ class Prepayment(Cluster):
 
     def on_GetTopUpLog(self, req, f):
         out = []
-        for _, rec in self.topups.newest(TOPUP_SLOTS):
+        for _, rec in self.topups.newest(_TOPUP_SLOTS):
             t, amount, _src = struct.unpack_from("<IiB", rec, 0)
             if t <= f["LatestEndTime"] and len(out) < f["NumberOfRecords"]:
                 out.append({"TopUpCode": bytes(rec[9:29]), "TopUpAmount": self.money(amount),
@@ -369,7 +369,7 @@ class Prepayment(Cluster):
     def on_GetDebtRepaymentLog(self, req, f):
         out = []
         want = f["DebtType"]          # 0xFF: all; 0, 1, 2: debt 1, 2, 3
-        for _, rec in self.debts.newest(DEBTLOG_SLOTS):
+        for _, rec in self.debts.newest(_DEBTLOG_SLOTS):
             t, amount, typ, left = struct.unpack_from("<IIBI", rec, 0)
             if t <= f["LatestEndTime"] and (want == 0xFF or want == typ) and \
                     (f["NumberOfDebts"] == 0 or len(out) < f["NumberOfDebts"]):

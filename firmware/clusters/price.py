@@ -24,7 +24,7 @@ from ..tariff.engine import NEVER
 UNIT_KWH = const(0x00)
 _SEG_HEAD = const(19)              # ProviderID .. SubPayloadControl of the segmented commands
 _LABELS_HEAD = const(15)           # PublishTierLabels before its labels
-SUBSCRIBERS = const(8)
+_SUBSCRIBERS = const(8)
 _NOT_USED32 = 0xFFFFFFFF
 
 
@@ -33,23 +33,23 @@ class Price(Cluster):
     NAME = "Price"
     SECURE = True
     ATTRS = Attrs(
-        "010F BlockThresholdCount UINT8 RD 0;"
-        "0200 StartOfBlockPeriod UTC RD 0;"
-        "0201 BlockPeriodDuration UINT24 RD 0;"
-        "0202 ThresholdMultiplier UINT24 R 1;"
-        "0203 ThresholdDivisor UINT24 R 1000;"                    # thresholds held in Wh
-        "0204 BlockPeriodDurationType MAP8 RD 0;"
-        "0300 CommodityType ENUM8 R 0;"                           # electric metering
-        "0301 StandingCharge UINT32 RD 0;"
-        "0610 TariffLabel OCTSTR RD '';"
-        "0611 NumberOfPriceTiersInUse UINT8 RD 0;"
-        "0612 NumberOfBlockThresholdsInUse UINT8 RD 0;"
-        "0613 TierBlockMode ENUM8 RD 255;"
-        "0615 UnitOfMeasure ENUM8 R 0;"
-        "0616 Currency UINT16 RD 826;"
-        "0617 PriceTrailingDigit MAP8 RD 0;"
-        "0700 CurrentBillingPeriodStart UTC RD 0;"
-        "0701 CurrentBillingPeriodDuration UINT24 RD 0;"
+        "010F BlockThresholdCount 20 RD 0;"
+        "0200 StartOfBlockPeriod E2 RD 0;"
+        "0201 BlockPeriodDuration 22 RD 0;"
+        "0202 ThresholdMultiplier 22 R 1;"
+        "0203 ThresholdDivisor 22 R 1000;"                    # thresholds held in Wh
+        "0204 BlockPeriodDurationType 18 RD 0;"
+        "0300 CommodityType 30 R 0;"                           # electric metering
+        "0301 StandingCharge 23 RD 0;"
+        "0610 TariffLabel 41 RD '';"
+        "0611 NumberOfPriceTiersInUse 20 RD 0;"
+        "0612 NumberOfBlockThresholdsInUse 20 RD 0;"
+        "0613 TierBlockMode 30 RD 255;"
+        "0615 UnitOfMeasure 30 R 0;"
+        "0616 Currency 21 RD 826;"
+        "0617 PriceTrailingDigit 18 RD 0;"
+        "0700 CurrentBillingPeriodStart E2 RD 0;"
+        "0701 CurrentBillingPeriodDuration 22 RD 0;"
     )
     RANGES = (
         (0x0000, 48, 1, "Tier%dPriceLabel", T.OCTSTR, A_R),
@@ -63,50 +63,50 @@ class Price(Cluster):
         (0x050F, 33, 1, "PriceTier%d", T.UINT32, A_R),     # tiers 16..48 (numbered 1..33)
     )
     RX = Cmds(
-        "00 GetCurrentPrice CommandOptions:MAP8;"
-        "01 GetScheduledPrices StartTime:UTC NumberOfEvents:UINT8;"
-        "02 PriceAcknowledgement ProviderID:UINT32 IssuerEventID:UINT32 PriceAckTime:UTC"
-        "  Control:MAP8;"
-        "03 GetBlockPeriods StartTime:UTC NumberOfEvents:UINT8 TariffType?:MAP8;"
-        "06 GetTariffInformation EarliestStartTime:UTC MinIssuerEventID:UINT32"
-        "  NumberOfCommands:UINT8 TariffType:MAP8;"
-        "07 GetPriceMatrix IssuerTariffID:UINT32;"
-        "08 GetBlockThresholds IssuerTariffID:UINT32;"
-        "0A GetTierLabels IssuerTariffID:UINT32;"
-        "0B GetBillingPeriod EarliestStartTime:UTC MinIssuerEventID:UINT32"
-        "  NumberOfCommands:UINT8 TariffType?:MAP8;"
+        "00 GetCurrentPrice CommandOptions:18;"
+        "01 GetScheduledPrices StartTime:E2 NumberOfEvents:20;"
+        "02 PriceAcknowledgement ProviderID:23 IssuerEventID:23 PriceAckTime:E2"
+        "  Control:18;"
+        "03 GetBlockPeriods StartTime:E2 NumberOfEvents:20 TariffType?:18;"
+        "06 GetTariffInformation EarliestStartTime:E2 MinIssuerEventID:23"
+        "  NumberOfCommands:20 TariffType:18;"
+        "07 GetPriceMatrix IssuerTariffID:23;"
+        "08 GetBlockThresholds IssuerTariffID:23;"
+        "0A GetTierLabels IssuerTariffID:23;"
+        "0B GetBillingPeriod EarliestStartTime:E2 MinIssuerEventID:23"
+        "  NumberOfCommands:20 TariffType?:18;"
     )
     TX = Cmds(
-        "00 PublishPrice ProviderID:UINT32 RateLabel:OCTSTR IssuerEventID:UINT32"
-        "  CurrentTime:UTC UnitOfMeasure:ENUM8 Currency:UINT16"
-        "  PriceTrailingDigitAndPriceTier:MAP8 NumberOfPriceTiersAndRegisterTier:MAP8"
-        "  StartTime:UTC DurationInMinutes:UINT16 Price:UINT32 PriceRatio:UINT8"
-        "  GenerationPrice:UINT32 GenerationPriceRatio:UINT8 AlternateCostDelivered:UINT32"
-        "  AlternateCostUnit:ENUM8 AlternateCostTrailingDigit:MAP8"
-        "  NumberOfBlockThresholds:UINT8 PriceControl:MAP8 NumberOfGenerationTiers:UINT8"
-        "  GenerationTier:ENUM8 ExtendedNumberOfPriceTiers:ENUM8 ExtendedPriceTier:ENUM8"
-        "  ExtendedRegisterTier:ENUM8;"
-        "01 PublishBlockPeriod ProviderID:UINT32 IssuerEventID:UINT32"
-        "  BlockPeriodStartTime:UTC BlockPeriodDuration:UINT24 BlockPeriodControl:MAP8"
-        "  BlockPeriodDurationType:MAP8 TariffType:MAP8 TariffResolutionPeriod:ENUM8;"
-        "04 PublishTariffInformation ProviderID:UINT32 IssuerEventID:UINT32"
-        "  IssuerTariffID:UINT32 StartTime:UTC TariffTypeChargingScheme:MAP8"
-        "  TariffLabel:OCTSTR NumberOfPriceTiersInUse:UINT8"
-        "  NumberOfBlockThresholdsInUse:UINT8 UnitOfMeasure:ENUM8 Currency:UINT16"
-        "  PriceTrailingDigit:MAP8 StandingCharge:UINT32 TierBlockMode:ENUM8"
-        "  BlockThresholdMultiplier:UINT24 BlockThresholdDivisor:UINT24;"
-        "05 PublishPriceMatrix ProviderID:UINT32 IssuerEventID:UINT32 StartTime:UTC"
-        "  IssuerTariffID:UINT32 CommandIndex:UINT8 TotalNumberOfCommands:UINT8"
-        "  SubPayloadControl:MAP8 Entries:[TierBlockID:UINT8,Price:UINT32];"
-        "06 PublishBlockThresholds ProviderID:UINT32 IssuerEventID:UINT32 StartTime:UTC"
-        "  IssuerTariffID:UINT32 CommandIndex:UINT8 TotalNumberOfCommands:UINT8"
-        "  SubPayloadControl:MAP8 Thresholds:REST;"
-        "08 PublishTierLabels ProviderID:UINT32 IssuerEventID:UINT32 IssuerTariffID:UINT32"
-        "  CommandIndex:UINT8 TotalNumberOfCommands:UINT8 NumberOfLabels:UINT8"
-        "  Labels:[TierID:UINT8,TierLabel:OCTSTR];"
-        "09 PublishBillingPeriod ProviderID:UINT32 IssuerEventID:UINT32"
-        "  BillingPeriodStartTime:UTC BillingPeriodDuration:UINT24"
-        "  BillingPeriodDurationType:MAP8 TariffType:MAP8;"
+        "00 PublishPrice ProviderID:23 RateLabel:41 IssuerEventID:23"
+        "  CurrentTime:E2 UnitOfMeasure:30 Currency:21"
+        "  PriceTrailingDigitAndPriceTier:18 NumberOfPriceTiersAndRegisterTier:18"
+        "  StartTime:E2 DurationInMinutes:21 Price:23 PriceRatio:20"
+        "  GenerationPrice:23 GenerationPriceRatio:20 AlternateCostDelivered:23"
+        "  AlternateCostUnit:30 AlternateCostTrailingDigit:18"
+        "  NumberOfBlockThresholds:20 PriceControl:18 NumberOfGenerationTiers:20"
+        "  GenerationTier:30 ExtendedNumberOfPriceTiers:30 ExtendedPriceTier:30"
+        "  ExtendedRegisterTier:30;"
+        "01 PublishBlockPeriod ProviderID:23 IssuerEventID:23"
+        "  BlockPeriodStartTime:E2 BlockPeriodDuration:22 BlockPeriodControl:18"
+        "  BlockPeriodDurationType:18 TariffType:18 TariffResolutionPeriod:30;"
+        "04 PublishTariffInformation ProviderID:23 IssuerEventID:23"
+        "  IssuerTariffID:23 StartTime:E2 TariffTypeChargingScheme:18"
+        "  TariffLabel:41 NumberOfPriceTiersInUse:20"
+        "  NumberOfBlockThresholdsInUse:20 UnitOfMeasure:30 Currency:21"
+        "  PriceTrailingDigit:18 StandingCharge:23 TierBlockMode:30"
+        "  BlockThresholdMultiplier:22 BlockThresholdDivisor:22;"
+        "05 PublishPriceMatrix ProviderID:23 IssuerEventID:23 StartTime:E2"
+        "  IssuerTariffID:23 CommandIndex:20 TotalNumberOfCommands:20"
+        "  SubPayloadControl:18 Entries:[TierBlockID:20,Price:23];"
+        "06 PublishBlockThresholds ProviderID:23 IssuerEventID:23 StartTime:E2"
+        "  IssuerTariffID:23 CommandIndex:20 TotalNumberOfCommands:20"
+        "  SubPayloadControl:18 Thresholds:REST;"
+        "08 PublishTierLabels ProviderID:23 IssuerEventID:23 IssuerTariffID:23"
+        "  CommandIndex:20 TotalNumberOfCommands:20 NumberOfLabels:20"
+        "  Labels:[TierID:20,TierLabel:41];"
+        "09 PublishBillingPeriod ProviderID:23 IssuerEventID:23"
+        "  BillingPeriodStartTime:E2 BillingPeriodDuration:22"
+        "  BillingPeriodDurationType:18 TariffType:18;"
     )
 
     def __init__(self, app):
@@ -174,7 +174,7 @@ class Price(Cluster):
         if f["CommandOptions"] & 1:
             key = (req.aps.src, req.aps.src_ep)
             if key not in self.subscribers:
-                if len(self.subscribers) >= SUBSCRIBERS:
+                if len(self.subscribers) >= _SUBSCRIBERS:
                     self.subscribers.pop(0)
                 self.subscribers.append(key)
         self.reply(req, "PublishPrice", self._price_fields(self.app.tariff, None))

@@ -33,8 +33,8 @@ NAMES = ("reliable", "invalid", "unreliable")
 
 SYNC_PERIOD = const(86400)
 RETRY_PERIOD = const(1800)
-MAX_RETRIES = const(3)
-MAX_STEP = const(10)
+_MAX_RETRIES = const(3)
+_MAX_STEP = const(10)
 ALERT_CLOCK_DRIFT = const(0x8F0C)   # GBCS later versions; v0.8.1: 0x800C
 STORE_KEY = "timestate"
 
@@ -105,13 +105,13 @@ class TimeClient(Cluster):
         unless the status is Invalid."""
         self.pending = False
         self.failures += 1
-        if self.failures > MAX_RETRIES:
+        if self.failures > _MAX_RETRIES:
             if self.status == RELIABLE:
                 self._set_status(UNRELIABLE)
             if self.status == INVALID:
                 # no time at all yet: keep asking every 30 min (§9.1.3 asks
                 # for at least 3 retries; a meter without time has no tariff)
-                self.failures = MAX_RETRIES
+                self.failures = _MAX_RETRIES
                 return False
             self.failures = 0
             return True
@@ -141,7 +141,7 @@ class TimeClient(Cluster):
         if self.status == INVALID:
             self.app.set_clock(hub)
             self._set_status(UNRELIABLE)
-        elif abs(hub - own) > MAX_STEP:
+        elif abs(hub - own) > _MAX_STEP:
             if self.status != UNRELIABLE:
                 self._set_status(UNRELIABLE)
                 self.app.alert(ALERT_CLOCK_DRIFT)

@@ -20,40 +20,40 @@ import struct
 from ..compat import const
 
 # Event Status values (ZSE D.2.3.3.1 Table D-8)
-ST_RECEIVED = const(0x01)
-ST_STARTED = const(0x02)
+_ST_RECEIVED = const(0x01)
+_ST_STARTED = const(0x02)
 ST_COMPLETED = const(0x03)
-ST_OPT_OUT = const(0x04)
-ST_OPT_IN = const(0x05)
+_ST_OPT_OUT = const(0x04)
+_ST_OPT_IN = const(0x05)
 ST_CANCELLED = const(0x06)
 ST_SUPERSEDED = const(0x07)
-ST_PARTIAL_OPT_OUT = const(0x08)
-ST_PARTIAL_OPT_IN = const(0x09)
-ST_COMPLETED_NO_PARTICIPATION = const(0x0A)
+_ST_PARTIAL_OPT_OUT = const(0x08)
+_ST_PARTIAL_OPT_IN = const(0x09)
+_ST_COMPLETED_NO_PARTICIPATION = const(0x0A)
 ST_REJ_INVALID_CANCEL = const(0xF8)
 ST_REJ_CANCEL_EFFECTIVE_TIME = const(0xF9)
-ST_REJ_EXPIRED = const(0xFB)
-ST_REJ_CANCEL_UNDEFINED = const(0xFD)
+_ST_REJ_EXPIRED = const(0xFB)
+_ST_REJ_CANCEL_UNDEFINED = const(0xFD)
 ST_REJ_LCE = const(0xFE)
 
 EVENT_SLOTS = const(16)
 DONE_SLOTS = const(16)
-MAX_DURATION_MIN = const(1440)     # ZSE D.2.2.3.1.1: duration 0..1440 minutes
+_MAX_DURATION_MIN = const(1440)     # ZSE D.2.2.3.1.1: duration 0..1440 minutes
 UTC_INVALID = 0xFFFFFFFF
-EC_RAND_START = const(0x01)        # event control bits
-EC_RAND_END = const(0x02)
+_EC_RAND_START = const(0x01)        # event control bits
+_EC_RAND_END = const(0x02)
 CANCEL_GRACEFUL = const(0x01)      # cancel control b0: end of randomised period
 
 # entry states
-S_SCHEDULED = const(0)
+_S_SCHEDULED = const(0)
 S_RUNNING = const(1)
 
 # flags
 F_OPTED_OUT = const(0x01)          # the consumer is opted out now
-F_OUT_BEFORE = const(0x02)         # opted out before the event started
-F_OUT_DURING = const(0x04)         # opted out at some point while running
-F_PARTICIPATED = const(0x08)       # shed load for some of the event
-F_SUPERSEDED = const(0x10)         # ends when its superseder starts
+_F_OUT_BEFORE = const(0x02)         # opted out before the event started
+_F_OUT_DURING = const(0x04)         # opted out at some point while running
+_F_PARTICIPATED = const(0x08)       # shed load for some of the event
+_F_SUPERSEDED = const(0x10)         # ends when its superseder starts
 
 # packed entry: the event's own fields, then our state
 _FMT = "<IHBIHBBBhhbBBHHBIBBHB"
@@ -78,7 +78,7 @@ class Event:
         self.control = f["EventControl"]
         self.start_rand = 0
         self.dur_rand = 0
-        self.state = S_SCHEDULED
+        self.state = _S_SCHEDULED
         self.cancel_at = UTC_INVALID
         self.flags = 0
         self.src = src
@@ -176,27 +176,27 @@ class EventTable:
         start = now if f["StartTime"] == 0 else f["StartTime"]
         e = Event(f, start, src, src_ep)
         if (f["IssuerEventID"] == UTC_INVALID or f["StartTime"] == UTC_INVALID or
-                e.duration > MAX_DURATION_MIN or not 0x01 <= e.criticality <= 0x0F):
+                e.duration > _MAX_DURATION_MIN or not 0x01 <= e.criticality <= 0x0F):
             self._report(e, ST_REJ_LCE, now)          # invalid fields (reserved values)
             return True
         if now >= start + e.duration * 60:
-            self._report(e, ST_REJ_EXPIRED, now)
+            self._report(e, _ST_REJ_EXPIRED, now)
             return True
         if len(self.events) >= EVENT_SLOTS:
             self._report(e, ST_REJ_LCE, now)
             return True
-        if e.control & EC_RAND_START:
+        if e.control & _EC_RAND_START:
             e.start_rand = self.rng.below(srand * 60)
-        if e.control & EC_RAND_END:
+        if e.control & _EC_RAND_END:
             e.dur_rand = self.rng.below(drand * 60)
-        self._report(e, ST_RECEIVED, now)
+        self._report(e, _ST_RECEIVED, now)
         for o in list(self.events):
             if o.overlaps(e):
-                if o.state == S_SCHEDULED:
+                if o.state == _S_SCHEDULED:
                     self._finish(o)
                     self._report(o, ST_SUPERSEDED, now)
                 else:
-                    o.flags |= F_SUPERSEDED   # runs until e starts
+                    o.flags |= _F_SUPERSEDED   # runs until e starts
         self.events.append(e)
         return True
 
@@ -205,7 +205,7 @@ class EventTable:
         status for the report, or None when the cancel is accepted."""
         e = self.find(eid)
         if e is None:
-            return ST_REJ_CANCEL_UNDEFINED
+            return _ST_REJ_CANCEL_UNDEFINED
         if not dclass & e.device_class or ueg not in (0, e.ueg):
             return ST_REJ_INVALID_CANCEL     # names an event it does not address
         if effective == 0:
@@ -222,7 +222,7 @@ class EventTable:
     def _schedule_cancel(self, e, control, effective):
         if control & CANCEL_GRACEFUL:
             # at the end of the randomised period the event already drew
-            effective += e.dur_rand if e.control & EC_RAND_END else e.start_rand
+            effective += e.dur_rand if e.control & _EC_RAND_END else e.start_rand
         e.cancel_at = effective
 
     def opt(self, out, now, eid=None):
@@ -233,15 +233,15 @@ class EventTable:
             if out == bool(e.flags & F_OPTED_OUT):
                 continue
             if out:
-                e.flags |= F_OPTED_OUT | (F_OUT_DURING if e.state == S_RUNNING else F_OUT_BEFORE)
-                self._report(e, ST_OPT_OUT, now)
+                e.flags |= F_OPTED_OUT | (_F_OUT_DURING if e.state == S_RUNNING else _F_OUT_BEFORE)
+                self._report(e, _ST_OPT_OUT, now)
                 if e.state == S_RUNNING:
                     self.out.append(("stop", e, "opt_out"))
             else:
                 e.flags &= ~F_OPTED_OUT
-                self._report(e, ST_OPT_IN, now)
+                self._report(e, _ST_OPT_IN, now)
                 if e.state == S_RUNNING:
-                    e.flags |= F_PARTICIPATED
+                    e.flags |= _F_PARTICIPATED
                     self.out.append(("start", e, "opt_in"))
 
     # -- time -------------------------------------------------------------------
@@ -270,10 +270,10 @@ class EventTable:
                 self._end(e, now, "completed")
                 changed = True
         for e in list(self.events):
-            if e.state == S_SCHEDULED and now >= e.eff_start:
+            if e.state == _S_SCHEDULED and now >= e.eff_start:
                 # a running event this one supersedes stops when it starts
                 for o in list(self.events):
-                    if o is not e and o.state == S_RUNNING and o.flags & F_SUPERSEDED \
+                    if o is not e and o.state == S_RUNNING and o.flags & _F_SUPERSEDED \
                             and o.overlaps(e):
                         self._finish(o)
                         if not o.flags & F_OPTED_OUT:
@@ -282,15 +282,15 @@ class EventTable:
                 if now >= e.eff_end:
                     # its whole window passed unseen (meter off): it never ran
                     self._finish(e)
-                    self._report(e, ST_COMPLETED_NO_PARTICIPATION, now)
+                    self._report(e, _ST_COMPLETED_NO_PARTICIPATION, now)
                     changed = True
                     continue
                 e.state = S_RUNNING
                 if e.flags & F_OPTED_OUT:
-                    self._report(e, ST_OPT_OUT, now)
+                    self._report(e, _ST_OPT_OUT, now)
                 else:
-                    e.flags |= F_PARTICIPATED
-                    self._report(e, ST_STARTED, now)
+                    e.flags |= _F_PARTICIPATED
+                    self._report(e, _ST_STARTED, now)
                     self.out.append(("start", e, "started"))
                 changed = True
         return changed
@@ -300,14 +300,14 @@ class EventTable:
         if not e.flags & F_OPTED_OUT:
             self.out.append(("stop", e, reason))
         f = e.flags
-        if not f & (F_OUT_BEFORE | F_OUT_DURING):
+        if not f & (_F_OUT_BEFORE | _F_OUT_DURING):
             st = ST_COMPLETED
-        elif not f & F_PARTICIPATED:
-            st = ST_COMPLETED_NO_PARTICIPATION
-        elif f & F_OUT_BEFORE and not f & F_OUT_DURING:
-            st = ST_PARTIAL_OPT_IN      # joined late, after an opt-out
+        elif not f & _F_PARTICIPATED:
+            st = _ST_COMPLETED_NO_PARTICIPATION
+        elif f & _F_OUT_BEFORE and not f & _F_OUT_DURING:
+            st = _ST_PARTIAL_OPT_IN      # joined late, after an opt-out
         else:
-            st = ST_PARTIAL_OPT_OUT
+            st = _ST_PARTIAL_OPT_OUT
         self._report(e, st, now)
 
     # -- persistence ------------------------------------------------------------

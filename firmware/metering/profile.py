@@ -19,7 +19,7 @@ PROFILE_SLOTS = const(19200)      # 400 days of half-hours (> 13 months): 76.8 K
 DAILY_SLOTS = const(731)          # two years of midnight reads: 5.8 KB
 F_PARTIAL = const(0x01)           # the meter was not running for all of it (power cut, boot)
 F_CLOCK = const(0x02)             # the clock was set during the interval
-F_OVERFLOW = const(0x04)          # more than 65535 Wh: value clipped
+_F_OVERFLOW = const(0x04)          # more than 65535 Wh: value clipped
 F_MERGED = const(0x08)            # written again after a backward clock step (values added)
 PERIOD_30MIN = const(2)           # ZSE ProfileIntervalPeriod enumeration
 STATE_KEY = "profile"
@@ -117,7 +117,7 @@ class Profile:
             flags |= old[2] | F_MERGED
         if value > 0xFFFF:
             value = 0xFFFF
-            flags |= F_OVERFLOW
+            flags |= _F_OVERFLOW
         r = self._rec
         r[0] = value & 0xFF
         r[1] = value >> 8

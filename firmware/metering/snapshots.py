@@ -37,12 +37,12 @@ from ..compat import STRUCT_ERRORS
 from .ringlog import SeqLog
 from .profile import civil
 
-REC = const(382)
+_REC = const(382)
 _HEAD = "<IIIHQ"                  # time, cause, Wh low, Wh high, cost
 _N_REG = const(84)
 BAL_OFF = const(358)              # 22 + 4 * 84
-MANUAL_SLOTS = const(16)
-BILL_SLOTS = const(12)
+_MANUAL_SLOTS = const(16)
+_BILL_SLOTS = const(12)
 MAX_SCHEDULES = const(4)
 NEVER = 0xFFFFFFFF
 DAY = const(86400)
@@ -52,7 +52,7 @@ CAUSE_TARIFF_INFO = const(0x00000008)
 CAUSE_PRICE_MATRIX = const(0x00000010)
 CAUSE_THRESHOLDS = const(0x00000020)
 CAUSE_CALENDAR = const(0x00000100)
-CAUSE_MANUAL = const(0x00000400)
+_CAUSE_MANUAL = const(0x00000400)
 CAUSE_MODE = const(0x00004000)
 CAUSE_SCHEDULED = const(0x00010000)
 # Schedule Snapshot confirmations (ZSE D.3.2.4.5)
@@ -92,14 +92,14 @@ def billing_period(t):
 class Snapshots:
     def __init__(self, app, backend):
         self.app = app
-        self.logs = (SeqLog(backend, "snapshots.bin", MANUAL_SLOTS, REC),
-                     SeqLog(backend, "bill_period.bin", BILL_SLOTS, REC),
-                     SeqLog(backend, "bill_change.bin", BILL_SLOTS, REC))
+        self.logs = (SeqLog(backend, "snapshots.bin", _MANUAL_SLOTS, _REC),
+                     SeqLog(backend, "bill_period.bin", _BILL_SLOTS, _REC),
+                     SeqLog(backend, "bill_change.bin", _BILL_SLOTS, _REC))
         self.schedules = []       # [id, start, schedule, payload type, cause, next due]
         self.next_due = NEVER
         self.bill_pid = -1
         self.bill_base = 0        # cost at the start of the billing period
-        self._rec = bytearray(REC)
+        self._rec = bytearray(_REC)
 
     # -- records -------------------------------------------------------------------------
     def take(self, log, cause, balances=False):

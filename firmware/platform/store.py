@@ -47,7 +47,7 @@ _HDR_LEN = const(15)
 _HDR1 = "<2sBIHI"        # format 1: no schema, no version
 _HDR1_LEN = const(13)
 CHUNK = const(16)        # bytes per low-level write (fault-injection points)
-UNTYPED = const(0)       # schema of records without an owner's schema id
+_UNTYPED = const(0)       # schema of records without an owner's schema id
 JOURNAL = "journal"
 JMAGIC = b"MJ"
 JHDR = "<2sIHI"          # magic, seq, length, crc32 (over seq, length, payload)
@@ -213,7 +213,7 @@ class Store:
         """Newest good payload of an untyped record (or of format 1), or None."""
         cands = self._candidates(key)
         for seq, slot, schema, ver, body in cands:
-            if schema in (UNTYPED, -1):
+            if schema in (_UNTYPED, -1):
                 self._use(key, cands, slot)
                 return body
         self._use(key, cands, None)
@@ -254,10 +254,10 @@ class Store:
             cur = self._seq.get(key)
         return (cur[0] + 1) & 0xFFFFFFFF if cur else 1
 
-    def save(self, key, payload, schema=UNTYPED, ver=0):
+    def save(self, key, payload, schema=_UNTYPED, ver=0):
         self.save_parts(key, (payload,), schema, ver)
 
-    def save_parts(self, key, parts, schema=UNTYPED, ver=0):
+    def save_parts(self, key, parts, schema=_UNTYPED, ver=0):
         """Save the concatenation of parts as one record, without joining
         them in RAM (a full tariff is ~4.4 KB in a fragmented heap)."""
         cur = self._seq.get(key)
@@ -276,11 +276,6 @@ class Store:
                                  (struct.pack(_HDR, _MAGIC, _FORMAT, seq, ln, c & 0xFFFFFFFF,
                                               schema, ver),) + tuple(parts))
         self._seq[key] = nxt
-
-    def erase(self, key):
-        self.backend.remove(key + ".0")
-        self.backend.remove(key + ".1")
-        self._seq.pop(key, None)
 
     # -- the journal --------------------------------------------------------------------
     def journal_write(self, payload):

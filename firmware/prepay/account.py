@@ -42,9 +42,9 @@ NEVER = 0xFFFFFFFF             # no pending change: never a time, even to a cloc
 IMMEDIATE = const(0)
 
 # charges
-K_ENERGY = const(0)
-K_STANDING = const(1)
-K_DEBT = const(2)
+_K_ENERGY = const(0)
+_K_STANDING = const(1)
+_K_DEBT = const(2)
 
 # future-datable parameters (Tbl 9.2.2.7), index into Account.p
 P_DISABLE = const(0)           # DisablementThreshold (account units)
@@ -58,14 +58,14 @@ P_LL_PERIOD = const(7)         # LoadLimitPeriod (s)
 P_LL_RESTORE = const(8)        # LoadLimitRestorationPeriod (s)
 P_ACCOUNT = const(9)           # passive account: mode | SDE<<2 | SDD<<3 (§9.2.2.7)
 P_FRIENDLY = const(10)         # non-disablement calendar (blob in friendly_passive)
-N_PARAMS = const(11)
+_N_PARAMS = const(11)
 PARAM_NAMES = ("disablement_threshold", "ec_limit", "ec_threshold", "low_credit_threshold",
                "debt_cap", "debt_cap_period", "load_limit_w", "load_limit_period",
                "load_limit_restore", "account", "friendly")
 DEFAULTS = (0, 500000, 100000, 300000, 0, 86400, 0, 300, 30, CREDIT, 0)
 
 # Alerts (later GBCS numbering; v0.8.1 used 0x00xx for the 0x81xx ones)
-AL_LOW_CREDIT = const(0x810D)
+_AL_LOW_CREDIT = const(0x810D)
 AL_CREDIT_ADDED_LOCALLY = const(0x810E)
 AL_EC_AVAILABLE = const(0x8119)
 AL_EC_ACTIVATED = const(0x81AB)
@@ -77,8 +77,8 @@ AL_FUTURE_OK = const(0x8F66)
 
 # friendly (non-disablement) calendar: up to 8 weekly periods
 # (weekday mask bit0 = Monday, start minute, end minute) and 20 special days
-FRIENDLY_PERIODS = const(8)
-FRIENDLY_DAYS = const(20)
+_FRIENDLY_PERIODS = const(8)
+_FRIENDLY_DAYS = const(20)
 
 
 
@@ -93,8 +93,8 @@ class Account:
         # (a change to these defaults must follow in _field_defaults)
         self.pay_pct = 0              # payment debt share of a top-up, 0.01 %
         self.p = list(DEFAULTS)
-        self.pend_val = [0] * N_PARAMS
-        self.pend_at = [NEVER] * N_PARAMS
+        self.pend_val = [0] * _N_PARAMS
+        self.pend_at = [NEVER] * _N_PARAMS
         self.friendly = b""
         self.friendly_passive = b""
         self._fp = []                 # decoded periods: mask, start minute, end minute, ...
@@ -144,12 +144,12 @@ class Account:
             self._conv = c - amount * d
             if not amount:
                 return
-        self._take(amount, K_STANDING if source == SRC_STANDING else K_ENERGY)
+        self._take(amount, _K_STANDING if source == SRC_STANDING else _K_ENERGY)
 
     def _take(self, a, kind):
         self.charged += a
         if self.mode == PREPAY and self.ec_in_use:
-            if self.sde and kind != K_ENERGY:
+            if self.sde and kind != _K_ENERGY:
                 self.ad += a                # §18.2.1.3: accrues to AccumulatedDebt only during EC
                 return
             if self.mb > 0:
@@ -289,7 +289,7 @@ class Account:
         n = min(n, self.debt[i])
         self.debt[i] -= n
         self.collected[i] += n
-        self._take(n, K_DEBT)
+        self._take(n, _K_DEBT)
         if not self.debt[i]:
             self.app.alert(AL_DEBT_DONE + i)
 
@@ -299,7 +299,7 @@ class Account:
         if low != bool(self.flags & 1):
             self.flags ^= 1
             if low:
-                self.app.alert(AL_LOW_CREDIT)
+                self.app.alert(_AL_LOW_CREDIT)
         av = self.ec_available()
         if av != bool(self.flags & 2):
             self.flags ^= 2
@@ -480,7 +480,7 @@ class Account:
         self._next_at = min(self.pend_at)
 
     def _activate(self, now):
-        for i in range(N_PARAMS):
+        for i in range(_N_PARAMS):
             if self.pend_at[i] <= now and self.pend_at[i] != NEVER:
                 self.pend_at[i] = NEVER
                 self._set(i, self.friendly_passive if i == P_FRIENDLY else self.pend_val[i])
@@ -489,7 +489,7 @@ class Account:
         self.app.account_changed()
 
     def pending(self):
-        return [(PARAM_NAMES[i], self.pend_at[i]) for i in range(N_PARAMS)
+        return [(PARAM_NAMES[i], self.pend_at[i]) for i in range(_N_PARAMS)
                 if self.pend_at[i] != NEVER]
 
     # -- persistence ---------------------------------------------------------------------------
@@ -549,10 +549,10 @@ class Account:
         self.ec_in_use = bool(fl & 0x100)
         self.disabled_for_credit = bool(fl & 0x200)
         i = 16
-        self.p = vals[i:i + N_PARAMS]
-        self.pend_val = vals[i + N_PARAMS:i + 2 * N_PARAMS]
-        self.pend_at = vals[i + 2 * N_PARAMS:i + 3 * N_PARAMS]
-        i += 3 * N_PARAMS
+        self.p = vals[i:i + _N_PARAMS]
+        self.pend_val = vals[i + _N_PARAMS:i + 2 * _N_PARAMS]
+        self.pend_at = vals[i + 2 * _N_PARAMS:i + 3 * _N_PARAMS]
+        i += 3 * _N_PARAMS
         self.debt, self.rate, self.period, self.res, self.collected = \
             (vals[i:i + 3], vals[i + 3:i + 6], vals[i + 6:i + 9], vals[i + 9:i + 12],
              vals[i + 12:i + 15])
@@ -589,7 +589,7 @@ def _field_defaults():
     """The _fields() of a new meter (computed once)."""
     if not _DEFAULTS:
         _DEFAULTS.extend([CREDIT, 0, 0, 150, 500, 0, 0, 0, 0, 0, 0, 0, 0, -1, 0, 0] +
-                         list(DEFAULTS) + [0] * N_PARAMS + [NEVER] * N_PARAMS +
+                         list(DEFAULTS) + [0] * _N_PARAMS + [NEVER] * _N_PARAMS +
                          [0, 0, 0] + [0, 0, 0] + [86400, 86400, 0] + [0, 0, 0] + [0, 0, 0])
     return _DEFAULTS
 
@@ -616,7 +616,7 @@ def _get_varint(b, k):
 def friendly_blob(periods, days):
     """Build the non-disablement calendar: periods [(weekday mask, start
     minute, end minute)], days [(year or 0xFFFF for every year, month, day)]."""
-    if len(periods) > FRIENDLY_PERIODS or len(days) > FRIENDLY_DAYS:
+    if len(periods) > _FRIENDLY_PERIODS or len(days) > _FRIENDLY_DAYS:
         raise ValueError("friendly calendar too long")
     out = bytearray([len(periods)])
     for mask, a, b in periods:

@@ -30,18 +30,18 @@ DISABLED = const(0)
 ARMED = const(1)
 ENABLED = const(2)
 NAMES = ("Disabled", "Armed", "Enabled")
-C_NONE = const(0)
+_C_NONE = const(0)
 C_REMOTE = const(1)
-C_CREDIT = const(2)
-C_LOAD_LIMIT = const(3)
+_C_CREDIT = const(2)
+_C_LOAD_LIMIT = const(3)
 CAUSES = ("", "remote", "credit", "load limit")
 
 AL_DISABLED_CREDIT = const(0x8F0F)
 AL_SUSPENDED = const(0x8F83)       # disablement suspended (friendly period)
-AL_ARMED = const(0x8F32)
+_AL_ARMED = const(0x8F32)
 AL_ARMED_EC = const(0x8168)        # supply disabled then armed: EC activated
-AL_LL_ABOVE = const(0x8F01)
-AL_LL_DISABLED = const(0x8F33)
+_AL_LL_ABOVE = const(0x8F01)
+_AL_LL_DISABLED = const(0x8F33)
 AL_LL_RESTORED = const(0x8F34)
 
 _FMT = "<BBBIH"                    # state, cause, load-limit supply state, restore at, over
@@ -51,7 +51,7 @@ class Supply:
     def __init__(self, app):
         self.app = app
         self.state = ENABLED
-        self.cause = C_NONE
+        self.cause = _C_NONE
         self.ll_state = ENABLED        # ZSE LoadLimitSupplyState: ENABLED = do not interrupt
         self.restore_at = 0
         self.over = 0                  # seconds above the load-limit threshold
@@ -61,7 +61,7 @@ class Supply:
         self.state = state
         self.cause = cause
         self.app.relay.set(state == ENABLED)
-        self.app.account.disabled_for_credit = state == DISABLED and cause == C_CREDIT
+        self.app.account.disabled_for_credit = state == DISABLED and cause == _C_CREDIT
         if alert:
             self.app.alert(alert)
         self.app.supply_changed()
@@ -85,30 +85,30 @@ class Supply:
                             self.app.alert(AL_SUSPENDED)
                     else:
                         self.suspended = False
-                        self._go(DISABLED, C_CREDIT, AL_DISABLED_CREDIT)
+                        self._go(DISABLED, _C_CREDIT, AL_DISABLED_CREDIT)
             else:
                 self.suspended = False
-                if self.state == DISABLED and self.cause == C_CREDIT:
-                    self._go(ARMED, C_NONE, AL_ARMED)
-        elif self.state == DISABLED and self.cause == C_CREDIT:
-            self._go(ARMED, C_NONE, AL_ARMED)    # credit mode never disables for credit
+                if self.state == DISABLED and self.cause == _C_CREDIT:
+                    self._go(ARMED, _C_NONE, _AL_ARMED)
+        elif self.state == DISABLED and self.cause == _C_CREDIT:
+            self._go(ARMED, _C_NONE, _AL_ARMED)    # credit mode never disables for credit
 
     def _limiter(self, now, power_w):
         p = self.app.account.p
-        if self.cause == C_LOAD_LIMIT:
+        if self.cause == _C_LOAD_LIMIT:
             if now >= self.restore_at:
-                self._go(ENABLED, C_NONE, AL_LL_RESTORED)
+                self._go(ENABLED, _C_NONE, AL_LL_RESTORED)
             return
         thr = p[P_LL_POWER]
         if thr and power_w > thr:
             self.over += 1
             if self.over >= max(1, p[P_LL_PERIOD]):
                 self.over = 0
-                self.app.alert(AL_LL_ABOVE)
+                self.app.alert(_AL_LL_ABOVE)
                 self.app.load_limit_event()
                 if self.ll_state != ENABLED and self.state == ENABLED:
                     self.restore_at = now + p[P_LL_RESTORE]
-                    self._go(DISABLED, C_LOAD_LIMIT, AL_LL_DISABLED)
+                    self._go(DISABLED, _C_LOAD_LIMIT, _AL_LL_DISABLED)
         else:
             self.over = 0
 
@@ -116,7 +116,7 @@ class Supply:
     def consumer_enable(self):
         """Button, UI 'Enable Supply' or PPMID Supply ON: only ARMED -> ENABLED."""
         if self.state == ARMED:
-            self._go(ENABLED, C_NONE)
+            self._go(ENABLED, _C_NONE)
             return True
         return self.state == ENABLED
 
@@ -126,14 +126,14 @@ class Supply:
             self._go(DISABLED, C_REMOTE)
         elif state == ARMED:
             if self.state != ENABLED:
-                self._go(ARMED, C_NONE, AL_ARMED)
+                self._go(ARMED, _C_NONE, _AL_ARMED)
         else:
-            self._go(ENABLED, C_NONE)
+            self._go(ENABLED, _C_NONE)
         return self.state
 
     def ec_activated(self):
-        if self.state == DISABLED and self.cause == C_CREDIT:
-            self._go(ARMED, C_NONE, AL_ARMED_EC)
+        if self.state == DISABLED and self.cause == _C_CREDIT:
+            self._go(ARMED, _C_NONE, AL_ARMED_EC)
 
     # -- persistence --------------------------------------------------------------------------
     def pack(self):
@@ -143,8 +143,8 @@ class Supply:
     def unpack(self, b, off):
         self.state, self.cause, self.ll_state, self.restore_at, self.over = \
             struct.unpack_from(_FMT, b, off)
-        if self.state > ENABLED or self.cause > C_LOAD_LIMIT:
+        if self.state > ENABLED or self.cause > _C_LOAD_LIMIT:
             raise ValueError("supply state")
         self.app.relay.set(self.state == ENABLED)
-        self.app.account.disabled_for_credit = self.state == DISABLED and self.cause == C_CREDIT
+        self.app.account.disabled_for_credit = self.state == DISABLED and self.cause == _C_CREDIT
         return off + struct.calcsize(_FMT)

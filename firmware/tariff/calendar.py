@@ -27,11 +27,11 @@ from ..metering.profile import civil, weekday
 DAY = const(86400)
 ANY16 = const(0xFFFF)
 ANY8 = const(0xFF)
-MAX_SEASONS = const(4)
-MAX_WEEKS = const(4)
-MAX_DAYS = const(16)
-MAX_POINTS = const(48)
-MAX_SPECIAL = const(50)
+_MAX_SEASONS = const(4)
+_MAX_WEEKS = const(4)
+_MAX_DAYS = const(16)
+_MAX_POINTS = const(48)
+_MAX_SPECIAL = const(50)
 
 
 class CalendarError(ValueError):
@@ -47,8 +47,8 @@ def build(name, seasons, weeks, days):
     """seasons: [(year|ANY16, month, day, week_id)]; weeks: [(week_id, [7 day
     ids])]; days: [(day_id, [(start_s, selector)])]. Checks capacity and
     references and returns the compact form."""
-    if not 1 <= len(seasons) <= MAX_SEASONS or not 1 <= len(weeks) <= MAX_WEEKS \
-            or not 1 <= len(days) <= MAX_DAYS:
+    if not 1 <= len(seasons) <= _MAX_SEASONS or not 1 <= len(weeks) <= _MAX_WEEKS \
+            or not 1 <= len(days) <= _MAX_DAYS:
         raise CalendarError("calendar capacity")
     week_ids = [w[0] for w in weeks]
     day_ids = [d[0] for d in days]
@@ -66,7 +66,7 @@ def build(name, seasons, weeks, days):
             raise CalendarError("week profile")
         out += struct.pack("<B7B", wid, *ids)
     for did, points in days:
-        if not 1 <= len(points) <= MAX_POINTS:
+        if not 1 <= len(points) <= _MAX_POINTS:
             raise CalendarError("day profile size")
         out += struct.pack("<BB", did, len(points))
         last = -1
@@ -80,7 +80,7 @@ def build(name, seasons, weeks, days):
 
 def build_special(entries):
     """entries: [(year, month, day, weekday, day_id)] with wildcards."""
-    if len(entries) > MAX_SPECIAL:
+    if len(entries) > _MAX_SPECIAL:
         raise CalendarError("too many special days")
     out = bytearray((len(entries),))
     for e in entries:

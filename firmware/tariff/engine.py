@@ -47,9 +47,9 @@ STORE_KEY = "tariff"
 _SCHEMA = const(2)                     # the record (store.py load_rec; layout at _pack_parts)
 _VERSION = const(1)
 ALERT_FUTURE_OK = const(0x8F66)        # GBCS §9.2.2.6 (0x8066 in v0.8.1)
-ALERT_FUTURE_FAIL = const(0x8F67)      # (0x8067 in v0.8.1)
+_ALERT_FUTURE_FAIL = const(0x8F67)      # (0x8067 in v0.8.1)
 EV_TARIFF_ACTIVATED = const(0x0010)    # event log: value = part bit mask
-N_REG = const(84)
+_N_REG = const(84)
 _BITMAP = const(12)                    # state bitmap: ceil((84 + 8) / 8) octets
 _TAIL = "<iIIQQ"                       # period id, residues, account
 _TAIL_LEN = const(28)
@@ -89,7 +89,7 @@ class TariffEngine:
         self.parts = {}
         for k, blob in _default_parts().items():
             self.parts[k] = Part(blob)
-        self.reg = [0] * N_REG            # slots as matrix.py: TOU, block matrix, secondary
+        self.reg = [0] * _N_REG            # slots as matrix.py: TOU, block matrix, secondary
         self.counters = [0] * M.N_BANDS   # block counters (Wh since the block period began)
         self.period_id = -1
         self._cost = 0                    # price units x Wh/kWh not yet debited (< 1000)
@@ -233,7 +233,7 @@ class TariffEngine:
         if ok and self.on_activate is not None:
             self.on_activate(_mask(due))
         for k in due:                      # one alert per instruction (§9.2.2.6)
-            self.app.alert(ALERT_FUTURE_OK if ok else ALERT_FUTURE_FAIL)
+            self.app.alert(ALERT_FUTURE_OK if ok else _ALERT_FUTURE_FAIL)
 
     # -- time ------------------------------------------------------------------------------------
     def clock_changed(self):
@@ -412,9 +412,6 @@ class TariffEngine:
         """ZSE number of price tiers: highest TOU index or time band."""
         return max(self.tou_in_use(), self.bands_in_use())
 
-    def total_wh(self):
-        return sum(self.reg)
-
     # -- persistence (part of the meter's register record) ----------------------------------
     # Sparse, because it is written every half hour: a bitmap of the 84
     # registers and 8 block counters that are not zero, their values (u32),
@@ -445,7 +442,7 @@ class TariffEngine:
         return out
 
     def unpack_state(self, b):
-        vals = [0] * (N_REG + M.N_BANDS)
+        vals = [0] * (_N_REG + M.N_BANDS)
         off = _BITMAP
         for i in range(len(vals)):
             if b[i >> 3] & (1 << (i & 7)):
@@ -453,8 +450,8 @@ class TariffEngine:
                 off += 4
         if len(b) - off != _TAIL_LEN:
             raise ValueError("tariff state")
-        self.reg = vals[:N_REG]
-        self.counters = vals[N_REG:]
+        self.reg = vals[:_N_REG]
+        self.counters = vals[_N_REG:]
         (self.period_id, self._cost, self._sc, self.account.energy,
          self.account.standing) = struct.unpack_from(_TAIL, b, off)
         self._next = 0

@@ -17,9 +17,9 @@ N_BANDS = const(8)
 N_BLOCKS = const(4)
 N_SEC = const(4)
 SLOT_BLOCK = const(48)
-SLOT_SEC = const(80)
+_SLOT_SEC = const(80)
 N_SLOTS = const(84)
-N_PRIMARY = const(80)
+_N_PRIMARY = const(80)
 
 
 class MatrixError(ValueError):
@@ -35,15 +35,6 @@ def slot_of_index(index):
     if 0 <= b < N_BLOCKS and 1 <= t <= N_BANDS:
         return SLOT_BLOCK + b * N_BANDS + t - 1
     return -1
-
-
-def index_of_slot(slot):
-    if slot < SLOT_BLOCK:
-        return slot + 1
-    if slot < SLOT_SEC:
-        b, t = divmod(slot - SLOT_BLOCK, N_BANDS)
-        return 0xA0 + 0x10 * b + t + 1
-    return slot - SLOT_SEC + 1
 
 
 def block_slot(block, band):
@@ -65,15 +56,15 @@ def prices_from_pairs(pairs, secondary=None):
         _check_price(price)
         seen[s] = 1
         out[s] = price
-    if sum(seen) != N_PRIMARY:
+    if sum(seen) != _N_PRIMARY:
         raise MatrixError("price matrix incomplete: %d of 80 indices" % sum(seen))
     if secondary is not None:
         for index, price in secondary:
-            if not 1 <= index <= N_SEC or seen[SLOT_SEC + index - 1]:
+            if not 1 <= index <= N_SEC or seen[_SLOT_SEC + index - 1]:
                 raise MatrixError("secondary index 0x%02X" % index)
             _check_price(price)
-            seen[SLOT_SEC + index - 1] = 1
-            out[SLOT_SEC + index - 1] = price
+            seen[_SLOT_SEC + index - 1] = 1
+            out[_SLOT_SEC + index - 1] = price
         if sum(seen) != N_SLOTS:
             raise MatrixError("secondary matrix incomplete")
     return out

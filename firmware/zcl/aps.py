@@ -15,9 +15,9 @@ PROFILE_SE = const(0x0109)
 PROFILE_WILDCARD = const(0xFFFF)
 
 ADDR_COORDINATOR = const(0x0000)   # the comms hub is the coordinator / TC
-ADDR_BCAST_MIN = const(0xFFF8)     # 0xFFF8..0xFFFF are broadcast addresses
+_ADDR_BCAST_MIN = const(0xFFF8)     # 0xFFF8..0xFFFF are broadcast addresses
 
-F_SECURED = const(0x01)
+_F_SECURED = const(0x01)
 HDR_LEN = const(11)
 _FMT = "<BHBHBHH"
 
@@ -36,7 +36,7 @@ class Aps:
 
     @property
     def broadcast(self):
-        return self.dst >= ADDR_BCAST_MIN
+        return self.dst >= _ADDR_BCAST_MIN
 
     def encode(self):
         out = bytearray(HDR_LEN + len(self.payload))
@@ -47,7 +47,7 @@ class Aps:
         """The message written at the start of out (long enough); a
         memoryview of what was written."""
         n = HDR_LEN + len(self.payload)
-        struct.pack_into(_FMT, out, 0, F_SECURED if self.secured else 0,
+        struct.pack_into(_FMT, out, 0, _F_SECURED if self.secured else 0,
                          self.src, self.src_ep, self.dst, self.dst_ep,
                          self.profile, self.cluster)
         out[HDR_LEN:n] = self.payload
@@ -58,4 +58,4 @@ def decode(buf):
     if len(buf) < HDR_LEN:
         raise DecodeError("aps")
     f, src, sep, dst, dep, prof, cl = struct.unpack_from(_FMT, buf, 0)
-    return Aps(src, sep, dst, dep, prof, cl, bytes(buf[HDR_LEN:]), bool(f & F_SECURED))
+    return Aps(src, sep, dst, dep, prof, cl, bytes(buf[HDR_LEN:]), bool(f & _F_SECURED))

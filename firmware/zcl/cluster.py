@@ -9,6 +9,10 @@
 # TX:    commands this side generates: (id, name, schema)
 # Schemas are those of frame.decode_fields. A command is never declared
 # without its payload schema (a hollow declaration decodes to nothing).
+# A type in an Attrs or Cmds text is the ZCL data type id in two hex digits
+# (ZCL rev 6 Table 2-10; 20 UINT8, 21 UINT16, 22 UINT24, 23 UINT32, 25 UINT48,
+# 2A INT24, 2B INT32, 18 MAP8, 19 MAP16, 1B MAP32, 30 ENUM8, 41 OCTSTR,
+# 42 CHARSTR, E2 UTC, E1 DATE, F0 EUI64); a zcl.types name is accepted too.
 # ATTRS, RX and TX are declared as Attrs and Cmds texts: one string per
 # table instead of a tuple per row, command and field. Their tuples were
 # built at import (they name zcl.types constants), so they took heap on a
@@ -34,7 +38,7 @@ A_DYN = const(0x10)  # value computed by Cluster.read(), not stored
 RW = const(0x03)
 RP = const(0x05)
 
-ATTR_CLUSTER_REVISION = const(0xFFFD)  # global attribute (ZCL rev 6 §2.6.1.2)
+_ATTR_CLUSTER_REVISION = const(0xFFFD)  # global attribute (ZCL rev 6 §2.6.1.2)
 # AttrTable index row: id, type, access, name start and end, default start and end
 _IX = "<HBBHHHH"
 _IXN = const(12)
@@ -102,7 +106,7 @@ class AttrTable:
                 hi = mid
         if lo < n and self._id(lo) == aid:
             return self._row(lo)
-        if aid == ATTR_CLUSTER_REVISION:
+        if aid == _ATTR_CLUSTER_REVISION:
             return self.rev
         for first, n, step, name, t, acc in self.ranges:
             i, r = divmod(aid - first, step)
@@ -144,7 +148,7 @@ class AttrTable:
         left = [r[1] for r in self.ranges]
         i = 0
         while True:
-            best = self._id(i) if i < ne else ATTR_CLUSTER_REVISION if i == ne else 0x10000
+            best = self._id(i) if i < ne else _ATTR_CLUSTER_REVISION if i == ne else 0x10000
             k = -1
             for j in range(len(nxt)):
                 if left[j] and nxt[j] < best:
@@ -222,7 +226,7 @@ def _index_row(s, a, b, ix, i):
     aid = int(s[p:e], 16)
     n0, n1 = _tok(s, e, b)
     p, e = _tok(s, n1, b)
-    t = getattr(T, s[p:e])
+    t = _typ(s[p:e])
     p, e = _tok(s, e, b)
     acc = 0
     while p < e:
@@ -237,7 +241,14 @@ def _attr(rec):
     acc = 0
     for c in toks[3]:
         acc |= 1 << "RWPND".find(c)
-    return (int(toks[0], 16), toks[1], getattr(T, toks[2]), acc, _dflt(toks[4]))
+    return (int(toks[0], 16), toks[1], _typ(toks[2]), acc, _dflt(toks[4]))
+
+
+def _typ(t):
+    """A field or attribute type: two hex digits, the ZCL data type id
+    (ZCL rev 6 Table 2-10, "23" UINT32), as the firmware's tables write it;
+    or a zcl.types name ("UINT32"; no name has two characters)."""
+    return int(t, 16) if len(t) == 2 else getattr(T, t)
 
 
 def _dflt(d):
@@ -276,9 +287,9 @@ class Cluster:
         for a in self.ATTRS:
             if not a[3] & A_DYN:
                 self.values[a[0]] = a[4]
-        self.values[ATTR_CLUSTER_REVISION] = self.REVISION
+        self.values[_ATTR_CLUSTER_REVISION] = self.REVISION
         self.adefs = AttrTable(self.ATTRS, self.RANGES,
-                               (ATTR_CLUSTER_REVISION, "ClusterRevision", T.UINT16, A_R,
+                               (_ATTR_CLUSTER_REVISION, "ClusterRevision", T.UINT16, A_R,
                                 self.REVISION))
 
     # -- attributes ---------------------------------------------------------
@@ -388,7 +399,7 @@ def _field(tok):
     elif t == "REST":
         t = REST
     else:
-        t = getattr(T, t)
+        t = _typ(t)
     return (tok[:i], t)
 
 

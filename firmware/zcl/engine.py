@@ -10,8 +10,8 @@ from .status import ZclError, DecodeError
 from . import foundation
 from ..platform.store import PowerCut
 
-CMD_DEFAULT_RSP = const(0x0B)
-EP_BROADCAST = const(0xFF)
+_CMD_DEFAULT_RSP = const(0x0B)
+_EP_BROADCAST = const(0xFF)
 
 # The largest ZCL frame (APS payload) one 802.15.4 frame carries, so that
 # nothing the meter sends needs APS fragmentation. Octets of a 127-octet
@@ -155,7 +155,7 @@ class Engine:
         """Handle one APS frame addressed to us. Never raises on bad input."""
         if msg.profile not in (A.PROFILE_SE, A.PROFILE_HA, A.PROFILE_WILDCARD):
             return
-        if msg.dst_ep == EP_BROADCAST:
+        if msg.dst_ep == _EP_BROADCAST:
             # ZigBee PRO §2.2.4.1.1.3: endpoint 0xFF reaches every endpoint
             # (the Digi gateway's identify does this, hub-expectations N7).
             for ep in sorted(self.endpoints):
@@ -180,7 +180,7 @@ class Engine:
             self.malformed += 1
             return
         cl = table.get((msg.cluster, not hdr.to_client))
-        if cl is None and msg.dst_ep == EP_BROADCAST:
+        if cl is None and msg.dst_ep == _EP_BROADCAST:
             return          # endpoints without the cluster stay silent
         if cl is not None and cl.SECURE and not msg.secured and self.require_aps_security:
             # ZSE §5.4.6: SE clusters accept only APS link-key secured frames;
@@ -232,7 +232,7 @@ class Engine:
         hdr = req.hdr
         if req.responded or req.aps.broadcast:
             return
-        if not hdr.cluster_specific and hdr.cmd == CMD_DEFAULT_RSP:
+        if not hdr.cluster_specific and hdr.cmd == _CMD_DEFAULT_RSP:
             return
         if status == S.SUCCESS and hdr.no_default_rsp:
             return
@@ -243,7 +243,7 @@ class Engine:
         self.reply(req, req.aps.cluster, off + 2)
 
     # -- send -----------------------------------------------------------------
-    def response_header(self, req, frame_type, cmd=CMD_DEFAULT_RSP):
+    def response_header(self, req, frame_type, cmd=_CMD_DEFAULT_RSP):
         """Header answering req: same seq and manufacturer, other direction.
         The request counts as answered only once reply() sends it: a payload
         found malformed while the response is being built still gets its

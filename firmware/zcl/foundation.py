@@ -31,20 +31,6 @@ DISCOVER_CMD_TX_RSP = const(0x14)
 DISCOVER_ATTR_EXT = const(0x15)
 DISCOVER_ATTR_EXT_RSP = const(0x16)
 
-NAMES = {
-    0x00: "ReadAttributes", 0x01: "ReadAttributesResponse",
-    0x02: "WriteAttributes", 0x03: "WriteAttributesUndivided",
-    0x04: "WriteAttributesResponse", 0x05: "WriteAttributesNoResponse",
-    0x06: "ConfigureReporting", 0x07: "ConfigureReportingResponse",
-    0x08: "ReadReportingConfiguration", 0x09: "ReadReportingConfigurationResponse",
-    0x0A: "ReportAttributes", 0x0B: "DefaultResponse",
-    0x0C: "DiscoverAttributes", 0x0D: "DiscoverAttributesResponse",
-    0x11: "DiscoverCommandsReceived", 0x12: "DiscoverCommandsReceivedResponse",
-    0x13: "DiscoverCommandsGenerated", 0x14: "DiscoverCommandsGeneratedResponse",
-    0x15: "DiscoverAttributesExtended", 0x16: "DiscoverAttributesExtendedResponse",
-}
-
-
 def _u16(buf, off, end):
     if off + 2 > end:
         raise DecodeError()

@@ -8,13 +8,13 @@ from ..compat import const
 from . import types as T
 from .status import DecodeError
 
-FT_GLOBAL = const(0)
+_FT_GLOBAL = const(0)
 FT_CLUSTER = const(1)
 FC_MANUF = const(0x04)
 FC_TO_CLIENT = const(0x08)
 FC_NO_DEFAULT_RSP = const(0x10)
 
-HDR_MAX = const(5)
+_HDR_MAX = const(5)
 
 
 class Header:

@@ -26,15 +26,15 @@ import struct
 from ..compat import const
 from .status import DecodeError
 
-NODATA = const(0x00)
+_NODATA = const(0x00)
 DATA8 = const(0x08)
-DATA64 = const(0x0F)
+_DATA64 = const(0x0F)
 BOOL = const(0x10)
 MAP8 = const(0x18)
 MAP16 = const(0x19)
 MAP24 = const(0x1A)
 MAP32 = const(0x1B)
-MAP64 = const(0x1F)
+_MAP64 = const(0x1F)
 UINT8 = const(0x20)
 UINT16 = const(0x21)
 UINT24 = const(0x22)
@@ -64,7 +64,7 @@ DATE = const(0xE1)
 UTC = const(0xE2)
 CLUSTER_ID = const(0xE8)
 ATTR_ID = const(0xE9)
-BACNET_OID = const(0xEA)
+_BACNET_OID = const(0xEA)
 EUI64 = const(0xF0)
 KEY128 = const(0xF1)
 
@@ -75,7 +75,7 @@ K_STRING = const(3)     # short/long octet or character string
 K_BYTES = const(4)      # key128: fixed-length bytes
 K_TUPLE4 = const(5)     # date, time of day
 K_COLLECTION = const(6)  # array, set, bag
-K_STRUCT = const(7)
+_K_STRUCT = const(7)
 
 # Little-endian struct codes by width for the widths struct handles directly.
 _UFMT = {1: "<B", 2: "<H", 4: "<I", 8: "<Q"}
@@ -103,10 +103,10 @@ def info(t):
     if t == ARRAY or t == SET or t == BAG:
         return K_COLLECTION, 0
     if t == STRUCT:
-        return K_STRUCT, 0
+        return _K_STRUCT, 0
     if t == TOD or t == DATE:
         return K_TUPLE4, 4
-    if t == UTC or t == BACNET_OID:
+    if t == UTC or t == _BACNET_OID:
         return K_UNSIGNED, 4
     if t == CLUSTER_ID or t == ATTR_ID:
         return K_UNSIGNED, 2

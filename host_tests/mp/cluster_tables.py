@@ -19,6 +19,10 @@ def syntax():
              "    Rest:REST; 0C Nothing;")
     print("syntax", len(c), repr(list(c)), repr(c.find(1, "Put")), repr(c.find(0, 0x0C)),
           repr(c.find(1, "Ge")), repr(c.find(0, 0x0D)))
+    # types as ZCL data type ids in hex, as the firmware's tables write them
+    a = Attrs("0102 Aa 21 RWPND 0x1F;0001 Bb 41 R 'x-y';0FFF Cc E2 RD -;0003 Dd 28 R 12;")
+    c = Cmds("0A Get Id:23 Opt?:18; 0B Put Items:[K:20,V:41] Rest:REST; 0C Nothing;")
+    print("codes", repr(list(a)), repr(list(c)), repr(c.find(1, "Put")))
 
 
 def main():
