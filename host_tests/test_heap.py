@@ -17,6 +17,7 @@ from firmware.tariff.account import RunningCost
 from firmware.tariff.loader import parts_from_doc
 from firmware.platform.store import Store, FileBackend
 from tools.bench.runner import run_file, comparable
+from test_tariff import App          # the engine's meter services, every record saved at once
 
 TARIFFS = sorted(glob.glob(os.path.join(ROOT, "tariffs", "*.json")))
 
@@ -24,33 +25,6 @@ TARIFFS = sorted(glob.glob(os.path.join(ROOT, "tariffs", "*.json")))
 def doc(name):
     with open(os.path.join(ROOT, "tariffs", name + ".json")) as f:
         return json.load(f)
-
-
-class App:
-    event_log = None
-
-    def __init__(self):
-        self.logged = []
-
-    def log(self, which, code, value):
-        self.logged.append((code, value))
-
-    def alert(self, code):
-        pass
-
-    # the meter's persistence services (meter.py, atomic operations): here
-    # every record is saved at once, as the meter does outside an operation
-    def begin(self):
-        return False
-
-    def end(self, h):
-        pass
-
-    def abort(self, h, key):
-        pass
-
-    def save_record(self, key, rec):
-        self.store.save_parts(key, rec[0], rec[1], rec[2])
 
 
 def newest(store, key):
