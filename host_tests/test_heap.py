@@ -17,7 +17,7 @@ from firmware.tariff.account import RunningCost
 from firmware.tariff.loader import parts_from_doc
 from firmware.platform.store import Store, FileBackend
 from tools.bench.runner import run_file, comparable
-from test_tariff import App          # the engine's meter services, every record saved at once
+from mp.common import EngineApp as App     # the engine's meter services, every record saved at once
 
 TARIFFS = sorted(glob.glob(os.path.join(ROOT, "tariffs", "*.json")))
 

@@ -15,6 +15,7 @@ from firmware.tariff.engine import TariffEngine, NEVER, IMMEDIATE, ALERT_FUTURE_
 from firmware.tariff.account import RunningCost
 from firmware.tariff.loader import parts_from_doc
 from firmware.platform.store import Store, FileBackend
+from mp.common import EngineApp as App     # the engine's meter services (also on MicroPython)
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 EPOCH = datetime.datetime(2000, 1, 1)
@@ -28,35 +29,6 @@ def doc(name):
 
 def zt(y, mo, d, h=0, mi=0, s=0):
     return int((datetime.datetime(y, mo, d, h, mi, s) - EPOCH).total_seconds())
-
-
-class App:
-    """The two services the engine uses from the meter."""
-
-    def __init__(self):
-        self.event_log = None
-        self.logged = []
-        self.alerts = []
-
-    def log(self, which, code, value):
-        self.logged.append((code, value))
-
-    def alert(self, code):
-        self.alerts.append(code)
-
-    # the meter's persistence services (meter.py, atomic operations): here
-    # every record is saved at once
-    def begin(self):
-        return False
-
-    def end(self, h):
-        pass
-
-    def abort(self, h, key):
-        pass
-
-    def save_record(self, key, rec):
-        self.store.save_parts(key, rec[0], rec[1], rec[2])
 
 
 def engine(tmp_path, name=None, at=IMMEDIATE, now=0):

@@ -22,6 +22,37 @@ class Lcg:
         return (self.s >> 8) % n
 
 
+class EngineApp:
+    """The services a tariff engine uses from the meter, for engine-only
+    runs: logs and alerts kept in lists, and the meter's atomic-operation
+    services (meter.py begin/end) with every record saved at once, as the
+    meter does outside an operation. Set .store to the engine's store."""
+
+    def __init__(self):
+        self.event_log = None
+        self.store = None
+        self.logged = []
+        self.alerts = []
+
+    def log(self, which, code, value):
+        self.logged.append((code, value))
+
+    def alert(self, code):
+        self.alerts.append(code)
+
+    def begin(self):
+        return False
+
+    def end(self, h):
+        pass
+
+    def abort(self, h, key):
+        pass
+
+    def save_record(self, key, rec):
+        self.store.save_parts(key, rec[0], rec[1], rec[2])
+
+
 def make_meter(store_dir, utc=T0, config=None):
     # imported here so scripts that need no meter keep their heap (board size)
     from firmware.meter import Meter, Platform

@@ -4,37 +4,13 @@
 import json
 import sys
 
-from common import store_dir
+from common import store_dir, EngineApp as App
 from firmware.tariff.engine import TariffEngine, IMMEDIATE
 from firmware.tariff.account import RunningCost
 from firmware.tariff.loader import parts_from_doc
 from firmware.platform.store import Store, FileBackend
 
 T0 = 883612800                     # 2028-01-01T00:00:00Z (ZigBee epoch)
-
-
-class App:
-    event_log = None
-
-    def log(self, which, code, value):
-        pass
-
-    def alert(self, code):
-        pass
-
-    # the meter's persistence services (meter.py, atomic operations): here
-    # every record is saved at once
-    def begin(self):
-        return False
-
-    def end(self, h):
-        pass
-
-    def abort(self, h, key):
-        pass
-
-    def save_record(self, key, rec):
-        self.store.save_parts(key, rec[0], rec[1], rec[2])
 
 
 root = store_dir()
