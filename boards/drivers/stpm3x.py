@@ -37,6 +37,7 @@ from firmware.compat import const
 from . import sleep_ms
 
 _NOP = const(0xFF)
+_CR1_RESET = const(0x040000A0)   # DSP_CR1 after a reset: the IC is there
 _CR3_HI = const(0x05)       # DSP_CR3 bits 31:16
 _RESET = const(0x0010)      # SW_Reset (bit 20)
 _LATCH = const(0x0060)      # SW_Latch1 | SW_Latch2 (bits 21, 22)
@@ -195,6 +196,9 @@ class Stpm3x:
             sleep_ms(40)
         self.ok = self.write(_CR3_HI, _RESET)
         sleep_ms(2)
+        # a bus with no IC can still pass the CRC (SPI MISO held low reads
+        # 00 00 00 00 with CRC 00): the reset value of DSP_CR1 proves the IC
+        self.ok = self.ok and self.read(0x00) == _CR1_RESET
         for addr, value in self.config:
             self.ok = self.ok and self.write(addr, value)
         self.ok = self.ok and self._sample()
