@@ -27,9 +27,9 @@
 # in watts, the one constant a board gives (its pins.py).
 #
 # take_ws() runs in the meter's tick: it latches the IC, reads energy and
-# power (3 frames), and allocates nothing while the counts per second stay
-# below 2^26 (a 100 A supply at 240 V is ~2^26.3 with ST's reference front
-# end: split in chunks). A frame lost or corrupt is retried (crc_errors,
+# power (3 frames) and allocates nothing (a 100 A supply at 240 V is ~2^26.3
+# counts a second with ST's reference front end: converted in 2^24 chunks,
+# so every intermediate stays a small int on a 32-bit board). A frame lost or corrupt is retried (crc_errors,
 # timeouts count them); a second with no good reading returns 0 and the next
 # good one takes the whole difference from the IC's own counter, so no
 # energy is lost while the IC keeps running.
@@ -43,7 +43,7 @@ _RESET = const(0x0010)      # SW_Reset (bit 20)
 _LATCH = const(0x0060)      # SW_Latch1 | SW_Latch2 (bits 21, 22)
 PH1_ENERGY = const(0x54)    # PH1_REG1
 PH1_POWER = const(0x5C)     # PH1_REG5
-_CHUNK = const(0x4000000)   # counts converted at a time: 8x stays a small int
+_CHUNK = const(0x1000000)   # counts converted at a time: 32x stays a small int
 
 
 def crc8(buf, n, lsb_first):
@@ -100,10 +100,11 @@ class Stpm3x:
         self.retries = retries
         self._tx = bytearray(5)
         self._rx = bytearray(5)
-        # eighth-counts of energy per Ws, counts of power per W (rounded)
-        self._div = (8192000000 + p_full_w // 2) // p_full_w
+        # 1/32 counts of energy per Ws (rounded: 3.7 ppm at ST's reference
+        # front end), counts of power per W
+        self._div = (32768000000 + p_full_w // 2) // p_full_w
         self._cpw = ((1 << 28) + p_full_w // 2) // p_full_w
-        self._acc = 0               # eighth-counts not yet a whole Ws
+        self._acc = 0               # 1/32 counts not yet a whole Ws
         self._ws = 0                # whole Ws measured, not yet taken
         self._hi = -1               # last energy reading, halves (-1: none yet)
         self._lo = 0
@@ -178,7 +179,7 @@ class Stpm3x:
         self._hi, self._lo = hi, lo
         while d > 0:                          # export (< 0) is not import energy
             c = d if d < _CHUNK else _CHUNK
-            self._acc += c << 3
+            self._acc += c << 5
             w = self._acc // self._div
             self._ws += w
             self._acc -= w * self._div
