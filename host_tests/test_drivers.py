@@ -251,7 +251,7 @@ def test_button_debounce_and_long_press(t):
     assert not BU.held(FM.Pin("b"), 3000)         # released after half a second
 
 
-def test_rtc_clock_mono_wrap_set_and_resync(t):
+def test_rtc_clock_mono_wrap_set_and_power_on(t):
     FM.RTC.now = (2026, 12, 2, 3, 5, 6, 7, 0)
     want = int((datetime.datetime(2026, 12, 2, 5, 6, 7) - E2000).total_seconds())
     t.ms = 0x3FFFFFFF - 1500                      # ticks_ms wraps in 1.5 s
@@ -265,9 +265,10 @@ def test_rtc_clock_mono_wrap_set_and_resync(t):
     assert FM.RTC.now[:3] == (2026, 12, 2) and FM.RTC.now[4:7] == (5, 22, 47)
     assert FM.RTC.now[3] == 3                     # Wednesday (1 = Monday)
     assert c.now() == want + 1000
-    FM.RTC.now = (2027, 1, 1, 5, 5, 0, 0, 0)      # 05:00, a Friday: the RTC's own crystal ran on
-    c.resync()
-    assert c.now() == int((datetime.datetime(2027, 1, 1, 5) - E2000).total_seconds())
+    FM.RTC.now = (2027, 1, 1, 5, 5, 0, 0, 0)      # the RTC ran on through a power cut
+    assert c.now() == want + 1000                 # no step behind the meter's back
+    c2 = RC.RtcClock(FM.RTC())                    # power-on: the RTC's time
+    assert c2.now() == int((datetime.datetime(2027, 1, 1, 5) - E2000).total_seconds())
 
 
 def test_han_uart_loopback_and_idle_hook(t):

@@ -12,8 +12,7 @@
 #
 # The board's housekeeping runs in the HAN link's idle hook (HanUart.wait
 # calls it every few ms while the link is quiet, outside the meter's tick):
-# feed the watchdog, sample the button, redraw the display once a second,
-# take the time from the RTC again every RESYNC_S.
+# feed the watchdog, sample the button, redraw the display once a second.
 import gc
 import json
 import machine
@@ -27,7 +26,6 @@ from .button import Button, held
 from .relay import LatchingRelay, LevelSwitches
 
 SAFE = None                  # set by boot(): True = do not start the meter
-RESYNC_S = 600
 
 
 def _pin(name, mode, pull=None):
@@ -92,7 +90,7 @@ def metrology(pins):
 
 
 class Housekeeping:
-    """The idle hook: watchdog, button, display, RTC resync."""
+    """The idle hook: watchdog, button, display."""
 
     def __init__(self, clock, button, display, wdt):
         self.clock = clock
@@ -101,20 +99,16 @@ class Housekeeping:
         self.wdt = wdt
         self.meter = None
         self._shown = -1
-        self._synced = 0
 
     def __call__(self):
         if self.wdt is not None:
             self.wdt.feed()
         self.button.poll()
         m = self.clock.up            # last monotonic second counted (no read of the timer)
-        if m != self._shown and self.meter is not None:   # set once built; the hook runs only after boot
+        # the meter is set once built; the hook runs only after its boot
+        if m != self._shown and self.meter is not None and self.display is not None:
             self._shown = m
-            if self.display is not None:
-                self.display.show(self.meter.display_text())
-            if m - self._synced >= RESYNC_S:
-                self._synced = m
-                self.clock.resync()
+            self.display.show(self.meter.display_text())
 
 
 def build(pins, config=None):

@@ -5,7 +5,7 @@
 #
 # idle: a function called on every poll slice of wait() (and so at least
 # every _SLICE ms while the link is quiet): the board's housekeeping (feed
-# the watchdog, sample the button, refresh the display, resync the clock),
+# the watchdog, sample the button, refresh the display),
 # run outside the meter's tick without a change to control.py.
 from firmware.compat import const, ticks_ms, ticks_diff
 from . import sleep_ms

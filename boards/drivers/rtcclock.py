@@ -4,10 +4,15 @@
 # this driver only reads and sets the RTC.
 #
 # now() and mono() run in the per-second tick and allocate nothing: the RTC
-# is read (a tuple) only at start, on set() and on resync() (from the
-# board's idle hook); in between the time is the RTC reading plus the
-# monotonic seconds since. mono() counts time.ticks_ms with ticks_diff, so
-# the 2^30 ms wrap of ticks_ms (12.4 days) is invisible as long as it is
+# is read (a tuple) only at start; after that the time is that reading plus
+# the monotonic seconds since, and it steps only through set() (the meter's
+# set_clock, which saves registers and tells the profile, tariff, snapshots
+# and DRLC of the step): a silent re-read of the RTC while running would
+# step the time behind those rules' back. set() writes the RTC too, and the
+# hub's time sync (GBCS §9.1.3, daily) sets the clock, so the tick
+# oscillator and the RTC drift apart for a day at most (both crystals, some
+# tens of ppm: seconds a day). mono() counts time.ticks_ms with ticks_diff,
+# so the 2^30 ms wrap of ticks_ms (12.4 days) is invisible as long as it is
 # called at least once per wrap period (the link loop calls it every pass).
 from firmware.compat import const, ticks_ms, ticks_diff
 
@@ -51,7 +56,8 @@ class RtcClock:
         self._last = ticks_ms()
         self._ms = 0                 # milliseconds not yet counted as a second
         self.up = 0                  # monotonic seconds since start
-        self.resync()
+        self._base = to_utc(rtc.datetime())   # the RTC at power-on (clock.rtc_check judges it)
+        self._at = 0
 
     def mono(self):
         t = ticks_ms()
@@ -70,11 +76,3 @@ class RtcClock:
         self.rtc.datetime(to_rtc(utc))
         self._base = utc
         self._at = self.mono()
-
-    def resync(self):
-        """Take the time from the RTC again (the RTC's crystal is the
-        meter's time; the tick counter's oscillator may drift from it).
-        Allocates: call it outside the tick."""
-        utc = to_utc(self.rtc.datetime())
-        self._at = self.mono()
-        self._base = utc
