@@ -9,11 +9,14 @@
 # level of `on` before the pulse on `pulse` picks the direction. A plain
 # relay or a relay driver with a hold input is `LevelSwitch`.
 #
-# A latching relay's position is not readable at power-up: the constructor
-# drives it to `closed` (the meter's own assumption when no supply record
-# exists), so the contact and `closed` agree; the meter then sets the saved
-# supply state at boot (prepay/supply.py). Pulses are a few tens of ms: the
-# meter's tick calls set() only on a change of supply state.
+# A latching relay's position is not readable at power-up, and it must not
+# move then: a meter that boots with the supply disabled must not reconnect
+# it, even for a moment (GBCS: the supply state survives a power cycle). So
+# the constructor drives nothing; `closed` is the core's assumption (supply
+# on, as with no supply record), and the first set() the meter makes (its
+# saved supply state at boot, prepay/supply.py) pulses the coil whatever
+# `closed` says, so contact and state agree from then on. Pulses are a few
+# tens of ms: the meter calls set() only on a change of supply state.
 from . import sleep_ms
 
 
@@ -25,7 +28,7 @@ class LatchingRelay:
         self.pulse_ms = pulse_ms
         self.operations = 0
         self.closed = closed
-        self._drive(closed)
+        self._known = False                 # the contact's position since power-up
 
     def _drive(self, closed):
         if self.off is not None:            # two coils
@@ -40,10 +43,12 @@ class LatchingRelay:
             self.pulse.value(0)
 
     def set(self, closed):
-        if closed != self.closed:
+        if closed != self.closed or not self._known:
             self._drive(closed)
-            self.closed = closed
-            self.operations += 1
+            self._known = True
+            if closed != self.closed:
+                self.closed = closed
+                self.operations += 1
 
 
 class LevelSwitches:
