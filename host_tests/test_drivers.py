@@ -16,8 +16,8 @@ import pytest
 
 from runtimes import run_script, ROOT, MP_DIR
 
-sys.path.insert(0, os.path.join(ROOT, "boards"))
-sys.path.insert(0, MP_DIR)
+sys.path.append(os.path.join(ROOT, "boards"))
+sys.path.append(MP_DIR)
 
 import fake_machine as FM                       # noqa: E402
 FM.install()
@@ -34,6 +34,12 @@ from drivers import flashfs as FF               # noqa: E402
 from drivers import board as BO                 # noqa: E402
 from firmware import hanlink as L               # noqa: E402
 from firmware.zcl import aps as A               # noqa: E402
+
+# the drivers hold the fakes now; the rest of the session sees no `machine`
+if sys.modules.get("machine") is FM:
+    del sys.modules["machine"]
+if isinstance(sys.modules.get("framebuf"), FM._FrameBufModule):
+    del sys.modules["framebuf"]
 
 P_FULL = 301546              # boards/*/pins.py: ST's reference front end
 E2000 = datetime.datetime(2000, 1, 1)
