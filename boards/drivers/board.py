@@ -131,7 +131,10 @@ def build(pins, config=None):
     aux = LevelSwitches([_pin(p, machine.Pin.OUT) for p in pins.AUX])
     met = metrology(pins)
     hk = Housekeeping(clock, button, display if hasattr(display, "show") else None, None)
-    io = HanUart(machine.UART(pins.HAN_UART, pins.HAN_BAUD, timeout=0,
+    # rxbuf: a whole frame (hanlink.MAX_LEN 606 octets) waits in the driver
+    # while the loop ticks the meter or redraws the display (~25 ms for a
+    # 1 KB I2C frame: ~290 octets at 115200 baud)
+    io = HanUart(machine.UART(pins.HAN_UART, pins.HAN_BAUD, timeout=0, rxbuf=1024,
                               **_kw(pins, tx="HAN_TX", rx="HAN_RX")), hk)
     ctl = Control(io, clock)
     ctl.meter = Meter(Platform(clock, Store(FileBackend(pins.STORE)), met, relay, button,
