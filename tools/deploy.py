@@ -1,7 +1,7 @@
 """Deploy a board's bundle (tools/mpy_build.build_bundle) with mpremote, and
 the virtual board with a REPL on loopback (docs/deploy.md).
 
-    python -m tools.deploy deploy --port URL [--board B | --bundle DIR] [--no-reset]
+    python -m tools.deploy deploy --port URL [--board BOARD|ARCH | --bundle DIR] [--no-reset]
     python -m tools.deploy vboard --port N --flash DIR      (the unix port, foreground)
 
 `deploy` talks to the board through mpremote's own transport (the pinned
@@ -67,6 +67,12 @@ class Board:
             self.t = SerialTransport(port, baudrate=115200, timeout=timeout)
         except TransportError as e:
             raise DeployError("cannot open %s: %s" % (port, e.args[0] if e.args else e))
+        sock = getattr(self.t.serial, "_socket", None)
+        if sock is not None:
+            # pyserial's socket:// leaves Nagle on: each small write of the
+            # REPL protocol would then wait for the delayed ACK (~40 ms)
+            import socket
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         try:
             self.t.enter_raw_repl(soft_reset=True, timeout_overall=timeout)
         except (TransportError, OSError) as e:
@@ -144,15 +150,30 @@ class Board:
             raise DeployError("%s did not soft-reboot: %r" % (self.port, out[-200:]))
 
 
-def deploy(port, bundle_dir, reset=True, timeout=TIMEOUT, log=print, force_arch=False):
-    """Copy what changed of the bundle onto the board at port, then reset.
-    Returns {"copied": [...], "unchanged": [...], "removed": [...], "bytes": n}."""
-    info = load_bundle(bundle_dir)
+def board_for(arch_code):
+    for b, a in MB.BOARDS.items():
+        if MB.MPY_ARCH[a] == arch_code:
+            return b
+    raise DeployError("no board of this project loads arch code %d" % arch_code)
+
+
+def deploy(port, bundle_dir=None, reset=True, timeout=TIMEOUT, log=print, board_name=None):
+    """Copy what changed of a bundle onto the board at port, then reset.
+    Without bundle_dir, the bundle of board_name (BOARD or ARCH; default: the
+    board's own architecture, as its MicroPython reports it) is built first
+    under build/bundle-ARCH. Returns {"copied": [...], "unchanged": [...],
+    "removed": [...], "bytes": n, "bundle": dir}."""
     board = Board(port, timeout)
     try:
         ver, arch = board.mpy_abi()
+        if bundle_dir is None:
+            name = board_name or board_for(arch)
+            bundle_dir = os.path.join(ROOT, "build", "bundle-" + MB.board_arch(name)[1])
+            MB.build_bundle(name, bundle_dir)
+            log("built %s" % os.path.relpath(bundle_dir, ROOT))
+        info = load_bundle(bundle_dir)
         want = MB.MPY_ARCH[info["arch"]]
-        if ver != MB.MPY_VERSION or (arch != want and not force_arch):
+        if ver != MB.MPY_VERSION or arch != want:
             raise DeployError(
                 "the bundle is for %s (mpy v%d, arch code %d); the board at %s loads mpy v%d, "
                 "arch code %d: build its bundle (make mpy ARCH=...)" % (
@@ -162,7 +183,7 @@ def deploy(port, bundle_dir, reset=True, timeout=TIMEOUT, log=print, force_arch=
             old = json.loads(old)["files"] if old else {}
         except (ValueError, KeyError, TypeError):
             old = {}
-        out = {"copied": [], "unchanged": [], "removed": [], "bytes": 0}
+        out = {"copied": [], "unchanged": [], "removed": [], "bytes": 0, "bundle": bundle_dir}
         made = set()
         for rel in _order(info["files"]):
             if board.hash(rel) == info["files"][rel]["sha256"]:
@@ -256,7 +277,8 @@ def main(argv=None):
     sub = p.add_subparsers(dest="cmd", required=True)
     d = sub.add_parser("deploy", help="copy a bundle onto a board (what changed) and reset it")
     d.add_argument("--port", required=True, help="pyserial URL: /dev/ttyACM0, socket://127.0.0.1:N")
-    d.add_argument("--board", default=None, help="BOARD or ARCH of the bundle under build/")
+    d.add_argument("--board", default=None,
+                   help="BOARD or ARCH whose bundle to build and deploy (default: the board's arch)")
     d.add_argument("--bundle", default=None, help="a bundle directory")
     d.add_argument("--no-reset", action="store_true")
     d.add_argument("--timeout", type=float, default=TIMEOUT)
@@ -266,16 +288,13 @@ def main(argv=None):
     a = p.parse_args(argv)
     try:
         if a.cmd == "deploy":
-            bundle = a.bundle
-            if bundle is None:
-                _, arch = MB.board_arch(a.board or "NUCLEO_WB55")
-                bundle = os.path.join(ROOT, "build", "bundle-" + arch)
-            deploy(a.port, bundle, not a.no_reset, a.timeout)
+            deploy(a.port, a.bundle, not a.no_reset, a.timeout, board_name=a.board)
         else:
-            import subprocess
             os.makedirs(a.flash, exist_ok=True)
-            return subprocess.call(vboard_cmd(a.port, a.flash), cwd=os.path.abspath(a.flash),
-                                   env=dict(os.environ, MICROPYPATH=""))
+            cmd = vboard_cmd(a.port, a.flash)
+            os.chdir(os.path.abspath(a.flash))
+            os.environ["MICROPYPATH"] = ""
+            os.execv(cmd[0], cmd)           # the board in the foreground, this process
     except (DeployError, ValueError) as e:
         sys.exit("deploy: %s" % e)
     return 0

