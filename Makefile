@@ -81,7 +81,7 @@ deploy: setup
 	$(VPY) -m tools.deploy deploy --port $(PORT) $(if $(or $(ARCH),$(BOARD)),--board $(or $(ARCH),$(BOARD)))
 repl: setup
 	@test -n "$(PORT)" || { echo "make repl PORT=/dev/ttyACM0 | socket://127.0.0.1:$(VPORT)"; exit 2; }
-	$(VPY) -m mpremote connect $(PORT) repl
+	$(VPY) -m tools.deploy repl --port $(PORT)
 vboard: setup
 	$(VPY) -m tools.deploy vboard --port $(VPORT) --flash $(FLASH)
 

@@ -2,6 +2,7 @@
 the virtual board with a REPL on loopback (docs/deploy.md).
 
     python -m tools.deploy deploy --port URL [--board BOARD|ARCH | --bundle DIR] [--no-reset]
+    python -m tools.deploy repl --port URL                  (mpremote's REPL)
     python -m tools.deploy vboard --port N --flash DIR      (the unix port, foreground)
 
 `deploy` talks to the board through mpremote's own transport (the pinned
@@ -228,6 +229,21 @@ def put_file(port, path, data, reset=False, timeout=TIMEOUT):
         board.close()
 
 
+def repl(port):
+    """mpremote's REPL on the board. mpremote's console waits on the port's
+    file descriptor (console.py: "pyb_serial might not have fd"), which
+    pyserial's socket:// port does not expose: it is given one here."""
+    try:
+        from serial.urlhandler import protocol_socket as PS
+        if not hasattr(PS.Serial, "fd"):
+            PS.Serial.fd = property(lambda self: self._socket.fileno())
+    except ImportError:
+        pass
+    from mpremote import main as MP
+    sys.argv = ["mpremote", "connect", port, "repl"]
+    return MP.main()
+
+
 # -- the virtual board ------------------------------------------------------------
 VREPL = os.path.join(ROOT, "tools", "vrepl.py")
 VBOARD_EXTRA = 48 * 1024     # the REPL server and the .mpy loader's buffers
@@ -282,6 +298,8 @@ def main(argv=None):
     d.add_argument("--bundle", default=None, help="a bundle directory")
     d.add_argument("--no-reset", action="store_true")
     d.add_argument("--timeout", type=float, default=TIMEOUT)
+    r = sub.add_parser("repl", help="mpremote's REPL on a board (any pyserial URL)")
+    r.add_argument("--port", required=True)
     v = sub.add_parser("vboard", help="run the virtual board with its REPL on loopback")
     v.add_argument("--port", type=int, required=True)
     v.add_argument("--flash", required=True, help="the board's flash directory")
@@ -289,6 +307,8 @@ def main(argv=None):
     try:
         if a.cmd == "deploy":
             deploy(a.port, a.bundle, not a.no_reset, a.timeout, board_name=a.board)
+        elif a.cmd == "repl":
+            return repl(a.port)
         else:
             os.makedirs(a.flash, exist_ok=True)
             cmd = vboard_cmd(a.port, a.flash)

@@ -44,10 +44,12 @@ class _Out(io.IOBase):
     """The REPL's stdout: the host connection (dropped when there is none)."""
 
     def write(self, s):
+        n = len(s)
         if isinstance(s, str):
             s = s.encode()
-        send(s)
-        return len(s)
+        # "cooked" as a board's stdout is (mp_hal_stdout_tx_strn_cooked): \n -> \r\n
+        send(bytes(s).replace(b"\n", b"\r\n"))
+        return n
 
 
 _srv = None
@@ -98,11 +100,27 @@ def _pump(ms):
         _set_client(None)                  # the host went away: wait for the next
         return True
     _in.extend(data)
+    try:
+        # ACK at once (Linux TCP_QUICKACK, reset by every read): a host that
+        # leaves Nagle on (mpremote over pyserial's socket://) otherwise holds
+        # its next small write until our delayed ACK, ~40 ms per exchange
+        _cli.setsockopt(6, 12, 1)
+    except (OSError, AttributeError):
+        pass
     return True
 
 
+def _tx(s):
+    """REPL protocol text, sent as is."""
+    send(s.encode() if isinstance(s, str) else s)
+
+
 def send(b):
-    if _cli is None:
+    if _cli is None:                       # no host: the board's log (stdout) has it
+        try:
+            sys.stdout.buffer.write(b)
+        except (AttributeError, OSError, TypeError):
+            pass
         return
     mv = memoryview(b)
     try:
@@ -177,7 +195,7 @@ def _run_line(src):
     try:
         v = eval(code, _globals)
         if v is not None:
-            _out.write(repr(v) + "\r\n")
+            _out.write(repr(v) + "\n")
     except BaseException as e:
         sys.print_exception(e, _out)
 
@@ -205,26 +223,26 @@ def soft_reboot():
 def raw_repl():
     """pyexec_raw_repl. Returns "friendly" (Ctrl-B) or "reboot" (Ctrl-D on
     an empty line)."""
-    _out.write("raw REPL; CTRL-B to exit\r\n")
+    _tx("raw REPL; CTRL-B to exit\r\n")
     while True:
-        _out.write(">")
+        _tx(">")
         line = bytearray()
         while True:
             c = getc()
             if c == _CTRL_A:
                 if len(line) == 2 and line[0] == _CTRL_E:
                     if line[1] != ord("A"):
-                        _out.write(b"R\x00")        # unsupported raw-paste command
+                        _tx(b"R\x00")        # unsupported raw-paste command
                     else:
                         _raw_paste()
                     line = bytearray()
-                    _out.write(">")
+                    _tx(">")
                     continue
-                _out.write("raw REPL; CTRL-B to exit\r\n")
+                _tx("raw REPL; CTRL-B to exit\r\n")
                 line = bytearray()
-                _out.write(">")
+                _tx(">")
             elif c == _CTRL_B:
-                _out.write("\r\n")
+                _tx("\r\n")
                 return "friendly"
             elif c == _CTRL_C:
                 line = bytearray()
@@ -232,9 +250,9 @@ def raw_repl():
                 break
             else:
                 line.append(c)
-        _out.write("OK")
+        _tx("OK")
         if not line:
-            _out.write("\r\n")
+            _tx("\r\n")
             return "reboot"
         _exec_raw(bytes(line))
 
@@ -244,9 +262,9 @@ def _exec_raw(src):
     try:
         code = compile(src, "<stdin>", "exec")
     except BaseException as e:
-        _out.write(b"\x04")
+        _tx(b"\x04")
         sys.print_exception(e, _out)
-        _out.write(b"\x04")
+        _tx(b"\x04")
         return
     try:
         exec(code, _globals)
@@ -254,32 +272,32 @@ def _exec_raw(src):
         pass
     except BaseException as e:
         ok = False
-        _out.write(b"\x04")
+        _tx(b"\x04")
         sys.print_exception(e, _out)
     if ok:
-        _out.write(b"\x04")
-    _out.write(b"\x04")
+        _tx(b"\x04")
+    _tx(b"\x04")
 
 
 def _raw_paste():
     """Raw-paste mode: take the code with flow control, then run it."""
-    _out.write(b"R\x01" + bytes((_WINDOW & 0xFF, _WINDOW >> 8, 1)))
+    _tx(b"R\x01" + bytes((_WINDOW & 0xFF, _WINDOW >> 8, 1)))
     src = bytearray()
     remain = _WINDOW
     while True:
         c = getc()
         if c == _CTRL_D:
-            _out.write(b"\x04")                    # end acknowledged
+            _tx(b"\x04")                    # end acknowledged
             break
         if c == _CTRL_C:
-            _out.write(b"\x04")
+            _tx(b"\x04")
             sys.print_exception(KeyboardInterrupt(), _out)
-            _out.write(b"\x04")
+            _tx(b"\x04")
             return
         src.append(c)
         remain -= 1
         if remain == 0:
-            _out.write(b"\x01")                    # another window is free
+            _tx(b"\x01")                    # another window is free
             remain = _WINDOW
     _exec_raw(bytes(src))
 
@@ -287,58 +305,58 @@ def _raw_paste():
 def _readline(prompt):
     """A line from the host, echoed, with backspace. Returns the line or a
     control code (int) that ends input."""
-    _out.write(prompt)
+    _tx(prompt)
     line = bytearray()
     while True:
         c = getc()
         if c in (_CTRL_A, _CTRL_B, _CTRL_C, _CTRL_D, _CTRL_E) and (c != _CTRL_D or not line):
             return c
         if c == 13:
-            _out.write("\r\n")
+            _tx("\r\n")
             return bytes(line).decode()
         if c in (8, 127):
             if line:
                 line.pop()
-                _out.write("\b \b")
+                _tx("\b \b")
         elif c == 27:               # escape sequences (cursor keys): ignored
             getc()
             getc()
         elif c >= 32 or c == 9:
             line.append(c)
-            _out.write(bytes((c,)))
+            _tx(bytes((c,)))
 
 
 def friendly_repl():
     """pyexec_friendly_repl. Returns "raw" (Ctrl-A) or "reboot" (Ctrl-D)."""
-    _out.write(BANNER + "\r\nType \"help()\" for more information.\r\n")
+    _tx(BANNER + "\r\nType \"help()\" for more information.\r\n")
     while True:
         r = _readline(">>> ")
         if r == _CTRL_A:
-            _out.write("\r\n")
+            _tx("\r\n")
             return "raw"
         if r == _CTRL_B:
-            _out.write("\r\n" + BANNER + "\r\n")
+            _tx("\r\n" + BANNER + "\r\n")
             continue
         if r == _CTRL_C:
-            _out.write("\r\n")
+            _tx("\r\n")
             continue
         if r == _CTRL_D:
-            _out.write("\r\n")
+            _tx("\r\n")
             return "reboot"
         if r == _CTRL_E:
-            _out.write("\r\npaste mode; Ctrl-C to cancel, Ctrl-D to finish\r\n=== ")
+            _tx("\r\npaste mode; Ctrl-C to cancel, Ctrl-D to finish\r\n=== ")
             src = bytearray()
             while True:
                 c = getc()
                 if c == _CTRL_C:
                     src = None
-                    _out.write("\r\n")
+                    _tx("\r\n")
                     break
                 if c == _CTRL_D:
-                    _out.write("\r\n")
+                    _tx("\r\n")
                     break
                 src.append(c)
-                _out.write("\r\n=== " if c == 13 else bytes((c,)))
+                _tx("\r\n=== " if c == 13 else bytes((c,)))
             if src is not None:
                 _run(bytes(src).replace(b"\r", b"\n"))
             continue
@@ -351,7 +369,7 @@ def friendly_repl():
                 if not isinstance(more, str):
                     if more == _CTRL_C:
                         src = None
-                        _out.write("\r\n")
+                        _tx("\r\n")
                     break
                 if not more.strip():
                     break
@@ -406,7 +424,7 @@ def main(argv):
             if nxt == "reboot":
                 break
             mode = nxt
-        _out.write("MPY: soft reboot\r\n")
+        _tx("MPY: soft reboot\r\n")
         soft_reboot()
 
 
