@@ -300,7 +300,7 @@ def start_vboard(port, flash, log_path=None):
     os.makedirs(flash, exist_ok=True)
     out = open(log_path, "ab") if log_path else subprocess.DEVNULL
     proc = subprocess.Popen(vboard_cmd(port, flash), cwd=os.path.abspath(flash),
-                            stdout=out, stderr=subprocess.STDOUT,
+                            stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
                             env=dict(os.environ, MICROPYPATH=""))
     deadline = time.time() + 30
     while True:
