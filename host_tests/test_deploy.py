@@ -120,10 +120,28 @@ def test_friendly_repl_answers_on_the_socket(vboard):
     assert flash.encode() in data          # runs from its flash directory
 
 
+def link_listens(port, within=15):
+    """The deployed main.py serves the meter's link (a connection that
+    closes at once is a power-on that ends at once)."""
+    deadline = time.time() + within
+    while time.time() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return True
+        except OSError:
+            time.sleep(0.05)
+    return False
+
+
 def test_deploy_copies_what_changed_and_the_deployed_meter_runs_a_scenario(vboard, tmp_path):
     url, flash, proc = vboard
     bundle = str(tmp_path / "bundle")
     info = MB.build_bundle("VIRTUAL", bundle)
+    sc = load(SCENARIO, ACTIONS)
+    link = free_port()
+    cfg = {"link": link, "utc": sc["start_utc"], "store": "probe",
+           "config": meter_config(sc.get("config"))}
+    D.put_file(url, "vboard.json", json.dumps(cfg).encode())
     logs = []
     t0 = time.time()
     first = D.deploy(url, bundle, log=logs.append)
@@ -134,14 +152,15 @@ def test_deploy_copies_what_changed_and_the_deployed_meter_runs_a_scenario(vboar
         assert on_board[rel] == f["sha256"], rel
     assert on_board[MB.MANIFEST] == MB.sha256_file(os.path.join(bundle, MB.MANIFEST))
     assert not [r for r in on_board if r.endswith(".tmp")]
+    assert link_listens(link)              # the soft reset ran main.py: the meter is up
 
-    # main.py now runs the meter; deploying again interrupts it (Ctrl-C) and
-    # copies nothing
+    # deploying again interrupts the running meter (Ctrl-C) and copies nothing
     t0 = time.time()
     second = D.deploy(url, bundle, log=logs.append)
     t_second = time.time() - t0
     assert second["copied"] == [] and second["removed"] == []
     assert sorted(second["unchanged"]) == sorted(info["files"])
+    assert link_listens(link)
 
     # one file changed, one no longer in the bundle
     changed = str(tmp_path / "changed")
@@ -160,10 +179,7 @@ def test_deploy_copies_what_changed_and_the_deployed_meter_runs_a_scenario(vboar
         t_first, len(info["files"]), t_second))
 
     # the deployed meter: its link port and clock from /vboard.json, a fresh store
-    sc = load(SCENARIO, ACTIONS)
-    link = free_port()
-    cfg = {"link": link, "utc": sc["start_utc"], "store": "store",
-           "config": meter_config(sc.get("config"))}
+    cfg["store"] = "store"
     D.put_file(url, "vboard.json", json.dumps(cfg).encode(), reset=True)
     assert proc.poll() is None
     deployed = run_file(SCENARIO, "micropython", str(tmp_path / "deployed"),
