@@ -65,6 +65,25 @@ fuzz: setup
 
 mpy: setup
 	$(VPY) -m tools.mpy_build build/mpy -v
+	for b in $(BUNDLES); do $(VPY) -m tools.mpy_build --bundle $$b || exit 1; done
+
+# Deployment (docs/deploy.md). make mpy [ARCH=x64|armv7emsp|rv32imc or BOARD=...]:
+# the bundle build/bundle-ARCH/ of one board (all three without either);
+# make deploy PORT=URL [BOARD=...]: what changed, copied with mpremote, then a
+# soft reset; make repl PORT=URL; make vboard [VPORT=8266] [VFLASH=out/vboard]:
+# the virtual board with its REPL on socket://127.0.0.1:VPORT.
+BUNDLES := $(or $(ARCH),$(BOARD),NUCLEO_WB55 ESP32_GENERIC_H2 VIRTUAL)
+VPORT   ?= 8266
+VFLASH  ?= out/vboard
+.PHONY: deploy repl vboard
+deploy: setup
+	@test -n "$(PORT)" || { echo "make deploy PORT=/dev/ttyACM0 | socket://127.0.0.1:$(VPORT) [BOARD=...]"; exit 2; }
+	$(VPY) -m tools.deploy deploy --port $(PORT) $(if $(or $(ARCH),$(BOARD)),--board $(or $(ARCH),$(BOARD)))
+repl: setup
+	@test -n "$(PORT)" || { echo "make repl PORT=/dev/ttyACM0 | socket://127.0.0.1:$(VPORT)"; exit 2; }
+	$(VPY) -m tools.deploy repl --port $(PORT)
+vboard: setup
+	$(VPY) -m tools.deploy vboard --port $(VPORT) --flash $(VFLASH)
 
 clean:
 	rm -rf build out .pytest_cache .hypothesis

