@@ -194,9 +194,11 @@ def deploy(port, bundle_dir=None, reset=True, timeout=TIMEOUT, log=print, board_
             # firmware/ on the filesystem would shadow the frozen modules
             # ("" comes before ".frozen" in sys.path) and take heap for
             # bytecode the image runs from flash: left out, and removed where
-            # a previous deployment left it
-            files = {k: v for k, v in files.items() if not k.startswith("firmware/")}
-            log("the board's image has the application frozen: firmware/ not deployed")
+            # a previous deployment left it; the board manifests freeze
+            # boards/drivers/ with it (boards/*/manifest.py)
+            files = {k: v for k, v in files.items()
+                     if not k.startswith(("firmware/", "drivers/"))}
+            log("the board's image has the application frozen: firmware/ and drivers/ not deployed")
         old = board.read(MB.MANIFEST)
         try:
             old = json.loads(old)["files"] if old else {}

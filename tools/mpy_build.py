@@ -306,7 +306,7 @@ def bundle_sources(board):
     """(source path relative to ROOT, path on the board's filesystem, compile?)
     for every file of board's bundle, the native module aside: the frozen
     firmware set (on the virtual board also its drivers, firmware/vboard.py),
-    boards/drivers/*.py as the package drivers/, boards/BOARD/*.py at the
+    boards/drivers/*.py as the package drivers/ (real boards), boards/BOARD/*.py at the
     root (main.py and boot.py stay source: the port runs them by name)."""
     out = []
     for rel in sources():
@@ -314,7 +314,10 @@ def bundle_sources(board):
             continue
         out.append((rel, rel[:-3] + ".mpy", True))
     extra = []
-    for sub, dest in (("drivers", "drivers/"), (board, "")):
+    # the virtual board's drivers are firmware/vboard.py: boards/drivers/
+    # (machine peripherals) is for real boards only
+    subs = ((board, ""),) if board == "VIRTUAL" else (("drivers", "drivers/"), (board, ""))
+    for sub, dest in subs:
         d = os.path.join(ROOT, "boards", sub)
         if os.path.isdir(d):
             for f in sorted(os.listdir(d)):
