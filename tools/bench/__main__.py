@@ -4,26 +4,31 @@ import sys
 
 from tools.bench.runner import run_file
 from tools.bench.live import LiveView
+from tools.bench import view as V
 
 
 def cmd_run(args):
     live = LiveView(pace=args.pace) if args.live else None
-    res = run_file(args.scenario, args.runtime, args.out, args.port, live)
-    if live:
-        live.finish()
-    e = res["expectations"]
-    print("%s on %s: %d steps, %d frames, %d events; expectations %d passed, %d failed; "
-          "%s simulated s in %.1f s (%.0f sim-s/s)" % (
-              res["scenario"], res["runtime"], len(res["steps"]),
-              sum(len(s["frames"]) for s in res["steps"]) + len(res["boot_frames"]),
-              len(res["events"]), e["passed"], e["failed"], res["timing"]["sim_s"],
-              res["timing"]["wall_s"], res["timing"]["sim_s_per_wall_s"] or 0))
-    for f in res["failures"]:
-        print("  FAIL", f)
-    if res["state"]:
-        print("  display:", res["state"].get("display"))
+    sample = "auto" if (args.live or args.plot) else None
+    if args.live and not args.pace and live.tty:
+        print("(no --pace: the run goes as fast as it can; --pace 3600 shows an hour a second)")
+    try:
+        res = run_file(args.scenario, args.runtime, args.out, args.port, live, sample)
+    finally:
+        if live:
+            live.finish()
+    for line in V.summary(res, live.story if live else None):
+        print(line)
+    _plot(args, res)
     print("  wrote %s/result.json and %s/capture.pcap" % (args.out, args.out))
-    return 1 if e["failed"] else 0
+    return 1 if res["expectations"]["failed"] else 0
+
+
+def _plot(args, res):
+    if args.plot:
+        from tools import plot
+        png, html = plot.write(res, args.out)
+        print("  plot of the run: %s (and %s)" % (png, html))
 
 
 COMMANDS = {"run": cmd_run}
@@ -40,6 +45,8 @@ def main(argv=None):
     r.add_argument("--live", action="store_true", help="terminal view while running")
     r.add_argument("--pace", type=int, default=None,
                    help="with --live: simulated seconds per wall second")
+    r.add_argument("--plot", action="store_true",
+                   help="sample the meter's state and write plot.png / plot.html (tools/plot.py)")
     args = p.parse_args(argv)
     return COMMANDS[args.cmd](args)
 
