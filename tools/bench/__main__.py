@@ -1,4 +1,5 @@
-"""python -m tools.bench run SCENARIO.json --runtime cpython|micropython --out DIR [--port URL] [--live]"""
+"""python -m tools.bench run SCENARIO.json --runtime cpython|micropython --out DIR [--port URL]
+[--live [--pace N]] [--plot]; python -m tools.bench play [SCENARIO] [--script FILE]"""
 import argparse
 import sys
 
@@ -31,7 +32,12 @@ def _plot(args, res):
         print("  plot of the run: %s (and %s)" % (png, html))
 
 
-COMMANDS = {"run": cmd_run}
+def cmd_play(args):
+    from tools.bench import play
+    return play.main(args)
+
+
+COMMANDS = {"run": cmd_run, "play": cmd_play}
 
 
 def main(argv=None):
@@ -47,6 +53,16 @@ def main(argv=None):
                    help="with --live: simulated seconds per wall second")
     r.add_argument("--plot", action="store_true",
                    help="sample the meter's state and write plot.png / plot.html (tools/plot.py)")
+    q = sub.add_parser("play", help="the interactive virtual board (tools/bench/play.py)")
+    q.add_argument("scenario", nargs="?", help="steps to run as their time comes "
+                   "(default tools/bench/play-board.json)")
+    q.add_argument("--runtime", choices=("cpython", "micropython"), default="micropython")
+    q.add_argument("--out", default="out/play")
+    q.add_argument("--port", help="pyserial URL of a board running the bench firmware")
+    q.add_argument("--script", help="commands from this file, one per line (else the terminal, "
+                   "or stdin when piped)")
+    q.add_argument("--pace", type=int, default=None, help="simulated seconds per wall second")
+    q.add_argument("--plot", action="store_true", help="write plot.png / plot.html at the end")
     args = p.parse_args(argv)
     return COMMANDS[args.cmd](args)
 

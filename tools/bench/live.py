@@ -17,12 +17,13 @@ class LiveView:
     every: simulated seconds between refreshes (default: 15 min on a
     terminal, an hour when piped)."""
 
-    def __init__(self, every=None, out=None, pace=None, rich=None, steps=False):
+    def __init__(self, every=None, out=None, pace=None, rich=None, steps=False, auto=True):
         self.out = out or sys.stdout
         self.tty = self.out.isatty() if rich is None else rich
         self.every = every or (900 if self.tty else 3600)
         self.pace = pace
         self.steps = steps
+        self.auto = auto          # False: only show() draws (tools/bench/play.py)
         self.story = V.Story()
         self.next = None
         self.t0 = None
@@ -49,6 +50,8 @@ class LiveView:
             wait = self.t0[0] + (runner.now - self.t0[1]) / self.pace - time.time()
             if wait > 0:
                 time.sleep(wait)
+        if not self.auto:
+            return
         due = self.next is None or runner.now >= self.next
         if rec is not None and self.steps and "action" in rec:
             due = True

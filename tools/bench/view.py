@@ -50,8 +50,8 @@ TOPUP_SOURCE = {0: "ESI", 1: "meter keypad", 2: "PPMID", 3: "IHD"}
 # GBCS Table 9.1.2 Time Status, and why the meter is in it (§9.1.2-9.1.3)
 TIME_REASON = {
     "invalid": "no valid time from the comms hub yet (GBCS 9.1.2)",
-    "unreliable": "set from the comms hub, which GBCS 9.1.2 never trusts as Reliable; "
-                  "only a Supplier Set Clock makes it Reliable",
+    "unreliable": "time from the comms hub (GBCS 9.1.2: only a Supplier Set Clock "
+                  "makes it Reliable)",
     "reliable": "set by a Supplier Set Clock (GBCS 9.1.4)",
 }
 UI_COMMANDS = {2: "Activate Emergency Credit", 5: "Add Credit", 14: "Enable Supply"}
@@ -155,7 +155,7 @@ class Story:
         for ev in runner.events[self._events:]:
             if ev["event"] == "power_on":
                 self.add(ev["t"], "mains on: meter boots")
-            else:
+            elif ev.get("during") != "step":       # a cut step says so itself
                 self.add(ev["t"], "mains off (%s)%s" % (
                     ev.get("during", ""), ": " + ev["error"] if "error" in ev else ""))
         self._events = len(runner.events)
@@ -205,9 +205,9 @@ def describe_step(rec, after=None):
     src = "you" if str(rec.get("note", "")).startswith("user:") else "scenario"
     if name == "topup":
         via = res.get("via", "meter keypad")
-        amount = ("£%d" % v["pounds"]) if isinstance(v, dict) and "pounds" in v else \
-            ("%dp" % v["pence"]) if isinstance(v, dict) and "pence" in v else "code"
-        out = "top-up %s via %s (%s)" % (amount, via if via != "meter" else "meter keypad", src)
+        amount = (" £%d" % v["pounds"]) if "pounds" in v else \
+            (" %dp" % v["pence"]) if "pence" in v else ""
+        out = "top-up%s via %s (%s)" % (amount, via if via != "meter" else "meter keypad", src)
         lt = res.get("last_topup") or (after or {}).get("last_topup")
         if lt:
             out += ": " + topup_outcome(lt)
