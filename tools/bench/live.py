@@ -62,6 +62,7 @@ class LiveView:
         self.show(runner)
 
     def show(self, runner):
+        self.story.update(runner)
         if self.live is not None:
             rows = V.rows(runner, self.story)
             self.live.update(_rich(rows, self.status), refresh=True)
