@@ -435,6 +435,8 @@ class Runner:
 
     def finish(self):
         """Power off and write result.json; returns the result."""
+        if self.timeline is not None and self.timeline[-1]["t"] != self.now:
+            self.sample()                 # the timeline ends where the run does
         final = self.state()
         if self.alive:
             self.link.kill()

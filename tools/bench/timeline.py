@@ -22,15 +22,15 @@ A sample is a flat dict of plain values (None while the meter is off):
 """
 
 
-def auto_interval(sc):
-    """About 288 samples over the scenario (5 min on a day), whole minutes."""
+def auto_interval(sc, n=288):
+    """About n samples over the scenario (288: 5 min on a day), whole minutes."""
     steps = sc.get("steps") or []
     span = 0
     if steps:
         last = steps[-1]
         span = last["_t"] + (int(last["advance"]) if last.get("_action") == "advance" else 0) \
             - sc["start_utc"]
-    step = max(60, span // 288)
+    step = max(60, span // n)
     return step - step % 60 or 60
 
 
