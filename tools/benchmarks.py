@@ -24,7 +24,90 @@ FIGS = {}          # key -> {"label", "unit", "order", runtime: [values]}
 NOTES = []         # (section, [lines]) printed under the table
 
 
+# every figure's key and unit (fig() keeps the sections to it), so the
+# README's figures can be checked against them without a bench run
+UNITS = {
+    "core.frames_per_s": "frames/s", "core.tick_us": "us", "core.heap_after_boot": "B",
+    "core.meter_objects": "B", "core.alloc_per_tick": "B",
+    "tariff.tick_us": "us", "tariff.alloc_per_tick": "B", "tariff.full_heap": "B",
+    "tariff.full_record": "B",
+    "scenario.sim_s_per_wall_s": "sim-s/s", "scenario.wall_s": "s",
+    "prepay.native": "-", "prepay.first_ms": "ms", "prepay.validate_ms": "ms",
+    "prepay.meter_ms": "ms", "prepay.state_heap": "B", "prepay.stored_now": "B",
+    "prepay.stored_full": "B",
+    "logs.append_us": "us", "logs.ram": "B", "logs.flash_per_day": "B",
+}
+for _a in mpy_build.ARCHS:
+    UNITS["mpy.%s.frozen" % _a] = "B"
+    UNITS["mpy.%s.share" % _a] = "%"
+for _k in ("boot", "topup", "tariff1", "tariff2", "tariff3"):
+    UNITS["heap.%s.free" % _k] = "B"
+    UNITS["heap.%s.largest" % _k] = "B"
+
+# The README's Benchmarks rows (by the start of their first cell) and the
+# figures they come from; None: not a make bench figure (why).
+README_ROWS = (
+    ("ZCL frames decoded", ["core.frames_per_s"]),
+    ("one-second tick", ["core.tick_us"]),
+    ("bytes allocated per steady-state tick", ["core.alloc_per_tick"]),
+    ("heap after boot excl. image", ["core.heap_after_boot", "core.meter_objects"]),
+    ("virtual board free heap", ["heap.boot.free", "heap.boot.largest", "heap.topup.free",
+                                 "heap.topup.largest", "heap.tariff1.free",
+                                 "heap.tariff1.largest"]),
+    ("tariff tick", ["tariff.tick_us"]),
+    ("heap of a full-capacity tariff", ["tariff.full_heap", "tariff.full_record"]),
+    ("simulated seconds per wall second", ["scenario.sim_s_per_wall_s"]),
+    ("keyed-in top-up, first after boot", ["prepay.first_ms"]),
+    ("keyed-in top-up: validate", ["prepay.validate_ms", "prepay.meter_ms"]),
+    ("prepayment state", ["prepay.state_heap"]),
+    ("account part of the register record", ["prepay.stored_now", "prepay.stored_full"]),
+    ("frozen bytecode", ["mpy.%s.frozen" % a for a in mpy_build.ARCHS]),
+    ("profile append", ["logs.append_us"]),
+    ("RAM of the logging layer", ["logs.ram"]),
+    ("flash bytes written per day", ["logs.flash_per_day"]),
+    ("`make fuzz`", None),         # make fuzz's own report (out/fuzz/report.json)
+)
+
+
+def readme_rows(text):
+    """(first cell, other cells) of the README's Benchmarks table."""
+    sec = text.split("## Benchmarks", 1)[1]
+    out = []
+    for line in sec.splitlines()[1:]:
+        if line.startswith("## ") or (out and not line.startswith("|")):
+            break
+        if line.startswith("|") and not line.startswith("|---") and \
+                not line.startswith("| figure"):
+            cells = [c.strip() for c in line.strip().strip("|").split("|")]
+            out.append((cells[0], cells[1:]))
+    return out
+
+
+def readme_check(bench_json, readme=None):
+    """Each README Benchmarks row beside the figures of one bench run."""
+    with open(readme or os.path.join(ROOT, "README.md")) as f:
+        rows = readme_rows(f.read())
+    with open(bench_json) as f:
+        b = json.load(f)
+    print(summary(b["machine"], b["repeats"]))
+    for first, cells in rows:
+        keys = next((k for p, k in README_ROWS if first.startswith(p)), "unmapped")
+        print("README  %s: %s" % (first, " | ".join(cells)))
+        if keys is None:
+            print("  bench  (not a make bench figure)")
+            continue
+        if keys == "unmapped":
+            print("  bench  NO FIGURE MAPPED (tools/benchmarks.README_ROWS)")
+            continue
+        for k in keys:
+            f = b["figures"].get(k)
+            cell = "-" if f is None else " | ".join(
+                "%s %s" % (rt, "-" if not f[rt] else _cell(f[rt]["runs"])) for rt in RUNTIMES)
+            print("  bench  %s (%s): %s" % (k, UNITS[k], cell))
+
+
 def fig(key, label, unit, runtime, value):
+    assert UNITS[key] == unit, (key, unit)
     f = FIGS.setdefault(key, {"label": label, "unit": unit, "order": len(FIGS)})
     if value is not None:
         f.setdefault(runtime, []).append(value)
@@ -45,7 +128,7 @@ def _num(x):
     if x is None:
         return "-"
     if isinstance(x, float) and not x.is_integer():
-        return "%.3g" % x if abs(x) < 100 else "%.0f" % x
+        return "%.3g" % x if abs(x) < 100 else "{:,.0f}".format(x)
     return "{:,}".format(int(x))
 
 
@@ -63,10 +146,12 @@ def machine():
 
 
 def summary(m, repeats):
+    la = " / ".join("%.2f" % x for x in m["load_avg"]) if m.get("load_avg") else "-"
+    if m.get("load_avg_end"):
+        la += " at start, %s at end" % " / ".join("%.2f" % x for x in m["load_avg_end"])
     return ("machine: load average %s (1 / 5 / 15 min) on %d CPUs; %d repeat%s; cells: min / "
             "median of the runs (one value: all equal or one run), - none" % (
-                " / ".join("%.2f" % x for x in m["load_avg"]) if m["load_avg"] else "-",
-                m["cpus"] or 0, repeats, "" if repeats == 1 else "s"))
+                la, m["cpus"] or 0, repeats, "" if repeats == 1 else "s"))
 
 
 def table(repeats, m):
@@ -275,7 +360,12 @@ def main(argv):
     ap.add_argument("--repeat", type=int, default=3,
                     help="runs of each timed section (default 3; sizes run once)")
     ap.add_argument("--json", help="write the figures (min / median / max / runs, units) here")
+    ap.add_argument("--readme-check", metavar="BENCH_JSON",
+                    help="print the README's Benchmarks rows beside this run's figures")
     a = ap.parse_args(argv)
+    if a.readme_check:
+        readme_check(a.readme_check)
+        return
     names = a.sections or list(SECTIONS)
     for n in names:
         if n not in SECTIONS:
