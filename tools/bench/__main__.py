@@ -9,15 +9,26 @@ from tools.bench import view as V
 
 
 def cmd_run(args):
+    from tools.bench import scenario as SC
+    from tools.bench.runner import ACTIONS
+    from tools.bench.live import ProgressBar
+    sc = SC.load(args.scenario, ACTIONS)       # a bad scenario fails before anything starts
     live = LiveView(pace=args.pace) if args.live else None
     sample = "auto" if (args.live or args.plot) else None
+    if live is None and sys.stdout.isatty():
+        live = ProgressBar(sc)
     if args.live and not args.pace and live.tty:
         print("(no --pace: the run goes as fast as it can; --pace 3600 shows an hour a second)")
+    if args.runtime == "micropython" and not args.port:
+        print("starting the meter on the MicroPython unix port (the firmware image is rebuilt "
+              "first when firmware/ changed: about 15 s)", flush=True)
     try:
         res = run_file(args.scenario, args.runtime, args.out, args.port, live, sample)
     finally:
         if live:
             live.finish()
+    if not isinstance(live, LiveView):
+        live = None
     for line in V.summary(res, live.story if live else None):
         print(line)
     _plot(args, res)

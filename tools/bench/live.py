@@ -114,3 +114,30 @@ def _rich(rows, status=""):
         t.add_row("" if label == last == "log" else label, Text(text, style=style))
         last = label
     return Panel(t, title=head, subtitle=status or None, expand=True)
+
+
+class ProgressBar:
+    """A Rich progress bar over the scenario's simulated time (a plain run
+    on a terminal): the runner calls it after every advance and step."""
+
+    def __init__(self, sc, out=None):
+        from rich.progress import (Progress, BarColumn, TextColumn, TimeElapsedColumn,
+                                   TimeRemainingColumn)
+        steps = sc.get("steps") or []
+        self.start = sc["start_utc"]
+        last = steps[-1] if steps else None
+        self.end = (last["_t"] + (int(last["advance"]) if last and last.get("_action") ==
+                                  "advance" else 0)) if last else self.start
+        self.progress = Progress(TextColumn("{task.description}"), BarColumn(),
+                                 TextColumn("{task.fields[now]}"), TimeElapsedColumn(),
+                                 TimeRemainingColumn(), transient=True)
+        self.task = self.progress.add_task(sc.get("name") or "scenario",
+                                           total=max(1, self.end - self.start), now="")
+        self.progress.start()
+
+    def __call__(self, runner, rec=None):
+        self.progress.update(self.task, completed=runner.now - self.start,
+                             now=V.clock(runner.now, date=True))
+
+    def finish(self):
+        self.progress.stop()

@@ -336,8 +336,8 @@ def summary(res, story=None):
     lines = ["%s on %s: %s simulated (%d s) in %.1f s wall (%s simulated s per wall s)" % (
         res["scenario"] or "session", res["runtime"], duration(t["sim_s"]), t["sim_s"],
         t["wall_s"], "%.0f" % t["sim_s_per_wall_s"] if t["sim_s_per_wall_s"] else "-"),
-        "  %d steps, %d frames on the HAN, %d power cuts; expectations %d passed, %d failed" % (
-        len(res["steps"]), nframes, cuts, e["passed"], e["failed"])]
+        "  %d steps, %d frames on the HAN, %d power cut%s; expectations %d passed, %d failed" % (
+        len(res["steps"]), nframes, cuts, "" if cuts == 1 else "s", e["passed"], e["failed"])]
     st = res.get("state") or {}
     m = st.get("meter", {})
     tf = m.get("Tariff") or {}
