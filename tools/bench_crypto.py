@@ -4,7 +4,6 @@ cryptography, side by side, with ratios."""
 import json
 import os
 import sys
-import tempfile
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),

@@ -219,8 +219,8 @@ def tariff():
         fig("tariff.full_heap", "heap of a full-capacity tariff", "B", rt, r["full_tariff_heap"])
         fig("tariff.full_record", "stored record of a full-capacity tariff", "B", rt,
             r["stored_record"])
-    note("tariff", "full tariff: 48 TOU + 32 block prices, 4 seasons, 4 weeks, 16 day profiles x 48",
-         "switch points, 50 special days, 8 x 3 thresholds, 48 labels (heap after loading",
+    note("tariff", "full tariff: 48 TOU + 32 block prices, 4 seasons, 4 weeks, 16 day profiles",
+         "x 48 switch points, 50 special days, 8 x 3 thresholds, 48 labels (heap after loading",
          "it, less before; MicroPython only).")
 
 

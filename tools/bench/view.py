@@ -351,10 +351,10 @@ def summary(res, story=None):
             money(tf.get("EnergyCost")), money(tf.get("StandingCost"))))
         if pp:
             lines.append("  %s mode: credited %s, charged %s, balance %s; supply %s; "
-                         "time status %s" % (pp.get("Mode"), money(pp.get("Credited")),
-                                             money(pp.get("Charged")), money(pp.get("MeterBalance")),
-                                             pp.get("Supply"),
-                                             (m.get("TimeStatus") or "-").capitalize()))
+                         "time status %s" % (
+                             pp.get("Mode"), money(pp.get("Credited")), money(pp.get("Charged")),
+                             money(pp.get("MeterBalance")), pp.get("Supply"),
+                             (m.get("TimeStatus") or "-").capitalize()))
         lines.append("  display: %s" % st.get("display", "-"))
     drlc = {}
     for r in res["hub"]["drlc_reports"]:
