@@ -17,7 +17,7 @@ A sample is a flat dict of plain values (None while the meter is off):
     mode, credit, ec, ec_in_use, ec_available, debt   prepayment account
     supply, supply_cause, friendly, relay_closed       supply state
     time_status  GBCS Time Status (Table 9.1.2)
-    drlc         [[event id, "scheduled" | "running"], ...]
+    drlc         [[event id, "scheduled" | "running", start, end (meter UTC)], ...]
     new_alerts   alert codes raised since the previous sample (oldest first)
 """
 
@@ -92,7 +92,8 @@ def sample(runner):
         "last_topup": pp.get("LastTopUp"),
         "relay_closed": m.get("RelayClosed"),
         "time_status": m.get("TimeStatus"),
-        "drlc": [[e["id"], e["state"]] for e in m.get("DrlcEvents", [])],
+        "drlc": [[e["id"], e["state"], e.get("start"), e.get("end")]
+                 for e in m.get("DrlcEvents", [])],
         "new_alerts": _new_alerts(prev, alerts),
     })
     runner._tl_alerts = list(alerts)

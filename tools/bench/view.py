@@ -290,7 +290,9 @@ def view_rows(s, now, alive, hub, tariff, state, story=None, load_w=0, aux_w=(0,
         ts = s.get("time_status") or "-"
         out.append(("time status", "%s: %s" % (ts.capitalize(), TIME_REASON.get(ts, ""))))
         dr = s.get("drlc") or []
-        out.append(("DRLC", ", ".join("event %d %s" % (i, st) for i, st in dr) or "no events"))
+        out.append(("DRLC", ", ".join("event %d %s %s-%s" % (
+            e[0], e[1], clock(e[2]), clock(e[3])) if len(e) > 3 else "event %d %s" % tuple(e[:2])
+            for e in dr) or "no events"))
     if hub is not None:
         rep = hub.reports.get("Metering", {})
         out.append(("hub", "%d reports received (summation %s, demand %s); %d time reads" % (
