@@ -68,6 +68,7 @@ bench: setup
 	@echo "bench: about 5-10 minutes; figures are min / median of the repeats, with the load average"
 	mkdir -p out
 	$(VPY) -m tools.benchmarks --json out/bench.json
+	$(VPY) -m tools.benchmarks --readme-check out/bench.json
 	$(VPY) -m tools.bench_crypto --json out/bench-crypto.json
 	$(VPY) -m tools.m4_count
 

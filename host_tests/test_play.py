@@ -44,7 +44,15 @@ def row(block, label):
     raise AssertionError("no %s row in:\n%s" % (label, block))
 
 
-GOOD = UT.make_utrn(1000, pounds=10)
+def supplier_tool(*args):
+    """(code, notes) from the supplier tool's command line."""
+    p = subprocess.run([sys.executable, "-m", "tools.utrn"] + list(args), cwd=ROOT,
+                       capture_output=True, text=True, timeout=120)
+    assert p.returncode == 0, p.stderr
+    return p.stdout.strip(), p.stderr
+
+
+GOOD, NOTES = supplier_tool("--pounds", "10")          # the default counter, 1000
 TYPO = GOOD[:5] + str((int(GOOD[5]) + 1) % 10) + GOOD[6:]   # the check digit catches it
 SCRIPT = "\n".join([
     "load 3000",
@@ -64,6 +72,18 @@ SCRIPT = "\n".join([
 @pytest.fixture(scope="module")
 def sessions(tmp_path_factory):
     return {rt: play(rt, SCRIPT, tmp_path_factory.mktemp("play-" + rt)) for rt in RUNTIMES}
+
+
+def test_supplier_tool_says_which_meter_and_keys():
+    assert GOOD == UT.make_utrn(1000, pounds=10)
+    keys = UT.test_keys()
+    assert "meter (device) entity id %s" % keys["entity_id"] in NOTES
+    assert "demo meter of make run / make play" in NOTES
+    assert "supplier entity id %s" % keys["supplier_id"] in NOTES
+    assert "topup %s" % GOOD in NOTES and "--counter 1001" in NOTES
+    # the demo meter's configuration carries the same keys
+    from tools.bench.runner import meter_config
+    assert meter_config({"topup_keys": "test"})["entity_id"] == keys["entity_id"]
 
 
 @pytest.mark.parametrize("runtime", RUNTIMES)
