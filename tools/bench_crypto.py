@@ -4,7 +4,6 @@ cryptography, side by side, with ratios."""
 import json
 import os
 import sys
-import tempfile
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
@@ -60,23 +59,71 @@ def openssl():
     return out
 
 
-def main():
-    with tempfile.TemporaryDirectory() as d:
-        mp = json.loads(run_script("micropython", "bench_crypto.py").strip().splitlines()[-1])
-    cols = [("C core", python_core(native)), ("pure CPython", python_core(pure)),
-            ("pure MicroPython", mp), ("OpenSSL", openssl())]
-    print("== Crypto (x86-64 host; GCM in MB/s, higher is better; ECC in ms, lower is better)")
-    print("%-12s" % "operation" + "".join("%18s" % c for c, _ in cols) + "   C/OpenSSL  pure-MP/C")
-    for row in ("gcm 64 B", "gcm 1024 B", "gcm 16384 B", "verify", "sign", "ecdh"):
-        vals = [c[row] for _, c in cols]
-        line = "%-12s" % row + "".join("%18.3f" % v for v in vals)
-        if row.startswith("gcm"):
-            line += "   %9.2fx %9.0fx" % (vals[3] / vals[0], vals[0] / vals[2])
-        else:
-            line += "   %9.1fx %9.0fx" % (vals[0] / vals[3], vals[2] / vals[0])
+ROWS = (("gcm 64 B", "MB/s"), ("gcm 1024 B", "MB/s"), ("gcm 16384 B", "MB/s"),
+        ("verify", "ms"), ("sign", "ms"), ("ecdh", "ms"))
+
+
+def _median(v):
+    v = sorted(v)
+    n = len(v)
+    return v[n // 2] if n % 2 else (v[n // 2 - 1] + v[n // 2]) / 2.0
+
+
+def _cell(v):
+    if not v:
+        return "-"
+    lo, med = min(v), _median(v)
+    f = "%.3g" if max(v) < 100 else "%.0f"
+    return f % lo if len(v) == 1 else (f + " / " + f) % (lo, med)
+
+
+def main(argv=None):
+    import argparse
+    ap = argparse.ArgumentParser(prog="python -m tools.bench_crypto",
+                                 description="make bench: the crypto table")
+    ap.add_argument("--repeat", type=int, default=3, help="runs per column (default 3)")
+    ap.add_argument("--json", help="write the figures (min / median / runs, units) here")
+    a = ap.parse_args(argv)
+    la = os.getloadavg()
+    names = ("C core", "pure CPython", "pure MicroPython", "OpenSSL")
+    runs = {n: [] for n in names}
+    for i in range(a.repeat):
+        print("  crypto run %d of %d ..." % (i + 1, a.repeat), flush=True)
+        runs["pure MicroPython"].append(json.loads(run_script(
+            "micropython", "bench_crypto.py").strip().splitlines()[-1]))
+        runs["C core"].append(python_core(native))
+        runs["pure CPython"].append(python_core(pure))
+        runs["OpenSSL"].append(openssl())
+    print("== Crypto (x86-64 host; GCM in MB/s, higher is better; ECC in ms per operation, "
+          "lower is better)")
+    print("machine: load average %.2f / %.2f / %.2f (1 / 5 / 15 min) on %d CPUs; %d repeat%s; "
+          "cells: min / median" % (la[0], la[1], la[2], os.cpu_count() or 0, a.repeat,
+                                   "" if a.repeat == 1 else "s"))
+    print("%-12s %-5s" % ("operation", "unit") + "".join("%20s" % c for c in names) +
+          "   C/OpenSSL  pure-MP/C")
+    out = {"machine": {"load_avg": [round(x, 2) for x in la], "cpus": os.cpu_count()},
+           "repeats": a.repeat, "figures": {}}
+    for row, unit in ROWS:
+        cols = [[r[row] for r in runs[n] if r.get(row) is not None] for n in names]
+        line = "%-12s %-5s" % (row, unit) + "".join("%20s" % _cell(v) for v in cols)
+        med = [_median(v) if v else None for v in cols]
+        if None not in med:
+            if unit == "MB/s":
+                line += "   %9.2fx %9.0fx" % (med[3] / med[0], med[0] / med[2])
+            else:
+                line += "   %9.1fx %9.0fx" % (med[0] / med[3], med[2] / med[0])
         print(line)
-    print("  (C/OpenSSL: how many times slower the C core is; pure-MP/C: the fallback on")
-    print("   MicroPython against the C core; the MicroPython column uses cryptolib for AES)")
+        out["figures"]["crypto." + row.replace(" ", "_")] = {
+            "label": row, "unit": unit, **{n: {"min": min(v), "median": _median(v),
+                                              "runs": v} if v else None
+                                           for n, v in zip(names, cols)}}
+    print("  (ratios of the medians. C/OpenSSL: how many times slower the C core is; pure-MP/C:")
+    print("   the fallback on MicroPython against the C core; the MicroPython column uses")
+    print("   cryptolib for AES)")
+    if a.json:
+        with open(a.json, "w") as f:
+            json.dump(out, f, indent=1, sort_keys=True)
+        print("wrote %s" % a.json)
 
 
 if __name__ == "__main__":

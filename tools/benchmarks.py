@@ -4,6 +4,7 @@ import json
 import os
 import sys
 import tempfile
+import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
                                 "host_tests"))
@@ -15,28 +16,196 @@ from tools.bench.runner import run_file        # noqa: E402
 RUNTIMES = ("cpython", "micropython")
 
 
+# -- figures ------------------------------------------------------------------------
+# Every section adds figures with fig(key, label, unit, runtime, value); a
+# section runs --repeat times (deterministic ones once) and the table shows
+# the min and the median of the runs, "-" where a runtime has no figure.
+FIGS = {}          # key -> {"label", "unit", "order", runtime: [values]}
+NOTES = []         # (section, [lines]) printed under the table
+
+
+# every figure's key and unit (fig() keeps the sections to it), so the
+# README's figures can be checked against them without a bench run
+UNITS = {
+    "core.frames_per_s": "frames/s", "core.tick_us": "us", "core.heap_after_boot": "B",
+    "core.meter_objects": "B", "core.alloc_per_tick": "B",
+    "tariff.tick_us": "us", "tariff.alloc_per_tick": "B", "tariff.full_heap": "B",
+    "tariff.full_record": "B",
+    "scenario.sim_s_per_wall_s": "sim-s/s", "scenario.wall_s": "s",
+    "prepay.native": "-", "prepay.first_ms": "ms", "prepay.validate_ms": "ms",
+    "prepay.meter_ms": "ms", "prepay.state_heap": "B", "prepay.stored_now": "B",
+    "prepay.stored_full": "B",
+    "logs.append_us": "us", "logs.ram": "B", "logs.flash_per_day": "B",
+}
+for _a in mpy_build.ARCHS:
+    UNITS["mpy.%s.frozen" % _a] = "B"
+    UNITS["mpy.%s.share" % _a] = "%"
+for _k in ("boot", "topup", "tariff1", "tariff2", "tariff3"):
+    UNITS["heap.%s.free" % _k] = "B"
+    UNITS["heap.%s.largest" % _k] = "B"
+
+# The README's Benchmarks rows (by the start of their first cell) and the
+# figures they come from; None: not a make bench figure (why).
+README_ROWS = (
+    ("ZCL frames decoded", ["core.frames_per_s"]),
+    ("one-second tick", ["core.tick_us"]),
+    ("bytes allocated per steady-state tick", ["core.alloc_per_tick"]),
+    ("heap after boot excl. image", ["core.heap_after_boot", "core.meter_objects"]),
+    ("virtual board free heap", ["heap.boot.free", "heap.boot.largest", "heap.topup.free",
+                                 "heap.topup.largest", "heap.tariff1.free",
+                                 "heap.tariff1.largest"]),
+    ("tariff tick", ["tariff.tick_us"]),
+    ("heap of a full-capacity tariff", ["tariff.full_heap", "tariff.full_record"]),
+    ("simulated seconds per wall second", ["scenario.sim_s_per_wall_s"]),
+    ("keyed-in top-up, first after boot", ["prepay.first_ms"]),
+    ("keyed-in top-up: validate", ["prepay.validate_ms", "prepay.meter_ms"]),
+    ("prepayment state", ["prepay.state_heap"]),
+    ("account part of the register record", ["prepay.stored_now", "prepay.stored_full"]),
+    ("frozen bytecode", ["mpy.%s.frozen" % a for a in mpy_build.ARCHS]),
+    ("profile append", ["logs.append_us"]),
+    ("RAM of the logging layer", ["logs.ram"]),
+    ("flash bytes written per day", ["logs.flash_per_day"]),
+    ("`make fuzz`", None),         # make fuzz's own report (out/fuzz/report.json)
+)
+
+
+def readme_rows(text):
+    """(first cell, other cells) of the README's Benchmarks table."""
+    sec = text.split("## Benchmarks", 1)[1]
+    out = []
+    for line in sec.splitlines()[1:]:
+        if line.startswith("## ") or (out and not line.startswith("|")):
+            break
+        if line.startswith("|") and not line.startswith("|---") and \
+                not line.startswith("| figure"):
+            cells = [c.strip() for c in line.strip().strip("|").split("|")]
+            out.append((cells[0], cells[1:]))
+    return out
+
+
+def readme_check(bench_json, readme=None):
+    """Each README Benchmarks row beside the figures of one bench run."""
+    with open(readme or os.path.join(ROOT, "README.md")) as f:
+        rows = readme_rows(f.read())
+    with open(bench_json) as f:
+        b = json.load(f)
+    print(summary(b["machine"], b["repeats"]))
+    for first, cells in rows:
+        keys = next((k for p, k in README_ROWS if first.startswith(p)), "unmapped")
+        print("README  %s: %s" % (first, " | ".join(cells)))
+        if keys is None:
+            print("  bench  (not a make bench figure)")
+            continue
+        if keys == "unmapped":
+            print("  bench  NO FIGURE MAPPED (tools/benchmarks.README_ROWS)")
+            continue
+        for k in keys:
+            f = b["figures"].get(k)
+            cell = "-" if f is None else " | ".join(
+                "%s %s" % (rt, "-" if not f[rt] else _cell(f[rt]["runs"])) for rt in RUNTIMES)
+            print("  bench  %s (%s): %s" % (k, UNITS[k], cell))
+
+
+def fig(key, label, unit, runtime, value):
+    assert UNITS[key] == unit, (key, unit)
+    f = FIGS.setdefault(key, {"label": label, "unit": unit, "order": len(FIGS)})
+    if value is not None:
+        f.setdefault(runtime, []).append(value)
+
+
+def note(section, *lines):
+    if not any(s == section for s, _ in NOTES):
+        NOTES.append((section, list(lines)))
+
+
+def _median(v):
+    v = sorted(v)
+    n = len(v)
+    return v[n // 2] if n % 2 else (v[n // 2 - 1] + v[n // 2]) / 2.0
+
+
+def _num(x):
+    if x is None:
+        return "-"
+    if isinstance(x, float) and not x.is_integer():
+        return "%.3g" % x if abs(x) < 100 else "{:,.0f}".format(x)
+    return "{:,}".format(int(x))
+
+
+def _cell(vals):
+    if not vals:
+        return "-"
+    lo, med = min(vals), _median(vals)
+    return _num(lo) if len(vals) == 1 or lo == med else "%s / %s" % (_num(lo), _num(med))
+
+
+def machine():
+    la = os.getloadavg() if hasattr(os, "getloadavg") else (None,) * 3
+    return {"load_avg": [round(x, 2) for x in la] if la[0] is not None else None,
+            "cpus": os.cpu_count()}
+
+
+def summary(m, repeats):
+    la = " / ".join("%.2f" % x for x in m["load_avg"]) if m.get("load_avg") else "-"
+    if m.get("load_avg_end"):
+        la += " at start, %s at end" % " / ".join("%.2f" % x for x in m["load_avg_end"])
+    return ("machine: load average %s (1 / 5 / 15 min) on %d CPUs; %d repeat%s; cells: min / "
+            "median of the runs (one value: all equal or one run), - none" % (
+                la, m["cpus"] or 0, repeats, "" if repeats == 1 else "s"))
+
+
+def table(repeats, m):
+    rows = sorted(FIGS.items(), key=lambda kv: kv[1]["order"])
+    w = max(len(f["label"]) for _, f in rows)
+    head = "%-*s  %-8s %22s %22s" % (w, "figure", "unit", "CPython", "MicroPython")
+    print(summary(m, repeats))
+    print(head)
+    print("-" * len(head))
+    for key, f in rows:
+        print("%-*s  %-8s %22s %22s" % (w, f["label"], f["unit"], _cell(f.get("cpython")),
+                                        _cell(f.get("micropython"))))
+    for section, lines in NOTES:
+        print()
+        print("%s:" % section)
+        for line in lines:
+            print("  " + line)
+
+
+def as_json(repeats, m):
+    out = {"machine": m, "repeats": repeats, "figures": {}}
+    for key, f in FIGS.items():
+        d = {"label": f["label"], "unit": f["unit"]}
+        for rt in RUNTIMES:
+            v = f.get(rt)
+            d[rt] = {"min": min(v), "median": _median(v), "max": max(v), "runs": v} if v else None
+        out["figures"][key] = d
+    return out
+
+
+# -- sections -------------------------------------------------------------------------
 def core():
-    print("== ZCL engine and meter core (host_tests/mp/bench_core.py)")
-    print("%-12s %14s %10s %13s %16s %14s" % ("runtime", "frames/s", "tick us", "heap boot B",
-                                              "meter objects B", "alloc/tick B"))
+    """ZCL engine and meter core (host_tests/mp/bench_core.py)"""
     for rt in RUNTIMES:
         with tempfile.TemporaryDirectory() as d:
             r = json.loads(run_script(rt, "bench_core.py", d, preload="firmware.meter")
                            .strip().splitlines()[-1])
-        print("%-12s %14s %10s %13s %16s %14s" % (
-            rt, r["frames_per_s"], r["tick_us"], r["heap_after_boot"], r["meter_objects"],
-            r["alloc_per_tick"]))
-    print("  frames/s: Read Attributes / Identify frames decoded, dispatched and answered.")
-    print("  heap boot: gc.mem_alloc() after boot on the unix port, less the ROMFS image that")
-    print("  stands in for flash; it still holds the imported code's names, function and class")
-    print("  objects (64-bit), much of which frozen firmware keeps in flash instead;")
-    print("  meter objects: the part the meter itself allocates (budget 64 KB).")
+        fig("core.frames_per_s", "ZCL frames decoded + dispatched + answered", "frames/s", rt,
+            r["frames_per_s"])
+        fig("core.tick_us", "one-second tick", "us", rt, r["tick_us"])
+        fig("core.heap_after_boot", "heap after boot (unix port, excl. image)", "B", rt,
+            r["heap_after_boot"])
+        fig("core.meter_objects", "heap of the meter objects only", "B", rt, r["meter_objects"])
+        fig("core.alloc_per_tick", "bytes allocated per steady-state tick", "B", rt,
+            r["alloc_per_tick"])
+    note("core", "frames/s: Read Attributes / Identify frames decoded, dispatched and answered.",
+         "heap after boot: gc.mem_alloc() after boot on the unix port, less the ROMFS image that",
+         "stands in for flash; it still holds the imported code's names, function and class",
+         "objects (64-bit), much of which frozen firmware keeps in flash instead;",
+         "meter objects: the part the meter itself allocates (budget 64 KiB = 65,536 B).")
 
 
-def scenario_speed():
-    print("== Tariff engine (host_tests/mp/bench_tariff.py: TOU with blocks, 2 Wh/s)")
-    print("%-12s %10s %14s %18s %16s" % ("runtime", "tick us", "B/tick", "full tariff heap B",
-                                         "full record B"))
+def tariff():
+    """Tariff engine (host_tests/mp/bench_tariff.py: TOU with blocks, 2 Wh/s)"""
     for rt in RUNTIMES:
         r = {}
         for arg in ("ticks", "full"):
@@ -44,28 +213,33 @@ def scenario_speed():
                 r.update(json.loads(run_script(rt, "bench_tariff.py", d, arg,
                                                preload="firmware.meter")
                                     .strip().splitlines()[-1]))
-        print("%-12s %10s %14s %18s %16s" % (rt, r["tick_us"], r["alloc_per_tick"],
-                                             r["full_tariff_heap"], r["stored_record"]))
-    print("  full tariff: 48 TOU + 32 block prices, 4 seasons, 4 weeks, 16 day profiles x 48")
-    print("  switch points, 50 special days, 8 x 3 thresholds, 48 labels (heap after loading")
-    print("  it, less before; MicroPython only).")
-    print()
-    print("== Scenario runner (scenarios/demo-day.json: one simulated day)")
+        fig("tariff.tick_us", "tariff tick, TOU with blocks at 2 Wh/s", "us", rt, r["tick_us"])
+        fig("tariff.alloc_per_tick", "tariff: bytes allocated per tick", "B", rt,
+            r["alloc_per_tick"])
+        fig("tariff.full_heap", "heap of a full-capacity tariff", "B", rt, r["full_tariff_heap"])
+        fig("tariff.full_record", "stored record of a full-capacity tariff", "B", rt,
+            r["stored_record"])
+    note("tariff", "full tariff: 48 TOU + 32 block prices, 4 seasons, 4 weeks, 16 day profiles",
+         "x 48 switch points, 50 special days, 8 x 3 thresholds, 48 labels (heap after loading",
+         "it, less before; MicroPython only).")
+
+
+def scenario_speed():
+    """Scenario runner (scenarios/demo-day.json: one simulated day)"""
     for rt in RUNTIMES:
         with tempfile.TemporaryDirectory() as d:
             res = run_file(os.path.join(ROOT, "scenarios", "demo-day.json"), rt, d)
         t = res["timing"]
-        print("%-12s %8d simulated s in %6.2f s wall = %8.0f simulated s per wall s" % (
-            rt, t["sim_s"], t["wall_s"], t["sim_s_per_wall_s"]))
+        fig("scenario.sim_s_per_wall_s", "simulated seconds per wall second (demo day)",
+            "sim-s/s", rt, t["sim_s_per_wall_s"])
+        fig("scenario.wall_s", "demo day (86,400 simulated s), wall time", "s", rt, t["wall_s"])
 
 
 def prepay():
+    """Prepayment top-up (host_tests/mp/bench_prepay.py: keyed-in UTRNs)"""
     from tools import utrn as UT
-    print("== Prepayment top-up (host_tests/mp/bench_prepay.py: keyed-in UTRNs)")
     inp = {"config": UT.meter_config(),
            "codes": [UT.make_utrn(100 + i, pence=100 + i) for i in range(21)]}
-    print("%-12s %7s %10s %12s %10s %14s %14s" % ("runtime", "native", "first ms", "validate ms",
-                                                "meter ms", "state heap B", "stored B"))
     for rt in RUNTIMES:
         with tempfile.TemporaryDirectory() as d:
             with open(os.path.join(d, "in.json"), "w") as f:
@@ -74,90 +248,149 @@ def prepay():
             r = json.loads(run_script(rt, "bench_prepay.py", os.path.join(d, "s"),
                                       os.path.join(d, "in.json"),
                                       preload="firmware.meter").strip().splitlines()[-1])
-        print("%-12s %7s %10s %12s %10s %14s %14s" % (
-            rt, r["native"], r["first_ms"], r["validate_ms"], r["meter_ms"], r["state_heap"],
-            "%d / %d" % (r["stored_now"], r["stored_full"])))
-    print("  first: the first top-up after boot, which also computes the static ECDH secret")
-    print("  (device KA key x supplier top-up key) once; validate: parse, check digit, limits,")
-    print("  counter reconstruction, cache, KDF + GMAC, credit; meter: the whole keyed-in path")
-    print("  with the one atomic record save (credit + cache + registers), logs and alerts.")
-    print("  state heap: an account with a full 100-entry UTRN cache and a full friendly")
-    print("  calendar (MicroPython); stored: the account's part of the register record now /")
-    print("  with a full cache.")
+        fig("prepay.native", "top-up: native crypto module in use (1 yes, 0 no)", "-", rt,
+            1 if r["native"] else 0)
+        fig("prepay.first_ms", "keyed-in top-up, first after boot (incl. the one ECDH)", "ms",
+            rt, r["first_ms"])
+        fig("prepay.validate_ms", "keyed-in top-up: validate + credit", "ms", rt,
+            r["validate_ms"])
+        fig("prepay.meter_ms", "keyed-in top-up: whole meter path with the save", "ms", rt,
+            r["meter_ms"])
+        fig("prepay.state_heap", "prepayment state, full UTRN cache + friendly calendar", "B",
+            rt, r["state_heap"])
+        fig("prepay.stored_now", "account part of the register record: credit meter", "B", rt,
+            r["stored_now"])
+        fig("prepay.stored_full", "account part of the register record: full cache", "B", rt,
+            r["stored_full"])
+    note("prepay", "first: the first top-up after boot, which also computes the static ECDH secret",
+         "(device KA key x supplier top-up key) once; validate: parse, check digit, limits,",
+         "counter reconstruction, cache, KDF + GMAC, credit; meter: the whole keyed-in path",
+         "with the one atomic record save (credit + cache + registers), logs and alerts.",
+         "state heap: an account with a full 100-entry UTRN cache and a full friendly",
+         "calendar (MicroPython).")
 
 
 def mpy_sizes():
-    print("== Frozen bytecode (mpy-cross %s)" % " / ".join(mpy_build.ARCHS))
+    """Frozen bytecode (mpy-cross), per board architecture"""
     with tempfile.TemporaryDirectory() as d:
         for arch in mpy_build.ARCHS:
             sizes = mpy_build.build(arch, os.path.join(d, arch))
             frozen = sum(n for r, n in sizes.items() if r not in mpy_build.HOST_ONLY)
-            print("%-10s %3d modules, %6d bytes frozen set (%.1f%% of %d KB)" % (
-                arch, len(sizes), frozen, 100.0 * frozen / mpy_build.FLASH_BUDGET,
-                mpy_build.FLASH_BUDGET // 1024))
+            fig("mpy.%s.frozen" % arch, "frozen bytecode at -O3, %s (%d modules)" % (
+                arch, len(sizes)), "B", "micropython", frozen)
+            fig("mpy.%s.share" % arch, "frozen bytecode share of the %d KiB budget, %s" % (
+                mpy_build.FLASH_BUDGET // 1024, arch), "%", "micropython",
+                round(100.0 * frozen / mpy_build.FLASH_BUDGET, 1))
+    note("mpy", "budget %d KiB = %s B (KiB = 1,024 B throughout)" % (
+        mpy_build.FLASH_BUDGET // 1024, "{:,}".format(mpy_build.FLASH_BUDGET)))
 
 
 def logs():
-    print("== Profile data and logs")
+    """Profile data and logs"""
     for rt in RUNTIMES:
         with tempfile.TemporaryDirectory() as d:
             r = json.loads(run_script(rt, "bench_logs.py", d).strip().splitlines()[-1])
-        print("%-12s append per half-hour entry %6d us   logging-layer RAM %s bytes" % (
-            rt, r["append_us"], r["ram_bytes"] if r["ram_bytes"] is not None else "n/a"))
+        fig("logs.append_us", "profile append per half-hour entry", "us", rt, r["append_us"])
+        fig("logs.ram", "RAM of the logging layer", "B", rt, r["ram_bytes"])
     import test_store                    # the wear accounting used by the tests
     with tempfile.TemporaryDirectory() as d:
         import pathlib
         cb = test_store.flash_day(pathlib.Path(d))
-    print("flash bytes written per day (500 W steady load): %d  (%s)" % (
-        sum(cb.bytes.values()), ", ".join("%s %d" % kv for kv in sorted(cb.bytes.items()))))
-    print("(every record is small; littlefs writes them copy-on-write in whole blocks)")
+    fig("logs.flash_per_day", "flash bytes written per day (500 W steady load)", "B",
+        "cpython", sum(cb.bytes.values()))
+    note("logs", "flash per day: %s" % ", ".join("%s %d B" % kv for kv in sorted(cb.bytes.items())),
+         "(every record is small; littlefs writes them copy-on-write in whole blocks)")
 
 
 def heap():
-    """Free heap and its largest free block on the virtual board (the
-    MicroPython unix port, board heap) after boot, after a keyed-in top-up
+    """Heap of the virtual board (MicroPython unix port, board heap).
+
+    Free heap and its largest free block after boot, after a keyed-in top-up
     and after a three-rate tariff load (issue #16: a top-up followed by a
     tariff load used to exhaust the largest block)."""
     from tools import utrn as UT
     from tools.bench.runner import meter_config
     from tools.hubsim import Hub
     from tools.meterlink import MeterLink, MeterDied
-    print("== Heap of the virtual board (MicroPython unix port, 164 KB board heap)")
-    print("%-34s %10s %16s" % ("after", "free B", "largest block B"))
     with open(os.path.join(ROOT, "tariffs", "three-rate.json")) as f:
         three = json.load(f)
+    rows = []
     with tempfile.TemporaryDirectory() as d:
         link = MeterLink("micropython", os.path.join(d, "store"), 820886400,
                          meter_config({"topup_keys": "test"}))
         link.start()
-        rows = []
+        name = "boot"
         try:
-            rows.append(("boot", link.ctrl("mem")))
+            rows.append(("boot", "after boot", link.ctrl("mem")))
             link.ctrl("ui", code=5, arg=UT.make_utrn(1000, pounds=20))
-            rows.append(("top-up", link.ctrl("mem")))
+            rows.append(("topup", "after a top-up", link.ctrl("mem")))
             for i in range(3):
-                name = "top-up + three-rate tariff load%s" % (" x%d" % (i + 1) if i else "")
+                name = "tariff%d" % (i + 1)
                 rsp = link.ctrl("tariff", **Hub(0x4E21).tariff_request(three, "immediate"))
-                rows.append((name, dict(link.ctrl("mem"), ok="activated" in rsp)))
+                r = dict(link.ctrl("mem"))
+                if "activated" not in rsp:
+                    r = {"free": None, "largest": None}
+                    note("heap", "three-rate tariff load %d refused" % (i + 1))
+                rows.append((name, "after top-up + three-rate tariff load x%d" % (i + 1), r))
         except MeterDied as e:
-            rows.append((name, {"free": "-", "largest": "-", "died": str(e).splitlines()[-1]}))
+            note("heap", "meter died at %s: %s" % (name, str(e).splitlines()[-1]))
         finally:
             link.kill()
-    for name, r in rows:
-        note = "" if r.get("ok", True) else "  (load refused)"
-        print("%-34s %10s %16s%s" % (name, r["free"], r["largest"],
-                                      "  meter died: " + r["died"] if "died" in r else note))
-    print("  free: gc.mem_free() after a collection (the ROMFS image and the qstr pool are")
-    print("  extra, as flash on a board); largest: the biggest bytearray that can be had.")
+    for key, label, r in rows:
+        fig("heap.%s.free" % key, "virtual board free heap %s" % label, "B", "micropython",
+            r["free"])
+        fig("heap.%s.largest" % key, "virtual board largest free block %s" % label, "B",
+            "micropython", r["largest"])
+    note("heap", "free: gc.mem_free() after a collection on the unix port with the 164 KiB board",
+         "heap (the ROMFS image and the qstr pool are extra, as flash on a board); largest: the",
+         "biggest bytearray that can be had.")
 
 
-SECTIONS = {"core": core, "scenario": scenario_speed, "prepay": prepay, "mpy": mpy_sizes,
-            "logs": logs, "heap": heap}
+# name -> (function, deterministic: run once)
+SECTIONS = {"core": (core, False), "tariff": (tariff, False), "scenario": (scenario_speed, False),
+            "prepay": (prepay, False), "mpy": (mpy_sizes, True), "logs": (logs, False),
+            "heap": (heap, True)}
 
 
 def main(argv):
-    for name in (argv or list(SECTIONS)):
-        SECTIONS[name]()
+    import argparse
+    ap = argparse.ArgumentParser(prog="python -m tools.benchmarks",
+                                 description="make bench: performance figures as one table")
+    ap.add_argument("sections", nargs="*", help="some of: %s (default all)" % ", ".join(SECTIONS))
+    ap.add_argument("--repeat", type=int, default=3,
+                    help="runs of each timed section (default 3; sizes run once)")
+    ap.add_argument("--json", help="write the figures (min / median / max / runs, units) here")
+    ap.add_argument("--readme-check", metavar="BENCH_JSON",
+                    help="print the README's Benchmarks rows beside this run's figures")
+    a = ap.parse_args(argv)
+    if a.readme_check:
+        readme_check(a.readme_check)
+        return
+    names = a.sections or list(SECTIONS)
+    for n in names:
+        if n not in SECTIONS:
+            ap.error("unknown section %r" % n)
+    m0 = machine()
+    print(summary(m0, a.repeat))
+    for n in names:
+        fn, once = SECTIONS[n]
+        runs = 1 if once else a.repeat
+        t0 = time.time()
+        for i in range(runs):
+            print("  %s (%s) run %d of %d ..." % (n, (fn.__doc__ or "").strip().splitlines()[0],
+                                                  i + 1, runs), flush=True)
+            fn()
+        print("  %s took %.0f s" % (n, time.time() - t0), flush=True)
+    m1 = machine()
+    m = {"load_avg": m0["load_avg"], "load_avg_end": m1["load_avg"], "cpus": m0["cpus"]}
+    print()
+    table(a.repeat, m)
+    if a.json:
+        d = os.path.dirname(os.path.abspath(a.json))
+        os.makedirs(d, exist_ok=True)
+        with open(a.json, "w") as f:
+            json.dump(as_json(a.repeat, m), f, indent=1, sort_keys=True)
+        print("\nwrote %s" % a.json)
 
 
 if __name__ == "__main__":

@@ -1,6 +1,6 @@
 """Supplier side of GBCS prepayment top-up (§14): make UTRNs for a meter.
 
-    python -m tools.utrn --pounds 10 --counter 1000           (test keys)
+    python -m tools.utrn --pounds 10 --counter 1000           (the demo meter's test keys)
     python -m tools.utrn --pence 250 --counter 1001 --legacy-aad
     python -m tools.utrn --pounds 5 --counter 1002 --v081-layout
 
@@ -111,18 +111,56 @@ def make_utrn(counter, pence=None, pounds=None, keys=None, legacy=False, sub_cla
     return digits + str(check_digit(digits))
 
 
+def describe(keys, code, counter, pence=None, pounds=None, v081_layout=False, legacy=False):
+    """What a code is for, in words (tools/utrn.py prints it on stderr)."""
+    demo = keys == test_keys()
+    amount = "£%d.00" % pounds if pounds is not None else "%dp" % pence
+    lines = [
+        "UTRN for a %s top-up, UTRN counter %d (%s PTUT layout%s)" % (
+            amount, counter, "GBCS v0.8.1" if v081_layout else "later-GBCS",
+            ", v0.8.1 MAC input" if legacy else ""),
+        "  meter (device) entity id %s%s" % (
+            keys["entity_id"], ": GBCS §18.4 example DeviceA, the demo meter of make run / "
+            "make play" if demo else ""),
+        "  supplier entity id %s, top-up key %s...%s" % (
+            keys["supplier_id"], keys["supplier_topup_pub"][:8], " (SupplierA's KA key: "
+            "test keys, never in the field)" if demo else ""),
+        "  %s" % " ".join(code[i:i + 4] for i in range(0, 20, 4)),
+        "  key it in on the virtual board (make play):  topup %s" % code,
+        "  each counter works once (GBCS §14.1 UTRN Counter Cache): next time --counter %d"
+        % (counter + 1),
+    ]
+    return "\n".join(lines)
+
+
 def main():
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    import sys
+    ap = argparse.ArgumentParser(
+        description=__doc__.splitlines()[0] + " The code goes to stdout, what it is for to "
+        "stderr.")
     g = ap.add_mutually_exclusive_group(required=True)
     g.add_argument("--pence", type=int)
     g.add_argument("--pounds", type=int)
-    ap.add_argument("--counter", type=int, required=True, help="UTRN counter (32 bits)")
+    ap.add_argument("--counter", type=int, default=1000,
+                    help="UTRN counter (32 bits; each is accepted once; default 1000)")
+    ap.add_argument("--keys", help="JSON file of a meter's key set (keys of test_keys()); "
+                    "default: the demo meter's test keys (GBCS §18.4 DeviceA / SupplierA)")
     ap.add_argument("--legacy-aad", action="store_true", help="GBCS v0.8.1 AAD (no zero octets)")
     ap.add_argument("--v081-layout", action="store_true",
                     help="GBCS v0.8.1 PTUT bit layout (class 56-55, value 54-42, counter 41-32)")
+    ap.add_argument("-q", "--quiet", action="store_true", help="the code only")
     a = ap.parse_args()
-    print(make_utrn(a.counter, a.pence, a.pounds, legacy=a.legacy_aad,
-                    v081_layout=a.v081_layout))
+    keys = test_keys()
+    if a.keys:
+        with open(a.keys) as f:
+            keys = json.load(f)
+    code = make_utrn(a.counter, a.pence, a.pounds, keys=keys, legacy=a.legacy_aad,
+                     v081_layout=a.v081_layout)
+    print(code)
+    if not a.quiet:
+        sys.stdout.flush()
+        print(describe(keys, code, a.counter, a.pence, a.pounds, a.v081_layout, a.legacy_aad),
+              file=sys.stderr)
 
 
 if __name__ == "__main__":

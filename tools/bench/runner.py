@@ -17,6 +17,7 @@ from tools.meterlink import MeterLink, MeterDied
 from tools.pcap import PcapWriter
 from tools.bench import scenario as SC
 from tools.bench import expect as EX
+from tools.bench import timeline as TL
 
 HUB_KEYS = ("time_offset", "time_valid", "answer_time")
 
@@ -33,12 +34,12 @@ def meter_config(cfg):
 
 
 class Runner:
-    def __init__(self, sc, runtime, out_dir, port=None, live=None):
+    def __init__(self, sc, runtime, out_dir, port=None, live=None, sample_every=None):
         self.sc = sc
         self.runtime = runtime
         self.port = port
         self.out = out_dir
-        self.live = live                  # callback(runner) for the terminal view
+        self.live = live                  # callback(runner, step_record=None): the terminal view
         os.makedirs(out_dir, exist_ok=True)
         self.store_dir = os.path.join(out_dir, "store")
         shutil.rmtree(self.store_dir, ignore_errors=True)
@@ -60,6 +61,15 @@ class Runner:
         self.load_w = 0
         self.aux_w = [0, 0]
         self.rtc_offset = 0
+        # a sample of the meter's state every sample_every simulated seconds
+        # and after every step's action (tools/bench/timeline.py), written to
+        # result.json as "timeline" for the live view and tools/plot.py;
+        # "auto": about 288 samples over the scenario (5 min on a day)
+        if sample_every == "auto":
+            sample_every = TL.auto_interval(sc)
+        self.sample_every = sample_every
+        self.timeline = [] if sample_every else None
+        self.tariff_doc = None            # the last tariff document loaded (names, labels)
 
     # -- meter process ------------------------------------------------------------
     def _record(self, direction, utc, msg):
@@ -130,18 +140,31 @@ class Runner:
 
     def advance_to(self, target):
         while self.now < target:
+            # with a timeline, advances stop at each sample time (the meter
+            # ticks the same seconds either way)
+            stop = target
+            if self.sample_every:
+                nxt = self.now - self.now % self.sample_every + self.sample_every
+                stop = min(target, nxt)
             if not self.alive:
-                self.sim_seconds += target - self.now
-                self.now = target
-                return
-            rsp = self._ctrl("advance", s=target - self.now)
-            if rsp is None:
-                continue          # died mid-advance; the rest passes powered off
-            self.sim_seconds += self.link.now - self.now
-            self.now = self.link.now
-            self._pump()
+                self.sim_seconds += stop - self.now
+                self.now = stop
+            else:
+                rsp = self._ctrl("advance", s=stop - self.now)
+                if rsp is None:
+                    continue          # died mid-advance; the rest passes powered off
+                self.sim_seconds += self.link.now - self.now
+                self.now = self.link.now
+                self._pump()
+            if self.sample_every and self.now % self.sample_every == 0:
+                self.sample()
             if self.live:
                 self.live(self)
+
+    def sample(self):
+        """One timeline sample of the meter's state now (tools/bench/timeline.py)."""
+        if self.timeline is not None:
+            TL.sample(self)
 
     def send(self, msg):
         if not self.alive:
@@ -302,6 +325,7 @@ class Runner:
                     os.path.abspath(__file__)))), path)
             with open(path) as f:
                 doc = json.load(f)
+        self.tariff_doc = doc
         act = v.get("activate", "immediate")
         if act not in ("immediate", "never"):
             act = SC.resolve(act, self.sc["start_utc"]) + self.hub.time_offset
@@ -375,38 +399,54 @@ class Runner:
         return EX.check(self, idx, exp)
 
     # -- main -------------------------------------------------------------------
-    def run(self):
-        wall0 = time.time()
+    def start(self):
+        """Power on; steps then run through do_step (run(), tools/bench/play.py)."""
+        self.wall0 = time.time()
         self.power_on()
-        steps_out = []
-        boot_frames, self.frames = self.frames, []
-        for i, st in enumerate(self.sc["steps"]):
-            self.advance_to(st["_t"])
-            t = self.now
-            res = None
-            if st["_action"]:
-                res = ACTIONS[st["_action"]](self, st[st["_action"]], st)
-            rec = {"index": i, "t": t, "time": SC.iso(t)}
-            if st["_action"]:
-                rec["action"] = {st["_action"]: st[st["_action"]]}
-                rec["result"] = res
-            if "note" in st:
-                rec["note"] = st["note"]
-            if "expect" in st:
-                rec["expect"] = self.check(i, st["expect"])
-            rec["frames"] = self.frames
-            self.frames = []
-            steps_out.append(rec)
+        self.steps_out = []
+        self.boot_frames, self.frames = self.frames, []
+        if self.timeline is not None:
+            self.sample()
+
+    def do_step(self, st):
+        """Advance to a step's time, act, check; its record is kept for result.json."""
+        i = len(self.steps_out)
+        self.advance_to(st["_t"])
+        t = self.now
+        res = None
+        if st["_action"]:
+            res = ACTIONS[st["_action"]](self, st[st["_action"]], st)
+        rec = {"index": i, "t": t, "time": SC.iso(t)}
+        if st["_action"]:
+            rec["action"] = {st["_action"]: st[st["_action"]]}
+            rec["result"] = res
+        if "note" in st:
+            rec["note"] = st["note"]
+        if "expect" in st:
+            rec["expect"] = self.check(i, st["expect"])
+        rec["frames"] = self.frames
+        self.frames = []
+        self.steps_out.append(rec)
+        if st["_action"] and self.timeline is not None:
+            self.sample()
+        if self.live:
+            self.live(self, rec)
+        return rec
+
+    def finish(self):
+        """Power off and write result.json; returns the result."""
+        if self.timeline is not None and self.timeline[-1]["t"] != self.now:
+            self.sample()                 # the timeline ends where the run does
         final = self.state()
         if self.alive:
             self.link.kill()
         self.pcap.close()
-        wall = time.time() - wall0
+        wall = time.time() - self.wall0
         result = {
             "scenario": self.sc.get("name", ""),
             "start": SC.iso(self.sc["start_utc"]),
-            "boot_frames": boot_frames,
-            "steps": steps_out,
+            "boot_frames": self.boot_frames,
+            "steps": self.steps_out,
             "events": self.events,
             "hub": {"reports": self.hub.reports, "report_count": self.hub.report_count,
                     "time_requests": self.hub.time_requests,
@@ -420,9 +460,18 @@ class Runner:
             "timing": {"wall_s": round(wall, 3), "sim_s": self.sim_seconds,
                        "sim_s_per_wall_s": round(self.sim_seconds / wall, 1) if wall else None},
         }
+        if self.timeline is not None:
+            result["timeline"] = {"every_s": self.sample_every, "tariff": TL.tariff_info(
+                self.tariff_doc), "samples": self.timeline}
         with open(os.path.join(self.out, "result.json"), "w") as f:
             json.dump(result, f, indent=1, sort_keys=True)
         return result
+
+    def run(self):
+        self.start()
+        for st in self.sc["steps"]:
+            self.do_step(st)
+        return self.finish()
 
 
 ACTIONS = {
@@ -453,6 +502,6 @@ def comparable(result):
     return {k: v for k, v in result.items() if k not in VOLATILE_KEYS}
 
 
-def run_file(path, runtime, out_dir, port=None, live=None):
+def run_file(path, runtime, out_dir, port=None, live=None, sample_every=None):
     sc = SC.load(path, ACTIONS)
-    return Runner(sc, runtime, out_dir, port, live).run()
+    return Runner(sc, runtime, out_dir, port, live, sample_every).run()
