@@ -233,7 +233,20 @@ class SerialLink(MeterLink):
         self.ser.write(data)
 
     def _recv(self):
-        return self.ser.read(max(1, self.ser.in_waiting))
+        n = self.ser.in_waiting
+        if n > 1:
+            return self.ser.read(n)
+        # pyserial's socket:// port reports at most 1 waiting: block for one
+        # octet, then take whatever else has arrived without waiting
+        data = self.ser.read(1)
+        if data:
+            t = self.ser.timeout
+            self.ser.timeout = 0
+            try:
+                data += self.ser.read(65536)
+            finally:
+                self.ser.timeout = t
+        return data
 
     def stderr(self):
         return "serial link closed"
