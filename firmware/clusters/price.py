@@ -19,7 +19,7 @@ from ..zcl.cluster import Cluster, Cmds, Attrs, A_R
 from ..zcl.status import ZclError
 from ..zcl.engine import runs
 from ..tariff import matrix as M
-from ..tariff.engine import NEVER
+from ..platform.clock import NEVER, period_bounds as clock_period_bounds
 
 UNIT_KWH = const(0x00)
 _SEG_HEAD = const(19)              # ProviderID .. SubPayloadControl of the segmented commands
@@ -420,19 +420,5 @@ def _tier_block_mode(v):
 
 def period_bounds(tf, now, billing):
     """(start, end) of the current block period, or of the billing period
-    (calendar months, starting 00:00 UTC on the 1st)."""
-    from ..tariff.calendar import civil, DAY
-    from ..tariff import engine as E
-    bp = M.BP_MONTH if billing else tf.block_period
-    day = now // DAY
-    if bp == M.BP_DAY:
-        return day * DAY, (day + 1) * DAY
-    if bp == M.BP_WEEK:
-        s = day - (day + 5) % 7
-        return s * DAY, (s + 7) * DAY
-    if bp == M.BP_MONTH:
-        y, m, d = civil(day)
-        s = day - d + 1
-        y2, m2 = (y, m + 1) if m < 12 else (y + 1, 1)
-        return s * DAY, E.days_from_civil(y2, m2, 1) * DAY
-    return 0, 0
+    (calendar months, starting 00:00 UTC on the 1st; platform/clock.py)."""
+    return clock_period_bounds(M.BP_MONTH if billing else tf.block_period, now)

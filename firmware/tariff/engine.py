@@ -39,10 +39,10 @@ from ..compat import const
 from . import matrix as M
 from . import calendar as C
 from .account import SRC_ENERGY, SRC_STANDING
+from ..platform.clock import NEVER, period_id
 
 KINDS = ("cal", "spd", "prc", "thr", "stc")
 IMMEDIATE = const(0)
-NEVER = const(0xFFFFFFFF)
 STORE_KEY = "tariff"
 _SCHEMA = const(2)                     # the record (store.py load_rec; layout at _pack_parts)
 _VERSION = const(1)
@@ -242,7 +242,7 @@ class TariffEngine:
     def _advance(self, t):
         for _ in range(len(KINDS)):
             self._activate_due(t)
-        pid = _period_id(self.block_period, t)
+        pid = period_id(self.block_period, t)
         if pid > self.period_id:
             if self.period_id >= 0:
                 self.reset_block_counters()
@@ -479,28 +479,6 @@ def _mask(kinds):
     for k in kinds:
         m |= 1 << KINDS.index(k)
     return m
-
-
-def days_from_civil(y, m, d):
-    """Days since 2000-01-01 of a proleptic Gregorian date."""
-    y -= m <= 2
-    era = y // 400
-    yoe = y - era * 400
-    doy = (153 * (m + (-3 if m > 2 else 9)) + 2) // 5 + d - 1
-    doe = yoe * 365 + yoe // 4 - yoe // 100 + doy
-    return era * 146097 + doe - 730425
-
-
-def _period_id(bp, t):
-    day = t // C.DAY
-    if bp == M.BP_DAY:
-        return day
-    if bp == M.BP_WEEK:
-        return (day + 5) // 7              # weeks start on Monday (2000-01-03 was one)
-    if bp == M.BP_MONTH:
-        y, m, _ = C.civil(day)
-        return y * 12 + m - 1
-    return 0
 
 
 # record (store.py load_rec: schema 2, version 1; version 0, the format-1
