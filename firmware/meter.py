@@ -62,7 +62,7 @@ from .clusters.drlc_client import DrlcClient
 from .clusters.price import Price
 from .clusters.calendar import CalendarServer
 from .platform.hw import AuxSwitches
-from .platform.clock import plausible, rtc_check
+from .platform.clock import plausible, rtc_check, DAY, NEVER
 from .metering.profile import Profile
 from .metering.ringlog import SeqLog
 from .tariff.engine import TariffEngine, IMMEDIATE
@@ -80,7 +80,26 @@ _REG_HDR = _REG_FMT + "H"     # the record's head: energy, time, tariff-state le
 
 _ESI_EP = const(1)
 _DEVICE_ESI = const(0x0500)
-_REG_PERIOD = const(1800)
+_REG_PERIOD = const(1800)          # the register save: every UTC half hour (clock.HALF_HOUR)
+# The due table (Meter.tick): one slot per action that falls due, in the
+# order the tick runs them. Tariff first (a switch point, an activation or a
+# block period sets what the second costs), then the second is metered,
+# then the rest (what records or reports the metered second). Each slot's
+# due time comes from its engine (next_due), in UTC, or in monotonic
+# seconds for the slots in _MONO (intervals a clock set must not move).
+_S_TARIFF = const(0)       # switch points, activations, block periods (tariff/engine.py)
+_S_ACCOUNT = const(1)      # future-dated prepayment parameters: applied by Account.tick
+_S_IDENTIFY = const(2)     # Identify countdown, every second while identifying
+_S_TIME = const(3)         # time sync request / retry (clusters/time_client.py), monotonic
+_S_DRLC = const(4)         # DRLC event starts, ends, cancellations
+_S_REPORT = const(5)       # attribute reporting (zcl/reporting.py), monotonic
+_S_BUTTON = const(6)       # the button's press (an input: due when pending)
+_S_SNAP = const(7)         # scheduled snapshots (metering/snapshots.py)
+_S_DAY = const(8)          # midnight UTC: billing period, prepayment daily read (and profile day)
+_S_REG = const(9)          # the half-hourly register save
+_S_PROFILE = const(10)     # the profile: half-hour interval closes, then the day (metering/profile.py)
+_N_SLOTS = const(11)
+_MONO = const(0x28)        # bits of the monotonic slots (_S_TIME, _S_REPORT)
 _WS_PER_WH = const(3600)
 _CAPABILITY = const(0x8E)   # ZDO: FFD, mains, rx-on-when-idle, allocate addr
 _ALERT_LOG = const(16)
@@ -206,12 +225,12 @@ class Meter:
         self._devices = {}
         for k, v in cfg["han_devices"].items():
             self._devices[int(k, 0) if isinstance(k, str) else k] = v
-        self._pp_day = -1
+        self._day = -1               # the day (clock.DAY) whose change was last dispatched
         self.price = _register(z, Price(self))
         self.calendar = _register(z, CalendarServer(self))
         self.tariff.on_change = self.price.price_changed
         self.tariff.on_activate = self._tariff_activated
-        self._tickers = (self.identify, self.time, self.drlc)
+        self.due = [NEVER] * _N_SLOTS      # the due table, by slot (see _S_*)
         p = self.prepayment         # the logs by intent log id
         self._logs = (self.event_log, self.security_log, self.power_log) + self.snapshots.logs + \
             (p.topups, p.debts, p.snaps)
@@ -229,7 +248,7 @@ class Meter:
         if resume >= 0:
             self.clock.set(resume)
         now = self.clock.now()
-        self._pp_day = now // 86400
+        self._day = now // DAY
         if elapsed:
             self.tariff.catch_up(elapsed, now)      # standing charge runs while the mains is off
             self.account.catch_up(elapsed, now)
@@ -274,7 +293,9 @@ class Meter:
         atomic operation (begin/end): what a second changes and records is
         committed together; the half-hour register save keeps its place.
         The tick is never inside another operation: a hold an error left
-        open ends here."""
+        open ends here. Beside the metering of the second (energy, tariff
+        registers and standing charge, time debts, supply and load limiter)
+        it runs only what is due, walking the due table (_S_*)."""
         tx = self._tx
         tx[0] = True
         ws = self._ws + self.metrology.take_ws()
@@ -286,30 +307,116 @@ class Meter:
         self._ws = ws
         self.power_w = self.metrology.power_w()
         now = self.clock.now()
-        self.tariff.tick(now, wh)
+        mono = self.clock.mono()
+        self._walk(now, mono, _S_TARIFF, _S_ACCOUNT)
+        self.tariff.meter(wh)
         self.account.tick(now)
         self.supply.tick(now, self.power_w)
-        for cl in self._tickers:
-            cl.tick(now)
-        self.reporting.tick(self.clock.mono())
-        if self.button.pending:
-            self.button_presses += self.button.take()
-            self.ui(UI_ENABLE_SUPPLY)            # the button arms -> enables (SMETS)
-        self.snapshots.tick(now)
-        if now // 86400 != self._pp_day:
-            self._pp_day = now // 86400
-            self.snapshots.day_changed(now)      # end of a billing period at midnight UTC
-            if self.account.mode == AC.PREPAY:   # prepayment daily read at midnight UTC
-                self.prepayment.snapshot(SNAP_GENERAL)
-        if now // _REG_PERIOD != self._reg_period:
-            self.save_registers()
-            self._commit()
-        self.profile.tick(now, self.import_wh)
+        self._walk(now, mono, _S_IDENTIFY, _N_SLOTS)
         tx[0] = False
         if tx[1] or tx[2]:
             self._commit()
         self._flush_nv()
         self._update_display()
+
+    # -- the due table ------------------------------------------------------------------
+    def _walk(self, now, mono, lo, hi):
+        """Run the slots lo..hi-1 that are due, in slot order; each slot's
+        due time is asked of its engine as the walk reaches it (so an action
+        sees what the ones before it changed), and kept in the table."""
+        due = self.due
+        for s in range(lo, hi):
+            d = self._slot_due(s, now, mono)
+            if d <= (mono if (_MONO >> s) & 1 else now) and d != NEVER:
+                self._run(s, now, mono)
+                d = self._slot_due(s, now, mono)
+            due[s] = d
+
+    def _slot_due(self, s, now, mono):
+        """When slot s next needs the CPU: UTC (monotonic for _MONO slots),
+        at or before now when due, NEVER for nothing. A clock set needs no
+        re-arming: the day, half-hour and register slots compare the period
+        they last handled with the period now (a step either way is due at
+        once), the engines recompute theirs on the step (clock_changed)."""
+        if s == _S_TARIFF:
+            return self.tariff.next_due()
+        if s == _S_ACCOUNT:
+            return self.account._next_at       # applied by Account.tick (prepay/account.py)
+        if s == _S_IDENTIFY:
+            return now if self.identify.identifying else NEVER
+        if s == _S_TIME:
+            return self.time.next_sync
+        if s == _S_DRLC:
+            return self.drlc.next_due()
+        if s == _S_REPORT:
+            return self.reporting.next_due(mono)
+        if s == _S_BUTTON:
+            return now if self.button.pending else NEVER
+        if s == _S_SNAP:
+            return self.snapshots.next_due
+        if s == _S_DAY:
+            d = self._day
+            return now if now // DAY != d else (d + 1) * DAY
+        if s == _S_REG:
+            p = self._reg_period
+            return now if now // _REG_PERIOD != p else (p + 1) * _REG_PERIOD
+        pr = self.profile                      # _S_PROFILE: the day _S_DAY dispatched
+        return now if pr.day != self._day else pr.next_due(now)
+
+    def _run(self, s, now, mono):
+        """The action of a due slot."""
+        if s == _S_TARIFF:
+            self.tariff.due(now)
+        elif s == _S_IDENTIFY:
+            self.identify.tick(now)
+        elif s == _S_TIME:
+            self.time.due(mono)
+        elif s == _S_DRLC:
+            self.drlc.due(now)
+        elif s == _S_REPORT:
+            self.reporting.tick(mono)
+        elif s == _S_BUTTON:
+            self.button_presses += self.button.take()
+            self.ui(UI_ENABLE_SUPPLY)            # the button arms -> enables (SMETS)
+        elif s == _S_SNAP:
+            self.snapshots.tick(now)
+        elif s == _S_DAY:
+            # the one day change (a clock set into another day included); the
+            # profile takes it at its own slot, after the register save (the
+            # order of the flash writes is part of what a power cut finds)
+            self._day = now // DAY
+            self.snapshots.day_changed(now)      # end of a billing period at midnight UTC
+            if self.account.mode == AC.PREPAY:   # prepayment daily read at midnight UTC
+                self.prepayment.snapshot(SNAP_GENERAL)
+        elif s == _S_REG:
+            self.save_registers()
+            self._commit()
+        else:                                    # _S_PROFILE
+            wh = self.import_wh
+            self.profile.half_hour(now, wh)
+            self.profile.day_changed(self._day, wh)     # midnight read, day/week/month
+
+    def next_wakeup(self):
+        """UTC second at which the tick next has something due (now: due at
+        once, never earlier; NEVER: nothing), so a board may sleep until its RTC
+        alarm then: every slot of the due table, monotonic ones counted from
+        the monotonic second now. Not in it: the metering of each second (a
+        board that slept ticks the seconds it skipped: they accrue the
+        standing charge and time debts) and the inputs that wake a board
+        themselves (the link, the button, metrology pulses). A report past
+        its minimum interval is due every second (its value is compared)."""
+        now = self.clock.now()
+        mono = self.clock.mono()
+        due = self.due
+        t = NEVER
+        for s in range(_N_SLOTS):
+            d = due[s] = self._slot_due(s, now, mono)
+            if d != NEVER:
+                if (_MONO >> s) & 1:
+                    d = now + d - mono
+                if d < t:
+                    t = d
+        return now if t < now else t
 
     def log(self, which, code, value):
         """Append code, time, value to one of the flash logs (inside an

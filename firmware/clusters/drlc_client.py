@@ -114,10 +114,14 @@ class DrlcClient(Cluster):
         self.table.opt(out, self.app.clock.now(), eid)
         self._run(None)
 
-    # -- time -------------------------------------------------------------------------
-    def tick(self, now):
-        if now >= self._next:      # integer compare only when nothing is due
-            self._run(None)
+    # -- time (the meter's due table, meter.py Meter.tick) ------------------------------
+    def next_due(self):
+        """UTC of the next event start, end or cancellation (NEVER: none)."""
+        return self._next
+
+    def due(self, now):
+        """Start, end and cancel what fell due."""
+        self._run(None)
 
     def on_clock_set(self):
         """A clock step re-evaluates every event once and asks the hub for

@@ -69,11 +69,25 @@ class Profile:
 
     # -- per second -----------------------------------------------------------------
     def tick(self, now, wh):
-        """Allocation-free unless a boundary is crossed."""
+        """Allocation-free unless a boundary is crossed (the meter calls
+        half_hour and day_changed from its due table instead)."""
+        self.half_hour(now, wh)
+        self.day_changed(now // DAY, wh)
+
+    def next_due(self, now):
+        """When the running half-hour closes (now: a clock set left it);
+        the day comes from the meter's due table (day_changed)."""
+        i = self.idx
+        return now if now // HALF_HOUR != i else (i + 1) * HALF_HOUR
+
+    def half_hour(self, now, wh):
         i = now // HALF_HOUR
         if i != self.idx:
             self._close(i, wh)
-        d = now // DAY
+
+    def day_changed(self, d, wh):
+        """Day d began (or the clock was set into it): the midnight read and
+        the day, week and month consumption periods."""
         if d != self.day:
             self._roll_days(d, wh)
 

@@ -271,12 +271,27 @@ class TariffEngine:
         self._next = 0
 
     # -- metering -----------------------------------------------------------------------------
+    def next_due(self):
+        """The first UTC second whose tick needs more than metering: the
+        next switch point, pending activation, block period or midnight at t
+        is due at t + 1 (a tick meters the second [now-1, now))."""
+        return self._next + 1
+
+    def due(self, now):
+        """Switch point, activations, block period at the second [now-1, now)."""
+        self._advance(now - 1)
+
     def tick(self, now, wh):
-        """Meter one second [now-1, now) with wh whole Wh. Allocation-free
-        unless a switch point, activation or midnight is crossed."""
-        t = now - 1
-        if t >= self._next:
-            self._advance(t)
+        """Meter one second [now-1, now) with wh whole Wh, with what fell due
+        (engine-only use; the meter calls due() from its due table and
+        meter()). Allocation-free unless a switch point, activation or
+        midnight is crossed."""
+        if now > self._next:
+            self._advance(now - 1)
+        self.meter(wh)
+
+    def meter(self, wh):
+        """Wh and the standing charge of one second; allocation-free."""
         if wh:
             self._add(wh)
         sc = self._sc + self.sc_amount

@@ -13,6 +13,7 @@ from . import status as S
 from .cluster import A_P
 from .foundation import REPORT_ATTR
 from .engine import TX_PAYLOAD
+from ..platform.clock import NEVER
 
 REPORT_SLOTS = const(16)   # table size; full table -> INSUFFICIENT_SPACE
 STORE_KEY = "reporting"
@@ -84,6 +85,21 @@ class Reporting:
         return S.SUCCESS
 
     # -- per-second ------------------------------------------------------------
+    def next_due(self, now):
+        """Monotonic second from which tick() may send: an entry's minimum
+        interval (from then on its value is compared every second: a change
+        can be reported at once) or its maximum, whichever is first
+        (ZCL rev 6 §2.5.7.1.5-6); now for a report still owed; NEVER with
+        nothing configured. Allocation-free."""
+        t = NEVER
+        for e in self.entries:
+            if e.due:
+                return now
+            x = e.last_t + (e.max if e.max and e.max < e.min else e.min)
+            if x < t:
+                t = x
+        return t
+
     def tick(self, now):
         """Send due reports. Allocation-free when nothing is due."""
         any_due = False
