@@ -80,7 +80,7 @@ _REG_HDR = _REG_FMT + "H"     # the record's head: energy, time, tariff-state le
 
 _ESI_EP = const(1)
 _DEVICE_ESI = const(0x0500)
-_REG_PERIOD = const(1800)          # the register save: every UTC half hour (clock.HALF_HOUR)
+_REG_PERIOD = const(1800)          # registers and profile: every UTC half hour (clock.HALF_HOUR)
 # The due table (Meter.tick): one slot per action that falls due, in the
 # order the tick runs them. Tariff first (a switch point, an activation or a
 # block period sets what the second costs), then the second is metered,
@@ -88,7 +88,7 @@ _REG_PERIOD = const(1800)          # the register save: every UTC half hour (clo
 # due time comes from its engine (next_due), in UTC, or in monotonic
 # seconds for the slots in _MONO (intervals a clock set must not move).
 _S_TARIFF = const(0)       # switch points, activations, block periods (tariff/engine.py)
-_S_ACCOUNT = const(1)      # future-dated prepayment parameters: applied by Account.tick
+_S_ACCOUNT = const(1)      # the second's metering, every second; future-dated account parameters
 _S_IDENTIFY = const(2)     # Identify countdown, every second while identifying
 _S_TIME = const(3)         # time sync request / retry (clusters/time_client.py), monotonic
 _S_DRLC = const(4)         # DRLC event starts, ends, cancellations
@@ -230,7 +230,6 @@ class Meter:
         self.calendar = _register(z, CalendarServer(self))
         self.tariff.on_change = self.price.price_changed
         self.tariff.on_activate = self._tariff_activated
-        self.due = [NEVER] * _N_SLOTS      # the due table, by slot (see _S_*)
         p = self.prepayment         # the logs by intent log id
         self._logs = (self.event_log, self.security_log, self.power_log) + self.snapshots.logs + \
             (p.topups, p.debts, p.snaps)
@@ -263,17 +262,14 @@ class Meter:
             self.time.clock_lost()
             self.log(self.event_log, EV_CLOCK_SET, rtc)     # value: the RTC time discarded
         self._reg_period = self.clock.now() // _REG_PERIOD
-        self._announce()
+        # ZDO Device_annce (ZigBee PRO §2.4.3.1.11): tsn, nwk, ieee, capability
+        p = struct.pack("<BHQB", self.zcl.next_seq(), self.nwk_addr, self.ieee, _CAPABILITY)
+        self._send(A.Aps(self.nwk_addr, 0, 0xFFFD, 0, A.PROFILE_ZDO, 0x0013, p, False))
         self.drlc.boot()
         bootrec.finish(self)        # alerts for records no slot of which was readable
         self.time.next_sync = self.clock.mono()     # sync at once (GBCS §9.1.3)
         self._update_display()
         gc.collect()        # boot's records and buffers are garbage now: free them in one go
-
-    def _announce(self):
-        # ZDO Device_annce (ZigBee PRO §2.4.3.1.11): tsn, nwk, ieee, capability
-        p = struct.pack("<BHQB", self.zcl.next_seq(), self.nwk_addr, self.ieee, _CAPABILITY)
-        self._send(A.Aps(self.nwk_addr, 0, 0xFFFD, 0, A.PROFILE_ZDO, 0x0013, p, False))
 
     # -- inputs ----------------------------------------------------------------
     def on_aps(self, msg):
@@ -308,11 +304,15 @@ class Meter:
         self.power_w = self.metrology.power_w()
         now = self.clock.now()
         mono = self.clock.mono()
-        self._walk(now, mono, _S_TARIFF, _S_ACCOUNT)
-        self.tariff.meter(wh)
-        self.account.tick(now)
-        self.supply.tick(now, self.power_w)
-        self._walk(now, mono, _S_IDENTIFY, _N_SLOTS)
+        for s in range(_N_SLOTS):
+            # each slot's due time is asked of its engine as the walk
+            # reaches it (an action sees what the ones before it changed)
+            if s == _S_ACCOUNT:
+                self._slot(s, now, mono, wh)
+                continue
+            d = self._slot(s, now, mono, -1)
+            if d <= (mono if (_MONO >> s) & 1 else now) and d != NEVER:
+                self._slot(s, now, mono, wh)
         tx[0] = False
         if tx[1] or tx[2]:
             self._commit()
@@ -320,103 +320,98 @@ class Meter:
         self._update_display()
 
     # -- the due table ------------------------------------------------------------------
-    def _walk(self, now, mono, lo, hi):
-        """Run the slots lo..hi-1 that are due, in slot order; each slot's
-        due time is asked of its engine as the walk reaches it (so an action
-        sees what the ones before it changed), and kept in the table."""
-        due = self.due
-        for s in range(lo, hi):
-            d = self._slot_due(s, now, mono)
-            if d <= (mono if (_MONO >> s) & 1 else now) and d != NEVER:
-                self._run(s, now, mono)
-                d = self._slot_due(s, now, mono)
-            due[s] = d
-
-    def _slot_due(self, s, now, mono):
-        """When slot s next needs the CPU: UTC (monotonic for _MONO slots),
-        at or before now when due, NEVER for nothing. A clock set needs no
-        re-arming: the day, half-hour and register slots compare the period
-        they last handled with the period now (a step either way is due at
-        once), the engines recompute theirs on the step (clock_changed)."""
-        if s == _S_TARIFF:
-            return self.tariff.next_due()
-        if s == _S_ACCOUNT:
-            return self.account._next_at       # applied by Account.tick (prepay/account.py)
-        if s == _S_IDENTIFY:
-            return now if self.identify.identifying else NEVER
-        if s == _S_TIME:
-            return self.time.next_sync
-        if s == _S_DRLC:
-            return self.drlc.next_due()
-        if s == _S_REPORT:
-            return self.reporting.next_due(mono)
-        if s == _S_BUTTON:
-            return now if self.button.pending else NEVER
-        if s == _S_SNAP:
-            return self.snapshots.next_due
-        if s == _S_DAY:
-            d = self._day
-            return now if now // DAY != d else (d + 1) * DAY
-        if s == _S_REG:
-            p = self._reg_period
-            return now if now // _REG_PERIOD != p else (p + 1) * _REG_PERIOD
-        pr = self.profile                      # _S_PROFILE: the day _S_DAY dispatched
-        return now if pr.day != self._day else pr.next_due(now)
-
-    def _run(self, s, now, mono):
-        """The action of a due slot."""
-        if s == _S_TARIFF:
-            self.tariff.due(now)
-        elif s == _S_IDENTIFY:
-            self.identify.tick(now)
-        elif s == _S_TIME:
-            self.time.due(mono)
-        elif s == _S_DRLC:
-            self.drlc.due(now)
-        elif s == _S_REPORT:
-            self.reporting.tick(mono)
-        elif s == _S_BUTTON:
-            self.button_presses += self.button.take()
-            self.ui(UI_ENABLE_SUPPLY)            # the button arms -> enables (SMETS)
-        elif s == _S_SNAP:
-            self.snapshots.tick(now)
-        elif s == _S_DAY:
-            # the one day change (a clock set into another day included); the
-            # profile takes it at its own slot, after the register save (the
-            # order of the flash writes is part of what a power cut finds)
-            self._day = now // DAY
-            self.snapshots.day_changed(now)      # end of a billing period at midnight UTC
-            if self.account.mode == AC.PREPAY:   # prepayment daily read at midnight UTC
-                self.prepayment.snapshot(SNAP_GENERAL)
-        elif s == _S_REG:
-            self.save_registers()
-            self._commit()
-        else:                                    # _S_PROFILE
-            wh = self.import_wh
-            self.profile.half_hour(now, wh)
-            self.profile.day_changed(self._day, wh)     # midnight read, day/week/month
-
     def next_wakeup(self):
         """UTC second at which the tick next has something due (now: due at
-        once, never earlier; NEVER: nothing), so a board may sleep until its RTC
-        alarm then: every slot of the due table, monotonic ones counted from
-        the monotonic second now. Not in it: the metering of each second (a
-        board that slept ticks the seconds it skipped: they accrue the
-        standing charge and time debts) and the inputs that wake a board
-        themselves (the link, the button, metrology pulses). A report past
-        its minimum interval is due every second (its value is compared)."""
+        once, never earlier; NEVER: nothing), so a board may sleep until its
+        RTC alarm then: the earliest slot of the due table, monotonic ones
+        mapped through the monotonic second now. Not in it: the metering of
+        each second (a board that slept ticks the seconds it skipped: they
+        accrue the standing charge and time debts) and the inputs that wake
+        a board themselves (the link, the button, metrology pulses). A
+        report past its minimum interval is due every second (its value is
+        compared)."""
         now = self.clock.now()
         mono = self.clock.mono()
-        due = self.due
         t = NEVER
         for s in range(_N_SLOTS):
-            d = due[s] = self._slot_due(s, now, mono)
+            d = self._slot(s, now, mono, -1)
             if d != NEVER:
                 if (_MONO >> s) & 1:
-                    d = now + d - mono
+                    d += now - mono
                 if d < t:
                     t = d
         return now if t < now else t
+
+    def _slot(self, s, now, mono, wh):
+        """Slot s: its action first unless wh < 0 (wh: the Wh this second
+        metered). Returns when it next needs the CPU: UTC (monotonic for
+        _MONO slots), at or before now when due, NEVER for nothing. A clock
+        set needs no re-arming: the day, register and profile slots compare
+        the period they last handled with the period now (a step either way
+        is due at once); the engines recompute theirs on the step
+        (clock_changed)."""
+        run = wh >= 0
+        if s == _S_TARIFF:
+            # the tick meters [now - 1, now): a change at t is due at t + 1
+            if run:
+                self.tariff.advance(now - 1)
+            return self.tariff.next_change + 1
+        if s == _S_ACCOUNT:
+            # the second itself, every second: its Wh and standing charge
+            # (the tariff), time debts and the future-dated parameters that
+            # fall due (Account.tick, prepay/account.py), the supply
+            if run:
+                self.tariff.tick(now, wh)
+                self.account.tick(now)
+                self.supply.tick(now, self.power_w)
+            return self.account._next_at
+        if s == _S_IDENTIFY:
+            if run:
+                self.identify.tick(now)
+            return now if self.identify.identifying else NEVER
+        if s == _S_TIME:
+            if run:
+                self.time.due(mono)
+            return self.time.next_sync
+        if s == _S_DRLC:
+            if run:
+                self.drlc.tick(now)
+            return self.drlc.next_due
+        if s == _S_REPORT:
+            if run:
+                self.reporting.tick(mono)
+            return self.reporting.next_due
+        if s == _S_BUTTON:
+            if run:
+                self.button_presses += self.button.take()
+                self.ui(UI_ENABLE_SUPPLY)        # the button arms -> enables (SMETS)
+            return now if self.button.pending else NEVER
+        if s == _S_SNAP:
+            if run:
+                self.snapshots.tick(now)
+            return self.snapshots.next_due
+        if s == _S_DAY:
+            if run:
+                # the one day change (a clock set into another day included);
+                # the profile takes it at its own slot, after the register
+                # save (the order of flash writes is what a power cut finds)
+                self._day = now // DAY
+                self.snapshots.day_changed(now)      # end of a billing period at midnight UTC
+                if self.account.mode == AC.PREPAY:   # prepayment daily read at midnight UTC
+                    self.prepayment.snapshot(SNAP_GENERAL)
+            d = self._day
+            return now if now // DAY != d else (d + 1) * DAY
+        if s == _S_REG:
+            if run:
+                self.save_registers()
+                self._commit()
+            p = self._reg_period
+            return now if now // _REG_PERIOD != p else (p + 1) * _REG_PERIOD
+        pr = self.profile                      # _S_PROFILE: its half hour, the day
+        if run:
+            pr.tick(now, self.import_wh)
+        i = pr.idx
+        return now if now // _REG_PERIOD != i or pr.day != self._day else (i + 1) * _REG_PERIOD
 
     def log(self, which, code, value):
         """Append code, time, value to one of the flash logs (inside an

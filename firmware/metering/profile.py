@@ -12,7 +12,9 @@ import struct
 
 from ..compat import const
 from .ringlog import SlotRing
-from ..platform.clock import HALF_HOUR, DAY, civil, weekday
+from ..platform.clock import DAY, civil, weekday
+
+HALF_HOUR = const(1800)           # GBCS §7.3.4 half-hourly capture (UTC :00 and :30)
 
 PROFILE_SLOTS = const(19200)      # 400 days of half-hours (> 13 months): 76.8 KB
 DAILY_SLOTS = const(731)          # two years of midnight reads: 5.8 KB
@@ -69,25 +71,11 @@ class Profile:
 
     # -- per second -----------------------------------------------------------------
     def tick(self, now, wh):
-        """Allocation-free unless a boundary is crossed (the meter calls
-        half_hour and day_changed from its due table instead)."""
-        self.half_hour(now, wh)
-        self.day_changed(now // DAY, wh)
-
-    def next_due(self, now):
-        """When the running half-hour closes (now: a clock set left it);
-        the day comes from the meter's due table (day_changed)."""
-        i = self.idx
-        return now if now // HALF_HOUR != i else (i + 1) * HALF_HOUR
-
-    def half_hour(self, now, wh):
+        """Allocation-free unless a boundary is crossed."""
         i = now // HALF_HOUR
         if i != self.idx:
             self._close(i, wh)
-
-    def day_changed(self, d, wh):
-        """Day d began (or the clock was set into it): the midnight read and
-        the day, week and month consumption periods."""
+        d = now // DAY
         if d != self.day:
             self._roll_days(d, wh)
 

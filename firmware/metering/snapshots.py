@@ -239,12 +239,9 @@ class Snapshots:
                 self.schedules.append(x)
             changed = True
         if changed:
-            self._changed(now)
+            self._save()
+            self._due()
         return out
-
-    def _changed(self, now):
-        self._save()
-        self._due()
 
     def _next(self, s, now):
         """The first due time of schedule s at or after now, or NEVER."""

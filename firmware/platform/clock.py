@@ -26,13 +26,12 @@ from ..compat import const
 UTC_INVALID = 0xFFFFFFFF
 NEVER = 0xFFFFFFFF              # an activation or due time that never comes (the same value)
 DAY = const(86400)
-HALF_HOUR = const(1800)
 # Block period codes: ZSE's Block Period Duration Type timebase (0 minutes
 # -- here "none" --, 1 days, 2 weeks, 3 months; control nibble 0, start of
-# timebase), also the tariff's thresholds part (tariff/matrix.py)
+# timebase), also the tariff's thresholds part (tariff/loader.py BP_NAMES)
 BP_NONE = const(0)
-BP_DAY = const(1)
-BP_WEEK = const(2)
+_BP_DAY = const(1)
+_BP_WEEK = const(2)
 BP_MONTH = const(3)
 UTC_MIN = const(631152000)      # 7305 days after 2000-01-01
 UTC_MAX = const(3155760000)     # 36525 days after 2000-01-01
@@ -105,12 +104,6 @@ def weekday(days):
     return (days + 5) % 7
 
 
-def month_days(days):
-    """(first day, first day of the next month) of the month holding a day."""
-    y, m, d = civil(days)
-    return days - d + 1, days_from_civil(y + (m == 12), m % 12 + 1, 1)
-
-
 def add_months(t, k):
     """UTC t moved k calendar months on (k < 0: back), the day clamped to
     the month's end, the time of day kept."""
@@ -132,14 +125,14 @@ def billing_period(t):
 
 
 def period_id(bp, t):
-    """Id of the block period of kind bp (BP_*) holding UTC t, increasing
+    """Id of the block period of kind bp (BP_* codes) holding UTC t, increasing
     with time (persisted in the register record): day number, week number
     (weeks start on Monday, 2000-01-03 was one), year * 12 + month - 1; 0
     for none."""
     day = t // DAY
-    if bp == BP_DAY:
+    if bp == _BP_DAY:
         return day
-    if bp == BP_WEEK:
+    if bp == _BP_WEEK:
         return (day + 5) // 7
     if bp == BP_MONTH:
         return billing_period(t) - 1
@@ -151,22 +144,15 @@ def period_bounds(bp, t):
     weeks (from Monday) and calendar months start at 00:00 UTC; (0, 0) for
     none (ZSE D.4.2.2.3 Start of Block Period, Block Period Duration)."""
     day = t // DAY
-    if bp == BP_DAY:
+    if bp == _BP_DAY:
         return day * DAY, (day + 1) * DAY
-    if bp == BP_WEEK:
+    if bp == _BP_WEEK:
         s = day - (day + 5) % 7
         return s * DAY, (s + 7) * DAY
     if bp == BP_MONTH:
-        s, e = month_days(day)
-        return s * DAY, e * DAY
+        y, m, d = civil(day)
+        return (day - d + 1) * DAY, days_from_civil(y + (m == 12), m % 12 + 1, 1) * DAY
     return 0, 0
-
-
-def date_key(days):
-    """A day number as one int: year << 9 | month << 5 | day (friendly
-    special days, a year of 0xFFFF matching every year)."""
-    y, m, d = civil(days)
-    return (y << 9) | (m << 5) | d
 
 
 class SimClock:

@@ -30,7 +30,7 @@ import struct
 
 from ..compat import const
 from ..tariff.account import SRC_STANDING
-from ..platform.clock import DAY, NEVER, date_key, weekday
+from ..platform.clock import DAY, NEVER, civil, weekday
 from . import utrn as U
 
 UNIT_SCALER = const(-5)
@@ -183,7 +183,8 @@ class Account:
         day = t // DAY
         if day != self._fday:
             self._fday = day
-            self._fkey = date_key(day)
+            y, mo, d = civil(day)
+            self._fkey = (y << 9) | (mo << 5) | d
             self._fwd = 1 << weekday(day)        # Monday = bit 0
         p = self._fp
         minute = (t - day * DAY) // 60

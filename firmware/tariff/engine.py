@@ -94,7 +94,10 @@ class TariffEngine:
         self.period_id = -1
         self._cost = 0                    # price units x Wh/kWh not yet debited (< 1000)
         self._sc = 0                      # standing charge x seconds not yet debited (< period)
-        self._next = 0                    # next time the selector or a part may change
+        # the next second at which the selector or a part may change (a
+        # switch point, an activation, midnight; 0: look again): the tick of
+        # next_change + 1 runs advance (meter.py's due table)
+        self.next_change = 0
         self.sel = 1
         self.sel_start = 0
         self._slot = 0
@@ -121,7 +124,7 @@ class TariffEngine:
         self.block_period = bp
         self.thresholds = bands
         self.sc_amount, self.sc_period = sc
-        self._next = 0
+        self.next_change = 0
 
     def load(self):
         got = self.store.load_rec(STORE_KEY, _SCHEMA, _VERSION, self._decode)
@@ -190,7 +193,7 @@ class TariffEngine:
             self.app.log(self.app.event_log, EV_TARIFF_ACTIVATED, _mask(done))
             if self.on_activate is not None:
                 self.on_activate(_mask(done))
-        self._next = 0
+        self.next_change = 0
         self.app.end(h)
         return done
 
@@ -237,9 +240,10 @@ class TariffEngine:
 
     # -- time ------------------------------------------------------------------------------------
     def clock_changed(self):
-        self._next = 0
+        self.next_change = 0
 
-    def _advance(self, t):
+    def advance(self, t):
+        """What falls due at second t: activations, block period, selector."""
         for _ in range(len(KINDS)):
             self._activate_due(t)
         pid = period_id(self.block_period, t)
@@ -255,7 +259,7 @@ class TariffEngine:
             if p.passive is not None and t < p.at < nxt:
                 nxt = p.at
         before = (self.sel, self.price_now())
-        self.sel, self.sel_start, self._next = sel, start, nxt
+        self.sel, self.sel_start, self.next_change = sel, start, nxt
         if sel <= M.N_TOU:
             self._band, self._slot = 0, sel - 1
         else:
@@ -268,30 +272,17 @@ class TariffEngine:
         c = self.counters
         for i in range(M.N_BANDS):
             c[i] = 0
-        self._next = 0
+        self.next_change = 0
 
     # -- metering -----------------------------------------------------------------------------
-    def next_due(self):
-        """The first UTC second whose tick needs more than metering: the
-        next switch point, pending activation, block period or midnight at t
-        is due at t + 1 (a tick meters the second [now-1, now))."""
-        return self._next + 1
-
-    def due(self, now):
-        """Switch point, activations, block period at the second [now-1, now)."""
-        self._advance(now - 1)
-
     def tick(self, now, wh):
-        """Meter one second [now-1, now) with wh whole Wh, with what fell due
-        (engine-only use; the meter calls due() from its due table and
-        meter()). Allocation-free unless a switch point, activation or
-        midnight is crossed."""
-        if now > self._next:
-            self._advance(now - 1)
-        self.meter(wh)
-
-    def meter(self, wh):
-        """Wh and the standing charge of one second; allocation-free."""
+        """Meter one second [now-1, now) with wh whole Wh. Allocation-free
+        unless a switch point, activation or midnight is crossed (the meter
+        runs advance(now - 1) from its due table first, so the check here
+        only serves engine-only use)."""
+        t = now - 1
+        if t >= self.next_change:
+            self.advance(t)
         if wh:
             self._add(wh)
         sc = self._sc + self.sc_amount
@@ -469,7 +460,7 @@ class TariffEngine:
         self.counters = vals[_N_REG:]
         (self.period_id, self._cost, self._sc, self.account.energy,
          self.account.standing) = struct.unpack_from(_TAIL, b, off)
-        self._next = 0
+        self.next_change = 0
 
 
 

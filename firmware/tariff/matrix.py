@@ -11,7 +11,7 @@
 import struct
 
 from ..compat import const
-from ..platform.clock import BP_NONE, BP_DAY, BP_WEEK, BP_MONTH
+from ..platform.clock import BP_MONTH
 
 N_TOU = const(48)
 N_BANDS = const(8)
@@ -112,8 +112,7 @@ def unpack_prices(blob):
 # thresholds part: block period u8, then per band: count u8, 3 x u32 Wh.
 # The block period codes (BP_*, platform/clock.py with the period maths) are
 # ZSE's Block Period Duration Type timebase, so the Price cluster publishes
-# them as they are.
-BP_NAMES = ("none", "day", "week", "month")
+# them as they are (their names in documents: loader.py BP_NAMES).
 
 
 def pack_thresholds(period, bands):

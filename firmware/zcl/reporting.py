@@ -44,6 +44,9 @@ class Reporting:
         self.app = app
         self.entries = []
         self.sent = 0
+        # monotonic second from which tick() may send (the meter's due
+        # table): worked out by tick; 0 (look at once) when entries change
+        self.next_due = NEVER
 
     def find(self, cl, aid, dst=None, dst_ep=None):
         """The requester's entry, or with dst None the first for aid."""
@@ -56,6 +59,7 @@ class Reporting:
     def configure(self, cl, req, aid, t, mn, mx, ch, save=True):
         """One record's status (ZCL rev 6 §2.5.7.3); save False leaves the
         save to the caller (one write for a whole command)."""
+        self.next_due = 0
         a = cl.adefs.get(aid)
         if a is None:
             return S.UNSUPPORTED_ATTRIBUTE
@@ -85,21 +89,6 @@ class Reporting:
         return S.SUCCESS
 
     # -- per-second ------------------------------------------------------------
-    def next_due(self, now):
-        """Monotonic second from which tick() may send: an entry's minimum
-        interval (from then on its value is compared every second: a change
-        can be reported at once) or its maximum, whichever is first
-        (ZCL rev 6 §2.5.7.1.5-6); now for a report still owed; NEVER with
-        nothing configured. Allocation-free."""
-        t = NEVER
-        for e in self.entries:
-            if e.due:
-                return now
-            x = e.last_t + (e.max if e.max and e.max < e.min else e.min)
-            if x < t:
-                t = x
-        return t
-
     def tick(self, now):
         """Send due reports. Allocation-free when nothing is due."""
         any_due = False
@@ -121,6 +110,16 @@ class Reporting:
             any_due = any_due or e.due
         if any_due:
             self._send_due(now)
+        # next_due: an entry's minimum interval (from then on its value is
+        # compared every second: a change is reported at once) or its
+        # maximum, whichever is first (ZCL rev 6 §2.5.7.1.5-6); now for a
+        # report still owed (no room in the frame)
+        t = NEVER
+        for e in self.entries:
+            x = now if e.due else e.last_t + (e.max if e.max and e.max < e.min else e.min)
+            if x < t:
+                t = x
+        self.next_due = t
 
     def _send_due(self, now):
         eng = self.app.zcl
@@ -162,6 +161,7 @@ class Reporting:
     def load(self):
         data = self.app.store.load(STORE_KEY)
         self.entries = []
+        self.next_due = 0
         if not data:
             return
         now = self.app.clock.mono()
