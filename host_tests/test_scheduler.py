@@ -10,6 +10,7 @@ from firmware.metering.profile import HALF_HOUR
 from firmware.platform.clock import DAY
 from tools import zcl_host as Z
 from test_time import answer
+from runtimes import run_script
 
 FLAT = {"tariff_id": 20, "provider_id": 1, "currency": 826, "price_scaler": -5, "tou": [20000],
         "standing_charge": {"amount": 86400, "period_s": 86400},
@@ -172,3 +173,24 @@ def test_inputs_and_identify(tmp_path):
     b.tick()
     assert [s for _, s in ran] == [MT._S_BUTTON] and m.button_presses == 1
     assert m.next_wakeup() == T0 + HALF_HOUR
+
+
+def test_due_table_same_on_both_runtimes(tmp_path):
+    """mp/sched_wakeup.py: a board sleeping until next_wakeup() misses no
+    due action, the same on CPython and on the MicroPython unix port."""
+    (tmp_path / "c").mkdir()
+    (tmp_path / "m").mkdir()
+    cpy = run_script("cpython", "sched_wakeup.py", str(tmp_path / "c"))
+    mpy = run_script("micropython", "sched_wakeup.py", str(tmp_path / "m"),
+                     preload="firmware.meter")
+    assert mpy == cpy
+    lines = cpy.splitlines()
+    assert "EARLY" not in cpy and lines[-1].startswith("early 0 ")
+    # the tariff activation is the tick of 601, the DRLC event's start and end
+    # are at 900 and 960, each announced the second before as the wakeup
+    assert "t 601 slots 0,%d announced 601 " % MT._S_REG in lines
+    assert "t 900 slots %d announced 900 " % MT._S_DRLC in lines
+    assert "t 960 slots %d announced 960 " % MT._S_DRLC in lines
+    # midnight after the forward step: the day, the register save, the profile
+    assert "t 86400 slots %d,%d,%d announced 86400 " % (MT._S_DAY, MT._S_REG,
+                                                         MT._S_PROFILE) in lines
