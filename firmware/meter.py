@@ -80,15 +80,20 @@ _REG_HDR = _REG_FMT + "H"     # the record's head: energy, time, tariff-state le
 
 _ESI_EP = const(1)
 _DEVICE_ESI = const(0x0500)
-_REG_PERIOD = const(1800)          # registers and profile: every UTC half hour (clock.HALF_HOUR)
-# The due table (Meter.tick): one slot per action that falls due, in the
-# order the tick runs them. Tariff first (a switch point, an activation or a
-# block period sets what the second costs), then the second is metered,
-# then the rest (what records or reports the metered second). Each slot's
-# due time comes from its engine (next_due), in UTC, or in monotonic
-# seconds for the slots in _MONO (intervals a clock set must not move).
+_REG_PERIOD = const(1800)          # registers and profile: every UTC half hour (profile.HALF_HOUR)
+# The due table (Meter.tick walks it, Meter._slot holds it): one slot per
+# action that falls due, in the order the tick runs them (ties: slot order).
+# Tariff first (a switch point, an activation, a block period or midnight
+# sets what the second costs), then the second is metered (slot 1, every
+# second), then the rest (what records or reports the metered second). Each
+# slot's due time is its engine's (tariff next_change + 1, account _next_at,
+# time next_sync, DRLC next_due, reporting next_due, snapshots next_due) or
+# the meter's own (day, register save, profile), in UTC, or in monotonic
+# seconds for the slots in _MONO (intervals a clock set must not move). The
+# order is the one the tick had before the table: the flash writes of one
+# second (register save, then profile) are what a power cut finds.
 _S_TARIFF = const(0)       # switch points, activations, block periods (tariff/engine.py)
-_S_ACCOUNT = const(1)      # the second's metering, every second; future-dated account parameters
+_S_ACCOUNT = const(1)      # the second's metering; future-dated account parameters (Account.tick)
 _S_IDENTIFY = const(2)     # Identify countdown, every second while identifying
 _S_TIME = const(3)         # time sync request / retry (clusters/time_client.py), monotonic
 _S_DRLC = const(4)         # DRLC event starts, ends, cancellations
@@ -97,7 +102,7 @@ _S_BUTTON = const(6)       # the button's press (an input: due when pending)
 _S_SNAP = const(7)         # scheduled snapshots (metering/snapshots.py)
 _S_DAY = const(8)          # midnight UTC: billing period, prepayment daily read (and profile day)
 _S_REG = const(9)          # the half-hourly register save
-_S_PROFILE = const(10)     # the profile: half-hour interval closes, then the day (metering/profile.py)
+_S_PROFILE = const(10)     # the profile: its half hour closes, then the day (metering/profile.py)
 _N_SLOTS = const(11)
 _MONO = const(0x28)        # bits of the monotonic slots (_S_TIME, _S_REPORT)
 _WS_PER_WH = const(3600)
