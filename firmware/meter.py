@@ -62,7 +62,7 @@ from .clusters.drlc_client import DrlcClient
 from .clusters.price import Price
 from .clusters.calendar import CalendarServer
 from .platform.hw import AuxSwitches
-from .platform.clock import plausible, rtc_check
+from .platform.clock import plausible, rtc_check, DAY, NEVER
 from .metering.profile import Profile
 from .metering.ringlog import SeqLog
 from .tariff.engine import TariffEngine, IMMEDIATE
@@ -80,7 +80,31 @@ _REG_HDR = _REG_FMT + "H"     # the record's head: energy, time, tariff-state le
 
 _ESI_EP = const(1)
 _DEVICE_ESI = const(0x0500)
-_REG_PERIOD = const(1800)
+_REG_PERIOD = const(1800)          # registers and profile: every UTC half hour (profile.HALF_HOUR)
+# The due table (Meter.tick walks it, Meter._slot holds it): one slot per
+# action that falls due, in the order the tick runs them (ties: slot order).
+# Tariff first (a switch point, an activation, a block period or midnight
+# sets what the second costs), then the second is metered (slot 1, every
+# second), then the rest (what records or reports the metered second). Each
+# slot's due time is its engine's (tariff next_change + 1, account _next_at,
+# time next_sync, DRLC next_due, reporting next_due, snapshots next_due) or
+# the meter's own (day, register save, profile), in UTC, or in monotonic
+# seconds for the slots in _MONO (intervals a clock set must not move). The
+# order is the one the tick had before the table: the flash writes of one
+# second (register save, then profile) are what a power cut finds.
+_S_TARIFF = const(0)       # switch points, activations, block periods (tariff/engine.py)
+_S_ACCOUNT = const(1)      # the second's metering; future-dated account parameters (Account.tick)
+_S_IDENTIFY = const(2)     # Identify countdown, every second while identifying
+_S_TIME = const(3)         # time sync request / retry (clusters/time_client.py), monotonic
+_S_DRLC = const(4)         # DRLC event starts, ends, cancellations
+_S_REPORT = const(5)       # attribute reporting (zcl/reporting.py), monotonic
+_S_BUTTON = const(6)       # the button's press (an input: due when pending)
+_S_SNAP = const(7)         # scheduled snapshots (metering/snapshots.py)
+_S_DAY = const(8)          # midnight UTC: billing period, prepayment daily read (and profile day)
+_S_REG = const(9)          # the half-hourly register save
+_S_PROFILE = const(10)     # the profile: its half hour closes, then the day (metering/profile.py)
+_N_SLOTS = const(11)
+_MONO = const(0x28)        # bits of the monotonic slots (_S_TIME, _S_REPORT)
 _WS_PER_WH = const(3600)
 _CAPABILITY = const(0x8E)   # ZDO: FFD, mains, rx-on-when-idle, allocate addr
 _ALERT_LOG = const(16)
@@ -206,12 +230,11 @@ class Meter:
         self._devices = {}
         for k, v in cfg["han_devices"].items():
             self._devices[int(k, 0) if isinstance(k, str) else k] = v
-        self._pp_day = -1
+        self._day = -1               # the day (clock.DAY) whose change was last dispatched
         self.price = _register(z, Price(self))
         self.calendar = _register(z, CalendarServer(self))
         self.tariff.on_change = self.price.price_changed
         self.tariff.on_activate = self._tariff_activated
-        self._tickers = (self.identify, self.time, self.drlc)
         p = self.prepayment         # the logs by intent log id
         self._logs = (self.event_log, self.security_log, self.power_log) + self.snapshots.logs + \
             (p.topups, p.debts, p.snaps)
@@ -229,7 +252,7 @@ class Meter:
         if resume >= 0:
             self.clock.set(resume)
         now = self.clock.now()
-        self._pp_day = now // 86400
+        self._day = now // DAY
         if elapsed:
             self.tariff.catch_up(elapsed, now)      # standing charge runs while the mains is off
             self.account.catch_up(elapsed, now)
@@ -244,17 +267,14 @@ class Meter:
             self.time.clock_lost()
             self.log(self.event_log, EV_CLOCK_SET, rtc)     # value: the RTC time discarded
         self._reg_period = self.clock.now() // _REG_PERIOD
-        self._announce()
+        # ZDO Device_annce (ZigBee PRO §2.4.3.1.11): tsn, nwk, ieee, capability
+        p = struct.pack("<BHQB", self.zcl.next_seq(), self.nwk_addr, self.ieee, _CAPABILITY)
+        self._send(A.Aps(self.nwk_addr, 0, 0xFFFD, 0, A.PROFILE_ZDO, 0x0013, p, False))
         self.drlc.boot()
         bootrec.finish(self)        # alerts for records no slot of which was readable
         self.time.next_sync = self.clock.mono()     # sync at once (GBCS §9.1.3)
         self._update_display()
         gc.collect()        # boot's records and buffers are garbage now: free them in one go
-
-    def _announce(self):
-        # ZDO Device_annce (ZigBee PRO §2.4.3.1.11): tsn, nwk, ieee, capability
-        p = struct.pack("<BHQB", self.zcl.next_seq(), self.nwk_addr, self.ieee, _CAPABILITY)
-        self._send(A.Aps(self.nwk_addr, 0, 0xFFFD, 0, A.PROFILE_ZDO, 0x0013, p, False))
 
     # -- inputs ----------------------------------------------------------------
     def on_aps(self, msg):
@@ -274,7 +294,9 @@ class Meter:
         atomic operation (begin/end): what a second changes and records is
         committed together; the half-hour register save keeps its place.
         The tick is never inside another operation: a hold an error left
-        open ends here."""
+        open ends here. Beside the metering of the second (energy, tariff
+        registers and standing charge, time debts, supply and load limiter)
+        it runs only what is due, walking the due table (_S_*)."""
         tx = self._tx
         tx[0] = True
         ws = self._ws + self.metrology.take_ws()
@@ -286,30 +308,115 @@ class Meter:
         self._ws = ws
         self.power_w = self.metrology.power_w()
         now = self.clock.now()
-        self.tariff.tick(now, wh)
-        self.account.tick(now)
-        self.supply.tick(now, self.power_w)
-        for cl in self._tickers:
-            cl.tick(now)
-        self.reporting.tick(self.clock.mono())
-        if self.button.pending:
-            self.button_presses += self.button.take()
-            self.ui(UI_ENABLE_SUPPLY)            # the button arms -> enables (SMETS)
-        self.snapshots.tick(now)
-        if now // 86400 != self._pp_day:
-            self._pp_day = now // 86400
-            self.snapshots.day_changed(now)      # end of a billing period at midnight UTC
-            if self.account.mode == AC.PREPAY:   # prepayment daily read at midnight UTC
-                self.prepayment.snapshot(SNAP_GENERAL)
-        if now // _REG_PERIOD != self._reg_period:
-            self.save_registers()
-            self._commit()
-        self.profile.tick(now, self.import_wh)
+        mono = self.clock.mono()
+        for s in range(_N_SLOTS):
+            # each slot's due time is asked of its engine as the walk
+            # reaches it (an action sees what the ones before it changed)
+            if s == _S_ACCOUNT:
+                self._slot(s, now, mono, wh)
+                continue
+            d = self._slot(s, now, mono, -1)
+            if d <= (mono if (_MONO >> s) & 1 else now) and d != NEVER:
+                self._slot(s, now, mono, wh)
         tx[0] = False
         if tx[1] or tx[2]:
             self._commit()
         self._flush_nv()
         self._update_display()
+
+    # -- the due table ------------------------------------------------------------------
+    def next_wakeup(self):
+        """UTC second at which the tick next has something due (now: due at
+        once, never earlier; NEVER: nothing), so a board may sleep until its
+        RTC alarm then: the earliest slot of the due table, monotonic ones
+        mapped through the monotonic second now. Not in it: the metering of
+        each second (a board that slept ticks the seconds it skipped: they
+        accrue the standing charge and time debts) and the inputs that wake
+        a board themselves (the link, the button, metrology pulses). A
+        report past its minimum interval is due every second (its value is
+        compared)."""
+        now = self.clock.now()
+        mono = self.clock.mono()
+        t = NEVER
+        for s in range(_N_SLOTS):
+            d = self._slot(s, now, mono, -1)
+            if d != NEVER:
+                if (_MONO >> s) & 1:
+                    d += now - mono
+                if d < t:
+                    t = d
+        return now if t < now else t
+
+    def _slot(self, s, now, mono, wh):
+        """Slot s: its action first unless wh < 0 (wh: the Wh this second
+        metered). Returns when it next needs the CPU: UTC (monotonic for
+        _MONO slots), at or before now when due, NEVER for nothing. A clock
+        set needs no re-arming: the day, register and profile slots compare
+        the period they last handled with the period now (a step either way
+        is due at once); the engines recompute theirs on the step
+        (clock_changed)."""
+        run = wh >= 0
+        if s == _S_TARIFF:
+            # the tick meters [now - 1, now): a change at t is due at t + 1
+            if run:
+                self.tariff.advance(now - 1)
+            return self.tariff.next_change + 1
+        if s == _S_ACCOUNT:
+            # the second itself, every second: its Wh and standing charge
+            # (the tariff), time debts and the future-dated parameters that
+            # fall due (Account.tick, prepay/account.py), the supply
+            if run:
+                self.tariff.tick(now, wh)
+                self.account.tick(now)
+                self.supply.tick(now, self.power_w)
+            return self.account._next_at
+        if s == _S_IDENTIFY:
+            if run:
+                self.identify.tick(now)
+            return now if self.identify.identifying else NEVER
+        if s == _S_TIME:
+            if run:
+                self.time.due(mono)
+            return self.time.next_sync
+        if s == _S_DRLC:
+            if run:
+                self.drlc.tick(now)
+            return self.drlc.next_due
+        if s == _S_REPORT:
+            if run:
+                self.reporting.tick(mono)
+            return self.reporting.next_due
+        if s == _S_BUTTON:
+            if run:
+                self.button_presses += self.button.take()
+                self.ui(UI_ENABLE_SUPPLY)        # the button arms -> enables (SMETS)
+            return now if self.button.pending else NEVER
+        if s == _S_SNAP:
+            if run:
+                self.snapshots.tick(now)
+            return self.snapshots.next_due
+        if s == _S_DAY:
+            if run:
+                # the one day change (a clock set into another day included);
+                # the profile takes it at its own slot, after the register
+                # save (the order of flash writes is what a power cut finds)
+                self._day = now // DAY
+                self.snapshots.day_changed(now)      # end of a billing period at midnight UTC
+                if self.account.mode == AC.PREPAY:   # prepayment daily read at midnight UTC
+                    self.prepayment.snapshot(SNAP_GENERAL)
+            d = self._day
+            return now if now // DAY != d else (d + 1) * DAY
+        if s == _S_REG:
+            if run:
+                self.save_registers()
+                self._commit()
+            p = self._reg_period
+            return now if now // _REG_PERIOD != p else (p + 1) * _REG_PERIOD
+        pr = self.profile                      # _S_PROFILE: its half hour, the day
+        if run:
+            pr.tick(now, self.import_wh)
+        i = pr.idx
+        return now if now // _REG_PERIOD != i or pr.day != self._day else (i + 1) * _REG_PERIOD
 
     def log(self, which, code, value):
         """Append code, time, value to one of the flash logs (inside an

@@ -37,7 +37,7 @@ def events(meter, code):
 
 
 def test_window_constants_are_the_documented_days():
-    from firmware.tariff.engine import days_from_civil
+    from firmware.platform.clock import days_from_civil
     assert CK.UTC_MIN == days_from_civil(2020, 1, 1) * 86400
     assert CK.UTC_MAX == days_from_civil(2100, 1, 1) * 86400
     assert CK.plausible(T0) and CK.plausible(CK.UTC_MIN) and CK.plausible(CK.UTC_MAX - 1)

@@ -14,7 +14,8 @@ from firmware.metering import snapshots as SN
 from firmware.platform.store import PowerCut
 from firmware.prepay import account as AC
 from firmware.prepay import config as CFG
-from firmware.tariff.engine import EV_TARIFF_ACTIVATED, days_from_civil
+from firmware.tariff.engine import EV_TARIFF_ACTIVATED
+from firmware.platform.clock import days_from_civil
 from tools import utrn as UT
 from tools import zcl_host as Z
 

@@ -7,6 +7,7 @@ import pytest
 
 from conftest import Bench, decoded, T0
 from firmware.metering import profile as PR
+from firmware.platform import clock as CK
 from firmware.metering.ringlog import SeqLog, SlotRing
 from firmware.platform.store import FileBackend, PowerCut, Store
 from runtimes import run_script
@@ -89,10 +90,10 @@ def test_fourteen_months_capacity_wrap_and_reads(tmp_path):
 
 def test_month_and_week_rollover(tmp_path):
     p, exp, midnight, ws = run_profile(tmp_path, 70, step=300)
-    y, m, d = PR.civil(p.day)
+    y, m, d = CK.civil(p.day)
     first_of_month = p.day - (d - 1)
     assert p.month_start == midnight[first_of_month]
-    monday = p.day - PR.weekday(p.day)
+    monday = p.day - CK.weekday(p.day)
     assert p.week_start == midnight[monday]
     assert p.prev_week == midnight[monday] - midnight[monday - 7]
 

@@ -314,8 +314,9 @@ def test_invariants_registers_sum_to_total_and_cost_is_exact(tmp_path_factory, s
 
 def _resets(e, d, t):
     """Whether the engine starts a new block period at second t - 1."""
-    from firmware.tariff.engine import _period_id
-    return _period_id(M.BP_NAMES.index(d.get("block_period", "month")), t - 1) > e.period_id
+    from firmware.platform.clock import period_id
+    from firmware.tariff.loader import BP_NAMES
+    return period_id(BP_NAMES.index(d.get("block_period", "month")), t - 1) > e.period_id
 
 
 def test_the_default_tariff_puts_everything_in_register_one(tmp_path):

@@ -11,7 +11,7 @@ from ..zcl import status as S
 from ..zcl.cluster import Cluster, Cmds
 from ..zcl.status import ZclError
 from ..tariff import calendar as C
-from ..tariff.engine import NEVER
+from ..platform.clock import NEVER
 
 _CAL_DELIVERED = const(0x00)
 _TIME_REF_UTC = const(0x00)

@@ -69,7 +69,7 @@ class DrlcClient(Cluster):
         self.hub_ep = hub_ep
         self.ep = ep
         self.table = E.EventTable(E.Rng(seed))
-        self._next = 0
+        self.next_due = 0
         self.reports = 0
         # Application callbacks: fn(event, reason). reason is one of
         # started, resume, opt_in (start) / completed, cancelled,
@@ -82,13 +82,11 @@ class DrlcClient(Cluster):
             check_range(value, 0, 60)          # ZSE D.2.3.2: 0..0x3C minutes
         return 0
 
-    def _cfg(self):
-        v = self.values
-        return v[0x0000], v[0x0001], v[0x0002], v[0x0003]
-
     # -- received commands ---------------------------------------------------------
     def on_LoadControlEvent(self, req, f):
-        if self.table.add(f, self.app.clock.now(), self._cfg(), req.aps.src, req.aps.src_ep):
+        v = self.values           # UEG, start and duration randomisation, device class
+        if self.table.add(f, self.app.clock.now(), (v[0x0000], v[0x0001], v[0x0002], v[0x0003]),
+                          req.aps.src, req.aps.src_ep):
             self._run(req)
 
     def on_CancelLoadControlEvent(self, req, f):
@@ -114,9 +112,10 @@ class DrlcClient(Cluster):
         self.table.opt(out, self.app.clock.now(), eid)
         self._run(None)
 
-    # -- time -------------------------------------------------------------------------
+    # -- time: next_due is this client's slot in the meter's due table (meter.py) ----
     def tick(self, now):
-        if now >= self._next:      # integer compare only when nothing is due
+        """Start, end and cancel what fell due at next_due (UTC; NEVER: none)."""
+        if now >= self.next_due:
             self._run(None)
 
     def on_clock_set(self):
@@ -131,7 +130,8 @@ class DrlcClient(Cluster):
         now = self.app.clock.now()
         for e in self.table.events:
             if e.state == E.S_RUNNING and now < e.eff_end and not e.flags & E.F_OPTED_OUT:
-                self._call(self.on_start, e, "resume")
+                if self.on_start is not None:
+                    self.on_start(e, "resume")
         self._run(None)
         self.get_scheduled_events()
 
@@ -162,12 +162,10 @@ class DrlcClient(Cluster):
                 self._report(d[1], d[2], d[3], req)
                 req = None      # only the first report answers the command
             else:
-                self._call(self.on_start if d[0] == "start" else self.on_stop, d[1], d[2])
-        self._next = t.next_change()
-
-    def _call(self, fn, e, reason):
-        if fn is not None:
-            fn(e, reason)
+                fn = self.on_start if d[0] == "start" else self.on_stop
+                if fn is not None:
+                    fn(d[1], d[2])
+        self.next_due = t.next_change()
 
     def _report(self, e, st, now, req, eid=None):
         f = {"IssuerEventID": e.id if e else eid, "EventStatus": st, "EventStatusTime": now,

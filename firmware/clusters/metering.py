@@ -14,7 +14,7 @@ from ..metering import profile as PR
 from ..tariff.matrix import block_slot
 from ..prepay.account import P_LL_POWER
 from ..prepay import supply as SU
-from .price import period_bounds
+from ..platform.clock import BP_MONTH, period_bounds
 
 
 _ATTR_SUMMATION = const(0x0000)
@@ -217,7 +217,7 @@ class Metering(Cluster):
             return now
         bill = m.snapshots.bill_to_date()
         if aid == 0x0A02:
-            s, e = period_bounds(m.tariff, now, True)       # the billing month
+            s, e = period_bounds(BP_MONTH, now)       # the billing month
             if now > s:
                 bill = bill * (e - s) // (now - s)
         return min(max(bill, 0), 0xFFFFFFFF)

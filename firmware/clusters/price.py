@@ -19,7 +19,7 @@ from ..zcl.cluster import Cluster, Cmds, Attrs, A_R
 from ..zcl.status import ZclError
 from ..zcl.engine import runs
 from ..tariff import matrix as M
-from ..tariff.engine import NEVER
+from ..platform.clock import NEVER, BP_NONE, BP_MONTH, period_bounds
 
 UNIT_KWH = const(0x00)
 _SEG_HEAD = const(19)              # ProviderID .. SubPayloadControl of the segmented commands
@@ -137,12 +137,15 @@ class Price(Cluster):
         if aid == 0x010F:
             return max(len(th) for th in tf.thresholds)
         if aid == 0x0200 or aid == 0x0700:
-            return period_bounds(tf, self.app.clock.now(), aid == 0x0700)[0]
+            # block period, or billing period (calendar months; platform/clock.py)
+            return period_bounds(BP_MONTH if aid == 0x0700 else tf.block_period,
+                                 self.app.clock.now())[0]
         if aid == 0x0201 or aid == 0x0701:
-            s, e = period_bounds(tf, self.app.clock.now(), aid == 0x0701)
+            s, e = period_bounds(BP_MONTH if aid == 0x0701 else tf.block_period,
+                                 self.app.clock.now())
             return (e - s) // 60 if e else 0
         if aid == 0x0204:
-            return tf.block_period       # matrix.BP_* are the ZSE duration timebase codes
+            return tf.block_period       # the BP_* codes are the ZSE duration timebase codes
         if aid == 0x0301:
             return tf.sc_amount * 86400 // tf.sc_period   # ZSE: per day
         if aid == 0x0610:
@@ -236,9 +239,9 @@ class Price(Cluster):
 
     def on_GetBlockPeriods(self, req, f):
         tf = self.app.tariff
-        if not tf.uses_blocks() or tf.block_period == M.BP_NONE:
+        if not tf.uses_blocks() or tf.block_period == BP_NONE:
             raise ZclError(S.NOT_FOUND)
-        s, e = period_bounds(tf, self.app.clock.now(), False)
+        s, e = period_bounds(tf.block_period, self.app.clock.now())
         self.reply(req, "PublishBlockPeriod", {
             "ProviderID": tf.provider_id, "IssuerEventID": s, "BlockPeriodStartTime": s,
             "BlockPeriodDuration": (e - s) // 60, "BlockPeriodControl": 0x02,   # repeating
@@ -247,7 +250,7 @@ class Price(Cluster):
 
     def on_GetBillingPeriod(self, req, f):
         tf = self.app.tariff
-        s, e = period_bounds(tf, self.app.clock.now(), True)
+        s, e = period_bounds(BP_MONTH, self.app.clock.now())
         if e < f["EarliestStartTime"]:
             raise ZclError(S.NOT_FOUND)
         self.reply(req, "PublishBillingPeriod", {
@@ -417,22 +420,3 @@ def _tier_block_mode(v):
     s = _charging_scheme(v)
     return (0xFF, 0x00, 0x01, 0x02)[s]
 
-
-def period_bounds(tf, now, billing):
-    """(start, end) of the current block period, or of the billing period
-    (calendar months, starting 00:00 UTC on the 1st)."""
-    from ..tariff.calendar import civil, DAY
-    from ..tariff import engine as E
-    bp = M.BP_MONTH if billing else tf.block_period
-    day = now // DAY
-    if bp == M.BP_DAY:
-        return day * DAY, (day + 1) * DAY
-    if bp == M.BP_WEEK:
-        s = day - (day + 5) % 7
-        return s * DAY, (s + 7) * DAY
-    if bp == M.BP_MONTH:
-        y, m, d = civil(day)
-        s = day - d + 1
-        y2, m2 = (y, m + 1) if m < 12 else (y + 1, 1)
-        return s * DAY, E.days_from_civil(y2, m2, 1) * DAY
-    return 0, 0

@@ -88,10 +88,10 @@ class TimeClient(Cluster):
         eng.send_global(self, self.hub_addr, self.hub_ep, self.ep, READ_ATTR, 4)
         self.pending = True
 
-    def tick(self, now):
-        mono = self.app.clock.mono()
-        if mono < self.next_sync:
-            return
+    # -- scheduling: next_sync is this client's slot in the meter's due table -------
+    def due(self, mono):
+        """The request (or the retry, or giving up) that fell due at the
+        monotonic second next_sync."""
         if self.pending:                 # no answer within the retry period
             if self._failed():
                 self.next_sync = mono + SYNC_PERIOD

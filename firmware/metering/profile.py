@@ -12,9 +12,10 @@ import struct
 
 from ..compat import const
 from .ringlog import SlotRing
+from ..platform.clock import DAY, civil, weekday
 
-HALF_HOUR = const(1800)
-DAY = const(86400)
+HALF_HOUR = const(1800)           # GBCS §7.3.4 half-hourly capture (UTC :00 and :30)
+
 PROFILE_SLOTS = const(19200)      # 400 days of half-hours (> 13 months): 76.8 KB
 DAILY_SLOTS = const(731)          # two years of midnight reads: 5.8 KB
 F_PARTIAL = const(0x01)           # the meter was not running for all of it (power cut, boot)
@@ -24,25 +25,6 @@ F_MERGED = const(0x08)            # written again after a backward clock step (v
 PERIOD_30MIN = const(2)           # ZSE ProfileIntervalPeriod enumeration
 STATE_KEY = "profile"
 _STATE = "<iIIIIIIIIi"            # day, day/week/month start and previous, max demand W, time, last idx
-
-
-def civil(days):
-    """(year, month, day) of a day count since 2000-01-01 (closed form,
-    proleptic Gregorian; H. Hinnant's days_from_civil inverse)."""
-    z = days + 730425                 # days since 0000-03-01
-    era = z // 146097
-    doe = z - era * 146097
-    yoe = (doe - doe // 1460 + doe // 36524 - doe // 146096) // 365
-    doy = doe - (365 * yoe + yoe // 4 - yoe // 100)
-    mp = (5 * doy + 2) // 153
-    d = doy - (153 * mp + 2) // 5 + 1
-    m = mp + 3 if mp < 10 else mp - 9
-    return yoe + era * 400 + (1 if m <= 2 else 0), m, d
-
-
-def weekday(days):
-    """Monday 0 .. Sunday 6 (2000-01-01 was a Saturday)."""
-    return (days + 5) % 7
 
 
 class Profile:

@@ -35,7 +35,7 @@ import struct
 from ..compat import const
 from ..compat import STRUCT_ERRORS
 from .ringlog import SeqLog
-from .profile import civil
+from ..platform.clock import DAY, NEVER, add_months, billing_period
 
 _REC = const(382)
 _HEAD = "<IIIHQ"                  # time, cause, Wh low, Wh high, cost
@@ -44,8 +44,6 @@ BAL_OFF = const(358)              # 22 + 4 * 84
 _MANUAL_SLOTS = const(16)
 _BILL_SLOTS = const(12)
 MAX_SCHEDULES = const(4)
-NEVER = 0xFFFFFFFF
-DAY = const(86400)
 CAUSE_GENERAL = const(0x00000001)
 CAUSE_END_OF_BILLING = const(0x00000002)
 CAUSE_TARIFF_INFO = const(0x00000008)
@@ -68,25 +66,6 @@ _SCHED = "<BIIBII"                # id, start, schedule u24 (in a u32), payload 
 _SCHEMA = const(3)
 _VERSION = const(1)
 _LOG_SNAPSHOTS = const(3)         # intent log id of logs[0] (meter.py Meter._logs)
-
-
-def _add_months(t, k):
-    """t moved k calendar months on, the day clamped to the month's end."""
-    from ..tariff.engine import days_from_civil
-    day, tod = divmod(t, DAY)
-    y, m, d = civil(day)
-    m += k
-    y += (m - 1) // 12
-    m = (m - 1) % 12 + 1
-    nxt = days_from_civil(y + (m == 12), m % 12 + 1, 1)
-    last = nxt - days_from_civil(y, m, 1)
-    return (days_from_civil(y, m, min(d, last))) * DAY + tod
-
-
-def billing_period(t):
-    """Index of the calendar month holding UTC t (y * 12 + m)."""
-    y, m, _ = civil(t // DAY)
-    return y * 12 + m
 
 
 class Snapshots:
@@ -260,12 +239,9 @@ class Snapshots:
                 self.schedules.append(x)
             changed = True
         if changed:
-            self._changed(now)
+            self._save()
+            self._due()
         return out
-
-    def _changed(self, now):
-        self._save()
-        self._due()
 
     def _next(self, s, now):
         """The first due time of schedule s at or after now, or NEVER."""
@@ -281,10 +257,10 @@ class Snapshots:
             t = start + ((now - start + step - 1) // step) * step
         else:
             k = f
-            t = _add_months(start, k)
+            t = add_months(start, k)
             while t < now:
                 k += f
-                t = _add_months(start, k)
+                t = add_months(start, k)
         return t if t < NEVER else NEVER      # beyond 2106: never
 
     def _due(self):

@@ -1,6 +1,15 @@
-# Clock interface. ZigBee UTCTime: seconds since 2000-01-01T00:00:00Z (ZCL rev 6
-# §2.6.2, type 0xE2; GBCS §9.1.3), plus a monotonic second count for intervals
-# (reporting, retries) that a clock set by the hub must not disturb.
+# Clock interface and the one home of the meter's time rules. ZigBee UTCTime:
+# seconds since 2000-01-01T00:00:00Z (ZCL rev 6 §2.6.2, type 0xE2; GBCS
+# §9.1.3), plus a monotonic second count for intervals (reporting, retries)
+# that a clock set by the hub must not disturb.
+#
+# Every date rule of the firmware is here (and nowhere else): day numbers
+# <-> civil dates (proleptic Gregorian), weekdays, months, the block and
+# billing period ids and bounds, the NEVER sentinel and the plausible
+# window. The meter keeps UTC throughout: GBCS captures (half hours,
+# midnight reads, billing periods, §7.3.4), switching tables, friendly
+# periods and block periods all run on UTC; there is no local time or DST
+# offset anywhere in the firmware.
 #
 # 0xFFFFFFFF is not a time: ZCL's "invalid UTCTime", and the firmware's NEVER
 # (an activation or due time that never comes). The meter's clock must never
@@ -15,6 +24,15 @@
 from ..compat import const
 
 UTC_INVALID = 0xFFFFFFFF
+NEVER = 0xFFFFFFFF              # an activation or due time that never comes (the same value)
+DAY = const(86400)
+# Block period codes: ZSE's Block Period Duration Type timebase (0 minutes
+# -- here "none" --, 1 days, 2 weeks, 3 months; control nibble 0, start of
+# timebase), also the tariff's thresholds part (tariff/loader.py BP_NAMES)
+BP_NONE = const(0)
+_BP_DAY = const(1)
+_BP_WEEK = const(2)
+BP_MONTH = const(3)
 UTC_MIN = const(631152000)      # 7305 days after 2000-01-01
 UTC_MAX = const(3155760000)     # 36525 days after 2000-01-01
 # Longest power cut whose standing charge and time debts are caught up from
@@ -50,6 +68,91 @@ def rtc_check(rtc, last_on):
         # valid time: nothing better to go back to, keep the RTC
         return 0, (last_on if plausible(last_on) else -1)
     return (el if el > 0 else 0), -1
+
+
+# -- calendar -------------------------------------------------------------------
+# Day numbers count days since 2000-01-01 (a Saturday); t // DAY is the day
+# of UTC t. Closed forms after H. Hinnant's days_from_civil / civil_from_days
+# (eras of 400 years, years starting 1 March), exact for every day the
+# plausible window and the 32-bit sentinel can reach.
+
+def civil(days):
+    """(year, month, day) of a day number."""
+    z = days + 730425                 # days since 0000-03-01
+    era = z // 146097
+    doe = z - era * 146097
+    yoe = (doe - doe // 1460 + doe // 36524 - doe // 146096) // 365
+    doy = doe - (365 * yoe + yoe // 4 - yoe // 100)
+    mp = (5 * doy + 2) // 153
+    d = doy - (153 * mp + 2) // 5 + 1
+    m = mp + 3 if mp < 10 else mp - 9
+    return yoe + era * 400 + (1 if m <= 2 else 0), m, d
+
+
+def days_from_civil(y, m, d):
+    """Day number of a proleptic Gregorian date."""
+    y -= m <= 2
+    era = y // 400
+    yoe = y - era * 400
+    doy = (153 * (m + (-3 if m > 2 else 9)) + 2) // 5 + d - 1
+    doe = yoe * 365 + yoe // 4 - yoe // 100 + doy
+    return era * 146097 + doe - 730425
+
+
+def weekday(days):
+    """Monday 0 .. Sunday 6 of a day number."""
+    return (days + 5) % 7
+
+
+def add_months(t, k):
+    """UTC t moved k calendar months on (k < 0: back), the day clamped to
+    the month's end, the time of day kept."""
+    day, tod = divmod(t, DAY)
+    y, m, d = civil(day)
+    m += k
+    y += (m - 1) // 12
+    m = (m - 1) % 12 + 1
+    first = days_from_civil(y, m, 1)
+    last = days_from_civil(y + (m == 12), m % 12 + 1, 1) - first
+    return (first + min(d, last) - 1) * DAY + tod
+
+
+def billing_period(t):
+    """Id of the billing period (calendar month, GBCS §7.3.4) holding UTC t:
+    year * 12 + month (persisted in the snapshot schedules record)."""
+    y, m, _ = civil(t // DAY)
+    return y * 12 + m
+
+
+def period_id(bp, t):
+    """Id of the block period of kind bp (BP_* codes) holding UTC t, increasing
+    with time (persisted in the register record): day number, week number
+    (weeks start on Monday, 2000-01-03 was one), year * 12 + month - 1; 0
+    for none."""
+    day = t // DAY
+    if bp == _BP_DAY:
+        return day
+    if bp == _BP_WEEK:
+        return (day + 5) // 7
+    if bp == BP_MONTH:
+        return billing_period(t) - 1
+    return 0
+
+
+def period_bounds(bp, t):
+    """(start, end) UTC of the block period of kind bp holding t: days and
+    weeks (from Monday) and calendar months start at 00:00 UTC; (0, 0) for
+    none (ZSE D.4.2.2.3 Start of Block Period, Block Period Duration)."""
+    day = t // DAY
+    if bp == _BP_DAY:
+        return day * DAY, (day + 1) * DAY
+    if bp == _BP_WEEK:
+        s = day - (day + 5) % 7
+        return s * DAY, (s + 7) * DAY
+    if bp == BP_MONTH:
+        y, m, d = civil(day)
+        return (day - d + 1) * DAY, days_from_civil(y + (m == 12), m % 12 + 1, 1) * DAY
+    return 0, 0
 
 
 class SimClock:

@@ -30,7 +30,7 @@ import struct
 
 from ..compat import const
 from ..tariff.account import SRC_STANDING
-from ..metering.profile import civil
+from ..platform.clock import DAY, NEVER, civil, weekday
 from . import utrn as U
 
 UNIT_SCALER = const(-5)
@@ -38,7 +38,6 @@ PER_PENNY = const(1000)
 PER_POUND = const(100000)
 CREDIT = const(1)              # payment_mode (Account class 111 attr 2)
 PREPAY = const(2)
-NEVER = 0xFFFFFFFF             # no pending change: never a time, even to a clock past it
 IMMEDIATE = const(0)
 
 # charges
@@ -181,14 +180,14 @@ class Account:
         """Inside a non-disablement period (friendly credit) at UTC t.
         Allocation-free: the calendar is decoded when set, and the date's
         special-day key once a day."""
-        day = t // 86400
+        day = t // DAY
         if day != self._fday:
             self._fday = day
             y, mo, d = civil(day)
             self._fkey = (y << 9) | (mo << 5) | d
-            self._fwd = 1 << ((day + 5) % 7)     # 2000-01-01 was a Saturday; Monday = bit 0
+            self._fwd = 1 << weekday(day)        # Monday = bit 0
         p = self._fp
-        minute = (t % 86400) // 60
+        minute = (t - day * DAY) // 60
         for i in range(0, len(p), 3):
             if p[i] & self._fwd and p[i + 1] <= minute < p[i + 2]:
                 return True

@@ -22,9 +22,8 @@
 import struct
 
 from ..compat import const
-from ..metering.profile import civil, weekday
+from ..platform.clock import DAY, civil, weekday
 
-DAY = const(86400)
 ANY16 = const(0xFFFF)
 ANY8 = const(0xFF)
 _MAX_SEASONS = const(4)

@@ -39,10 +39,10 @@ from ..compat import const
 from . import matrix as M
 from . import calendar as C
 from .account import SRC_ENERGY, SRC_STANDING
+from ..platform.clock import NEVER, period_id
 
 KINDS = ("cal", "spd", "prc", "thr", "stc")
 IMMEDIATE = const(0)
-NEVER = const(0xFFFFFFFF)
 STORE_KEY = "tariff"
 _SCHEMA = const(2)                     # the record (store.py load_rec; layout at _pack_parts)
 _VERSION = const(1)
@@ -94,7 +94,10 @@ class TariffEngine:
         self.period_id = -1
         self._cost = 0                    # price units x Wh/kWh not yet debited (< 1000)
         self._sc = 0                      # standing charge x seconds not yet debited (< period)
-        self._next = 0                    # next time the selector or a part may change
+        # the next second at which the selector or a part may change (a
+        # switch point, an activation, midnight; 0: look again): the tick of
+        # next_change + 1 runs advance (meter.py's due table)
+        self.next_change = 0
         self.sel = 1
         self.sel_start = 0
         self._slot = 0
@@ -121,7 +124,7 @@ class TariffEngine:
         self.block_period = bp
         self.thresholds = bands
         self.sc_amount, self.sc_period = sc
-        self._next = 0
+        self.next_change = 0
 
     def load(self):
         got = self.store.load_rec(STORE_KEY, _SCHEMA, _VERSION, self._decode)
@@ -190,7 +193,7 @@ class TariffEngine:
             self.app.log(self.app.event_log, EV_TARIFF_ACTIVATED, _mask(done))
             if self.on_activate is not None:
                 self.on_activate(_mask(done))
-        self._next = 0
+        self.next_change = 0
         self.app.end(h)
         return done
 
@@ -237,12 +240,13 @@ class TariffEngine:
 
     # -- time ------------------------------------------------------------------------------------
     def clock_changed(self):
-        self._next = 0
+        self.next_change = 0
 
-    def _advance(self, t):
+    def advance(self, t):
+        """What falls due at second t: activations, block period, selector."""
         for _ in range(len(KINDS)):
             self._activate_due(t)
-        pid = _period_id(self.block_period, t)
+        pid = period_id(self.block_period, t)
         if pid > self.period_id:
             if self.period_id >= 0:
                 self.reset_block_counters()
@@ -255,7 +259,7 @@ class TariffEngine:
             if p.passive is not None and t < p.at < nxt:
                 nxt = p.at
         before = (self.sel, self.price_now())
-        self.sel, self.sel_start, self._next = sel, start, nxt
+        self.sel, self.sel_start, self.next_change = sel, start, nxt
         if sel <= M.N_TOU:
             self._band, self._slot = 0, sel - 1
         else:
@@ -268,15 +272,17 @@ class TariffEngine:
         c = self.counters
         for i in range(M.N_BANDS):
             c[i] = 0
-        self._next = 0
+        self.next_change = 0
 
     # -- metering -----------------------------------------------------------------------------
     def tick(self, now, wh):
         """Meter one second [now-1, now) with wh whole Wh. Allocation-free
-        unless a switch point, activation or midnight is crossed."""
+        unless a switch point, activation or midnight is crossed (the meter
+        runs advance(now - 1) from its due table first, so the check here
+        only serves engine-only use)."""
         t = now - 1
-        if t >= self._next:
-            self._advance(t)
+        if t >= self.next_change:
+            self.advance(t)
         if wh:
             self._add(wh)
         sc = self._sc + self.sc_amount
@@ -454,7 +460,7 @@ class TariffEngine:
         self.counters = vals[_N_REG:]
         (self.period_id, self._cost, self._sc, self.account.energy,
          self.account.standing) = struct.unpack_from(_TAIL, b, off)
-        self._next = 0
+        self.next_change = 0
 
 
 
@@ -479,28 +485,6 @@ def _mask(kinds):
     for k in kinds:
         m |= 1 << KINDS.index(k)
     return m
-
-
-def days_from_civil(y, m, d):
-    """Days since 2000-01-01 of a proleptic Gregorian date."""
-    y -= m <= 2
-    era = y // 400
-    yoe = y - era * 400
-    doy = (153 * (m + (-3 if m > 2 else 9)) + 2) // 5 + d - 1
-    doe = yoe * 365 + yoe // 4 - yoe // 100 + doy
-    return era * 146097 + doe - 730425
-
-
-def _period_id(bp, t):
-    day = t // C.DAY
-    if bp == M.BP_DAY:
-        return day
-    if bp == M.BP_WEEK:
-        return (day + 5) // 7              # weeks start on Monday (2000-01-03 was one)
-    if bp == M.BP_MONTH:
-        y, m, _ = C.civil(day)
-        return y * 12 + m - 1
-    return 0
 
 
 # record (store.py load_rec: schema 2, version 1; version 0, the format-1

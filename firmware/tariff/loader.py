@@ -5,6 +5,7 @@ from . import matrix as M
 from . import calendar as C
 
 _WILD = "*"
+BP_NAMES = ("none", "day", "week", "month")    # block period codes 0..3 (platform/clock.py)
 
 
 def _date(s):
@@ -108,9 +109,9 @@ def parts_from_doc(doc):
         bands = _pad(doc.get("thresholds", ()), M.N_BANDS, "threshold bands")
         bands = [b or [] for b in bands]
         bp = doc.get("block_period", "month")
-        if bp not in M.BP_NAMES:
-            raise M.MatrixError("block_period: " + " | ".join(M.BP_NAMES))
-        out["thr"] = M.pack_thresholds(M.BP_NAMES.index(bp), bands)
+        if bp not in BP_NAMES:
+            raise M.MatrixError("block_period: " + " | ".join(BP_NAMES))
+        out["thr"] = M.pack_thresholds(BP_NAMES.index(bp), bands)
     if "standing_charge" in doc:
         sc = doc["standing_charge"]
         out["stc"] = M.pack_standing(sc["amount"], sc.get("period_s", 86400))

@@ -11,6 +11,7 @@
 import struct
 
 from ..compat import const
+from ..platform.clock import BP_MONTH
 
 N_TOU = const(48)
 N_BANDS = const(8)
@@ -109,14 +110,9 @@ def unpack_prices(blob):
 
 
 # thresholds part: block period u8, then per band: count u8, 3 x u32 Wh.
-# The block period codes are ZSE's Block Period Duration Type timebase
-# (0 minutes -- here "none" --, 1 days, 2 weeks, 3 months; control nibble 0,
-# start of timebase), so the Price cluster publishes them as they are.
-BP_NONE = const(0)
-BP_DAY = const(1)
-BP_WEEK = const(2)
-BP_MONTH = const(3)
-BP_NAMES = ("none", "day", "week", "month")
+# The block period codes (BP_*, platform/clock.py with the period maths) are
+# ZSE's Block Period Duration Type timebase, so the Price cluster publishes
+# them as they are (their names in documents: loader.py BP_NAMES).
 
 
 def pack_thresholds(period, bands):

@@ -13,6 +13,7 @@ from . import status as S
 from .cluster import A_P
 from .foundation import REPORT_ATTR
 from .engine import TX_PAYLOAD
+from ..platform.clock import NEVER
 
 REPORT_SLOTS = const(16)   # table size; full table -> INSUFFICIENT_SPACE
 STORE_KEY = "reporting"
@@ -43,6 +44,9 @@ class Reporting:
         self.app = app
         self.entries = []
         self.sent = 0
+        # monotonic second from which tick() may send (the meter's due
+        # table): worked out by tick; 0 (look at once) when entries change
+        self.next_due = NEVER
 
     def find(self, cl, aid, dst=None, dst_ep=None):
         """The requester's entry, or with dst None the first for aid."""
@@ -55,6 +59,7 @@ class Reporting:
     def configure(self, cl, req, aid, t, mn, mx, ch, save=True):
         """One record's status (ZCL rev 6 §2.5.7.3); save False leaves the
         save to the caller (one write for a whole command)."""
+        self.next_due = 0
         a = cl.adefs.get(aid)
         if a is None:
             return S.UNSUPPORTED_ATTRIBUTE
@@ -105,6 +110,16 @@ class Reporting:
             any_due = any_due or e.due
         if any_due:
             self._send_due(now)
+        # next_due: an entry's minimum interval (from then on its value is
+        # compared every second: a change is reported at once) or its
+        # maximum, whichever is first (ZCL rev 6 §2.5.7.1.5-6); now for a
+        # report still owed (no room in the frame)
+        t = NEVER
+        for e in self.entries:
+            x = now if e.due else e.last_t + (e.max if e.max and e.max < e.min else e.min)
+            if x < t:
+                t = x
+        self.next_due = t
 
     def _send_due(self, now):
         eng = self.app.zcl
@@ -146,6 +161,7 @@ class Reporting:
     def load(self):
         data = self.app.store.load(STORE_KEY)
         self.entries = []
+        self.next_due = 0
         if not data:
             return
         now = self.app.clock.mono()
