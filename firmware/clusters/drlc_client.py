@@ -4,7 +4,6 @@
 # reports every state change (Report Event Status) and calls the
 # application back (start / stop) so it can shed or restore load.
 from ..compat import const
-from ..zcl import types as T
 from ..zcl.cluster import Cluster, Cmds, Attrs, check_range
 from ..drlc import events as E
 
@@ -18,17 +17,6 @@ _SIG_NONE = const(0x00)
 _SIG_LEN = const(42)                # ZSE D.2.3.3.1: signature field is 42 octets
 _NO_SIGNATURE = bytes(_SIG_LEN)
 _GET_ALL = const(0)                  # Get Scheduled Events: 0 = all events
-
-_LCE = (
-    ("IssuerEventID", T.UINT32), ("DeviceClass", T.MAP16),
-    ("UtilityEnrollmentGroup", T.UINT8), ("StartTime", T.UTC),
-    ("DurationInMinutes", T.UINT16), ("CriticalityLevel", T.UINT8),
-    ("CoolingTemperatureOffset", T.UINT8), ("HeatingTemperatureOffset", T.UINT8),
-    ("CoolingTemperatureSetPoint", T.INT16), ("HeatingTemperatureSetPoint", T.INT16),
-    ("AverageLoadAdjustmentPercentage", T.INT8), ("DutyCycle", T.UINT8),
-    ("EventControl", T.MAP8),
-)
-
 
 class DrlcClient(Cluster):
     ID = 0x0701
