@@ -125,7 +125,7 @@ class DrlcClient(Cluster):
 
     def get_scheduled_events(self):
         self.send(self.hub_addr, self.hub_ep, self.ep, "GetScheduledEvents",
-                  {"StartTime": 0, "NumberOfEvents": _GET_ALL})
+                  (0, _GET_ALL))           # StartTime 0 (now), NumberOfEvents
 
     def _decode(self, d):
         """Strict decoder (store.py load_rec): n events, then m finished ids."""
@@ -158,14 +158,12 @@ class DrlcClient(Cluster):
             fn(e, reason)
 
     def _report(self, e, st, now, req, eid=None):
-        f = {"IssuerEventID": e.id if e else eid, "EventStatus": st, "EventStatusTime": now,
-             "CriticalityLevelApplied": e.criticality if e else 0,
-             "CoolingTemperatureSetPointApplied": e.cool_setpoint if e else -0x8000,
-             "HeatingTemperatureSetPointApplied": e.heat_setpoint if e else -0x8000,
-             "AverageLoadAdjustmentPercentageApplied": e.load_adjust if e else -0x80,
-             "DutyCycleApplied": e.duty_cycle if e else 0xFF,
-             "EventControl": e.control if e else 0,
-             "SignatureType": _SIG_NONE, "Signature": _NO_SIGNATURE}
+        # Report Event Status (ZSE D.2.3.3.1), fields in TX schema order
+        if e:
+            f = (e.id, st, now, e.criticality, e.cool_setpoint, e.heat_setpoint,
+                 e.load_adjust, e.duty_cycle, e.control, _SIG_NONE, _NO_SIGNATURE)
+        else:   # no such event: the "not used" value of each applied field
+            f = (eid, st, now, 0, -0x8000, -0x8000, -0x80, 0xFF, 0, _SIG_NONE, _NO_SIGNATURE)
         self.reports += 1
         if req is not None:
             self.reply(req, "ReportEventStatus", f)
