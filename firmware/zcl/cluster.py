@@ -57,7 +57,7 @@ class AttrTable:
     """The attributes of one cluster: the class's ATTRS (an Attrs text or
     a tuple of rows, searched by id, no per-instance dict), numbered
     families as ranges, and the global ClusterRevision. Behaves like the
-    dict it replaces (get, [], in, sorted iteration, items, values)."""
+    dict it replaces (get, [], in, sorted iteration, items)."""
 
     def __init__(self, attrs, ranges, revision):
         self.ranges = ranges
@@ -174,10 +174,6 @@ class AttrTable:
     def items(self):
         for aid in self:
             yield aid, self[aid]
-
-    def values(self):
-        for aid in self:
-            yield self[aid]
 
 
 class Attrs:
