@@ -6,10 +6,13 @@
 # files are listed: all of them but the host-only ones (HOST_ONLY, as in
 # tools/mpy_build.HOST_ONLY; host_tests/test_control.py checks the two
 # agree). firmware/vboard.py is the unix port's drivers (sockets); a board
-# brings its own main.py and runs firmware/control.py, which is frozen.
+# brings its own main.py and metrology driver (platform/metrology.py is the
+# simulator's) and runs firmware/control.py, which is frozen. The
+# pure-Python crypto core is the fallback for runtimes without the esmecrypto
+# native module; a board brings that natmod (lib/esmecrypto/natmod).
 import os
 
-HOST_ONLY = ("vboard.py",)
+HOST_ONLY = ("vboard.py", "platform/metrology.py", "crypto/pure.py", "crypto/aes_pure.py")
 _files = []
 for _d, _, _names in os.walk("../firmware"):      # paths relative to this file
     for _n in _names:

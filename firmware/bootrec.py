@@ -3,14 +3,13 @@
 # the safe states of records no slot of which is readable.
 import struct
 
-from .compat import const, crc32
-from .platform import store as S
-from .platform.store import _seq_newer
-from .prepay import account as AC
+from .compat import const
+from .platform.store import _seq_newer, _BAD
 from .prepay.account import Account
 from .prepay.supply import Supply
 
-_BAD = (ValueError, KeyError, IndexError, TypeError, getattr(struct, "error", ValueError))
+_CREDIT = const(1)                 # prepay/account.py CREDIT, PREPAY (payment modes)
+_PREPAY = const(2)
 _JOURNAL_VERSION = const(1)
 # The register record (schema 1, version 1; version 0, the format-1 store
 # record before schemas, has the same layout): import Wh u64, residual Ws
@@ -19,6 +18,7 @@ _JOURNAL_VERSION = const(1)
 # (prepay/supply.py pack); nothing after.
 REG_KEY = "registers"
 REG_FMT = "<QHI"
+_REG_LEN = const(14)               # struct.calcsize(REG_FMT)
 REG_SCHEMA = const(1)
 REG_VERSION = const(1)
 _WS_PER_WH = const(3600)
@@ -65,27 +65,6 @@ def finish(m):
             m.alert(_AL_RECORD_UNREADABLE)
 
 
-def journal_read(st):
-    """Payload of the newest good journal record (store.py), or None; sets
-    where the next one goes."""
-    best = None
-    for i in (0, 1):
-        raw = st.backend.read_at(S.JOURNAL, i * S.JSLOT, S.JHDR_LEN)
-        if raw is None or len(raw) < S.JHDR_LEN:
-            continue
-        magic, seq, ln, crc = struct.unpack_from(S.JHDR, raw, 0)
-        if magic != S.JMAGIC or ln > S.JOURNAL_MAX:
-            continue
-        body = st.backend.read_at(S.JOURNAL, i * S.JSLOT + S.JHDR_LEN, ln)
-        if len(body) != ln or \
-                crc32(body, crc32(struct.pack("<IH", seq, ln))) & 0xFFFFFFFF != crc:
-            continue
-        if best is None or _seq_newer(seq, best[0]):
-            best = (seq, i, body)
-    st._jseq = None if best is None else (best[0], best[1])
-    return None if best is None else best[2]
-
-
 def parse_journal(j):
     """Meter._journal's layout back: ([(key, seq, schema, version, payload
     or None)], [(log id, seq, payload)]); ValueError if it is not exactly that."""
@@ -123,7 +102,7 @@ def recover(m):
     it, it completed (None); else the small records that did not land are
     saved from it and its intents returned for replay."""
     st = m.store
-    j = journal_read(st)
+    j = st.journal_read()
     if not j:
         return None
     try:
@@ -174,16 +153,15 @@ def load(m):
 def decode(m, d):
     """Strict: exactly one register record (import Wh u64, residual Ws u16,
     saved at u32, tariff state length u16, tariff state, account, supply)."""
-    fmt = REG_FMT
-    n = struct.calcsize(fmt)
-    wh, ws, last_on = struct.unpack_from(fmt, d, 0)
+    n = _REG_LEN
+    wh, ws, last_on = struct.unpack_from(REG_FMT, d, 0)
     k = struct.unpack_from("<H", d, n)[0] + n + 2
     if k > len(d) or ws >= _WS_PER_WH:
         raise ValueError("registers record")
     m.tariff.unpack_state(memoryview(d)[n + 2:k])
     k = m.account.unpack(d, k)
     k = m.supply.unpack(d, k)
-    if k != len(d) or m.account.mode not in (AC.CREDIT, AC.PREPAY):
+    if k != len(d) or m.account.mode not in (_CREDIT, _PREPAY):
         raise ValueError("registers record")
     m.import_wh, m._ws = wh, ws
     return (last_on,)

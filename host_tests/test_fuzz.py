@@ -11,7 +11,7 @@ import pytest
 from runtimes import ROOT  # noqa: F401  (puts the repository on sys.path)
 from firmware import hanlink as L
 from firmware.zcl import aps as A
-from firmware.zcl import foundation as F
+from tools import zcl_host as F  # profile-wide command ids (ZCL rev 6 Table 2-3)
 from firmware.platform.store import Store, FileBackend
 from tools import fuzz as FZ
 

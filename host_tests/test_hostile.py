@@ -16,7 +16,6 @@ from firmware import hanlink as L
 from firmware import compat
 from firmware.zcl import types as T
 from firmware.zcl import status as S
-from firmware.zcl import foundation as F
 from firmware.zcl.status import DecodeError
 from firmware.platform.store import PowerCut
 from tools import zcl_host as Z
@@ -79,7 +78,7 @@ def test_nested_unsecured_write_to_basic_is_malformed_and_writes_nothing(bench):
     before = dict(basic.values)
     hall = write_record(0x0010, bytes([T.CHARSTR, 4]) + b"Hall")
     for deep in (nest(190), nest(190, (T.STRUCT,)), nest(T.MAX_NEST + 1, (T.ARRAY, T.STRUCT))):
-        for cmd in (F.WRITE_ATTR_UNDIVIDED, F.WRITE_ATTR):
+        for cmd in (Z.WRITE_ATTR_UNDIVIDED, Z.WRITE_ATTR):
             r = decoded(bench.send(0x0000, bytes([0x00, 0x50, cmd]) + hall +
                                    write_record(0x0010, deep), secured=False))
             assert [(f["command"], f["fields"]["status"]) for f in r] == \
@@ -98,7 +97,7 @@ def test_nested_write_kills_no_energy(bench):
     bench.tick(600)
     wh = bench.meter.import_wh
     assert wh == 3600 * 600 // 3600
-    bench.send(0x0000, bytes([0x00, 0x51, F.WRITE_ATTR]) + write_record(0x0010, nest(190)),
+    bench.send(0x0000, bytes([0x00, 0x51, Z.WRITE_ATTR]) + write_record(0x0010, nest(190)),
                secured=False)
     bench.tick(60)
     assert bench.meter.import_wh == wh + 60
@@ -163,7 +162,7 @@ def test_both_runtimes_survive_hostile_input_alike(tmp_path):
         assert (w[-2] == "ok") == (depth <= T.MAX_NEST), w
     writes = [l.split() for l in lines if l.startswith("write nested ") and "ok-depth" not in l]
     # Default Response (cmd 0x0B) to Write Attributes (0x02): MALFORMED_COMMAND
-    assert len(writes) == 2 and all(w[-1][4:] == "0b%02x%02x" % (F.WRITE_ATTR, S.MALFORMED_COMMAND)
+    assert len(writes) == 2 and all(w[-1][4:] == "0b%02x%02x" % (Z.WRITE_ATTR, S.MALFORMED_COMMAND)
                                     for w in writes)
     raised = [l.split() for l in lines if l.startswith("raise ")]
     assert len(raised) == 6 and all(w[-1][4:] == "0b00%02x" % S.FAILURE for w in raised)
@@ -185,7 +184,7 @@ def test_struct_errors_are_caught_as_one_tuple():
 def test_read_attributes_stops_at_the_frame_edge(bench):
     """14 x ClusterRevision: the 14th record's header would start past the
     buffer; CPython's struct.error used to kill the meter."""
-    pl = bytes([0x00, 0x61, F.READ_ATTR]) + b"\xfd\xff" * 14
+    pl = bytes([0x00, 0x61, Z.READ_ATTR]) + b"\xfd\xff" * 14
     out = bench.send(0x0000, pl, secured=False)
     r = decoded(out)
     assert r[0]["command"] == "ReadAttributesResponse"
@@ -199,7 +198,7 @@ def test_read_attributes_stops_at_the_frame_edge(bench):
 
 def test_invalid_location_description_is_invalid_value(bench):
     basic = bench.meter.zcl.find(1, 0x0000)
-    for cmd in (F.WRITE_ATTR_UNDIVIDED, F.WRITE_ATTR):
+    for cmd in (Z.WRITE_ATTR_UNDIVIDED, Z.WRITE_ATTR):
         pl = bytes([0x00, 0x62, cmd]) + write_record(0x0011, bytes([T.ENUM8, 3])) + \
             write_record(0x0010, bytes([T.CHARSTR, 0xFF]))
         r = decoded(bench.send(0x0000, pl, secured=False))[0]
@@ -207,7 +206,7 @@ def test_invalid_location_description_is_invalid_value(bench):
         assert r["fields"]["records"] == [{"status": "INVALID_VALUE",
                                            "attribute": "LocationDescription"}]
         # undivided: nothing written; normal: the good record is
-        assert basic.values[0x0011] == (0 if cmd == F.WRITE_ATTR_UNDIVIDED else 3)
+        assert basic.values[0x0011] == (0 if cmd == Z.WRITE_ATTR_UNDIVIDED else 3)
     assert basic.values[0x0010] == b"" and bench.meter.zcl.handler_errors == 0
 
 

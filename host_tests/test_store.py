@@ -230,17 +230,16 @@ def test_format_1_records_read_as_version_0(tmp_path):
 
 
 def test_journal_alternates_and_a_torn_write_leaves_the_previous(tmp_path):
-    from firmware import bootrec
     s = Store(FileBackend(str(tmp_path)))
-    assert bootrec.journal_read(s) is None
+    assert s.journal_read() is None
     s.journal_write(b"first")
     s.journal_write(b"second" * 50)
     s2 = Store(FileBackend(str(tmp_path)))
-    assert bootrec.journal_read(s2) == b"second" * 50
+    assert s2.journal_read() == b"second" * 50
     s2.backend.cut_after(1)
     with pytest.raises(PowerCut):
         s2.journal_write(b"third")          # one low-level write, torn
     s3 = Store(FileBackend(str(tmp_path)))
-    assert bootrec.journal_read(s3) == b"second" * 50
+    assert s3.journal_read() == b"second" * 50
     s3.journal_write(b"fourth")             # goes over the torn one
-    assert bootrec.journal_read(Store(FileBackend(str(tmp_path)))) == b"fourth"
+    assert Store(FileBackend(str(tmp_path))).journal_read() == b"fourth"

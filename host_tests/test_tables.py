@@ -160,7 +160,7 @@ def test_packed_defaults_follow_their_constants():
     packed text: they must still be those constants."""
     from firmware.clusters import metering as MC, price as PC
     from firmware.metering import format as F, profile as PR
-    from firmware.zcl.cluster import all_attrs
+    from tools.zcl_host import all_attrs
 
     def dflt(cls, name):
         return [a[4] for a in all_attrs(cls) if a[1] == name][0]

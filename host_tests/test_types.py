@@ -134,3 +134,30 @@ def test_decoder_never_raises_anything_but_decode_error(t, data):
     except DecodeError:
         return
     assert 0 <= off <= len(data)
+
+
+# -- command fields: by name or by position (zcl/frame.encode_fields) -----------
+_SCHEMA = (("Id", T.UINT32), ("Status", T.ENUM8), ("Sig", 0x100),)
+_OPT = (("Start", T.UTC), ("N", T.UINT8), ("Id?", T.UINT32))
+_GROUP = (("Count", T.UINT8), ("Items", (("a", T.UINT8), ("b", T.UINT16))))
+
+
+@pytest.mark.parametrize("schema, named, pos", [
+    (_SCHEMA, {"Id": 0x01020304, "Status": 7, "Sig": b"\xAA\xBB"}, (0x01020304, 7, b"\xAA\xBB")),
+    (_OPT, {"Start": 5, "N": 0}, (5, 0)),                          # optional field left out
+    (_OPT, {"Start": 5, "N": 0, "Id": 9}, (5, 0, 9)),
+    (_GROUP, {"Count": 2, "Items": [{"a": 1, "b": 0x0302}, {"a": 4, "b": 5}]},
+     (2, [(1, 0x0302), (4, 5)])),
+])
+def test_fields_by_position_encode_as_by_name(schema, named, pos):
+    from firmware.zcl.frame import encode_fields, REST
+    assert REST == 0x100
+    a, b = bytearray(32), bytearray(32)
+    n = encode_fields(schema, named, a, 0)
+    assert encode_fields(schema, pos, b, 0) == n
+    assert a[:n] == b[:n]
+    want = {id(_SCHEMA): "04030201" "07" "aabb", id(_OPT): None, id(_GROUP): "02" "010203" "040500"}
+    if want[id(schema)]:
+        assert bytes(a[:n]).hex() == want[id(schema)]
+    if schema is _OPT:
+        assert n == (9 if len(pos) == 3 else 5)

@@ -87,10 +87,9 @@ import time
 from firmware import hanlink as L
 from firmware.zcl import aps as A
 from firmware.zcl import types as T
-from firmware.zcl import foundation as F
 from firmware.zcl import status as S
 from firmware.zcl.frame import REST, FT_CLUSTER, FC_TO_CLIENT, FC_NO_DEFAULT_RSP, FC_MANUF
-from firmware.zcl.cluster import all_attrs, A_W
+from firmware.zcl.cluster import A_W
 from firmware.clusters.basic import Basic
 from firmware.clusters.identify import Identify
 from firmware.clusters.metering import Metering
@@ -130,8 +129,8 @@ QUERIES = {
     (Prepayment.ID, 0x0A), (CalendarServer.ID, 0), (CalendarServer.ID, 1),
     (CalendarServer.ID, 2), (CalendarServer.ID, 3), (CalendarServer.ID, 4),
 }
-GLOBAL_QUERIES = (F.READ_ATTR, F.READ_REPORT_CFG, F.DISCOVER_ATTR, F.DISCOVER_ATTR_EXT,
-                  F.DISCOVER_CMD_RX, F.DISCOVER_CMD_TX, F.DEFAULT_RSP)
+GLOBAL_QUERIES = (Z.READ_ATTR, Z.READ_REPORT_CFG, Z.DISCOVER_ATTR, Z.DISCOVER_ATTR_EXT,
+                  Z.DISCOVER_CMD_RX, Z.DISCOVER_CMD_TX, Z.DEFAULT_RSP)
 
 
 # ---------------------------------------------------------------------------
@@ -367,7 +366,7 @@ def _step_frames(hub, st):
 
 def time_answer(seq, records, trunc=None):
     """The hub's Read Attributes Response to the meter's Time request."""
-    buf = bytearray(header(FC_TO_CLIENT | FC_NO_DEFAULT_RSP, seq, F.READ_ATTR_RSP))
+    buf = bytearray(header(FC_TO_CLIENT | FC_NO_DEFAULT_RSP, seq, Z.READ_ATTR_RSP))
     for aid, t, v in records:
         if t is None:
             buf += struct.pack("<HB", aid, S.UNSUPPORTED_ATTRIBUTE)
@@ -484,10 +483,10 @@ class CommandCatalogue:
     clusters (to the server side, or to the client side for DRLC) and the
     profile-wide commands on each cluster."""
 
-    GLOBALS = (F.READ_ATTR, F.WRITE_ATTR, F.WRITE_ATTR_UNDIVIDED, F.WRITE_ATTR_NO_RSP,
-               F.CONFIG_REPORT, F.READ_REPORT_CFG, F.REPORT_ATTR, F.DEFAULT_RSP,
-               F.DISCOVER_ATTR, F.DISCOVER_ATTR_EXT, F.DISCOVER_CMD_RX, F.DISCOVER_CMD_TX,
-               F.READ_ATTR_RSP)
+    GLOBALS = (Z.READ_ATTR, Z.WRITE_ATTR, Z.WRITE_ATTR_UNDIVIDED, Z.WRITE_ATTR_NO_RSP,
+               Z.CONFIG_REPORT, Z.READ_REPORT_CFG, Z.REPORT_ATTR, Z.DEFAULT_RSP,
+               Z.DISCOVER_ATTR, Z.DISCOVER_ATTR_EXT, Z.DISCOVER_CMD_RX, Z.DISCOVER_CMD_TX,
+               Z.READ_ATTR_RSP)
 
     def __init__(self, rng):
         self.items = []
@@ -533,18 +532,18 @@ def schema_payload(rng, schema):
 
 
 def global_payload(rng, cls, cmd, deep=None):
-    attrs = list(all_attrs(cls))[:400] + [(0xFFFD, "ClusterRevision", T.UINT16, 1, 1)]
+    attrs = list(Z.all_attrs(cls))[:400] + [(0xFFFD, "ClusterRevision", T.UINT16, 1, 1)]
     def pick():
         return rng.choice(attrs)
     body = b""
-    if cmd == F.READ_ATTR:
+    if cmd == Z.READ_ATTR:
         n = rng.choice((0, 1, 3, 40, 120))
         for _ in range(n):
             aid = pick()[0] if rng.random() < 0.7 else rng.randrange(65536)
             body += struct.pack("<H", aid)
         if rng.random() < 0.2:
             body += b"\x01"                                  # odd length
-    elif cmd in (F.WRITE_ATTR, F.WRITE_ATTR_UNDIVIDED, F.WRITE_ATTR_NO_RSP, F.REPORT_ATTR):
+    elif cmd in (Z.WRITE_ATTR, Z.WRITE_ATTR_UNDIVIDED, Z.WRITE_ATTR_NO_RSP, Z.REPORT_ATTR):
         for _ in range(rng.choice((1, 1, 2, 4))):
             a = pick()
             w = [x for x in attrs if x[3] & A_W]
@@ -557,7 +556,7 @@ def global_payload(rng, cls, cmd, deep=None):
                 body += struct.pack("<HB", a[0], t) + nested(deep, t)
             else:
                 body += struct.pack("<HB", a[0], t) + raw_value(rng, t)
-    elif cmd == F.CONFIG_REPORT:
+    elif cmd == Z.CONFIG_REPORT:
         for _ in range(rng.choice((1, 2, 3, 17))):
             a = pick()
             t = a[2] if rng.random() < 0.7 else rng.choice((T.ARRAY, T.CHARSTR, T.UINT48, 0xFF))
@@ -570,17 +569,17 @@ def global_payload(rng, cls, cmd, deep=None):
             body += struct.pack("<BHBHH", d, a[0], t, mn, mx)
             if T.is_analog(t):
                 body += raw_value(rng, t)
-    elif cmd == F.READ_REPORT_CFG:
+    elif cmd == Z.READ_REPORT_CFG:
         for _ in range(rng.choice((0, 1, 3, 30))):
             body += struct.pack("<BH", rng.choice((0, 0, 1, 0xFF)), pick()[0])
-    elif cmd in (F.DISCOVER_ATTR, F.DISCOVER_ATTR_EXT):
+    elif cmd in (Z.DISCOVER_ATTR, Z.DISCOVER_ATTR_EXT):
         body = struct.pack("<HB", rng.choice((0, 0xFFFF, 0x0100, rng.randrange(65536))),
                            rng.choice((0, 1, 0xFF, 16)))
-    elif cmd in (F.DISCOVER_CMD_RX, F.DISCOVER_CMD_TX):
+    elif cmd in (Z.DISCOVER_CMD_RX, Z.DISCOVER_CMD_TX):
         body = bytes([rng.choice((0, 0xFF, 5)), rng.choice((0, 1, 0xFF))])
-    elif cmd == F.DEFAULT_RSP:
+    elif cmd == Z.DEFAULT_RSP:
         body = bytes([rng.randrange(256), rng.randrange(256)])
-    elif cmd == F.READ_ATTR_RSP:
+    elif cmd == Z.READ_ATTR_RSP:
         for _ in range(rng.choice((1, 2, 5))):
             a = pick()
             st = rng.choice((0, 0, 0x86, 0xFF))
@@ -645,15 +644,15 @@ def analyse(inp):
         cmd = pl[off + 1]
         if fc & FC_NO_DEFAULT_RSP or m.broadcast or m.dst_ep == 0xFF:
             silent_ok = True
-        if cmd == F.WRITE_ATTR_NO_RSP and fc & 3 == 0:
+        if cmd == Z.WRITE_ATTR_NO_RSP and fc & 3 == 0:
             silent_ok = True          # ZCL §2.5.6: never answered
-        if fc & 3 == 0 and cmd in (F.WRITE_ATTR, F.WRITE_ATTR_UNDIVIDED, F.CONFIG_REPORT):
+        if fc & 3 == 0 and cmd in (Z.WRITE_ATTR, Z.WRITE_ATTR_UNDIVIDED, Z.CONFIG_REPORT):
             inp.records = (cmd, count_records(cmd, pl, off + 2))
         if fc & 3 == FT_CLUSTER:
             if (m.cluster, cmd) not in QUERIES:
                 mutating = True
         elif cmd not in GLOBAL_QUERIES:
-            if cmd != F.READ_ATTR_RSP or m.cluster == TimeClient.ID:
+            if cmd != Z.READ_ATTR_RSP or m.cluster == TimeClient.ID:
                 mutating = True
     inp.mutating = mutating
     inp.ddr_or_bcast = silent_ok
@@ -667,7 +666,7 @@ def count_records(cmd, buf, off):
     n = 0
     try:
         while off < end:
-            if cmd == F.CONFIG_REPORT:
+            if cmd == Z.CONFIG_REPORT:
                 d = buf[off]
                 off += 3
                 if d:
@@ -953,19 +952,19 @@ def verdict(inp, frames):
         off = 3 if fc & FC_MANUF else 1
         cmd = pl[off + 1]
         body = pl[off + 2:]
-        if fc & 3 == 0 and cmd == F.DEFAULT_RSP and len(body) >= 2:
+        if fc & 3 == 0 and cmd == Z.DEFAULT_RSP and len(body) >= 2:
             if body[1] == S.SUCCESS:
                 accepted += 1
             else:
                 rejected += 1
                 failure += body[1] == S.FAILURE
-        elif fc & 3 == 0 and cmd in (F.WRITE_ATTR_RSP, F.CONFIG_REPORT_RSP):
+        elif fc & 3 == 0 and cmd in (Z.WRITE_ATTR_RSP, Z.CONFIG_REPORT_RSP):
             # only failed records are listed (ZCL §2.5.5, §2.5.8): rejected
             # when every record of the request failed (or any, undivided)
-            step = 3 if cmd == F.WRITE_ATTR_RSP else 4
+            step = 3 if cmd == Z.WRITE_ATTR_RSP else 4
             failed = 0 if len(body) == 1 and body[0] == S.SUCCESS else len(body) // step
             rc, n = inp.records or (None, None)
-            if failed and (rc == F.WRITE_ATTR_UNDIVIDED or (n is not None and failed >= n)):
+            if failed and (rc == Z.WRITE_ATTR_UNDIVIDED or (n is not None and failed >= n)):
                 rejected += 1
             else:
                 accepted += 1
@@ -1184,7 +1183,7 @@ class Campaign:
     def _answer_time(self, value):
         for raw in self.link.out:
             m = A.decode(raw)
-            if m.cluster == TimeClient.ID and len(m.payload) >= 3 and m.payload[2] == F.READ_ATTR:
+            if m.cluster == TimeClient.ID and len(m.payload) >= 3 and m.payload[2] == Z.READ_ATTR:
                 msg = time_answer(m.payload[1], [(0, T.UTC, value), (1, T.MAP8, 0x09)])
                 self.link.out = []
                 self.act(("send", link_frame(msg)))
@@ -1702,7 +1701,7 @@ def _is_time_req(raw):
     if len(raw) < A.HDR_LEN + 3:
         return False
     m = A.decode(raw)
-    return m.cluster == TimeClient.ID and m.payload[2] == F.READ_ATTR
+    return m.cluster == TimeClient.ID and m.payload[2] == Z.READ_ATTR
 
 
 def _where(s):

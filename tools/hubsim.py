@@ -6,7 +6,6 @@ configure reporting on summation and demand).
 """
 from firmware.zcl import aps as A
 from firmware.zcl import types as T
-from firmware.zcl import foundation as F
 from firmware.zcl.cluster import Cluster, A_R
 from firmware.zcl.frame import Header
 from firmware.zcl.status import DecodeError
@@ -183,7 +182,7 @@ class Hub:
             if msg.cluster == DrlcClient.ID and not h.to_client:
                 return self._drlc_from_meter(now, h, msg, off)
             return []
-        if msg.cluster == TimeServer.ID and h.cmd == F.READ_ATTR and not h.to_client:
+        if msg.cluster == TimeServer.ID and h.cmd == Z.READ_ATTR and not h.to_client:
             self.time_requests += 1
             if not self.answer_time:
                 return []
@@ -197,14 +196,14 @@ class Hub:
                     recs.append((aid, T.MAP8, CH_TIME_STATUS))
                 else:
                     recs.append((aid, None, None))
-            pl = Z.build_global(TimeServer, F.READ_ATTR_RSP, {"records": recs}, h.seq,
+            pl = Z.build_global(TimeServer, Z.READ_ATTR_RSP, {"records": recs}, h.seq,
                                 to_client=True, ddr=True)
             return [A.Aps(HUB_ADDR, msg.dst_ep, msg.src, msg.src_ep, A.PROFILE_SE,
                           TimeServer.ID, pl, True)]
-        if h.cmd == F.REPORT_ATTR:
+        if h.cmd == Z.REPORT_ATTR:
             cls = Z.CLUSTERS.get(msg.cluster)
             into = self.reports.setdefault(cls.NAME if cls else "0x%04X" % msg.cluster, {})
-            for aid, _, _, v in F.decode_report_records(msg.payload, off, len(msg.payload)):
+            for aid, _, _, v in Z.decode_report_records(msg.payload, off, len(msg.payload)):
                 into[Z.attr_name(cls, aid)] = Z.jsonable(v)
             self.report_count += 1
         return []

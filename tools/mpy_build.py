@@ -14,8 +14,14 @@ import sys
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 ARCHS = ("armv7emsp", "rv32imc")      # STM32WB55 (Cortex-M4F), ESP32-H2 (RISC-V)
 FLASH_BUDGET = 140 * 1024             # flash left for frozen application bytecode
-# The virtual board is host-only (sockets); it is not frozen into boards.
-HOST_ONLY = ("firmware/vboard.py",)
+# Host-only modules, not frozen into boards: the virtual board (sockets) and
+# its simulated metrology (platform/metrology.py: a board brings its own
+# driver with the same methods), and the pure-Python crypto core, which firmware/crypto falls back to only when
+# the native module esmecrypto is absent (CPython without the C build, the
+# unix port); a board always brings the esmecrypto natmod (lib/esmecrypto,
+# built for armv7emsp and rv32imc), so the fallback would be dead flash there.
+HOST_ONLY = ("firmware/vboard.py", "firmware/platform/metrology.py",
+             "firmware/crypto/pure.py", "firmware/crypto/aes_pure.py")
 # The boards freeze with opt=3 (boards/manifest.py): no line-number tables,
 # no assert statements (firmware/ has none). The sizes here are built the
 # same way; the unix port's host tree keeps line numbers for tracebacks.

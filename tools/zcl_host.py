@@ -6,13 +6,24 @@ in tools/hubsim.py.
 import struct
 
 from firmware.zcl import types as T
-from firmware.zcl import foundation as F
+from firmware.zcl import foundation as _F
 from firmware.zcl import status as S
 from firmware.zcl.frame import (Header, encode_header, decode_fields, encode_fields,  # noqa: F401
                                 FT_CLUSTER, FC_TO_CLIENT, FC_NO_DEFAULT_RSP)
-from firmware.zcl.cluster import all_attrs
+from firmware.zcl.cluster import A_DYN
 from firmware.meter import CLUSTERS as _REG
 from firmware.clusters.time_client import TimeClient
+
+def all_attrs(cls):
+    """Every attribute definition of a cluster class: its ATTRS rows, then
+    each numbered family of its RANGES expanded (host side; the meter looks
+    them up one at a time through zcl/cluster.AttrTable)."""
+    for a in cls.ATTRS:
+        yield a
+    for first, n, step, name, t, acc in cls.RANGES:
+        for i in range(n):
+            yield (first + i * step, name % (i + 1), t, acc | A_DYN, None)
+
 
 # The firmware's one cluster registry (firmware/meter.py CLUSTERS): rows of
 # (cluster class, endpoint, device id or None) in the order the meter
@@ -50,6 +61,27 @@ GLOBAL_NAMES = {
     0x13: "DiscoverCommandsGenerated", 0x14: "DiscoverCommandsGeneratedResponse",
     0x15: "DiscoverAttributesExtended", 0x16: "DiscoverAttributesExtendedResponse",
 }
+# The profile-wide command ids by name (Table 2-3), for the host tools and
+# tests; the firmware keeps them as private constants (zcl/foundation.py).
+READ_ATTR, READ_ATTR_RSP, WRITE_ATTR, WRITE_ATTR_UNDIVIDED = 0x00, 0x01, 0x02, 0x03
+WRITE_ATTR_RSP, WRITE_ATTR_NO_RSP, CONFIG_REPORT, CONFIG_REPORT_RSP = 0x04, 0x05, 0x06, 0x07
+READ_REPORT_CFG, READ_REPORT_CFG_RSP, REPORT_ATTR, DEFAULT_RSP = 0x08, 0x09, 0x0A, 0x0B
+DISCOVER_ATTR, DISCOVER_ATTR_RSP = 0x0C, 0x0D
+DISCOVER_CMD_RX, DISCOVER_CMD_RX_RSP, DISCOVER_CMD_TX, DISCOVER_CMD_TX_RSP = 0x11, 0x12, 0x13, 0x14
+DISCOVER_ATTR_EXT, DISCOVER_ATTR_EXT_RSP = 0x15, 0x16
+assert _F.READ_ATTR == READ_ATTR
+
+
+def decode_attr_records(buf, off, end):
+    """Records of a Read Attributes Response: [(aid, status, type, value)]."""
+    return _F.decode_attr_records(buf, off, end)
+
+
+def decode_report_records(buf, off, end):
+    """Records of a Report Attributes command, as decode_attr_records."""
+    return _F.decode_attr_records(buf, off, end, True)
+
+
 STATUS_NAMES = {
     0x00: "SUCCESS", 0x01: "FAILURE", 0x7E: "NOT_AUTHORIZED",
     0x7F: "RESERVED_FIELD_NOT_ZERO", 0x80: "MALFORMED_COMMAND",
@@ -122,18 +154,18 @@ def build_global(cls, cmd, args, seq, to_client=False, ddr=False, manuf=None):
     buf = bytearray(512)
     fc = (FC_TO_CLIENT if to_client else 0) | (FC_NO_DEFAULT_RSP if ddr else 0)
     off = encode_header(buf, 0, fc, seq, cid, manuf)
-    if cid == F.READ_ATTR:
+    if cid == READ_ATTR:
         for name in args.get("attributes", []):
             aid, _ = attr_by_name(cls, name)
             struct.pack_into("<H", buf, off, aid)
             off += 2
-    elif cid in (F.WRITE_ATTR, F.WRITE_ATTR_UNDIVIDED, F.WRITE_ATTR_NO_RSP):
+    elif cid in (WRITE_ATTR, WRITE_ATTR_UNDIVIDED, WRITE_ATTR_NO_RSP):
         for name, val in args.get("attributes", {}).items():
             aid, a = attr_by_name(cls, name)
             t = _type_arg(args, name, a)
             struct.pack_into("<HB", buf, off, aid, t)
             off = T.encode(t, _value_arg(val), buf, off + 3)
-    elif cid == F.CONFIG_REPORT:
+    elif cid == CONFIG_REPORT:
         for r in args.get("reports", []):
             aid, a = attr_by_name(cls, r["attribute"])
             t = r.get("type", a[2] if a else T.UINT8)
@@ -141,18 +173,18 @@ def build_global(cls, cmd, args, seq, to_client=False, ddr=False, manuf=None):
             off += 8
             if T.is_analog(t):
                 off = T.encode(t, r.get("change", 0), buf, off)
-    elif cid == F.READ_REPORT_CFG:
+    elif cid == READ_REPORT_CFG:
         for name in args.get("attributes", []):
             aid, _ = attr_by_name(cls, name)
             struct.pack_into("<BH", buf, off, 0, aid)
             off += 3
-    elif cid in (F.DISCOVER_ATTR, F.DISCOVER_ATTR_EXT):
+    elif cid in (DISCOVER_ATTR, DISCOVER_ATTR_EXT):
         struct.pack_into("<HB", buf, off, args.get("start", 0), args.get("max", 16))
         off += 3
-    elif cid in (F.DISCOVER_CMD_RX, F.DISCOVER_CMD_TX):
+    elif cid in (DISCOVER_CMD_RX, DISCOVER_CMD_TX):
         struct.pack_into("<BB", buf, off, args.get("start", 0), args.get("max", 16))
         off += 2
-    elif cid == F.READ_ATTR_RSP:
+    elif cid == READ_ATTR_RSP:
         for aid, t, v in args["records"]:
             if t is None:
                 struct.pack_into("<HB", buf, off, aid, S.UNSUPPORTED_ATTRIBUTE)
@@ -269,43 +301,43 @@ def decode_frame(cluster_id, payload, profile=0x0109):
 
 def _decode_global(cls, cmd, buf, off):
     end = len(buf)
-    if cmd == F.READ_ATTR:
+    if cmd == READ_ATTR:
         return {"attributes": [attr_name(cls, struct.unpack_from("<H", buf, o)[0])
                                for o in range(off, end - 1, 2)]}
-    if cmd == F.READ_REPORT_CFG:
+    if cmd == READ_REPORT_CFG:
         return {"attributes": [attr_name(cls, struct.unpack_from("<H", buf, o + 1)[0])
                                for o in range(off, end - 2, 3)]}
-    if cmd in (F.DISCOVER_ATTR, F.DISCOVER_ATTR_EXT):
+    if cmd in (DISCOVER_ATTR, DISCOVER_ATTR_EXT):
         s, mx = struct.unpack_from("<HB", buf, off)
         return {"start": s, "max": mx}
-    if cmd in (F.DISCOVER_CMD_RX, F.DISCOVER_CMD_TX):
+    if cmd in (DISCOVER_CMD_RX, DISCOVER_CMD_TX):
         return {"start": buf[off], "max": buf[off + 1]}
-    if cmd in (F.READ_ATTR_RSP, F.REPORT_ATTR):
-        dec = F.decode_attr_records if cmd == F.READ_ATTR_RSP else F.decode_report_records
+    if cmd in (READ_ATTR_RSP, REPORT_ATTR):
+        dec = decode_attr_records if cmd == READ_ATTR_RSP else decode_report_records
         recs = dec(buf, off, end)
         return {"records": [{"attribute": attr_name(cls, aid), "status": STATUS_NAMES.get(st, st),
                              "value": jsonable(v)} if st == 0 else
                             {"attribute": attr_name(cls, aid), "status": STATUS_NAMES.get(st, st)}
                             for aid, st, t, v in recs]}
-    if cmd == F.DEFAULT_RSP:
+    if cmd == DEFAULT_RSP:
         return {"command": buf[off], "status": STATUS_NAMES.get(buf[off + 1], buf[off + 1])}
-    if cmd in (F.WRITE_ATTR_RSP, F.CONFIG_REPORT_RSP):
+    if cmd in (WRITE_ATTR_RSP, CONFIG_REPORT_RSP):
         if end - off == 1:
             return {"status": STATUS_NAMES.get(buf[off], buf[off])}
-        step = 3 if cmd == F.WRITE_ATTR_RSP else 4
+        step = 3 if cmd == WRITE_ATTR_RSP else 4
         recs = []
         for o in range(off, end - step + 1, step):
             aid = struct.unpack_from("<H", buf, o + step - 2)[0]
             recs.append({"status": STATUS_NAMES.get(buf[o], buf[o]), "attribute": attr_name(cls, aid)})
         return {"records": recs}
-    if cmd in (F.WRITE_ATTR, F.WRITE_ATTR_UNDIVIDED, F.WRITE_ATTR_NO_RSP):
+    if cmd in (WRITE_ATTR, WRITE_ATTR_UNDIVIDED, WRITE_ATTR_NO_RSP):
         recs = {}
         while off < end:
             aid, t = struct.unpack_from("<HB", buf, off)
             v, off = T.decode(t, buf, off + 3, end)
             recs[attr_name(cls, aid)] = jsonable(v)
         return {"attributes": recs}
-    if cmd == F.CONFIG_REPORT:
+    if cmd == CONFIG_REPORT:
         recs = []
         while off < end:
             d, aid, t, mn, mx = struct.unpack_from("<BHBHH", buf, off)
@@ -315,7 +347,7 @@ def _decode_global(cls, cmd, buf, off):
                 r["change"], off = T.decode(t, buf, off, end)
             recs.append(r)
         return {"reports": recs}
-    if cmd == F.READ_REPORT_CFG_RSP:
+    if cmd == READ_REPORT_CFG_RSP:
         recs = []
         while off < end:
             st, d, aid = struct.unpack_from("<BBH", buf, off)
@@ -329,11 +361,11 @@ def _decode_global(cls, cmd, buf, off):
                     r["change"], off = T.decode(t, buf, off, end)
             recs.append(r)
         return {"records": recs}
-    if cmd in (F.DISCOVER_ATTR_RSP, F.DISCOVER_ATTR_EXT_RSP):
-        step = 4 if cmd == F.DISCOVER_ATTR_EXT_RSP else 3
+    if cmd in (DISCOVER_ATTR_RSP, DISCOVER_ATTR_EXT_RSP):
+        step = 4 if cmd == DISCOVER_ATTR_EXT_RSP else 3
         return {"complete": buf[off],
                 "attributes": [attr_name(cls, struct.unpack_from("<H", buf, o)[0])
                                for o in range(off + 1, end - step + 1, step)]}
-    if cmd in (F.DISCOVER_CMD_RX_RSP, F.DISCOVER_CMD_TX_RSP):
+    if cmd in (DISCOVER_CMD_RX_RSP, DISCOVER_CMD_TX_RSP):
         return {"complete": buf[off], "commands": list(buf[off + 1:end])}
     return {"hex": bytes(buf[off:end]).hex()}

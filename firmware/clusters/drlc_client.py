@@ -4,7 +4,6 @@
 # reports every state change (Report Event Status) and calls the
 # application back (start / stop) so it can shed or restore load.
 from ..compat import const
-from ..zcl import types as T
 from ..zcl.cluster import Cluster, Cmds, Attrs, check_range
 from ..drlc import events as E
 
@@ -18,17 +17,6 @@ _SIG_NONE = const(0x00)
 _SIG_LEN = const(42)                # ZSE D.2.3.3.1: signature field is 42 octets
 _NO_SIGNATURE = bytes(_SIG_LEN)
 _GET_ALL = const(0)                  # Get Scheduled Events: 0 = all events
-
-_LCE = (
-    ("IssuerEventID", T.UINT32), ("DeviceClass", T.MAP16),
-    ("UtilityEnrollmentGroup", T.UINT8), ("StartTime", T.UTC),
-    ("DurationInMinutes", T.UINT16), ("CriticalityLevel", T.UINT8),
-    ("CoolingTemperatureOffset", T.UINT8), ("HeatingTemperatureOffset", T.UINT8),
-    ("CoolingTemperatureSetPoint", T.INT16), ("HeatingTemperatureSetPoint", T.INT16),
-    ("AverageLoadAdjustmentPercentage", T.INT8), ("DutyCycle", T.UINT8),
-    ("EventControl", T.MAP8),
-)
-
 
 class DrlcClient(Cluster):
     ID = 0x0701
@@ -137,7 +125,7 @@ class DrlcClient(Cluster):
 
     def get_scheduled_events(self):
         self.send(self.hub_addr, self.hub_ep, self.ep, "GetScheduledEvents",
-                  {"StartTime": 0, "NumberOfEvents": _GET_ALL})
+                  (0, _GET_ALL))           # StartTime 0 (now), NumberOfEvents
 
     def _decode(self, d):
         """Strict decoder (store.py load_rec): n events, then m finished ids."""
@@ -168,14 +156,12 @@ class DrlcClient(Cluster):
         self.next_due = t.next_change()
 
     def _report(self, e, st, now, req, eid=None):
-        f = {"IssuerEventID": e.id if e else eid, "EventStatus": st, "EventStatusTime": now,
-             "CriticalityLevelApplied": e.criticality if e else 0,
-             "CoolingTemperatureSetPointApplied": e.cool_setpoint if e else -0x8000,
-             "HeatingTemperatureSetPointApplied": e.heat_setpoint if e else -0x8000,
-             "AverageLoadAdjustmentPercentageApplied": e.load_adjust if e else -0x80,
-             "DutyCycleApplied": e.duty_cycle if e else 0xFF,
-             "EventControl": e.control if e else 0,
-             "SignatureType": _SIG_NONE, "Signature": _NO_SIGNATURE}
+        # Report Event Status (ZSE D.2.3.3.1), fields in TX schema order
+        if e:
+            f = (e.id, st, now, e.criticality, e.cool_setpoint, e.heat_setpoint,
+                 e.load_adjust, e.duty_cycle, e.control, _SIG_NONE, _NO_SIGNATURE)
+        else:   # no such event: the "not used" value of each applied field
+            f = (eid, st, now, 0, -0x8000, -0x8000, -0x80, 0xFF, 0, _SIG_NONE, _NO_SIGNATURE)
         self.reports += 1
         if req is not None:
             self.reply(req, "ReportEventStatus", f)

@@ -22,7 +22,7 @@ class Identify(Cluster):
     def on_IdentifyQuery(self, req, fields):
         t = self.values[0x0000]
         if t:   # §3.5.2.3.2: only a device that is identifying answers
-            self.reply(req, "IdentifyQueryResponse", {"Timeout": t})
+            self.reply(req, "IdentifyQueryResponse", (t,))      # Timeout
 
     def tick(self, now):
         t = self.values[0x0000]

@@ -39,8 +39,6 @@ ecdh = _core.ecdh
 ecdsa_sign = _core.ecdsa_sign
 ecdsa_verify = _core.ecdsa_verify
 
-ALGORITHM_ID = b"\x60\x85\x74\x06\x08\x03\x00"   # AES-GCM-128 (Green Book 9.2.3.4.6.5)
-
 
 def sha256(data):
     return hashlib.sha256(data).digest()
@@ -51,7 +49,8 @@ def other_info(originator, transaction_id, recipient):
     0x09 ‖ transaction id (CRA flag ‖ counter, 9 octets) ‖ recipient."""
     if len(originator) != 8 or len(recipient) != 8 or len(transaction_id) != 9:
         raise ValueError("other info")
-    return ALGORITHM_ID + originator + b"\x09" + transaction_id + recipient
+    # AlgorithmID: AES-GCM-128 (Green Book 9.2.3.4.6.5)
+    return b"\x60\x85\x74\x06\x08\x03\x00" + originator + b"\x09" + transaction_id + recipient
 
 
 def kdf(z, info):

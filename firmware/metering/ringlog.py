@@ -14,7 +14,7 @@ import struct
 from ..compat import crc32
 
 
-def crc8(data, crc=0):
+def _crc8(data, crc=0):
     """CRC-8 (poly 0x07, SMBus) over data."""
     for b in data:
         crc ^= b
@@ -35,7 +35,7 @@ class SlotRing:
 
     def _crc(self, index, payload):
         struct.pack_into("<I", self._ib, 0, index & 0xFFFFFFFF)
-        return crc8(payload, crc8(self._ib))
+        return _crc8(payload, _crc8(self._ib))
 
     def put(self, index, payload):
         rec = bytearray(self.size)

@@ -24,7 +24,7 @@
 # good copy is never the one overwritten. A migration table of None means
 # the layout has not changed since format 1.
 #
-# Journal (journal_write here; bootrec.journal_read at boot): one small
+# Journal (journal_write; journal_read at boot, from bootrec): one small
 # record written with a single low-level write (a ring-log record's fault
 # model: a cut tears it and its CRC fails), in two alternating slots of
 # one file ("MJ", seq u32, length u16, crc32, payload). The meter
@@ -46,14 +46,13 @@ _HDR = "<2sBIHIBB"
 _HDR_LEN = const(15)
 _HDR1 = "<2sBIHI"        # format 1: no schema, no version
 _HDR1_LEN = const(13)
-CHUNK = const(16)        # bytes per low-level write (fault-injection points)
+_CHUNK = const(16)       # bytes per low-level write (fault-injection points)
 _UNTYPED = const(0)       # schema of records without an owner's schema id
-JOURNAL = "journal"
-JMAGIC = b"MJ"
-JHDR = "<2sIHI"          # magic, seq, length, crc32 (over seq, length, payload)
-JHDR_LEN = const(12)
-JOURNAL_MAX = const(2036)  # payload octets a journal record may hold
-JSLOT = const(2048)
+# journal file "journal": header magic b"MJ", seq, length, crc32 (over seq,
+# length, payload) as "<2sIHI"
+_JHDR_LEN = const(12)
+_JOURNAL_MAX = const(2036)  # payload octets a journal record may hold
+_JSLOT = const(2048)
 
 
 _ZEROS = bytes(64)
@@ -102,8 +101,8 @@ class FileBackend:
             self._step(f, b"")
             for data in parts:
                 mv = memoryview(data)
-                for i in range(0, len(data), CHUNK):
-                    chunk = mv[i:i + CHUNK]
+                for i in range(0, len(data), _CHUNK):
+                    chunk = mv[i:i + _CHUNK]
                     self._step(f, chunk[:len(chunk) // 2])
                     f.write(chunk)
 
@@ -278,16 +277,37 @@ class Store:
         self._seq[key] = nxt
 
     # -- the journal --------------------------------------------------------------------
+    def journal_read(self):
+        """Payload of the newest good journal record, or None (at boot);
+        sets where the next one goes."""
+        best = None
+        rd = self.backend.read_at
+        for i in (0, 1):
+            raw = rd("journal", i * _JSLOT, _JHDR_LEN)
+            if raw is None or len(raw) < _JHDR_LEN:
+                continue
+            magic, seq, ln, crc = struct.unpack_from("<2sIHI", raw, 0)
+            if magic != b"MJ" or ln > _JOURNAL_MAX:
+                continue
+            body = rd("journal", i * _JSLOT + _JHDR_LEN, ln)
+            if len(body) != ln or \
+                    crc32(body, crc32(struct.pack("<IH", seq, ln))) & 0xFFFFFFFF != crc:
+                continue
+            if best is None or _seq_newer(seq, best[0]):
+                best = (seq, i, body)
+        self._jseq = None if best is None else (best[0], best[1])
+        return None if best is None else best[2]
+
     def journal_write(self, payload):
         """One journal record, in one low-level write."""
-        if len(payload) > JOURNAL_MAX:
+        if len(payload) > _JOURNAL_MAX:
             raise ValueError("journal record too long")
-        cur = self._jseq            # set at boot by bootrec.journal_read
+        cur = self._jseq            # set at boot by journal_read
         seq, slot = ((cur[0] + 1) & 0xFFFFFFFF, cur[1] ^ 1) if cur else (1, 0)
         ln = len(payload)
-        rec = bytearray(JHDR_LEN + ln)
-        struct.pack_into(JHDR, rec, 0, JMAGIC, seq, ln,
+        rec = bytearray(_JHDR_LEN + ln)
+        struct.pack_into("<2sIHI", rec, 0, b"MJ", seq, ln,
                          crc32(payload, crc32(struct.pack("<IH", seq, ln))) & 0xFFFFFFFF)
-        rec[JHDR_LEN:] = payload
-        self.backend.write_at(JOURNAL, slot * JSLOT, rec)
+        rec[_JHDR_LEN:] = payload
+        self.backend.write_at("journal", slot * _JSLOT, rec)
         self._jseq = (seq, slot)

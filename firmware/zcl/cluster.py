@@ -25,8 +25,17 @@ import struct
 
 from ..compat import const
 from . import types as T
-from .frame import decode_fields, REST
-from .status import ZclError, UNSUP_CLUSTER_COMMAND, INVALID_VALUE, SUCCESS, NOT_AUTHORIZED
+from .frame import decode_fields
+from .status import ZclError
+
+# Other modules' constants, local so that they fold into the bytecode:
+# statuses (ZCL rev 6 Table 2-12, status.py), frame.REST, types.UINT16.
+_SUCCESS = const(0x00)
+_NOT_AUTHORIZED = const(0x7E)
+_UNSUP_CLUSTER_COMMAND = const(0x81)
+_INVALID_VALUE = const(0x87)
+_REST = const(0x100)
+_UINT16 = const(0x21)
 
 # Access bits (ZCL rev 6 §2.6.1.3 plus two of ours).
 A_R = const(0x01)    # readable
@@ -48,7 +57,7 @@ class AttrTable:
     """The attributes of one cluster: the class's ATTRS (an Attrs text or
     a tuple of rows, searched by id, no per-instance dict), numbered
     families as ranges, and the global ClusterRevision. Behaves like the
-    dict it replaces (get, [], in, sorted iteration, items, values)."""
+    dict it replaces (get, [], in, sorted iteration, items)."""
 
     def __init__(self, attrs, ranges, revision):
         self.ranges = ranges
@@ -166,10 +175,6 @@ class AttrTable:
         for aid in self:
             yield aid, self[aid]
 
-    def values(self):
-        for aid in self:
-            yield self[aid]
-
 
 class Attrs:
     """An ATTRS table as text: rows separated by ";", each
@@ -261,15 +266,6 @@ def _dflt(d):
     return int(d)
 
 
-def all_attrs(cls):
-    """Every attribute definition of a cluster class (host tools, tests)."""
-    for a in cls.ATTRS:
-        yield a
-    for first, n, step, name, t, acc in cls.RANGES:
-        for i in range(n):
-            yield (first + i * step, name % (i + 1), t, acc | A_DYN, None)
-
-
 class Cluster:
     ID = 0
     NAME = ""
@@ -289,7 +285,7 @@ class Cluster:
                 self.values[a[0]] = a[4]
         self.values[_ATTR_CLUSTER_REVISION] = self.REVISION
         self.adefs = AttrTable(self.ATTRS, self.RANGES,
-                               (_ATTR_CLUSTER_REVISION, "ClusterRevision", T.UINT16, A_R,
+                               (_ATTR_CLUSTER_REVISION, "ClusterRevision", _UINT16, A_R,
                                 self.REVISION))
 
     # -- attributes ---------------------------------------------------------
@@ -299,19 +295,13 @@ class Cluster:
 
     def validate(self, aid, value):
         """ZCL status for writing value to aid (type already checked)."""
-        return SUCCESS
+        return _SUCCESS
 
     def write(self, aid, value):
         """Store a validated value; persist it if the attribute says so."""
         self.values[aid] = value
         if self.adefs[aid][3] & A_NV:
             self.app.nv_dirty(self)
-
-    def attr_id(self, name):
-        for a in self.adefs.values():
-            if a[1] == name:
-                return a[0]
-        return None
 
     def nv_items(self):
         """(aid, type, value) of persisted attributes, for the store."""
@@ -327,7 +317,7 @@ class Cluster:
         """Decode and run a cluster-specific command (ZCL rev 6 §2.4.1)."""
         c = _find(self.RX, 0, req.hdr.cmd)
         if c is None:
-            raise ZclError(UNSUP_CLUSTER_COMMAND)
+            raise ZclError(_UNSUP_CLUSTER_COMMAND)
         fields, off = decode_fields(c[2], buf, off, end)
         return getattr(self, "on_" + c[1])(req, fields)
 
@@ -351,7 +341,7 @@ class Cluster:
         they come through the comms hub, our ESI stand-in, and from no other
         HAN device (GBCS §13.7.3)."""
         if req.aps.src != self.app.cfg["hub_addr"]:
-            raise ZclError(NOT_AUTHORIZED)
+            raise ZclError(_NOT_AUTHORIZED)
 
 
 class Cmds:
@@ -397,7 +387,7 @@ def _field(tok):
     if t[0] == "[":
         t = tuple([_field(f) for f in t[1:-1].split(",")])
     elif t == "REST":
-        t = REST
+        t = _REST
     else:
         t = _typ(t)
     return (tok[:i], t)
@@ -418,4 +408,4 @@ def _find(table, k, key):
 
 def check_range(value, lo, hi):
     if not lo <= value <= hi:
-        raise ZclError(INVALID_VALUE)
+        raise ZclError(_INVALID_VALUE)

@@ -2,16 +2,30 @@
 #
 # ZCL = ZCL rev 6 (07-5123); ZSE = ZigBee Smart Energy 1.x (07-5356).
 from ..compat import const
-from . import aps as A
-from . import status as S
-from .frame import (Header, encode_header, encode_fields, FT_CLUSTER,
-                    FC_TO_CLIENT, FC_NO_DEFAULT_RSP)
+from .aps import Aps
+from .frame import Header, encode_header, encode_fields
 from .status import ZclError, DecodeError
 from . import foundation
 from ..platform.store import PowerCut
 
 _CMD_DEFAULT_RSP = const(0x0B)
 _EP_BROADCAST = const(0xFF)
+# Local copies of other modules' constants fold into the bytecode (an
+# imported name is a global and a name in flash): the profiles (aps.py),
+# the frame control bits (frame.py, ZCL rev 6 §2.4.1.1) and the statuses
+# (status.py, ZCL rev 6 Table 2-12).
+_PROFILE_HA = const(0x0104)
+_PROFILE_SE = const(0x0109)
+_PROFILE_WILDCARD = const(0xFFFF)
+_FT_CLUSTER = const(1)
+_FC_TO_CLIENT = const(0x08)
+_FC_NO_DEFAULT_RSP = const(0x10)
+_SUCCESS = const(0x00)
+_FAILURE = const(0x01)
+_MALFORMED_COMMAND = const(0x80)
+_UNSUP_MANUF_CLUSTER_COMMAND = const(0x83)
+_UNSUP_MANUF_GENERAL_COMMAND = const(0x84)
+_UNSUPPORTED_CLUSTER = const(0xC3)
 
 # The largest ZCL frame (APS payload) one 802.15.4 frame carries, so that
 # nothing the meter sends needs APS fragmentation. Octets of a 127-octet
@@ -153,7 +167,8 @@ class Engine:
     # -- receive --------------------------------------------------------------
     def receive(self, msg):
         """Handle one APS frame addressed to us. Never raises on bad input."""
-        if msg.profile not in (A.PROFILE_SE, A.PROFILE_HA, A.PROFILE_WILDCARD):
+        p = msg.profile
+        if p != _PROFILE_SE and p != _PROFILE_HA and p != _PROFILE_WILDCARD:
             return
         if msg.dst_ep == _EP_BROADCAST:
             # ZigBee PRO §2.2.4.1.1.3: endpoint 0xFF reaches every endpoint
@@ -187,14 +202,14 @@ class Engine:
             # anything else is dropped silently (notes/zse-clusters §7).
             self.dropped_unsecured += 1
             return
-        status = S.SUCCESS
+        status = _SUCCESS
         try:
             if cl is None:
-                status = S.UNSUPPORTED_CLUSTER
+                status = _UNSUPPORTED_CLUSTER
             elif hdr.manuf is not None:
                 # We implement no manufacturer extensions.
-                status = (S.UNSUP_MANUF_CLUSTER_COMMAND if hdr.cluster_specific
-                          else S.UNSUP_MANUF_GENERAL_COMMAND)
+                status = (_UNSUP_MANUF_CLUSTER_COMMAND if hdr.cluster_specific
+                          else _UNSUP_MANUF_GENERAL_COMMAND)
             elif hdr.cluster_specific:
                 r = cl.dispatch(req, buf, off, len(buf))
                 if r is not None:
@@ -203,7 +218,7 @@ class Engine:
                 status = foundation.handle(self, cl, req, buf, off, len(buf))
         except DecodeError:
             self.malformed += 1
-            status = S.MALFORMED_COMMAND
+            status = _MALFORMED_COMMAND
         except ZclError as e:
             status = e.status
         except PowerCut:
@@ -215,7 +230,7 @@ class Engine:
             # gets FAILURE (ZCL rev 6 Table 2-12) and the count shows in the
             # meter state (HandlerErrors), where tests look for it.
             self.handler_errors += 1
-            status = S.FAILURE
+            status = _FAILURE
         if status is None:          # handled, and no response of any kind due
             return
         try:
@@ -234,7 +249,7 @@ class Engine:
             return
         if not hdr.cluster_specific and hdr.cmd == _CMD_DEFAULT_RSP:
             return
-        if status == S.SUCCESS and hdr.no_default_rsp:
+        if status == _SUCCESS and hdr.no_default_rsp:
             return
         tx = self.tx
         off = self.response_header(req, 0)
@@ -249,9 +264,9 @@ class Engine:
         found malformed while the response is being built still gets its
         Default Response."""
         hdr = req.hdr
-        fc = frame_type | FC_NO_DEFAULT_RSP
+        fc = frame_type | _FC_NO_DEFAULT_RSP
         if not hdr.to_client:
-            fc |= FC_TO_CLIENT
+            fc |= _FC_TO_CLIENT
         return encode_header(self.tx, 0, fc, hdr.seq, cmd, hdr.manuf)
 
     def reply(self, req, cluster_id, n):
@@ -259,20 +274,20 @@ class Engine:
         link carries is never sent: the request fails (Default Response)."""
         if n > self.limit(req.aps.secured):
             self.oversize += 1
-            raise ZclError(S.FAILURE)
+            raise ZclError(_FAILURE)
         req.responded = True
         self.emit(req.aps.src, req.aps.src_ep, req.ep, cluster_id, n, req.aps.secured)
 
     def reply_cluster_cmd(self, cl, req, cmd, schema, fields):
-        off = self.response_header(req, FT_CLUSTER, cmd)
+        off = self.response_header(req, _FT_CLUSTER, cmd)
         off = encode_fields(schema, fields, self.tx, off)
         self.reply(req, cl.ID, off)
 
     def send_cluster_cmd(self, cl, dst, dst_ep, src_ep, cmd, schema, fields,
                          no_default_rsp=True):
-        fc = FT_CLUSTER | (FC_TO_CLIENT if cl.SERVER else 0)
+        fc = _FT_CLUSTER | (_FC_TO_CLIENT if cl.SERVER else 0)
         if no_default_rsp:
-            fc |= FC_NO_DEFAULT_RSP
+            fc |= _FC_NO_DEFAULT_RSP
         seq = self.next_seq()
         off = encode_header(self.originate(), 0, fc, seq, cmd)
         off = encode_fields(schema, fields, self.tx, off)
@@ -282,7 +297,7 @@ class Engine:
     def send_global(self, cl, dst, dst_ep, src_ep, cmd, n_payload):
         """Send a profile-wide command whose payload the caller already wrote
         at self.tx[TX_PAYLOAD:TX_PAYLOAD + n_payload]."""
-        fc = FC_NO_DEFAULT_RSP | (FC_TO_CLIENT if cl.SERVER else 0)
+        fc = _FC_NO_DEFAULT_RSP | (_FC_TO_CLIENT if cl.SERVER else 0)
         seq = self.next_seq()
         encode_header(self.tx, 0, fc, seq, cmd)
         self.emit(dst, dst_ep, src_ep, cl.ID, TX_PAYLOAD + n_payload, True)
@@ -292,5 +307,5 @@ class Engine:
         if n > self.limit(secured):
             self.oversize += 1       # never on air: the link cannot carry it whole
             return
-        self.app.send_aps(A.Aps(self.app.nwk_addr, src_ep, dst, dst_ep,
-                                A.PROFILE_SE, cluster, bytes(self.tx[:n]), secured))
+        self.app.send_aps(Aps(self.app.nwk_addr, src_ep, dst, dst_ep,
+                                _PROFILE_SE, cluster, bytes(self.tx[:n]), secured))

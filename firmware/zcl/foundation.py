@@ -6,30 +6,45 @@ import struct
 from ..compat import const
 from ..compat import STRUCT_ERRORS
 from . import types as T
-from . import status as S
 from .cluster import A_R, A_W, A_P
-from .status import DecodeError
+from .status import DecodeError, ZclError
 
+# Command ids (ZCL rev 6 Table 2-3). Private: the host tools have their own
+# table (tools/zcl_host.py); READ_ATTR is the one another firmware module
+# (the Time client) names.
 READ_ATTR = const(0x00)
-READ_ATTR_RSP = const(0x01)
-WRITE_ATTR = const(0x02)
-WRITE_ATTR_UNDIVIDED = const(0x03)
-WRITE_ATTR_RSP = const(0x04)
-WRITE_ATTR_NO_RSP = const(0x05)
-CONFIG_REPORT = const(0x06)
-CONFIG_REPORT_RSP = const(0x07)
-READ_REPORT_CFG = const(0x08)
-READ_REPORT_CFG_RSP = const(0x09)
-REPORT_ATTR = const(0x0A)
-DEFAULT_RSP = const(0x0B)
-DISCOVER_ATTR = const(0x0C)
-DISCOVER_ATTR_RSP = const(0x0D)
-DISCOVER_CMD_RX = const(0x11)
-DISCOVER_CMD_RX_RSP = const(0x12)
-DISCOVER_CMD_TX = const(0x13)
-DISCOVER_CMD_TX_RSP = const(0x14)
-DISCOVER_ATTR_EXT = const(0x15)
-DISCOVER_ATTR_EXT_RSP = const(0x16)
+_READ_ATTR_RSP = const(0x01)
+_WRITE_ATTR = const(0x02)
+_WRITE_ATTR_UNDIVIDED = const(0x03)
+_WRITE_ATTR_RSP = const(0x04)
+_WRITE_ATTR_NO_RSP = const(0x05)
+_CONFIG_REPORT = const(0x06)
+_CONFIG_REPORT_RSP = const(0x07)
+_READ_REPORT_CFG = const(0x08)
+_READ_REPORT_CFG_RSP = const(0x09)
+_REPORT_ATTR = const(0x0A)
+_DEFAULT_RSP = const(0x0B)
+_DISCOVER_ATTR = const(0x0C)
+_DISCOVER_ATTR_RSP = const(0x0D)
+_DISCOVER_CMD_RX = const(0x11)
+_DISCOVER_CMD_RX_RSP = const(0x12)
+_DISCOVER_CMD_TX = const(0x13)
+_DISCOVER_CMD_TX_RSP = const(0x14)
+_DISCOVER_ATTR_EXT = const(0x15)
+_DISCOVER_ATTR_EXT_RSP = const(0x16)
+
+# Status codes (ZCL rev 6 Table 2-12, as zcl/status.py): local constants
+# fold into the bytecode, status.X would be a global and an attribute load.
+_SUCCESS = const(0x00)
+_UNSUP_GENERAL_COMMAND = const(0x82)
+_UNSUPPORTED_ATTRIBUTE = const(0x86)
+_INVALID_VALUE = const(0x87)
+_READ_ONLY = const(0x88)
+_NOT_FOUND = const(0x8B)
+_UNREPORTABLE_ATTRIBUTE = const(0x8C)
+_INVALID_DATA_TYPE = const(0x8D)
+_WRITE_ONLY = const(0x8F)
+
 
 def _u16(buf, off, end):
     if off + 2 > end:
@@ -47,7 +62,7 @@ def _send(eng, req, off):
     eng.reply(req, req.aps.cluster, off)
 
 
-def encode_attr_record(eng, cl, aid, off):
+def _attr_record(eng, cl, aid, off):
     """Read-attribute status record (§2.5.2.1) at off; returns new offset, or
     -1 if it would not fit in one frame. eng.tx is exactly one frame long
     for the link (engine.frame_limit), so running out of it is the limit;
@@ -59,12 +74,12 @@ def encode_attr_record(eng, cl, aid, off):
         if off + 3 > len(tx):
             return -1
         struct.pack_into("<HB", tx, off, aid,
-                         S.UNSUPPORTED_ATTRIBUTE if ta < 0 else S.WRITE_ONLY)
+                         _UNSUPPORTED_ATTRIBUTE if ta < 0 else _WRITE_ONLY)
         return off + 3
     if off + 5 > len(tx):       # id, status, type and at least one octet of value
         return -1
     try:
-        struct.pack_into("<HBB", tx, off, aid, S.SUCCESS, ta >> 8)
+        struct.pack_into("<HBB", tx, off, aid, _SUCCESS, ta >> 8)
         return T.encode(ta >> 8, cl.read(aid), tx, off + 4)
     except STRUCT_ERRORS:           # CPython: struct.error is no ValueError
         return -1
@@ -73,10 +88,10 @@ def encode_attr_record(eng, cl, aid, off):
 def _read_attributes(eng, cl, req, buf, off, end):
     if (end - off) & 1:
         raise DecodeError("odd")
-    out = eng.response_header(req, 0, READ_ATTR_RSP)
+    out = eng.response_header(req, 0, _READ_ATTR_RSP)
     while off < end:
         aid, off = _u16(buf, off, end)
-        n = encode_attr_record(eng, cl, aid, out)
+        n = _attr_record(eng, cl, aid, out)
         if n < 0:
             break  # records that do not fit are left out; the client reads again
         out = n
@@ -91,17 +106,17 @@ def _write_attributes(eng, cl, req, buf, off, end):
         t, off = _u8(buf, off, end)
         v, off = T.decode(t, buf, off, end)
         recs.append((aid, t, v, _write_status(cl, aid, t, v)))
-    failed = [r for r in recs if r[3] != S.SUCCESS]
-    if not (failed and cmd == WRITE_ATTR_UNDIVIDED):
+    failed = [r for r in recs if r[3] != _SUCCESS]
+    if not (failed and cmd == _WRITE_ATTR_UNDIVIDED):
         for aid, t, v, st in recs:
-            if st == S.SUCCESS:
+            if st == _SUCCESS:
                 cl.write(aid, v)
-    if cmd == WRITE_ATTR_NO_RSP:   # §2.5.6: no response of any kind
+    if cmd == _WRITE_ATTR_NO_RSP:   # §2.5.6: no response of any kind
         return None
-    out = eng.response_header(req, 0, WRITE_ATTR_RSP)
+    out = eng.response_header(req, 0, _WRITE_ATTR_RSP)
     tx = eng.tx
     if not failed:
-        tx[out] = S.SUCCESS
+        tx[out] = _SUCCESS
         out += 1
     for aid, t, v, st in failed:
         if out + 3 > len(tx):
@@ -114,16 +129,16 @@ def _write_attributes(eng, cl, req, buf, off, end):
 def _write_status(cl, aid, t, v):
     a = cl.adefs.get(aid)
     if a is None:
-        return S.UNSUPPORTED_ATTRIBUTE
+        return _UNSUPPORTED_ATTRIBUTE
     if t != a[2]:
-        return S.INVALID_DATA_TYPE
+        return _INVALID_DATA_TYPE
     if not a[3] & A_W:
-        return S.READ_ONLY
+        return _READ_ONLY
     if not T.check(t, v):
-        return S.INVALID_VALUE
+        return _INVALID_VALUE
     try:
         return cl.validate(aid, v)
-    except S.ZclError as e:          # validators may raise, as handlers do
+    except ZclError as e:          # validators may raise, as handlers do
         return e.status
 
 
@@ -160,23 +175,23 @@ def _configure_reporting(eng, cl, req, buf, off, end):
         p = _report_record(buf, p, end)[6]
     rep = eng.app.reporting
     tx = eng.tx
-    out = eng.response_header(req, 0, CONFIG_REPORT_RSP)
+    out = eng.response_header(req, 0, _CONFIG_REPORT_RSP)
     start = out
     changed = False
     while off < end:
         d, aid, t, mn, mx, ch, off = _report_record(buf, off, end)
         if d == 0:
             st = rep.configure(cl, req, aid, t, mn, mx, ch, False)
-            changed = changed or st == S.SUCCESS
+            changed = changed or st == _SUCCESS
         else:
-            st = S.UNSUPPORTED_ATTRIBUTE
-        if st != S.SUCCESS and out + 4 <= len(tx):
+            st = _UNSUPPORTED_ATTRIBUTE
+        if st != _SUCCESS and out + 4 <= len(tx):
             struct.pack_into("<BBH", tx, out, st, d, aid)
             out += 4
     if changed:
         rep.save()
     if out == start:   # §2.5.8: all succeeded -> one SUCCESS status
-        tx[out] = S.SUCCESS
+        tx[out] = _SUCCESS
         out += 1
     _send(eng, req, out)
 
@@ -184,7 +199,7 @@ def _configure_reporting(eng, cl, req, buf, off, end):
 def _read_reporting_cfg(eng, cl, req, buf, off, end):
     rep = eng.app.reporting
     tx = eng.tx
-    out = eng.response_header(req, 0, READ_REPORT_CFG_RSP)
+    out = eng.response_header(req, 0, _READ_REPORT_CFG_RSP)
     while off < end:
         d, off = _u8(buf, off, end)
         aid, off = _u16(buf, off, end)
@@ -193,18 +208,18 @@ def _read_reporting_cfg(eng, cl, req, buf, off, end):
         if d == 0:
             e = rep.find(cl, aid, req.aps.src, req.aps.src_ep) or rep.find(cl, aid)
         if a is None:
-            st = S.UNSUPPORTED_ATTRIBUTE
+            st = _UNSUPPORTED_ATTRIBUTE
         elif not a[3] & A_P:
-            st = S.UNREPORTABLE_ATTRIBUTE
+            st = _UNREPORTABLE_ATTRIBUTE
         elif e is None:
-            st = S.NOT_FOUND
+            st = _NOT_FOUND
         else:
-            st = S.SUCCESS
-        if out + 4 > len(tx) or (st == S.SUCCESS and out + 9 > len(tx)):
+            st = _SUCCESS
+        if out + 4 > len(tx) or (st == _SUCCESS and out + 9 > len(tx)):
             break
         struct.pack_into("<BBH", tx, out, st, d, aid)
         nxt = out + 4
-        if st == S.SUCCESS:
+        if st == _SUCCESS:
             try:
                 struct.pack_into("<BHH", tx, nxt, e.type, e.min, e.max)
                 nxt += 5
@@ -219,10 +234,10 @@ def _read_reporting_cfg(eng, cl, req, buf, off, end):
 def _discover_attributes(eng, cl, req, buf, off, end):
     start, off = _u16(buf, off, end)
     mx, off = _u8(buf, off, end)
-    ext = req.hdr.cmd == DISCOVER_ATTR_EXT
+    ext = req.hdr.cmd == _DISCOVER_ATTR_EXT
     rec = 4 if ext else 3
     tx = eng.tx
-    out = eng.response_header(req, 0, DISCOVER_ATTR_EXT_RSP if ext else DISCOVER_ATTR_RSP)
+    out = eng.response_header(req, 0, _DISCOVER_ATTR_EXT_RSP if ext else _DISCOVER_ATTR_RSP)
     flag = out
     out += 1
     n = 0
@@ -246,10 +261,10 @@ def _discover_attributes(eng, cl, req, buf, off, end):
 def _discover_commands(eng, cl, req, buf, off, end):
     start, off = _u8(buf, off, end)
     mx, off = _u8(buf, off, end)
-    rx = req.hdr.cmd == DISCOVER_CMD_RX
+    rx = req.hdr.cmd == _DISCOVER_CMD_RX
     table = cl.RX if rx else cl.TX
     tx = eng.tx
-    out = eng.response_header(req, 0, DISCOVER_CMD_RX_RSP if rx else DISCOVER_CMD_TX_RSP)
+    out = eng.response_header(req, 0, _DISCOVER_CMD_RX_RSP if rx else _DISCOVER_CMD_TX_RSP)
     flag = out
     out += 1
     ids = sorted(c[0] for c in table if c[0] >= start)
@@ -264,13 +279,17 @@ def _discover_commands(eng, cl, req, buf, off, end):
     _send(eng, req, out)
 
 
-def decode_attr_records(buf, off, end):
-    """Records of a Read Attributes Response: [(aid, status, type, value)]."""
+def decode_attr_records(buf, off, end, report=False):
+    """Records of a Read Attributes Response (§2.5.2), or with report of a
+    Report Attributes command (§2.5.11, no status field): [(aid, status,
+    type, value)]."""
     recs = []
     while off < end:
         aid, off = _u16(buf, off, end)
-        st, off = _u8(buf, off, end)
-        if st == S.SUCCESS:
+        st = _SUCCESS
+        if not report:
+            st, off = _u8(buf, off, end)
+        if st == _SUCCESS:
             t, off = _u8(buf, off, end)
             v, off = T.decode(t, buf, off, end)
             recs.append((aid, st, t, v))
@@ -279,27 +298,13 @@ def decode_attr_records(buf, off, end):
     return recs
 
 
-def decode_report_records(buf, off, end):
-    recs = []
-    while off < end:
-        aid, off = _u16(buf, off, end)
-        t, off = _u8(buf, off, end)
-        v, off = T.decode(t, buf, off, end)
-        recs.append((aid, S.SUCCESS, t, v))
-    return recs
-
-
 def _attr_response(eng, cl, req, buf, off, end):
     """Read Attributes Response / Report Attributes reaching a client cluster."""
     h = getattr(cl, "on_attributes", None)
     if cl.SERVER or h is None:
-        return S.UNSUP_GENERAL_COMMAND
-    if req.hdr.cmd == READ_ATTR_RSP:
-        recs = decode_attr_records(buf, off, end)
-    else:
-        recs = decode_report_records(buf, off, end)
-    h(req, recs)
-    return S.SUCCESS
+        return _UNSUP_GENERAL_COMMAND
+    h(req, decode_attr_records(buf, off, end, req.hdr.cmd != _READ_ATTR_RSP))
+    return _SUCCESS
 
 
 def _default_response(eng, cl, req, buf, off, end):
@@ -308,25 +313,26 @@ def _default_response(eng, cl, req, buf, off, end):
     return None  # never answered (§2.5.12.2)
 
 
-_HANDLERS = {
-    READ_ATTR: _read_attributes,
-    WRITE_ATTR: _write_attributes,
-    WRITE_ATTR_UNDIVIDED: _write_attributes,
-    WRITE_ATTR_NO_RSP: _write_attributes,
-    CONFIG_REPORT: _configure_reporting,
-    READ_REPORT_CFG: _read_reporting_cfg,
-    DISCOVER_ATTR: _discover_attributes,
-    DISCOVER_ATTR_EXT: _discover_attributes,
-    DISCOVER_CMD_RX: _discover_commands,
-    DISCOVER_CMD_TX: _discover_commands,
-    READ_ATTR_RSP: _attr_response,
-    REPORT_ATTR: _attr_response,
-    DEFAULT_RSP: _default_response,
-}
-
-
 def handle(eng, cl, req, buf, off, end):
-    h = _HANDLERS.get(req.hdr.cmd)
-    if h is None:
-        return S.UNSUP_GENERAL_COMMAND
+    """Run profile-wide command req.hdr.cmd (a chain of tests: no table in
+    RAM)."""
+    c = req.hdr.cmd
+    if c == READ_ATTR:
+        h = _read_attributes
+    elif _WRITE_ATTR <= c <= _WRITE_ATTR_NO_RSP and c != _WRITE_ATTR_RSP:
+        h = _write_attributes
+    elif c == _CONFIG_REPORT:
+        h = _configure_reporting
+    elif c == _READ_REPORT_CFG:
+        h = _read_reporting_cfg
+    elif c == _DISCOVER_ATTR or c == _DISCOVER_ATTR_EXT:
+        h = _discover_attributes
+    elif c == _DISCOVER_CMD_RX or c == _DISCOVER_CMD_TX:
+        h = _discover_commands
+    elif c == _READ_ATTR_RSP or c == _REPORT_ATTR:
+        h = _attr_response
+    elif c == _DEFAULT_RSP:
+        h = _default_response
+    else:
+        return _UNSUP_GENERAL_COMMAND
     return h(eng, cl, req, buf, off, end)

@@ -114,20 +114,30 @@ def _decode_group(schema, buf, off, end):
 
 
 def encode_fields(schema, fields, buf, off):
+    """Encode fields per schema at off; the new offset. fields is a dict by
+    field name, or a tuple of the values in schema order (shorter when
+    optional trailing fields are left out): a tuple spares the sender a
+    dict and the field names (one interned name each in flash)."""
+    pos = isinstance(fields, tuple)
+    i = 0
     for name, t in schema:
-        opt = name[-1] == "?"
-        if opt:
-            name = name[:-1]
-            if name not in fields:
+        if name[-1] == "?":
+            if (i >= len(fields)) if pos else (name[:-1] not in fields):
                 break
-        v = fields[name]
+            name = name[:-1]
+        v = fields[i] if pos else fields[name]
+        i += 1
         if t == REST:
             buf[off:off + len(v)] = v
             off += len(v)
         elif isinstance(t, tuple):
             for item in v:
-                for n2, t2 in t:
-                    off = T.encode(t2, item[n2], buf, off)
+                if isinstance(item, tuple):
+                    for k in range(len(t)):
+                        off = T.encode(t[k][1], item[k], buf, off)
+                else:
+                    for n2, t2 in t:
+                        off = T.encode(t2, item[n2], buf, off)
         else:
             off = T.encode(t, v, buf, off)
     return off

@@ -9,11 +9,18 @@ import struct
 from ..compat import const
 from ..compat import STRUCT_ERRORS
 from . import types as T
-from . import status as S
 from .cluster import A_P
-from .foundation import REPORT_ATTR
 from .engine import TX_PAYLOAD
 from ..platform.clock import NEVER
+
+_REPORT_ATTR = const(0x0A)        # ZCL rev 6 Table 2-3
+# statuses (ZCL rev 6 Table 2-12, as status.py), folded into the bytecode
+_SUCCESS = const(0x00)
+_UNSUPPORTED_ATTRIBUTE = const(0x86)
+_INVALID_VALUE = const(0x87)
+_INSUFFICIENT_SPACE = const(0x89)
+_UNREPORTABLE_ATTRIBUTE = const(0x8C)
+_INVALID_DATA_TYPE = const(0x8D)
 
 REPORT_SLOTS = const(16)   # table size; full table -> INSUFFICIENT_SPACE
 STORE_KEY = "reporting"
@@ -62,11 +69,11 @@ class Reporting:
         self.next_due = 0
         a = cl.adefs.get(aid)
         if a is None:
-            return S.UNSUPPORTED_ATTRIBUTE
+            return _UNSUPPORTED_ATTRIBUTE
         if not a[3] & A_P:
-            return S.UNREPORTABLE_ATTRIBUTE
+            return _UNREPORTABLE_ATTRIBUTE
         if t != a[2]:
-            return S.INVALID_DATA_TYPE
+            return _INVALID_DATA_TYPE
         e = self.find(cl, aid, req.aps.src, req.aps.src_ep)
         # max 0xFFFF: stop reporting; min 0xFFFF with max 0: back to the
         # default configuration, which for us is "not reported" (§2.5.7.1.5-6).
@@ -75,18 +82,18 @@ class Reporting:
                 self.entries.remove(e)
                 if save:
                     self.save()
-            return S.SUCCESS
+            return _SUCCESS
         if mx != 0 and mn > mx:
-            return S.INVALID_VALUE
+            return _INVALID_VALUE
         if e is None and len(self.entries) >= REPORT_SLOTS:
-            return S.INSUFFICIENT_SPACE
+            return _INSUFFICIENT_SPACE
         if e is not None:
             self.entries.remove(e)
         self.entries.append(Entry(req.ep, cl, aid, t, mn, mx, ch, req.aps.src,
                                   req.aps.src_ep, self.app.clock.mono()))
         if save:
             self.save()
-        return S.SUCCESS
+        return _SUCCESS
 
     # -- per-second ------------------------------------------------------------
     def tick(self, now):
@@ -144,7 +151,7 @@ class Reporting:
                     f.due = False
                     f.last = v
                     f.last_t = now
-            eng.send_global(e.cl, e.dst, e.dst_ep, e.ep, REPORT_ATTR, off - TX_PAYLOAD)
+            eng.send_global(e.cl, e.dst, e.dst_ep, e.ep, _REPORT_ATTR, off - TX_PAYLOAD)
             self.sent += 1
 
     # -- persistence -----------------------------------------------------------

@@ -77,9 +77,19 @@ K_TUPLE4 = const(5)     # date, time of day
 K_COLLECTION = const(6)  # array, set, bag
 _K_STRUCT = const(7)
 
-# Little-endian struct codes by width for the widths struct handles directly.
-_UFMT = {1: "<B", 2: "<H", 4: "<I", 8: "<Q"}
-_SFMT = {1: "<b", 2: "<h", 4: "<i", 8: "<q"}
+
+def _fmt(n, signed):
+    """Little-endian struct code for a width struct handles directly, else
+    None (constant strings: no table in RAM, nothing allocated)."""
+    if n == 1:
+        return "<b" if signed else "<B"
+    if n == 2:
+        return "<h" if signed else "<H"
+    if n == 4:
+        return "<i" if signed else "<I"
+    if n == 8:
+        return "<q" if signed else "<Q"
+    return None
 
 
 def info(t):
@@ -125,7 +135,7 @@ def is_analog(t):
 def _int(buf, off, end, n, signed):
     if off + n > end:
         raise DecodeError()
-    fmt = (_SFMT if signed else _UFMT).get(n)
+    fmt = _fmt(n, signed)
     if fmt:
         return struct.unpack_from(fmt, buf, off)[0], off + n
     v = 0
@@ -208,7 +218,7 @@ def _put_int(buf, off, v, n, signed):
             v += lim << 1
     elif not 0 <= v < (1 << (8 * n)):
         raise ValueError("range")
-    fmt = _UFMT.get(n)
+    fmt = _fmt(n, False)
     if fmt and len(buf) >= off + n:
         struct.pack_into(fmt, buf, off, v)
         return off + n

@@ -3,7 +3,18 @@
 from common import hexs, Lcg
 from firmware.zcl import types as T
 from firmware.zcl.status import DecodeError
+from firmware.zcl.frame import encode_fields
 from firmware import hanlink as L
+
+# a Report Event Status schema shape: named and positional fields, an
+# optional trailing field, a repeated group
+SCHEMAS = (
+    ((("Id", T.UINT32), ("St", T.ENUM8), ("Sig", 0x100)),
+     {"Id": 0xDEADBEEF, "St": 3, "Sig": b"\x01\x02"}, (0xDEADBEEF, 3, b"\x01\x02")),
+    ((("Start", T.UTC), ("N", T.UINT8), ("Id?", T.UINT32)), {"Start": 1, "N": 2}, (1, 2)),
+    ((("Start", T.UTC), ("N", T.UINT8), ("Id?", T.UINT32)), {"Start": 1, "N": 2, "Id": 3}, (1, 2, 3)),
+    ((("G", (("a", T.UINT8), ("b", T.INT16))),), {"G": [{"a": 1, "b": -2}]}, ([(1, -2)],)),
+)
 
 VALUES = ((T.UINT8, 7), (T.UINT24, 0xABCDEF), (T.UINT48, 123456789012), (T.INT24, -5),
           (T.INT64, -(1 << 62)), (T.CHARSTR, b"ESME"), (T.LOCTSTR, b"\x00\x01"),
@@ -29,6 +40,11 @@ def main():
         except DecodeError:
             errs += 1
     print("random decode ok", oks, "errors", errs)
+    for schema, named, pos in SCHEMAS:
+        a, b = bytearray(16), bytearray(16)
+        n = encode_fields(schema, named, a, 0)
+        m = encode_fields(schema, pos, b, 0)
+        print("fields", hexs(a[:n]), hexs(b[:m]), a[:n] == b[:m])
     got = []
     d = L.Deframer(lambda t, p: got.append(hexs(p)))
     stream = b""
