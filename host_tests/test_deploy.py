@@ -74,7 +74,9 @@ def test_board_bundle_is_the_frozen_set_plus_boards_files(tmp_path, monkeypatch)
     info = MB.build_bundle("armv7emsp", str(tmp_path / "b"))
     files = set(info["files"])
     frozen = {r[:-3] + ".mpy" for r in MB.sources() if r not in MB.HOST_ONLY}
-    assert files == frozen | {"drivers/stpm3x.mpy", "pins.mpy", "main.py", "boot.py"}
+    pure = {r[:-3] + ".mpy" for r in MB.PURE_CRYPTO}
+    # no native crypto module in this bundle: the pure-Python core goes with it
+    assert files == frozen | pure | {"drivers/stpm3x.mpy", "pins.mpy", "main.py", "boot.py"}
     assert "firmware/vboard.mpy" not in files
     assert (tmp_path / "b" / "main.py").read_text() == "X = 1\n"
     assert info["board"] == "NUCLEO_WB55"
@@ -85,6 +87,7 @@ def test_native_module_is_taken_only_for_its_arch(tmp_path):
     nat.write_bytes(bytes((0x4D, 6, (MB.MPY_ARCH["armv7emsp"] << 2) | 3, 0x1F)) + b"\0" * 60)
     info = MB.build_bundle("NUCLEO_WB55", str(tmp_path / "b"), natmod=str(nat))
     assert info["native"]["included"] is True and info["files"]["esmecrypto.mpy"]["size"] == 64
+    assert not any(r[:-3] + ".mpy" in info["files"] for r in MB.PURE_CRYPTO)   # native: no fallback
     with pytest.raises(ValueError, match="not x64"):
         MB.build_bundle("VIRTUAL", str(tmp_path / "c"), natmod=str(nat))
     nat.write_bytes(b"not an mpy")

@@ -308,7 +308,12 @@ def _compile_all(jobs, arch, width=4):
         reap()
 
 
-def bundle_sources(board):
+# Not frozen (flash), but deployed to a board whose bundle has no native
+# crypto module: the pure-Python core with the same API, slow but correct.
+PURE_CRYPTO = ("firmware/crypto/pure.py", "firmware/crypto/aes_pure.py")
+
+
+def bundle_sources(board, native=False):
     """(source path relative to ROOT, path on the board's filesystem, compile?)
     for every file of board's bundle, the native module aside: the frozen
     firmware set (on the virtual board also its drivers, firmware/vboard.py),
@@ -316,7 +321,7 @@ def bundle_sources(board):
     root (main.py and boot.py stay source: the port runs them by name)."""
     out = []
     for rel in sources():
-        if rel in HOST_ONLY and board != "VIRTUAL":
+        if rel in HOST_ONLY and board != "VIRTUAL" and (native or rel not in PURE_CRYPTO):
             continue
         out.append((rel, rel[:-3] + ".mpy", True))
     extra = []
@@ -382,7 +387,7 @@ def build_bundle(name, out_dir=None, natmod=None):
     shutil.rmtree(tmp, ignore_errors=True)
     try:
         jobs = []
-        for rel, dest, comp in bundle_sources(board):
+        for rel, dest, comp in bundle_sources(board, bool(nat)):
             dst = os.path.join(tmp, dest)
             os.makedirs(os.path.dirname(dst), exist_ok=True)
             if comp:
