@@ -278,3 +278,20 @@ def test_virtual_board_heap_after_boot(tmp_path):
     assert boot["free"] >= 40 * 1024, boot
     assert all(r.get("activated") for r in loads), loads
     assert after["free"] >= 32 * 1024, after
+
+
+def test_link_crc_allocates_nothing():
+    """Issue #18: the HAN link checks and computes the CRC of an 83-octet
+    frame in place under heap_lock (host_tests/mp/heap_link.py); receiving a
+    frame allocates only the payload view handed to on_frame, and encoding
+    into a reused buffer only the view encode_into returns (a CRC over a
+    slice of the frame used to cost a view more on each side)."""
+    out = run_script("micropython", "heap_link.py")
+    lines = [l.split() for l in out.splitlines()]
+    assert lines[0] == "heap_lock crc 83-octet frame ok same True".split(), out
+    d, e = lines[1], lines[2]
+    assert d[:5] == ["deframe", "frames", "50", "len", "76"], out
+    view = int(d[-1])
+    assert int(d[8]) < 2 * view, out          # one view per frame, nothing per octet
+    assert e[-2:] == ["same", "True"] and int(e[4]) <= 2 * view, out
+    assert run_script("cpython", "heap_link.py").strip() == "SKIP"

@@ -141,7 +141,7 @@ class Prepayment(Cluster):
             v *= 10 ** (AC.UNIT_SCALER - s)
         else:
             v = v // 10 ** (s - AC.UNIT_SCALER)        # floor: never shows more than there is
-        return max(-_INT32_MAX - 1, min(_INT32_MAX, v))
+        return max(-0x80000000, min(_INT32_MAX, v))   # no long-int arithmetic per read
 
     def unmoney(self, v):
         s = self.app.tariff.scaler

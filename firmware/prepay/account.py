@@ -61,7 +61,9 @@ _N_PARAMS = const(11)
 PARAM_NAMES = ("disablement_threshold", "ec_limit", "ec_threshold", "low_credit_threshold",
                "debt_cap", "debt_cap_period", "load_limit_w", "load_limit_period",
                "load_limit_restore", "account", "friendly")
-DEFAULTS = (0, 500000, 100000, 300000, 0, 86400, 0, 300, 30, CREDIT, 0)
+# A list, built at import: as a constant tuple 500000 and 86400 freeze as long ints and
+# the per-second debt cap arithmetic on them allocates (host_tests/test_freeze_rule.py).
+DEFAULTS = [0, 500000, 100000, 300000, 0, 86400, 0, 300, 30, CREDIT, 0]
 
 # Alerts (later GBCS numbering; v0.8.1 used 0x00xx for the 0x81xx ones)
 _AL_LOW_CREDIT = const(0x810D)
