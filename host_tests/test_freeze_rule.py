@@ -30,8 +30,6 @@ from tools import mpy_build, mpyinfo
 # with one of them allocates on a 32-bit board; comparisons (==, <, min, max)
 # and struct packing do not.
 WIDE = {
-    # register record CRC check at boot
-    "firmware/bootrec.py": {0xFFFFFFFF},
     # "any" in Get Calendar / Get Special Days requests (compared)
     "firmware/clusters/calendar.py": {0xFFFFFFFF},
     # the bill clamped to UINT32 when read (min)
@@ -47,15 +45,6 @@ WIDE = {
     "firmware/compat.py": {0x40000000, 0xFFFFFFFF, 0xEDB88320},
     # bounds of bench control requests (per request, bench only)
     "firmware/control.py": {0xFFFFFFFE, 0xFFFFFFFF},
-    # P-256 field and order, curve constants, GHASH R: the pure crypto core
-    # is a big-int implementation (top-ups and key operations, never per second)
-    "firmware/crypto/pure.py": {
-        0xFFFFFFFF00000001000000000000000000000000FFFFFFFFFFFFFFFFFFFFFFFF,
-        0xFFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551,
-        0x5AC635D8AA3A93E7B3EBBD55769886BC651D06B0CC53B0F63BCE3C3E27D2604B,
-        0x6B17D1F2E12C4247F8BCE6E563A440F277037D812DEB33A0F4A13945D898C296,
-        0x4FE342E2FE1A7F9B8EE7EB4A7C0F9E162BCE33576B315ECECBB6406837BF51F5,
-        0xE1000000000000000000000000000000, 0xFFFFFFFF},
     # the DRLC xorshift (per event), UTC_INVALID (compared)
     "firmware/drlc/events.py": {0xFFFFFFFF},
     # the default identity's EUI-64 (at construction); the event log value
@@ -71,12 +60,8 @@ WIDE = {
     "firmware/platform/clock.py": {0xFFFFFFFF, 3155760000},
     # sequence numbers and CRCs of record writes (per save)
     "firmware/platform/store.py": {0xFFFFFFFF, 0x80000000},
-    # NEVER: no pending parameter change (compared)
-    "firmware/prepay/account.py": {0xFFFFFFFF},
     # PPTD offset and range, PTUT field (per top-up)
     "firmware/prepay/utrn.py": {7394156990786306048, 1 << 61, 0xFFFFFFFF},
-    # NEVER: no pending activation (compared)
-    "firmware/tariff/engine.py": {0xFFFFFFFF},
     # UINT32 bounds of loaded prices and thresholds (compared, at load)
     "firmware/tariff/matrix.py": {0xFFFFFFFF},
 }
@@ -152,12 +137,12 @@ def test_rule_catches_a_bad_module(tmp_path):
     assert values == sorted([86400, 604800, 0x8F51, -0x2001, 0xFFFFFFFF])
     assert offenders({"firmware/bad.py": mpyinfo.long_ints(info["objs"])})
     # the wide literal is refused too unless it is listed for its module
-    found = {"firmware/bootrec.py": [("obj0", 0xFFFFFFFF)],
+    found = {"firmware/platform/clock.py": [("obj0", 0xFFFFFFFF)],
              "firmware/bad.py": [("obj1[1]", 86400)]}
     assert offenders(found) == ["firmware/bad.py obj1[1] = 86400"]
     # a freeze-only value can never be allowed through WIDE
-    found = {"firmware/bootrec.py": [("obj0[0]", 86400)]}
-    assert offenders(found) == ["firmware/bootrec.py obj0[0] = 86400"]
+    found = {"firmware/platform/clock.py": [("obj0[0]", 86400)]}
+    assert offenders(found) == ["firmware/platform/clock.py obj0[0] = 86400"]
 
 
 def test_reader_refuses_what_is_not_an_mpy(tmp_path):
