@@ -14,6 +14,7 @@ from ..metering import profile as PR
 from ..tariff.matrix import block_slot
 from ..prepay.account import P_LL_POWER
 from ..prepay import supply as SU
+from .. import commands as C
 from .price import period_bounds
 
 
@@ -370,7 +371,7 @@ class Metering(Cluster):
             raise ZclError(S.INVALID_FIELD)
         if f["ImplementationDateTime"] > m.clock.now():
             raise ZclError(S.INVALID_FIELD)
-        m.supply.remote(st)
+        _do(C.set_supply(m, st))
         if f["SupplyControlBits"] & 0x01:         # acknowledge required
             self.reply(req, "SupplyStatusResponse", {
                 "ProviderID": f["ProviderID"], "IssuerEventID": f["IssuerEventID"],
@@ -381,24 +382,19 @@ class Metering(Cluster):
         """§13.7.3: actioned only from a PPMID and only for Supply ON (0x02),
         which enables an armed supply; an IHD or HCALCS may never enable."""
         m = self.app
-        if m.device_type(req.aps.src) != "ppmid" or f["ProposedSupplyStatus"] != SU.ENABLED:
-            m.han_command(False, 0x0C)
-            raise ZclError(S.NOT_AUTHORIZED)
-        ok = m.supply.consumer_enable()
-        m.han_command(ok, 0x0C)
-        if not ok:
-            raise ZclError(S.FAILURE)
-        return S.SUCCESS
+        return _do(C.han_supply_on(m, m.device_type(req.aps.src) == "ppmid" and
+                                   f["ProposedSupplyStatus"] == SU.ENABLED))
 
     def on_SetSupplyStatus(self, req, f):
         """Only the load-limit supply state is acted on (the state the
         supply takes on a load-limit event); the other fields are the ESI's
         view of tamper, depletion and flow, which this meter detects itself."""
         self.require_supplier(req)
-        m = self.app
-        st = f["LoadLimitSupplyState"]
-        if st > SU.ENABLED:
-            raise ZclError(S.INVALID_FIELD)
-        m.supply.ll_state = st
-        m.supply_changed()
-        return S.SUCCESS
+        return _do(C.set_load_limit_state(self.app, f["LoadLimitSupplyState"]))
+
+
+def _do(r):
+    """A command's result code (commands.py) as the ZCL status."""
+    if r:
+        raise ZclError(C.ZCL_STATUS[r])
+    return S.SUCCESS
