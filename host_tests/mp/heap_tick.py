@@ -2,7 +2,7 @@
 # with reporting configured, under micropython.heap_lock().
 import sys
 
-from common import make_meter, store_dir, T0
+from common import make_meter, store_dir, T0, tariff_load
 from firmware.zcl import aps as A
 
 try:
@@ -61,7 +61,6 @@ print("heap_lock ticks", n, "ok" if ok else "ALLOCATED", "frames", len(out), "wh
 # every second with a cap, a special day in the calendar, the load limiter
 # watching (below its threshold).
 from firmware.prepay import config as CFG
-from common import tariff_load
 CFG.apply(m, {"mode": "prepayment", "sde": True,
               "params": {"ec_limit": 0, "low_credit_threshold": 100000, "debt_cap": 10 ** 9,
                          "load_limit_w": 20000, "load_limit_period": 60},

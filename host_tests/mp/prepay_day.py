@@ -14,6 +14,7 @@ from firmware.prepay import account as AC
 from firmware.prepay import config as CFG
 from firmware.platform.store import PowerCut
 from common import tariff_load, topup
+from firmware import commands as C
 
 T0 = 820886400
 with open(sys.argv[2]) as f:
@@ -59,7 +60,7 @@ if sys.argv[3] == "1":
     met.load_w = 3600
     run(7200)
     show("2h")
-    print("ec", m.activate_ec())
+    print("ec", C.activate_ec(m) == 0)
     run(6 * 3600)
     show("8h")
     run(3600 + 60)
