@@ -291,7 +291,7 @@ class Control:
 
     def op_tariff(self, req):
         # a load the heap cannot hold is refused with the old tariff intact
-        # (Meter.load_tariff); MemoryError here too, should it come from
+        # (commands.load_tariff, NO_ROOM); MemoryError here too, should it come from
         # outside the load itself, so the meter answers and carries on
         try:
             r = C.load_tariff(self.meter, req["doc"], req.get("at"))

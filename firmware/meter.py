@@ -167,7 +167,7 @@ class Meter:
         self._reg_period = -1
         self.alerts = []             # last ALERT_LOG alert codes (also in the event log)
         self.button_presses = 0
-        self.tariff_refused = 0      # tariff loads refused for lack of heap (load_tariff)
+        self.tariff_refused = 0      # tariff loads refused for lack of heap (commands.load_tariff)
         self._dirty = []
         # the atomic operation under way: [held (begin/end), intents (log id,
         # sequence, payload), deferred saves [key, (parts, schema, version,
