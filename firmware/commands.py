@@ -28,7 +28,9 @@
 #   4 DENIED     not from a device allowed   ZCL NOT_AUTHORIZED 0x7E    read-write-denied (3)
 #                to ask (GBCS §13.7.3)
 # `detail` holds what the last command has to say beyond its code: the
-# reason text of a BAD_VALUE, the parts a tariff load activated.
+# reason text of a BAD_VALUE, the parts a tariff load activated. (Codes and
+# names are private constants: on the unix port every module-level name
+# costs heap; the bench reports the codes, test_commands.py names them.)
 #
 # The meter's service interface (what clusters and commands may use of the
 # Meter, written down once): clock, store, zcl, reporting, snapshots,
@@ -41,9 +43,6 @@
 # gets alert() and the tariff's price scaler as callbacks, the supply the
 # relay, the account and alert(); both report what the meter must record
 # through their `changed` callback (account_activated / supply_event here).
-import gc
-import struct
-
 from .compat import const
 from .prepay import account as AC
 from .prepay import utrn as U
@@ -54,24 +53,24 @@ _BAD_VALUE = const(1)
 _REFUSED = const(2)
 _NO_ROOM = const(3)
 _DENIED = const(4)
-NAMES = ("ok", "bad value", "refused", "no room", "denied")
 ZCL_STATUS = (0x00, 0x85, 0x01, 0x89, 0x7E)
 detail = None
 
-# ZSE OriginatingDevice / SourceOfTopUp (ZCL8 §10.8.2.4.2)
-SRC_ESI = const(0x00)
-SRC_METER = const(0x01)
-SRC_IHD = const(0x02)          # a PPMID keys codes in as an IHD (§14.7)
-# consumer UI command codes (GBCS Tbl 16.4)
-UI_ACTIVATE_EC = const(0x0002)
-UI_ADD_CREDIT = const(0x0005)
-UI_ENABLE_SUPPLY = const(0x000E)
+# ZSE OriginatingDevice / SourceOfTopUp (ZCL8 §10.8.2.4.2): ESI 0, meter 1,
+# IHD 2 (a PPMID keys codes in as an IHD, §14.7)
+_SRC_ESI = const(0x00)
+_SRC_METER = const(0x01)
+_SRC_IHD = const(0x02)
+# consumer UI command codes (GBCS Tbl 16.4; meter.py UI_*)
+_UI_ACTIVATE_EC = const(0x0002)
+_UI_ADD_CREDIT = const(0x0005)
+_UI_ENABLE_SUPPLY = const(0x000E)
 _EV_UI_ACTIONED = const(0x8161)       # §16.4: value = UI command code (0x0061 in v0.8.1)
 _EV_UI_NOT_ACTIONED = const(0x8162)
 _EV_HAN_ACTIONED = const(0x8154)      # value = the command (0x0054 in v0.8.1)
 _EV_HAN_NOT_ACTIONED = const(0x8155)
 _SEC_TOPUP_REJECTED = const(0x0102)   # value: reason << 24 (§6.2.4.2)
-_HAN_TOPUP = 0x070504                 # Prepayment cluster, Consumer Top Up
+_HAN_TOPUP = const(0x070504)          # Prepayment cluster, Consumer Top Up
 # intent log ids (meter.py Meter._logs) and prepayment snapshot causes (ZSE)
 _LOG_TOPUPS = const(6)
 _LOG_DEBTS = const(7)
@@ -132,7 +131,7 @@ def set_params(m, at, *kv):
     now = m.clock.now()
     for i in range(0, len(kv), 2):
         if acc.stage(kv[i], kv[i + 1], at, now):
-            _mode_changed(m)
+            account_activated(m, True)           # the mode changed: its snapshots
     m.save_registers()
     m.end(h)
     return _OK
@@ -274,13 +273,13 @@ def activate_ec(m):
     return _OK if ok else _REFUSED
 
 
-def top_up(m, code, source=SRC_METER):
-    """A keyed-in UTRN (§14.6 on the meter, §14.7 from a PPMID as SRC_IHD).
+def top_up(m, code, source=_SRC_METER):
+    """A keyed-in UTRN (§14.6 on the meter, §14.7 from a PPMID: source IHD 2).
     OK when credited; REFUSED with the reason in account.last_topup =
     (reason, value, source, time). Credit, UTRN cache entry and registers
     are saved in one write before anyone is answered, with the top-up,
     debt and prepayment-snapshot entries and the alerts: one operation."""
-    if not isinstance(code, (str, bytes, bytearray)) or source not in (SRC_METER, SRC_IHD):
+    if not isinstance(code, (str, bytes, bytearray)) or source not in (_SRC_METER, _SRC_IHD):
         return _bad("top-up")
     return _top_up(m, code, -1, source)
 
@@ -290,7 +289,7 @@ def top_up_ptut(m, ptut, counter):
     command's originator counter; as top_up otherwise."""
     if not _int(counter, 0, 0xFFFFFFFFFFFFFFFF) or not isinstance(ptut, int):
         return _bad("top-up")
-    return _top_up(m, ptut, counter, SRC_ESI)
+    return _top_up(m, ptut, counter, _SRC_ESI)
 
 
 def _top_up(m, code, counter, source):
@@ -299,7 +298,7 @@ def _top_up(m, code, counter, source):
     acc = m.account
     try:
         if counter < 0:
-            value = acc.top_up_code(code, U.FLAG_LOCAL, source == SRC_METER)
+            value = acc.top_up_code(code, U.FLAG_LOCAL, source == _SRC_METER)
         else:
             value = acc.top_up_ptut(code, counter, U.FLAG_NETWORK)
     except U.UtrnError as e:
@@ -308,13 +307,14 @@ def _top_up(m, code, counter, source):
             m.alert(AC.AL_REJECT[r])
             if r != U.OVER_MAX_CREDIT and r != U.OVER_MAX_BALANCE:
                 m.log(m.security_log, _SEC_TOPUP_REJECTED, r << 24)
-        if source == SRC_METER:
-            m.log(m.event_log, _EV_UI_NOT_ACTIONED, UI_ADD_CREDIT)
-        elif source == SRC_IHD:
+        if source == _SRC_METER:
+            m.log(m.event_log, _EV_UI_NOT_ACTIONED, _UI_ADD_CREDIT)
+        elif source == _SRC_IHD:
             m.log(m.event_log, _EV_HAN_NOT_ACTIONED, _HAN_TOPUP)
         acc.last_topup = (r, 0, source, now)
         m.end(h)
         return _REFUSED
+    import struct
     m.supply.credit_rule(now)             # a sufficient top-up arms at once
     m.save_registers()
     acc.last_topup = (0, value, source, now)
@@ -351,18 +351,30 @@ def ui(m, code, arg=None):
     top-up's own outcome."""
     if not _int(code, 0, 0xFFFF):
         return _bad("code")
-    if code == UI_ADD_CREDIT:
-        return top_up(m, arg if arg is not None else "", SRC_METER)
+    if code == _UI_ADD_CREDIT:
+        return top_up(m, arg if arg is not None else "", _SRC_METER)
     h = m.begin()
-    if code == UI_ACTIVATE_EC:
+    if code == _UI_ACTIVATE_EC:
         ok = activate_ec(m) == _OK
-    elif code == UI_ENABLE_SUPPLY:
+    elif code == _UI_ENABLE_SUPPLY:
         ok = m.supply.consumer_enable()
     else:
         ok = False
     m.log(m.event_log, _EV_UI_ACTIONED if ok else _EV_UI_NOT_ACTIONED, code)
     m.end(h)
     return _OK if ok else _REFUSED
+
+
+# -- demand response (GBCS §18.1.1, ZSE DRLC) ----------------------------------------------
+def drlc_opt(m, out, event=None):
+    """Consumer opt-out (out True) or opt-in of one DRLC event (its id) or
+    of all (None); the event table re-evaluates and reports at once."""
+    if not (out is True or out is False) or not (event is None or _int(event, 0, _NEVER)):
+        return _bad("drlc opt")
+    h = m.begin()
+    m.drlc.opt(out, event)
+    m.end(h)
+    return _OK
 
 
 # -- tariff (ECS20-style price, blocks, thresholds, calendar; §13.3.5.10) -----------------
@@ -375,6 +387,7 @@ def load_tariff(m, doc, at=0):
     collected heap (first fit then packs its objects low) and leaves its
     garbage collected."""
     global detail
+    import gc
     if not at_ok(at) or not isinstance(doc, dict):
         return _bad("at" if isinstance(doc, dict) else "doc")
     gc.collect()
@@ -417,11 +430,17 @@ def set_clock(m, utc, start=None, end=None):
 
 # -- what the engines report (their `changed` callbacks; inside the tick's operation) -----
 def account_activated(m, mode_changed):
-    """A future-dated account change took effect: saved with the registers,
-    a payment-mode change with its snapshots."""
+    """A future-dated account change took effect: saved with the registers.
+    A payment-mode change takes a prepayment snapshot and a Billing Data Log
+    change entry, both cause 'change of meter mode' (GBCS §10.4.2.4); they
+    are intents until the account is saved in the same operation, so mode,
+    configuration and entries are one atomic operation."""
+    h = m.begin()
     if mode_changed:
-        _mode_changed(m)
+        m.prepayment.snapshot(_SNAP_MODE)
+        m.snapshots.change(CAUSE_MODE)
     m.save_registers()
+    m.end(h)
 
 
 def supply_event(m, kind):
@@ -433,14 +452,3 @@ def supply_event(m, kind):
         m.nv_dirty(m.metering)
     else:
         m.save_registers()
-
-
-def _mode_changed(m):
-    """Payment mode switched: a prepayment snapshot and a Billing Data Log
-    change entry, both cause 'change of meter mode'. They stay intents until
-    the account is saved in the same operation, so the whole change -- mode,
-    configuration, entries -- is one atomic operation."""
-    h = m.begin()
-    m.prepayment.snapshot(_SNAP_MODE)
-    m.snapshots.change(CAUSE_MODE)
-    m.end(h)

@@ -286,7 +286,7 @@ class Control:
         eid = req.get("event")
         if eid is not None:
             eid = _int(req, "event", 0, 0xFFFFFFFF)
-        self.meter.drlc.opt(out, eid)
+        C.drlc_opt(self.meter, out, eid)
         return {"ok": True}
 
     def op_tariff(self, req):

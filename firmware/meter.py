@@ -98,9 +98,9 @@ EV_ALERT = const(0x0001)
 EV_CLOCK_SET = const(0x0002)
 _SEC_UNSECURED_FRAME = const(0x0101)
 _PWR_UP = const(0x0201)           # value: the last time the meter is known to have been on
-UI_ACTIVATE_EC = C.UI_ACTIVATE_EC    # Tbl 16.4 UI command codes (commands.py)
-UI_ADD_CREDIT = C.UI_ADD_CREDIT
-UI_ENABLE_SUPPLY = C.UI_ENABLE_SUPPLY
+UI_ACTIVATE_EC = const(0x0002)       # Tbl 16.4 UI command codes (commands.ui)
+UI_ADD_CREDIT = const(0x0005)
+UI_ENABLE_SUPPLY = const(0x000E)
 # log ids of intents, in the order of Meter._logs: event, security, power,
 # snapshots on request, billing period, billing change (snapshots.py
 # _LOG_SNAPSHOTS + log), prepayment top-ups, debts (commands.py), snapshots

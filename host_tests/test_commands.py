@@ -9,6 +9,7 @@ import os
 import pytest
 
 from firmware import commands as C
+from firmware.meter import UI_ADD_CREDIT, UI_ENABLE_SUPPLY
 from firmware.clusters import time_client as TC
 from firmware.prepay import account as AC
 from firmware.prepay import config as CFG
@@ -133,7 +134,7 @@ def test_result_codes_and_effects(tmp_path):
     assert C.set_load_limit(m, 6000, 60, 30, 0) == OK and a.p[AC.P_LL_POWER] == 6000
     assert C.set_load_limit_state(m, SU.DISABLED) == OK and m.supply.ll_state == SU.DISABLED
     assert C.set_supply(m, SU.DISABLED) == OK and not m.relay.closed
-    assert C.ui(m, C.UI_ENABLE_SUPPLY) == REFUSED                 # remotely disabled: not armed
+    assert C.ui(m, UI_ENABLE_SUPPLY) == REFUSED                 # remotely disabled: not armed
     assert C.set_supply(m, SU.ARMED) == OK and m.supply.state == SU.ARMED
     assert C.han_supply_on(m, True) == OK and m.relay.closed
     assert C.top_up(m, UT.make_utrn(1001, pounds=1)) == OK
@@ -151,7 +152,7 @@ def test_result_codes_and_effects(tmp_path):
     assert C.set_clock(m, t) == OK and m.time.status == TC.RELIABLE and m.clock.now() == t
     assert C.set_clock(m, t + 5, 0, 10) == REFUSED and m.clock.now() == t   # outside the window
     assert m.time.status == TC.UNRELIABLE
-    assert C.NAMES[REFUSED] == "refused" and C.ZCL_STATUS[BAD_VALUE] == 0x85
+    assert C.ZCL_STATUS[BAD_VALUE] == 0x85 and C.ZCL_STATUS[DENIED] == 0x7E
 
 
 def test_no_room_for_a_tariff(tmp_path, monkeypatch):
@@ -179,7 +180,7 @@ ATOMIC = [
     ("debt", lambda m: C.set_debt(m, 1, 70000, 2000, 86400), OK),
     ("adjust", lambda m: C.adjust_balance(m, 123456), OK),
     ("supply off", lambda m: C.set_supply(m, SU.DISABLED), OK),
-    ("ui add credit", lambda m: C.ui(m, C.UI_ADD_CREDIT, UT.make_utrn(1002, pounds=3)), OK),
+    ("ui add credit", lambda m: C.ui(m, UI_ADD_CREDIT, UT.make_utrn(1002, pounds=3)), OK),
     ("config document", lambda m: CFG.apply(m, {
         "mode": "prepayment", "sde": True, "params": {"ec_limit": 200000},
         "debts": [{"debt": 1, "amount": 3000, "rate": 100, "period_s": 3600}],

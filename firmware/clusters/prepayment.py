@@ -32,7 +32,8 @@ _TU_TOO_LARGE = const(0x06)
 TOPUP_RESULT = {U.BAD_FORMAT: _TU_INVALID, U.DUPLICATE: _TU_DUPLICATE,
                 U.NOT_AUTHENTIC: _TU_INVALID, U.NOT_FOR_DEVICE: _TU_ERROR,
                 U.OVER_MAX_CREDIT: _TU_TOO_LARGE, U.OVER_MAX_BALANCE: _TU_MAX_CREDIT}
-SRC_METER = C.SRC_METER        # OriginatingDevice / SourceOfTopUp: commands.py
+SRC_METER = const(0x01)         # OriginatingDevice / SourceOfTopUp (commands.py)
+_SRC_IHD = const(0x02)          # a PPMID keys codes in as an IHD (§14.7)
 # CreditStatus bits (ZCL8 §10.8.2.2.1.4)
 _CS_OK = const(0x01)
 _CS_LOW = const(0x02)
@@ -237,11 +238,11 @@ class Prepayment(Cluster):
             # "Rejected - Invalid Top Up" in the Consumer Top Up Response),
             # not to a Default Response.
             code = b""
-        C.top_up(self.app, code, C.SRC_IHD)
+        C.top_up(self.app, code, _SRC_IHD)
         result, value = self.app.account.last_topup[:2]
         self.reply(req, "ConsumerTopUpResponse", {
             "ResultType": TOPUP_RESULT.get(result, _TU_ERROR) if result else _TU_ACCEPTED,
-            "TopUpValue": self.money(value), "SourceOfTopUp": C.SRC_IHD,
+            "TopUpValue": self.money(value), "SourceOfTopUp": _SRC_IHD,
             "CreditRemaining": self.money(self.app.account.mb)})
 
     def on_ChangeDebt(self, req, f):

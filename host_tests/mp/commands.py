@@ -3,6 +3,7 @@
 # (test_commands.py compares the two runtimes byte for byte).
 from common import make_meter, store_dir, T0
 from firmware import commands as C
+from firmware.meter import UI_ADD_CREDIT, UI_ENABLE_SUPPLY
 from firmware.prepay import account as AC
 
 FLAT = {"tariff_id": 20, "provider_id": 1, "currency": 826, "price_scaler": -5, "tou": [20000],
@@ -51,12 +52,12 @@ show("ticked", 0)
 show("top-up not for device", C.top_up(m, "12345678901234567890"))
 print("last", m.account.last_topup[:3])
 show("top-up bad", C.top_up(m, 5))
-show("ui add", C.ui(m, C.UI_ADD_CREDIT, "1"))
+show("ui add", C.ui(m, UI_ADD_CREDIT, "1"))
 show("ec", C.activate_ec(m))
 show("balance 0", C.set_balance(m, 50000))
 show("ec", C.activate_ec(m))
 show("supply off", C.set_supply(m, 0))
-show("ui enable", C.ui(m, C.UI_ENABLE_SUPPLY))
+show("ui enable", C.ui(m, UI_ENABLE_SUPPLY))
 show("arm", C.set_supply(m, 1))
 show("han on", C.han_supply_on(m, True))
 show("han denied", C.han_supply_on(m, False))
@@ -66,7 +67,7 @@ show("bad", C.set_clock(m, None))
 show("credit", C.set_payment_mode(m, AC.CREDIT, False, False, 0))
 tick(10)
 show("end", 0)
-print("names", C.NAMES, C.ZCL_STATUS)
+print("zcl", C.ZCL_STATUS)
 print("alerts", ["%04X" % a for a in m.alerts])
 print("logs", m.event_log.seq, m.prepayment.snaps.seq, m.snapshots.logs[2].seq,
       m.prepayment.topups.seq, m.prepayment.debts.seq)
