@@ -200,8 +200,7 @@ class Meter:
         self.account = a = Account(self.alert, lambda: self.tariff.scaler)
         self.supply = s = Supply(self.relay, a, self.alert)
         a.keys = lambda: C.topup_keys(self.cfg)
-        a.changed = lambda mode: C.account_activated(self, mode)
-        s.changed = lambda kind: C.supply_event(self, kind)
+        a.changed = s.changed = lambda kind: C.engine_event(self, kind)
         self.tariff = TariffEngine(self, self.store, self.account)
         self.prepayment = _register(z, Prepayment(
             self, SeqLog(be, "pp_topups.bin", 10, 29), SeqLog(be, "pp_debts.bin", 10, 13),

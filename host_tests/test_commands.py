@@ -9,6 +9,7 @@ import os
 import pytest
 
 from firmware import commands as C
+from firmware.commands import supplier as S
 from firmware.meter import UI_ADD_CREDIT, UI_ENABLE_SUPPLY
 from firmware.clusters import time_client as TC
 from firmware.prepay import account as AC
@@ -39,38 +40,38 @@ def snapshot(b):
 
 # (name, command) pairs a prepayment meter must refuse as BAD_VALUE
 BAD = [
-    ("param value", lambda m: C.set_params(m, 0, AC.P_EC_LIMIT, -1)),
-    ("param index", lambda m: C.set_params(m, 0, 99, 1)),
-    ("param odd", lambda m: C.set_params(m, 0, AC.P_EC_LIMIT)),
-    ("param bool", lambda m: C.set_params(m, 0, AC.P_LOW_CREDIT, True)),
-    ("second param bad", lambda m: C.set_params(m, 0, AC.P_LOW_CREDIT, 5, AC.P_CAP, -2)),
-    ("at negative", lambda m: C.set_params(m, -1, AC.P_LOW_CREDIT, 5)),
-    ("at too late", lambda m: C.set_params(m, 1 << 32, AC.P_LOW_CREDIT, 5)),
-    ("account bits", lambda m: C.set_params(m, 0, AC.P_ACCOUNT, 3)),
-    ("friendly not bytes", lambda m: C.set_params(m, 0, AC.P_FRIENDLY, "x")),
-    ("payment mode", lambda m: C.set_payment_mode(m, 7, False, False, 0)),
-    ("ec threshold", lambda m: C.setup_ec(m, 1000, -1, 0)),
-    ("debt index", lambda m: C.set_debt(m, 3, 100)),
-    ("debt negative", lambda m: C.set_debt(m, 0, -5, 10, 86400)),
-    ("debt period", lambda m: C.set_debt(m, 0, 100, 10, 0)),
-    ("debt rate", lambda m: C.set_debt(m, 1, 100, -1, 86400)),
-    ("debt below zero", lambda m: C.set_debt(m, 2, -10 ** 9, None, None, True)),
-    ("share", lambda m: C.set_debt_share(m, 10001)),
-    ("credit limit", lambda m: C.set_credit_limits(m, 10, -1)),
-    ("adjust range", lambda m: C.adjust_balance(m, 1 << 40)),
-    ("adjust type", lambda m: C.adjust_balance(m, "5")),
-    ("balance", lambda m: C.set_balance(m, None)),
-    ("supply", lambda m: C.set_supply(m, 3)),
-    ("load-limit state", lambda m: C.set_load_limit_state(m, 7)),
-    ("load limit", lambda m: C.set_load_limit(m, 1000, -1, 30, 0)),
+    ("param value", lambda m: S.set_params(m, 0, AC.P_EC_LIMIT, -1)),
+    ("param index", lambda m: S.set_params(m, 0, 99, 1)),
+    ("param odd", lambda m: S.set_params(m, 0, AC.P_EC_LIMIT)),
+    ("param bool", lambda m: S.set_params(m, 0, AC.P_LOW_CREDIT, True)),
+    ("second param bad", lambda m: S.set_params(m, 0, AC.P_LOW_CREDIT, 5, AC.P_CAP, -2)),
+    ("at negative", lambda m: S.set_params(m, -1, AC.P_LOW_CREDIT, 5)),
+    ("at too late", lambda m: S.set_params(m, 1 << 32, AC.P_LOW_CREDIT, 5)),
+    ("account bits", lambda m: S.set_params(m, 0, AC.P_ACCOUNT, 3)),
+    ("friendly not bytes", lambda m: S.set_params(m, 0, AC.P_FRIENDLY, "x")),
+    ("payment mode", lambda m: S.set_payment_mode(m, 7, False, False, 0)),
+    ("ec threshold", lambda m: S.setup_ec(m, 1000, -1, 0)),
+    ("debt index", lambda m: S.set_debt(m, 3, 100)),
+    ("debt negative", lambda m: S.set_debt(m, 0, -5, 10, 86400)),
+    ("debt period", lambda m: S.set_debt(m, 0, 100, 10, 0)),
+    ("debt rate", lambda m: S.set_debt(m, 1, 100, -1, 86400)),
+    ("debt below zero", lambda m: S.set_debt(m, 2, -10 ** 9, None, None, True)),
+    ("share", lambda m: S.set_debt_share(m, 10001)),
+    ("credit limit", lambda m: S.set_credit_limits(m, 10, -1)),
+    ("adjust range", lambda m: S.adjust_balance(m, 1 << 40)),
+    ("adjust type", lambda m: S.adjust_balance(m, "5")),
+    ("balance", lambda m: S.set_balance(m, None)),
+    ("supply", lambda m: S.set_supply(m, 3)),
+    ("load-limit state", lambda m: S.set_load_limit_state(m, 7)),
+    ("load limit", lambda m: S.set_load_limit(m, 1000, -1, 30, 0)),
     ("top-up code type", lambda m: C.top_up(m, 12345)),
     ("top-up source", lambda m: C.top_up(m, UT.make_utrn(1001, pounds=1), 9)),
-    ("ptut counter", lambda m: C.top_up_ptut(m, 5, -1)),
+    ("ptut counter", lambda m: S.top_up_ptut(m, 5, -1)),
     ("ui code", lambda m: C.ui(m, 0x10000)),
-    ("tariff doc", lambda m: C.load_tariff(m, dict(FLAT, tou="cheap"))),
-    ("tariff at", lambda m: C.load_tariff(m, E7, -1)),
-    ("tariff not a doc", lambda m: C.load_tariff(m, [1, 2])),
-    ("clock", lambda m: C.set_clock(m, "now")),
+    ("tariff doc", lambda m: S.load_tariff(m, dict(FLAT, tou="cheap"))),
+    ("tariff at", lambda m: S.load_tariff(m, E7, -1)),
+    ("tariff not a doc", lambda m: S.load_tariff(m, [1, 2])),
+    ("clock", lambda m: S.set_clock(m, "now")),
 ]
 
 
@@ -118,39 +119,39 @@ def test_result_codes_and_effects(tmp_path):
     b = prepaid(tmp_path)
     m = b.m
     a = m.account
-    assert C.set_params(m, 0, AC.P_LOW_CREDIT, 200000, AC.P_CAP, 5000) == OK
+    assert S.set_params(m, 0, AC.P_LOW_CREDIT, 200000, AC.P_CAP, 5000) == OK
     assert (a.p[AC.P_LOW_CREDIT], a.p[AC.P_CAP]) == (200000, 5000)
     at = m.clock.now() + 3600
-    assert C.setup_ec(m, 400000, 150000, at) == OK
+    assert S.setup_ec(m, 400000, 150000, at) == OK
     assert dict(a.pending()) == {"ec_limit": at, "ec_threshold": at}
-    assert C.setup_ec(m, 0, 0, 0xFFFFFFFF) == OK and a.pending() == []      # cancelled
-    assert C.set_debt(m, 0, 5000, 100, 86400) == OK and a.debt[0] == 5000
-    assert C.set_debt(m, 0, 1000, 100, 86400, True) == OK and a.debt[0] == 6000
-    assert C.set_debt_share(m, 1500) == OK and a.pay_pct == 1500
-    assert C.set_credit_limits(m, 100, None) == OK and (a.max_credit, a.max_balance) == (100, 500)
+    assert S.setup_ec(m, 0, 0, 0xFFFFFFFF) == OK and a.pending() == []      # cancelled
+    assert S.set_debt(m, 0, 5000, 100, 86400) == OK and a.debt[0] == 5000
+    assert S.set_debt(m, 0, 1000, 100, 86400, True) == OK and a.debt[0] == 6000
+    assert S.set_debt_share(m, 1500) == OK and a.pay_pct == 1500
+    assert S.set_credit_limits(m, 100, None) == OK and (a.max_credit, a.max_balance) == (100, 500)
     mb = a.mb
-    assert C.adjust_balance(m, -2500) == OK and a.mb == mb - 2500
-    assert C.set_balance(m, 0) == OK and a.mb == 0 and a.ledger_ok()
-    assert C.set_load_limit(m, 6000, 60, 30, 0) == OK and a.p[AC.P_LL_POWER] == 6000
-    assert C.set_load_limit_state(m, SU.DISABLED) == OK and m.supply.ll_state == SU.DISABLED
-    assert C.set_supply(m, SU.DISABLED) == OK and not m.relay.closed
+    assert S.adjust_balance(m, -2500) == OK and a.mb == mb - 2500
+    assert S.set_balance(m, 0) == OK and a.mb == 0 and a.ledger_ok()
+    assert S.set_load_limit(m, 6000, 60, 30, 0) == OK and a.p[AC.P_LL_POWER] == 6000
+    assert S.set_load_limit_state(m, SU.DISABLED) == OK and m.supply.ll_state == SU.DISABLED
+    assert S.set_supply(m, SU.DISABLED) == OK and not m.relay.closed
     assert C.ui(m, UI_ENABLE_SUPPLY) == REFUSED                 # remotely disabled: not armed
-    assert C.set_supply(m, SU.ARMED) == OK and m.supply.state == SU.ARMED
+    assert S.set_supply(m, SU.ARMED) == OK and m.supply.state == SU.ARMED
     assert C.han_supply_on(m, True) == OK and m.relay.closed
     assert C.top_up(m, UT.make_utrn(1001, pounds=1)) == OK
     assert m.account.last_topup[:2] == (0, AC.PER_POUND)
     blocks = json.load(open(os.path.join(ROOT, "tariffs", "tou-blocks.json")))
-    assert C.load_tariff(m, blocks) == OK and "prc" in C.detail and "thr" in C.detail
-    assert C.load_tariff(m, dict(FLAT, tou="cheap")) == BAD_VALUE and C.detail
+    assert S.load_tariff(m, blocks) == OK and "prc" in C.detail and "thr" in C.detail
+    assert S.load_tariff(m, dict(FLAT, tou="cheap")) == BAD_VALUE and C.detail
     assert m.tariff.tariff_id == blocks["tariff_id"]
     b.metrology.load_w = 3600
     b.tick(60)
     assert any(m.tariff.counters)
-    assert C.reset_block_counters(m) == OK and not any(m.tariff.counters)
-    assert C.set_payment_mode(m, AC.CREDIT, False, False, 0) == OK and a.mode == AC.CREDIT
+    assert S.reset_block_counters(m) == OK and not any(m.tariff.counters)
+    assert S.set_payment_mode(m, AC.CREDIT, False, False, 0) == OK and a.mode == AC.CREDIT
     t = m.clock.now() + 5
-    assert C.set_clock(m, t) == OK and m.time.status == TC.RELIABLE and m.clock.now() == t
-    assert C.set_clock(m, t + 5, 0, 10) == REFUSED and m.clock.now() == t   # outside the window
+    assert S.set_clock(m, t) == OK and m.time.status == TC.RELIABLE and m.clock.now() == t
+    assert S.set_clock(m, t + 5, 0, 10) == REFUSED and m.clock.now() == t   # outside the window
     assert m.time.status == TC.UNRELIABLE
     assert C.ZCL_STATUS[BAD_VALUE] == 0x85 and C.ZCL_STATUS[DENIED] == 0x7E
 
@@ -162,7 +163,7 @@ def test_no_room_for_a_tariff(tmp_path, monkeypatch):
     def no_room(d):
         raise MemoryError("injected")
     monkeypatch.setattr("firmware.tariff.loader.parts_from_doc", no_room)
-    assert C.load_tariff(b.m, E7) == NO_ROOM and b.m.tariff_refused == 1
+    assert S.load_tariff(b.m, E7) == NO_ROOM and b.m.tariff_refused == 1
     assert snapshot(b)[:3] == before[:3]
 
 
@@ -175,11 +176,11 @@ def view(m):
 
 # one-commit operations: (name, command, result)
 ATOMIC = [
-    ("payment mode", lambda m: C.set_payment_mode(m, AC.CREDIT, False, False, 0), OK),
-    ("params", lambda m: C.set_params(m, 0, AC.P_EC_LIMIT, 100000, AC.P_LOW_CREDIT, 50000), OK),
-    ("debt", lambda m: C.set_debt(m, 1, 70000, 2000, 86400), OK),
-    ("adjust", lambda m: C.adjust_balance(m, 123456), OK),
-    ("supply off", lambda m: C.set_supply(m, SU.DISABLED), OK),
+    ("payment mode", lambda m: S.set_payment_mode(m, AC.CREDIT, False, False, 0), OK),
+    ("params", lambda m: S.set_params(m, 0, AC.P_EC_LIMIT, 100000, AC.P_LOW_CREDIT, 50000), OK),
+    ("debt", lambda m: S.set_debt(m, 1, 70000, 2000, 86400), OK),
+    ("adjust", lambda m: S.adjust_balance(m, 123456), OK),
+    ("supply off", lambda m: S.set_supply(m, SU.DISABLED), OK),
     ("ui add credit", lambda m: C.ui(m, UI_ADD_CREDIT, UT.make_utrn(1002, pounds=3)), OK),
     ("config document", lambda m: CFG.apply(m, {
         "mode": "prepayment", "sde": True, "params": {"ec_limit": 200000},

@@ -8,6 +8,7 @@ import conftest
 from firmware.zcl import aps as A
 from mp.common import tariff_load
 from firmware import commands as C
+from firmware.commands import supplier as S
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 T0 = 820886400                      # 2026-01-05 00:00:00 UTC, a Monday
@@ -141,7 +142,7 @@ def test_block_counters_reset_on_command(tmp_path):
     b.m.metrology.load_w = 7200
     b.run(100)
     assert b.m.tariff.counters[0] == 200
-    C.reset_block_counters(b.m)
+    S.reset_block_counters(b.m)
     assert b.m.tariff.counters == [0] * 8
     b.run(1)
     assert b.m.tariff.counters[0] == 2 and b.m.tariff.current_block(1) == 1

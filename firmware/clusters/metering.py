@@ -371,7 +371,7 @@ class Metering(Cluster):
             raise ZclError(S.INVALID_FIELD)
         if f["ImplementationDateTime"] > m.clock.now():
             raise ZclError(S.INVALID_FIELD)
-        _do(C.set_supply(m, st))
+        C.zcl_status(C.supplier_cmds().set_supply(m, st))
         if f["SupplyControlBits"] & 0x01:         # acknowledge required
             self.reply(req, "SupplyStatusResponse", {
                 "ProviderID": f["ProviderID"], "IssuerEventID": f["IssuerEventID"],
@@ -382,7 +382,7 @@ class Metering(Cluster):
         """§13.7.3: actioned only from a PPMID and only for Supply ON (0x02),
         which enables an armed supply; an IHD or HCALCS may never enable."""
         m = self.app
-        return _do(C.han_supply_on(m, m.device_type(req.aps.src) == "ppmid" and
+        return C.zcl_status(C.han_supply_on(m, m.device_type(req.aps.src) == "ppmid" and
                                    f["ProposedSupplyStatus"] == SU.ENABLED))
 
     def on_SetSupplyStatus(self, req, f):
@@ -390,11 +390,5 @@ class Metering(Cluster):
         supply takes on a load-limit event); the other fields are the ESI's
         view of tamper, depletion and flow, which this meter detects itself."""
         self.require_supplier(req)
-        return _do(C.set_load_limit_state(self.app, f["LoadLimitSupplyState"]))
+        return C.zcl_status(C.supplier_cmds().set_load_limit_state(self.app, f["LoadLimitSupplyState"]))
 
-
-def _do(r):
-    """A command's result code (commands.py) as the ZCL status."""
-    if r:
-        raise ZclError(C.ZCL_STATUS[r])
-    return S.SUCCESS

@@ -60,6 +60,7 @@ _INT32_MAX = 0x7FFFFFFF
 _PERIODS = tuple(h * 1800 for h in (2, 48, 336, 1461, 4383))
 
 
+
 class Prepayment(Cluster):
     ID = 0x0705
     NAME = "Prepayment"
@@ -215,17 +216,11 @@ class Prepayment(Cluster):
             raise ZclError(S.NOT_AUTHORIZED)
 
     # -- commands: each a command of commands.py (validate, commit, log) ------------------------
-    def _do(self, r):
-        """A command's result code as the ZCL status (commands.ZCL_STATUS)."""
-        if r:
-            raise ZclError(C.ZCL_STATUS[r])
-        return S.SUCCESS
-
     def on_SelectAvailableEmergencyCredit(self, req, f):
         """SMETS 7.5.5.1 from a PPMID; ZSE Default Response SUCCESS if EC is
         in use afterwards, else FAILURE (as ECS09 in later GBCS)."""
         self._from_ppmid(req)
-        return self._do(C.activate_ec(self.app))
+        return C.zcl_status(C.activate_ec(self.app))
 
     def on_ConsumerTopUp(self, req, f):
         """§14.7: a PPMID's keyed-in UTRN; the 20th digit is dropped unchecked."""
@@ -262,22 +257,22 @@ class Prepayment(Cluster):
         h = m.begin()
         try:
             if i == 2:
-                r = C.set_debt(m, 2, amount, None, None, t & 1)
+                r = C.supplier_cmds().set_debt(m, 2, amount, None, None, t & 1)
                 if not r:
-                    r = C.set_debt_share(m, min(10000, f["DebtRecoveryBalancePercentage"]))
+                    r = C.supplier_cmds().set_debt_share(m, min(10000, f["DebtRecoveryBalancePercentage"]))
             else:
                 fr = f["DebtRecoveryFrequency"]
                 if fr >= len(_PERIODS):
                     raise ZclError(S.INVALID_FIELD)
-                r = C.set_debt(m, i, amount, self.unmoney(f["DebtRecoveryAmount"]), _PERIODS[fr],
+                r = C.supplier_cmds().set_debt(m, i, amount, self.unmoney(f["DebtRecoveryAmount"]), _PERIODS[fr],
                                t & 1)
         finally:
             m.end(h)
-        return self._do(r)
+        return C.zcl_status(r)
 
     def on_EmergencyCreditSetup(self, req, f):
         self.require_supplier(req)
-        return self._do(C.setup_ec(self.app, self.unmoney(f["EmergencyCreditLimit"]),
+        return C.zcl_status(C.supplier_cmds().setup_ec(self.app, self.unmoney(f["EmergencyCreditLimit"]),
                                    self.unmoney(f["EmergencyCreditThreshold"]), f["StartTime"]))
 
     def on_CreditAdjustment(self, req, f):
@@ -287,9 +282,9 @@ class Prepayment(Cluster):
         v = self.unmoney(f["CreditAdjustmentValue"])
         t = f["CreditAdjustmentType"]
         if t == _CREDIT_ADJ_INCREMENTAL:
-            return self._do(C.adjust_balance(self.app, v))
+            return C.zcl_status(C.supplier_cmds().adjust_balance(self.app, v))
         if t == _CREDIT_ADJ_ABSOLUTE:
-            return self._do(C.set_balance(self.app, v))
+            return C.zcl_status(C.supplier_cmds().set_balance(self.app, v))
         raise ZclError(S.INVALID_FIELD)
 
     def on_ChangePaymentMode(self, req, f):
@@ -302,7 +297,7 @@ class Prepayment(Cluster):
         kv = (AC.P_ACCOUNT, mode | (a.sde << 2) | (a.sdd << 3))
         if f["CutOffValue"] != -0x80000000:
             kv += (AC.P_DISABLE, self.unmoney(f["CutOffValue"]))
-        self._do(C.set_params(self.app, f["ImplementationDateTime"], *kv))
+        C.zcl_status(C.supplier_cmds().set_params(self.app, f["ImplementationDateTime"], *kv))
         self.reply(req, "ChangePaymentModeResponse", {
             "FriendlyCredit": 1 if a.friendly else 0,
             "FriendlyCreditCalendarID": 0xFFFFFFFE,    # the current non-disablement calendar
@@ -311,13 +306,13 @@ class Prepayment(Cluster):
 
     def on_SetLowCreditWarningLevel(self, req, f):
         self.require_supplier(req)
-        return self._do(C.set_params(self.app, AC.IMMEDIATE, AC.P_LOW_CREDIT,
+        return C.zcl_status(C.supplier_cmds().set_params(self.app, AC.IMMEDIATE, AC.P_LOW_CREDIT,
                                      self.unmoney(f["LowCreditWarningLevel"])))
 
     def on_SetMaximumCreditLimit(self, req, f):
         """Levels arrive in wire money; GBCS keeps whole currency units."""
         self.require_supplier(req)
-        return self._do(C.set_credit_limits(
+        return C.zcl_status(C.supplier_cmds().set_credit_limits(
             self.app, self.unmoney(f["MaximumCreditPerTopUp"]) // AC.PER_POUND,
             self.unmoney(f["MaximumCreditLevel"]) // AC.PER_POUND))
 
@@ -326,7 +321,7 @@ class Prepayment(Cluster):
         collected per cap period, Tbl 9.2.2.7): GBCS names no other cap and
         ZSE does not say how its cap maps onto GBCS."""
         self.require_supplier(req)
-        return self._do(C.set_params(self.app, f["ImplementationDateTime"], AC.P_CAP,
+        return C.zcl_status(C.supplier_cmds().set_params(self.app, f["ImplementationDateTime"], AC.P_CAP,
                                      self.unmoney(f["OverallDebtCap"])))
 
     def on_GetPrepaySnapshot(self, req, f):

@@ -88,8 +88,8 @@ class Account:
     # keys() (the top-up keys, §14.3.4: own KA private key, the supplier's
     # top-up KA public key, supplier and own entity ids; None when not
     # configured). It reports a future-dated change taking effect through
-    # changed(mode changed?) (the meter: commands.account_activated). The
-    # owner sets keys and changed.
+    # changed(2), changed(3) if it switched the payment mode (the meter:
+    # commands.engine_event). The owner sets keys and changed.
     def __init__(self, alert, scaler):
         self._alert = alert
         self._scaler = scaler
@@ -503,7 +503,7 @@ class Account:
                 self._alert(AL_FUTURE_OK)
         self._reschedule()
         if self.changed is not None:
-            self.changed(mode)
+            self.changed(3 if mode else 2)
 
     def pending(self):
         return [(PARAM_NAMES[i], self.pend_at[i]) for i in range(_N_PARAMS)

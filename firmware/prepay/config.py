@@ -26,6 +26,7 @@
 # thing), nested in one atomic operation: the whole document or none of it.
 from . import account as AC
 from .. import commands as C
+from ..commands import supplier as S
 
 
 def _minutes(s):
@@ -60,13 +61,13 @@ def apply(meter, doc):
         kv.extend((AC.P_FRIENDLY, AC.friendly_blob(
             [(p[0], _minutes(p[1]), _minutes(p[2])) for p in f.get("periods", [])],
             [(d[0] or 0xFFFF, d[1], d[2]) for d in f.get("days", [])])))
-    _check(C.at_ok(at), "at")
+    _check(S.at_ok(at), "at")
     for k in range(0, len(kv), 2):
-        _check(C.param_ok(kv[k], kv[k + 1]), "parameter")
+        _check(S.param_ok(kv[k], kv[k + 1]), "parameter")
     debts = []
     for d in doc.get("debts", []):
         x = (d["debt"] - 1, d.get("amount", 0), d.get("rate"), d.get("period_s"))
-        _check(C.debt_ok(*x), "debt")
+        _check(S.debt_ok(*x), "debt")
         debts.append(x)
     pct = doc.get("payment_debt_pct")
     _check(pct is None or (isinstance(pct, int) and 0 <= pct <= 10000), "payment_debt_pct")
@@ -78,24 +79,24 @@ def apply(meter, doc):
     supply = {"disable": 0, "arm": 1, "enable": 2, None: None}[doc.get("supply")]
     lls = doc.get("load_limit_supply_state")
     _check(lls is None or lls in (0, 1, 2), "load_limit_supply_state")
-    # -- checked (as the commands check): now the commands, one operation ----------------------------------------
+    # -- checked (as the commands check): now the commands, one operation -------
     h = meter.begin()
     if kv:
-        C.set_params(meter, at, *kv)
+        S.set_params(meter, at, *kv)
     for x in debts:
-        C.set_debt(meter, *x)
+        S.set_debt(meter, *x)
     if pct is not None:
-        C.set_debt_share(meter, pct)
+        S.set_debt_share(meter, pct)
     if lim != (None, None):
-        C.set_credit_limits(meter, *lim)
+        S.set_credit_limits(meter, *lim)
     if doc.get("reset_balance"):
-        C.set_balance(meter, 0)
+        S.set_balance(meter, 0)
     if adj is not None:
-        C.adjust_balance(meter, adj)
+        S.adjust_balance(meter, adj)
     if lls is not None:
-        C.set_load_limit_state(meter, lls)
+        S.set_load_limit_state(meter, lls)
     if supply is not None:
-        C.set_supply(meter, supply)
+        S.set_supply(meter, supply)
     ec = None
     if doc.get("activate_ec"):
         ec = C.activate_ec(meter) == 0

@@ -21,7 +21,7 @@
 #   state on a load-limit event not ON--> DISABLED(LOAD_LIMIT) 0x8F33
 #   --restoration period over--> ENABLED 0x8F34
 # Every change is reported through changed(0) (the meter saves its register
-# record: commands.supply_event), a load-limit event through changed(1).
+# record: commands.engine_event), a load-limit event through changed(1).
 # What the supply uses: the relay driver, the account (credit, thresholds,
 # non-disablement calendar) and alert(code); nothing else of the meter.
 import struct
