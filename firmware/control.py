@@ -274,7 +274,8 @@ class Control:
         now = self.clock.now()
         # ZigBee UTCTime: at most 0xFFFFFFFE (0xFFFFFFFF is its invalid value)
         t = now + _int(req, "offset", -now, 0xFFFFFFFE - now)
-        C.supplier_cmds().set_clock(self.meter, t)
+        from .commands import supplier as CS     # on first use
+        CS.set_clock(self.meter, t)
         return {"now": self.clock.now(), "m": self.clock.mono()}
 
     def op_drlc_opt(self, req):
@@ -286,7 +287,8 @@ class Control:
         eid = req.get("event")
         if eid is not None:
             eid = _int(req, "event", 0, 0xFFFFFFFF)
-        C.supplier_cmds().drlc_opt(self.meter, out, eid)
+        from .commands import supplier as CS     # on first use
+        CS.drlc_opt(self.meter, out, eid)
         return {"ok": True}
 
     def op_tariff(self, req):
@@ -294,7 +296,7 @@ class Control:
         # (commands.load_tariff, NO_ROOM); MemoryError here too, should it come from
         # outside the load itself, so the meter answers and carries on
         try:
-            r = C.supplier_cmds().load_tariff(self.meter, req["doc"], req.get("at"))
+            r = C.load_tariff(self.meter, req["doc"], req.get("at"))
         except MemoryError:
             r = 3
         if r == 3:                         # commands NO_ROOM

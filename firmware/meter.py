@@ -61,7 +61,7 @@ from .zcl.reporting import Reporting
 from .clusters.basic import Basic
 from .clusters.identify import Identify
 from .clusters.metering import Metering
-from .metering.snapshots import (Snapshots, CAUSE_MODE, CAUSE_TARIFF_INFO, CAUSE_PRICE_MATRIX,
+from .metering.snapshots import (Snapshots, CAUSE_TARIFF_INFO, CAUSE_PRICE_MATRIX,
                                  CAUSE_THRESHOLDS, CAUSE_CALENDAR)
 from .clusters.time_client import TimeClient, NAMES as TIME_STATUS_NAMES
 from .clusters.drlc_client import DrlcClient

@@ -68,9 +68,9 @@ BAD = [
     ("top-up source", lambda m: C.top_up(m, UT.make_utrn(1001, pounds=1), 9)),
     ("ptut counter", lambda m: S.top_up_ptut(m, 5, -1)),
     ("ui code", lambda m: C.ui(m, 0x10000)),
-    ("tariff doc", lambda m: S.load_tariff(m, dict(FLAT, tou="cheap"))),
-    ("tariff at", lambda m: S.load_tariff(m, E7, -1)),
-    ("tariff not a doc", lambda m: S.load_tariff(m, [1, 2])),
+    ("tariff doc", lambda m: C.load_tariff(m, dict(FLAT, tou="cheap"))),
+    ("tariff at", lambda m: C.load_tariff(m, E7, -1)),
+    ("tariff not a doc", lambda m: C.load_tariff(m, [1, 2])),
     ("clock", lambda m: S.set_clock(m, "now")),
 ]
 
@@ -141,8 +141,8 @@ def test_result_codes_and_effects(tmp_path):
     assert C.top_up(m, UT.make_utrn(1001, pounds=1)) == OK
     assert m.account.last_topup[:2] == (0, AC.PER_POUND)
     blocks = json.load(open(os.path.join(ROOT, "tariffs", "tou-blocks.json")))
-    assert S.load_tariff(m, blocks) == OK and "prc" in C.detail and "thr" in C.detail
-    assert S.load_tariff(m, dict(FLAT, tou="cheap")) == BAD_VALUE and C.detail
+    assert C.load_tariff(m, blocks) == OK and "prc" in C.detail and "thr" in C.detail
+    assert C.load_tariff(m, dict(FLAT, tou="cheap")) == BAD_VALUE and C.detail
     assert m.tariff.tariff_id == blocks["tariff_id"]
     b.metrology.load_w = 3600
     b.tick(60)
@@ -163,7 +163,7 @@ def test_no_room_for_a_tariff(tmp_path, monkeypatch):
     def no_room(d):
         raise MemoryError("injected")
     monkeypatch.setattr("firmware.tariff.loader.parts_from_doc", no_room)
-    assert S.load_tariff(b.m, E7) == NO_ROOM and b.m.tariff_refused == 1
+    assert C.load_tariff(b.m, E7) == NO_ROOM and b.m.tariff_refused == 1
     assert snapshot(b)[:3] == before[:3]
 
 

@@ -371,7 +371,8 @@ class Metering(Cluster):
             raise ZclError(S.INVALID_FIELD)
         if f["ImplementationDateTime"] > m.clock.now():
             raise ZclError(S.INVALID_FIELD)
-        C.zcl_status(C.supplier_cmds().set_supply(m, st))
+        from ..commands import supplier as CS     # on first use
+        C.zcl_status(CS.set_supply(m, st))
         if f["SupplyControlBits"] & 0x01:         # acknowledge required
             self.reply(req, "SupplyStatusResponse", {
                 "ProviderID": f["ProviderID"], "IssuerEventID": f["IssuerEventID"],
@@ -390,5 +391,6 @@ class Metering(Cluster):
         supply takes on a load-limit event); the other fields are the ESI's
         view of tamper, depletion and flow, which this meter detects itself."""
         self.require_supplier(req)
-        return C.zcl_status(C.supplier_cmds().set_load_limit_state(self.app, f["LoadLimitSupplyState"]))
+        from ..commands import supplier as CS     # on first use
+        return C.zcl_status(CS.set_load_limit_state(self.app, f["LoadLimitSupplyState"]))
 

@@ -19,7 +19,6 @@ from ..zcl.cluster import Cluster, Cmds, Attrs, A_R
 from ..zcl.status import ZclError
 from ..zcl.engine import runs
 from ..prepay import account as AC
-from ..prepay import utrn as U
 from .. import commands as C
 
 # Consumer Top Up Response result (ZCL8 §10.8.2.4.3)
@@ -29,9 +28,10 @@ _TU_DUPLICATE = const(0x02)
 _TU_ERROR = const(0x03)
 _TU_MAX_CREDIT = const(0x04)
 _TU_TOO_LARGE = const(0x06)
-TOPUP_RESULT = {U.BAD_FORMAT: _TU_INVALID, U.DUPLICATE: _TU_DUPLICATE,
-                U.NOT_AUTHENTIC: _TU_INVALID, U.NOT_FOR_DEVICE: _TU_ERROR,
-                U.OVER_MAX_CREDIT: _TU_TOO_LARGE, U.OVER_MAX_BALANCE: _TU_MAX_CREDIT}
+# by UTRN reason (prepay/utrn.py): accepted, malformed -> invalid, duplicate,
+# not authentic -> invalid, over maximum credit -> too large, over maximum
+# balance -> max credit, not for this device -> error (bytes: no heap)
+_TOPUP_RESULT = b"\x00\x01\x02\x01\x06\x04\x03"
 SRC_METER = const(0x01)         # OriginatingDevice / SourceOfTopUp (commands.py)
 _SRC_IHD = const(0x02)          # a PPMID keys codes in as an IHD (§14.7)
 # CreditStatus bits (ZCL8 §10.8.2.2.1.4)
@@ -236,7 +236,7 @@ class Prepayment(Cluster):
         C.top_up(self.app, code, _SRC_IHD)
         result, value = self.app.account.last_topup[:2]
         self.reply(req, "ConsumerTopUpResponse", {
-            "ResultType": TOPUP_RESULT.get(result, _TU_ERROR) if result else _TU_ACCEPTED,
+            "ResultType": _TOPUP_RESULT[result],
             "TopUpValue": self.money(value), "SourceOfTopUp": _SRC_IHD,
             "CreditRemaining": self.money(self.app.account.mb)})
 
@@ -254,17 +254,18 @@ class Prepayment(Cluster):
         i = t >> 1
         m = self.app
         amount = self.unmoney(f["DebtAmount"])
+        from ..commands import supplier as CS     # on first use
         h = m.begin()
         try:
             if i == 2:
-                r = C.supplier_cmds().set_debt(m, 2, amount, None, None, t & 1)
+                r = CS.set_debt(m, 2, amount, None, None, t & 1)
                 if not r:
-                    r = C.supplier_cmds().set_debt_share(m, min(10000, f["DebtRecoveryBalancePercentage"]))
+                    r = CS.set_debt_share(m, min(10000, f["DebtRecoveryBalancePercentage"]))
             else:
                 fr = f["DebtRecoveryFrequency"]
                 if fr >= len(_PERIODS):
                     raise ZclError(S.INVALID_FIELD)
-                r = C.supplier_cmds().set_debt(m, i, amount, self.unmoney(f["DebtRecoveryAmount"]), _PERIODS[fr],
+                r = CS.set_debt(m, i, amount, self.unmoney(f["DebtRecoveryAmount"]), _PERIODS[fr],
                                t & 1)
         finally:
             m.end(h)
@@ -272,8 +273,9 @@ class Prepayment(Cluster):
 
     def on_EmergencyCreditSetup(self, req, f):
         self.require_supplier(req)
-        return C.zcl_status(C.supplier_cmds().setup_ec(self.app, self.unmoney(f["EmergencyCreditLimit"]),
-                                   self.unmoney(f["EmergencyCreditThreshold"]), f["StartTime"]))
+        from ..commands import supplier as CS     # on first use
+        return C.zcl_status(CS.setup_ec(self.app, self.unmoney(f["EmergencyCreditLimit"]),
+                                        self.unmoney(f["EmergencyCreditThreshold"]), f["StartTime"]))
 
     def on_CreditAdjustment(self, req, f):
         """Incremental adds to the balance; absolute sets it. Neither ever
@@ -281,10 +283,11 @@ class Prepayment(Cluster):
         self.require_supplier(req)
         v = self.unmoney(f["CreditAdjustmentValue"])
         t = f["CreditAdjustmentType"]
+        from ..commands import supplier as CS     # on first use
         if t == _CREDIT_ADJ_INCREMENTAL:
-            return C.zcl_status(C.supplier_cmds().adjust_balance(self.app, v))
+            return C.zcl_status(CS.adjust_balance(self.app, v))
         if t == _CREDIT_ADJ_ABSOLUTE:
-            return C.zcl_status(C.supplier_cmds().set_balance(self.app, v))
+            return C.zcl_status(CS.set_balance(self.app, v))
         raise ZclError(S.INVALID_FIELD)
 
     def on_ChangePaymentMode(self, req, f):
@@ -297,7 +300,8 @@ class Prepayment(Cluster):
         kv = (AC.P_ACCOUNT, mode | (a.sde << 2) | (a.sdd << 3))
         if f["CutOffValue"] != -0x80000000:
             kv += (AC.P_DISABLE, self.unmoney(f["CutOffValue"]))
-        C.zcl_status(C.supplier_cmds().set_params(self.app, f["ImplementationDateTime"], *kv))
+        from ..commands import supplier as CS     # on first use
+        C.zcl_status(CS.set_params(self.app, f["ImplementationDateTime"], *kv))
         self.reply(req, "ChangePaymentModeResponse", {
             "FriendlyCredit": 1 if a.friendly else 0,
             "FriendlyCreditCalendarID": 0xFFFFFFFE,    # the current non-disablement calendar
@@ -306,13 +310,15 @@ class Prepayment(Cluster):
 
     def on_SetLowCreditWarningLevel(self, req, f):
         self.require_supplier(req)
-        return C.zcl_status(C.supplier_cmds().set_params(self.app, AC.IMMEDIATE, AC.P_LOW_CREDIT,
-                                     self.unmoney(f["LowCreditWarningLevel"])))
+        from ..commands import supplier as CS     # on first use
+        return C.zcl_status(CS.set_params(self.app, AC.IMMEDIATE, AC.P_LOW_CREDIT,
+                                          self.unmoney(f["LowCreditWarningLevel"])))
 
     def on_SetMaximumCreditLimit(self, req, f):
         """Levels arrive in wire money; GBCS keeps whole currency units."""
         self.require_supplier(req)
-        return C.zcl_status(C.supplier_cmds().set_credit_limits(
+        from ..commands import supplier as CS     # on first use
+        return C.zcl_status(CS.set_credit_limits(
             self.app, self.unmoney(f["MaximumCreditPerTopUp"]) // AC.PER_POUND,
             self.unmoney(f["MaximumCreditLevel"]) // AC.PER_POUND))
 
@@ -321,8 +327,9 @@ class Prepayment(Cluster):
         collected per cap period, Tbl 9.2.2.7): GBCS names no other cap and
         ZSE does not say how its cap maps onto GBCS."""
         self.require_supplier(req)
-        return C.zcl_status(C.supplier_cmds().set_params(self.app, f["ImplementationDateTime"], AC.P_CAP,
-                                     self.unmoney(f["OverallDebtCap"])))
+        from ..commands import supplier as CS     # on first use
+        return C.zcl_status(CS.set_params(self.app, f["ImplementationDateTime"], AC.P_CAP,
+                                          self.unmoney(f["OverallDebtCap"])))
 
     def on_GetPrepaySnapshot(self, req, f):
         found = []

@@ -82,6 +82,10 @@ _LOG_TOPUPS = const(6)
 _LOG_DEBTS = const(7)
 _SNAP_MODE = const(0x00004000)
 _SNAP_DEBT_PAYMENT = const(0x00008000)
+# a rejected UTRN's alert 0x8Fxx by reason (prepay/utrn.py 1..6; §14.6.4):
+# malformed none, duplicate 0x8F51, not authentic 0x8F63, over maximum
+# credit 0x8F5B, over maximum balance 0x8F47, not for this device 0x8F64
+_REJECT_ALERT = b"\x00\x00\x51\x63\x5b\x47\x64"
 
 
 def said(code, why):
@@ -92,23 +96,12 @@ def said(code, why):
     return code
 
 
-def is_int(v, lo, hi):
-    """An int (not a bool) in lo..hi."""
-    return isinstance(v, int) and not isinstance(v, bool) and lo <= v <= hi
-
-
 def zcl_status(r):
     """A command's result as the ZCL status of a cluster handler: SUCCESS
     (0), or ZclError with ZCL_STATUS[r]."""
     if r:
         raise ZclError(ZCL_STATUS[r])
     return 0
-
-
-def supplier_cmds():
-    """The supplier's commands (supplier.py), imported on first use."""
-    from . import supplier
-    return supplier
 
 
 def han_supply_on(m, allowed):
@@ -160,8 +153,9 @@ def _top_up(m, code, counter, source):
             value = acc.top_up_ptut(code, counter, U.FLAG_NETWORK)
     except U.UtrnError as e:
         r = e.args[0]
-        if r in AC.AL_REJECT:
-            m.alert(AC.AL_REJECT[r])
+        a = _REJECT_ALERT[r]
+        if a:
+            m.alert(0x8F00 | a)
             if r != U.OVER_MAX_CREDIT and r != U.OVER_MAX_BALANCE:
                 m.log(m.security_log, _SEC_TOPUP_REJECTED, r << 24)
         if source == _SRC_METER:
@@ -206,7 +200,7 @@ def ui(m, code, arg=None):
     """A consumer UI command, logged 0x8161 actioned / 0x8162 not (§16.4),
     one atomic operation with what it changes. Add Credit logs through the
     top-up's own outcome."""
-    if not is_int(code, 0, 0xFFFF):
+    if not isinstance(code, int) or isinstance(code, bool) or not 0 <= code <= 0xFFFF:
         return said(_BAD_VALUE, "code")
     if code == _UI_ADD_CREDIT:
         return top_up(m, arg if arg is not None else "", _SRC_METER)
@@ -220,6 +214,32 @@ def ui(m, code, arg=None):
     m.log(m.event_log, _EV_UI_ACTIONED if ok else _EV_UI_NOT_ACTIONED, code)
     m.end(h)
     return _OK if ok else _REFUSED
+
+
+# -- tariff (ECS20-style price, blocks, thresholds, calendar; §13.3.5.10) -----------------
+def load_tariff(m, doc, at=0):
+    """A tariff document (tariffs/README.md) staged with its activation
+    time: IMMEDIATE, NEVER (cancel pending) or a UTC time. BAD_VALUE (the
+    reason in detail) or NO_ROOM change nothing: the old tariff stays in
+    force in RAM and in flash (TariffEngine.stage is all or nothing). OK:
+    detail is the parts that took effect at once. The load starts from a
+    collected heap (first fit then packs its objects low) and leaves its
+    garbage collected. Resident (not in supplier.py): a load must not
+    start by importing a module into the heap it needs whole."""
+    import gc
+    if not (isinstance(at, int) and 0 <= at <= 0xFFFFFFFF) or not isinstance(doc, dict):
+        return said(_BAD_VALUE, "at" if isinstance(doc, dict) else "doc")
+    gc.collect()
+    try:
+        from ..tariff.loader import parts_from_doc     # rare: kept out of the resident heap
+        return said(_OK, m.tariff.stage(parts_from_doc(doc), at, m.clock.now()))
+    except MemoryError:
+        m.tariff_refused += 1
+        return said(_NO_ROOM, "out of memory")
+    except (ValueError, KeyError, TypeError, IndexError) as e:
+        return said(_BAD_VALUE, e.args[0] if e.args else type(e).__name__)
+    finally:
+        gc.collect()
 
 
 # -- what the engines report (their `changed` callback; inside the tick's operation) ------

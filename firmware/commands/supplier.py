@@ -20,27 +20,32 @@ _NEVER = 0xFFFFFFFF
 _I32 = 0x7FFFFFFF
 
 
+def is_int(v, lo, hi):
+    """An int (not a bool) in lo..hi."""
+    return isinstance(v, int) and not isinstance(v, bool) and lo <= v <= hi
+
+
 # -- validation (shared with prepay/config.py, which checks a whole document first) ---
 def param_ok(i, v):
     """A future-datable account parameter (Tbl 9.2.2.7) and its value."""
-    if not C.is_int(i, 0, AC.P_FRIENDLY):
+    if not is_int(i, 0, AC.P_FRIENDLY):
         return False
     if i == AC.P_FRIENDLY:
         return isinstance(v, (bytes, bytearray)) and len(v) < 256
     if i == AC.P_ACCOUNT:
-        return C.is_int(v, 0, 15) and v & 3 in (AC.CREDIT, AC.PREPAY)
+        return is_int(v, 0, 15) and v & 3 in (AC.CREDIT, AC.PREPAY)
     if i == AC.P_DISABLE:                 # a cut-off below zero lets the balance go into debt
-        return C.is_int(v, -_I32 - 1, _I32)
-    return C.is_int(v, 0, _I32)
+        return is_int(v, -_I32 - 1, _I32)
+    return is_int(v, 0, _I32)
 
 
 def at_ok(at):
     """IMMEDIATE (0), a UTC activation time, or NEVER (cancel pending)."""
-    return C.is_int(at, 0, _NEVER)
+    return is_int(at, 0, _NEVER)
 
 
 def debt_ok(i, amount, rate, period):
-    n = C.is_int
+    n = is_int
     return (n(i, 0, 2) and n(amount, 0, _I32) and (rate is None or n(rate, 0, _I32))
             and (period is None or n(period, 1, _I32)))
 
@@ -85,7 +90,7 @@ def set_debt(m, i, amount, rate=None, period=None, incremental=False):
     """Time debt 1/2 (i 0/1: amount, recovery rate per period s) or the
     payment debt (i 2: amount); incremental adds to what is outstanding
     (ZSE ChangeDebt DebtAmountType, ECS07)."""
-    if not C.is_int(i, 0, 2) or not C.is_int(amount, -_I32 - 1, _I32):
+    if not is_int(i, 0, 2) or not is_int(amount, -_I32 - 1, _I32):
         return C.said(_BAD_VALUE, "debt")
     acc = m.account
     if incremental:
@@ -101,7 +106,7 @@ def set_debt(m, i, amount, rate=None, period=None, incremental=False):
 
 def set_debt_share(m, pct):
     """The payment debt's share of each top-up, 0.01 % (ECS07)."""
-    if not C.is_int(pct, 0, 10000):
+    if not is_int(pct, 0, 10000):
         return C.said(_BAD_VALUE, "payment_debt_pct")
     h = m.begin()
     m.account.pay_pct = pct
@@ -114,7 +119,7 @@ def set_credit_limits(m, max_credit, max_balance):
     """Maximum credit per top-up and maximum meter balance, whole currency
     units (GBCS §14.3.8.1-2; ECS08, ZSE SetMaximumCreditLimit); None keeps."""
     for v in (max_credit, max_balance):
-        if v is not None and not C.is_int(v, 0, 0xFFFFFF):
+        if v is not None and not is_int(v, 0, 0xFFFFFF):
             return C.said(_BAD_VALUE, "credit limit")
     h = m.begin()
     acc = m.account
@@ -130,7 +135,7 @@ def set_credit_limits(m, max_credit, max_balance):
 def adjust_balance(m, value):
     """ECS04a / ZSE Credit Adjustment incremental: a signed amount added to
     the meter balance, recorded in the ledger (never an overwrite)."""
-    if not C.is_int(value, -_I32 - 1, _I32):
+    if not is_int(value, -_I32 - 1, _I32):
         return C.said(_BAD_VALUE, "adjust")
     h = m.begin()
     m.account.adjust(value)
@@ -142,7 +147,7 @@ def adjust_balance(m, value):
 def set_balance(m, value):
     """ECS04b reset (value 0) / ZSE Credit Adjustment absolute: an explicit
     adjustment by the difference, so the ledger keeps balancing."""
-    if not C.is_int(value, -_I32 - 1, _I32):
+    if not is_int(value, -_I32 - 1, _I32):
         return C.said(_BAD_VALUE, "balance")
     return adjust_balance(m, value - m.account.mb)
 
@@ -151,7 +156,7 @@ def set_balance(m, value):
 def set_supply(m, state):
     """Remote enable (2), arm (1) or disable (0); the supply's change is
     saved with the register record (engine_event)."""
-    if not C.is_int(state, 0, 2):
+    if not is_int(state, 0, 2):
         return C.said(_BAD_VALUE, "supply")
     h = m.begin()
     m.supply.remote(state)
@@ -161,7 +166,7 @@ def set_supply(m, state):
 
 def set_load_limit_state(m, state):
     """The supply state a load-limit event leaves (ZSE LoadLimitSupplyState)."""
-    if not C.is_int(state, 0, 2):
+    if not is_int(state, 0, 2):
         return C.said(_BAD_VALUE, "load_limit_supply_state")
     h = m.begin()
     m.supply.ll_state = state
@@ -181,7 +186,7 @@ def set_load_limit(m, power_w, period, restore, at):
 def top_up_ptut(m, ptut, counter):
     """CS01a network route (§14.4.4): the PTUT and the UTRN counter from the
     command's originator counter; as top_up otherwise."""
-    if not C.is_int(counter, 0, 0xFFFFFFFFFFFFFFFF) or not isinstance(ptut, int):
+    if not is_int(counter, 0, 0xFFFFFFFFFFFFFFFF) or not isinstance(ptut, int):
         return C.said(_BAD_VALUE, "top-up")
     return C._top_up(m, ptut, counter, _SRC_ESI)
 
@@ -190,7 +195,7 @@ def top_up_ptut(m, ptut, counter):
 def drlc_opt(m, out, event=None):
     """Consumer opt-out (out True) or opt-in of one DRLC event (its id) or
     of all (None); the event table re-evaluates and reports at once."""
-    if not (out is True or out is False) or not (event is None or C.is_int(event, 0, _NEVER)):
+    if not (out is True or out is False) or not (event is None or is_int(event, 0, _NEVER)):
         return C.said(_BAD_VALUE, "drlc opt")
     h = m.begin()
     m.drlc.opt(out, event)
@@ -198,31 +203,7 @@ def drlc_opt(m, out, event=None):
     return _OK
 
 
-# -- tariff (ECS20-style price, blocks, thresholds, calendar; §13.3.5.10) -----------------
-def load_tariff(m, doc, at=0):
-    """A tariff document (tariffs/README.md) staged with its activation
-    time: IMMEDIATE, NEVER (cancel pending) or a UTC time. BAD_VALUE (the
-    reason in detail) or NO_ROOM change nothing: the old tariff stays in
-    force in RAM and in flash (TariffEngine.stage is all or nothing). OK:
-    detail is the parts that took effect at once. The load starts from a
-    collected heap (first fit then packs its objects low) and leaves its
-    garbage collected."""
-    import gc
-    if not at_ok(at) or not isinstance(doc, dict):
-        return C.said(_BAD_VALUE, "at" if isinstance(doc, dict) else "doc")
-    gc.collect()
-    try:
-        from ..tariff.loader import parts_from_doc     # rare: kept out of the resident heap
-        return C.said(_OK, m.tariff.stage(parts_from_doc(doc), at, m.clock.now()))
-    except MemoryError:
-        m.tariff_refused += 1
-        return C.said(_NO_ROOM, "out of memory")
-    except (ValueError, KeyError, TypeError, IndexError) as e:
-        return C.said(_BAD_VALUE, e.args[0] if e.args else type(e).__name__)
-    finally:
-        gc.collect()
-
-
+# -- tariff: block counters (load_tariff is resident: __init__.py) ----------------------
 def reset_block_counters(m):
     """Block counters to zero on command or change of supplier
     (§13.3.5.10); saved with the registers."""
@@ -241,7 +222,7 @@ def set_clock(m, utc, start=None, end=None):
     a time outside the plausible window is BAD_VALUE."""
     if start is None:
         start = end = utc
-    n = C.is_int
+    n = is_int
     if not (n(utc, 0, _NEVER - 1) and n(start, 0, _NEVER) and n(end, 0, _NEVER)):
         return C.said(_BAD_VALUE, "utc")
     return _OK if m.time.supplier_set_clock(utc, start, end) else _REFUSED

@@ -71,8 +71,7 @@ AL_EC_AVAILABLE = const(0x8119)
 AL_EC_ACTIVATED = const(0x81AB)
 AL_EC_EXHAUSTED = const(0x81AA)
 AL_DEBT_DONE = const(0x81A7)    # + debt index: time debt 1, time debt 2, payment debt
-AL_REJECT = {U.DUPLICATE: 0x8F51, U.OVER_MAX_CREDIT: 0x8F5B, U.OVER_MAX_BALANCE: 0x8F47,
-             U.NOT_AUTHENTIC: 0x8F63, U.NOT_FOR_DEVICE: 0x8F64}
+# (the rejected-UTRN alerts 0x8F51/63/5B/47/64 are raised by commands.top_up)
 AL_FUTURE_OK = const(0x8F66)
 
 # friendly (non-disablement) calendar: up to 8 weekly periods

@@ -26,8 +26,8 @@ def tick(n):
         m.tick()
 
 
-show("tariff", S.load_tariff(m, FLAT))
-show("tariff bad", S.load_tariff(m, {"tariff_id": 1}))
+show("tariff", C.load_tariff(m, FLAT))
+show("tariff bad", C.load_tariff(m, {"tariff_id": 1}))
 show("mode", S.set_payment_mode(m, AC.PREPAY, True, False, 0))
 show("bad", S.set_payment_mode(m, 9, True, False, 0))
 show("ec setup", S.setup_ec(m, 300000, 100000, 0))

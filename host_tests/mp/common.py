@@ -157,8 +157,7 @@ def tariff_load(m, doc, at=0):
     the parts activated at once; a refusal raises ValueError with the
     command's reason (TariffNoRoom for NO_ROOM)."""
     from firmware import commands as C
-    from firmware.commands import supplier as S
-    r = S.load_tariff(m, doc, at)
+    r = C.load_tariff(m, doc, at)
     if r:
         raise (TariffNoRoom if r == 3 else ValueError)(C.detail)
     return C.detail
