@@ -219,3 +219,32 @@ def test_commands_same_on_both_runtimes(tmp_path):
     mpy = run_script("micropython", "commands.py", str(tmp_path / "m"))
     assert "ec 0" in cpy and "bad 1" in cpy
     assert mpy == cpy
+
+
+def test_zse_handlers_answer_the_command_result_and_change_nothing_when_refused(tmp_path):
+    """The Prepayment and Metering handlers run the commands: a value the
+    command refuses comes back as its ZCL status (commands.ZCL_STATUS) and
+    leaves state and store as they were."""
+    from test_prepay import prepay_bench, zcl, status_of
+    b = prepay_bench(tmp_path)
+    assert C.top_up(b.m, UT.make_utrn(1, pounds=5)) == OK
+    before = snapshot(b)
+    debt = {"IssuerEventID": 1, "DebtLabel": b"x", "DebtAmount": 0xFFFFFFFF,
+            "DebtRecoveryMethod": 0, "DebtAmountType": 4, "DebtRecoveryStartTime": 0,
+            "DebtRecoveryCollectionTime": 0, "DebtRecoveryFrequency": 1,
+            "DebtRecoveryAmount": 10, "DebtRecoveryBalancePercentage": 100}
+    assert status_of(zcl(b, "Prepayment", "ChangeDebt", debt)) == "INVALID_FIELD"
+    assert status_of(zcl(b, "Prepayment", "EmergencyCreditSetup", {
+        "IssuerEventID": 1, "StartTime": 0, "EmergencyCreditLimit": 0xFFFFFFFF,
+        "EmergencyCreditThreshold": 0xFFFFFFFF})) == "INVALID_FIELD"
+    assert status_of(zcl(b, "Metering", "SetSupplyStatus", {
+        "IssuerEventID": 1, "SupplyTamperState": 0, "SupplyDepletionState": 0,
+        "SupplyUncontrolledFlowState": 0, "LoadLimitSupplyState": 3})) == "INVALID_FIELD"
+    assert status_of(zcl(b, "Prepayment", "SelectAvailableEmergencyCredit",
+                         {"CommandIssueDateTime": 0, "OriginatingDevice": 2},
+                         src=0x5A5A)) == "FAILURE"        # credit above the EC threshold
+    assert snapshot(b)[:3] == before[:3]
+    # the same debt within range is taken, with its share, as one operation
+    debt["DebtAmount"] = 40000
+    assert status_of(zcl(b, "Prepayment", "ChangeDebt", debt)) == "SUCCESS"
+    assert (b.m.account.debt[2], b.m.account.pay_pct) == (40000, 100)
