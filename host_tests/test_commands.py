@@ -72,6 +72,8 @@ BAD = [
     ("tariff at", lambda m: C.load_tariff(m, E7, -1)),
     ("tariff not a doc", lambda m: C.load_tariff(m, [1, 2])),
     ("clock", lambda m: S.set_clock(m, "now")),
+    ("snapshot cause", lambda m: S.take_snapshot(m, -1)),
+    ("no schedules", lambda m: S.schedule_snapshots(m, [], 5)),
 ]
 
 
@@ -153,6 +155,8 @@ def test_result_codes_and_effects(tmp_path):
     assert S.set_clock(m, t) == OK and m.time.status == TC.RELIABLE and m.clock.now() == t
     assert S.set_clock(m, t + 5, 0, 10) == REFUSED and m.clock.now() == t   # outside the window
     assert m.time.status == TC.UNRELIABLE
+    n = m.snapshots.logs[0].seq
+    assert S.take_snapshot(m, 0x8) == OK and C.detail & 0xFFFFFFF == n + 1 == m.snapshots.logs[0].seq
     assert C.ZCL_STATUS[BAD_VALUE] == 0x85 and C.ZCL_STATUS[DENIED] == 0x7E
 
 
@@ -181,6 +185,7 @@ ATOMIC = [
     ("debt", lambda m: S.set_debt(m, 1, 70000, 2000, 86400), OK),
     ("adjust", lambda m: S.adjust_balance(m, 123456), OK),
     ("supply off", lambda m: S.set_supply(m, SU.DISABLED), OK),
+    ("take snapshot", lambda m: S.take_snapshot(m, 0x8), OK),
     ("ui add credit", lambda m: C.ui(m, UI_ADD_CREDIT, UT.make_utrn(1002, pounds=3)), OK),
     ("config document", lambda m: CFG.apply(m, {
         "mode": "prepayment", "sde": True, "params": {"ec_limit": 200000},

@@ -322,14 +322,18 @@ class Metering(Cluster):
         # response: ZCL header (3), IssuerEventID (4), 2 octets a confirmation
         room = (len(self.app.zcl.tx) - 7) // 2
         confs = []
-        for sid, c in self.app.snapshots.schedule(recs, self.app.clock.now(), room):
+        from ..commands import supplier as CS     # on first use
+        CS.schedule_snapshots(self.app, recs, room)
+        for sid, c in C.detail:
             confs.append({"SnapshotScheduleID": sid, "Confirmation": c})
         self.reply(req, "ScheduleSnapshotResponse",
                    {"IssuerEventID": f["IssuerEventID"], "Confirmations": confs})
 
     def on_TakeSnapshot(self, req, f):
-        sid = self.app.snapshots.take(0, f["SnapshotCause"])
-        self.reply(req, "TakeSnapshotResponse", {"SnapshotID": sid, "SnapshotConfirmation": 0})
+        from ..commands import supplier as CS     # on first use
+        C.zcl_status(CS.take_snapshot(self.app, f["SnapshotCause"]))
+        self.reply(req, "TakeSnapshotResponse", {"SnapshotID": C.detail,
+                                                 "SnapshotConfirmation": 0})
 
     def on_GetSnapshot(self, req, f):
         """The SnapshotOffset-th newest matching snapshot of any log; a

@@ -203,6 +203,29 @@ def drlc_opt(m, out, event=None):
     return _OK
 
 
+# -- snapshots on request (ZSE Metering TakeSnapshot / ScheduleSnapshot) ---------------
+def take_snapshot(m, cause):
+    """A snapshot of the registers now, with its cause (ZSE D.3.2.3.1.6),
+    committed with the register record it is built from; detail: its
+    SnapshotID."""
+    if not is_int(cause, 0, _NEVER):
+        return C.said(_BAD_VALUE, "cause")
+    h = m.begin()
+    sid = m.snapshots.take(0, cause)
+    m.end(h)
+    return C.said(_OK, sid)
+
+
+def schedule_snapshots(m, recs, room):
+    """Snapshot schedules (id, start, SnapshotSchedule, payload type,
+    cause), all validated before any is applied and saved in one write
+    (metering/snapshots.py), at most room confirmations; detail: the
+    confirmations (id, code), one per record."""
+    if not recs:
+        return C.said(_BAD_VALUE, "schedules")
+    return C.said(_OK, m.snapshots.schedule(recs, m.clock.now(), room))
+
+
 # -- tariff: block counters (load_tariff is resident: __init__.py) ----------------------
 def reset_block_counters(m):
     """Block counters to zero on command or change of supplier
