@@ -41,9 +41,10 @@
 #
 # Commands and services. Every supplier, network-operator and consumer
 # action (tariff, account, debts, EC, top-up, supply, load limiter, clock,
-# block counters, UI) is a function of commands.py, called by the clusters,
-# the bench's control ops and (next) the GBCS use cases; the services the
-# clusters and commands may use of the Meter are listed in its header.
+# block counters, UI) is a function of commands/ (__init__.py resident,
+# supplier.py on first use), called by the clusters, the bench's control
+# ops and (next) the GBCS use cases; the services the clusters and commands
+# may use of the Meter are listed in commands/__init__.py.
 #
 # Records (store.py load_rec): registers are schema 1 version 1 (version 0:
 # the format-1 store record before schemas, the same layout); the meter's
@@ -103,7 +104,7 @@ UI_ADD_CREDIT = const(0x0005)
 UI_ENABLE_SUPPLY = const(0x000E)
 # log ids of intents, in the order of Meter._logs: event, security, power,
 # snapshots on request, billing period, billing change (snapshots.py
-# _LOG_SNAPSHOTS + log), prepayment top-ups, debts (commands.py), snapshots
+# _LOG_SNAPSHOTS + log), prepayment top-ups, debts (commands/), snapshots
 # (prepayment.py)
 _LOG_PP_SNAPS = const(8)
 _SNAP_LOGS = const(0x138)          # bit per log id whose intents are built from the registers
@@ -196,7 +197,7 @@ class Meter:
         self.drlc.on_start = self._shed
         self.drlc.on_stop = self._restore
         self._shedding = []          # events whose load the aux switches shed
-        # the engines get what they use, not the meter (commands.py header)
+        # the engines get what they use, not the meter (commands/__init__.py header)
         self.account = a = Account(self.alert, lambda: self.tariff.scaler)
         self.supply = s = Supply(self.relay, a, self.alert)
         a.keys = lambda: C.topup_keys(self.cfg)
@@ -509,7 +510,7 @@ class Meter:
         an atomic operation, when it commits."""
         self.save_record(_REG_KEY, None)
 
-    # -- prepayment (prepay/*, clusters/prepayment.py; actions in commands.py) ------------
+    # -- prepayment (prepay/*, clusters/prepayment.py; actions in commands/) ---------------
     def device_type(self, addr):
         return self._devices.get(addr)
 

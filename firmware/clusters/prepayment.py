@@ -32,7 +32,7 @@ _TU_TOO_LARGE = const(0x06)
 # not authentic -> invalid, over maximum credit -> too large, over maximum
 # balance -> max credit, not for this device -> error (bytes: no heap)
 _TOPUP_RESULT = b"\x00\x01\x02\x01\x06\x04\x03"
-SRC_METER = const(0x01)         # OriginatingDevice / SourceOfTopUp (commands.py)
+SRC_METER = const(0x01)         # OriginatingDevice / SourceOfTopUp (commands/)
 _SRC_IHD = const(0x02)          # a PPMID keys codes in as an IHD (§14.7)
 # CreditStatus bits (ZCL8 §10.8.2.2.1.4)
 _CS_OK = const(0x01)
@@ -215,7 +215,7 @@ class Prepayment(Cluster):
         if self.app.device_type(req.aps.src) != "ppmid":
             raise ZclError(S.NOT_AUTHORIZED)
 
-    # -- commands: each a command of commands.py (validate, commit, log) ------------------------
+    # -- commands: each a command of commands/ (validate, commit, log) -----------------------
     def on_SelectAvailableEmergencyCredit(self, req, f):
         """SMETS 7.5.5.1 from a PPMID; ZSE Default Response SUCCESS if EC is
         in use afterwards, else FAILURE (as ECS09 in later GBCS)."""
@@ -274,8 +274,9 @@ class Prepayment(Cluster):
     def on_EmergencyCreditSetup(self, req, f):
         self.require_supplier(req)
         from ..commands import supplier as CS     # on first use
-        return C.zcl_status(CS.setup_ec(self.app, self.unmoney(f["EmergencyCreditLimit"]),
-                                        self.unmoney(f["EmergencyCreditThreshold"]), f["StartTime"]))
+        u = self.unmoney
+        return C.zcl_status(CS.setup_ec(self.app, u(f["EmergencyCreditLimit"]),
+                                        u(f["EmergencyCreditThreshold"]), f["StartTime"]))
 
     def on_CreditAdjustment(self, req, f):
         """Incremental adds to the balance; absolute sets it. Neither ever

@@ -4,10 +4,13 @@
 # bench's control ops (control.py, prepay/config.py) and, next, the GBCS use
 # cases call these; none of them reaches into an engine to change it. Two
 # modules: this one, resident, with what the consumer, the HAN devices and
-# the engines' reports need any second (top-up, EC, UI, PPMID supply ON);
-# supplier.py, imported on first use, with the supplier's and network
-# operator's commands (account configuration, debts, balance, supply,
-# load limiter, tariff, block counters, clock, DRLC opt-out).
+# the engines' reports need at any second (top-up, EC, UI, PPMID supply ON,
+# engine events) and the tariff load (it must not import into the heap it
+# needs whole); supplier.py, imported on first use, with the supplier's and
+# network operator's commands (account configuration, debts, balance,
+# supply, load limiter, block counters, snapshots on request, clock, CS01a
+# top-up) and the consumer's DRLC opt-out. Reads (attributes, logs,
+# snapshots) stay reads of the engines and logs.
 #
 # Each command validates every argument first (a refused command changes
 # nothing: no state, no record, no log entry), then changes state as one
@@ -17,10 +20,10 @@
 # nest: one inside another's begin/end joins its operation (prepay/config.py
 # applies a whole supplier document that way, after validating all of it).
 #
-# Result codes (the small table below; NAMES for the bench, ZCL_STATUS for
-# the clusters). The GBCS column is the proposal for the WAN use cases (DLMS
-# Data-Access-Result / Action-Result, IEC 62056-5-3 §9.3; GBCS v0.8.1 §7.2.4
-# carries them in the response):
+# Result codes (private consts; ZCL_STATUS maps them for the clusters,
+# zcl_status raises it). The GBCS column is the proposal for the WAN use
+# cases: GBCS v0.8.1 §7.2.4 takes result codes from ZSE / DLMS COSEM (DLMS
+# Data-Access-Result / Action-Result), one per instruction:
 #   0 OK         done                        ZCL SUCCESS 0x00           success (0)
 #   1 BAD_VALUE  an argument out of range,   ZCL INVALID_FIELD 0x85     type-unmatched (12)
 #                malformed or unknown
@@ -33,9 +36,9 @@
 #   4 DENIED     not from a device allowed   ZCL NOT_AUTHORIZED 0x7E    read-write-denied (3)
 #                to ask (GBCS §13.7.3)
 # `detail` holds what the last command has to say beyond its code: the
-# reason text of a BAD_VALUE, the parts a tariff load activated. (Codes and
-# names are private constants: on the unix port every module-level name
-# costs heap; the bench reports the codes, test_commands.py names them.)
+# reason text of a BAD_VALUE, the parts a tariff load activated, a taken
+# snapshot's id. (Private constants: on the unix port every module-level
+# name costs heap; test_commands.py names the codes.)
 #
 # The meter's service interface (what clusters and commands may use of the
 # Meter, written down once): clock, store, zcl, reporting, snapshots,
@@ -43,11 +46,12 @@
 # (account, supply, tariff: attribute reads, never changes from a cluster);
 # begin()/end()/abort(), intend(), save_record(), save_registers(), log()
 # with event_log/security_log/power_log, alert(), nv_dirty(), send_aps(),
-# set_clock() (the time client's low-level step), device_type(), cfg.
-# Engines (prepay/account.py, prepay/supply.py) get none of it: the account
-# gets alert() and the tariff's price scaler as callbacks, the supply the
-# relay, the account and alert(); both report what the meter must record
-# through their `changed` callback (engine_event here).
+# set_clock() (the time client's low-level step), device_type(), ui() (the
+# button's entry), log_between(), cfg. Engines (prepay/account.py,
+# prepay/supply.py) get none of it: the account gets alert(), the tariff's
+# price scaler and the top-up keys as callbacks, the supply the relay, the
+# account and alert(); both report what the meter must record through their
+# `changed` callback (engine_event here).
 from ..compat import const
 from ..prepay import account as AC
 from ..prepay import utrn as U

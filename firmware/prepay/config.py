@@ -22,7 +22,7 @@
 # Money in account units (10^-5 currency). Everything is checked before
 # anything changes (with the command surface's own validators); a bad
 # document raises ValueError and changes nothing. Then the document's parts
-# run as the commands of firmware/commands.py (the one way to do each
+# run as the commands of firmware/commands/ (the one way to do each
 # thing), nested in one atomic operation: the whole document or none of it.
 from . import account as AC
 from .. import commands as C
