@@ -198,10 +198,10 @@ class Meter:
         self.drlc.on_stop = self._restore
         self._shedding = []          # events whose load the aux switches shed
         # the engines get what they use, not the meter (commands/__init__.py header)
-        self.account = a = Account(self.alert, lambda: self.tariff.scaler)
-        self.supply = s = Supply(self.relay, a, self.alert)
-        a.keys = lambda: C.topup_keys(self.cfg)
-        a.changed = s.changed = lambda kind: C.engine_event(self, kind)
+        ev = lambda kind: C.engine_event(self, kind)      # noqa: E731
+        self.account = a = Account(self.alert, lambda: self.tariff.scaler,
+                                   lambda: C.topup_keys(self.cfg), ev)
+        self.supply = Supply(self.relay, a, self.alert, ev)
         self.tariff = TariffEngine(self, self.store, self.account)
         self.prepayment = _register(z, Prepayment(
             self, SeqLog(be, "pp_topups.bin", 10, 29), SeqLog(be, "pp_debts.bin", 10, 13),

@@ -88,12 +88,12 @@ class Account:
     # top-up KA public key, supplier and own entity ids; None when not
     # configured). It reports a future-dated change taking effect through
     # changed(2), changed(3) if it switched the payment mode (the meter:
-    # commands.engine_event). The owner sets keys and changed.
-    def __init__(self, alert, scaler):
+    # commands.engine_event).
+    def __init__(self, alert, scaler, keys=None, changed=None):
         self._alert = alert
         self._scaler = scaler
-        self.keys = None
-        self.changed = None
+        self.keys = keys
+        self.changed = changed
         self.mode = CREDIT
         self.sde = False
         self.sdd = False

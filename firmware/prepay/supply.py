@@ -55,11 +55,11 @@ _CH_LL_EVENT = const(1)
 
 
 class Supply:
-    def __init__(self, relay, account, alert):
+    def __init__(self, relay, account, alert, changed=None):
         self.relay = relay
         self.acc = account
         self._alert = alert
-        self.changed = None            # changed(kind), set by the owner
+        self.changed = changed         # changed(kind)
         self.state = ENABLED
         self.cause = _C_NONE
         self.ll_state = ENABLED        # ZSE LoadLimitSupplyState: ENABLED = do not interrupt
