@@ -206,9 +206,9 @@ class Meter:
         self.prepayment = _register(z, Prepayment(
             self, SeqLog(be, "pp_topups.bin", 10, 29), SeqLog(be, "pp_debts.bin", 10, 13),
             SeqLog(be, "pp_snaps.bin", 31, 32)))
-        self._devices = {}
+        self.devices = {}            # the device log: nwk address -> type (a dict, no method)
         for k, v in cfg["han_devices"].items():
-            self._devices[int(k, 0) if isinstance(k, str) else k] = v
+            self.devices[int(k, 0) if isinstance(k, str) else k] = v
         self._pp_day = -1
         self.price = _register(z, Price(self))
         self.calendar = _register(z, CalendarServer(self))
@@ -511,9 +511,6 @@ class Meter:
         self.save_record(_REG_KEY, None)
 
     # -- prepayment (prepay/*, clusters/prepayment.py; actions in commands/) ---------------
-    def device_type(self, addr):
-        return self._devices.get(addr)
-
     def ui(self, code, arg=None):
         """The button's (and the bench's) consumer UI command: commands.ui;
         True if actioned."""

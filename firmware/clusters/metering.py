@@ -387,7 +387,7 @@ class Metering(Cluster):
         """§13.7.3: actioned only from a PPMID and only for Supply ON (0x02),
         which enables an armed supply; an IHD or HCALCS may never enable."""
         m = self.app
-        return C.zcl_status(C.han_supply_on(m, m.device_type(req.aps.src) == "ppmid" and
+        return C.zcl_status(C.han_supply_on(m, m.devices.get(req.aps.src) == "ppmid" and
                                    f["ProposedSupplyStatus"] == SU.ENABLED))
 
     def on_SetSupplyStatus(self, req, f):

@@ -212,7 +212,7 @@ class Prepayment(Cluster):
 
     # -- permission -----------------------------------------------------------------------------
     def _from_ppmid(self, req):
-        if self.app.device_type(req.aps.src) != "ppmid":
+        if self.app.devices.get(req.aps.src) != "ppmid":
             raise ZclError(S.NOT_AUTHORIZED)
 
     # -- commands: each a command of commands/ (validate, commit, log) -----------------------

@@ -46,7 +46,7 @@
 # (account, supply, tariff: attribute reads, never changes from a cluster);
 # begin()/end()/abort(), intend(), save_record(), save_registers(), log()
 # with event_log/security_log/power_log, alert(), nv_dirty(), send_aps(),
-# set_clock() (the time client's low-level step), device_type(), ui() (the
+# set_clock() (the time client's low-level step), devices, ui() (the
 # button's entry), log_between(), cfg. Engines (prepay/account.py,
 # prepay/supply.py) get none of it: the account gets alert(), the tariff's
 # price scaler and the top-up keys as callbacks, the supply the relay, the
