@@ -648,6 +648,10 @@ class Meter:
         h = _unhex
         return h(c["ka_priv"]), h(c["supplier_topup_pub"]), h(c["supplier_id"]), h(c["entity_id"])
 
+    def gbcs_message(self, buf):
+        from .gbcs.core import receive    # GBCS layer, imported on the first message (heap)
+        return receive(self, buf)
+
     def device_type(self, addr):
         return self._devices.get(addr)
 

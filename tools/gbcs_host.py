@@ -376,3 +376,37 @@ if __name__ == "__main__":
         h = open(a).read().strip() if os.path.exists(a) else a
         print(pretty(parse(bytes.fromhex(h))))
         print()
+
+
+# -- meter under test: the RTDS keystore (vectors/rtds/README.md) ----------------------
+# (role, usage (0 DS, 4 KA), cell usage, key name in keys.json)
+RTDS_CELLS = ((2, 0, 0, "90b3d51f30010000-ds"), (2, 4, 0, "90b3d51f30010000-ka"),
+              (2, 4, 1, "90b3d51f30010000-pp-ka"), (3, 0, 0, "90b3d51f30020000-ds"),
+              (3, 4, 0, "90b3d51f30020000-ka"), (4, 4, 0, "90b3d51f30000002-ka"),
+              (5, 0, 0, "90b3d51f30000004-ds"), (1, 0, 0, "90b3d51f30000001-ds"))
+# the meter's own test DS key (the RTDS device's is unpublished): any fixed key
+TEST_DS_PRIV = hashlib.sha256(b"OpenESME GBCS test device DS key").digest()
+
+
+def rtds_keystore(keys=None, cells=RTDS_CELLS):
+    """keystore.install arguments (entity, ka_priv, ds_priv, cells, zs) for
+    the RTDS ESME: the trust-anchor cells of the RTDS CS02a response, the
+    Z values of keys.json as the test hook (no KA private key), and
+    TEST_DS_PRIV."""
+    keys = keys or load_keys()
+    out = []
+    for role, usage, cu, name in cells:
+        e = keys["keys"][name]
+        out.append((role, usage, cu, bytes.fromhex(e["entity_id"]),
+                    bytes.fromhex(e["public_key"])[1:], bytes.fromhex(e["subject_key_identifier"])))
+    zs = {}
+    for name, e in keys["Z_with_" + DEVICE].items():
+        zs[bytes.fromhex(e["remote_party"]) + bytes([1 if "-pp-" in name else 0])] = \
+            bytes.fromhex(e["Z"])
+    return bytes.fromhex(DEVICE), bytes(32), TEST_DS_PRIV, out, zs
+
+
+def test_ds_pub():
+    pk = ec.derive_private_key(int.from_bytes(TEST_DS_PRIV, "big"), ec.SECP256R1()).public_key()
+    n = pk.public_numbers()
+    return n.x.to_bytes(32, "big") + n.y.to_bytes(32, "big")
