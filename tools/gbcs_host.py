@@ -277,11 +277,19 @@ def parse(buf, *, keys=None, device_ds_pub=None):
 def _data_len(b, i):
     """Length of one A-XDR Data item at b[i] (enough for responses)."""
     t = b[i]
-    fixed = {0: 0, 3: 1, 5: 4, 6: 4, 0x0F: 1, 0x10: 2, 0x11: 1, 0x12: 2, 0x14: 8, 0x15: 8, 0x16: 1}
+    fixed = {0: 0, 3: 1, 5: 4, 6: 4, 0x0D: 1, 0x0F: 1, 0x10: 2, 0x11: 1, 0x12: 2, 0x14: 8,
+             0x15: 8, 0x16: 1, 0x17: 4, 0x18: 8, 0x19: 12, 0x1A: 5, 0x1B: 4}
     if t in fixed:
         return 1 + fixed[t]
-    if t in (9, 10):
+    if t in (9, 10, 0x0C):
         n, j = dec_len(b, i + 1)
+        return j - i + n
+    if t == 4:
+        n, j = dec_len(b, i + 1)
+        return j - i + (n + 7) // 8
+    if t == 0x13:                      # compact array: type description, contents
+        j = _type_desc(b, i + 1)
+        n, j = dec_len(b, j)
         return j - i + n
     if t in (1, 2):
         n, j = dec_len(b, i + 1)
@@ -289,6 +297,19 @@ def _data_len(b, i):
             j += _data_len(b, j)
         return j - i
     raise ValueError("data type %02X" % t)
+
+
+def _type_desc(b, i):
+    t = b[i]
+    if t == 2:
+        n = b[i + 1]
+        i += 2
+        for _ in range(n):
+            i = _type_desc(b, i)
+        return i
+    if t == 1:
+        return _type_desc(b, i + 3)
+    return i + 1
 
 
 def dlms_response(p):
