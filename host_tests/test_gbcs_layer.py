@@ -286,3 +286,41 @@ def test_lengths_both_forms():
     assert core.dec_len(b"\x81\xa9", 0) == (0xA9, 2) and core.dec_len(b"\x82\x00\xa9", 0) == (0xA9, 3)
     with pytest.raises(core.GbcsError):
         core.dec_len(b"\x84\x00\x00\x00\x01", 0)
+
+
+# -- both runtimes ---------------------------------------------------------------------------
+def test_same_on_both_runtimes(tmp_path):
+    """host_tests/mp/gbcs_layer.py on MicroPython (board heap) and CPython:
+    the same responses, log entries and alerts byte for byte, and the right
+    ones (ECS52 as RTDS, failures alerted)."""
+    from runtimes import run_script
+    e, ka, ds, cells, zs = G.rtds_keystore()
+    ks = {"entity": e.hex(), "ka_priv": ka.hex(), "ds_priv": ds.hex(),
+          "cells": [[c[0], c[1], c[2], c[3].hex(), c[4].hex(), c[5].hex()] for c in cells],
+          "zs": dict((k.hex(), v.hex()) for k, v in zs.items())}
+    ecs52 = [v for v in COMMANDS if v["use_case"] == "ECS52" and v["variant"] == "SUCCESS"][0]
+    crit = [v for v in COMMANDS if v["use_case"] == "ECS05"][0]
+    nosup = [v for v in COMMANDS if v["use_case"] == "ECS26a"][0]
+    c52 = _hex(ecs52["command_file"])
+    bad = bytearray(c52)
+    bad[-3] ^= 0x40
+    msgs = [["ecs52", c52.hex(), True], ["ecs52-replay", c52.hex(), False],
+            ["ecs52-badmac", bytes(bad).hex(), True],
+            ["ecs05", _hex(crit["command_file"]).hex(), True],
+            ["ecs26a", _hex(nosup["command_file"]).hex(), True],
+            ["wrong-target", _ecs52(target="00DB1234567890A1").hex(), True],
+            ["truncated", c52[:30].hex(), True]]
+    inp = {"config": {"firmware_version": "0123ABCD"}, "utc": T2015, "keystore": ks,
+           "device_counter": 1999, "messages": msgs}
+    (tmp_path / "in.json").write_text(json.dumps(inp))
+    out = {}
+    for rt in ("cpython", "micropython"):
+        (tmp_path / rt).mkdir()
+        out[rt] = run_script(rt, "gbcs_layer.py", str(tmp_path / rt), str(tmp_path / "in.json"),
+                             preload="firmware.meter")
+    assert out["micropython"] == out["cpython"]
+    lines = out["cpython"].splitlines()
+    assert lines[0] == "ecs52 " + _hex(ecs52["response_file"]).hex()
+    assert lines[2] == "ecs52-replay none" and lines[3].split()[2] == "8f3d"
+    assert [l.split()[0] for l in lines if not l.startswith(" ")] == [m[0] for m in msgs]
+    assert sum(1 for l in lines if l.startswith("  alert")) == 4
