@@ -324,3 +324,47 @@ def test_same_on_both_runtimes(tmp_path):
     assert lines[2] == "ecs52-replay none" and lines[3].split()[2] == "8f3d"
     assert [l.split()[0] for l in lines if not l.startswith(" ")] == [m[0] for m in msgs]
     assert sum(1 for l in lines if l.startswith("  alert")) == 4
+
+
+# -- GBCS v0.8.1 §18.4 worked examples (v0.8.1 forms: 82 lengths, AAD 11, signed data
+# without tags and lengths) -------------------------------------------------------------------
+def _v184():
+    with open(V184) as f:
+        return json.load(f)
+
+
+def _v184_meter(tmp_path):
+    d = _v184()
+    e = d["entities"]
+    pub = lambda h: bytes.fromhex(h)[1:]                              # noqa: E731
+    sup = bytes.fromhex(e["SupplierA"]["entity_id"])
+    acb = bytes.fromhex(e["ACB"]["entity_id"])
+    cells = [(2, 0, 0, sup, pub(e["SupplierA"]["ds_pub"]), b"S" * 8),
+             (2, 4, 0, sup, pub(e["SupplierA"]["ka_pub"]), b"K" * 8),
+             (4, 4, 0, acb, pub(e["ACB"]["ka_pub"]), b"A" * 8)]
+    dev = e["DeviceA"]
+    ks = (bytes.fromhex(dev["entity_id"]), bytes.fromhex(dev["ka_priv"]),
+          bytes.fromhex(dev["ds_priv"]), cells, {})
+    return _meter(tmp_path, utc=T2015, ks=ks), d
+
+
+def test_v184_z_by_ecdh(tmp_path):
+    """No test hook: Z from the device's KA private key and the cells."""
+    b, d = _v184_meter(tmp_path)
+    ks = K.get(b.meter)
+    e = d["entities"]
+    assert K.z(ks, bytes.fromhex(e["ACB"]["entity_id"])).hex().upper() == d["Z"]["ACB,DeviceA"]
+    assert K.z(ks, bytes.fromhex(e["SupplierA"]["entity_id"])).hex().upper() == \
+        d["Z"]["SupplierA,DeviceA"]
+
+
+@pytest.mark.parametrize("name", ["V1_ECS04b_command", "V3_ECS12_command"])
+def test_v184_commands_authenticated(tmp_path, name):
+    """The v0.8.1 commands pass the MAC (AAD 11 only) and, V1, the
+    signature over the v0.8.1 signed data; a response goes back in the
+    same forms (v0.8.1 AAD / signed data)."""
+    b, d = _v184_meter(tmp_path)
+    m = b.meter
+    r = m.gbcs_message(bytes.fromhex(d["messages"][name]["hex"]))
+    assert r is not None and m.security_log.seq == 0 and not b.alerts_sent
+    assert core.parse(r)[15] == 2
