@@ -159,7 +159,7 @@ def _signed(b, p, v081):
     """The octets a signature covers: the APDU without its DF tag (later
     GBCS), or v0.8.1 §7.2.7: CRA ‖ OC ‖ orig ‖ recip ‖ [dt] ‖ other info ‖ payload."""
     if not v081:
-        return bytes(b[p[0] + 1:p[11] - 1])
+        return memoryview(b)[p[0] + 1:p[11] - 1]
     return (bytes(b[p[1] - 1:p[1] + 8]) + bytes(b[p[2]:p[2] + 8]) + bytes(b[p[3]:p[3] + 8]) +
             bytes(b[p[4]:p[4] + p[5]]) + bytes(b[p[7]:p[7] + p[8]]) + bytes(b[p[9]:p[9] + p[10]]))
 
@@ -239,8 +239,8 @@ def check(m, b):
     z = acb and K.z(ks, acb[3])
     if not z:
         raise GbcsError(AL_AUTH, mc)
-    apdu = bytes(b[p[0]:p[13]])
-    got = bytes(b[p[14]:])
+    apdu = memoryview(b)[p[0]:p[13]]      # no copy: a series may be 4 KB (heap)
+    got = b[p[14]:]
     tx = b"\x01" + oc
     v081 = False
     if _mac(z, orig, tx, recip, apdu, False) != got:
@@ -264,12 +264,14 @@ def check(m, b):
 def receive(m, buf):
     """A complete GBCS command: the protected response, or None (a failed
     check: logged and alerted, §6.2.4.2)."""
-    b = bytes(buf)
+    b = buf if isinstance(buf, (bytes, bytearray)) else bytes(buf)
     try:
         p, role, v081 = check(m, b)
-    except GbcsError as e:
-        code = e.args[0] if e.args else AL_FORMAT
-        mc = e.args[1] if len(e.args) > 1 else 0
+    except (GbcsError, ValueError, IndexError) as e:
+        # ValueError: a key the crypto core refuses (a cell's point off the curve)
+        a = e.args if isinstance(e, GbcsError) else (AL_AUTH, 0)
+        code = a[0] if a else AL_FORMAT
+        mc = a[1] if len(a) > 1 else 0
         h = m.begin()
         m.log(m.security_log, code, mc)
         m.end(h)
