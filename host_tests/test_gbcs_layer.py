@@ -368,3 +368,96 @@ def test_v184_commands_authenticated(tmp_path, name):
     r = m.gbcs_message(bytes.fromhex(d["messages"][name]["hex"]))
     assert r is not None and m.security_log.seq == 0 and not b.alerts_sent
     assert core.parse(r)[15] == 2
+
+
+# -- the shipped use cases end to end ----------------------------------------------------------
+def _vec(uc, variant="SUCCESS"):
+    return [v for v in COMMANDS if v["use_case"] == uc and v["variant"] == variant][0]
+
+
+def test_cs01a_top_up_byte_for_byte_and_not_twice(bench):
+    """RTDS CS01a SUCCESS: £10 credited, the response as RTDS to the octet
+    (MACed, date-time 2015-01-01); the same command again is authentic but
+    its UTRN is in the counter cache: other-reason, no credit."""
+    m = bench.meter
+    v = _vec("CS01a")
+    mb = m.account.mb
+    assert m.gbcs_message(_hex(v["command_file"])) == _hex(v["response_file"])
+    from firmware.prepay.account import PER_PENNY
+    assert m.account.mb - mb == 1000 * PER_PENNY
+    credited = m.account.mb
+    r = G.parse(m.gbcs_message(_hex(v["command_file"])))
+    assert r["mac_ok"] and r["dlms"]["results"] == [(3, 250)]
+    assert m.account.mb == credited and m.security_log.seq >= 1   # the cache's rejection
+
+
+def test_ecs04b_resets_the_balance(bench):
+    """After a CS01a top-up, RTDS ECS04b (critical): the balance is 0, the
+    signed response is RTDS's but for the signature (our test key), and the
+    signature verifies with the meter's public key."""
+    m = bench.meter
+    m.gbcs_message(_hex(_vec("CS01a")["command_file"]))
+    assert m.account.mb > 0
+    v = _vec("ECS04b")
+    r = m.gbcs_message(_hex(v["command_file"]))
+    ref = _hex(v["response_file"])
+    assert m.account.mb == 0
+    assert len(r) == len(ref) and r[:-64] == ref[:-64]
+    assert G.parse(r, device_ds_pub=G.test_ds_pub())["sig_ok"] is True
+
+
+def test_ecs12_change_of_tenancy_byte_for_byte_and_persisted(bench):
+    from firmware.commands import supplier as S
+    v = _vec("ECS12")
+    assert bench.meter.gbcs_message(_hex(v["command_file"])) == _hex(v["response_file"])
+    t = S.tenancy_date(bench.meter)       # 2014-03-27 15:45:32 (07DE031BFF0F2D20 00 8000 FF)
+    assert t == 449250332
+    bench.restart()
+    assert S.tenancy_date(bench.meter) == t
+
+
+def test_v184_responses_byte_for_byte(tmp_path):
+    """§18.4 V1 -> V2 (ECS04b, signed with Device A's key and the
+    deterministic nonce, v0.8.1 signed data) and V3 -> V4 (ECS12, MACed with
+    the v0.8.1 AAD), to the octet."""
+    b, d = _v184_meter(tmp_path)
+    msgs = d["messages"]
+    v2 = b.meter.gbcs_message(bytes.fromhex(msgs["V1_ECS04b_command"]["hex"]))
+    assert v2.hex().upper() == msgs["V2_ECS04b_response"]["signed_part_hex"] + "40" + \
+        msgs["V2_ECS04b_response"]["device_signature"]
+    v4 = b.meter.gbcs_message(bytes.fromhex(msgs["V3_ECS12_command"]["hex"]))
+    assert v4.hex().upper() == msgs["V4_ECS12_response"]["hex"]
+
+
+def test_ecs04b_and_its_counter_survive_a_cut_at_every_write(tmp_path):
+    """The Execution Counter and the balance reset commit together: after a
+    power cut at any write and a restart, both happened or neither did."""
+    from firmware.platform.store import PowerCut
+    v = _vec("ECS04b")
+    cmd = _hex(v["command_file"])
+
+    def make(path):
+        b = _meter(path)
+        b.meter.gbcs_message(_hex(_vec("CS01a")["command_file"]))
+        return b
+    probe = make(tmp_path / "probe")
+    w0 = probe.backend.writes
+    probe.meter.gbcs_message(cmd)
+    n = probe.backend.writes - w0
+    assert n >= 2
+    seen = set()
+    for cut in range(1, n + 1):
+        b = make(tmp_path / ("c%d" % cut))
+        mb = b.meter.account.mb
+        b.backend.cut_after(cut)
+        with pytest.raises(PowerCut):
+            b.meter.gbcs_message(cmd)
+        b.backend.cut_after(0)
+        b.restart()
+        m = b.meter
+        done = core.counters(m)[1].get((2 << 16) | 0xB3, 0) == 1000
+        assert m.account.mb == (0 if done else mb), cut
+        seen.add(done)
+        # and the command's fate after the restart: accepted again only if it did not happen
+        m.tunnel_send = [].append
+        assert (m.gbcs_message(cmd) is None) == done, cut
