@@ -110,7 +110,7 @@ def test_rtds_dlms_command_authenticated_and_answered(tmp_path, v):
     r = _relations(cmd, resp, v)
     ref = G.parse(_hex(v["response_file"]))["dlms"]
     assert [k for k, _ in r["dlms"]["results"]] == [k for k, _ in ref["results"]]
-    if int(v["message_code"], 16) not in (0x0007, 0x0059, 0x00B3, 0x0022):
+    if int(v["message_code"], 16) not in (0x0007, 0x0059, 0x00B3, 0x0022, 0x001A):
         res = [c for _, c in r["dlms"]["results"]]
         assert res == [4] + [250] * (len(res) - 1)
         assert _snapshot(m) == before
@@ -461,3 +461,82 @@ def test_ecs04b_and_its_counter_survive_a_cut_at_every_write(tmp_path):
         # and the command's fate after the restart: accepted again only if it did not happen
         m.tunnel_send = [].append
         assert (m.gbcs_message(cmd) is None) == done, cut
+
+
+# -- future-dated commands (§9.2.2; ECS02) -----------------------------------------------------
+ECS02_ALERT = "1.6_ECS02/ECS02_1.6_8F66_FUTURE_DATED_TWIN_SUCCESS_ALERT_PAYMENT_MODE_GBCS.HEX"
+
+
+def _prepay_meter(tmp_path):
+    from firmware.commands import supplier as S
+    from firmware.prepay import account as AC
+    b = _meter(tmp_path)
+    assert S.set_payment_mode(b.meter, AC.PREPAY, False, False, 0) == 0
+    assert b.meter.account.mode == AC.PREPAY
+    return b
+
+
+def test_ecs02_future_dated_survives_a_restart_and_alerts(tmp_path):
+    """RTDS ECS02 FUTURE_DATED (2030-01-15 09:00): stored (response as
+    RTDS but for the signature), still prepayment after a restart, credit
+    at its time, and the 8F66 alert is RTDS's but for the signature."""
+    from firmware.prepay import account as AC
+    b = _prepay_meter(tmp_path)
+    v = _vec("ECS02", "FUTURE_DATED_TWIN_SUCCESS")
+    r = b.meter.gbcs_message(_hex(v["command_file"]))
+    ref = _hex(v["response_file"])
+    assert r[:-64] == ref[:-64] and len(r) == len(ref)
+    at = b.meter.gbcs_due
+    assert at == 948013200 and b.meter.account.mode == AC.PREPAY
+    b.restart()
+    m = b.meter
+    b.alerts_sent = []
+    m.tunnel_send = b.alerts_sent.append
+    assert m.gbcs_due == at
+    core.set_device_counter(m, 2001)
+    b.clock.set(at - 2)
+    b.tick(1)
+    assert m.account.mode == AC.PREPAY and not b.alerts_sent
+    b.tick(2)
+    assert m.account.mode == AC.CREDIT and m.gbcs_due == 0xFFFFFFFF
+    ref = _hex(ECS02_ALERT)
+    assert len(b.alerts_sent) == 1
+    assert b.alerts_sent[0][:-64] == ref[:-64] and len(b.alerts_sent[0]) == len(ref)
+    assert G.parse(b.alerts_sent[0], device_ds_pub=G.test_ds_pub())["sig_ok"] is True
+    b.tick(5)
+    assert len(b.alerts_sent) == 1
+
+
+def test_ecs02_cancellation_and_immediate(tmp_path):
+    from firmware.prepay import account as AC
+    b = _prepay_meter(tmp_path)
+    m = b.meter
+    m.gbcs_message(_hex(_vec("ECS02", "FUTURE_DATED_TWIN_SUCCESS")["command_file"]))
+    at = m.gbcs_due
+    _fresh_counters(m)           # the RTDS cancellation carries a lower counter
+    r = m.gbcs_message(_hex(_vec("ECS02", "CANCELLATION_TWIN_SUCCESS")["command_file"]))
+    assert G.parse(r)["dlms"]["results"] == [(2, 0)] * 3
+    assert m.gbcs_due == 0xFFFFFFFF and m.account.pend_at[AC.P_ACCOUNT] == 0xFFFFFFFF
+    b.clock.set(at - 1)
+    b.tick(3)
+    assert m.account.mode == AC.PREPAY and not b.alerts_sent
+    _fresh_counters(m)
+    m.gbcs_message(_hex(_vec("ECS02", "IMMEDIATE_SINGLE_SUCCESS")["command_file"]))
+    assert m.account.mode == AC.CREDIT and m.gbcs_due == 0xFFFFFFFF
+
+
+def test_future_dated_change_undone_elsewhere_alerts_8f67(tmp_path):
+    """The stored change is cancelled by another route (the ZSE Prepayment
+    cluster, the bench): at its time the alert says it failed (0x8F67)."""
+    from firmware.commands import supplier as S
+    from firmware.prepay import account as AC
+    b = _prepay_meter(tmp_path)
+    m = b.meter
+    m.gbcs_message(_hex(_vec("ECS02", "FUTURE_DATED_TWIN_SUCCESS")["command_file"]))
+    at = m.gbcs_due
+    assert S.set_payment_mode(m, AC.CREDIT, False, False, 0xFFFFFFFF) == 0
+    b.clock.set(at - 1)
+    b.tick(2)
+    assert m.account.mode == AC.PREPAY
+    pl = bytes.fromhex(G.parse(b.alerts_sent[-1])["payload"])
+    assert pl[9:11] == b"\x8f\x67"

@@ -336,10 +336,12 @@ def respond(m, b, p, payload, f, v081):
                     bytes(b[p[7]:p[7] + p[8]]), payload, f & _F_CRIT, dt, v081)
 
 
-def alert(m, code):
-    """The Generic Critical Alert (DLMS data-notification, §16, RTDS
-    NA_GCA-DLMS) with the next Device Originator Counter (persisted before
-    the alert leaves), to the supplier, through Meter.tunnel_send."""
+def alert(m, code, mc=_MC_GCA, extra=b"", t=-1):
+    """A critical DLMS alert (§16; data-notification: alert code, DLMS
+    date-time, the use case's extra Data) with the next Device Originator
+    Counter (persisted before the alert leaves), signed, to the supplier,
+    through Meter.tunnel_send. Default: the Generic Critical Alert (RTDS
+    NA_GCA-DLMS)."""
     ks = K.get(m)
     sup = K.cell(ks, _SUPPLIER, K.DS)
     m.alert(code)
@@ -351,9 +353,9 @@ def alert(m, code):
     save_counters(m)
     m.end(h)
     oc = struct.pack(">II", c[0] >> 32, c[0] & 0xFFFFFFFF)
-    pl = (b"\x0f\x20" + oc[5:] + b"\x00\x02\x02\x12" + struct.pack(">H", code) + b"\x09\x0c" +
-          dlms_time(m.clock.now()))
-    msg = _protect(m, 3, oc, sup[3], struct.pack(">H", _MC_GCA), pl, True, b"", False)
+    pl = (b"\x0f\x20" + oc[5:] + b"\x00\x02" + (b"\x03" if extra else b"\x02") + b"\x12" +
+          struct.pack(">H", code) + b"\x09\x0c" + dlms_time(m.clock.now() if t < 0 else t) + extra)
+    msg = _protect(m, 3, oc, sup[3], struct.pack(">H", mc), pl, True, b"", False)
     send = getattr(m, "tunnel_send", None)
     if send is not None and msg is not None:
         send(msg)

@@ -11,7 +11,8 @@
 # class 112 0-0:19.10.{0,1,2}.255 method 2 with double-long 0, §18.4.1),
 # ECS12 change of tenancy (0x0022: class 1 0-0:94.44.3.2 attribute 2, a DLMS
 # date-time, §18.4.3), ECS52 read firmware version (0x0059: class 1
-# 0-0:0.2.1.255 attribute 2). Every other known code (core._MC) is
+# 0-0:0.2.1.255 attribute 2), ECS02 set payment mode to credit (0x001A,
+# future-datable: future.py). Every other known code (core._MC) is
 # authenticated and answered: object-undefined (4) for its first
 # instruction, other-reason for the rest; nothing is executed. ASN.1
 # payloads (CS02x, CS03, CS04, CS06) have use-case-specific responses and
@@ -26,6 +27,7 @@ _DENIED = const(3)
 _UNDEFINED = const(4)
 _TYPE = const(12)
 _OTHER = const(250)
+_NEVER = 0xFFFFFFFF
 # commands result codes (firmware/commands/__init__.py) -> DLMS result
 _RESULT = b"\x00\x0c\xfa\x02\x03"
 # A-XDR data type -> octets after the tag (0xFF: length-prefixed or nested)
@@ -227,4 +229,52 @@ def dlms_to_utc(d):
     return t if t >= 0 else -1
 
 
-_HANDLERS = {0x0059: _ecs52, 0x0007: _cs01a, 0x00B3: _ecs04b, 0x0022: _ecs12}
+_ACCOUNT_P = b"\x00\x01\x13\x00\x00\xff"     # 0-1:19.0.0.255, the passive Account (class 111)
+
+
+def _ecs02(m, b, p, pl, specs, data, datas, results):
+    """Set payment mode to credit (§9.2.2.7, Table 9.2.2.7: the passive
+    Account's account_mode_and_status (2), credit_reference_list (11) and
+    account_activation_time (13) -> the account's future-datable payment
+    mode). Immediate (all-zero date-time) or past: now; 'never' (all FF):
+    cancels; later: stored, alert at activation (future.py)."""
+    if len(specs) != 3:
+        return
+    for k in range(3):
+        if specs[k] != (2, 111, _ACCOUNT_P, (2, 11, 13)[k]):
+            results[:] = [_OTHER] * 3
+            results[k] = _UNDEFINED
+            return
+    i, j = data[0]
+    i2 = data[1][0]
+    i3, j3 = data[2]
+    d = pl[i3 + 2:j3]
+    if (pl[i:j] != b"\x02\x02\x16\x01\x16\x01" or pl[i2] != 1 or j3 - i3 != 14 or
+            pl[i3] != 9 or pl[i3 + 1] != 12):
+        results[:] = [_TYPE, _OTHER, _OTHER]
+        return
+    if d[:9] == b"\xff" * 9:
+        at = _NEVER
+    else:
+        at = dlms_to_utc(d)
+        if at < 0:
+            results[:] = [_OTHER, _OTHER, _TYPE]
+            return
+    from . import future
+    mc = p[6]
+    if not future.room(m, mc):
+        results[:] = [_TEMP, _OTHER, _OTHER]
+        return
+    from ..prepay import account as AC
+    acc = m.account
+    r = _RESULT[_supplier().set_payment_mode(m, AC.CREDIT, acc.sde, acc.sdd, at)]
+    if r == _SUCCESS:
+        # §9.2.2.3: replaces what is stored for this code; stored only if ahead
+        future.store(m, at if at > m.clock.now() else 0, mc, AC.P_ACCOUNT, b[p[1]:p[1] + 8],
+                     b"\x00\x6f" + _ACCOUNT_P + b"\x0d")
+        results[:] = [_SUCCESS] * 3
+    else:
+        results[:] = [r, _OTHER, _OTHER]
+
+
+_HANDLERS = {0x0059: _ecs52, 0x0007: _cs01a, 0x00B3: _ecs04b, 0x0022: _ecs12, 0x001A: _ecs02}
