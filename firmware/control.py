@@ -308,7 +308,7 @@ class Control:
                 "pending": [[k, at] for k, at in self.meter.tariff.pending()]}
 
     def op_prepay(self, req):
-        from .prepay import config
+        from .commands import config
         try:
             return config.apply(self.meter, req["doc"])
         except (ValueError, KeyError, TypeError, IndexError) as e:

@@ -13,7 +13,7 @@ from firmware.commands import supplier as S
 from firmware.meter import UI_ADD_CREDIT, UI_ENABLE_SUPPLY
 from firmware.clusters import time_client as TC
 from firmware.prepay import account as AC
-from firmware.prepay import config as CFG
+from firmware.commands import config as CFG
 from firmware.prepay import supply as SU
 from firmware.prepay import utrn as U
 from runtimes import run_script

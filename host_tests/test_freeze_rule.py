@@ -56,6 +56,11 @@ WIDE = {
     "firmware/metering/ringlog.py": {0xFFFFFFFF},
     # NEVER and UINT32 splits (per snapshot)
     "firmware/metering/snapshots.py": {0xFFFFFFFF},
+    # NEVER and the UINT32/INT32/UINT64 bounds a command's arguments are
+    # checked against (compared, once per command)
+    "firmware/commands/__init__.py": {0xFFFFFFFF},
+    "firmware/commands/supplier.py": {0xFFFFFFFF, 0x7FFFFFFF, 0xFFFFFFFFFFFFFFFF},
+    "firmware/commands/config.py": {-0x80000000, 0x7FFFFFFF},
     # UTC_INVALID and UTC_MAX of the clock guard (compared)
     "firmware/platform/clock.py": {0xFFFFFFFF, 3155760000},
     # sequence numbers and CRCs of record writes (per save)

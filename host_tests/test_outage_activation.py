@@ -10,7 +10,7 @@ import os
 import pytest
 
 from firmware.prepay import account as AC
-from firmware.prepay import config as CFG
+from firmware.commands import config as CFG
 from firmware.tariff.engine import ALERT_FUTURE_OK
 from mp.common import tariff_load
 

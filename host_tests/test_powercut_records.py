@@ -13,7 +13,7 @@ from firmware.clusters.prepayment import SNAP_DEBT_PAYMENT, SNAP_MODE
 from firmware.metering import snapshots as SN
 from firmware.platform.store import PowerCut
 from firmware.prepay import account as AC
-from firmware.prepay import config as CFG
+from firmware.commands import config as CFG
 from firmware.tariff.engine import EV_TARIFF_ACTIVATED
 from firmware.platform.clock import days_from_civil
 from tools import utrn as UT

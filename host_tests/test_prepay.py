@@ -13,7 +13,7 @@ from firmware.platform.store import PowerCut
 from firmware.prepay import utrn as U
 from firmware.prepay import account as AC
 from firmware.prepay import supply as SU
-from firmware.prepay import config as CFG
+from firmware.commands import config as CFG
 from firmware.tariff.account import SRC_ENERGY, SRC_STANDING
 from tools import utrn as UT
 from mp.common import tariff_load, topup

@@ -4,7 +4,7 @@ import struct
 
 from conftest import Bench, decoded, T0
 from firmware.metering import snapshots as SN
-from firmware.prepay import config as CFG
+from firmware.commands import config as CFG
 from runtimes import tshark_problems, tshark_fields
 
 from firmware.platform.clock import days_from_civil, add_months

@@ -1,7 +1,7 @@
 # The meter's command surface (issue #14.1): every supplier, network
 # operator and consumer action the meter carries out, one function each,
 # name(m, ...) -> result code, m the Meter. The ZSE cluster handlers, the
-# bench's control ops (control.py, prepay/config.py) and, next, the GBCS use
+# bench's control ops (control.py, commands/config.py) and, next, the GBCS use
 # cases call these; none of them reaches into an engine to change it. Two
 # modules: this one, resident, with what the consumer, the HAN devices and
 # the engines' reports need at any second (top-up, EC, UI, PPMID supply ON,
@@ -17,7 +17,7 @@
 # atomic operation (Meter.begin ... end: the register record and the log
 # entries commit through one journal write, bootrec.py replays it after a
 # power cut), then alerts and logs (inside the same operation). Commands
-# nest: one inside another's begin/end joins its operation (prepay/config.py
+# nest: one inside another's begin/end joins its operation (commands/config.py
 # applies a whole supplier document that way, after validating all of it).
 #
 # Result codes (private consts; ZCL_STATUS maps them for the clusters,

@@ -4,7 +4,7 @@
 # ECS07 debts, ECS08 prepayment configuration, ECS09 emergency credit),
 # supply and load limiter (ECS42-44, ECS27), tariff (price, blocks,
 # thresholds, calendar), block counters, clock (ECS70), and the consumer's
-# DRLC opt-out. Rare, so imported on first use (prepay/config.py, the
+# DRLC opt-out. Rare, so imported on first use (commands/config.py, the
 # cluster handlers and control ops import it when they run): on the unix
 # port every resident function costs heap.
 from ..compat import const
@@ -25,7 +25,7 @@ def is_int(v, lo, hi):
     return isinstance(v, int) and not isinstance(v, bool) and lo <= v <= hi
 
 
-# -- validation (shared with prepay/config.py, which checks a whole document first) ---
+# -- validation (shared with commands/config.py, which checks a whole document first) ---
 def param_ok(i, v):
     """A future-datable account parameter (Tbl 9.2.2.7) and its value."""
     if not is_int(i, 0, AC.P_FRIENDLY):

@@ -60,7 +60,7 @@ print("heap_lock ticks", n, "ok" if ok else "ALLOCATED", "frames", len(out), "wh
 # inside a friendly period (checked every second), a time debt collected
 # every second with a cap, a special day in the calendar, the load limiter
 # watching (below its threshold).
-from firmware.prepay import config as CFG
+from firmware.commands import config as CFG
 CFG.apply(m, {"mode": "prepayment", "sde": True,
               "params": {"ec_limit": 0, "low_credit_threshold": 100000, "debt_cap": 10 ** 9,
                          "load_limit_w": 20000, "load_limit_period": 60},

@@ -11,7 +11,7 @@ import sys
 from common import store_dir, make_meter, hexs
 from firmware.prepay import utrn as U
 from firmware.prepay import account as AC
-from firmware.prepay import config as CFG
+from firmware.commands import config as CFG
 from firmware.platform.store import PowerCut
 from common import tariff_load, topup
 from firmware import commands as C

@@ -24,9 +24,9 @@
 # document raises ValueError and changes nothing. Then the document's parts
 # run as the commands of firmware/commands/ (the one way to do each
 # thing), nested in one atomic operation: the whole document or none of it.
-from . import account as AC
+from ..prepay import account as AC
 from .. import commands as C
-from ..commands import supplier as S
+from . import supplier as S
 
 
 def _minutes(s):
