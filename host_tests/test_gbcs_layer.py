@@ -309,7 +309,9 @@ def test_same_on_both_runtimes(tmp_path):
             ["ecs05", _hex(crit["command_file"]).hex(), True],
             ["ecs26a", _hex(nosup["command_file"]).hex(), True],
             ["wrong-target", _ecs52(target="00DB1234567890A1").hex(), True],
-            ["truncated", c52[:30].hex(), True]]
+            ["truncated", c52[:30].hex(), True],
+            ["ecs02-future", _hex(_vec("ECS02", "FUTURE_DATED_TWIN_SUCCESS")["command_file"]).hex(),
+             True]]
     inp = {"config": {"firmware_version": "0123ABCD"}, "utc": T2015, "keystore": ks,
            "device_counter": 1999, "messages": msgs}
     (tmp_path / "in.json").write_text(json.dumps(inp))
@@ -322,8 +324,15 @@ def test_same_on_both_runtimes(tmp_path):
     lines = out["cpython"].splitlines()
     assert lines[0] == "ecs52 " + _hex(ecs52["response_file"]).hex()
     assert lines[2] == "ecs52-replay none" and lines[3].split()[2] == "8f3d"
-    assert [l.split()[0] for l in lines if not l.startswith(" ")] == [m[0] for m in msgs]
+    names = [l.split()[0] for l in lines if not l.startswith(" ")]
+    assert names[:len(msgs)] == [m[0] for m in msgs]
     assert sum(1 for l in lines if l.startswith("  alert")) == 4
+    alert = [l.split()[3] for l in lines if l.startswith("tick")]
+    ref = _hex(ECS02_ALERT)
+    got, want = G.parse(bytes.fromhex(alert[0])), G.parse(ref)     # counters differ: 4 alerts before
+    assert len(alert) == 1 and got["message_code"] == want["message_code"] == 0x00CC
+    assert got["payload"][10:] == want["payload"][10:]
+    assert lines[-1] == "due 4294967295 mode 1"
 
 
 # -- GBCS v0.8.1 §18.4 worked examples (v0.8.1 forms: 82 lengths, AAD 11, signed data
