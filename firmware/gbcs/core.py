@@ -344,7 +344,8 @@ def alert(m, code, mc=_MC_GCA, extra=b"", t=-1):
     NA_GCA-DLMS)."""
     ks = K.get(m)
     sup = K.cell(ks, _SUPPLIER, K.DS)
-    m.alert(code)
+    if not extra or code != 0x8F66:
+        m.alert(code)        # (a future-dated change's engine records its own 8F66)
     if sup is None or ks[3] == bytes(32):
         return None
     c = counters(m)
