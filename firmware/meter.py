@@ -109,7 +109,8 @@ _S_SNAP = const(7)         # scheduled snapshots (metering/snapshots.py)
 _S_DAY = const(8)          # midnight UTC: billing period, prepayment daily read (and profile day)
 _S_REG = const(9)          # the half-hourly register save
 _S_PROFILE = const(10)     # the profile: its half hour closes, then the day (metering/profile.py)
-_N_SLOTS = const(11)
+_S_GBCS = const(11)        # future-dated GBCS commands' alerts, after the account (gbcs/future.py)
+_N_SLOTS = const(12)
 _MONO = const(0x28)        # bits of the monotonic slots (_S_TIME, _S_REPORT)
 _WS_PER_WH = const(3600)
 _CAPABILITY = const(0x8E)   # ZDO: FFD, mains, rx-on-when-idle, allocate addr
@@ -234,6 +235,7 @@ class Meter:
         for k, v in cfg["han_devices"].items():
             self.devices[int(k, 0) if isinstance(k, str) else k] = v
         self._day = -1               # the day (clock.DAY) whose change was last dispatched
+        self.gbcs_due = NEVER        # the earliest future-dated GBCS command (gbcs/future.py)
         self.price = _register(z, Price(self))
         self.calendar = _register(z, CalendarServer(self))
         self.tariff.on_change = self.price.price_changed
@@ -256,6 +258,7 @@ class Meter:
             self.clock.set(resume)
         now = self.clock.now()
         self._day = now // DAY
+        self.gbcs_due = _gbcs_due(self.store)
         if elapsed:
             self.tariff.catch_up(elapsed, now)      # standing charge runs while the mains is off
             self.account.catch_up(elapsed, now)
@@ -415,6 +418,11 @@ class Meter:
                 self._commit()
             p = self._reg_period
             return now if now // _REG_PERIOD != p else (p + 1) * _REG_PERIOD
+        if s == _S_GBCS:
+            if run:
+                from .gbcs.future import due
+                due(self, now)
+            return self.gbcs_due
         pr = self.profile                      # _S_PROFILE: its half hour, the day
         if run:
             pr.tick(now, self.import_wh)
@@ -617,6 +625,10 @@ class Meter:
         an atomic operation, when it commits."""
         self.save_record(_REG_KEY, None)
 
+    def gbcs_message(self, buf):
+        from .gbcs.core import receive    # GBCS layer, imported on the first message (heap)
+        return receive(self, buf)
+
     # -- prepayment (prepay/*, clusters/prepayment.py; actions in commands/) ---------------
     def ui(self, code, arg=None):
         """The button's (and the bench's) consumer UI command: commands.ui;
@@ -812,6 +824,13 @@ def _reserve():
         return bytearray(n)
     except MemoryError:
         return None          # a heap already too scattered: go without
+
+
+def _gbcs_due(store):
+    """The earliest activation in gbcs/future.py's record, read without
+    importing the GBCS package (its first four octets)."""
+    r = store.load_rec("gbcs_fd", 8, 1, lambda b: struct.unpack_from("<I", b, 0)[0])
+    return NEVER if r is None else r
 
 
 def _nv_key(cl):

@@ -249,3 +249,42 @@ def set_clock(m, utc, start=None, end=None):
     if not (n(utc, 0, _NEVER - 1) and n(start, 0, _NEVER) and n(end, 0, _NEVER)):
         return C.said(_BAD_VALUE, "utc")
     return _OK if m.time.supplier_set_clock(utc, start, end) else _REFUSED
+
+
+# -- change of tenancy (ECS12) --------------------------------------------------------------
+# GBCS ECS12 "Set Change of Tenancy date on ESME" (§18.4.3; Data object
+# 0-0:94.44.3.2 "Restrict Data Date Time", notes/gbcs-esme-functional §3.8)
+# sets the date-time the new tenancy starts: the supplier's reads of
+# consumption data before it belong to the previous tenant. Persisted as a
+# record (key "cot", schema 7 version 1: UTC u32), saved in one atomic
+# operation; tenancy_date reads it back (0: never set).
+_COT_KEY = "cot"
+_COT_SCHEMA = const(7)
+
+
+def change_of_tenancy(m, utc):
+    """ECS12: the change of tenancy date-time (UTC; 0 = now)."""
+    if not is_int(utc, 0, _NEVER - 1):
+        return C.said(_BAD_VALUE, "tenancy")
+    if utc == 0:
+        utc = m.clock.now()
+    h = m.begin()
+    m.save_record(_COT_KEY, ((utc.to_bytes(4, "little"),), _COT_SCHEMA, 1, True))
+    m.end(h)
+    m._cot = utc
+    return _OK
+
+
+def _cot_decode(b):
+    if len(b) != 4:
+        raise ValueError("cot")
+    return int.from_bytes(b, "little")
+
+
+def tenancy_date(m):
+    """The change of tenancy date-time set by ECS12 (0: none)."""
+    t = getattr(m, "_cot", None)
+    if t is None:
+        t = m.store.load_rec(_COT_KEY, _COT_SCHEMA, 1, _cot_decode) or 0
+        m._cot = t
+    return t
