@@ -61,6 +61,10 @@ WIDE = {
     "firmware/commands/__init__.py": {0xFFFFFFFF},
     "firmware/commands/supplier.py": {0xFFFFFFFF, 0x7FFFFFFF, 0xFFFFFFFFFFFFFFFF},
     "firmware/commands/config.py": {-0x80000000, 0x7FFFFFFF},
+    # GBCS: the low 32 bits of a 64-bit originator counter when packed
+    # (per message, not per second); NEVER of a future-dated command (compared)
+    "firmware/gbcs/core.py": {0xFFFFFFFF},
+    "firmware/gbcs/dispatch.py": {0xFFFFFFFF},
     # UTC_INVALID and UTC_MAX of the clock guard (compared)
     "firmware/platform/clock.py": {0xFFFFFFFF, 3155760000},
     # sequence numbers and CRCs of record writes (per save)

@@ -269,8 +269,8 @@ def receive(m, buf):
         p, role, v081 = check(m, b)
     except (GbcsError, ValueError, IndexError) as e:
         # ValueError: a key the crypto core refuses (a cell's point off the curve)
-        a = e.args if isinstance(e, GbcsError) else (AL_AUTH, 0)
-        code = a[0] if a else AL_FORMAT
+        a = e.args if isinstance(e, GbcsError) else ()
+        code = a[0] if a else (AL_FORMAT if isinstance(e, GbcsError) else AL_AUTH)
         mc = a[1] if len(a) > 1 else 0
         h = m.begin()
         m.log(m.security_log, code, mc)
