@@ -21,6 +21,7 @@ from .compat import const
 from .control import Control, OPS, BadRequest, _int, _num
 from .clusters.time_client import NAMES as TIME_STATUS_NAMES
 from .prepay import account as AC
+from .prepay.supply import NAMES as SUPPLY_NAMES, CAUSES as SUPPLY_CAUSES
 from .platform.clock import SimClock
 from .platform.store import Store, FileBackend, PowerCut
 from .platform.metrology import SimMetrology
@@ -213,13 +214,9 @@ def _prepay_state(m):
             "Pending": [[k, at] for k, at in a.pending()],
             "UtrnCache": a.cache.n, "UtrnHighest": a.cache.highest(),
             "LastTopUp": list(lt) if lt else None,
-            "Supply": _SUPPLY_NAMES[s.state], "SupplyCause": _SUPPLY_CAUSES[s.cause]}
+            "Supply": SUPPLY_NAMES[s.state], "SupplyCause": SUPPLY_CAUSES[s.cause]}
 
 
-# supply states (prepay/supply.py DISABLED, ARMED, ENABLED) and their causes
-# (none, C_REMOTE, credit, load limit), by number
-_SUPPLY_NAMES = ("Disabled", "Armed", "Enabled")
-_SUPPLY_CAUSES = ("", "remote", "credit", "load limit")
 _METER_ATTRS = {"ImportWh": "import_wh", "ImportWsResidual": "_ws", "PowerW": "power_w",
                 "ButtonPresses": "button_presses"}
 _METER_STATE = ("clock", "TimeStatus", "ImportWh", "ImportWsResidual", "PowerW", "RelayClosed",

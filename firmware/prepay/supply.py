@@ -39,10 +39,12 @@ _P_LL_RESTORE = const(8)    # = prepay.account.P_LL_RESTORE
 DISABLED = const(0)
 ARMED = const(1)
 ENABLED = const(2)
+NAMES = ("Disabled", "Armed", "Enabled")
 _C_NONE = const(0)
 C_REMOTE = const(1)
 _C_CREDIT = const(2)
 _C_LOAD_LIMIT = const(3)
+CAUSES = ("", "remote", "credit", "load limit")
 
 AL_DISABLED_CREDIT = const(0x8F0F)
 AL_SUSPENDED = const(0x8F83)       # disablement suspended (friendly period)
