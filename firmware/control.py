@@ -18,7 +18,9 @@
 #          not hook methods: on the unix port every function costs heap.
 #          Without it the ops in SIM_OPS are answered {"error": "not on
 #          this board: OP"} and the loop ticks the meter once per second of
-#          the clock's own monotonic count.
+#          the clock's own monotonic count. The bench-only ops (BENCH_OPS:
+#          SIM_OPS and the state inspection) are host code, firmware/vboard.py,
+#          which adds them to OPS; without it they get that answer too.
 #
 # Lockstep protocol (virtual board): the host sends APS frames and control
 # requests; every control request gets exactly one control response, after
@@ -41,14 +43,26 @@ from .zcl import aps as A
 from .zcl.status import DecodeError
 from . import commands as C
 
+# other modules' constants, folded here (host_tests/test_const_copies.py keeps them equal)
+_CHUNK = const(512)           # = hanlink.CHUNK
+_HDR_LEN = const(11)          # = zcl.aps.HDR_LEN
+_IDLE_MS = const(50)          # = hanlink.IDLE_MS
+_T_APS = const(0x01)          # = hanlink.T_APS
+_T_CTRL = const(0x10)         # = hanlink.T_CTRL
+_T_CTRL_MORE = const(0x13)    # = hanlink.T_CTRL_MORE
+_T_CTRL_RSP = const(0x11)     # = hanlink.T_CTRL_RSP
+_T_EVENT = const(0x12)        # = hanlink.T_EVENT
+
 _REQ_MAX = const(8192)     # longest control request (a tariff document)
 _APS_MAX = const(128)      # an APS header and the longest ZCL frame the meter sends (engine.py)
-_W_MAX = const(1000000)          # load per circuit (W): far above a 100 A single-phase supply
-_ADVANCE_MAX = const(100000000)  # seconds per advance (over 3 years)
-_WRITES_MAX = const(1000000)
 # Ops only simulated hardware can carry out (the bench's time, load and
 # fault injection); a board answers them "not on this board".
 SIM_OPS = ("advance", "load", "cut_after_writes")
+# The bench-only ops: SIM_OPS and the state inspection. Their code is host
+# only (firmware/vboard.py, which adds them to OPS), so a board's flash does
+# not carry it; where they are not in OPS they are answered "not on this
+# board" too.
+BENCH_OPS = SIM_OPS + ("state",)
 
 
 class BadRequest(ValueError):
@@ -77,8 +91,8 @@ class Control:
         self.deframer = L.Deframer(self._on_frame)
         self._more = []            # the pieces of a long request; None once refused
         self._more_len = 0
-        self._chunk = bytearray(L.CHUNK)     # one response chunk, reused
-        self._frame = bytearray(L.CHUNK + 7)  # its link frame, reused
+        self._chunk = bytearray(_CHUNK)     # one response chunk, reused
+        self._frame = bytearray(_CHUNK + 7)  # its link frame, reused
         self._aps = bytearray(_APS_MAX)       # an outgoing APS message and its frame, reused
         self._aps_frame = bytearray(_APS_MAX + 7)
         self.no_heap = 0                      # inputs dropped or refused for want of heap
@@ -89,12 +103,12 @@ class Control:
         m = self.clock.mono()
         if m != self._mark:       # time mark before the first frame of a second
             self._mark = m
-            self.io.write(L.encode(L.T_EVENT, json.dumps({"t": self.clock.now(), "m": m})
+            self.io.write(L.encode(_T_EVENT, json.dumps({"t": self.clock.now(), "m": m})
                                   .encode()))
-        if A.HDR_LEN + len(msg.payload) <= _APS_MAX:   # every frame the meter sends: no allocation
-            self.io.write(L.encode_into(self._aps_frame, L.T_APS, msg.encode_into(self._aps)))
+        if _HDR_LEN + len(msg.payload) <= _APS_MAX:   # every frame the meter sends: no allocation
+            self.io.write(L.encode_into(self._aps_frame, _T_APS, msg.encode_into(self._aps)))
         else:
-            self.io.write(L.encode(L.T_APS, msg.encode()))
+            self.io.write(L.encode(_T_APS, msg.encode()))
         self.sent += 1
 
     def run(self):
@@ -120,10 +134,10 @@ class Control:
             while self._ticked < m:
                 self._ticked += 1
                 self.meter.tick()
-            if not io.wait(L.IDLE_MS):
+            if not io.wait(_IDLE_MS):
                 d.expire(ticks_ms())
                 return True
-        elif d.pending() and not io.wait(L.IDLE_MS):
+        elif d.pending() and not io.wait(_IDLE_MS):
             d.expire(ticks_ms())
             return True
         data = io.read()
@@ -139,13 +153,13 @@ class Control:
         return True
 
     def _on_frame(self, ftype, payload):
-        if ftype == L.T_APS:
+        if ftype == _T_APS:
             try:
                 msg = A.decode(payload)
             except DecodeError:
                 return                     # shorter than an APS header: dropped
             self.meter.on_aps(msg)
-        elif ftype == L.T_CTRL_MORE:             # a long request arrives in pieces
+        elif ftype == _T_CTRL_MORE:             # a long request arrives in pieces
             # kept as pieces (small blocks, no growing copy) until it ends;
             # one too long, or with no heap for it, is refused when it ends
             if self._more is not None:
@@ -156,7 +170,7 @@ class Control:
                     self._more.append(bytes(payload))
                 except MemoryError:
                     self._more = None
-        elif ftype == L.T_CTRL:
+        elif ftype == _T_CTRL:
             more = self._more
             self._more, self._more_len = [], 0
             try:
@@ -168,7 +182,9 @@ class Control:
                 req = json.loads(data)
                 data = None
                 name = req["op"]
-                op = OPS[name]
+                op = OPS.get(name)
+                if op is None and name not in BENCH_OPS:
+                    raise KeyError(name)
             except Exception as e:   # not JSON / not an object / no such op; CPython's
                 # json also raises RecursionError on deep nesting, MicroPython MemoryError
                 more = data = req = None
@@ -176,7 +192,7 @@ class Control:
                     ": too long or no heap for it"
                 self._respond(('{"error": "bad control request%s"}' % why,))
                 return
-            if self.sim is None and name in SIM_OPS:
+            if op is None or (self.sim is None and name in SIM_OPS):
                 self._respond(('{"error": "not on this board: %s"}' % name,))
                 return
             try:
@@ -203,32 +219,20 @@ class Control:
             b = part.encode()
             i = 0
             while i < len(b):
-                if n == L.CHUNK:
-                    w(L.encode_into(self._frame, L.T_CTRL_MORE, buf))
+                if n == _CHUNK:
+                    w(L.encode_into(self._frame, _T_CTRL_MORE, buf))
                     n = 0
-                k = min(L.CHUNK - n, len(b) - i)
+                k = min(_CHUNK - n, len(b) - i)
                 buf[n:n + k] = b[i:i + k]
                 n += k
                 i += k
-        w(L.encode_into(self._frame, L.T_CTRL_RSP, memoryview(buf)[:n]))
+        w(L.encode_into(self._frame, _T_CTRL_RSP, memoryview(buf)[:n]))
 
     # -- control operations ----------------------------------------------------
     def op_hello(self, req):
         gc.collect()
         return {"runtime": "micropython" if IS_MICROPYTHON else "cpython",
                 "now": self.clock.now()}
-
-    def op_advance(self, req):
-        n = _int(req, "s", 0, _ADVANCE_MAX)
-        i = 0
-        while i < n:
-            self.clock.advance(1)         # a SimClock: the virtual board's
-            before = self.sent
-            self.meter.tick()
-            i += 1
-            if self.sent != before:
-                break
-        return {"done": i, "now": self.clock.now(), "m": self.clock.mono()}
 
     def op_mem(self, req):
         """Heap after a collection (MicroPython; None on CPython): free bytes
@@ -250,21 +254,6 @@ class Control:
 
     def op_sync(self, req):
         return {"now": self.clock.now(), "m": self.clock.mono()}
-
-    def op_load(self, req):
-        w = _int(req, "w", 0, _W_MAX)
-        aux = req.get("aux_w")
-        if aux is not None:
-            if not isinstance(aux, list):
-                raise BadRequest("aux_w")
-            for x in aux:
-                _num(x, "aux_w", 0, _W_MAX)
-        met = self.sim.metrology
-        met.load_w = w
-        if aux is not None:
-            for i in range(min(len(aux), len(met.aux_w))):
-                met.aux_w[i] = aux[i]
-        return {"ok": True}
 
     def op_button(self, req):
         self.meter.button.press()
@@ -323,66 +312,18 @@ class Control:
             raise BadRequest("arg")
         return {"ok": C.ui(self.meter, code, arg) == 0, "last_topup": self.meter.account.last_topup}
 
-    def op_state(self, req):
-        gc.collect()
-        self._respond(self._state_parts())
-
-    def _state_parts(self):
-        yield '{"display": ' + json.dumps(self.meter.display_text())
-        group = None
-        for g, name, value in self.meter.state_items():
-            if g != group:
-                yield (", " if group is None else "}, ") + json.dumps(g) + ": {"
-                group = g
-            else:
-                yield ", "
-            yield json.dumps(name) + ": "
-            for p in _json_parts(value):
-                yield p
-        yield "}}"
-
-    def op_cut_after_writes(self, req):
-        self.sim.backend.cut_after(_int(req, "n", 1, _WRITES_MAX))
-        return {"ok": True}
-
-
-def _json_parts(v):
-    """JSON text of v in pieces: dicts and lists entry by entry."""
-    if isinstance(v, dict):
-        sep = "{"
-        for k in v:
-            yield sep + json.dumps(k) + ": "
-            for p in _json_parts(v[k]):
-                yield p
-            sep = ", "
-        yield "{}" if sep == "{" else "}"
-    elif isinstance(v, list) and len(v) > 8:
-        sep = "["
-        for x in v:
-            yield sep
-            for p in _json_parts(x):
-                yield p
-            sep = ", "
-        yield "]"
-    else:
-        yield json.dumps(v)
-
-
 
 # The control ops by name (tools/bench/runner.py and tools/meterlink.py send
-# them; host_tests/test_control.py keeps the two sides in step).
+# them; host_tests/test_control.py keeps the two sides in step). The
+# virtual board adds BENCH_OPS (firmware/vboard.py).
 OPS = {
     "hello": Control.op_hello,
-    "advance": Control.op_advance,
     "sync": Control.op_sync,
     "mem": Control.op_mem,
-    "load": Control.op_load,
     "button": Control.op_button,
-    "state": Control.op_state,
     "drlc_opt": Control.op_drlc_opt,
     "set_clock": Control.op_set_clock,
     "tariff": Control.op_tariff,
     "prepay": Control.op_prepay,
     "ui": Control.op_ui,
-    "cut_after_writes": Control.op_cut_after_writes,
 }

@@ -62,8 +62,7 @@ from .zcl.reporting import Reporting
 from .clusters.basic import Basic
 from .clusters.identify import Identify
 from .clusters.metering import Metering
-from .metering.snapshots import (Snapshots, CAUSE_TARIFF_INFO, CAUSE_PRICE_MATRIX,
-                                 CAUSE_THRESHOLDS, CAUSE_CALENDAR)
+from .metering.snapshots import Snapshots
 from .clusters.time_client import TimeClient, NAMES as TIME_STATUS_NAMES
 from .clusters.drlc_client import DrlcClient
 from .clusters.price import Price
@@ -73,15 +72,26 @@ from .platform.clock import plausible, rtc_check, DAY, NEVER
 from .metering.profile import Profile
 from .metering.ringlog import SeqLog
 from .tariff.engine import TariffEngine
-from .clusters.prepayment import Prepayment, SNAP_GENERAL
+from .clusters.prepayment import Prepayment
 from .prepay.account import Account
-from .prepay.supply import Supply, NAMES as SUPPLY_NAMES, CAUSES as SUPPLY_CAUSES
-from .prepay import account as AC
+from .prepay.supply import Supply
 from . import commands as C
 # boot-time persistence (imported with the meter: its objects sit among the
 # modules', not in the construction hole)
 from . import bootrec
-from .bootrec import REG_KEY as _REG_KEY, REG_FMT as _REG_FMT, REG_SCHEMA, REG_VERSION
+from .bootrec import REG_KEY as _REG_KEY, REG_FMT as _REG_FMT
+
+# other modules' constants, folded here (host_tests/test_const_copies.py keeps them equal)
+_CAUSE_CALENDAR = const(0x00000100)        # = metering.snapshots.CAUSE_CALENDAR
+_CAUSE_PRICE_MATRIX = const(0x00000010)    # = metering.snapshots.CAUSE_PRICE_MATRIX
+_CAUSE_TARIFF_INFO = const(0x00000008)     # = metering.snapshots.CAUSE_TARIFF_INFO
+_CAUSE_THRESHOLDS = const(0x00000020)      # = metering.snapshots.CAUSE_THRESHOLDS
+_PER_PENNY = const(1000)                   # = prepay.account.PER_PENNY
+_PREPAY = const(2)                         # = prepay.account.PREPAY
+_PROFILE_ZDO = const(0x0000)               # = zcl.aps.PROFILE_ZDO
+_REG_SCHEMA = const(1)                     # = bootrec.REG_SCHEMA
+_REG_VERSION = const(1)                    # = bootrec.REG_VERSION
+_SNAP_GENERAL = const(0x00000001)          # = clusters.prepayment.SNAP_GENERAL
 _REG_HDR = _REG_FMT + "H"     # the record's head: energy, time, tariff-state length
 
 _ESI_EP = const(1)
@@ -275,7 +285,7 @@ class Meter:
         self._reg_period = self.clock.now() // _REG_PERIOD
         # ZDO Device_annce (ZigBee PRO §2.4.3.1.11): tsn, nwk, ieee, capability
         p = struct.pack("<BHQB", self.zcl.next_seq(), self.nwk_addr, self.ieee, _CAPABILITY)
-        self._send(A.Aps(self.nwk_addr, 0, 0xFFFD, 0, A.PROFILE_ZDO, 0x0013, p, False))
+        self._send(A.Aps(self.nwk_addr, 0, 0xFFFD, 0, _PROFILE_ZDO, 0x0013, p, False))
         self.drlc.boot()
         bootrec.finish(self)        # alerts for records no slot of which was readable
         self.time.next_sync = self.clock.mono()     # sync at once (GBCS §9.1.3)
@@ -284,7 +294,7 @@ class Meter:
 
     # -- inputs ----------------------------------------------------------------
     def on_aps(self, msg):
-        if msg.profile == A.PROFILE_ZDO:
+        if msg.profile == _PROFILE_ZDO:
             return          # the Zigbee stack answers ZDO requests
         dropped = self.zcl.dropped_unsecured
         self.zcl.receive(msg)
@@ -408,8 +418,8 @@ class Meter:
                 # save (the order of flash writes is what a power cut finds)
                 self._day = now // DAY
                 self.snapshots.day_changed(now)      # end of a billing period at midnight UTC
-                if self.account.mode == AC.PREPAY:   # prepayment daily read at midnight UTC
-                    self.prepayment.snapshot(SNAP_GENERAL)
+                if self.account.mode == _PREPAY:   # prepayment daily read at midnight UTC
+                    self.prepayment.snapshot(_SNAP_GENERAL)
             d = self._day
             return now if now // DAY != d else (d + 1) * DAY
         if s == _S_REG:
@@ -511,7 +521,7 @@ class Meter:
                 ts = self.tariff.pack_state()
                 r = ((struct.pack(_REG_HDR, self.import_wh, self._ws, self.clock.now(),
                                   len(ts)), ts, self.account.pack(), self.supply.pack()),
-                     REG_SCHEMA, REG_VERSION, True)
+                     _REG_SCHEMA, _REG_VERSION, True)
             saves.append((key,) + r)
         if pend and saves:
             # journal: version 1, n records: key length u8, key, seq u32,
@@ -639,9 +649,9 @@ class Meter:
         """A tariff part took effect: the Billing Data Log's change entry
         (registers and balances), with ZSE snapshot causes for the parts."""
         cause = 0
-        for bit, c in ((0, CAUSE_CALENDAR), (1, CAUSE_CALENDAR),
-                       (2, CAUSE_TARIFF_INFO | CAUSE_PRICE_MATRIX), (3, CAUSE_THRESHOLDS),
-                       (4, CAUSE_TARIFF_INFO)):
+        for bit, c in ((0, _CAUSE_CALENDAR), (1, _CAUSE_CALENDAR),
+                       (2, _CAUSE_TARIFF_INFO | _CAUSE_PRICE_MATRIX), (3, _CAUSE_THRESHOLDS),
+                       (4, _CAUSE_TARIFF_INFO)):
             if mask & (1 << bit):
                 cause |= c
         self.snapshots.change(cause)
@@ -681,7 +691,7 @@ class Meter:
         except (DecodeError,) + STRUCT_ERRORS:
             pass   # a record that passed its CRC but not our decoder: keep defaults
 
-    # -- inspection (bench, terminal view) -------------------------------------
+    # -- the display (the bench's state inspection is host only: vboard.py) --
     def display_text(self):
         """The LCD line, rendered with the Metering formatting attributes;
         in prepayment mode with the combined credit and EC in use."""
@@ -691,123 +701,11 @@ class Meter:
             self.metering.display_summation(), self.metering.display_demand(),
             ("OFF", "ARMED", "ON")[self.supply.state],
             TIME_STATUS_NAMES[d.time_status].upper(), " *ID*" if d.identify else "")
-        if a.mode == AC.PREPAY:
-            c = a.combined() // AC.PER_PENNY           # floor: never shows more than there is
+        if a.mode == _PREPAY:
+            c = a.combined() // _PER_PENNY           # floor: never shows more than there is
             text += "  CR %s%d.%02d%s" % ("-" if c < 0 else "", abs(c) // 100, abs(c) % 100,
                                           " EC" if a.ec_in_use else "")
         return text
-
-    def state(self):
-        out = {}
-        for group, name, value in self.state_items():
-            out.setdefault(group, {})[name] = value
-        return out
-
-    def state_items(self):
-        """(group, name, value) one at a time -- clusters' attributes, then the
-        meter's own registers -- so a caller can stream the state in small
-        pieces (the 164 KB unix-port heap also holds the bytecode)."""
-        for ep, cl in self.zcl.clusters():
-            for aid in cl.adefs:
-                if aid < 0xFFF0:
-                    yield cl.NAME, cl.adefs[aid][1], _jsonable(cl.read(aid))
-        for k in _METER_STATE:
-            yield "meter", k, self._meter_value(k)
-
-    def _meter_value(self, k):
-        """One entry of the meter's own state, built when asked for (the
-        whole dict at once does not fit the unix port's heap)."""
-        if k == "clock":
-            return self.clock.now()
-        if k == "TimeStatus":
-            return TIME_STATUS_NAMES[self.time.status]
-        if k == "Alerts":
-            return list(self.alerts)
-        if k == "Reports":
-            return len(self.reporting.entries)
-        if k == "DroppedUnsecured":
-            return self.zcl.dropped_unsecured
-        if k == "Malformed":
-            return self.zcl.malformed
-        if k == "HandlerErrors":
-            return self.zcl.handler_errors
-        if k == "StoreCorrupt":
-            return self.store.corrupt
-        if k == "RecordsUnreadable":
-            return list(self.store.unreadable)
-        if k == "RelayClosed":
-            return self.relay.closed
-        if k == "AuxSwitchesClosed":
-            return list(self.aux.closed)
-        if k == "DrlcEvents":
-            return [{"id": e.id, "state": ("scheduled", "running")[e.state],
-                     "start": e.eff_start, "end": e.eff_end, "opted_out":
-                     bool(e.flags & 1)} for e in self.drlc.table.events]
-        if k == "DrlcReports":
-            return self.drlc.reports
-        if k == "Tariff":
-            return self._tariff_state()
-        if k == "Prepay":
-            return self._prepay_state()
-        if k == "ProfileLastInterval":
-            return self.profile.last_idx
-        if k == "MaxDemandW":
-            return self.profile.max_demand_w
-        if k == "Logs":
-            return {"event": self.event_log.seq, "security": self.security_log.seq,
-                    "power": self.power_log.seq, "snapshots": self.snapshots.logs[0].seq,
-                    "billing_period": self.snapshots.logs[1].seq,
-                    "billing_change": self.snapshots.logs[2].seq,
-                    "topups": self.prepayment.topups.seq, "debts": self.prepayment.debts.seq}
-        return getattr(self, _METER_ATTRS[k])
-
-    def _tariff_state(self):
-        tf = self.tariff
-        regs = {}
-        for i in range(len(tf.reg)):
-            if tf.reg[i]:
-                regs[register_name(i)] = tf.reg[i]
-        return {"Selector": tf.sel, "Tier": tf.tier_now(), "Price": tf.price_now(),
-                "Register": register_name(tf.register_slot()), "Registers": regs,
-                "BlockCounters": list(tf.counters), "EnergyCost": self.account.energy,
-                "StandingCost": self.account.standing,
-                "Pending": [[k, at] for k, at in tf.pending()]}
-
-    def _prepay_state(self):
-        a = self.account
-        s = self.supply
-        lt = a.last_topup
-        return {"Mode": "prepayment" if a.mode == AC.PREPAY else "credit",
-                "SDE": a.sde, "SDD": a.sdd, "MeterBalance": a.mb,
-                "EmergencyCredit": a.ecb, "ECInUse": a.ec_in_use,
-                "ECAvailable": a.ec_available(), "AccumulatedDebt": a.ad,
-                "Combined": a.combined(), "Debts": list(a.debt), "Collected": list(a.collected),
-                "Credited": a.credited, "Charged": a.charged, "LedgerOK": a.ledger_ok(),
-                "Params": dict(zip(AC.PARAM_NAMES[:AC.P_ACCOUNT], a.p[:AC.P_ACCOUNT])),
-                "Friendly": a.is_friendly(self.clock.now()),
-                "Pending": [[k, at] for k, at in a.pending()],
-                "UtrnCache": a.cache.n, "UtrnHighest": a.cache.highest(),
-                "LastTopUp": list(lt) if lt else None,
-                "Supply": SUPPLY_NAMES[s.state], "SupplyCause": SUPPLY_CAUSES[s.cause]}
-
-
-_METER_ATTRS = {"ImportWh": "import_wh", "ImportWsResidual": "_ws", "PowerW": "power_w",
-                "ButtonPresses": "button_presses"}
-_METER_STATE = ("clock", "TimeStatus", "ImportWh", "ImportWsResidual", "PowerW", "RelayClosed",
-                "ButtonPresses", "Alerts", "Reports", "DroppedUnsecured", "Malformed",
-                "HandlerErrors", "StoreCorrupt", "RecordsUnreadable", "AuxSwitchesClosed",
-                "DrlcEvents", "DrlcReports",
-                "Tariff", "Prepay", "ProfileLastInterval", "MaxDemandW", "Logs")
-
-
-def register_name(slot):
-    """OBIS-style short name of a register slot (GBCS Table 7.3.7.2)."""
-    if slot < 48:
-        return "TOU%d" % (slot + 1)
-    if slot < 80:
-        b, t = divmod(slot - 48, 8)
-        return "B%dT%d" % (b + 1, t + 1)
-    return "SEC%d" % (slot - 79)
 
 
 def _reserve():
@@ -835,17 +733,6 @@ def _gbcs_due(store):
 
 def _nv_key(cl):
     return "attr%04x%s" % (cl.ID, "s" if cl.SERVER else "c")
-
-
-def _jsonable(v):
-    if isinstance(v, (bytes, bytearray)):
-        try:
-            return bytes(v).decode()
-        except UnicodeError:
-            return "hex:" + "".join("%02x" % b for b in v)
-    if isinstance(v, tuple):
-        return list(v)
-    return v
 
 
 # The meter's clusters, one table (the cluster registry): cluster class,

@@ -11,6 +11,7 @@ import pytest
 from firmware import commands as C
 from firmware.commands import supplier as S
 from firmware.meter import UI_ADD_CREDIT, UI_ENABLE_SUPPLY
+from firmware.vboard import state
 from firmware.clusters import time_client as TC
 from firmware.prepay import account as AC
 from firmware.commands import config as CFG
@@ -35,7 +36,7 @@ def stored(path):
 
 def snapshot(b):
     m = b.m
-    return m.state(), m.display_text(), stored(b.store_dir), list(m.alerts), seqs(m)
+    return state(m), m.display_text(), stored(b.store_dir), list(m.alerts), seqs(m)
 
 
 # (name, command) pairs a prepayment meter must refuse as BAD_VALUE
@@ -103,13 +104,13 @@ def test_config_document_is_checked_whole_before_any_command_runs(tmp_path):
 def test_refused_commands_change_nothing_but_their_log_entries(tmp_path):
     b = prepaid(tmp_path)
     m = b.m
-    st = m.state()
+    st = state(m)
     assert C.activate_ec(m) == REFUSED                     # credit above the EC threshold
     assert C.han_supply_on(m, False) == DENIED            # not a PPMID asking for ON
     assert C.ui(m, 0x0099) == REFUSED                     # no such UI command
     assert C.top_up(m, UT.make_utrn(1000, pounds=5)) == REFUSED     # a replay
     assert m.account.last_topup[:2] == (U.DUPLICATE, 0)
-    after = m.state()
+    after = state(m)
     for k in ("Mode", "MeterBalance", "EmergencyCredit", "ECInUse", "Debts", "Credited",
               "UtrnCache", "Supply"):
         assert after["meter"]["Prepay"][k] == st["meter"]["Prepay"][k], k

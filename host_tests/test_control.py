@@ -12,6 +12,7 @@ import pytest
 
 from runtimes import ROOT, run_script
 from firmware import control as C
+from firmware import vboard  # noqa: F401  adds the bench-only ops to C.OPS
 from firmware import meter as M
 from tools import mpy_build
 from tools import zcl_host as Z
@@ -185,6 +186,51 @@ def test_a_board_refuses_the_simulated_hardware_ops_on_cpython():
         assert not ctl.serve_once()   # the link closed: the loop ends
 
 
+def test_a_board_without_the_host_code_refuses_the_bench_ops(monkeypatch):
+    """The bench-only ops (control.BENCH_OPS) are host code (firmware/vboard.py
+    adds them to OPS): the frozen control module carries none of them, and a
+    board's loop answers each "not on this board" (simulated hardware or
+    not), while an op nobody knows is still a bad request."""
+    from firmware import hanlink as L
+    board_ops = {k: v for k, v in C.OPS.items() if k not in C.BENCH_OPS}
+    assert set(C.OPS) - set(board_ops) == set(C.BENCH_OPS)       # vboard adds exactly those
+    assert not any(hasattr(C.Control, "op_" + op) for op in C.BENCH_OPS)
+    monkeypatch.setattr(C, "OPS", board_ops)
+
+    class IO:
+        def __init__(self, data):
+            self.data, self.out = data, bytearray()
+
+        def read(self):
+            d, self.data = self.data, b""
+            return d
+
+        def write(self, b):
+            self.out += b
+
+        def wait(self, ms):
+            return True
+
+    class Clock:
+        def now(self):
+            return 820886400
+
+        def mono(self):
+            return 0
+
+    for op in C.BENCH_OPS + ("no-such-op",):
+        for sim in (None, object()):
+            io = IO(L.encode(L.T_CTRL, json.dumps({"op": op, "s": 1, "w": 1, "n": 1}).encode()))
+            ctl = C.Control(io, Clock(), sim)
+            ctl.meter = object()      # never reached: refused before any op runs
+            assert ctl.serve_once()
+            got = []
+            L.Deframer(lambda t, p: got.append((t, bytes(p)))).feed(bytes(io.out))
+            want = b'{"error": "bad control request"}' if op == "no-such-op" else \
+                b'{"error": "not on this board: %s"}' % op.encode()
+            assert got == [(L.T_CTRL_RSP, want)], (op, sim)
+
+
 # -- one cluster registry -----------------------------------------------------------------------
 
 def test_meter_registers_the_registry_in_its_order(tmp_path):
@@ -244,3 +290,18 @@ def test_board_manifest_freezes_all_but_the_host_only_modules():
     want = sorted(r for r in mpy_build.sources() if r not in mpy_build.HOST_ONLY)
     assert frozen == want
     assert "firmware/vboard.py" not in frozen and "firmware/control.py" in frozen
+
+
+def test_the_runner_reads_no_state_from_a_board(tmp_path):
+    """Over --port a board answers the state op "not on this board"
+    (control.BENCH_OPS): the runner keeps the state it last had (none)
+    instead of failing on the error."""
+    class Link:
+        alive = True
+
+        def ctrl(self, op, **kw):
+            return {"error": "not on this board: " + op}
+
+    r = R.Runner({"start_utc": 820886400}, "micropython", str(tmp_path))
+    r.link = Link()
+    assert r.state() is None and r.last_state is None

@@ -5,6 +5,7 @@ from hypothesis import given, settings, strategies as st
 
 from conftest import decoded, T0
 from firmware.zcl import status as S
+from firmware.vboard import state
 
 
 def one(frames):
@@ -286,7 +287,7 @@ def test_random_frames_never_crash(tmp_path_factory, payload, cluster, secured):
     b = Bench(str(tmp_path_factory.mktemp("fz") / "s"))
     b.send(cluster, payload, secured=secured)
     b.tick(2)
-    st_ = b.meter.state()
+    st_ = state(b.meter)
     assert st_["meter"]["clock"] == T0 + 2
 
 
@@ -303,7 +304,7 @@ def test_cluster_commands_with_random_payloads_never_crash(tmp_path_factory, tar
     body = data.draw(st.binary(max_size=60))
     b.send(cluster, bytes([fc, 0x42, cmd]) + body)
     b.tick(3)
-    assert b.meter.state()["meter"]["clock"] == T0 + 3
+    assert state(b.meter)["meter"]["clock"] == T0 + 3
 
 
 def test_undecodable_persisted_attribute_record_keeps_defaults(bench):

@@ -229,6 +229,7 @@ def test_control_request_refused_and_meter_serves_on(tmp_path, monkeypatch):
     """The bench/control route (vboard op_tariff): a load without heap is
     answered with a clear refusal, and the meter answers the next requests
     and keeps metering under the old tariff."""
+    from firmware import vboard as V
     from firmware.vboard import VirtualBoard
 
     class Sock:
@@ -237,7 +238,7 @@ def test_control_request_refused_and_meter_serves_on(tmp_path, monkeypatch):
     b = VirtualBoard(Sock(), str(tmp_path / "s"), 820886400, None)
     b.meter.boot()
     assert "activated" in b.op_tariff({"doc": doc("economy7"), "at": 0})
-    b.op_load({"w": 3600})
+    V.op_load(b, {"w": 3600})
 
     def no_room(d):
         raise MemoryError("injected")
@@ -246,7 +247,7 @@ def test_control_request_refused_and_meter_serves_on(tmp_path, monkeypatch):
     assert rsp == {"error": "tariff refused: out of memory", "refused": 1}
     done = 0
     while done < 10:                  # an advance stops after a second the meter sent in
-        done += b.op_advance({"s": 10 - done})["done"]
+        done += V.op_advance(b, {"s": 10 - done})["done"]
     assert b.meter.tariff.tariff_id == doc("economy7")["tariff_id"]
     assert b.meter.import_wh == 10 and sum(b.meter.tariff.reg) == 10
     monkeypatch.undo()

@@ -15,6 +15,7 @@ from firmware.platform.store import PowerCut
 from firmware.prepay import account as AC
 from firmware.commands import config as CFG
 from firmware.tariff.engine import EV_TARIFF_ACTIVATED
+from firmware.vboard import state
 from firmware.platform.clock import days_from_civil
 from tools import utrn as UT
 from tools import zcl_host as Z
@@ -53,7 +54,7 @@ def alerts(m, code):
 
 
 def seqs(m):
-    return dict(m.state()["meter"]["Logs"], pp_snaps=m.prepayment.snaps.seq)
+    return dict(state(m)["meter"]["Logs"], pp_snaps=m.prepayment.snaps.seq)
 
 
 def snap_wh(rec):

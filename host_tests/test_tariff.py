@@ -119,7 +119,7 @@ def ref_run(d, t0, steps, step_s, wh_at):
 
 
 def engine_regs(e):
-    from firmware.meter import register_name
+    from firmware.vboard import register_name
     return {register_name(i): v for i, v in enumerate(e.reg) if v}
 
 

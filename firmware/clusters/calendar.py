@@ -7,11 +7,15 @@
 # that minute) and the ZSE price tier (TOU index, or time band in block
 # mode). Large payloads use CommandIndex / TotalNumberOfCommands.
 from ..compat import const
-from ..zcl import status as S
 from ..zcl.cluster import Cluster, Cmds
 from ..zcl.status import ZclError
 from ..tariff import calendar as C
 from ..platform.clock import NEVER
+
+# other modules' constants, folded here (host_tests/test_const_copies.py keeps them equal)
+_ANY16 = const(0xFFFF)      # = tariff.calendar.ANY16
+_ANY8 = const(0xFF)         # = tariff.calendar.ANY8
+_NOT_FOUND = const(0x8B)    # = zcl.status.NOT_FOUND
 
 _CAL_DELIVERED = const(0x00)
 _TIME_REF_UTC = const(0x00)
@@ -67,19 +71,20 @@ class CalendarServer(Cluster):
     def _find(self, f):
         tf = self.app.tariff
         if f["ProviderID"] not in (tf.provider_id, _ANY32):
-            raise ZclError(S.NOT_FOUND)
+            raise ZclError(_NOT_FOUND)
         for cal, start in self._calendars():
             if f["IssuerCalendarID"] in (start, _ANY32):
                 return cal, start
-        raise ZclError(S.NOT_FOUND)
+        raise ZclError(_NOT_FOUND)
 
     def _ids(self, start):
-        return {"ProviderID": self.app.tariff.provider_id, "IssuerEventID": start,
-                "IssuerCalendarID": start}
+        """The head every Publish command here starts with, as a tuple in
+        schema order: ProviderID, IssuerEventID, IssuerCalendarID."""
+        return (self.app.tariff.provider_id, start, start)
 
     def on_GetCalendar(self, req, f):
         if f["CalendarType"] not in (_CAL_DELIVERED, 0xFF):
-            raise ZclError(S.NOT_FOUND)
+            raise ZclError(_NOT_FOUND)
         cals = self._calendars()
         found = []
         for i in range(len(cals)):
@@ -91,72 +96,59 @@ class CalendarServer(Cluster):
         if f["NumberOfCalendars"]:
             found = found[:f["NumberOfCalendars"]]
         if not found:
-            raise ZclError(S.NOT_FOUND)
+            raise ZclError(_NOT_FOUND)
         for cal, start in found:
-            fl = self._ids(start)
-            fl.update({"StartTime": start, "CalendarType": _CAL_DELIVERED,
-                       "CalendarTimeReference": _TIME_REF_UTC, "CalendarName": cal.name[:12],
-                       "NumberOfSeasons": len(cal.seasons),
-                       "NumberOfWeekProfiles": len(cal.weeks),
-                       "NumberOfDayProfiles": len(cal.days)})
-            self.reply(req, "PublishCalendar", fl)
+            self.reply(req, "PublishCalendar", self._ids(start) + (
+                start, _CAL_DELIVERED, _TIME_REF_UTC, cal.name[:12],
+                len(cal.seasons), len(cal.weeks), len(cal.days)))
 
     def on_GetDayProfiles(self, req, f):
         cal, start = self._find(f)
         ids = _select(cal.days, f["StartDayID"], f["NumberOfDays"])
         per = (self.app.zcl.room() - _DAY_HEAD) // 3     # one frame each (zcl/engine.py)
         for did in ids:
-            entries = [{"StartTime": start_s // 60, "PriceTier": sel if sel <= 48 else sel - 100}
+            entries = [(start_s // 60, sel if sel <= 48 else sel - 100)   # StartTime, PriceTier
                        for start_s, sel in cal.profile(did)]
             total = (len(entries) + per - 1) // per
             for i in range(total):
-                fl = self._ids(start)
-                fl.update({"DayID": did, "TotalNumberOfScheduleEntries": len(entries),
-                           "CommandIndex": i, "TotalNumberOfCommands": total,
-                           "CalendarType": _CAL_DELIVERED,
-                           "Entries": entries[i * per:(i + 1) * per]})
-                self.reply(req, "PublishDayProfile", fl)
+                self.reply(req, "PublishDayProfile", self._ids(start) + (
+                    did, len(entries), i, total, _CAL_DELIVERED,
+                    entries[i * per:(i + 1) * per]))
 
     def on_GetWeekProfiles(self, req, f):
         cal, start = self._find(f)
         ids = _select(cal.weeks, f["StartWeekID"], f["NumberOfWeeks"])
-        names = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
-        for wid in ids:
-            fl = self._ids(start)
-            fl["WeekID"] = wid
-            for i in range(7):
-                fl["DayIDRef" + names[i]] = cal.weeks[wid][i]
-            self.reply(req, "PublishWeekProfile", fl)
+        for wid in ids:       # WeekID, then the day ids Monday .. Sunday
+            self.reply(req, "PublishWeekProfile",
+                       self._ids(start) + (wid,) + tuple(cal.weeks[wid][:7]))
 
     def on_GetSeasons(self, req, f):
         cal, start = self._find(f)
-        seasons = [{"SeasonStartDate": _zcl_date(y, m, d, C.ANY8), "WeekIDRef": wk}
+        seasons = [(_zcl_date(y, m, d, _ANY8), wk)      # SeasonStartDate, WeekIDRef
                    for y, m, d, wk in cal.seasons]
-        self._segmented(req, "PublishSeasons", start, seasons, "Seasons", 14, {})
+        self._segmented(req, "PublishSeasons", start, seasons, 14, ())
 
     def on_GetSpecialDays(self, req, f):
         if f["CalendarType"] not in (_CAL_DELIVERED, 0xFF):
-            raise ZclError(S.NOT_FOUND)
+            raise ZclError(_NOT_FOUND)
         cal, start = self._find(f)
-        days = [{"SpecialDayDate": _zcl_date(y, m, d, wd), "DayIDRef": did}
+        days = [(_zcl_date(y, m, d, wd), did)            # SpecialDayDate, DayIDRef
                 for y, m, d, wd, did in cal.specials]
         if f["NumberOfEvents"]:
             days = days[:f["NumberOfEvents"]]
         if not days:
-            raise ZclError(S.NOT_FOUND)
-        self._segmented(req, "PublishSpecialDays", start, days, "SpecialDays", 20, {
-            "StartTime": start, "CalendarType": _CAL_DELIVERED,
-            "TotalNumberOfSpecialDays": len(days)})
+            raise ZclError(_NOT_FOUND)
+        self._segmented(req, "PublishSpecialDays", start, days, 20,
+                        (start, _CAL_DELIVERED, len(days)))   # StartTime, type, total days
 
-    def _segmented(self, req, cmd, start, items, key, head, extra):
+    def _segmented(self, req, cmd, start, items, head, extra):
+        """cmd in pieces: the ids, extra (the fields before CommandIndex),
+        CommandIndex, TotalNumberOfCommands, the pieces' items."""
         per = (self.app.zcl.room() - head) // 5          # one frame each (zcl/engine.py)
         total = (len(items) + per - 1) // per or 1
         for i in range(total):
-            fl = self._ids(start)
-            fl.update(extra)
-            fl.update({"CommandIndex": i, "TotalNumberOfCommands": total,
-                       key: items[i * per:(i + 1) * per]})
-            self.reply(req, cmd, fl)
+            self.reply(req, cmd, self._ids(start) + extra + (i, total,
+                                                             items[i * per:(i + 1) * per]))
 
 
 def _select(table, first, n):
@@ -165,11 +157,11 @@ def _select(table, first, n):
     if n:
         ids = ids[:n]
     if not ids:
-        raise ZclError(S.NOT_FOUND)
+        raise ZclError(_NOT_FOUND)
     return ids
 
 
 def _zcl_date(y, m, d, wd):
     """ZCL Date (year - 1900, month, day, weekday 1 = Monday) with 0xFF
     wildcards, from the DLMS form (year 0xFFFF = any)."""
-    return (0xFF if y == C.ANY16 else y - 1900, m, d, wd)
+    return (0xFF if y == _ANY16 else y - 1900, m, d, wd)

@@ -5,17 +5,26 @@
 import struct
 
 from ..compat import const
-from ..zcl import types as T
-from ..zcl import status as S
-from ..zcl.cluster import Cluster, Cmds, Attrs, A_R, A_P
+from ..zcl.cluster import Cluster, Cmds, Attrs
 from ..zcl.status import ZclError
 from ..metering import format as F
-from ..metering import profile as PR
 from ..tariff.matrix import block_slot
-from ..prepay.account import P_LL_POWER
-from ..prepay import supply as SU
 from .. import commands as C
-from ..platform.clock import BP_MONTH, period_bounds
+from ..platform.clock import period_bounds
+
+# other modules' constants, folded here (host_tests/test_const_copies.py keeps them equal)
+_A_P = const(0x04)                  # = zcl.cluster.A_P
+_A_R = const(0x01)                  # = zcl.cluster.A_R
+_BP_MONTH = const(3)                # = platform.clock.BP_MONTH
+_ENABLED = const(2)                 # = prepay.supply.ENABLED
+_HALF_HOUR = const(1800)            # = metering.profile.HALF_HOUR
+_INVALID_FIELD = const(0x85)        # = zcl.status.INVALID_FIELD
+_MALFORMED_COMMAND = const(0x80)    # = zcl.status.MALFORMED_COMMAND
+_NOT_FOUND = const(0x8B)            # = zcl.status.NOT_FOUND
+_PERIOD_30MIN = const(2)            # = metering.profile.PERIOD_30MIN
+_P_LL_POWER = const(6)              # = prepay.account.P_LL_POWER
+_SUCCESS = const(0x00)              # = zcl.status.SUCCESS
+_UINT48 = const(0x25)               # = zcl.types.UINT48
 
 
 _ATTR_SUMMATION = const(0x0000)
@@ -110,11 +119,11 @@ class Metering(Cluster):
     # TOU register t at 0x0100 + 2(t-1); block b of time band t at
     # 0x0700 + 0x10 t + (b-1).
     RANGES = (
-        (0x0100, 48, 2, "CurrentTier%dSummationDelivered", T.UINT48, A_R | A_P),
-        (0x0710, 8, 0x10, "CurrentTier%dBlock1SummationDelivered", T.UINT48, A_R | A_P),
-        (0x0711, 8, 0x10, "CurrentTier%dBlock2SummationDelivered", T.UINT48, A_R | A_P),
-        (0x0712, 8, 0x10, "CurrentTier%dBlock3SummationDelivered", T.UINT48, A_R | A_P),
-        (0x0713, 8, 0x10, "CurrentTier%dBlock4SummationDelivered", T.UINT48, A_R | A_P),
+        (0x0100, 48, 2, "CurrentTier%dSummationDelivered", _UINT48, _A_R | _A_P),
+        (0x0710, 8, 0x10, "CurrentTier%dBlock1SummationDelivered", _UINT48, _A_R | _A_P),
+        (0x0711, 8, 0x10, "CurrentTier%dBlock2SummationDelivered", _UINT48, _A_R | _A_P),
+        (0x0712, 8, 0x10, "CurrentTier%dBlock3SummationDelivered", _UINT48, _A_R | _A_P),
+        (0x0713, 8, 0x10, "CurrentTier%dBlock4SummationDelivered", _UINT48, _A_R | _A_P),
     )
     RX = Cmds(
         "00 GetProfile IntervalChannel:30 EndTime:E2 NumberOfPeriods:20;"
@@ -200,7 +209,7 @@ class Metering(Cluster):
         if aid == 0x0605:
             return m.supply.ll_state
         if aid == 0x0601:
-            return min(self._wire(m.account.p[P_LL_POWER]), 0xFFFFFF)
+            return min(self._wire(m.account.p[_P_LL_POWER]), 0xFFFFFF)
         if aid == 0x0600:                              # last half-hour's average demand
             last = p.interval(p.last_idx) if p.last_idx >= 0 else None
             return self._wire(last[0] * 2) if last else 0
@@ -218,7 +227,7 @@ class Metering(Cluster):
             return now
         bill = m.snapshots.bill_to_date()
         if aid == 0x0A02:
-            s, e = period_bounds(BP_MONTH, now)       # the billing month
+            s, e = period_bounds(_BP_MONTH, now)       # the billing month
             if now > s:
                 bill = bill * (e - s) // (now - s)
         return min(max(bill, 0), 0xFFFFFFFF)
@@ -287,15 +296,14 @@ class Metering(Cluster):
             if not got or all(v is None for _, v in got):
                 status = _GP_NO_INTERVALS
             else:
-                end = (last + 1) * PR.HALF_HOUR
+                end = (last + 1) * _HALF_HOUR
                 for _, v in got:
-                    intervals.append({"Value": _INVALID_INTERVAL if v is None else
-                                      min(self._wire(v), _INVALID_INTERVAL - 1)})
+                    intervals.append((_INVALID_INTERVAL if v is None else
+                                      min(self._wire(v), _INVALID_INTERVAL - 1),))
         if status != _GP_SUCCESS and status != _GP_TOO_MANY_PERIODS:
             end = f["EndTime"]
-        self.reply(req, "GetProfileResponse", {
-            "EndTime": end, "Status": status, "ProfileIntervalPeriod": PR.PERIOD_30MIN,
-            "NumberOfPeriodsDelivered": len(intervals), "Intervals": intervals})
+        self.reply(req, "GetProfileResponse", (
+            end, status, _PERIOD_30MIN, len(intervals), intervals))
 
     def on_RequestFastPollMode(self, req, f):
         """Applied period never below FastPollUpdatePeriod; at most 15 min."""
@@ -304,8 +312,7 @@ class Metering(Cluster):
         now = self.app.clock.now()
         if self.fast_poll_end < now:
             self.fast_poll_end = now + minutes * 60
-        self.reply(req, "RequestFastPollModeResponse",
-                   {"AppliedUpdatePeriod": period, "FastPollModeEndTime": self.fast_poll_end})
+        self.reply(req, "RequestFastPollModeResponse", (period, self.fast_poll_end))
 
     def on_ScheduleSnapshot(self, req, f):
         """Each 13-octet schedule (id, start, SnapshotSchedule u24, payload
@@ -314,7 +321,7 @@ class Metering(Cluster):
         would not fit one response is refused whole."""
         raw = f["Schedules"]
         if len(raw) % 13 or not raw:
-            raise ZclError(S.MALFORMED_COMMAND)
+            raise ZclError(_MALFORMED_COMMAND)
         recs = []
         for i in range(0, len(raw), 13):
             sid, start, lo, hi, pt, cause = struct.unpack_from("<BIHBBI", raw, i)
@@ -325,15 +332,13 @@ class Metering(Cluster):
         from ..commands import supplier as CS     # on first use
         CS.schedule_snapshots(self.app, recs, room)
         for sid, c in C.detail:
-            confs.append({"SnapshotScheduleID": sid, "Confirmation": c})
-        self.reply(req, "ScheduleSnapshotResponse",
-                   {"IssuerEventID": f["IssuerEventID"], "Confirmations": confs})
+            confs.append((sid, c))              # SnapshotScheduleID, Confirmation
+        self.reply(req, "ScheduleSnapshotResponse", (f["IssuerEventID"], confs))
 
     def on_TakeSnapshot(self, req, f):
         from ..commands import supplier as CS     # on first use
         C.zcl_status(CS.take_snapshot(self.app, f["SnapshotCause"]))
-        self.reply(req, "TakeSnapshotResponse", {"SnapshotID": C.detail,
-                                                 "SnapshotConfirmation": 0})
+        self.reply(req, "TakeSnapshotResponse", (C.detail, 0))   # SnapshotID, confirmation
 
     def on_GetSnapshot(self, req, f):
         """The SnapshotOffset-th newest matching snapshot of any log; a
@@ -343,11 +348,11 @@ class Metering(Cluster):
         found = snaps.find(f["EarliestStartTime"], f["LatestEndTime"], f["SnapshotCause"])
         k = f["SnapshotOffset"]
         if k >= len(found):
-            raise ZclError(S.NOT_FOUND)
+            raise ZclError(_NOT_FOUND)
         t, sid = found[k]
         rec = snaps.get(sid)
         if rec is None:
-            raise ZclError(S.NOT_FOUND)
+            raise ZclError(_NOT_FOUND)
         tf = self.app.tariff
         payload = snaps.payload(rec, self._wire, tf.tiers_in_use(), (-tf.scaler) << 4,
                                 snaps.bill_of(sid, rec))
@@ -355,11 +360,9 @@ class Metering(Cluster):
         piece = self.app.zcl.room() - _SNAPSHOT_HEAD     # one frame each (zcl/engine.py)
         n = (len(payload) + piece - 1) // piece
         for i in range(n):
-            self.reply(req, "PublishSnapshot", {
-                "SnapshotID": sid, "SnapshotTime": t, "TotalSnapshotsFound": len(found),
-                "CommandIndex": i, "TotalNumberOfCommands": n, "SnapshotCause": cause,
-                "SnapshotPayloadType": _PAYLOAD_TOU_DELIVERED,
-                "SnapshotPayload": bytes(payload[i * piece:(i + 1) * piece])})
+            self.reply(req, "PublishSnapshot", (
+                sid, t, len(found), i, n, cause, _PAYLOAD_TOU_DELIVERED,
+                bytes(payload[i * piece:(i + 1) * piece])))
 
     def on_ResetLoadLimitCounter(self, req, f):
         self.write(_ATTR_LOAD_LIMIT_COUNTER, 0)
@@ -371,24 +374,23 @@ class Metering(Cluster):
         self.require_supplier(req)
         m = self.app
         st = f["ProposedSupplyStatus"]
-        if st > SU.ENABLED:
-            raise ZclError(S.INVALID_FIELD)
+        if st > _ENABLED:
+            raise ZclError(_INVALID_FIELD)
         if f["ImplementationDateTime"] > m.clock.now():
-            raise ZclError(S.INVALID_FIELD)
+            raise ZclError(_INVALID_FIELD)
         from ..commands import supplier as CS     # on first use
         C.zcl_status(CS.set_supply(m, st))
         if f["SupplyControlBits"] & 0x01:         # acknowledge required
-            self.reply(req, "SupplyStatusResponse", {
-                "ProviderID": f["ProviderID"], "IssuerEventID": f["IssuerEventID"],
-                "ImplementationDateTime": m.clock.now(), "SupplyStatus": m.supply.state})
-        return S.SUCCESS
+            self.reply(req, "SupplyStatusResponse", (
+                f["ProviderID"], f["IssuerEventID"], m.clock.now(), m.supply.state))
+        return _SUCCESS
 
     def on_LocalChangeSupply(self, req, f):
         """§13.7.3: actioned only from a PPMID and only for Supply ON (0x02),
         which enables an armed supply; an IHD or HCALCS may never enable."""
         m = self.app
         return C.zcl_status(C.han_supply_on(m, m.devices.get(req.aps.src) == "ppmid" and
-                                   f["ProposedSupplyStatus"] == SU.ENABLED))
+                                   f["ProposedSupplyStatus"] == _ENABLED))
 
     def on_SetSupplyStatus(self, req, f):
         """Only the load-limit supply state is acted on (the state the

@@ -13,13 +13,33 @@
 import struct
 
 from ..compat import const
-from ..zcl import types as T
-from ..zcl import status as S
-from ..zcl.cluster import Cluster, Cmds, Attrs, A_R
+from ..zcl.cluster import Cluster, Cmds, Attrs
 from ..zcl.status import ZclError
 from ..zcl.engine import runs
-from ..prepay import account as AC
 from .. import commands as C
+
+# other modules' constants, folded here (host_tests/test_const_copies.py keeps them equal)
+_A_R = const(0x01)               # = zcl.cluster.A_R
+_CREDIT = const(1)               # = prepay.account.CREDIT
+_ENUM8 = const(0x30)             # = zcl.types.ENUM8
+_IMMEDIATE = const(0)            # = prepay.account.IMMEDIATE
+_INT32 = const(0x2B)             # = zcl.types.INT32
+_INVALID_FIELD = const(0x85)     # = zcl.status.INVALID_FIELD
+_NOT_AUTHORIZED = const(0x7E)    # = zcl.status.NOT_AUTHORIZED
+_NOT_FOUND = const(0x8B)         # = zcl.status.NOT_FOUND
+_OCTSTR = const(0x41)            # = zcl.types.OCTSTR
+_PER_POUND = const(100000)       # = prepay.account.PER_POUND
+_PREPAY = const(2)               # = prepay.account.PREPAY
+_P_ACCOUNT = const(9)            # = prepay.account.P_ACCOUNT
+_P_CAP = const(4)                # = prepay.account.P_CAP
+_P_DISABLE = const(0)            # = prepay.account.P_DISABLE
+_P_EC_LIMIT = const(1)           # = prepay.account.P_EC_LIMIT
+_P_EC_THRESHOLD = const(2)       # = prepay.account.P_EC_THRESHOLD
+_P_LOW_CREDIT = const(3)         # = prepay.account.P_LOW_CREDIT
+_UINT16 = const(0x21)            # = zcl.types.UINT16
+_UINT32 = const(0x23)            # = zcl.types.UINT32
+_UNIT_SCALER = const(-5)         # = prepay.account.UNIT_SCALER
+_UTC = const(0xE2)               # = zcl.types.UTC
 
 # Consumer Top Up Response result (ZCL8 §10.8.2.4.3)
 _TU_ACCEPTED = const(0x00)
@@ -32,7 +52,6 @@ _TU_TOO_LARGE = const(0x06)
 # not authentic -> invalid, over maximum credit -> too large, over maximum
 # balance -> max credit, not for this device -> error (bytes: no heap)
 _TOPUP_RESULT = b"\x00\x01\x02\x01\x06\x04\x03"
-SRC_METER = const(0x01)         # OriginatingDevice / SourceOfTopUp (commands/)
 _SRC_IHD = const(0x02)          # a PPMID keys codes in as an IHD (§14.7)
 # CreditStatus bits (ZCL8 §10.8.2.2.1.4)
 _CS_OK = const(0x01)
@@ -83,13 +102,13 @@ class Prepayment(Cluster):
     )
     # Top Up set (5 newest, 0x0100 + 0x10 (n-1)) and Debt sets 1..3 (0x0210 + 0x10 (n-1))
     RANGES = (
-        (0x0100, 5, 0x10, "TopUpDateTime%d", T.UTC, A_R),
-        (0x0101, 5, 0x10, "TopUpAmount%d", T.INT32, A_R),
-        (0x0102, 5, 0x10, "OriginatingDevice%d", T.ENUM8, A_R),
-        (0x0103, 5, 0x10, "TopUpCode%d", T.OCTSTR, A_R),
-        (0x0211, 3, 0x10, "DebtAmount%d", T.UINT32, A_R),
-        (0x0217, 3, 0x10, "DebtRecoveryAmount%d", T.UINT32, A_R),
-        (0x0219, 3, 0x10, "DebtRecoveryTopUpPercentage%d", T.UINT16, A_R),
+        (0x0100, 5, 0x10, "TopUpDateTime%d", _UTC, _A_R),
+        (0x0101, 5, 0x10, "TopUpAmount%d", _INT32, _A_R),
+        (0x0102, 5, 0x10, "OriginatingDevice%d", _ENUM8, _A_R),
+        (0x0103, 5, 0x10, "TopUpCode%d", _OCTSTR, _A_R),
+        (0x0211, 3, 0x10, "DebtAmount%d", _UINT32, _A_R),
+        (0x0217, 3, 0x10, "DebtRecoveryAmount%d", _UINT32, _A_R),
+        (0x0219, 3, 0x10, "DebtRecoveryTopUpPercentage%d", _UINT16, _A_R),
     )
     RX = Cmds(
         "00 SelectAvailableEmergencyCredit CommandIssueDateTime:E2 OriginatingDevice:30;"
@@ -138,22 +157,22 @@ class Prepayment(Cluster):
     # -- money on the wire ---------------------------------------------------------------------
     def money(self, v):
         s = self.app.tariff.scaler
-        if s <= AC.UNIT_SCALER:
-            v *= 10 ** (AC.UNIT_SCALER - s)
+        if s <= _UNIT_SCALER:
+            v *= 10 ** (_UNIT_SCALER - s)
         else:
-            v = v // 10 ** (s - AC.UNIT_SCALER)        # floor: never shows more than there is
+            v = v // 10 ** (s - _UNIT_SCALER)        # floor: never shows more than there is
         return max(-0x80000000, min(_INT32_MAX, v))   # no long-int arithmetic per read
 
     def unmoney(self, v):
         s = self.app.tariff.scaler
-        if s <= AC.UNIT_SCALER:
-            return v // 10 ** (AC.UNIT_SCALER - s)
-        return v * 10 ** (s - AC.UNIT_SCALER)
+        if s <= _UNIT_SCALER:
+            return v // 10 ** (_UNIT_SCALER - s)
+        return v * 10 ** (s - _UNIT_SCALER)
 
     def read(self, aid):
         a = self.app.account
         if aid == 0x0000:
-            return 0x0097 if a.mode == AC.PREPAY else 0x0094
+            return 0x0097 if a.mode == _PREPAY else 0x0094
         if aid == 0x0001:
             return self.money(a.mb)
         if aid == 0x0002:
@@ -165,21 +184,21 @@ class Prepayment(Cluster):
         if aid == 0x0005:
             return self.money(a.ad)
         if aid == 0x0006:
-            return self.money(a.p[AC.P_CAP])
+            return self.money(a.p[_P_CAP])
         if aid == 0x0010:
-            return self.money(a.p[AC.P_EC_LIMIT])
+            return self.money(a.p[_P_EC_LIMIT])
         if aid == 0x0011:
-            return self.money(a.p[AC.P_EC_THRESHOLD])
+            return self.money(a.p[_P_EC_THRESHOLD])
         if aid == 0x0020:
             return max(0, self.money(a.credited))
         if aid == 0x0021:
-            return self.money(a.max_balance * AC.PER_POUND)
+            return self.money(a.max_balance * _PER_POUND)
         if aid == 0x0022:
-            return self.money(a.max_credit * AC.PER_POUND)
+            return self.money(a.max_credit * _PER_POUND)
         if aid == 0x0031:
-            return self.money(a.p[AC.P_LOW_CREDIT])
+            return self.money(a.p[_P_LOW_CREDIT])
         if aid == 0x0040:
-            return self.money(a.p[AC.P_DISABLE])
+            return self.money(a.p[_P_DISABLE])
         if aid >= 0x0200:
             i = ((aid >> 4) & 0xF) - 1
             k = aid & 0xF
@@ -196,15 +215,15 @@ class Prepayment(Cluster):
         a = self.app.account
         cs = 0
         c = a.combined()
-        if a.mode == AC.PREPAY and a.p[AC.P_EC_LIMIT]:
+        if a.mode == _PREPAY and a.p[_P_EC_LIMIT]:
             cs |= _CS_EC_ENABLED
         if a.ec_available():
             cs |= _CS_EC_AVAILABLE
         if a.ec_in_use:
             cs |= _CS_EC_SELECTED | _CS_EC_IN_USE
-        if c <= a.p[AC.P_DISABLE]:
+        if c <= a.p[_P_DISABLE]:
             cs |= _CS_EXHAUSTED
-        elif c <= a.p[AC.P_LOW_CREDIT]:
+        elif c <= a.p[_P_LOW_CREDIT]:
             cs |= _CS_LOW
         else:
             cs |= _CS_OK
@@ -213,7 +232,7 @@ class Prepayment(Cluster):
     # -- permission -----------------------------------------------------------------------------
     def _from_ppmid(self, req):
         if self.app.devices.get(req.aps.src) != "ppmid":
-            raise ZclError(S.NOT_AUTHORIZED)
+            raise ZclError(_NOT_AUTHORIZED)
 
     # -- commands: each a command of commands/ (validate, commit, log) -----------------------
     def on_SelectAvailableEmergencyCredit(self, req, f):
@@ -235,10 +254,9 @@ class Prepayment(Cluster):
             code = b""
         C.top_up(self.app, code, _SRC_IHD)
         result, value = self.app.account.last_topup[:2]
-        self.reply(req, "ConsumerTopUpResponse", {
-            "ResultType": _TOPUP_RESULT[result],
-            "TopUpValue": self.money(value), "SourceOfTopUp": _SRC_IHD,
-            "CreditRemaining": self.money(self.app.account.mb)})
+        self.reply(req, "ConsumerTopUpResponse", (
+            _TOPUP_RESULT[result], self.money(value), _SRC_IHD,
+            self.money(self.app.account.mb)))      # ResultType .. CreditRemaining
 
     def on_ChangeDebt(self, req, f):
         """DebtAmountType picks the debt and absolute/incremental (ZCL8
@@ -250,7 +268,7 @@ class Prepayment(Cluster):
         self.require_supplier(req)
         t = f["DebtAmountType"]
         if t > 5:
-            raise ZclError(S.INVALID_FIELD)
+            raise ZclError(_INVALID_FIELD)
         i = t >> 1
         m = self.app
         amount = self.unmoney(f["DebtAmount"])
@@ -264,7 +282,7 @@ class Prepayment(Cluster):
             else:
                 fr = f["DebtRecoveryFrequency"]
                 if fr >= len(_PERIODS):
-                    raise ZclError(S.INVALID_FIELD)
+                    raise ZclError(_INVALID_FIELD)
                 r = CS.set_debt(m, i, amount, self.unmoney(f["DebtRecoveryAmount"]), _PERIODS[fr],
                                t & 1)
         finally:
@@ -289,7 +307,7 @@ class Prepayment(Cluster):
             return C.zcl_status(CS.adjust_balance(self.app, v))
         if t == _CREDIT_ADJ_ABSOLUTE:
             return C.zcl_status(CS.set_balance(self.app, v))
-        raise ZclError(S.INVALID_FIELD)
+        raise ZclError(_INVALID_FIELD)
 
     def on_ChangePaymentMode(self, req, f):
         """Bit 1 (Prepayment Enabled) selects the mode; SDE and SDD are
@@ -297,22 +315,21 @@ class Prepayment(Cluster):
         the mode and the cut-off value are one operation."""
         self.require_supplier(req)
         a = self.app.account
-        mode = AC.PREPAY if f["ProposedPaymentControlConfiguration"] & 0x02 else AC.CREDIT
-        kv = (AC.P_ACCOUNT, mode | (a.sde << 2) | (a.sdd << 3))
+        mode = _PREPAY if f["ProposedPaymentControlConfiguration"] & 0x02 else _CREDIT
+        kv = (_P_ACCOUNT, mode | (a.sde << 2) | (a.sdd << 3))
         if f["CutOffValue"] != -0x80000000:
-            kv += (AC.P_DISABLE, self.unmoney(f["CutOffValue"]))
+            kv += (_P_DISABLE, self.unmoney(f["CutOffValue"]))
         from ..commands import supplier as CS     # on first use
         C.zcl_status(CS.set_params(self.app, f["ImplementationDateTime"], *kv))
-        self.reply(req, "ChangePaymentModeResponse", {
-            "FriendlyCredit": 1 if a.friendly else 0,
-            "FriendlyCreditCalendarID": 0xFFFFFFFE,    # the current non-disablement calendar
-            "EmergencyCreditLimit": self.money(a.p[AC.P_EC_LIMIT]),
-            "EmergencyCreditThreshold": self.money(a.p[AC.P_EC_THRESHOLD])})
+        self.reply(req, "ChangePaymentModeResponse", (
+            1 if a.friendly else 0,
+            0xFFFFFFFE,            # FriendlyCreditCalendarID: the non-disablement calendar in force
+            self.money(a.p[_P_EC_LIMIT]), self.money(a.p[_P_EC_THRESHOLD])))
 
     def on_SetLowCreditWarningLevel(self, req, f):
         self.require_supplier(req)
         from ..commands import supplier as CS     # on first use
-        return C.zcl_status(CS.set_params(self.app, AC.IMMEDIATE, AC.P_LOW_CREDIT,
+        return C.zcl_status(CS.set_params(self.app, _IMMEDIATE, _P_LOW_CREDIT,
                                           self.unmoney(f["LowCreditWarningLevel"])))
 
     def on_SetMaximumCreditLimit(self, req, f):
@@ -320,8 +337,8 @@ class Prepayment(Cluster):
         self.require_supplier(req)
         from ..commands import supplier as CS     # on first use
         return C.zcl_status(CS.set_credit_limits(
-            self.app, self.unmoney(f["MaximumCreditPerTopUp"]) // AC.PER_POUND,
-            self.unmoney(f["MaximumCreditLevel"]) // AC.PER_POUND))
+            self.app, self.unmoney(f["MaximumCreditPerTopUp"]) // _PER_POUND,
+            self.unmoney(f["MaximumCreditLevel"]) // _PER_POUND))
 
     def on_SetOverallDebtCap(self, req, f):
         """Taken as the GBCS DebtRecoveryRateCap amount (the most time debt
@@ -329,7 +346,7 @@ class Prepayment(Cluster):
         ZSE does not say how its cap maps onto GBCS."""
         self.require_supplier(req)
         from ..commands import supplier as CS     # on first use
-        return C.zcl_status(CS.set_params(self.app, f["ImplementationDateTime"], AC.P_CAP,
+        return C.zcl_status(CS.set_params(self.app, f["ImplementationDateTime"], _P_CAP,
                                           self.unmoney(f["OverallDebtCap"])))
 
     def on_GetPrepaySnapshot(self, req, f):
@@ -342,29 +359,25 @@ class Prepayment(Cluster):
                 found.append((sid, rec))
         k = f["SnapshotOffset"]
         if k >= len(found):
-            raise ZclError(S.NOT_FOUND)
+            raise ZclError(_NOT_FOUND)
         sid, rec = found[k]
         t, c = struct.unpack_from("<II", rec, 0)
         # payload type 0, Debt/Credit Status: accumulated debt, type 1/2/3
         # debt remaining, emergency credit remaining, credit remaining
         vals = struct.unpack_from("<6i", rec, 8)
         payload = struct.pack("<iIIIii", *[self.money(v) for v in vals])
-        self.reply(req, "PublishPrepaySnapshot", {
-            "SnapshotID": sid, "SnapshotTime": t, "TotalSnapshotsFound": len(found),
-            "CommandIndex": 0, "TotalNumberOfCommands": 1, "SnapshotCause": c,
-            "SnapshotPayloadType": 0, "SnapshotPayload": payload})
+        self.reply(req, "PublishPrepaySnapshot", (
+            sid, t, len(found), 0, 1, c, 0, payload))   # index 0 of 1; payload type 0
 
     def on_GetTopUpLog(self, req, f):
         out = []
         for _, rec in self.topups.newest(_TOPUP_SLOTS):
             t, amount, _src = struct.unpack_from("<IiB", rec, 0)
             if t <= f["LatestEndTime"] and len(out) < f["NumberOfRecords"]:
-                out.append({"TopUpCode": bytes(rec[9:29]), "TopUpAmount": self.money(amount),
-                            "TopUpTime": t})
+                out.append((bytes(rec[9:29]), self.money(amount), t))   # code, amount, time
         if not out:
-            raise ZclError(S.NOT_FOUND)
-        self._publish_log(req, "PublishTopUpLog", "TopUps", out,
-                          [9 + len(r["TopUpCode"]) for r in out])
+            raise ZclError(_NOT_FOUND)
+        self._publish_log(req, "PublishTopUpLog", out, [9 + len(r[0]) for r in out])
 
     def on_GetDebtRepaymentLog(self, req, f):
         out = []
@@ -373,13 +386,12 @@ class Prepayment(Cluster):
             t, amount, typ, left = struct.unpack_from("<IIBI", rec, 0)
             if t <= f["LatestEndTime"] and (want == 0xFF or want == typ) and \
                     (f["NumberOfDebts"] == 0 or len(out) < f["NumberOfDebts"]):
-                out.append({"CollectionTime": t, "AmountCollected": self.money(amount),
-                            "DebtType": typ, "OutstandingDebt": self.money(left)})
+                out.append((t, self.money(amount), typ, self.money(left)))
         if not out:
-            raise ZclError(S.NOT_FOUND)
-        self._publish_log(req, "PublishDebtLog", "Debts", out, [13] * len(out))
+            raise ZclError(_NOT_FOUND)
+        self._publish_log(req, "PublishDebtLog", out, [13] * len(out))
 
-    def _publish_log(self, req, cmd, key, recs, sizes):
+    def _publish_log(self, req, cmd, recs, sizes):
         """Publish Top Up Log / Publish Debt Log (ZCL8 §10.8.2.4.5-6): the
         records in as many commands as one frame each allows, numbered by
         CommandIndex of TotalNumberOfCommands (2 octets), never fragmented
@@ -387,8 +399,7 @@ class Prepayment(Cluster):
         parts = runs(sizes, self.app.zcl.room() - 2)
         for i in range(len(parts)):
             a, b = parts[i]
-            self.reply(req, cmd, {"CommandIndex": i, "TotalNumberOfCommands": len(parts),
-                                  key: recs[a:b]})
+            self.reply(req, cmd, (i, len(parts), recs[a:b]))
 
     # -- records (the meter calls these) ---------------------------------------------------
     def snapshot(self, cause):

@@ -14,12 +14,22 @@
 # field holds 0xF and the extended field tier - 15.
 from ..compat import const
 from ..zcl import types as T
-from ..zcl import status as S
-from ..zcl.cluster import Cluster, Cmds, Attrs, A_R
+from ..zcl.cluster import Cluster, Cmds, Attrs
 from ..zcl.status import ZclError
 from ..zcl.engine import runs
 from ..tariff import matrix as M
-from ..platform.clock import NEVER, BP_NONE, BP_MONTH, period_bounds
+from ..platform.clock import NEVER, period_bounds
+
+# other modules' constants, folded here (host_tests/test_const_copies.py keeps them equal)
+_A_R = const(0x01)          # = zcl.cluster.A_R
+_BP_MONTH = const(3)        # = platform.clock.BP_MONTH
+_BP_NONE = const(0)         # = platform.clock.BP_NONE
+_NOT_FOUND = const(0x8B)    # = zcl.status.NOT_FOUND
+_N_BANDS = const(8)         # = tariff.matrix.N_BANDS
+_N_TOU = const(48)          # = tariff.matrix.N_TOU
+_OCTSTR = const(0x41)       # = zcl.types.OCTSTR
+_UINT32 = const(0x23)       # = zcl.types.UINT32
+_UINT48 = const(0x25)       # = zcl.types.UINT48
 
 UNIT_KWH = const(0x00)
 _SEG_HEAD = const(19)              # ProviderID .. SubPayloadControl of the segmented commands
@@ -52,15 +62,15 @@ class Price(Cluster):
         "0701 CurrentBillingPeriodDuration 22 RD 0;"
     )
     RANGES = (
-        (0x0000, 48, 1, "Tier%dPriceLabel", T.OCTSTR, A_R),
-        (0x0110, 8, 0x10, "Tier%dBlock1Threshold", T.UINT48, A_R),
-        (0x0111, 8, 0x10, "Tier%dBlock2Threshold", T.UINT48, A_R),
-        (0x0112, 8, 0x10, "Tier%dBlock3Threshold", T.UINT48, A_R),
-        (0x0410, 15, 0x10, "Tier%dBlock1Price", T.UINT32, A_R),
-        (0x0411, 8, 0x10, "Tier%dBlock2Price", T.UINT32, A_R),
-        (0x0412, 8, 0x10, "Tier%dBlock3Price", T.UINT32, A_R),
-        (0x0413, 8, 0x10, "Tier%dBlock4Price", T.UINT32, A_R),
-        (0x050F, 33, 1, "PriceTier%d", T.UINT32, A_R),     # tiers 16..48 (numbered 1..33)
+        (0x0000, 48, 1, "Tier%dPriceLabel", _OCTSTR, _A_R),
+        (0x0110, 8, 0x10, "Tier%dBlock1Threshold", _UINT48, _A_R),
+        (0x0111, 8, 0x10, "Tier%dBlock2Threshold", _UINT48, _A_R),
+        (0x0112, 8, 0x10, "Tier%dBlock3Threshold", _UINT48, _A_R),
+        (0x0410, 15, 0x10, "Tier%dBlock1Price", _UINT32, _A_R),
+        (0x0411, 8, 0x10, "Tier%dBlock2Price", _UINT32, _A_R),
+        (0x0412, 8, 0x10, "Tier%dBlock3Price", _UINT32, _A_R),
+        (0x0413, 8, 0x10, "Tier%dBlock4Price", _UINT32, _A_R),
+        (0x050F, 33, 1, "PriceTier%d", _UINT32, _A_R),     # tiers 16..48 (numbered 1..33)
     )
     RX = Cmds(
         "00 GetCurrentPrice CommandOptions:18;"
@@ -127,7 +137,7 @@ class Price(Cluster):
         if 0x0410 <= aid < 0x0500:
             t, n = (aid >> 4) - 0x40, (aid & 0x0F) + 1
             if tf.uses_blocks():
-                return tf.prices[M.block_slot(n, t)] if t <= M.N_BANDS else 0
+                return tf.prices[M.block_slot(n, t)] if t <= _N_BANDS else 0
             return tf.prices[t - 1] if n == 1 else 0
         if 0x050F <= aid < 0x0530:
             return tf.prices[aid - 0x050F + 15]
@@ -138,10 +148,10 @@ class Price(Cluster):
             return max(len(th) for th in tf.thresholds)
         if aid == 0x0200 or aid == 0x0700:
             # block period, or billing period (calendar months; platform/clock.py)
-            return period_bounds(BP_MONTH if aid == 0x0700 else tf.block_period,
+            return period_bounds(_BP_MONTH if aid == 0x0700 else tf.block_period,
                                  self.app.clock.now())[0]
         if aid == 0x0201 or aid == 0x0701:
-            s, e = period_bounds(BP_MONTH if aid == 0x0701 else tf.block_period,
+            s, e = period_bounds(_BP_MONTH if aid == 0x0701 else tf.block_period,
                                  self.app.clock.now())
             return (e - s) // 60 if e else 0
         if aid == 0x0204:
@@ -190,7 +200,7 @@ class Price(Cluster):
         while ch and ch[-1][0] >= 0xFFFFFFFF:    # past the last UTCTime (ZCL rev 6
             ch.pop()                              # Table 2-10: 0xFFFFFFFF is invalid)
         if not ch:
-            raise ZclError(S.NOT_FOUND)
+            raise ZclError(_NOT_FOUND)
         for i in range(len(ch)):
             end = ch[i + 1][0] if i + 1 < len(ch) else 0
             self.reply(req, "PublishPrice", self._price_fields(tf, (ch[i][0], ch[i][1], end)))
@@ -207,7 +217,7 @@ class Price(Cluster):
             price = tf.price_now()
         else:
             start, sel, end = sched
-            band = sel - 100 if sel > M.N_TOU else 0
+            band = sel - 100 if sel > _N_TOU else 0
             price = tf.prices[sel - 1] if not band else \
                 tf.prices[M.block_slot(tf.current_block(band), band)]
         eid = start
@@ -219,44 +229,37 @@ class Price(Cluster):
             # negative duration (ZSE D.4.2.4.1 Publish Price: StartTime,
             # DurationInMinutes). The event id stays that of the period.
             start = now
-        tier = sel if sel <= M.N_TOU else sel - 100
+        tier = sel if sel <= _N_TOU else sel - 100
         ntiers = tf.tiers_in_use()
-        nth = len(tf.thresholds[tier - 1]) if sel > M.N_TOU else 0
+        nth = len(tf.thresholds[tier - 1]) if sel > _N_TOU else 0
         dur = 0xFFFF if not end else max(0, min((end - start) // 60, 0xFFFE))
-        return {
-            "ProviderID": tf.provider_id, "RateLabel": tf.labels.get(tier, b""),
-            "IssuerEventID": eid, "CurrentTime": now, "UnitOfMeasure": UNIT_KWH,
-            "Currency": tf.currency,
-            "PriceTrailingDigitAndPriceTier": ((-tf.scaler) << 4) | _nib(tier),
-            "NumberOfPriceTiersAndRegisterTier": (_nib(ntiers) << 4) | _nib(tier),
-            "StartTime": start, "DurationInMinutes": dur, "Price": price,
-            "PriceRatio": 0xFF, "GenerationPrice": _NOT_USED32, "GenerationPriceRatio": 0xFF,
-            "AlternateCostDelivered": _NOT_USED32, "AlternateCostUnit": 0xFF,
-            "AlternateCostTrailingDigit": 0xFF, "NumberOfBlockThresholds": nth,
-            "PriceControl": 0x00, "NumberOfGenerationTiers": 0, "GenerationTier": 0,
-            "ExtendedNumberOfPriceTiers": _ext(ntiers), "ExtendedPriceTier": _ext(tier),
-            "ExtendedRegisterTier": _ext(tier)}
+        # the PublishPrice fields in TX schema order (ProviderID .. ExtendedRegisterTier)
+        return (
+            tf.provider_id, tf.labels.get(tier, b""), eid, now, UNIT_KWH, tf.currency,
+            ((-tf.scaler) << 4) | _nib(tier),              # trailing digit, price tier
+            (_nib(ntiers) << 4) | _nib(tier),              # number of tiers, register tier
+            start, dur, price,
+            0xFF, _NOT_USED32, 0xFF,                       # PriceRatio, GenerationPrice(Ratio)
+            _NOT_USED32, 0xFF, 0xFF,                       # AlternateCost: delivered, unit, digit
+            nth, 0x00, 0, 0,                               # thresholds, PriceControl, generation
+            _ext(ntiers), _ext(tier), _ext(tier))          # extended tiers in use, price, register
 
     def on_GetBlockPeriods(self, req, f):
         tf = self.app.tariff
-        if not tf.uses_blocks() or tf.block_period == BP_NONE:
-            raise ZclError(S.NOT_FOUND)
+        if not tf.uses_blocks() or tf.block_period == _BP_NONE:
+            raise ZclError(_NOT_FOUND)
         s, e = period_bounds(tf.block_period, self.app.clock.now())
-        self.reply(req, "PublishBlockPeriod", {
-            "ProviderID": tf.provider_id, "IssuerEventID": s, "BlockPeriodStartTime": s,
-            "BlockPeriodDuration": (e - s) // 60, "BlockPeriodControl": 0x02,   # repeating
-            "BlockPeriodDurationType": tf.block_period, "TariffType": 0x00,
-            "TariffResolutionPeriod": 0x00})
+        self.reply(req, "PublishBlockPeriod", (
+            tf.provider_id, s, s, (e - s) // 60, 0x02,     # control 0x02: repeating
+            tf.block_period, 0x00, 0x00))                  # duration type, tariff type, resolution
 
     def on_GetBillingPeriod(self, req, f):
         tf = self.app.tariff
-        s, e = period_bounds(BP_MONTH, self.app.clock.now())
+        s, e = period_bounds(_BP_MONTH, self.app.clock.now())
         if e < f["EarliestStartTime"]:
-            raise ZclError(S.NOT_FOUND)
-        self.reply(req, "PublishBillingPeriod", {
-            "ProviderID": tf.provider_id, "IssuerEventID": s, "BillingPeriodStartTime": s,
-            "BillingPeriodDuration": 1, "BillingPeriodDurationType": 0x03,   # 1 month, start of timebase
-            "TariffType": 0x00})
+            raise ZclError(_NOT_FOUND)
+        self.reply(req, "PublishBillingPeriod", (
+            tf.provider_id, s, s, 1, 0x03, 0x00))   # 1 month, start of timebase; tariff type
 
     def _tariffs(self):
         """(engine view, start, issuer event id) of the active tariff and of
@@ -282,26 +285,21 @@ class Price(Cluster):
         if f["NumberOfCommands"]:
             found = found[:f["NumberOfCommands"]]
         if not found:
-            raise ZclError(S.NOT_FOUND)
+            raise ZclError(_NOT_FOUND)
         for v, start in found:
-            self.reply(req, "PublishTariffInformation", {
-                "ProviderID": v.provider_id, "IssuerEventID": start,
-                "IssuerTariffID": v.tariff_id, "StartTime": start,
-                "TariffTypeChargingScheme": _charging_scheme(v) << 4,
-                "TariffLabel": v.calendar.name[:24],
-                "NumberOfPriceTiersInUse": v.tiers_in_use(),
-                "NumberOfBlockThresholdsInUse": sum(len(th) for th in v.thresholds),
-                "UnitOfMeasure": UNIT_KWH, "Currency": v.currency,
-                "PriceTrailingDigit": (-v.scaler) << 4,
-                "StandingCharge": v.sc_amount * 86400 // v.sc_period,
-                "TierBlockMode": _tier_block_mode(v), "BlockThresholdMultiplier": 1,
-                "BlockThresholdDivisor": 1000})
+            self.reply(req, "PublishTariffInformation", (
+                v.provider_id, start, v.tariff_id, start,
+                _charging_scheme(v) << 4, v.calendar.name[:24],
+                v.tiers_in_use(), sum(len(th) for th in v.thresholds),
+                UNIT_KWH, v.currency, (-v.scaler) << 4,
+                v.sc_amount * 86400 // v.sc_period,        # StandingCharge
+                _tier_block_mode(v), 1, 1000))             # threshold multiplier, divisor
 
     def _find_tariff(self, tid):
         for v, start in self._tariffs():
             if v.tariff_id == tid:
                 return v, start
-        raise ZclError(S.NOT_FOUND)
+        raise ZclError(_NOT_FOUND)
 
     def on_GetPriceMatrix(self, req, f):
         v, start = self._find_tariff(f["IssuerTariffID"])
@@ -318,49 +316,42 @@ class Price(Cluster):
         chunks = _chunks(entries, per, lambda e: e[0])
         for i in range(len(chunks)):
             c = chunks[i]
-            self.reply(req, "PublishPriceMatrix", {
-                "ProviderID": v.provider_id, "IssuerEventID": start, "StartTime": start,
-                "IssuerTariffID": v.tariff_id, "CommandIndex": i,
-                "TotalNumberOfCommands": len(chunks), "SubPayloadControl": c[0][0],
-                "Entries": [{"TierBlockID": e[1], "Price": e[2]} for e in c]})
+            self.reply(req, "PublishPriceMatrix", (
+                v.provider_id, start, start, v.tariff_id, i, len(chunks),
+                c[0][0], [(e[1], e[2]) for e in c]))       # SubPayloadControl, Entries
 
     def on_GetBlockThresholds(self, req, f):
         v, start = self._find_tariff(f["IssuerTariffID"])
         recs = []
-        for t in range(1, M.N_BANDS + 1):
+        for t in range(1, _N_BANDS + 1):
             th = v.thresholds[t - 1]
             if th:
                 rec = bytearray(1 + 6 * len(th))
                 rec[0] = (t << 4) | len(th)
                 off = 1
                 for x in th:
-                    off = T.encode(T.UINT48, x, rec, off)
+                    off = T.encode(_UINT48, x, rec, off)
                 recs.append(bytes(rec))
         if not recs:
-            raise ZclError(S.NOT_FOUND)
+            raise ZclError(_NOT_FOUND)
         parts = runs([len(r) for r in recs], self.app.zcl.room() - _SEG_HEAD)
         for i in range(len(parts)):
             a, b = parts[i]
-            self.reply(req, "PublishBlockThresholds", {
-                "ProviderID": v.provider_id, "IssuerEventID": start, "StartTime": start,
-                "IssuerTariffID": v.tariff_id, "CommandIndex": i,
-                "TotalNumberOfCommands": len(parts), "SubPayloadControl": 0x00,   # per tier
-                "Thresholds": b"".join(recs[a:b])})
+            self.reply(req, "PublishBlockThresholds", (
+                v.provider_id, start, start, v.tariff_id, i, len(parts),
+                0x00, b"".join(recs[a:b])))                # SubPayloadControl 0: per tier
 
     def on_GetTierLabels(self, req, f):
         v, start = self._find_tariff(f["IssuerTariffID"])
-        labels = [{"TierID": k, "TierLabel": v.labels[k]} for k in sorted(v.labels)]
+        labels = [(k, v.labels[k]) for k in sorted(v.labels)]     # TierID, TierLabel
         if not labels:
-            raise ZclError(S.NOT_FOUND)
-        parts = runs([2 + len(lab["TierLabel"]) for lab in labels],
+            raise ZclError(_NOT_FOUND)
+        parts = runs([2 + len(lab[1]) for lab in labels],
                      self.app.zcl.room() - _LABELS_HEAD)
         for i in range(len(parts)):
             a, b = parts[i]
-            self.reply(req, "PublishTierLabels", {
-                "ProviderID": v.provider_id, "IssuerEventID": start,
-                "IssuerTariffID": v.tariff_id, "CommandIndex": i,
-                "TotalNumberOfCommands": len(parts), "NumberOfLabels": b - a,
-                "Labels": labels[a:b]})
+            self.reply(req, "PublishTierLabels", (
+                v.provider_id, start, v.tariff_id, i, len(parts), b - a, labels[a:b]))
 
 
 class PendingView:

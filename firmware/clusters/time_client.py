@@ -20,11 +20,13 @@
 import struct
 
 from ..compat import const
-from ..zcl import types as T
 from ..zcl.cluster import Cluster
-from ..zcl.foundation import READ_ATTR
-from ..zcl.engine import TX_PAYLOAD
 from ..platform.clock import UTC_INVALID, plausible
+
+# other modules' constants, folded here (host_tests/test_const_copies.py keeps them equal)
+_READ_ATTR = const(0x00)    # = zcl.foundation.READ_ATTR
+_TX_PAYLOAD = const(3)      # = zcl.engine.TX_PAYLOAD
+_UTC = const(0xE2)          # = zcl.types.UTC
 
 RELIABLE = const(0)      # ASN.1 values of GBCS Table 9.1.2
 INVALID = const(1)
@@ -84,8 +86,8 @@ class TimeClient(Cluster):
     def request_sync(self):
         """Send Read Attributes (Time, TimeStatus) to the hub's Time server."""
         eng = self.app.zcl
-        struct.pack_into("<HH", eng.tx, TX_PAYLOAD, _ATTR_TIME, _ATTR_TIME_STATUS)
-        eng.send_global(self, self.hub_addr, self.hub_ep, self.ep, READ_ATTR, 4)
+        struct.pack_into("<HH", eng.tx, _TX_PAYLOAD, _ATTR_TIME, _ATTR_TIME_STATUS)
+        eng.send_global(self, self.hub_addr, self.hub_ep, self.ep, _READ_ATTR, 4)
         self.pending = True
 
     # -- scheduling: next_sync is this client's slot in the meter's due table -------
@@ -120,7 +122,7 @@ class TimeClient(Cluster):
     def on_attributes(self, req, recs):
         hub = UTC_INVALID
         for aid, st, t, v in recs:
-            if aid == _ATTR_TIME and st == 0 and t == T.UTC:
+            if aid == _ATTR_TIME and st == 0 and t == _UTC:
                 hub = v
         if not self.pending:
             return          # unsolicited: only our own requests set the clock

@@ -29,9 +29,22 @@
 import struct
 
 from ..compat import const
-from ..tariff.account import SRC_STANDING
 from ..platform.clock import DAY, NEVER, civil, weekday
 from . import utrn as U
+
+# other modules' constants, folded here (host_tests/test_const_copies.py keeps them equal)
+_BAD_FORMAT = const(1)          # = prepay.utrn.BAD_FORMAT
+_CACHE_SLOTS = const(100)       # = prepay.utrn.CACHE_SLOTS
+_CLASS_POUNDS = const(1)        # = prepay.utrn.CLASS_POUNDS
+_DUPLICATE = const(2)           # = prepay.utrn.DUPLICATE
+_FLAG_NETWORK = const(1)        # = prepay.utrn.FLAG_NETWORK
+_LATER = const(0)               # = prepay.utrn.LATER
+_NOT_AUTHENTIC = const(3)       # = prepay.utrn.NOT_AUTHENTIC
+_NOT_FOR_DEVICE = const(6)      # = prepay.utrn.NOT_FOR_DEVICE
+_OVER_MAX_BALANCE = const(5)    # = prepay.utrn.OVER_MAX_BALANCE
+_OVER_MAX_CREDIT = const(4)     # = prepay.utrn.OVER_MAX_CREDIT
+_SRC_STANDING = const(1)        # = tariff.account.SRC_STANDING
+_V081 = const(1)                # = prepay.utrn.V081
 
 UNIT_SCALER = const(-5)
 PER_PENNY = const(1000)
@@ -140,7 +153,7 @@ class Account:
 
     # -- the tariff's interface ------------------------------------------------------------
     def debit(self, amount, source):
-        if source == SRC_STANDING:        # what the tariff charged, in its own units
+        if source == _SRC_STANDING:        # what the tariff charged, in its own units
             self.standing += amount
         else:
             self.energy += amount
@@ -154,7 +167,7 @@ class Account:
             self._conv = c - amount * d
             if not amount:
                 return
-        self._take(amount, _K_STANDING if source == SRC_STANDING else _K_ENERGY)
+        self._take(amount, _K_STANDING if source == _SRC_STANDING else _K_ENERGY)
 
     def _take(self, a, kind):
         self.charged += a
@@ -337,7 +350,7 @@ class Account:
         (commands.top_up) before answering anyone."""
         return self._top_up(U.parse(code, verify_check), -1, flag)
 
-    def top_up_ptut(self, ptut, counter, flag=U.FLAG_NETWORK):
+    def top_up_ptut(self, ptut, counter, flag=_FLAG_NETWORK):
         """CS01a entry point (network route): PTUT and the UTRN counter from
         the command's originator counter (§14.4.4)."""
         return self._top_up(ptut, counter, flag)
@@ -351,15 +364,15 @@ class Account:
             counter = U.reconstruct(self.cache.highest(), trunc)
         else:                                # CS01a: the OC's counter; the PTUT's must agree
             counter = oc if (oc & 0x3FF) == trunc else -1
-        if lead or vc > U.CLASS_POUNDS:      # §14.3.9; classes 10, 11 undefined
-            return U.BAD_FORMAT, 0, counter
-        pence = value * 100 if vc == U.CLASS_POUNDS else value
+        if lead or vc > _CLASS_POUNDS:      # §14.3.9; classes 10, 11 undefined
+            return _BAD_FORMAT, 0, counter
+        pence = value * 100 if vc == _CLASS_POUNDS else value
         if pence > self.max_credit * 100:                               # §14.3.8.1
-            return U.OVER_MAX_CREDIT, pence, counter
+            return _OVER_MAX_CREDIT, pence, counter
         if self.combined() + pence * PER_PENNY > self.max_balance * PER_POUND:   # §14.3.8.2
-            return U.OVER_MAX_BALANCE, pence, counter
+            return _OVER_MAX_BALANCE, pence, counter
         if not self.cache.accepts(oc if oc >= 0 else counter):         # §14.3.6
-            return U.DUPLICATE, pence, counter
+            return _DUPLICATE, pence, counter
         return 0, pence, counter
 
     def _top_up(self, ptut, oc, flag):
@@ -380,13 +393,13 @@ class Account:
         # reading authenticates fails at the last check either reading got
         # through to (a forgery that reaches the MAC in one reading is not
         # authentic even if the other reading is badly formed).
-        r0, p0, c0 = self._reading(ptut, U.LATER, oc)
-        r1, p1, c1 = self._reading(ptut, U.V081, oc)
+        r0, p0, c0 = self._reading(ptut, _LATER, oc)
+        r1, p1, c1 = self._reading(ptut, _V081, oc)
         if r0 and r0 == r1:
             raise U.UtrnError(r0)            # fails the same check in both: no MAC needed
         keys = self.keys() if self.keys is not None else None
         if keys is None:
-            raise U.UtrnError(U.later_stage(r0 or U.NOT_FOR_DEVICE, r1 or U.NOT_FOR_DEVICE))
+            raise U.UtrnError(U.later_stage(r0 or _NOT_FOR_DEVICE, r1 or _NOT_FOR_DEVICE))
         if self.z is None:
             from .. import crypto
             self.z = crypto.ecdh(keys[0], keys[1])
@@ -395,7 +408,7 @@ class Account:
         elif c1 >= 0 and c1 != c0 and U.mac_ok(self.z, keys[2], keys[3], c1, ptut):
             r, pence, counter = r1, p1, c1
         else:
-            raise U.UtrnError(U.later_stage(r0 or U.NOT_AUTHENTIC, r1 or U.NOT_AUTHENTIC))
+            raise U.UtrnError(U.later_stage(r0 or _NOT_AUTHENTIC, r1 or _NOT_AUTHENTIC))
         if r:
             raise U.UtrnError(r)
         self.cache.add(counter, flag)        # §14.3.7: cache first, then credit
@@ -583,7 +596,7 @@ class Account:
         c = self.cache
         m = b[k]
         k += 1
-        if m > U.CACHE_SLOTS:
+        if m > _CACHE_SLOTS:
             raise ValueError("utrn cache")
         if m:
             lo = struct.unpack_from("<I", b, k)[0]

@@ -27,7 +27,14 @@
 import struct
 
 from ..compat import const
-from .account import PREPAY, P_DISABLE, P_LL_POWER, P_LL_PERIOD, P_LL_RESTORE
+
+# other modules' constants, folded here (host_tests/test_const_copies.py keeps them equal)
+_PREPAY = const(2)          # = prepay.account.PREPAY
+_P_DISABLE = const(0)       # = prepay.account.P_DISABLE
+_P_LL_PERIOD = const(7)     # = prepay.account.P_LL_PERIOD
+_P_LL_POWER = const(6)      # = prepay.account.P_LL_POWER
+_P_LL_RESTORE = const(8)    # = prepay.account.P_LL_RESTORE
+
 
 DISABLED = const(0)
 ARMED = const(1)
@@ -87,8 +94,8 @@ class Supply:
         EC activation, so a sufficient top-up arms the supply at once."""
         acc = self.acc
         p = acc.p
-        if acc.mode == PREPAY:
-            if acc.combined() <= p[P_DISABLE]:
+        if acc.mode == _PREPAY:
+            if acc.combined() <= p[_P_DISABLE]:
                 if self.state != DISABLED:
                     if acc.is_friendly(now):
                         if not self.suspended:
@@ -110,16 +117,16 @@ class Supply:
             if now >= self.restore_at:
                 self._go(ENABLED, _C_NONE, AL_LL_RESTORED)
             return
-        thr = p[P_LL_POWER]
+        thr = p[_P_LL_POWER]
         if thr and power_w > thr:
             self.over += 1
-            if self.over >= max(1, p[P_LL_PERIOD]):
+            if self.over >= max(1, p[_P_LL_PERIOD]):
                 self.over = 0
                 self._alert(_AL_LL_ABOVE)
                 if self.changed is not None:
                     self.changed(_CH_LL_EVENT)
                 if self.ll_state != ENABLED and self.state == ENABLED:
-                    self.restore_at = now + p[P_LL_RESTORE]
+                    self.restore_at = now + p[_P_LL_RESTORE]
                     self._go(DISABLED, _C_LOAD_LIMIT, _AL_LL_DISABLED)
         else:
             self.over = 0

@@ -38,8 +38,16 @@ import struct
 from ..compat import const
 from . import matrix as M
 from . import calendar as C
-from .account import SRC_ENERGY, SRC_STANDING
 from ..platform.clock import NEVER, period_id
+
+# other modules' constants, folded here (host_tests/test_const_copies.py keeps them equal)
+_BP_MONTH = const(3)        # = platform.clock.BP_MONTH
+_N_BANDS = const(8)         # = tariff.matrix.N_BANDS
+_N_SLOTS = const(84)        # = tariff.matrix.N_SLOTS
+_N_TOU = const(48)          # = tariff.matrix.N_TOU
+_SLOT_BLOCK = const(48)     # = tariff.matrix.SLOT_BLOCK
+_SRC_ENERGY = const(0)      # = tariff.account.SRC_ENERGY
+_SRC_STANDING = const(1)    # = tariff.account.SRC_STANDING
 
 KINDS = ("cal", "spd", "prc", "thr", "stc")
 IMMEDIATE = const(0)
@@ -55,10 +63,6 @@ _TAIL = "<iIIQQ"                       # period id, residues, account
 _TAIL_LEN = const(28)
 
 
-class TariffError(ValueError):
-    pass
-
-
 # what a stored part that passed its CRC but not our decoder raises
 _BAD = (ValueError, KeyError, IndexError, TypeError, getattr(struct, "error", ValueError))
 
@@ -66,9 +70,10 @@ _BAD = (ValueError, KeyError, IndexError, TypeError, getattr(struct, "error", Va
 def _default_parts():
     """Before any tariff is loaded: one rate, all prices zero, every Wh in
     TOU register 1."""
+    # C.ANY16 read, not copied: 0xFFFF in a constant tuple freezes as a long int
     cal = C.build("default", [(C.ANY16, 1, 1, 1)], [(1, [1] * 7)], [(1, [(0, 1)])])
-    prc = M.pack_prices(0, 0, 826, -5, [0] * M.N_SLOTS, {})
-    thr = M.pack_thresholds(M.BP_MONTH, [[] for _ in range(M.N_BANDS)])
+    prc = M.pack_prices(0, 0, 826, -5, [0] * _N_SLOTS, {})
+    thr = M.pack_thresholds(_BP_MONTH, [[] for _ in range(_N_BANDS)])
     stc = M.pack_standing(0, 86400)
     return {"cal": cal, "spd": C.EMPTY_SPECIAL, "prc": prc, "thr": thr, "stc": stc}
 
@@ -90,7 +95,7 @@ class TariffEngine:
         for k, blob in _default_parts().items():
             self.parts[k] = Part(blob)
         self.reg = [0] * _N_REG            # slots as matrix.py: TOU, block matrix, secondary
-        self.counters = [0] * M.N_BANDS   # block counters (Wh since the block period began)
+        self.counters = [0] * _N_BANDS   # block counters (Wh since the block period began)
         self.period_id = -1
         self._cost = 0                    # price units x Wh/kWh not yet debited (< 1000)
         self._sc = 0                      # standing charge x seconds not yet debited (< period)
@@ -104,7 +109,7 @@ class TariffEngine:
         self._band = 0                    # 0: TOU selector; 1..8: block time band
         self.on_change = None             # callback(engine) when the price in force changes
         self.on_activate = None           # callback(part mask) when parts take effect
-        self.block_period = M.BP_MONTH    # the default tariff's, until a part says otherwise
+        self.block_period = _BP_MONTH    # the default tariff's, until a part says otherwise
         self._apply_all()
 
     # -- parts --------------------------------------------------------------------------------
@@ -260,7 +265,7 @@ class TariffEngine:
                 nxt = p.at
         before = (self.sel, self.price_now())
         self.sel, self.sel_start, self.next_change = sel, start, nxt
-        if sel <= M.N_TOU:
+        if sel <= _N_TOU:
             self._band, self._slot = 0, sel - 1
         else:
             self._band, self._slot = sel - 100, 0
@@ -270,7 +275,7 @@ class TariffEngine:
     def reset_block_counters(self):
         """End of block period, change of supplier (§13.3.5.10) or command."""
         c = self.counters
-        for i in range(M.N_BANDS):
+        for i in range(_N_BANDS):
             c[i] = 0
         self.next_change = 0
 
@@ -290,7 +295,7 @@ class TariffEngine:
         if sc >= per:
             n = sc // per
             sc -= n * per
-            self.account.debit(n, SRC_STANDING)
+            self.account.debit(n, _SRC_STANDING)
         self._sc = sc
 
     def _add(self, wh):
@@ -316,7 +321,7 @@ class TariffEngine:
                 take = wh
                 if k < n and th[3 * b + k] - c < take:
                     take = th[3 * b + k] - c
-                s = M.SLOT_BLOCK + k * M.N_BANDS + b
+                s = _SLOT_BLOCK + k * _N_BANDS + b
                 r[s] += take
                 cost += take * pr[s]
                 c += take
@@ -325,7 +330,7 @@ class TariffEngine:
         if cost >= 1000:
             n = cost // 1000
             cost -= n * 1000
-            self.account.debit(n, SRC_ENERGY)
+            self.account.debit(n, _SRC_ENERGY)
         self._cost = cost
 
     def catch_up(self, elapsed, now):
@@ -371,7 +376,7 @@ class TariffEngine:
             n = sc // self.sc_period
             self._sc = sc - n * self.sc_period
             if n:
-                self.account.debit(n, SRC_STANDING)
+                self.account.debit(n, _SRC_STANDING)
             if nxt >= now:
                 break
             t = nxt
@@ -448,7 +453,7 @@ class TariffEngine:
         return out
 
     def unpack_state(self, b):
-        vals = [0] * (_N_REG + M.N_BANDS)
+        vals = [0] * (_N_REG + _N_BANDS)
         off = _BITMAP
         for i in range(len(vals)):
             if b[i >> 3] & (1 << (i & 7)):
@@ -471,9 +476,9 @@ def _derive(cal, spd, prc, thr, stc):
     calendar = C.Calendar(cal, spd)
     pr = M.unpack_prices(prc)
     bp, bands = M.unpack_thresholds(thr)
-    th = [0] * (3 * M.N_BANDS)
-    thn = [0] * M.N_BANDS
-    for b in range(M.N_BANDS):
+    th = [0] * (3 * _N_BANDS)
+    thn = [0] * _N_BANDS
+    for b in range(_N_BANDS):
         thn[b] = len(bands[b])
         for i in range(thn[b]):
             th[3 * b + i] = bands[b][i]

@@ -1,8 +1,17 @@
 # Tariff documents (JSON, see tariffs/README.md) to validated tariff parts.
 # The GBCS route (ECS01 set tariff) will produce the same parts from DLMS
 # structures; both end in engine.stage().
+from ..compat import const
 from . import matrix as M
 from . import calendar as C
+
+# other modules' constants, folded here (host_tests/test_const_copies.py keeps them equal)
+_ANY16 = const(0xFFFF)    # = tariff.calendar.ANY16
+_ANY8 = const(0xFF)       # = tariff.calendar.ANY8
+_N_BANDS = const(8)       # = tariff.matrix.N_BANDS
+_N_BLOCKS = const(4)      # = tariff.matrix.N_BLOCKS
+_N_SEC = const(4)         # = tariff.matrix.N_SEC
+_N_TOU = const(48)        # = tariff.matrix.N_TOU
 
 _WILD = "*"
 BP_NAMES = ("none", "day", "week", "month")    # block period codes 0..3 (platform/clock.py)
@@ -13,9 +22,9 @@ def _date(s):
     parts = s.split("-")
     if len(parts) != 3:
         raise C.CalendarError("date " + s)
-    y = C.ANY16 if parts[0] == _WILD else int(parts[0])
-    m = C.ANY8 if parts[1] == _WILD else int(parts[1])
-    d = C.ANY8 if parts[2] == _WILD else int(parts[2])
+    y = _ANY16 if parts[0] == _WILD else int(parts[0])
+    m = _ANY8 if parts[1] == _WILD else int(parts[1])
+    d = _ANY8 if parts[2] == _WILD else int(parts[2])
     return y, m, d
 
 
@@ -45,16 +54,16 @@ def _price_pairs(tou, blocks):
     """(Table 7.3.7.2 index, price) of the 80 primary indices, one at a time:
     the matrix is checked and built without a list of 80 pairs (on the
     MicroPython heap that list alone needs a 1 KB block)."""
-    for i in range(M.N_TOU):
+    for i in range(_N_TOU):
         yield i + 1, tou[i] if i < len(tou) else 0
-    for t in range(M.N_BANDS):
+    for t in range(_N_BANDS):
         bp = blocks[t] if t < len(blocks) else None
-        for b in range(M.N_BLOCKS):
+        for b in range(_N_BLOCKS):
             yield 0xA0 + 0x10 * b + t + 1, bp[b] if bp and b < len(bp) else 0
 
 
 def _sec_pairs(sec):
-    for i in range(M.N_SEC):
+    for i in range(_N_SEC):
         yield i + 1, sec[i] if i < len(sec) else 0
 
 
@@ -67,7 +76,7 @@ def parts_from_doc(doc):
         seasons = []
         for start, week in cal["seasons"]:
             y, m, d = _date(start)
-            if m == C.ANY8 or d == C.ANY8:
+            if m == _ANY8 or d == _ANY8:
                 raise C.CalendarError("season start needs month and day")
             seasons.append((y, m, d, int(week)))
         weeks = [(int(k), v) for k, v in cal["weeks"].items()]
@@ -82,31 +91,31 @@ def parts_from_doc(doc):
         ent = []
         for e in doc["special_days"]:
             y, m, d = _date(e[0])
-            wd = int(e[2]) if len(e) > 2 else C.ANY8
+            wd = int(e[2]) if len(e) > 2 else _ANY8
             ent.append((y, m, d, wd, int(e[1])))
         out["spd"] = C.build_special(ent)
     if "tou" in doc or "blocks" in doc:
         # lengths first (so errors are reported as before the streaming),
         # then the 80 (+4) prices straight into the matrix
-        tou = _check_len(doc.get("tou", ()), M.N_TOU, "TOU prices")
-        blocks = _check_len(doc.get("blocks", ()), M.N_BANDS, "time bands")
+        tou = _check_len(doc.get("tou", ()), _N_TOU, "TOU prices")
+        blocks = _check_len(doc.get("blocks", ()), _N_BANDS, "time bands")
         for bp in blocks:
-            _check_len(bp or (), M.N_BLOCKS, "blocks")
+            _check_len(bp or (), _N_BLOCKS, "blocks")
         sec = doc.get("secondary")
         if sec is not None:
-            _check_len(sec, M.N_SEC, "secondary")
+            _check_len(sec, _N_SEC, "secondary")
         prices = M.prices_from_pairs(_price_pairs(tou, blocks),
                                      None if sec is None else _sec_pairs(sec))
         labels = {}
         for k, v in doc.get("labels", {}).items():
-            if not 1 <= int(k) <= M.N_TOU:
+            if not 1 <= int(k) <= _N_TOU:
                 raise M.MatrixError("label tier")
             labels[int(k)] = v.encode()
         out["prc"] = M.pack_prices(doc.get("tariff_id", 0), doc.get("provider_id", 0),
                                    doc.get("currency", 826), doc.get("price_scaler", -5),
                                    prices, labels)
     if "thresholds" in doc or "block_period" in doc:
-        bands = _pad(doc.get("thresholds", ()), M.N_BANDS, "threshold bands")
+        bands = _pad(doc.get("thresholds", ()), _N_BANDS, "threshold bands")
         bands = [b or [] for b in bands]
         bp = doc.get("block_period", "month")
         if bp not in BP_NAMES:

@@ -8,6 +8,7 @@ import json
 
 from firmware import hanlink as L
 from firmware.control import Control, OPS, SIM_OPS
+from firmware import vboard   # the bench-only ops (advance, load, state, ...) join OPS
 from firmware.meter import Meter, Platform
 from firmware.platform.clock import SimClock
 from firmware.platform.store import Store, FileBackend

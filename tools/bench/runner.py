@@ -388,7 +388,8 @@ class Runner:
     def state(self):
         if self.alive:
             st = self._ctrl("state")
-            if st is not None:
+            # a board answers "not on this board: state" (control.BENCH_OPS)
+            if st is not None and "error" not in st:
                 # true scenario time, and how far the meter's clock is from it
                 st["bench"] = {"now": self.now,
                                "clock_offset": st["meter"]["clock"] - self.now}
