@@ -11,6 +11,7 @@ from conftest import Bench
 from tools import gbcs_host as G
 from firmware.gbcs import keystore as K
 from firmware.gbcs import core
+from firmware import vboard as V
 
 RTDS = "/work/shared/vectors/rtds/"
 V184 = "/work/shared/vectors/gbcs-18.4.json"
@@ -49,7 +50,7 @@ def _fresh_counters(m):
 
 
 def _snapshot(m):
-    s = m.state()
+    s = V.state(m)
     for k in ("Alerts", "Logs"):      # what a rejected command records
         s["meter"].pop(k, None)
     return json.dumps(s, sort_keys=True, default=str)
