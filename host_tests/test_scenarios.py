@@ -180,17 +180,22 @@ def wireshark_zcl_view(pcap):
     import shutil
     import subprocess
     import xml.etree.ElementTree as ET
+    # gbcs_message: Wireshark's GBCS dissector, which takes the Data of a
+    # Tunneling Transfer Data (GBCS §10.2.2); its fields cover those octets
     p = subprocess.run([shutil.which("tshark"), "-n", "-r", pcap, "-T", "pdml",
-                        "-J", "zbee_zcl data"], capture_output=True, text=True, timeout=300)
+                        "-J", "zbee_zcl gbcs_message data"], capture_output=True, text=True,
+                       timeout=300)
     assert p.returncode == 0, p.stderr
     cmd_field = re.compile(r"\.cmd(\.srv_(rx|tx))?\.id$")        # zbee_zcl.cmd.id, *.srv_tx.id
     cmd_name = re.compile(r"^Command: (.*) \(0x[0-9A-Fa-f]+\)$")
     view = {}
     for number, packet in enumerate(ET.fromstring(p.stdout).iter("packet"), 1):
-        zcl, extra = None, 0
+        zcl, extra, sub = None, 0, []
         for proto in packet.findall("proto"):
             if proto.get("name") == "zbee_zcl":
                 zcl = proto
+            elif proto.get("name") == "gbcs_message":
+                sub.append(proto)
             elif proto.get("name") == "data":                    # bytes handed on undissected
                 extra += int(proto.get("size"))
         if zcl is None:
@@ -203,7 +208,7 @@ def wireshark_zcl_view(pcap):
                 break
         start, size = int(zcl.get("pos")), int(zcl.get("size"))
         covered = set()
-        for f in zcl.iter("field"):
+        for f in [f for p in [zcl] + sub for f in p.iter("field")]:
             if f.find("field") is None and f.get("size"):        # leaves: the dissected values
                 covered.update(range(int(f.get("pos")), int(f.get("pos")) + int(f.get("size"))))
         left = [o - start for o in range(start, start + size) if o not in covered]

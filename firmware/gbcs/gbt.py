@@ -202,7 +202,7 @@ class Gbt:
         if dn == 0:
             self._control(b, ack, bc & 0x3F, now)
             return CONTROL
-        key = bytes(b[2:11]) + bytes(b[12:29]) + bytes(b[31:33])
+        key = bytes(b[2:11]) + bytes(b[12:20]) + bytes(b[21:29]) + bytes(b[31:33])
         if key != self.key:              # a new series (or one begun before a power cut)
             self._drop_in()
             self.key = key
