@@ -146,6 +146,7 @@ class Tunneling(Cluster):
         self.queue = []            # messages waiting for a tunnel (tunnel_send)
         self.dropped = 0           # queued messages lost to a full queue
         self.errors = 0            # TransferDataError sent
+        self.unsent = 0            # messages too large for the tunnel and GBT
         self.frag = None           # Defrag, made at the first fragment
         self.gbt = None            # gbcs/gbt.Gbt, made at the first GBT message
         self._cur = None           # the tunnel the message being handled came through
@@ -301,9 +302,14 @@ class Tunneling(Cluster):
         c = self._cur
         self._cur = t
         try:
-            return self._gbt().send_message(m, self.app.clock.now())
+            if self._gbt().send_message(m, self.app.clock.now()):
+                return True
+        except ValueError:       # no Grouping Header to route the series by
+            pass
         finally:
             self._cur = c
+        self.unsent += 1         # larger than GBT_MAX_OUT blocks, or not GBCS
+        return False
 
     def _transfer(self, t, data):
         """A server-to-client TransferData to tunnel t, APS-fragmented when
