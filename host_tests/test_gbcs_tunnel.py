@@ -46,13 +46,14 @@ def transfer(bench, tid, data, src=HUB, ep=1, secured=True):
 def whole(bench, frames):
     """The meter's frames with its APS fragments reassembled (each fragment
     checked against the link's frame budget)."""
-    d = Defrag(4096)
+    d = Defrag(bytearray(4096))
     out = []
     for f in frames:
         if f.frag:
             assert len(f.payload) + 2 <= bench.meter.zcl.limit(True)
             w = d.add(f)
             if w is not None:
+                w.payload = bytes(w.payload)          # the region is reused
                 out.append(w)
         else:
             assert len(f.payload) <= bench.meter.zcl.limit(True)
@@ -319,3 +320,28 @@ def test_a_tunnel_slot_wakes_the_meter_only_when_due(bench):
     assert t.tunnels
     bench.tick(1)
     assert not t.tunnels and t.next_due() == 0xFFFFFFFF
+
+
+# -- both runtimes (host_tests/mp/tunnel_gbt.py) ----------------------------------------------
+def test_tunnel_and_gbt_same_on_both_runtimes(tmp_path):
+    from runtimes import run_script
+    (tmp_path / "c").mkdir()
+    (tmp_path / "m").mkdir()
+    cpy = run_script("cpython", "tunnel_gbt.py", str(tmp_path / "c"))
+    mpy = run_script("micropython", "tunnel_gbt.py", str(tmp_path / "m"), preload="firmware.meter")
+    assert "calls [3986]" in cpy and "errors 0 0" in cpy, cpy
+    assert "oversized [1, 3, 7, 15, 0, 0, 0, 0, 0, 0, 0, 0]" in cpy, cpy
+    assert mpy == cpy
+
+
+def test_gbt_heap_bounded_on_micropython(tmp_path):
+    """On the board-sized heap: a maximal series and its 1402-octet answer
+    leave the GBT reassembly region (4596 octets, allocated once at the
+    first GBT message), the GBT module and its state behind, and a 12-block
+    series the meter refuses afterwards leaves nothing: no growing buffer."""
+    from runtimes import run_script
+    out = run_script("micropython", "tunnel_gbt.py", str(tmp_path), "heap",
+                     preload="firmware.meter")
+    kept = {l.split()[3]: int(l.split()[-1]) for l in out.splitlines() if l.startswith("heap kept")}
+    assert 4596 <= kept["a"] < 4596 + 3072 and kept["an"] < 512, out
+    assert "calls [3986]" in out and "errors 0 0" in out, out

@@ -71,7 +71,7 @@ class Hub:
         self.drlc_reports = []        # [{"t", "id", "status"}] as the meter reported
         self.scheduled_requests = 0
         self.tunnel_at_join = False   # True: adoption() opens the GBCS tunnel too
-        self.defrag = Defrag(4096)    # APS fragments from the meter (Tunneling)
+        self.defrag = Defrag(bytearray(4096))    # APS fragments from the meter (Tunneling)
         # the tunnel client (GBCS §10.2.2.1, the CHF's side): the tunnel id,
         # the GBCS messages the meter sent through it (hex), TransferDataError
         # statuses, GBT acks / resend requests from the meter, the blocks

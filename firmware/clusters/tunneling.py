@@ -31,6 +31,7 @@
 # region allocated once (Defrag). The HAN link delivers in order, so APS
 # block acknowledgements are not modelled: a fragment out of order drops the
 # message (the sender retries at its layer: GBT resend, the CHF's retry).
+import gc
 import struct
 
 from ..compat import const
@@ -56,16 +57,17 @@ TD_OVERFLOW = const(2)
 _FC_TO_CLIENT = const(0x19)      # cluster specific, server to client, no default response
 _CMD_TRANSFER_DATA = const(0x01)
 _FRAG_MAX = const(1600)          # reassembled ZCL frame: a 1500-octet TransferData and headers
+_GBT_IN = const(4596)            # gbcs/gbt.py IN_MAX: a GBT series' reassembly
 
 
 class Defrag:
     """APS fragment reassembly into one preallocated region (ZigBee PRO
-    §2.2.8.4.5): complete() gives the whole payload once the last block of
-    the series has arrived in order, None before; an out-of-order block, a
+    §2.2.8.4.5): add() gives the whole message (its payload a view of the
+    region) once the last block of the series has arrived in order, None before; an out-of-order block, a
     new first block or an overflow drops what was held."""
 
-    def __init__(self, size=_FRAG_MAX):
-        self.buf = bytearray(size)
+    def __init__(self, buf):
+        self.buf = buf
         self.n = 0            # blocks in the series (0: none under way)
         self.i = 0            # next block index expected
         self.len = 0
@@ -94,8 +96,10 @@ class Defrag:
         if self.i < self.n:
             return None
         self.n = 0
+        # a view of the region, valid until the next fragment (no copy of
+        # up to 1.5 KB: the meter handles the message before the next one)
         return A.Aps(msg.src, msg.src_ep, msg.dst, msg.dst_ep, msg.profile, msg.cluster,
-                     bytes(self.buf[:self.len]), msg.secured)
+                     memoryview(self.buf)[:self.len], msg.secured)
 
 
 def fragments(msg, room):
@@ -147,8 +151,13 @@ class Tunneling(Cluster):
         self.dropped = 0           # queued messages lost to a full queue
         self.errors = 0            # TransferDataError sent
         self.unsent = 0            # messages too large for the tunnel and GBT
-        self.frag = None           # Defrag, made at the first fragment
+        self.frag = None           # Defrag, made with the region
         self.gbt = None            # gbcs/gbt.Gbt, made at the first GBT message
+        # two regions, each allocated once and never grown: APS reassembly
+        # (1600 octets) when the first tunnel opens (at join, the heap still
+        # whole) or at boot with a saved tunnel; GBT reassembly (4596) at the
+        # first GBT message
+        self.nomem = 0
         self._cur = None           # the tunnel the message being handled came through
         r = app.store.load(_TUNNEL_KEY)
         try:
@@ -161,6 +170,20 @@ class Tunneling(Cluster):
                     self.tunnels.append([tid, a, ep, mx, app.clock.mono()])
         except ValueError:
             del self.tunnels[:]       # an unreadable record: no tunnel; the hub re-requests
+        if self.tunnels:
+            self._region()
+
+    def _region(self):
+        """The APS reassembly region (None if the heap has no such block:
+        long messages are then dropped, counted in nomem, and the meter
+        carries on)."""
+        if self.frag is None:
+            try:
+                self.frag = Defrag(bytearray(_FRAG_MAX))
+            except MemoryError:
+                self.nomem += 1
+                return None
+        return self.frag
 
     def _save(self):
         b = bytearray(3 + 7 * len(self.tunnels))
@@ -200,6 +223,7 @@ class Tunneling(Cluster):
                     self.next_id = self.next_id % 0xFFFE + 1
                     self.tunnels.append(t)
             if t is not None:
+                self._region()
                 t[3] = min(f["MaximumIncomingTransferSize"], _MAX_IN)
                 t[4] = mono
                 self._save()
@@ -257,6 +281,8 @@ class Tunneling(Cluster):
         through the tunnel it came by."""
         if len(data) > 1 and data[0] == 0xDD and data[1] == 0x09:
             g = self._gbt()
+            if g is None:
+                return
             try:
                 m = g.receive(data, self.app.clock.mono(), self.app.clock.now())
             except ValueError:
@@ -275,7 +301,11 @@ class Tunneling(Cluster):
     def _gbt(self):
         if self.gbt is None:
             from ..gbcs.gbt import Gbt          # lazily: most meters never see GBT
-            self.gbt = Gbt(self.app.store, self._gbt_send)
+            gc.collect()                       # its region: from a collected heap
+            try:
+                self.gbt = Gbt(self.app.store, self._gbt_send, bytearray(_GBT_IN))
+            except MemoryError:
+                self.nomem += 1
         return self.gbt
 
     def _gbt_send(self, b):
@@ -302,7 +332,8 @@ class Tunneling(Cluster):
         c = self._cur
         self._cur = t
         try:
-            if self._gbt().send_message(m, self.app.clock.now()):
+            g = self._gbt()
+            if g is not None and g.send_message(m, self.app.clock.now()):
                 return True
         except ValueError:       # no Grouping Header to route the series by
             pass
@@ -332,8 +363,8 @@ class Tunneling(Cluster):
 
     def defrag(self, msg):
         """An APS fragment from the link: the whole message when complete."""
-        if self.frag is None:
-            self.frag = Defrag()
+        if self._region() is None:
+            return None
         return self.frag.add(msg)
 
     # -- time ------------------------------------------------------------------

@@ -8,12 +8,16 @@
 # block-control: b7 last block, b6 streaming, b5..0 the window.
 #
 # Incoming (the meter is GBT Recipient of a command series, window 6):
-# blocks are written to one flash file at fixed offsets ((n-1) * 1149), the
+# blocks are copied into ONE region allocated once (IN_MAX octets, given by
+# the Tunneling cluster, which allocates it when the first tunnel opens,
+# while the heap is still whole) at fixed offsets ((n-1) * 1149); the
 # series' state is a few integers (a bitmask of the blocks held), so nothing
 # grows with the series; nothing is processed (§6) until the last block and
-# every lower one are held (§7.2.11.4), then the message is read back once.
-# A series of more than MAX_IN_BLOCKS blocks (4: 4596 octets; the largest
-# RTDS command, CS02b, is 3986) is refused: none of it is stored. A block
+# every lower one are held (§7.2.11.4), then the message is handed over as
+# a view of the region (no copy: on the unix port's heap a 4 KB block is
+# rarely free). A series of more than MAX_IN_BLOCKS blocks (4: 4596 octets;
+# the largest RTDS command, CS02b, is 3986 in the issue's set, 1894 in the
+# visible vectors) is refused: nothing beyond the region is stored. A block
 # number that is an integer multiple of the window is acknowledged; at the
 # last block (or at a window multiple) every missing lower block gets its
 # own Request Block Resend. §7.2.11.4 has the Recipient Block Number Ack of
@@ -42,10 +46,10 @@ _BLOCK = const(1149)
 _WIN_CMD = const(6)
 _WIN_RSP = const(63)
 MAX_IN_BLOCKS = const(4)
+IN_MAX = const(4596)          # MAX_IN_BLOCKS * 1149: the reassembly region
 MAX_OUT_BLOCKS = const(4)
 _DISCARD_S = const(3600)
 _KEEP_S = const(86400)
-_IN_FILE = "gbt_in.bin"
 _OUT_FILE = "gbt_out.bin"
 _OUT_KEY = "gbt_out"
 _NEVER = 0xFFFFFFFF
@@ -159,9 +163,10 @@ def grouping_fields(m):
 class Gbt:
     """The meter's GBT state: one incoming and one outgoing series."""
 
-    def __init__(self, store, send):
+    def __init__(self, store, send, buf):
         self.store = store
         self.be = store.backend
+        self.buf = buf            # the reassembly region (IN_MAX octets, allocated once)
         self.send = send          # send(bytes): one TransferData on the tunnel
         # incoming series: its routing header's fields as received
         # (transaction id, originator, recipient, message code: key), the
@@ -196,7 +201,7 @@ class Gbt:
 
     def receive(self, b, mono, now):
         """One GBT Message from the tunnel: the whole Remote Party Message
-        (bytes) once the series is complete, else PENDING, REFUSED or
+        (a memoryview of the region) once the series is complete, else PENDING, REFUSED or
         CONTROL. Raises ValueError for what is not a GBT Message."""
         bc, bn, ack, d, dn = parse(b)
         if dn == 0:
@@ -219,19 +224,16 @@ class Gbt:
             self.last_len = dn
         bit = 1 << (bn - 1)
         if not self.have & bit:          # a repeated block is written once
-            self.be.write_at(_IN_FILE, (bn - 1) * _BLOCK, memoryview(b)[d:d + dn])
+            o = (bn - 1) * _BLOCK
+            self.buf[o:o + dn] = memoryview(b)[d:d + dn]
             self.have |= bit
         if self.resend_at >= 0:
             self.resend_at = mono        # the resend was answered: the 60 minutes start again
         n = self.last
         if n and self.have == (1 << n) - 1:
             total = (n - 1) * _BLOCK + self.last_len
-            msg = bytearray(total)
-            for i in range(n):
-                k = _BLOCK if i < n - 1 else self.last_len
-                msg[i * _BLOCK:i * _BLOCK + k] = self.be.read_at(_IN_FILE, i * _BLOCK, k)
             self._drop_in()
-            return msg
+            return memoryview(self.buf)[:total]     # valid until the next series' block
         win = bc & 0x3F or _WIN_CMD
         if bn == n or bn % win == 0:
             top = n or bn

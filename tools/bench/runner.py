@@ -86,6 +86,7 @@ class Runner:
                     self.failures.append("t=%d: %s" % (utc, why))
                 whole = self.hub.defrag.add(msg)
                 if whole is not None:
+                    whole.payload = bytes(whole.payload)      # the region is reused
                     self._record_whole(direction, utc, whole)
             return
         why = self.hub.check_size(msg) if direction == "out" else None
