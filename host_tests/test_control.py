@@ -133,6 +133,8 @@ ACTION_OPS = {
     "prepay": {"prepay", "sync"},
     "ui": {"ui", "sync"},
     "topup": {"ui", "sync"},
+    "tunnel": {"sync"},
+    "gbcs": {"sync"},
 }
 
 
