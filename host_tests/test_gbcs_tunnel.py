@@ -342,6 +342,8 @@ def test_gbt_heap_bounded_on_micropython(tmp_path):
     from runtimes import run_script
     out = run_script("micropython", "tunnel_gbt.py", str(tmp_path), "heap",
                      preload="firmware.meter")
-    kept = {l.split()[3]: int(l.split()[-1]) for l in out.splitlines() if l.startswith("heap kept")}
+    kept = {l.split()[3]: int(l.split()[-1]) for l in out.splitlines()
+            if l.startswith("heap kept")}
     assert 4596 <= kept["a"] < 4596 + 3072 and kept["an"] < 512, out
+    assert "heap_lock ticks with a tunnel and a pending series ok" in out, out
     assert "calls [3986]" in out and "errors 0 0" in out, out

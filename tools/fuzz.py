@@ -793,7 +793,7 @@ class Generator:
         (the fragments possibly mutated too): one input of several frames."""
         rng = self.rng
         n = rng.choice((1, 2, 4, 5, 12))
-        size = rng.randint(max(1, (n - 1) * 1149 + 1), n * 1149) if n > 1 else rng.randint(40, 1200)
+        size = rng.randint((n - 1) * 1149 + 1, n * 1149) if n > 1 else rng.randint(40, 1200)
         hdr = bytes([1]) + bytes(7) + bytes([rng.randrange(4)]) + bytes.fromhex(
             "90B3D51F3001000000DB1234567890A00100")
         bn = rng.randint(1, n)

@@ -63,8 +63,9 @@ _GBT_IN = const(4596)            # gbcs/gbt.py IN_MAX: a GBT series' reassembly
 class Defrag:
     """APS fragment reassembly into one preallocated region (ZigBee PRO
     §2.2.8.4.5): add() gives the whole message (its payload a view of the
-    region) once the last block of the series has arrived in order, None before; an out-of-order block, a
-    new first block or an overflow drops what was held."""
+    region) once the last block of the series has arrived in order, None
+    before; an out-of-order block, a new first block or an overflow drops
+    what was held."""
 
     def __init__(self, buf):
         self.buf = buf

@@ -179,18 +179,20 @@ class Gbt:
         self.last_len = 0
         self.rbn = 0
         self.resend_at = -1
+        self.next_due = _NEVER
         self.refused = 0          # series refused (too large or malformed blocks)
-        self.out = None           # outgoing: [hdr, blocks, last length, sent UTC, ack from recipient]
+        # outgoing: [hdr, blocks, last length, sent UTC, highest block number from the recipient]
+        self.out = None
         self._load_out()
 
     # -- incoming ------------------------------------------------------------
-    @property
-    def next_due(self):
-        """Monotonic second the incoming series is discarded (NEVER: none)."""
-        return _NEVER if self.resend_at < 0 else self.resend_at + _DISCARD_S
+    def _asked(self, mono):
+        """A Request Block Resend went out, or was answered, at mono."""
+        self.resend_at = mono
+        self.next_due = mono + _DISCARD_S    # an attribute: the tick reads it, allocation-free
 
     def due(self, mono):
-        if self.resend_at >= 0 and mono >= self.resend_at + _DISCARD_S:
+        if self.resend_at >= 0 and mono >= self.next_due:
             self._drop_in()
 
     def _drop_in(self):
@@ -198,6 +200,7 @@ class Gbt:
         self.have = 0
         self.last = 0
         self.resend_at = -1
+        self.next_due = _NEVER       # monotonic second the series is discarded (NEVER: none)
 
     def receive(self, b, mono, now):
         """One GBT Message from the tunnel: the whole Remote Party Message
@@ -228,7 +231,7 @@ class Gbt:
             self.buf[o:o + dn] = memoryview(b)[d:d + dn]
             self.have |= bit
         if self.resend_at >= 0:
-            self.resend_at = mono        # the resend was answered: the 60 minutes start again
+            self._asked(mono)            # the resend was answered: the 60 minutes start again
         n = self.last
         if n and self.have == (1 << n) - 1:
             total = (n - 1) * _BLOCK + self.last_len
@@ -243,7 +246,7 @@ class Gbt:
                     gaps = True           # Request Block Resend, one per missing block
                     self._reply(1, m - 1)
             if gaps:
-                self.resend_at = mono
+                self._asked(mono)
             elif bn % win == 0:
                 self._reply(win, bn)      # Acknowledgement: the highest block held
         return PENDING

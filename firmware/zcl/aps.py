@@ -56,9 +56,9 @@ class Aps:
         memoryview of what was written."""
         o = HDR_LEN
         fr = self.frag
-        struct.pack_into(_FMT, out, 0, (_F_SECURED if self.secured else 0) | (_F_FRAG if fr else 0),
-                         self.src, self.src_ep, self.dst, self.dst_ep,
-                         self.profile, self.cluster)
+        struct.pack_into(_FMT, out, 0,
+                         (_F_SECURED if self.secured else 0) | (_F_FRAG if fr else 0),
+                         self.src, self.src_ep, self.dst, self.dst_ep, self.profile, self.cluster)
         if fr:
             out[o] = fr >> 8
             out[o + 1] = fr & 0xFF

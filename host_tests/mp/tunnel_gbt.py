@@ -109,6 +109,21 @@ def main():
     print("block3", r.transfer(block(3986, 1, 3)))
     print("block4", r.transfer(block(3986, 1, 4)))
     print("calls", r.calls)
+    if HEAP:    # the tick with a tunnel open and a series waiting for a resend: no allocation
+        import micropython
+        for _ in range(60):       # warm-up: the boot's time request, the first tariff change
+            r.clock.advance(1)
+            r.m.tick()
+        del r.out[:]
+        gc.collect()
+        micropython.heap_lock()
+        try:
+            for _ in range(120):
+                r.clock.advance(1)
+                r.m.tick()
+            print("heap_lock ticks with a tunnel and a pending series ok")
+        finally:
+            micropython.heap_unlock()
     print("block2", r.transfer(block(3986, 1, 2)))
     if HEAP:
         gc.collect()

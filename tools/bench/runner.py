@@ -451,7 +451,7 @@ class Runner:
             msg = bytes.fromhex(open(_rtds_path(v["rtds"])).read().strip())
         else:
             msg = _build_gbcs(v["build"])
-        if h.tunnel["id"] is None:        # the CHF opens a tunnel when it has a message (§10.2.2.1)
+        if h.tunnel["id"] is None:   # the CHF opens one when it has a message (§10.2.2.1)
             self.send(h.request_tunnel())
         n0 = len(h.tunnel["received"])
         h.gbt_skip = list(v.get("skip", []))
