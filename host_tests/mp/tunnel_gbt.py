@@ -70,6 +70,9 @@ class Rig:
 
     def answer(self, buf):
         self.calls.append(len(buf))
+        if HEAP:      # the peak: the whole series handed over, its frames in flight
+            gc.collect()
+            self.peak = gc.mem_free()
         return RSP
 
     def send(self, cmd, payload):
@@ -127,6 +130,7 @@ def main():
     print("block2", r.transfer(block(3986, 1, 2)))
     if HEAP:
         gc.collect()
+        print("heap in use at the hand-over of a maximal series", free0 - r.peak)
         print("heap kept after a series and its response", free0 - gc.mem_free())
     print("calls", r.calls)
     hdr = bytes(RSP[2:11]) + SUP + DEV + b"\x01\x00"
