@@ -105,7 +105,7 @@ from firmware.clusters.drlc_client import DrlcClient
 from firmware.clusters.price import Price
 from firmware.clusters.calendar import CalendarServer
 from firmware.clusters.prepayment import Prepayment
-from firmware.clusters.tunneling import Tunneling, fragments
+from firmware.clusters.tunneling import Tunneling
 from firmware.gbcs import gbt as GBT
 from firmware.platform.store import Store, FileBackend
 from tools import zcl_host as Z
@@ -379,7 +379,7 @@ def _step_frames(hub, st):
         hub.tunnel["id"] = 1
         out = []
         for m in hub.gbcs(bytes.fromhex(st["gbcs"]["hex"])):
-            out.extend(fragments(m, 67))
+            out.extend(GBT.fragments(m, 67))
         return out
     return []
 
@@ -822,7 +822,7 @@ class Generator:
         tid = 1 if rng.random() < 0.9 else rng.randrange(65536)
         pl = header(FC_NO_DEFAULT_RSP if rng.random() < 0.5 else 0, self.next_seq(), 0x02) + \
             struct.pack("<H", tid) + bytes(msg)
-        frs = list(fragments(aps(Tunneling.ID, pl), 67))
+        frs = list(GBT.fragments(aps(Tunneling.ID, pl), 67))
         if len(frs) > 1 and rng.random() < 0.25:
             k = rng.random()
             i = rng.randrange(len(frs))

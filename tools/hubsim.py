@@ -12,7 +12,7 @@ from firmware.zcl.status import DecodeError
 from firmware.zcl.engine import frame_limit, RELAYS_DEFAULT
 from tools import zcl_host as Z
 from firmware.clusters.drlc_client import DrlcClient
-from firmware.clusters.tunneling import Tunneling, Defrag, fragments
+from firmware.clusters.tunneling import Tunneling, Defrag
 from firmware.gbcs import gbt as G
 
 DRLC_STATUS = {

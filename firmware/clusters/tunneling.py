@@ -31,7 +31,6 @@
 # region allocated once (Defrag). The HAN link delivers in order, so APS
 # block acknowledgements are not modelled: a fragment out of order drops the
 # message (the sender retries at its layer: GBT resend, the CHF's retry).
-import gc
 import struct
 
 from ..compat import const
@@ -42,6 +41,7 @@ _GB_HGRP = const(6)
 _MAX_IN = const(1500)            # MaximumIncomingTransferSize, GBCS §10.2.2
 _N_TUNNELS = const(2)
 _QUEUE = const(4)
+_GBT_IN = const(4596)            # gbcs/gbt.py IN_MAX
 _TUNNEL_KEY = "tunnel"
 _NEVER = 0xFFFFFFFF
 # RequestTunnelResponse TunnelStatus (ZSE D.6.2.4.1)
@@ -54,10 +54,7 @@ ST_FLOW_CONTROL = const(4)
 TD_NO_SUCH_TUNNEL = const(0)
 TD_WRONG_DEVICE = const(1)
 TD_OVERFLOW = const(2)
-_FC_TO_CLIENT = const(0x19)      # cluster specific, server to client, no default response
-_CMD_TRANSFER_DATA = const(0x01)
 _FRAG_MAX = const(1600)          # reassembled ZCL frame: a 1500-octet TransferData and headers
-_GBT_IN = const(4596)            # gbcs/gbt.py IN_MAX: a GBT series' reassembly
 
 
 class Defrag:
@@ -103,19 +100,6 @@ class Defrag:
                      memoryview(self.buf)[:self.len], msg.secured)
 
 
-def fragments(msg, room):
-    """The APS fragments of msg, each with at most room - 2 payload octets
-    (the 2-octet APS extended header counts against the frame)."""
-    p = msg.payload
-    k = room - 2
-    n = (len(p) + k - 1) // k
-    for i in range(n):
-        f = A.Aps(msg.src, msg.src_ep, msg.dst, msg.dst_ep, msg.profile, msg.cluster,
-                  p[i * k:(i + 1) * k], msg.secured)
-        f.frag = (0x100 | n) if i == 0 else (0x200 | i)
-        yield f
-
-
 class Tunneling(Cluster):
     ID = 0x0704
     NAME = "Tunneling"
@@ -152,12 +136,13 @@ class Tunneling(Cluster):
         self.dropped = 0           # queued messages lost to a full queue
         self.errors = 0            # TransferDataError sent
         self.unsent = 0            # messages too large for the tunnel and GBT
-        self.frag = None           # Defrag, made with the region
+        self.frag = None           # Defrag
         self.gbt = None            # gbcs/gbt.Gbt, made at the first GBT message
-        # two regions, each allocated once and never grown: APS reassembly
-        # (1600 octets) when the first tunnel opens (at join, the heap still
-        # whole) or at boot with a saved tunnel; GBT reassembly (4596) at the
-        # first GBT message
+        # two regions, each allocated once and never grown, when the first
+        # tunnel opens (at join, the heap still whole) or at boot with a
+        # saved tunnel: APS reassembly (1600 octets, Defrag) and GBT
+        # reassembly (4596, gbcs/gbt.py IN_MAX)
+        self.gbt_buf = None
         self.nomem = 0
         self._cur = None           # the tunnel the message being handled came through
         r = app.store.load(_TUNNEL_KEY)
@@ -175,15 +160,16 @@ class Tunneling(Cluster):
             self._region()
 
     def _region(self):
-        """The APS reassembly region (None if the heap has no such block:
-        long messages are then dropped, counted in nomem, and the meter
-        carries on)."""
-        if self.frag is None:
-            try:
+        """The APS reassembly region, and the GBT one with it (None if the
+        heap has no such block: long messages are then dropped, counted in
+        nomem, and the meter carries on; the next need tries again)."""
+        try:
+            if self.frag is None:
                 self.frag = Defrag(bytearray(_FRAG_MAX))
-            except MemoryError:
-                self.nomem += 1
-                return None
+            if self.gbt_buf is None:
+                self.gbt_buf = bytearray(_GBT_IN)
+        except MemoryError:
+            self.nomem += 1
         return self.frag
 
     def _save(self):
@@ -230,9 +216,10 @@ class Tunneling(Cluster):
                 self._save()
         self.reply(req, "RequestTunnelResponse",
                    (t[0] if t else 0xFFFF, st, _MAX_IN))
-        if t is not None:
+        if t is not None and self.queue:
+            from ..gbcs import gbt
             while self.queue:              # what waited for a tunnel
-                self._send(t, self.queue.pop(0))
+                gbt.send(self, t, self.queue.pop(0))
 
     def on_CloseTunnel(self, req, f):
         t = self._find(f["TunnelID"])
@@ -274,45 +261,11 @@ class Tunneling(Cluster):
         p = ((0xFFFF, _GB_HGRP),) if f["ProtocolOffset"] == 0 else ()
         self.reply(req, "SupportedTunnelProtocolsResponse", (True, len(p), p))
 
-    # -- messages --------------------------------------------------------------
+    # -- messages (the work is in gbcs/gbt.py, imported when first needed) -----
     def message(self, data):
-        """One TransferData's Data: a GBT Message (`DD 09`) goes to the GBT
-        reassembly; a whole GBCS message (`DD 00`, `DF`) or a completed
-        series to the GBCS layer (app.gbcs_message), whose answer goes back
-        through the tunnel it came by."""
-        if len(data) > 1 and data[0] == 0xDD and data[1] == 0x09:
-            g = self._gbt()
-            if g is None:
-                return
-            try:
-                m = g.receive(data, self.app.clock.mono(), self.app.clock.now())
-            except ValueError:
-                return
-            if isinstance(m, int):
-                return
-            data = m
-        elif not data or not (data[0] == 0xDF or (data[0] == 0xDD and len(data) > 1
-                                                   and data[1] == 0)):
-            return              # not a GBCS message: nothing to answer (§10.2.2)
-        h = getattr(self.app, "gbcs_message", None)
-        rsp = h(data) if h is not None else None
-        if rsp:
-            self.send_message(rsp)
-
-    def _gbt(self):
-        if self.gbt is None:
-            from ..gbcs.gbt import Gbt          # lazily: most meters never see GBT
-            gc.collect()                       # its region: from a collected heap
-            try:
-                self.gbt = Gbt(self.app.store, self._gbt_send, bytearray(_GBT_IN))
-            except MemoryError:
-                self.nomem += 1
-        return self.gbt
-
-    def _gbt_send(self, b):
-        t = self._cur or (self.tunnels[0] if self.tunnels else None)
-        if t is not None:
-            self._transfer(t, b)
+        """One TransferData's Data to the GBCS side (gbt.deliver)."""
+        from ..gbcs import gbt
+        gbt.deliver(self, data)
 
     def send_message(self, m):
         """Send a GBCS message to the tunnel it answers (or the first open
@@ -324,43 +277,8 @@ class Tunneling(Cluster):
                 self.dropped += 1
             self.queue.append(bytes(m))
             return False
-        return self._send(t, m)
-
-    def _send(self, t, m):
-        if len(m) <= 1200 and len(m) <= t[3]:
-            self._transfer(t, m)
-            return True
-        c = self._cur
-        self._cur = t
-        try:
-            g = self._gbt()
-            if g is not None and g.send_message(m, self.app.clock.now()):
-                return True
-        except ValueError:       # no Grouping Header to route the series by
-            pass
-        finally:
-            self._cur = c
-        self.unsent += 1         # larger than GBT_MAX_OUT blocks, or not GBCS
-        return False
-
-    def _transfer(self, t, data):
-        """A server-to-client TransferData to tunnel t, APS-fragmented when
-        it is longer than one frame (module comment)."""
-        z = self.app.zcl
-        b = bytearray(5 + len(data))
-        b[0] = _FC_TO_CLIENT
-        b[1] = z.next_seq()
-        b[2] = _CMD_TRANSFER_DATA
-        struct.pack_into("<H", b, 3, t[0])
-        b[5:] = data
-        msg = A.Aps(self.app.nwk_addr, self.app.esi_ep, t[1], t[2], A.PROFILE_SE, self.ID,
-                    bytes(b), True)
-        lim = z.limit(True)
-        if len(b) <= lim:
-            self.app.send_aps(msg)
-        else:
-            for f in fragments(msg, lim):
-                self.app.send_aps(f)
+        from ..gbcs import gbt
+        return gbt.send(self, t, m)
 
     def defrag(self, msg):
         """An APS fragment from the link: the whole message when complete."""

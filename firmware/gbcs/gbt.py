@@ -40,6 +40,7 @@
 import struct
 
 from ..compat import const
+from ..zcl import aps as A
 
 _MAX_PDU = const(1200)
 _BLOCK = const(1149)
@@ -53,6 +54,8 @@ _KEEP_S = const(86400)
 _OUT_FILE = "gbt_out.bin"
 _OUT_KEY = "gbt_out"
 _NEVER = 0xFFFFFFFF
+_FC_TO_CLIENT = const(0x19)      # cluster specific, server to client, no default response
+_CMD_TRANSFER_DATA = const(0x01)
 # outcomes of receive() besides a complete message
 PENDING = const(0)        # a block taken, the series not complete
 REFUSED = const(1)        # a series over MAX_IN_BLOCKS or a malformed block: dropped
@@ -316,3 +319,103 @@ class Gbt:
             nb, last, t = struct.unpack_from("<BHI", r, 27)
             if 1 <= nb <= MAX_OUT_BLOCKS and 0 < last <= _BLOCK:
                 self.out = [bytes(r[:27]), nb, last, t, 0]
+
+
+# -- the tunnel side (clusters/tunneling.py calls these; imported when the
+# first GBCS message arrives or leaves, so a meter without tunnel traffic
+# keeps this module out of its heap) ------------------------------------------
+def deliver(tn, data):
+    """One TransferData's Data on tunnel cluster tn (GBCS §10.2.2: the
+    message as it is): a GBT Message (`DD 09`) goes to the reassembly; a
+    whole GBCS message (`DD 00` MAC Header, `DF` general-signing) or a
+    completed series to the GBCS layer (app.gbcs_message), whose answer goes
+    back through the tunnel it came by. Anything else is not answered."""
+    if len(data) > 1 and data[0] == 0xDD and data[1] == 0x09:
+        g = _gbt(tn)
+        if g is None:
+            return
+        clock = tn.app.clock
+        try:
+            m = g.receive(data, clock.mono(), clock.now())
+        except ValueError:
+            return
+        if isinstance(m, int):
+            return
+        data = m
+    elif not data or not (data[0] == 0xDF or (data[0] == 0xDD and len(data) > 1
+                                               and data[1] == 0)):
+        return
+    h = getattr(tn.app, "gbcs_message", None)
+    rsp = h(data) if h is not None else None
+    if rsp:
+        tn.send_message(rsp)
+
+
+def _gbt(tn):
+    """tn's Gbt, made at the first GBT message on the region the tunnel
+    cluster allocated (None when the heap had no such block)."""
+    if tn.gbt is None:
+        tn._region()                      # made when the tunnel opened, or now
+        if tn.gbt_buf is not None:
+            tn.gbt = Gbt(tn.app.store, lambda b: _to_cur(tn, b), tn.gbt_buf)
+    return tn.gbt
+
+
+def _to_cur(tn, b):
+    t = tn._cur or (tn.tunnels[0] if tn.tunnels else None)
+    if t is not None:
+        transfer(tn, t, b)
+
+
+def send(tn, t, m):
+    """A GBCS message to tunnel t: one TransferData up to 1200 octets (and
+    the client's maximum), else a GBT series; False if it cannot go (over
+    MAX_OUT_BLOCKS blocks, no Grouping Header to route a series by, no heap)."""
+    if len(m) <= _MAX_PDU and len(m) <= t[3]:
+        transfer(tn, t, m)
+        return True
+    c = tn._cur
+    tn._cur = t
+    try:
+        g = _gbt(tn)
+        if g is not None and g.send_message(m, tn.app.clock.now()):
+            return True
+    except ValueError:
+        pass
+    finally:
+        tn._cur = c
+    tn.unsent += 1
+    return False
+
+
+def transfer(tn, t, data):
+    """A server-to-client TransferData to tunnel t, APS-fragmented when it
+    is longer than one frame (clusters/tunneling.py, GBT.md)."""
+    app = tn.app
+    z = app.zcl
+    b = bytearray(5 + len(data))
+    b[0] = _FC_TO_CLIENT
+    b[1] = z.next_seq()
+    b[2] = _CMD_TRANSFER_DATA
+    struct.pack_into("<H", b, 3, t[0])
+    b[5:] = data
+    msg = A.Aps(app.nwk_addr, app.esi_ep, t[1], t[2], A.PROFILE_SE, tn.ID, bytes(b), True)
+    lim = z.limit(True)
+    if len(b) <= lim:
+        app.send_aps(msg)
+    else:
+        for f in fragments(msg, lim):
+            app.send_aps(f)
+
+
+def fragments(msg, room):
+    """The APS fragments of msg, each with at most room - 2 payload octets
+    (the 2-octet APS extended header counts against the frame)."""
+    p = msg.payload
+    k = room - 2
+    n = (len(p) + k - 1) // k
+    for i in range(n):
+        f = A.Aps(msg.src, msg.src_ep, msg.dst, msg.dst_ep, msg.profile, msg.cluster,
+                  p[i * k:(i + 1) * k], msg.secured)
+        f.frag = (0x100 | n) if i == 0 else (0x200 | i)
+        yield f

@@ -11,7 +11,7 @@ import binascii
 
 from common import make_meter, store_dir
 from firmware.zcl import aps as A
-from firmware.clusters.tunneling import fragments
+from firmware.gbcs.gbt import fragments
 from firmware.gbcs import gbt as G
 
 DEV = b"\x00\xdb\x12\x34\x56\x78\x90\xa0"

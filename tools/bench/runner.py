@@ -13,7 +13,7 @@ from firmware.zcl import aps as A
 from tools import zcl_host as Z
 from tools.hubsim import Hub
 from firmware.zcl.engine import RELAYS_DEFAULT, frame_limit
-from firmware.clusters.tunneling import fragments
+from firmware.gbcs.gbt import fragments
 from tools.meterlink import MeterLink, MeterDied
 from tools.pcap import PcapWriter
 from tools.bench import scenario as SC
