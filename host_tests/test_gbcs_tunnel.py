@@ -348,3 +348,28 @@ def test_gbt_heap_bounded_on_micropython(tmp_path):
     assert kept["a"] < 3072 and kept["an"] < 512, out
     assert "heap_lock ticks with a tunnel and a pending series ok" in out, out
     assert "calls [3986]" in out and "errors 0 0" in out, out
+
+
+def test_power_cut_at_every_write_of_a_tunnel_record(make_bench):
+    """The tunnel record is a two-slot store record: a cut at any write of
+    a RequestTunnel's save leaves the tunnels before or after it, never a
+    mix, and the meter boots."""
+    from firmware.platform.store import PowerCut
+    probe = make_bench(name="probe")
+    request(probe)
+    w0 = probe.backend.writes
+    request(probe, src=0x5A5A)
+    n = probe.backend.writes - w0
+    assert n >= 2
+    seen = set()
+    for cut in range(1, n + 1):
+        b = make_bench(name="c%d" % cut)
+        request(b)
+        b.backend.cut_after(cut)
+        with pytest.raises(PowerCut):
+            request(b, src=0x5A5A)
+        b.restart()
+        got = [(t[0], t[1]) for t in b.meter.tunneling.tunnels]
+        assert got in ([(1, HUB)], [(1, HUB), (2, 0x5A5A)]), (cut, got)
+        seen.add(len(got))
+    assert 1 in seen
