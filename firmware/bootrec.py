@@ -170,8 +170,9 @@ def decode(m, d):
 def reset(m):
     m.import_wh = m._ws = 0
     m.tariff.unpack_state(bytes(12) + struct.pack("<iIIQQ", -1, 0, 0, 0, 0))  # all zero
-    Account.__init__(m.account, m)
-    Supply.__init__(m.supply, m)
+    a, s = m.account, m.supply        # a new account and supply, wired as they were
+    Account.__init__(a, a._alert, a._scaler, a.keys, a.changed)
+    Supply.__init__(s, s.relay, a, s._alert, s.changed)
     m.relay.set(True)
 
 

@@ -39,7 +39,7 @@ from . import hanlink as L
 from .compat import const, ticks_ms, IS_MICROPYTHON
 from .zcl import aps as A
 from .zcl.status import DecodeError
-from .meter import TariffNoRoom
+from . import commands as C
 
 _REQ_MAX = const(8192)     # longest control request (a tariff document)
 _APS_MAX = const(128)      # an APS header and the longest ZCL frame the meter sends (engine.py)
@@ -274,7 +274,8 @@ class Control:
         now = self.clock.now()
         # ZigBee UTCTime: at most 0xFFFFFFFE (0xFFFFFFFF is its invalid value)
         t = now + _int(req, "offset", -now, 0xFFFFFFFE - now)
-        self.meter.time.supplier_set_clock(t, t, t)
+        from .commands import supplier as CS     # on first use
+        CS.set_clock(self.meter, t)
         return {"now": self.clock.now(), "m": self.clock.mono()}
 
     def op_drlc_opt(self, req):
@@ -286,24 +287,28 @@ class Control:
         eid = req.get("event")
         if eid is not None:
             eid = _int(req, "event", 0, 0xFFFFFFFF)
-        self.meter.drlc.opt(out, eid)
+        from .commands import supplier as CS     # on first use
+        CS.drlc_opt(self.meter, out, eid)
         return {"ok": True}
 
     def op_tariff(self, req):
         # a load the heap cannot hold is refused with the old tariff intact
-        # (Meter.load_tariff); MemoryError here too, should it come from
+        # (commands.load_tariff, NO_ROOM); MemoryError here too, should it come from
         # outside the load itself, so the meter answers and carries on
         try:
-            done = self.meter.load_tariff(req["doc"], req["at"])
-        except (MemoryError, TariffNoRoom):
+            r = C.load_tariff(self.meter, req["doc"], req.get("at"))
+        except MemoryError:
+            r = 3
+        if r == 3:                         # commands NO_ROOM
             gc.collect()
             return {"error": "tariff refused: out of memory", "refused": self.meter.tariff_refused}
-        except (ValueError, KeyError, TypeError, IndexError) as e:
-            return {"error": "tariff rejected: %s" % (e.args[0] if e.args else type(e).__name__)}
-        return {"activated": done, "pending": [[k, at] for k, at in self.meter.tariff.pending()]}
+        if r:
+            return {"error": "tariff rejected: %s" % C.detail}
+        return {"activated": C.detail,
+                "pending": [[k, at] for k, at in self.meter.tariff.pending()]}
 
     def op_prepay(self, req):
-        from .prepay import config
+        from .commands import config
         try:
             return config.apply(self.meter, req["doc"])
         except (ValueError, KeyError, TypeError, IndexError) as e:
@@ -316,7 +321,7 @@ class Control:
             arg = ""
         elif not isinstance(arg, str):
             raise BadRequest("arg")
-        return {"ok": self.meter.ui(code, arg), "last_topup": self.meter.account.last_topup}
+        return {"ok": C.ui(self.meter, code, arg) == 0, "last_topup": self.meter.account.last_topup}
 
     def op_state(self, req):
         gc.collect()
@@ -361,6 +366,7 @@ def _json_parts(v):
         yield "]"
     else:
         yield json.dumps(v)
+
 
 
 # The control ops by name (tools/bench/runner.py and tools/meterlink.py send

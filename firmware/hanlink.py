@@ -42,8 +42,13 @@ IDLE_MS = const(50)        # inter-octet timeout inside a frame (see above)
 # nibble v the table entry v x 0x1021 over GF(2) is (v << 12) ^ (v << 5) ^ v
 # (degree < 16, nothing to reduce). No constant table: a frozen tuple of
 # values >= 0x2000 would hold long ints whose arithmetic allocates on a board.
-def crc16(data, crc=0xFFFF):
-    for b in data:
+# Over data[lo:hi] (hi < 0: to the end) read in place: a slice or memoryview
+# of the frame would allocate, so the check and the encoder allocate nothing.
+def crc16(data, crc=0xFFFF, lo=0, hi=-1):
+    if hi < 0:
+        hi = len(data)
+    for i in range(lo, hi):
+        b = data[i]
         v = (crc >> 12) ^ (b >> 4)
         crc = ((crc << 4) & 0xFFFF) ^ (v << 12) ^ (v << 5) ^ v
         v = (crc >> 12) ^ (b & 0x0F)
@@ -68,9 +73,8 @@ def encode_into(out, ftype, payload):
     out[1] = SOF1
     struct.pack_into("<HB", out, 2, n, ftype)
     out[5:5 + n - 1] = payload
-    mv = memoryview(out)
-    struct.pack_into("<H", out, 4 + n, crc16(mv[2:4 + n]))
-    return mv[:n + 6]
+    struct.pack_into("<H", out, 4 + n, crc16(out, 0xFFFF, 2, 4 + n))
+    return memoryview(out)[:n + 6]
 
 
 class Deframer:
@@ -80,6 +84,7 @@ class Deframer:
     def __init__(self, on_frame):
         self.on_frame = on_frame
         self.buf = bytearray(MAX_LEN + 4)
+        self._mv = memoryview(self.buf)   # a good frame costs only its payload's view
         self.n = 0
         self.state = 0        # 0 hunt SOF0, 1 hunt SOF1, 2 in frame
         self.need = 0
@@ -156,12 +161,11 @@ class Deframer:
             return None
         end = self.need - 2
         crc = buf[end] | (buf[end + 1] << 8)
-        mv = memoryview(buf)
-        if crc16(mv[0:end]) != crc:
+        if crc16(buf, 0xFFFF, 0, end) != crc:
             return self._resync()
         self.state = 0
         self.frames += 1
-        self.on_frame(buf[2], mv[3:end])
+        self.on_frame(buf[2], self._mv[3:end])
         return None
 
     def _resync(self):

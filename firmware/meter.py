@@ -39,6 +39,13 @@
 # register save costs what it did). Reports and responses go out after the
 # commit.
 #
+# Commands and services. Every supplier, network-operator and consumer
+# action (tariff, account, debts, EC, top-up, supply, load limiter, clock,
+# block counters, UI) is a function of commands/ (__init__.py resident,
+# supplier.py on first use), called by the clusters, the bench's control
+# ops and (next) the GBCS use cases; the services the clusters and commands
+# may use of the Meter are listed in commands/__init__.py.
+#
 # Records (store.py load_rec): registers are schema 1 version 1 (version 0:
 # the format-1 store record before schemas, the same layout); the meter's
 # safe state when no slot is readable is described in bootrec.py.
@@ -55,7 +62,7 @@ from .zcl.reporting import Reporting
 from .clusters.basic import Basic
 from .clusters.identify import Identify
 from .clusters.metering import Metering
-from .metering.snapshots import (Snapshots, CAUSE_MODE, CAUSE_TARIFF_INFO, CAUSE_PRICE_MATRIX,
+from .metering.snapshots import (Snapshots, CAUSE_TARIFF_INFO, CAUSE_PRICE_MATRIX,
                                  CAUSE_THRESHOLDS, CAUSE_CALENDAR)
 from .clusters.time_client import TimeClient, NAMES as TIME_STATUS_NAMES
 from .clusters.drlc_client import DrlcClient
@@ -66,13 +73,12 @@ from .platform.hw import AuxSwitches
 from .platform.clock import plausible, rtc_check, DAY, NEVER
 from .metering.profile import Profile
 from .metering.ringlog import SeqLog
-from .tariff.engine import TariffEngine, IMMEDIATE
-from .clusters.prepayment import (Prepayment, SRC_METER, SNAP_GENERAL, SNAP_DEBT_PAYMENT,
-                                  SNAP_MODE)
+from .tariff.engine import TariffEngine
+from .clusters.prepayment import Prepayment, SNAP_GENERAL
 from .prepay.account import Account
 from .prepay.supply import Supply, NAMES as SUPPLY_NAMES, CAUSES as SUPPLY_CAUSES
-from .prepay import utrn as U
 from .prepay import account as AC
+from . import commands as C
 # boot-time persistence (imported with the meter: its objects sit among the
 # modules', not in the construction hole)
 from . import bootrec
@@ -104,9 +110,10 @@ _S_SNAP = const(7)         # scheduled snapshots (metering/snapshots.py)
 _S_DAY = const(8)          # midnight UTC: billing period, prepayment daily read (and profile day)
 _S_REG = const(9)          # the half-hourly register save
 _S_PROFILE = const(10)     # the profile: its half hour closes, then the day (metering/profile.py)
-_S_TUNNEL = const(11)      # tunnel expiry, GBT series discard (clusters/tunneling.py), monotonic
-_N_SLOTS = const(12)
-_MONO = const(0x828)       # bits of the monotonic slots (_S_TIME, _S_REPORT, _S_TUNNEL)
+_S_GBCS = const(11)        # future-dated GBCS commands' alerts, after the account (gbcs/future.py)
+_S_TUNNEL = const(12)      # tunnel expiry, GBT series discard (clusters/tunneling.py), monotonic
+_N_SLOTS = const(13)
+_MONO = const(0x1028)      # bits of the monotonic slots (_S_TIME, _S_REPORT, _S_TUNNEL)
 _WS_PER_WH = const(3600)
 _CAPABILITY = const(0x8E)   # ZDO: FFD, mains, rx-on-when-idle, allocate addr
 _ALERT_LOG = const(16)
@@ -119,19 +126,13 @@ EV_ALERT = const(0x0001)
 EV_CLOCK_SET = const(0x0002)
 _SEC_UNSECURED_FRAME = const(0x0101)
 _PWR_UP = const(0x0201)           # value: the last time the meter is known to have been on
-_SEC_TOPUP_REJECTED = const(0x0102)   # value: reason << 24 | UTRN counter bits (§6.2.4.2)
-_EV_UI_ACTIONED = const(0x8161)       # §16.4: value = UI command code (0x0061 in v0.8.1)
-_EV_UI_NOT_ACTIONED = const(0x8162)
-_EV_HAN_ACTIONED = const(0x8154)      # value = the command (0x0054 in v0.8.1)
-_EV_HAN_NOT_ACTIONED = const(0x8155)
-UI_ACTIVATE_EC = const(0x0002)       # Tbl 16.4 UI command codes
+UI_ACTIVATE_EC = const(0x0002)       # Tbl 16.4 UI command codes (commands.ui)
 UI_ADD_CREDIT = const(0x0005)
 UI_ENABLE_SUPPLY = const(0x000E)
 # log ids of intents, in the order of Meter._logs: event, security, power,
 # snapshots on request, billing period, billing change (snapshots.py
-# _LOG_SNAPSHOTS + log), prepayment top-ups, debts, snapshots (prepayment.py)
-_LOG_TOPUPS = const(6)
-_LOG_DEBTS = const(7)
+# _LOG_SNAPSHOTS + log), prepayment top-ups, debts (commands/), snapshots
+# (prepayment.py)
 _LOG_PP_SNAPS = const(8)
 _SNAP_LOGS = const(0x138)          # bit per log id whose intents are built from the registers
 
@@ -194,7 +195,7 @@ class Meter:
         self._reg_period = -1
         self.alerts = []             # last ALERT_LOG alert codes (also in the event log)
         self.button_presses = 0
-        self.tariff_refused = 0      # tariff loads refused for lack of heap (load_tariff)
+        self.tariff_refused = 0      # tariff loads refused for lack of heap (commands.load_tariff)
         self._dirty = []
         # the atomic operation under way: [held (begin/end), intents (log id,
         # sequence, payload), deferred saves [key, (parts, schema, version,
@@ -223,16 +224,20 @@ class Meter:
         self.drlc.on_start = self._shed
         self.drlc.on_stop = self._restore
         self._shedding = []          # events whose load the aux switches shed
-        self.account = Account(self)
-        self.supply = Supply(self)
+        # the engines get what they use, not the meter (commands/__init__.py header)
+        ev = lambda kind: C.engine_event(self, kind)      # noqa: E731
+        self.account = a = Account(self.alert, lambda: self.tariff.scaler,
+                                   lambda: C.topup_keys(self.cfg), ev)
+        self.supply = Supply(self.relay, a, self.alert, ev)
         self.tariff = TariffEngine(self, self.store, self.account)
         self.prepayment = _register(z, Prepayment(
             self, SeqLog(be, "pp_topups.bin", 10, 29), SeqLog(be, "pp_debts.bin", 10, 13),
             SeqLog(be, "pp_snaps.bin", 31, 32)))
-        self._devices = {}
+        self.devices = {}            # the device log: nwk address -> type (a dict, no method)
         for k, v in cfg["han_devices"].items():
-            self._devices[int(k, 0) if isinstance(k, str) else k] = v
+            self.devices[int(k, 0) if isinstance(k, str) else k] = v
         self._day = -1               # the day (clock.DAY) whose change was last dispatched
+        self.gbcs_due = NEVER        # the earliest future-dated GBCS command (gbcs/future.py)
         self.price = _register(z, Price(self))
         self.calendar = _register(z, CalendarServer(self))
         self.tunneling = _register(z, Tunneling(self))
@@ -256,6 +261,7 @@ class Meter:
             self.clock.set(resume)
         now = self.clock.now()
         self._day = now // DAY
+        self.gbcs_due = _gbcs_due(self.store)
         if elapsed:
             self.tariff.catch_up(elapsed, now)      # standing charge runs while the mains is off
             self.account.catch_up(elapsed, now)
@@ -419,6 +425,11 @@ class Meter:
                 self._commit()
             p = self._reg_period
             return now if now // _REG_PERIOD != p else (p + 1) * _REG_PERIOD
+        if s == _S_GBCS:
+            if run:
+                from .gbcs.future import due
+                due(self, now)
+            return self.gbcs_due
         if s == _S_TUNNEL:
             if run:
                 self.tunneling.due(mono)
@@ -601,32 +612,6 @@ class Meter:
         self.drlc.on_clock_set()
         return True
 
-    def load_tariff(self, doc, at=IMMEDIATE):
-        """Load a tariff document (tariffs/README.md); at is IMMEDIATE,
-        NEVER (cancel pending) or a UTC activation time. Raises ValueError
-        and changes nothing if any part is invalid. A load the heap cannot
-        hold raises TariffNoRoom (a ValueError, "out of memory") and changes
-        nothing either: the old tariff stays in force in RAM and in flash
-        (TariffEngine.stage is all or nothing) and the meter carries on.
-        The load starts from a collected heap (first fit then packs its
-        objects low) and leaves its garbage collected."""
-        gc.collect()
-        try:
-            from .tariff.loader import parts_from_doc      # rare: kept out of the resident heap
-            return self.tariff.stage(parts_from_doc(doc), at, self.clock.now())
-        except MemoryError:
-            self.tariff_refused += 1
-            gc.collect()                                    # the failed load's garbage
-            raise TariffNoRoom("out of memory")
-        finally:
-            gc.collect()
-
-    def reset_block_counters(self):
-        """Block counters to zero on command or change of supplier
-        (§13.3.5.10); the GBCS route calls this, the registers are saved."""
-        self.tariff.reset_block_counters()
-        self.save_registers()
-
     # -- DRLC default application: the auxiliary load-control switches ------------
     def _shed(self, event, reason):
         """Start callback: open every aux switch (GBCS §18.1.1) while any
@@ -655,102 +640,15 @@ class Meter:
         an atomic operation, when it commits."""
         self.save_record(_REG_KEY, None)
 
-    # -- prepayment (prepay/*, clusters/prepayment.py) -------------------------------------
-    def topup_keys(self):
-        c = self.cfg
-        if not (c["ka_priv"] and c["supplier_topup_pub"] and c["entity_id"] and c["supplier_id"]):
-            return None
-        h = _unhex
-        return h(c["ka_priv"]), h(c["supplier_topup_pub"]), h(c["supplier_id"]), h(c["entity_id"])
+    def gbcs_message(self, buf):
+        from .gbcs.core import receive    # GBCS layer, imported on the first message (heap)
+        return receive(self, buf)
 
-    def device_type(self, addr):
-        return self._devices.get(addr)
-
-    def top_up(self, code, source=SRC_METER):
-        """A keyed-in UTRN (§14.6 on the meter, §14.7 from a PPMID):
-        (0, value) when credited, else (reason, 0). Credit, cache entry and
-        registers are saved in one write before anyone is answered, with
-        the top-up, debt and prepayment-snapshot entries and the alerts as
-        one atomic operation."""
-        h = self.begin()
-        now = self.clock.now()
-        acc = self.account
-        try:
-            value = acc.top_up_code(code, U.FLAG_LOCAL, source == SRC_METER)
-        except U.UtrnError as e:
-            r = e.args[0]
-            if r in AC.AL_REJECT:
-                self.alert(AC.AL_REJECT[r])
-                if r != U.OVER_MAX_CREDIT and r != U.OVER_MAX_BALANCE:
-                    self.log(self.security_log, _SEC_TOPUP_REJECTED, r << 24)
-            if source == SRC_METER:
-                self.log(self.event_log, _EV_UI_NOT_ACTIONED, UI_ADD_CREDIT)
-            else:
-                self.log(self.event_log, _EV_HAN_NOT_ACTIONED, 0x070504)
-            acc.last_topup = (r, 0, source, now)
-            self.end(h)
-            return r, 0
-        self.supply.credit_rule(now)             # a sufficient top-up arms at once
-        self.save_registers()
-        acc.last_topup = (0, value, source, now)
-        self.alert(AC.AL_CREDIT_ADDED_LOCALLY)
-        rec = bytearray(29)
-        struct.pack_into("<IiB", rec, 0, now, value, source)
-        c = code.encode() if isinstance(code, str) else bytes(code)
-        rec[9:9 + min(20, len(c))] = c[:20]
-        self.intend(_LOG_TOPUPS, bytes(rec))
-        if acc.share:
-            self.intend(_LOG_DEBTS, struct.pack("<IIBI", now, acc.share, 2, acc.debt[2]))
-            self.prepayment.snapshot(SNAP_DEBT_PAYMENT)
-        self.end(h)
-        return 0, value
-
-    def activate_ec(self):
-        h = self.begin()
-        ok = self.account.activate_ec()
-        if ok:
-            self.supply.ec_activated()
-            self.save_registers()
-        self.end(h)
-        return ok
-
+    # -- prepayment (prepay/*, clusters/prepayment.py; actions in commands/) ---------------
     def ui(self, code, arg=None):
-        """Consumer UI command (Tbl 16.4), logged 0x8161 / 0x8162; one
-        atomic operation with what it changes."""
-        h = self.begin()
-        if code == UI_ACTIVATE_EC:
-            ok = self.activate_ec()
-        elif code == UI_ADD_CREDIT:
-            ok = self.top_up(arg, SRC_METER)[0] == 0
-            self.end(h)
-            return ok                    # top_up logs its own outcome
-        elif code == UI_ENABLE_SUPPLY:
-            ok = self.supply.consumer_enable()
-        else:
-            ok = False
-        self.log(self.event_log, _EV_UI_ACTIONED if ok else _EV_UI_NOT_ACTIONED, code)
-        self.end(h)
-        return ok
-
-    def han_command(self, ok, cmd):
-        self.log(self.event_log, _EV_HAN_ACTIONED if ok else _EV_HAN_NOT_ACTIONED, cmd)
-
-    def account_changed(self):
-        self.save_registers()
-
-    def mode_changed(self):
-        """Payment mode switched: a prepayment snapshot and a Billing Data
-        Log change entry, both with cause 'change of meter mode'. They stay
-        intents until the caller saves the account (every caller does:
-        account_changed), so the whole change -- mode, the rest of the
-        configuration, the entries -- is one atomic operation (the next
-        tick commits them at the latest)."""
-        tx = self._tx
-        h = tx[0]
-        tx[0] = True
-        self.prepayment.snapshot(SNAP_MODE)
-        self.snapshots.change(CAUSE_MODE)
-        tx[0] = h
+        """The button's (and the bench's) consumer UI command: commands.ui;
+        True if actioned."""
+        return C.ui(self, code, arg) == 0
 
     def _tariff_activated(self, mask):
         """A tariff part took effect: the Billing Data Log's change entry
@@ -766,14 +664,6 @@ class Meter:
         # holds the new tariff, so a later outage's standing charge is caught
         # up from after the activation, not from an older save (issue #15.3).
         self._reg_period = -1
-
-    def supply_changed(self):
-        self.save_registers()
-
-    def load_limit_event(self):
-        v = self.metering.values
-        v[0x0606] = min(255, v[0x0606] + 1)
-        self.nv_dirty(self.metering)
 
     # -- persisted attributes ------------------------------------------------------
     def nv_dirty(self, cl):
@@ -951,13 +841,11 @@ def _reserve():
         return None          # a heap already too scattered: go without
 
 
-class TariffNoRoom(ValueError):
-    """A tariff load refused for lack of heap; nothing changed."""
-
-
-def _unhex(h):
-    import binascii
-    return binascii.unhexlify(h)
+def _gbcs_due(store):
+    """The earliest activation in gbcs/future.py's record, read without
+    importing the GBCS package (its first four octets)."""
+    r = store.load_rec("gbcs_fd", 8, 1, lambda b: struct.unpack_from("<I", b, 0)[0])
+    return NEVER if r is None else r
 
 
 def _nv_key(cl):

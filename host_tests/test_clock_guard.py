@@ -19,6 +19,7 @@ from firmware.meter import EV_CLOCK_SET, EV_ALERT
 from runtimes import run_script
 from test_time import answer
 from test_drlc import lce, statuses
+from mp.common import tariff_load
 
 PAST_SENTINEL = 0x100000005
 FLAT = {"tariff_id": 20, "provider_id": 1, "currency": 826, "price_scaler": -5, "tou": [20000],
@@ -150,7 +151,7 @@ def powered_off(tmp_path, status=TC.UNRELIABLE):
     """A meter with a flat tariff (standing charge one unit a second), its
     registers saved at T0 + 10; the caller sets the RTC and restarts."""
     b = Bench(str(tmp_path / "s"))
-    b.meter.load_tariff(FLAT)
+    tariff_load(b.meter, FLAT)
     b.meter.time._set_status(status)
     b.tick(10)
     b.meter.save_registers()

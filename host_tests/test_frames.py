@@ -18,6 +18,7 @@ from firmware.zcl.engine import frame_limit, runs, RELAYS_DEFAULT, RELAYS_MAX
 from firmware.zcl.status import ZclError
 from tools.hubsim import Hub
 from tools.bench.runner import run_file
+from mp.common import tariff_load
 
 PPMID = 0x5A5A
 
@@ -174,7 +175,7 @@ def test_block_thresholds_and_special_days_fit(tmp_path):
                                "2": [["00:00", 102]]}
     doc["special_days"] = [["2026-%02d-%02d" % (1 + i // 28, 1 + i % 28), 1] for i in range(40)]
     b = Bench(str(tmp_path), {"source_route_relays": RELAYS_MAX})
-    b.meter.load_tariff(doc)
+    tariff_load(b.meter, doc)
     lim = b.meter.zcl.limit(True)
     f = b.cmd("Price", "GetBlockThresholds", {"IssuerTariffID": doc["tariff_id"]})
     d = decoded(f)

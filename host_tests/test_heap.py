@@ -10,7 +10,6 @@ import os
 import pytest
 
 from runtimes import ROOT, run_script
-from firmware.meter import TariffNoRoom
 from firmware.tariff import engine as E
 from firmware.tariff.engine import TariffEngine, IMMEDIATE
 from firmware.tariff.account import RunningCost
@@ -18,6 +17,7 @@ from firmware.tariff.loader import parts_from_doc
 from firmware.platform.store import Store, FileBackend
 from tools.bench.runner import run_file, comparable
 from mp.common import EngineApp as App     # the engine's meter services, every record saved at once
+from mp.common import tariff_load, TariffNoRoom
 
 TARIFFS = sorted(glob.glob(os.path.join(ROOT, "tariffs", "*.json")))
 
@@ -105,7 +105,7 @@ def test_stage_all_or_nothing_on_memory_error(tmp_path, monkeypatch, where, at):
 
 def test_meter_refuses_a_load_it_cannot_hold(bench, monkeypatch):
     m = bench.meter
-    m.load_tariff(doc("economy7"))
+    tariff_load(m, doc("economy7"))
     bench.tick(10)
     before = held(m.tariff)
 
@@ -113,13 +113,13 @@ def test_meter_refuses_a_load_it_cannot_hold(bench, monkeypatch):
         raise MemoryError("injected")
     monkeypatch.setattr("firmware.tariff.loader.parts_from_doc", no_room)
     with pytest.raises(TariffNoRoom) as ei:
-        m.load_tariff(doc("three-rate"))
+        tariff_load(m, doc("three-rate"))
     assert isinstance(ei.value, ValueError) and ei.value.args == ("out of memory",)
     assert m.tariff_refused == 1
     assert held(m.tariff) == before
     bench.tick(10)                                   # and it carries on metering
     monkeypatch.undo()
-    m.load_tariff(doc("three-rate"))
+    tariff_load(m, doc("three-rate"))
     assert m.tariff.tariff_id == doc("three-rate")["tariff_id"]
 
 
@@ -278,3 +278,20 @@ def test_virtual_board_heap_after_boot(tmp_path):
     assert boot["free"] >= 40 * 1024, boot
     assert all(r.get("activated") for r in loads), loads
     assert after["free"] >= 32 * 1024, after
+
+
+def test_link_crc_allocates_nothing():
+    """Issue #18: the HAN link checks and computes the CRC of an 83-octet
+    frame in place under heap_lock (host_tests/mp/heap_link.py); receiving a
+    frame allocates only the payload view handed to on_frame, and encoding
+    into a reused buffer only the view encode_into returns (a CRC over a
+    slice of the frame used to cost a view more on each side)."""
+    out = run_script("micropython", "heap_link.py")
+    lines = [l.split() for l in out.splitlines()]
+    assert lines[0] == "heap_lock crc 83-octet frame ok same True".split(), out
+    d, e = lines[1], lines[2]
+    assert d[:5] == ["deframe", "frames", "50", "len", "76"], out
+    view = int(d[-1])
+    assert int(d[8]) < 2 * view, out          # one view per frame, nothing per octet
+    assert e[-2:] == ["same", "True"] and int(e[4]) <= 2 * view, out
+    assert run_script("cpython", "heap_link.py").strip() == "SKIP"

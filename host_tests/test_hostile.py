@@ -19,6 +19,7 @@ from firmware.zcl import status as S
 from firmware.zcl.status import DecodeError
 from firmware.platform.store import PowerCut
 from tools import zcl_host as Z
+from mp.common import tariff_load
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -250,7 +251,7 @@ TWO_RATE = {"tariff_id": 21, "provider_id": 1, "currency": 826, "price_scaler": 
 @pytest.mark.parametrize("back", [60, 3600, 86400 * 40, 31536000])
 def test_current_price_after_the_clock_went_back(tmp_path, back):
     b = conftest.Bench(str(tmp_path / "s"), None, T0 + 86400 * 4)
-    b.meter.load_tariff(TWO_RATE)
+    tariff_load(b.meter, TWO_RATE)
     b.tick(2000)
     price = Z.CLUSTERS[0x0700]
 
@@ -382,7 +383,7 @@ def test_frames_expectation_with_max_zero_alone_means_none():
 @pytest.mark.parametrize("start", [0xFFFFFFFE, 0xFFFFFFFF - 86400 * 2])
 def test_scheduled_prices_stop_at_the_end_of_utc_time(tmp_path, start):
     b = conftest.Bench(str(tmp_path / "s"), None, T0)
-    b.meter.load_tariff(TWO_RATE)
+    tariff_load(b.meter, TWO_RATE)
     b.tick(1)
     pl = Z.build_cluster_cmd(Z.CLUSTERS[0x0700], "GetScheduledPrices",
                              {"StartTime": start, "NumberOfEvents": 10}, 0x72)

@@ -10,8 +10,9 @@ import os
 import pytest
 
 from firmware.prepay import account as AC
-from firmware.prepay import config as CFG
+from firmware.commands import config as CFG
 from firmware.tariff.engine import ALERT_FUTURE_OK
+from mp.common import tariff_load
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DAY = 86400
@@ -61,8 +62,8 @@ def tariff_pending(b):
 def test_standing_charge_splits_at_the_activation_instant(make_bench, at):
     b = make_bench(utc=S)
     m = b.meter
-    m.load_tariff(tariff(1, OLD_SC))
-    m.load_tariff(tariff(2, NEW_SC), at)
+    tariff_load(m, tariff(1, OLD_SC))
+    tariff_load(m, tariff(2, NEW_SC), at)
     parts = len(m.tariff.pending())
     assert parts >= 2
     waiting = outage(b, tariff_pending)
@@ -90,11 +91,11 @@ def test_standing_charge_of_another_period_and_price_scaler(make_bench):
     at = S + 1643
     b = make_bench(utc=S)
     m = b.meter
-    m.load_tariff(tariff(1, OLD_SC))
+    tariff_load(m, tariff(1, OLD_SC))
     new = tariff(2, 23000, per=3600)
     new["price_scaler"] = -6
     new["tou"] = [200000]
-    m.load_tariff(new, at)
+    tariff_load(m, new, at)
     outage(b)
     m = b.meter
     b.tick(END - b.clock.now())

@@ -13,11 +13,12 @@ from firmware.clusters.prepayment import SNAP_DEBT_PAYMENT, SNAP_MODE
 from firmware.metering import snapshots as SN
 from firmware.platform.store import PowerCut
 from firmware.prepay import account as AC
-from firmware.prepay import config as CFG
+from firmware.commands import config as CFG
 from firmware.tariff.engine import EV_TARIFF_ACTIVATED
 from firmware.platform.clock import days_from_civil
 from tools import utrn as UT
 from tools import zcl_host as Z
+from mp.common import tariff_load, topup
 
 DAY = 86400
 T0 = 820886400                      # 2026-01-05 00:00:00 UTC, a Monday
@@ -96,11 +97,11 @@ def every_cut(tmp_path, name, make, op, settle, check):
 # -- top-up with a payment-debt share --------------------------------------------------------
 def prepaid(path, utc=T0):
     b = Bench(path, utc)
-    b.m.load_tariff(FLAT)
+    tariff_load(b.m, FLAT)
     CFG.apply(b.m, {"mode": "prepayment", "params": {"ec_limit": 300000, "ec_threshold": 100000,
                                                      "low_credit_threshold": 100000},
                     "debts": [{"debt": 3, "amount": 1000000}], "payment_debt_pct": 2500})
-    assert b.m.top_up(UT.make_utrn(1000, pounds=5))[0] == 0
+    assert topup(b.m, UT.make_utrn(1000, pounds=5))[0] == 0
     b.tick(5)
     return b
 
@@ -130,7 +131,7 @@ def test_top_up_with_a_debt_share(tmp_path):
         return done
 
     out = every_cut(tmp_path, "top-up with a debt share", prepaid,
-                    lambda b: b.m.top_up(CODE), lambda b: b.tick(1), check)
+                    lambda b: topup(b.m, CODE), lambda b: b.tick(1), check)
     assert out == {True, False}      # the commit point lies inside the operation
 
 
@@ -138,7 +139,7 @@ def test_top_up_with_a_debt_share(tmp_path):
 def tariff_pending(path):
     b = prepaid(path)
     b.metrology.load_w = 3600
-    b.m.load_tariff(E7, T0 + 900)
+    tariff_load(b.m, E7, T0 + 900)
     b.tick(900 - 5)                       # the next tick meters 900..901: the activation
     return b
 
@@ -171,7 +172,7 @@ def test_immediate_tariff_load(tmp_path):
         assert len(events(m, EV_TARIFF_ACTIVATED)) == 1 + k   # the first load's, then E7's
         return done
 
-    out = every_cut(tmp_path, "immediate tariff load", prepaid, lambda b: b.m.load_tariff(E7),
+    out = every_cut(tmp_path, "immediate tariff load", prepaid, lambda b: tariff_load(b.m, E7),
                     lambda b: b.tick(1), check)
     assert out == {True, False}
 
@@ -230,7 +231,7 @@ def test_scheduled_snapshot(tmp_path):
 # -- payment mode change ----------------------------------------------------------------
 def credit_meter(path):
     b = Bench(path)
-    b.m.load_tariff(FLAT)
+    tariff_load(b.m, FLAT)
     b.tick(5)
     return b
 

@@ -13,9 +13,11 @@ from firmware.platform.store import PowerCut
 from firmware.prepay import utrn as U
 from firmware.prepay import account as AC
 from firmware.prepay import supply as SU
-from firmware.prepay import config as CFG
+from firmware.commands import config as CFG
 from firmware.tariff.account import SRC_ENERGY, SRC_STANDING
 from tools import utrn as UT
+from mp.common import tariff_load, topup
+from firmware import commands as C
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 VECTORS = json.load(open(os.path.join(ROOT, "host_tests", "vectors", "utrn.json")))["utrns"]
@@ -58,7 +60,7 @@ class Bench(conftest.Bench):
 
 def prepay_bench(path, **params):
     b = Bench(path)
-    b.m.load_tariff(FLAT)
+    tariff_load(b.m, FLAT)
     p = {"disablement_threshold": 0, "ec_limit": 300000, "ec_threshold": 100000,
          "low_credit_threshold": 100000}
     p.update(params)
@@ -213,10 +215,19 @@ class App:
         self.alerts.append("mode")
 
 
+def new_account(app):
+    """An account wired to the stand-in meter services (prepay/account.py:
+    alert, the tariff's scaler, top-up keys, changed)."""
+    a = AC.Account(app.alert, lambda: app.tariff.scaler)
+    a.keys = getattr(app, "topup_keys", None)
+    a.changed = lambda mode: app.mode_changed() if mode else app.account_changed()
+    return a
+
+
 @pytest.mark.parametrize("scaler", [-2, -5, -7])
 def test_debit_conversion_never_creates_or_loses_money(scaler):
     app = App(scaler)
-    a = AC.Account(app)
+    a = new_account(app)
     rnd = random.Random(scaler)
     total = 0
     for _ in range(500):
@@ -234,7 +245,7 @@ def test_debit_conversion_never_creates_or_loses_money(scaler):
 
 
 def test_credit_mode_takes_everything_from_the_meter_balance():
-    a = AC.Account(App())
+    a = new_account(App())
     a.credit(1000, True)
     a.debit(300, SRC_ENERGY)
     a.debit(900, SRC_STANDING)
@@ -243,7 +254,7 @@ def test_credit_mode_takes_everything_from_the_meter_balance():
 
 def prepaid(sde=False, sdd=False, mb=0):
     app = App()
-    a = AC.Account(app)
+    a = new_account(app)
     a.stage(AC.P_ACCOUNT, AC.PREPAY | (sde << 2) | (sdd << 3), 0, 0)
     a.stage(AC.P_EC_LIMIT, 5000, 0, 0)
     a.stage(AC.P_EC_THRESHOLD, 1000, 0, 0)
@@ -340,8 +351,8 @@ def test_incremental_adjustment_adds_and_never_overwrites():
 def test_a_top_up_is_credited():
     """anchors.md §2.2: a known stack never adds the top-up amount."""
     a, _ = prepaid(mb=0)
-    a.app.topup_keys = lambda: tuple(bytes.fromhex(UT.test_keys()[k]) for k in
-                                     ("ka_priv", "supplier_topup_pub", "supplier_id", "entity_id"))
+    a.keys = lambda: tuple(bytes.fromhex(UT.test_keys()[k]) for k in
+                         ("ka_priv", "supplier_topup_pub", "supplier_id", "entity_id"))
     v = a.top_up_code(UT.make_utrn(77, pence=1234), U.FLAG_LOCAL)
     assert v == 1234 * AC.PER_PENNY and a.mb == v and a.credited == v
 
@@ -362,7 +373,7 @@ def test_future_dated_parameters_activate_at_their_second():
 
 
 def test_friendly_calendar_periods_and_special_days():
-    a = AC.Account(App())
+    a = new_account(App())
     a.stage(AC.P_FRIENDLY, AC.friendly_blob([(0x1F, 7 * 60, 9 * 60)],
                                             [(0xFFFF, 12, 25), (2026, 1, 10)]), 0, 0)
     mon = T0
@@ -409,7 +420,7 @@ def test_ledger_balances_whatever_happens(ops, sde, sdd):
         assert a.ledger_ok()
         assert a.debt[0] + a.collected[0] == 30000 and a.debt[2] + a.collected[2] == 10000
         assert a.ecb >= 0 and a.ad >= 0
-        b = AC.Account(App())
+        b = new_account(App())
         b.unpack(a.pack(), 0)
         assert b._fields() == a._fields()
 
@@ -418,21 +429,21 @@ def test_ledger_balances_whatever_happens(ops, sde, sdd):
 def test_keyed_in_top_up_outcomes_and_their_logs(tmp_path):
     b = prepay_bench(tmp_path)
     m = b.m
-    assert m.top_up(UT.make_utrn(1000, pounds=2)) == (0, 200000)
-    assert m.top_up(UT.make_utrn(1000, pounds=2)) == (U.DUPLICATE, 0)
-    assert m.top_up(UT.make_utrn(999, pounds=2)) == (U.DUPLICATE, 0)      # below the lowest
+    assert topup(m, UT.make_utrn(1000, pounds=2)) == (0, 200000)
+    assert topup(m, UT.make_utrn(1000, pounds=2)) == (U.DUPLICATE, 0)
+    assert topup(m, UT.make_utrn(999, pounds=2)) == (U.DUPLICATE, 0)      # below the lowest
     # reordered codes above the lowest entry are fine (§14.3.6: the cache,
     # not a high-water mark, stops replays)
-    assert m.top_up(UT.make_utrn(1010, pence=1)) == (0, 1000)
-    assert m.top_up(UT.make_utrn(1008, pence=1)) == (0, 1000)
-    assert m.top_up(UT.make_utrn(1008, pence=1)) == (U.DUPLICATE, 0)
+    assert topup(m, UT.make_utrn(1010, pence=1)) == (0, 1000)
+    assert topup(m, UT.make_utrn(1008, pence=1)) == (0, 1000)
+    assert topup(m, UT.make_utrn(1008, pence=1)) == (U.DUPLICATE, 0)
     forged = UT.make_utrn(1001, pounds=2)
     forged = forged[:12] + str((int(forged[12]) + 3) % 10) + forged[13:19]
     forged += str(UT.check_digit(forged))
-    assert m.top_up(forged) == (U.NOT_AUTHENTIC, 0)
-    assert m.top_up(UT.make_utrn(1002, pounds=151)) == (U.OVER_MAX_CREDIT, 0)
+    assert topup(m, forged) == (U.NOT_AUTHENTIC, 0)
+    assert topup(m, UT.make_utrn(1002, pounds=151)) == (U.OVER_MAX_CREDIT, 0)
     m.account.max_balance = 3
-    assert m.top_up(UT.make_utrn(1002, pounds=2)) == (U.OVER_MAX_BALANCE, 0)
+    assert topup(m, UT.make_utrn(1002, pounds=2)) == (U.OVER_MAX_BALANCE, 0)
     assert m.account.mb == 202000 and m.account.cache.n == 3
     codes = [code for _, code, _, _ in m.log_between(m.event_log, 0, 1 << 32)]
     assert codes.count(0x0001) >= 5               # every alert is in the event log
@@ -447,13 +458,13 @@ def test_keyed_in_top_up_outcomes_and_their_logs(tmp_path):
 
 def test_no_keys_means_not_for_this_device(tmp_path):
     b = Bench(tmp_path, config={"ka_priv": ""})
-    assert b.m.top_up(UT.make_utrn(1, pounds=1)) == (U.NOT_FOR_DEVICE, 0)
+    assert topup(b.m, UT.make_utrn(1, pounds=1)) == (U.NOT_FOR_DEVICE, 0)
     assert 0x8F64 in b.m.alerts
 
 
 def test_disconnection_at_the_exact_second_and_reconnection(tmp_path):
     b = prepay_bench(tmp_path)
-    b.m.top_up(UT.make_utrn(1, pence=100))       # 100000 units; 3600 W costs 20 a second
+    topup(b.m, UT.make_utrn(1, pence=100))       # 100000 units; 3600 W costs 20 a second
     b.met.load_w = 3600
     b.run(4999)
     assert b.m.supply.state == SU.ENABLED and b.acc.mb == 20
@@ -473,16 +484,16 @@ def test_disconnection_at_the_exact_second_and_reconnection(tmp_path):
 def test_a_friendly_period_holds_the_supply_on(tmp_path):
     b = prepay_bench(tmp_path, ec_limit=0)
     CFG.apply(b.m, {"friendly": {"periods": [[31, "00:00", "01:00"]]}})
-    b.m.top_up(UT.make_utrn(1, pence=10))        # 10000 units: 500 s at 20 a second
+    topup(b.m, UT.make_utrn(1, pence=10))        # 10000 units: 500 s at 20 a second
     b.met.load_w = 3600
     b.run(600)
     assert b.m.supply.state == SU.ENABLED and b.acc.mb == -2000
     assert SU.AL_SUSPENDED in b.m.alerts and SU.AL_DISABLED_CREDIT not in b.m.alerts
     b.run(3000)                                   # 01:00:00 ends it
     assert b.m.supply.state == SU.DISABLED and b.clock.now() == T0 + 3600
-    b.m.top_up(UT.make_utrn(2, pounds=1))
+    topup(b.m, UT.make_utrn(2, pounds=1))
     assert b.m.supply.state == SU.ARMED           # armed at once by a sufficient top-up
-    b.m.top_up(UT.make_utrn(3, pounds=1))
+    topup(b.m, UT.make_utrn(3, pounds=1))
     assert b.m.supply.state == SU.ARMED
 
 
@@ -523,8 +534,8 @@ def test_state_survives_a_restart(tmp_path):
     b = prepay_bench(tmp_path)
     CFG.apply(b.m, {"friendly": {"periods": [[1, "10:00", "11:00"]]}, "at": T0 + 7200,
                     "params": {"low_credit_threshold": 5}})
-    b.m.top_up(UT.make_utrn(1, pounds=3))
-    b.m.activate_ec()
+    topup(b.m, UT.make_utrn(1, pounds=3))
+    (C.activate_ec(b.m) == 0)
     before = b.acc._fields()
     cache = b.acc.cache.pack()
     b.restart()
@@ -538,11 +549,11 @@ def test_power_cut_at_every_write_of_a_top_up_credits_it_exactly_once(tmp_path):
     while True:
         path = tmp_path / ("cut%d" % n)
         b = prepay_bench(path)
-        b.m.top_up(UT.make_utrn(1000, pounds=1))
+        topup(b.m, UT.make_utrn(1000, pounds=1))
         base = b.acc.mb
         b.backend.cut_after(n + 1)
         try:
-            b.m.top_up(code)
+            topup(b.m, code)
             cut = False
         except PowerCut:
             cut = True
@@ -551,7 +562,7 @@ def test_power_cut_at_every_write_of_a_top_up_credits_it_exactly_once(tmp_path):
         applied = b.acc.mb == base + 400000
         assert applied or b.acc.mb == base
         assert b.acc.ledger_ok()
-        again = b.m.top_up(code)
+        again = topup(b.m, code)
         assert again == ((U.DUPLICATE, 0) if applied else (0, 400000))
         assert b.acc.mb == base + 400000          # once, whichever way the cut fell
         if not cut:
@@ -564,7 +575,7 @@ def test_power_cut_during_debt_collection_keeps_debt_and_credit_consistent(tmp_p
     n = 0
     while True:
         b = prepay_bench(tmp_path / ("d%d" % n))
-        b.m.top_up(UT.make_utrn(1, pounds=50))
+        topup(b.m, UT.make_utrn(1, pounds=50))
         CFG.apply(b.m, {"debts": [{"debt": 1, "amount": 100000, "rate": 86400 * 5,
                                    "period_s": 86400}]})
         b.run(1799 - (b.clock.now() % 1800))      # the next tick saves the registers
@@ -587,7 +598,7 @@ def test_power_cut_during_debt_collection_keeps_debt_and_credit_consistent(tmp_p
 
 def test_restart_catches_up_time_debt_over_the_outage(tmp_path):
     b = prepay_bench(tmp_path)
-    b.m.top_up(UT.make_utrn(1, pounds=50))
+    topup(b.m, UT.make_utrn(1, pounds=50))
     CFG.apply(b.m, {"debts": [{"debt": 1, "amount": 100000, "rate": 86400, "period_s": 86400}]})
     b.run(1800 - b.clock.now() % 1800)
     collected = b.acc.collected[0]
@@ -625,7 +636,7 @@ def status_of(frames):
 
 def test_credit_adjustment_through_zse_adds_or_sets(tmp_path):
     b = prepay_bench(tmp_path)
-    b.m.top_up(UT.make_utrn(1, pounds=5))
+    topup(b.m, UT.make_utrn(1, pounds=5))
     r = zcl(b, "Prepayment", "CreditAdjustment", {"IssuerEventID": 1, "StartTime": 0,
                                                   "CreditAdjustmentType": 0,
                                                   "CreditAdjustmentValue": 1234})
@@ -735,7 +746,7 @@ def test_ppmid_top_up_and_emergency_credit(tmp_path):
 
 def test_a_payment_mode_change_takes_a_prepayment_snapshot(tmp_path):
     b = prepay_bench(tmp_path)                    # credit -> prepayment: one snapshot
-    b.m.top_up(UT.make_utrn(1, pounds=2))
+    topup(b.m, UT.make_utrn(1, pounds=2))
     CFG.apply(b.m, {"mode": "credit", "at": T0 + 10})
     b.run(10)
     r = zcl(b, "Prepayment", "GetPrepaySnapshot", {"EarliestStartTime": 0,
@@ -754,7 +765,7 @@ def test_network_route_entry_point_takes_the_counter_from_the_command(tmp_path):
     """CS01a (the GBCS issue wires it): the PTUT and the originator counter
     of the grouping header; no reconstruction, the truncated bits must match."""
     b = prepay_bench(tmp_path)
-    b.m.top_up(UT.make_utrn(1000, pounds=1))
+    topup(b.m, UT.make_utrn(1000, pounds=1))
     counter = 1000 + 5000                          # far beyond the keyed-in window: fine here
     ptut = U.parse(UT.make_utrn(counter, pounds=2))
     assert b.acc.top_up_ptut(ptut, counter) == 200000

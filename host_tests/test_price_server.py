@@ -6,6 +6,9 @@ import os
 
 import conftest
 from firmware.zcl import aps as A
+from mp.common import tariff_load
+from firmware import commands as C
+from firmware.commands import supplier as S
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 T0 = 820886400                      # 2026-01-05 00:00:00 UTC, a Monday
@@ -43,7 +46,7 @@ class Bench(conftest.Bench):
 
 def test_unsolicited_publish_price_goes_to_subscribers_only(tmp_path):
     b = Bench(tmp_path, T0 + 1740)                 # 00:29:00, Economy 7 night starts 00:30
-    b.m.load_tariff(tariff("economy7"))
+    tariff_load(b.m, tariff("economy7"))
     b.run(1)
     r = b.cmd("GetCurrentPrice", {"CommandOptions": 1}, src=0x1234)     # rx-on-when-idle
     assert r[-1]["fields"]["Price"] == 29500
@@ -59,10 +62,10 @@ def test_unsolicited_publish_price_goes_to_subscribers_only(tmp_path):
 
 def test_block_and_billing_periods(tmp_path):
     b = Bench(tmp_path, T0 + 3600)
-    b.m.load_tariff(tariff("economy7"))
+    tariff_load(b.m, tariff("economy7"))
     assert b.cmd("GetBlockPeriods", {"StartTime": 0, "NumberOfEvents": 1}
                  )[-1]["fields"]["status"] == "NOT_FOUND"
-    b.m.load_tariff(tariff("tou-blocks"))
+    tariff_load(b.m, tariff("tou-blocks"))
     f = b.cmd("GetBlockPeriods", {"StartTime": 0, "NumberOfEvents": 1})[-1]
     assert f["command"] == "PublishBlockPeriod"
     assert f["fields"]["BlockPeriodStartTime"] == T0 and f["fields"]["BlockPeriodDuration"] == 1440
@@ -84,7 +87,7 @@ def test_large_price_matrix_and_tier_labels_are_segmented(tmp_path):
     d["labels"] = {str(i): "Rate no. %d" % i for i in range(1, 49)}   # <= 12 octets (ZSE)
     d["tariff_id"] = 4848
     b = Bench(tmp_path)
-    b.m.load_tariff(d)
+    tariff_load(b.m, d)
     r = b.cmd("GetPriceMatrix", {"IssuerTariffID": 4848})
     assert len(r) > 1 and all(f["command"] == "PublishPriceMatrix" for f in r)
     assert [f["fields"]["CommandIndex"] for f in r] == list(range(len(r)))
@@ -113,7 +116,7 @@ def test_segmented_price_responses_dissect_in_wireshark(tmp_path):
     d["labels"] = {str(i): "Tier %d" % i for i in range(1, 49)}
     d["tariff_id"] = 77
     b = Bench(tmp_path / "m")
-    b.m.load_tariff(d)
+    tariff_load(b.m, d)
     pcap = str(tmp_path / "price.pcap")
     w = PcapWriter(pcap)
     for cmd in ("GetPriceMatrix", "GetTierLabels"):
@@ -135,11 +138,11 @@ def test_segmented_price_responses_dissect_in_wireshark(tmp_path):
 
 def test_block_counters_reset_on_command(tmp_path):
     b = Bench(tmp_path, T0 + 8 * 3600)
-    b.m.load_tariff(tariff("tou-blocks"))
+    tariff_load(b.m, tariff("tou-blocks"))
     b.m.metrology.load_w = 7200
     b.run(100)
     assert b.m.tariff.counters[0] == 200
-    b.m.reset_block_counters()
+    S.reset_block_counters(b.m)
     assert b.m.tariff.counters == [0] * 8
     b.run(1)
     assert b.m.tariff.counters[0] == 2 and b.m.tariff.current_block(1) == 1

@@ -15,8 +15,9 @@ import pytest
 from firmware.prepay import utrn as U
 from firmware.prepay import account as AC
 from runtimes import run_script
-from test_prepay import App, Bench, prepay_bench, zcl
+from test_prepay import App, Bench, prepay_bench, zcl, new_account
 from tools import utrn as UT
+from mp.common import tariff_load, topup
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 RTDS = json.load(open(os.path.join(ROOT, "host_tests", "vectors", "rtds-cs01a.json")))
@@ -51,7 +52,7 @@ def rtds_account():
     app = App()
     app.topup_keys = lambda: (b"\x01", b"\x02", bytes.fromhex(RTDS["supplier_id"]),
                               bytes.fromhex(RTDS["device_id"]))
-    a = AC.Account(app)
+    a = new_account(app)
     a.z = bytes.fromhex(RTDS["z_topup"])      # the ESME's private key is not published
     return a
 
@@ -239,7 +240,7 @@ def keyed_account():
     k = UT.test_keys()
     app.topup_keys = lambda: tuple(bytes.fromhex(k[n]) for n in
                                    ("ka_priv", "supplier_topup_pub", "supplier_id", "entity_id"))
-    return AC.Account(app), app
+    return new_account(app), app
 
 
 def forge(code, i=12):
@@ -254,15 +255,15 @@ def test_keypad_outcomes_alerts_and_logs_are_the_same_in_both_layouts(tmp_path, 
     b = prepay_bench(tmp_path)
     m = b.m
     make = lambda c, **kw: UT.make_utrn(c, v081_layout=v081, **kw)        # noqa: E731
-    assert m.top_up(make(1000, pounds=2)) == (0, 2 * POUND)
-    assert m.top_up(make(1000, pounds=2)) == (U.DUPLICATE, 0)
-    assert m.top_up(make(999, pounds=2)) == (U.DUPLICATE, 0)              # below the lowest
-    assert m.top_up(make(1010, pence=1)) == (0, 1000)
-    assert m.top_up(forge(make(1001, pounds=2))) == (U.NOT_AUTHENTIC, 0)
-    assert m.top_up(make(1002, pounds=151)) == (U.OVER_MAX_CREDIT, 0)
-    assert m.top_up(make(1002, pence=3, sub_class=2)) == (U.BAD_FORMAT, 0)
+    assert topup(m, make(1000, pounds=2)) == (0, 2 * POUND)
+    assert topup(m, make(1000, pounds=2)) == (U.DUPLICATE, 0)
+    assert topup(m, make(999, pounds=2)) == (U.DUPLICATE, 0)              # below the lowest
+    assert topup(m, make(1010, pence=1)) == (0, 1000)
+    assert topup(m, forge(make(1001, pounds=2))) == (U.NOT_AUTHENTIC, 0)
+    assert topup(m, make(1002, pounds=151)) == (U.OVER_MAX_CREDIT, 0)
+    assert topup(m, make(1002, pence=3, sub_class=2)) == (U.BAD_FORMAT, 0)
     m.account.max_balance = 3
-    assert m.top_up(make(1002, pounds=2)) == (U.OVER_MAX_BALANCE, 0)
+    assert topup(m, make(1002, pounds=2)) == (U.OVER_MAX_BALANCE, 0)
     assert m.account.mb == 201000 and m.account.cache.n == 2
     assert [a for a in m.alerts if a >> 8 == 0x8F] == [0x8F51, 0x8F51, 0x8F63, 0x8F5B, 0x8F47]
     sec = m.log_between(m.security_log, 0, 1 << 32)
@@ -289,18 +290,18 @@ def test_ppmid_consumer_top_up_in_both_layouts(tmp_path, v081):
 def test_rtds_codes_on_the_keypad_and_from_a_ppmid(tmp_path):
     b = Bench(tmp_path, config={"entity_id": RTDS["device_id"], "supplier_id": RTDS["supplier_id"],
                                 "supplier_topup_pub": "00", "ka_priv": "00"})
-    b.m.load_tariff({"tariff_id": 20, "provider_id": 1, "currency": 826, "price_scaler": -5,
+    tariff_load(b.m, {"tariff_id": 20, "provider_id": 1, "currency": 826, "price_scaler": -5,
                      "tou": [20000], "standing_charge": {"amount": 0, "period_s": 86400},
                      "calendar": {"seasons": [["*-01-01", 1]], "weeks": {"1": [1] * 7},
                                   "days": {"1": [["00:00", 1]]}}, "special_days": []})
     b.acc.z = bytes.fromhex(RTDS["z_topup"])             # the ESME's private key is not published
     (c3, u3), (c5, u5) = [cs01a(c) for c in RTDS["cs01a_commands"]]
-    assert b.m.top_up(u3) == (0, 10 * POUND)
+    assert topup(b.m, u3) == (0, 10 * POUND)
     r = zcl(b, "Prepayment", "ConsumerTopUp", {"OriginatingDevice": 2, "TopUpCode": u5},
             src=0x5A5A)
     assert (r[-1]["fields"]["ResultType"], r[-1]["fields"]["TopUpValue"]) == (0, 10 * POUND)
     assert sorted(b.acc.cache.counters[:b.acc.cache.n]) == [c3, c5]
-    assert b.m.top_up(u3) == (U.DUPLICATE, 0)
+    assert topup(b.m, u3) == (U.DUPLICATE, 0)
 
 
 def test_a_meter_holding_v081_counters_keeps_rejecting_their_replays(tmp_path):
@@ -312,17 +313,17 @@ def test_a_meter_holding_v081_counters_keeps_rejecting_their_replays(tmp_path):
     b = prepay_bench(tmp_path)
     old = [UT.make_utrn(c, pence=1, v081_layout=True) for c in range(500, 602)]
     for code in old:
-        assert b.m.top_up(code) == (0, 1000)
+        assert topup(b.m, code) == (0, 1000)
     assert b.acc.cache.n == 100 and b.acc.cache.lowest() == 502
     b.restart()
     alerts = len(b.m.alerts)
     for code in old[:3] + old[50:52] + old[-2:]:
-        assert b.m.top_up(code) == (U.DUPLICATE, 0)
+        assert topup(b.m, code) == (U.DUPLICATE, 0)
     assert b.m.alerts[alerts:].count(0x8F51) == 7
     sec = b.m.log_between(b.m.security_log, 0, 1 << 32)
     assert [v >> 24 for _, code, _, v in sec if code == 0x0102][-7:] == [U.DUPLICATE] * 7
-    assert b.m.top_up(UT.make_utrn(601, pence=1)) == (U.DUPLICATE, 0)    # same counter, new layout
-    assert b.m.top_up(UT.make_utrn(602, pence=1)) == (0, 1000)
+    assert topup(b.m, UT.make_utrn(601, pence=1)) == (U.DUPLICATE, 0)    # same counter, new layout
+    assert topup(b.m, UT.make_utrn(602, pence=1)) == (0, 1000)
     assert b.acc.mb == 103 * 1000 and b.acc.cache.highest() == 602
 
 

@@ -5,6 +5,7 @@ second at which the tick next has something to do."""
 import struct
 
 from conftest import Bench, T0
+from mp.common import tariff_load
 from firmware import meter as MT
 from firmware.metering.profile import HALF_HOUR
 from firmware.platform.clock import DAY
@@ -83,7 +84,7 @@ def test_midnight_ties_run_in_slot_order(tmp_path):
 def test_future_tariff_wakes_at_its_activation(tmp_path):
     b = settled(tmp_path, T0 + 60)
     m = b.meter
-    m.load_tariff(FLAT, T0 + 600)
+    tariff_load(m, FLAT, T0 + 600)
     assert m.next_wakeup() == T0 + 60       # a load: the tariff looks again at once
     ran = traced(b)
     b.tick()

@@ -4,10 +4,11 @@ import struct
 
 from conftest import Bench, decoded, T0
 from firmware.metering import snapshots as SN
-from firmware.prepay import config as CFG
+from firmware.commands import config as CFG
 from runtimes import tshark_problems, tshark_fields
 
 from firmware.platform.clock import days_from_civil, add_months
+from mp.common import tariff_load, topup
 
 DAY = 86400
 JAN31 = days_from_civil(2026, 1, 31) * DAY      # (conftest's T0 is 2025-12-31 00:00 UTC)
@@ -116,7 +117,7 @@ def test_clock_steps_forward_take_one_missed_snapshot_backward_resume(tmp_path):
 
 def test_billing_period_end_records_registers_and_resets_bill_to_date(tmp_path):
     b = Bench(str(tmp_path / "s"), utc=JAN31_23)
-    b.meter.load_tariff(FLAT)
+    tariff_load(b.meter, FLAT)
     b.metrology.load_w = 3600                      # 20 units a second + 1 standing
     b.tick(3600)                                   # to 1 Feb 00:00:00
     logs = b.meter.snapshots.logs
@@ -159,9 +160,9 @@ def test_tariff_and_mode_changes_record_registers_and_balances(tmp_path):
     from tools import utrn as UT
     cfg = UT.meter_config()
     b = Bench(str(tmp_path / "s"), config=cfg)
-    b.meter.load_tariff(FLAT)
+    tariff_load(b.meter, FLAT)
     CFG.apply(b.meter, {"mode": "prepayment"})
-    b.meter.top_up(UT.make_utrn(1, pounds=3))
+    topup(b.meter, UT.make_utrn(1, pounds=3))
     b.metrology.load_w = 3600
     b.tick(100)
     CFG.apply(b.meter, {"mode": "credit"})
@@ -180,7 +181,7 @@ def test_a_many_tier_snapshot_is_segmented_and_dissects(tmp_path):
                                     for i in range(48)]}}
     d["tou"] = [10000 + i for i in range(48)]
     b = Bench(str(tmp_path / "s"))
-    b.meter.load_tariff(d)
+    tariff_load(b.meter, d)
     b.metrology.load_w = 7200
     b.tick(DAY)
     assert schedule(b, (9, T0 + DAY + 5, 0, 0, 1)) == [0]

@@ -14,6 +14,7 @@ from ..metering import profile as PR
 from ..tariff.matrix import block_slot
 from ..prepay.account import P_LL_POWER
 from ..prepay import supply as SU
+from .. import commands as C
 from ..platform.clock import BP_MONTH, period_bounds
 
 
@@ -321,14 +322,18 @@ class Metering(Cluster):
         # response: ZCL header (3), IssuerEventID (4), 2 octets a confirmation
         room = (len(self.app.zcl.tx) - 7) // 2
         confs = []
-        for sid, c in self.app.snapshots.schedule(recs, self.app.clock.now(), room):
+        from ..commands import supplier as CS     # on first use
+        CS.schedule_snapshots(self.app, recs, room)
+        for sid, c in C.detail:
             confs.append({"SnapshotScheduleID": sid, "Confirmation": c})
         self.reply(req, "ScheduleSnapshotResponse",
                    {"IssuerEventID": f["IssuerEventID"], "Confirmations": confs})
 
     def on_TakeSnapshot(self, req, f):
-        sid = self.app.snapshots.take(0, f["SnapshotCause"])
-        self.reply(req, "TakeSnapshotResponse", {"SnapshotID": sid, "SnapshotConfirmation": 0})
+        from ..commands import supplier as CS     # on first use
+        C.zcl_status(CS.take_snapshot(self.app, f["SnapshotCause"]))
+        self.reply(req, "TakeSnapshotResponse", {"SnapshotID": C.detail,
+                                                 "SnapshotConfirmation": 0})
 
     def on_GetSnapshot(self, req, f):
         """The SnapshotOffset-th newest matching snapshot of any log; a
@@ -370,7 +375,8 @@ class Metering(Cluster):
             raise ZclError(S.INVALID_FIELD)
         if f["ImplementationDateTime"] > m.clock.now():
             raise ZclError(S.INVALID_FIELD)
-        m.supply.remote(st)
+        from ..commands import supplier as CS     # on first use
+        C.zcl_status(CS.set_supply(m, st))
         if f["SupplyControlBits"] & 0x01:         # acknowledge required
             self.reply(req, "SupplyStatusResponse", {
                 "ProviderID": f["ProviderID"], "IssuerEventID": f["IssuerEventID"],
@@ -381,24 +387,14 @@ class Metering(Cluster):
         """§13.7.3: actioned only from a PPMID and only for Supply ON (0x02),
         which enables an armed supply; an IHD or HCALCS may never enable."""
         m = self.app
-        if m.device_type(req.aps.src) != "ppmid" or f["ProposedSupplyStatus"] != SU.ENABLED:
-            m.han_command(False, 0x0C)
-            raise ZclError(S.NOT_AUTHORIZED)
-        ok = m.supply.consumer_enable()
-        m.han_command(ok, 0x0C)
-        if not ok:
-            raise ZclError(S.FAILURE)
-        return S.SUCCESS
+        return C.zcl_status(C.han_supply_on(m, m.devices.get(req.aps.src) == "ppmid" and
+                                   f["ProposedSupplyStatus"] == SU.ENABLED))
 
     def on_SetSupplyStatus(self, req, f):
         """Only the load-limit supply state is acted on (the state the
         supply takes on a load-limit event); the other fields are the ESI's
         view of tamper, depletion and flow, which this meter detects itself."""
         self.require_supplier(req)
-        m = self.app
-        st = f["LoadLimitSupplyState"]
-        if st > SU.ENABLED:
-            raise ZclError(S.INVALID_FIELD)
-        m.supply.ll_state = st
-        m.supply_changed()
-        return S.SUCCESS
+        from ..commands import supplier as CS     # on first use
+        return C.zcl_status(CS.set_load_limit_state(self.app, f["LoadLimitSupplyState"]))
+

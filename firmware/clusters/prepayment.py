@@ -19,7 +19,7 @@ from ..zcl.cluster import Cluster, Cmds, Attrs, A_R
 from ..zcl.status import ZclError
 from ..zcl.engine import runs
 from ..prepay import account as AC
-from ..prepay import utrn as U
+from .. import commands as C
 
 # Consumer Top Up Response result (ZCL8 §10.8.2.4.3)
 _TU_ACCEPTED = const(0x00)
@@ -28,11 +28,11 @@ _TU_DUPLICATE = const(0x02)
 _TU_ERROR = const(0x03)
 _TU_MAX_CREDIT = const(0x04)
 _TU_TOO_LARGE = const(0x06)
-TOPUP_RESULT = {U.BAD_FORMAT: _TU_INVALID, U.DUPLICATE: _TU_DUPLICATE,
-                U.NOT_AUTHENTIC: _TU_INVALID, U.NOT_FOR_DEVICE: _TU_ERROR,
-                U.OVER_MAX_CREDIT: _TU_TOO_LARGE, U.OVER_MAX_BALANCE: _TU_MAX_CREDIT}
-_SRC_ESI = const(0x00)
-SRC_METER = const(0x01)
+# by UTRN reason (prepay/utrn.py): accepted, malformed -> invalid, duplicate,
+# not authentic -> invalid, over maximum credit -> too large, over maximum
+# balance -> max credit, not for this device -> error (bytes: no heap)
+_TOPUP_RESULT = b"\x00\x01\x02\x01\x06\x04\x03"
+SRC_METER = const(0x01)         # OriginatingDevice / SourceOfTopUp (commands/)
 _SRC_IHD = const(0x02)          # a PPMID keys codes in as an IHD (§14.7)
 # CreditStatus bits (ZCL8 §10.8.2.2.1.4)
 _CS_OK = const(0x01)
@@ -58,6 +58,7 @@ _INT32_MAX = 0x7FFFFFFF
 # (in half hours, scaled at import: a frozen constant tuple would hold the
 # seconds as long ints)
 _PERIODS = tuple(h * 1800 for h in (2, 48, 336, 1461, 4383))
+
 
 
 class Prepayment(Cluster):
@@ -141,7 +142,7 @@ class Prepayment(Cluster):
             v *= 10 ** (AC.UNIT_SCALER - s)
         else:
             v = v // 10 ** (s - AC.UNIT_SCALER)        # floor: never shows more than there is
-        return max(-_INT32_MAX - 1, min(_INT32_MAX, v))
+        return max(-0x80000000, min(_INT32_MAX, v))   # no long-int arithmetic per read
 
     def unmoney(self, v):
         s = self.app.tariff.scaler
@@ -211,17 +212,15 @@ class Prepayment(Cluster):
 
     # -- permission -----------------------------------------------------------------------------
     def _from_ppmid(self, req):
-        if self.app.device_type(req.aps.src) != "ppmid":
+        if self.app.devices.get(req.aps.src) != "ppmid":
             raise ZclError(S.NOT_AUTHORIZED)
 
-    # -- commands --------------------------------------------------------------------------------
+    # -- commands: each a command of commands/ (validate, commit, log) -----------------------
     def on_SelectAvailableEmergencyCredit(self, req, f):
         """SMETS 7.5.5.1 from a PPMID; ZSE Default Response SUCCESS if EC is
         in use afterwards, else FAILURE (as ECS09 in later GBCS)."""
         self._from_ppmid(req)
-        if not self.app.activate_ec():
-            raise ZclError(S.FAILURE)
-        return S.SUCCESS
+        return C.zcl_status(C.activate_ec(self.app))
 
     def on_ConsumerTopUp(self, req, f):
         """§14.7: a PPMID's keyed-in UTRN; the 20th digit is dropped unchecked."""
@@ -234,9 +233,10 @@ class Prepayment(Cluster):
             # "Rejected - Invalid Top Up" in the Consumer Top Up Response),
             # not to a Default Response.
             code = b""
-        result, value = self.app.top_up(code, _SRC_IHD)
+        C.top_up(self.app, code, _SRC_IHD)
+        result, value = self.app.account.last_topup[:2]
         self.reply(req, "ConsumerTopUpResponse", {
-            "ResultType": TOPUP_RESULT.get(result, _TU_ERROR) if result else _TU_ACCEPTED,
+            "ResultType": _TOPUP_RESULT[result],
             "TopUpValue": self.money(value), "SourceOfTopUp": _SRC_IHD,
             "CreditRemaining": self.money(self.app.account.mb)})
 
@@ -245,35 +245,38 @@ class Prepayment(Cluster):
         §10.8: 0/1 type 1, 2/3 type 2, 4/5 type 3); types 1 and 2 are the
         GBCS time-based debts, type 3 the payment-based one (a share of each
         top-up, DebtRecoveryBalancePercentage in 0.01 %). A time-based rate
-        per hour/day/week/month/quarter is collected pro rata every second."""
+        per hour/day/week/month/quarter is collected pro rata every second.
+        Debt and share are one operation: the share is checked first."""
         self.require_supplier(req)
         t = f["DebtAmountType"]
         if t > 5:
             raise ZclError(S.INVALID_FIELD)
         i = t >> 1
-        a = self.app.account
+        m = self.app
         amount = self.unmoney(f["DebtAmount"])
-        if t & 1:
-            amount += a.debt[i]
-        if i == 2:
-            a.set_debt(2, amount)
-            a.pay_pct = min(10000, f["DebtRecoveryBalancePercentage"])
-        else:
-            fr = f["DebtRecoveryFrequency"]
-            if fr >= len(_PERIODS):
-                raise ZclError(S.INVALID_FIELD)
-            a.set_debt(i, amount, self.unmoney(f["DebtRecoveryAmount"]), _PERIODS[fr])
-        self.app.account_changed()
-        return S.SUCCESS
+        from ..commands import supplier as CS     # on first use
+        h = m.begin()
+        try:
+            if i == 2:
+                r = CS.set_debt(m, 2, amount, None, None, t & 1)
+                if not r:
+                    r = CS.set_debt_share(m, min(10000, f["DebtRecoveryBalancePercentage"]))
+            else:
+                fr = f["DebtRecoveryFrequency"]
+                if fr >= len(_PERIODS):
+                    raise ZclError(S.INVALID_FIELD)
+                r = CS.set_debt(m, i, amount, self.unmoney(f["DebtRecoveryAmount"]), _PERIODS[fr],
+                               t & 1)
+        finally:
+            m.end(h)
+        return C.zcl_status(r)
 
     def on_EmergencyCreditSetup(self, req, f):
         self.require_supplier(req)
-        now = self.app.clock.now()
-        a = self.app.account
-        a.stage(AC.P_EC_LIMIT, self.unmoney(f["EmergencyCreditLimit"]), f["StartTime"], now)
-        a.stage(AC.P_EC_THRESHOLD, self.unmoney(f["EmergencyCreditThreshold"]), f["StartTime"], now)
-        self.app.account_changed()
-        return S.SUCCESS
+        from ..commands import supplier as CS     # on first use
+        u = self.unmoney
+        return C.zcl_status(CS.setup_ec(self.app, u(f["EmergencyCreditLimit"]),
+                                        u(f["EmergencyCreditThreshold"]), f["StartTime"]))
 
     def on_CreditAdjustment(self, req, f):
         """Incremental adds to the balance; absolute sets it. Neither ever
@@ -281,26 +284,25 @@ class Prepayment(Cluster):
         self.require_supplier(req)
         v = self.unmoney(f["CreditAdjustmentValue"])
         t = f["CreditAdjustmentType"]
+        from ..commands import supplier as CS     # on first use
         if t == _CREDIT_ADJ_INCREMENTAL:
-            self.app.account.adjust(v)
-        elif t == _CREDIT_ADJ_ABSOLUTE:
-            self.app.account.set_balance(v)
-        else:
-            raise ZclError(S.INVALID_FIELD)
-        self.app.account_changed()
-        return S.SUCCESS
+            return C.zcl_status(CS.adjust_balance(self.app, v))
+        if t == _CREDIT_ADJ_ABSOLUTE:
+            return C.zcl_status(CS.set_balance(self.app, v))
+        raise ZclError(S.INVALID_FIELD)
 
     def on_ChangePaymentMode(self, req, f):
         """Bit 1 (Prepayment Enabled) selects the mode; SDE and SDD are
-        GBCS-only and kept. Future-dated per Tbl 9.2.2.7 (copy at activation)."""
+        GBCS-only and kept. Future-dated per Tbl 9.2.2.7 (copy at activation);
+        the mode and the cut-off value are one operation."""
         self.require_supplier(req)
         a = self.app.account
-        now = self.app.clock.now()
         mode = AC.PREPAY if f["ProposedPaymentControlConfiguration"] & 0x02 else AC.CREDIT
-        a.stage(AC.P_ACCOUNT, mode | (a.sde << 2) | (a.sdd << 3), f["ImplementationDateTime"], now)
+        kv = (AC.P_ACCOUNT, mode | (a.sde << 2) | (a.sdd << 3))
         if f["CutOffValue"] != -0x80000000:
-            a.stage(AC.P_DISABLE, self.unmoney(f["CutOffValue"]), f["ImplementationDateTime"], now)
-        self.app.account_changed()
+            kv += (AC.P_DISABLE, self.unmoney(f["CutOffValue"]))
+        from ..commands import supplier as CS     # on first use
+        C.zcl_status(CS.set_params(self.app, f["ImplementationDateTime"], *kv))
         self.reply(req, "ChangePaymentModeResponse", {
             "FriendlyCredit": 1 if a.friendly else 0,
             "FriendlyCreditCalendarID": 0xFFFFFFFE,    # the current non-disablement calendar
@@ -309,28 +311,26 @@ class Prepayment(Cluster):
 
     def on_SetLowCreditWarningLevel(self, req, f):
         self.require_supplier(req)
-        self.app.account.stage(AC.P_LOW_CREDIT, self.unmoney(f["LowCreditWarningLevel"]), 0, 0)
-        self.app.account_changed()
-        return S.SUCCESS
+        from ..commands import supplier as CS     # on first use
+        return C.zcl_status(CS.set_params(self.app, AC.IMMEDIATE, AC.P_LOW_CREDIT,
+                                          self.unmoney(f["LowCreditWarningLevel"])))
 
     def on_SetMaximumCreditLimit(self, req, f):
         """Levels arrive in wire money; GBCS keeps whole currency units."""
         self.require_supplier(req)
-        a = self.app.account
-        a.max_balance = self.unmoney(f["MaximumCreditLevel"]) // AC.PER_POUND
-        a.max_credit = self.unmoney(f["MaximumCreditPerTopUp"]) // AC.PER_POUND
-        self.app.account_changed()
-        return S.SUCCESS
+        from ..commands import supplier as CS     # on first use
+        return C.zcl_status(CS.set_credit_limits(
+            self.app, self.unmoney(f["MaximumCreditPerTopUp"]) // AC.PER_POUND,
+            self.unmoney(f["MaximumCreditLevel"]) // AC.PER_POUND))
 
     def on_SetOverallDebtCap(self, req, f):
         """Taken as the GBCS DebtRecoveryRateCap amount (the most time debt
         collected per cap period, Tbl 9.2.2.7): GBCS names no other cap and
         ZSE does not say how its cap maps onto GBCS."""
         self.require_supplier(req)
-        self.app.account.stage(AC.P_CAP, self.unmoney(f["OverallDebtCap"]),
-                               f["ImplementationDateTime"], self.app.clock.now())
-        self.app.account_changed()
-        return S.SUCCESS
+        from ..commands import supplier as CS     # on first use
+        return C.zcl_status(CS.set_params(self.app, f["ImplementationDateTime"], AC.P_CAP,
+                                          self.unmoney(f["OverallDebtCap"])))
 
     def on_GetPrepaySnapshot(self, req, f):
         found = []

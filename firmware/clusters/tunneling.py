@@ -31,6 +31,7 @@
 # region allocated once (Defrag). The HAN link delivers in order, so APS
 # block acknowledgements are not modelled: a fragment out of order drops the
 # message (the sender retries at its layer: GBT resend, the CHF's retry).
+import gc
 import struct
 
 from ..compat import const
@@ -139,9 +140,11 @@ class Tunneling(Cluster):
         self.frag = None           # Defrag
         self.gbt = None            # gbcs/gbt.Gbt, made at the first GBT message
         # two regions, each allocated once and never grown, when the first
-        # tunnel opens (at join, the heap still whole) or at boot with a
-        # saved tunnel: APS reassembly (1600 octets, Defrag) and GBT
-        # reassembly (4596, gbcs/gbt.py IN_MAX)
+        # tunnel opens (at join, the heap still whole) or, with a tunnel
+        # saved before a power cut, at the first fragment after boot (not
+        # during construction: the meter's construction hole is in place):
+        # APS reassembly (1600 octets, Defrag) and GBT reassembly (4596,
+        # gbcs/gbt.py IN_MAX)
         self.gbt_buf = None
         self.nomem = 0
         self._cur = None           # the tunnel the message being handled came through
@@ -156,20 +159,20 @@ class Tunneling(Cluster):
                     self.tunnels.append([tid, a, ep, mx, app.clock.mono()])
         except ValueError:
             del self.tunnels[:]       # an unreadable record: no tunnel; the hub re-requests
-        if self.tunnels:
-            self._region()
 
     def _region(self):
         """The APS reassembly region, and the GBT one with it (None if the
         heap has no such block: long messages are then dropped, counted in
         nomem, and the meter carries on; the next need tries again)."""
-        try:
-            if self.frag is None:
-                self.frag = Defrag(bytearray(_FRAG_MAX))
-            if self.gbt_buf is None:
-                self.gbt_buf = bytearray(_GBT_IN)
-        except MemoryError:
-            self.nomem += 1
+        if self.frag is None or self.gbt_buf is None:
+            gc.collect()                   # once: the regions from a collected heap
+            try:
+                if self.frag is None:
+                    self.frag = Defrag(bytearray(_FRAG_MAX))
+                if self.gbt_buf is None:
+                    self.gbt_buf = bytearray(_GBT_IN)
+            except MemoryError:
+                self.nomem += 1
         return self.frag
 
     def _save(self):

@@ -61,7 +61,9 @@ _N_PARAMS = const(11)
 PARAM_NAMES = ("disablement_threshold", "ec_limit", "ec_threshold", "low_credit_threshold",
                "debt_cap", "debt_cap_period", "load_limit_w", "load_limit_period",
                "load_limit_restore", "account", "friendly")
-DEFAULTS = (0, 500000, 100000, 300000, 0, 86400, 0, 300, 30, CREDIT, 0)
+# A list, built at import: as a constant tuple 500000 and 86400 freeze as long ints and
+# the per-second debt cap arithmetic on them allocates (host_tests/test_freeze_rule.py).
+DEFAULTS = [0, 500000, 100000, 300000, 0, 86400, 0, 300, 30, CREDIT, 0]
 
 # Alerts (later GBCS numbering; v0.8.1 used 0x00xx for the 0x81xx ones)
 _AL_LOW_CREDIT = const(0x810D)
@@ -70,8 +72,7 @@ AL_EC_AVAILABLE = const(0x8119)
 AL_EC_ACTIVATED = const(0x81AB)
 AL_EC_EXHAUSTED = const(0x81AA)
 AL_DEBT_DONE = const(0x81A7)    # + debt index: time debt 1, time debt 2, payment debt
-AL_REJECT = {U.DUPLICATE: 0x8F51, U.OVER_MAX_CREDIT: 0x8F5B, U.OVER_MAX_BALANCE: 0x8F47,
-             U.NOT_AUTHENTIC: 0x8F63, U.NOT_FOR_DEVICE: 0x8F64}
+# (the rejected-UTRN alerts 0x8F51/63/5B/47/64 are raised by commands.top_up)
 AL_FUTURE_OK = const(0x8F66)
 
 # friendly (non-disablement) calendar: up to 8 weekly periods
@@ -82,8 +83,18 @@ _FRIENDLY_DAYS = const(20)
 
 
 class Account:
-    def __init__(self, app):
-        self.app = app
+    # What the account uses of the meter, and nothing else: alert(code),
+    # scaler() (the tariff's price scaler, for debits in tariff units) and
+    # keys() (the top-up keys, §14.3.4: own KA private key, the supplier's
+    # top-up KA public key, supplier and own entity ids; None when not
+    # configured). It reports a future-dated change taking effect through
+    # changed(2), changed(3) if it switched the payment mode (the meter:
+    # commands.engine_event).
+    def __init__(self, alert, scaler, keys=None, changed=None):
+        self._alert = alert
+        self._scaler = scaler
+        self.keys = keys
+        self.changed = changed
         self.mode = CREDIT
         self.sde = False
         self.sdd = False
@@ -133,7 +144,7 @@ class Account:
             self.standing += amount
         else:
             self.energy += amount
-        s = self.app.tariff.scaler
+        s = self._scaler()
         if s >= UNIT_SCALER:
             amount *= 10 ** (s - UNIT_SCALER)
         else:
@@ -160,7 +171,7 @@ class Account:
                 self.ecb -= t
                 a -= t
                 if not self.ecb:
-                    self.app.alert(AL_EC_EXHAUSTED)
+                    self._alert(AL_EC_EXHAUSTED)
         self.mb -= a
 
     # -- views ---------------------------------------------------------------------------------
@@ -290,7 +301,7 @@ class Account:
         self.collected[i] += n
         self._take(n, _K_DEBT)
         if not self.debt[i]:
-            self.app.alert(AL_DEBT_DONE + i)
+            self._alert(AL_DEBT_DONE + i)
 
     def _conditions(self):
         """Low credit and EC availability alerts, once per crossing."""
@@ -298,12 +309,12 @@ class Account:
         if low != bool(self.flags & 1):
             self.flags ^= 1
             if low:
-                self.app.alert(_AL_LOW_CREDIT)
+                self._alert(_AL_LOW_CREDIT)
         av = self.ec_available()
         if av != bool(self.flags & 2):
             self.flags ^= 2
             if av:
-                self.app.alert(AL_EC_AVAILABLE)
+                self._alert(AL_EC_AVAILABLE)
 
     # -- emergency credit (§3.6: consumer UI, PPMID, remote) -------------------------------
     def activate_ec(self):
@@ -315,7 +326,7 @@ class Account:
             return False
         self.ec_in_use = True
         self.ecb = self.ec_granted = self.p[P_EC_LIMIT]
-        self.app.alert(AL_EC_ACTIVATED)
+        self._alert(AL_EC_ACTIVATED)
         self._conditions()
         return True
 
@@ -323,7 +334,7 @@ class Account:
     def top_up_code(self, code, flag, verify_check=True):
         """Validate and apply a 20-digit UTRN; returns the value credited
         in account units or raises UtrnError(reason). The caller persists
-        (Meter.save_registers) before answering anyone."""
+        (commands.top_up) before answering anyone."""
         return self._top_up(U.parse(code, verify_check), -1, flag)
 
     def top_up_ptut(self, ptut, counter, flag=U.FLAG_NETWORK):
@@ -373,7 +384,7 @@ class Account:
         r1, p1, c1 = self._reading(ptut, U.V081, oc)
         if r0 and r0 == r1:
             raise U.UtrnError(r0)            # fails the same check in both: no MAC needed
-        keys = self.app.topup_keys()
+        keys = self.keys() if self.keys is not None else None
         if keys is None:
             raise U.UtrnError(U.later_stage(r0 or U.NOT_FOR_DEVICE, r1 or U.NOT_FOR_DEVICE))
         if self.z is None:
@@ -406,7 +417,7 @@ class Account:
                 self.charged += share
                 value -= share
                 if not self.debt[2]:
-                    self.app.alert(AL_DEBT_DONE + 2)
+                    self._alert(AL_DEBT_DONE + 2)
         self.mb += value
         if self.ec_in_use and self.mb > 0:
             r = min(self.ec_granted - self.ecb, self.mb)
@@ -444,12 +455,14 @@ class Account:
 
     def stage(self, idx, value, at, now):
         """Future-datable parameter (Tbl 9.2.2.7): IMMEDIATE (or a past
-        time) applies now; NEVER cancels a pending change; else pending."""
+        time) applies now; NEVER cancels a pending change; else pending.
+        True if the payment mode changed (the caller records it)."""
+        mode = False
         if at == NEVER:
             self.pend_at[idx] = NEVER
         elif at <= now:
             self.pend_at[idx] = NEVER
-            self._set(idx, value)
+            mode = self._set(idx, value)
         else:
             self.pend_at[idx] = at
             if idx == P_FRIENDLY:
@@ -457,35 +470,40 @@ class Account:
             else:
                 self.pend_val[idx] = value
         self._reschedule()
+        return mode
 
     def _set(self, idx, value):
+        """Apply a parameter; True if it changed the payment mode."""
         if idx == P_FRIENDLY:
             self.friendly = bytes(value)
             self._decode_friendly()
         elif idx == P_ACCOUNT:
             old = self.mode
             self.mode, self.sde, self.sdd = value & 3, bool(value & 4), bool(value & 8)
-            if old != self.mode:
-                self.app.mode_changed()
             self.p[idx] = value
             if self.mode != PREPAY and self.ec_in_use:
                 self.ec_in_use = False       # leaving prepayment: EC used stays owed in mb
                 self.mb -= self.ec_granted - self.ecb
                 self.ecb = self.ec_granted = 0
+            return old != self.mode
         else:
             self.p[idx] = value
+        return False
 
     def _reschedule(self):
         self._next_at = min(self.pend_at)
 
     def _activate(self, now):
+        mode = False
         for i in range(_N_PARAMS):
             if self.pend_at[i] <= now and self.pend_at[i] != NEVER:
                 self.pend_at[i] = NEVER
-                self._set(i, self.friendly_passive if i == P_FRIENDLY else self.pend_val[i])
-                self.app.alert(AL_FUTURE_OK)
+                if self._set(i, self.friendly_passive if i == P_FRIENDLY else self.pend_val[i]):
+                    mode = True
+                self._alert(AL_FUTURE_OK)
         self._reschedule()
-        self.app.account_changed()
+        if self.changed is not None:
+            self.changed(3 if mode else 2)
 
     def pending(self):
         return [(PARAM_NAMES[i], self.pend_at[i]) for i in range(_N_PARAMS)

@@ -20,7 +20,10 @@
 #   ENABLED --power above threshold for the load-limit period, supply
 #   state on a load-limit event not ON--> DISABLED(LOAD_LIMIT) 0x8F33
 #   --restoration period over--> ENABLED 0x8F34
-# Every change is persisted at once (the meter saves its register record).
+# Every change is reported through changed(0) (the meter saves its register
+# record: commands.engine_event), a load-limit event through changed(1).
+# What the supply uses: the relay driver, the account (credit, thresholds,
+# non-disablement calendar) and alert(code); nothing else of the meter.
 import struct
 
 from ..compat import const
@@ -47,9 +50,16 @@ AL_LL_RESTORED = const(0x8F34)
 _FMT = "<BBBIH"                    # state, cause, load-limit supply state, restore at, over
 
 
+_CH_STATE = const(0)
+_CH_LL_EVENT = const(1)
+
+
 class Supply:
-    def __init__(self, app):
-        self.app = app
+    def __init__(self, relay, account, alert, changed=None):
+        self.relay = relay
+        self.acc = account
+        self._alert = alert
+        self.changed = changed         # changed(kind)
         self.state = ENABLED
         self.cause = _C_NONE
         self.ll_state = ENABLED        # ZSE LoadLimitSupplyState: ENABLED = do not interrupt
@@ -60,11 +70,12 @@ class Supply:
     def _go(self, state, cause, alert=0):
         self.state = state
         self.cause = cause
-        self.app.relay.set(state == ENABLED)
-        self.app.account.disabled_for_credit = state == DISABLED and cause == _C_CREDIT
+        self.relay.set(state == ENABLED)
+        self.acc.disabled_for_credit = state == DISABLED and cause == _C_CREDIT
         if alert:
-            self.app.alert(alert)
-        self.app.supply_changed()
+            self._alert(alert)
+        if self.changed is not None:
+            self.changed(_CH_STATE)
 
     # -- per second -------------------------------------------------------------------------
     def tick(self, now, power_w):
@@ -74,7 +85,7 @@ class Supply:
     def credit_rule(self, now):
         """Disable or arm by credit; also called straight after a top-up or
         EC activation, so a sufficient top-up arms the supply at once."""
-        acc = self.app.account
+        acc = self.acc
         p = acc.p
         if acc.mode == PREPAY:
             if acc.combined() <= p[P_DISABLE]:
@@ -82,7 +93,7 @@ class Supply:
                     if acc.is_friendly(now):
                         if not self.suspended:
                             self.suspended = True
-                            self.app.alert(AL_SUSPENDED)
+                            self._alert(AL_SUSPENDED)
                     else:
                         self.suspended = False
                         self._go(DISABLED, _C_CREDIT, AL_DISABLED_CREDIT)
@@ -94,7 +105,7 @@ class Supply:
             self._go(ARMED, _C_NONE, _AL_ARMED)    # credit mode never disables for credit
 
     def _limiter(self, now, power_w):
-        p = self.app.account.p
+        p = self.acc.p
         if self.cause == _C_LOAD_LIMIT:
             if now >= self.restore_at:
                 self._go(ENABLED, _C_NONE, AL_LL_RESTORED)
@@ -104,8 +115,9 @@ class Supply:
             self.over += 1
             if self.over >= max(1, p[P_LL_PERIOD]):
                 self.over = 0
-                self.app.alert(_AL_LL_ABOVE)
-                self.app.load_limit_event()
+                self._alert(_AL_LL_ABOVE)
+                if self.changed is not None:
+                    self.changed(_CH_LL_EVENT)
                 if self.ll_state != ENABLED and self.state == ENABLED:
                     self.restore_at = now + p[P_LL_RESTORE]
                     self._go(DISABLED, _C_LOAD_LIMIT, _AL_LL_DISABLED)
@@ -145,6 +157,6 @@ class Supply:
             struct.unpack_from(_FMT, b, off)
         if self.state > ENABLED or self.cause > _C_LOAD_LIMIT:
             raise ValueError("supply state")
-        self.app.relay.set(self.state == ENABLED)
-        self.app.account.disabled_for_credit = self.state == DISABLED and self.cause == _C_CREDIT
+        self.relay.set(self.state == ENABLED)
+        self.acc.disabled_for_credit = self.state == DISABLED and self.cause == _C_CREDIT
         return off + struct.calcsize(_FMT)

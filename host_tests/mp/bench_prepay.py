@@ -12,6 +12,7 @@ from common import make_meter, store_dir, us, us_diff, mem
 from firmware.prepay import account as AC
 from firmware.prepay import utrn as U
 from firmware import crypto
+from common import topup
 
 with open(sys.argv[2]) as f:
     inp = json.load(f)
@@ -19,7 +20,7 @@ m, out, clock, met, _ = make_meter(store_dir(), 820886400, inp["config"])
 m.account.max_balance = 100000
 codes = inp["codes"]
 t0 = us()
-assert m.top_up(codes[0])[0] == 0
+assert topup(m, codes[0])[0] == 0
 first_ms = us_diff(us(), t0) / 1000
 n = 0
 t0 = us()
@@ -30,11 +31,11 @@ validate_ms = us_diff(us(), t0) / 1000 / n
 n = 0
 t0 = us()
 for c in codes[11:21]:                      # the meter path: + record save, logs, alerts
-    assert m.top_up(c)[0] == 0
+    assert topup(m, c)[0] == 0
     n += 1
 meter_ms = us_diff(us(), t0) / 1000 / n
 before = mem()
-a = AC.Account(m)
+a = AC.Account(m.alert, lambda: m.tariff.scaler)
 for i in range(U.CACHE_SLOTS):
     a.cache.add(1000 + i, U.FLAG_LOCAL)
 a.stage(AC.P_FRIENDLY, AC.friendly_blob([(31, 420, 540)] * 8, [(2026, 12, 25)] * 20), 0, 0)

@@ -9,6 +9,7 @@ import sys
 
 from common import make_meter, store_dir, time_ticks, mem
 from full_tariff import full_parts
+from common import tariff_load
 
 
 def stored_size(m):
@@ -39,7 +40,7 @@ def main():
         return
     with open("../../tariffs/tou-blocks.json") as f:
         doc = json.load(f)
-    m.load_tariff(doc)
+    tariff_load(m, doc)
     met.load_w = 7200               # 2 Wh a second: thresholds crossed as it runs
     for i in range(40):
         clock.advance(1)

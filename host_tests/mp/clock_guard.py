@@ -7,6 +7,7 @@ import struct
 import sys
 
 from common import make_meter, store_dir, T0
+from common import tariff_load
 
 FLAT = {"tariff_id": 20, "provider_id": 1, "currency": 826, "price_scaler": -5, "tou": [20000],
         "standing_charge": {"amount": 86400, "period_s": 86400},
@@ -35,7 +36,7 @@ def main(stage):
     root = store_dir()
     if stage == "a":
         m, out, clock, met, _ = make_meter(root)
-        m.load_tariff(FLAT)
+        tariff_load(m, FLAT)
         clock.advance(1)
         m.tick()                                       # the time request is out
         m.time.on_attributes(None, [(0, 0, UTC, 0xFFFFFFFE)])

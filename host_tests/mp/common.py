@@ -134,3 +134,30 @@ def nested_false_frames(depth):
         data += b"\x7e\xa5" + bytes((ln & 0xFF, ln >> 8))
     data += bytes(n - len(data))
     return bytes(data)
+
+
+def topup(m, code, source=None):
+    """A keyed-in top-up through the command surface (commands.top_up), as
+    (reason, value credited): 0 and the value, or the UTRN reason and 0
+    (the account's last_topup)."""
+    from firmware import commands as C
+    if source is None:
+        C.top_up(m, code)
+    else:
+        C.top_up(m, code, source)
+    return tuple(m.account.last_topup[:2])
+
+
+class TariffNoRoom(ValueError):
+    """A tariff load refused for lack of heap (commands NO_ROOM)."""
+
+
+def tariff_load(m, doc, at=0):
+    """A tariff load through the command surface (commands.load_tariff):
+    the parts activated at once; a refusal raises ValueError with the
+    command's reason (TariffNoRoom for NO_ROOM)."""
+    from firmware import commands as C
+    r = C.load_tariff(m, doc, at)
+    if r:
+        raise (TariffNoRoom if r == 3 else ValueError)(C.detail)
+    return C.detail

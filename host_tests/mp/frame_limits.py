@@ -11,6 +11,7 @@ import sys
 from common import make_meter, store_dir, T0
 from firmware.zcl import aps as A
 from firmware.compat import crc32
+from common import tariff_load
 
 METER = 0x4E21
 PPMID = 0x5A5A
@@ -59,7 +60,7 @@ def run(relays, root):
                                                       "han_devices": {"0x5A5A": "ppmid"}})
     z = m.zcl
     print("relays", relays, "secured", z.limit(True), "unsecured", z.limit(False))
-    m.load_tariff(tariff_doc())
+    tariff_load(m, tariff_doc())
     met.load_w = 3600
     for i in range(3 * 3600):
         clock.advance(1)

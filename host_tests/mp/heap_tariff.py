@@ -12,6 +12,7 @@ import json
 import sys
 
 from common import make_meter, store_dir
+from common import tariff_load
 
 T0 = 820886400 + 3600                        # Monday 01:00 UTC
 
@@ -47,9 +48,9 @@ def fill():
 
 
 def load(m, doc):
-    from firmware.meter import TariffNoRoom
+    from common import TariffNoRoom
     try:
-        return m.load_tariff(doc)
+        return tariff_load(m, doc)
     except TariffNoRoom as e:
         return "refused: " + e.args[0]
 
@@ -60,7 +61,7 @@ def phase1():
     with open(sys.argv[2] + "/three-rate.json") as f:
         three = json.load(f)
     m, out, clock, met, _ = make_meter(store_dir(), T0)
-    print("flat", m.load_tariff(flat))
+    print("flat", tariff_load(m, flat))
     met.load_w = 3600
     for i in range(100):
         clock.advance(1)

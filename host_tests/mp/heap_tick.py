@@ -2,7 +2,7 @@
 # with reporting configured, under micropython.heap_lock().
 import sys
 
-from common import make_meter, store_dir, T0
+from common import make_meter, store_dir, T0, tariff_load
 from firmware.zcl import aps as A
 
 try:
@@ -16,7 +16,7 @@ m, out, clock, met, _ = make_meter(store_dir(), T0 + 60)
 # the busiest tariff: TOU with blocks (block selection every second)
 import json
 with open("../../tariffs/tou-blocks.json") as f:
-    m.load_tariff(json.load(f))
+    tariff_load(m, json.load(f))
 # Configure Reporting: summation (min = max = 3600 s, change 0) and demand
 # (min 1 s, max 3600 s, change 100 kW): demand is read and compared every
 # second while nothing is due (steady load).
@@ -60,7 +60,7 @@ print("heap_lock ticks", n, "ok" if ok else "ALLOCATED", "frames", len(out), "wh
 # inside a friendly period (checked every second), a time debt collected
 # every second with a cap, a special day in the calendar, the load limiter
 # watching (below its threshold).
-from firmware.prepay import config as CFG
+from firmware.commands import config as CFG
 CFG.apply(m, {"mode": "prepayment", "sde": True,
               "params": {"ec_limit": 0, "low_credit_threshold": 100000, "debt_cap": 10 ** 9,
                          "load_limit_w": 20000, "load_limit_period": 60},

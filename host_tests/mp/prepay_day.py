@@ -11,8 +11,10 @@ import sys
 from common import store_dir, make_meter, hexs
 from firmware.prepay import utrn as U
 from firmware.prepay import account as AC
-from firmware.prepay import config as CFG
+from firmware.commands import config as CFG
 from firmware.platform.store import PowerCut
+from common import tariff_load, topup
+from firmware import commands as C
 
 T0 = 820886400
 with open(sys.argv[2]) as f:
@@ -48,30 +50,30 @@ codes = inp["codes"]
 if sys.argv[3] == "1":
     m, out, clock, met, backend = make_meter(store_dir(), T0, cfg)
     met.relay = m.relay                        # an open contactor stops the load
-    m.load_tariff(inp["tariff"])
+    tariff_load(m, inp["tariff"])
     CFG.apply(m, {"mode": "prepayment", "sde": True, "params": {"ec_limit": 300000,
                   "ec_threshold": 100000, "low_credit_threshold": 100000},
                   "friendly": {"periods": [[31, "07:00", "09:00"]]},
                   "debts": [{"debt": 1, "amount": 20000, "rate": 86400, "period_s": 86400},
                             {"debt": 3, "amount": 40000}], "payment_debt_pct": 2000})
-    print("topup", m.top_up(codes[0]))          # £2
+    print("topup", topup(m, codes[0]))          # £2
     met.load_w = 3600
     run(7200)
     show("2h")
-    print("ec", m.activate_ec())
+    print("ec", C.activate_ec(m) == 0)
     run(6 * 3600)
     show("8h")
     run(3600 + 60)
     show("9h")
-    print("topup", m.top_up(codes[1]))          # £5: payment debt, EC and accumulated debt repaid
+    print("topup", topup(m, codes[1]))          # £5: payment debt, EC and accumulated debt repaid
     show("after topup")
-    print("dup", m.top_up(codes[1]), "forged", m.top_up(codes[2]), "typo", m.top_up(codes[3]))
+    print("dup", topup(m, codes[1]), "forged", topup(m, codes[2]), "typo", topup(m, codes[3]))
     m.button.press()
     run(60)
     show("enabled")
     backend.cut_after(1)                    # the commit (journal) write of the top-up
     try:
-        m.top_up(codes[4])
+        topup(m, codes[4])
         print("no cut")
     except PowerCut:
         print("cut")
@@ -84,8 +86,8 @@ else:                                       # after the power cut: a new process
     met.relay = m.relay
     met.load_w = 3600
     show("restart")
-    print("again", m.top_up(codes[4]), "again", m.top_up(codes[4]))
-    print("wrap", m.top_up(codes[5]))
+    print("again", topup(m, codes[4]), "again", topup(m, codes[4]))
+    print("wrap", topup(m, codes[5]))
     run(1800)
     show("end")
     print("alerts", ["%04X" % a for a in m.alerts])

@@ -34,7 +34,8 @@ def unhex(s):
 def account(keys, z=None):
     app = App()
     app.keys = keys
-    a = AC.Account(app)
+    a = AC.Account(app.alert, None)
+    a.keys = app.topup_keys
     a.z = z
     return a
 

@@ -6,7 +6,7 @@
 # next_wakeup() would have missed an action that ran earlier ("EARLY").
 import struct
 
-from common import make_meter, store_dir, T0
+from common import make_meter, store_dir, tariff_load, T0
 
 m, out, clock, met, _ = make_meter(store_dir(), T0 + 60)
 ran = []
@@ -44,11 +44,11 @@ def run(n):
 print("boot wakeup", m.next_wakeup() - T0)
 run(2)
 # a tariff to activate at T0 + 600 (the tick of 601 meters its first second)
-m.load_tariff({"tariff_id": 20, "provider_id": 1, "currency": 826, "price_scaler": -5,
-               "tou": [20000], "standing_charge": {"amount": 86400, "period_s": 86400},
-               "calendar": {"seasons": [["*-01-01", 1]], "weeks": {"1": [1] * 7},
-                            "days": {"1": [["00:00", 1], ["07:00", 1]]}},
-               "special_days": []}, T0 + 600)
+tariff_load(m, {"tariff_id": 20, "provider_id": 1, "currency": 826, "price_scaler": -5,
+              "tou": [20000], "standing_charge": {"amount": 86400, "period_s": 86400},
+              "calendar": {"seasons": [["*-01-01", 1]], "weeks": {"1": [1] * 7},
+                           "days": {"1": [["00:00", 1], ["07:00", 1]]}},
+              "special_days": []}, T0 + 600)
 # a DRLC event from the hub: 900 s on, one minute, no randomisation
 m.drlc.values[0x0001] = 0
 p = struct.pack("<BBB", 0x09, 0x40, 0x00) + struct.pack(

@@ -138,6 +138,9 @@ static void mod_add(limbs r, const limbs a, const limbs b, const modulus *M) {
     }
 }
 
+#if !ESME_M4_ASM || defined(ESME_SELFTEST)
+/* only fp_sub_c subtracts mod m: without it (the M4 assembly) mod_sub would be
+ * an unused static, an error under the native-module build's -Werror */
 static void mod_sub(limbs r, const limbs a, const limbs b, const modulus *M) {
     limbs s, t;
     int64_t d = 0;
@@ -155,6 +158,7 @@ static void mod_sub(limbs r, const limbs a, const limbs b, const modulus *M) {
         r[i] = s[i] ^ ((0u - neg) & (s[i] ^ t[i]));
     }
 }
+#endif
 
 /* hi:lo = a * b + lo + hi (never overflows 64 bits). On ARMv7E-M (the
  * STM32WB55's Cortex-M4) that is the single UMAAL instruction, which GCC

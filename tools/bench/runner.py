@@ -366,7 +366,7 @@ class Runner:
         return rsp
 
     def act_prepay(self, v, step):
-        """Supplier configuration of the account (firmware/prepay/config.py):
+        """Supplier configuration of the account (firmware/commands/config.py):
         stands in for the GBCS use cases until the WAN route lands. "at"
         may be scenario time."""
         v = dict(v)

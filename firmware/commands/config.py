@@ -20,8 +20,13 @@
 #    "supply": "enable" | "arm" | "disable",
 #    "load_limit_supply_state": 0 | 1 | 2}
 # Money in account units (10^-5 currency). Everything is checked before
-# anything changes; a bad document raises ValueError and changes nothing.
-from . import account as AC
+# anything changes (with the command surface's own validators); a bad
+# document raises ValueError and changes nothing. Then the document's parts
+# run as the commands of firmware/commands/ (the one way to do each
+# thing), nested in one atomic operation: the whole document or none of it.
+from ..prepay import account as AC
+from .. import commands as C
+from . import supplier as S
 
 
 def _minutes(s):
@@ -32,61 +37,70 @@ def _minutes(s):
     return v
 
 
+def _check(ok, why):
+    if not ok:
+        raise ValueError(why)
+
+
 def apply(meter, doc):
-    acc = meter.account
-    now = meter.clock.now()
     at = doc.get("at", AC.IMMEDIATE)
-    todo = []
+    kv = []
     if "ccc" in doc:
         import binascii
         mode, sde, sdd = AC.parse_ccc(binascii.unhexlify(doc["ccc"]))
-        todo.append((AC.P_ACCOUNT, mode | (sde << 2) | (sdd << 3)))
+        kv.extend((AC.P_ACCOUNT, mode | (sde << 2) | (sdd << 3)))
     elif "mode" in doc:
         mode = {"credit": AC.CREDIT, "prepayment": AC.PREPAY}[doc["mode"]]
-        todo.append((AC.P_ACCOUNT, mode | (bool(doc.get("sde")) << 2) |
-                     (bool(doc.get("sdd")) << 3)))
+        kv.extend((AC.P_ACCOUNT, mode | (bool(doc.get("sde")) << 2) | (bool(doc.get("sdd")) << 3)))
     for name, v in doc.get("params", {}).items():
         i = AC.PARAM_NAMES.index(name)
-        if i >= AC.P_ACCOUNT or not isinstance(v, int) or v < 0:
-            raise ValueError("parameter " + name)
-        todo.append((i, v))
+        _check(i < AC.P_ACCOUNT and isinstance(v, int) and v >= 0, "parameter " + name)
+        kv.extend((i, v))
     if "friendly" in doc:
         f = doc["friendly"]
-        todo.append((AC.P_FRIENDLY, AC.friendly_blob(
+        kv.extend((AC.P_FRIENDLY, AC.friendly_blob(
             [(p[0], _minutes(p[1]), _minutes(p[2])) for p in f.get("periods", [])],
             [(d[0] or 0xFFFF, d[1], d[2]) for d in f.get("days", [])])))
+    _check(S.at_ok(at), "at")
+    for k in range(0, len(kv), 2):
+        _check(S.param_ok(kv[k], kv[k + 1]), "parameter")
     debts = []
     for d in doc.get("debts", []):
-        i = d["debt"] - 1
-        if not 0 <= i <= 2 or d.get("amount", 0) < 0 or d.get("period_s", 1) <= 0:
-            raise ValueError("debt")
-        debts.append((i, d.get("amount", 0), d.get("rate"), d.get("period_s")))
+        x = (d["debt"] - 1, d.get("amount", 0), d.get("rate"), d.get("period_s"))
+        _check(S.debt_ok(*x), "debt")
+        debts.append(x)
+    pct = doc.get("payment_debt_pct")
+    _check(pct is None or (isinstance(pct, int) and 0 <= pct <= 10000), "payment_debt_pct")
+    lim = (doc.get("max_credit"), doc.get("max_balance"))
+    for v in lim:
+        _check(v is None or (isinstance(v, int) and 0 <= v <= 0xFFFFFF), "credit limit")
+    adj = doc.get("adjust")
+    _check(adj is None or (isinstance(adj, int) and -0x80000000 <= adj <= 0x7FFFFFFF), "adjust")
     supply = {"disable": 0, "arm": 1, "enable": 2, None: None}[doc.get("supply")]
     lls = doc.get("load_limit_supply_state")
-    if lls is not None and lls not in (0, 1, 2):
-        raise ValueError("load_limit_supply_state")
-    # -- checked: now change ------------------------------------------------------------
-    for i, v in todo:
-        acc.stage(i, v, at, now)
-    for i, amount, rate, per in debts:
-        acc.set_debt(i, amount, rate, per)
-    if "payment_debt_pct" in doc:
-        acc.pay_pct = int(doc["payment_debt_pct"])
-    if "max_credit" in doc:
-        acc.max_credit = int(doc["max_credit"])
-    if "max_balance" in doc:
-        acc.max_balance = int(doc["max_balance"])
+    _check(lls is None or lls in (0, 1, 2), "load_limit_supply_state")
+    # -- checked (as the commands check): now the commands, one operation -------
+    h = meter.begin()
+    if kv:
+        S.set_params(meter, at, *kv)
+    for x in debts:
+        S.set_debt(meter, *x)
+    if pct is not None:
+        S.set_debt_share(meter, pct)
+    if lim != (None, None):
+        S.set_credit_limits(meter, *lim)
     if doc.get("reset_balance"):
-        acc.set_balance(0)
-    if "adjust" in doc:
-        acc.adjust(int(doc["adjust"]))
+        S.set_balance(meter, 0)
+    if adj is not None:
+        S.adjust_balance(meter, adj)
     if lls is not None:
-        meter.supply.ll_state = lls
+        S.set_load_limit_state(meter, lls)
     if supply is not None:
-        meter.supply.remote(supply)
+        S.set_supply(meter, supply)
     ec = None
     if doc.get("activate_ec"):
-        ec = meter.activate_ec()
-    meter.account_changed()
-    return {"pending": [[k, t] for k, t in acc.pending()], "ec": ec,
+        ec = C.activate_ec(meter) == 0
+    meter.save_registers()
+    meter.end(h)
+    return {"pending": [[k, t] for k, t in meter.account.pending()], "ec": ec,
             "supply": meter.supply.state}

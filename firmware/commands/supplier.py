@@ -1,0 +1,290 @@
+# Supplier and network-operator commands of the command surface (see
+# __init__.py for the rules, the result codes and the service interface):
+# the account's configuration (ECS02/03 payment mode, ECS04a/b balance,
+# ECS07 debts, ECS08 prepayment configuration, ECS09 emergency credit),
+# supply and load limiter (ECS42-44, ECS27), tariff (price, blocks,
+# thresholds, calendar), block counters, clock (ECS70), and the consumer's
+# DRLC opt-out. Rare, so imported on first use (commands/config.py, the
+# cluster handlers and control ops import it when they run): on the unix
+# port every resident function costs heap.
+from ..compat import const
+from ..prepay import account as AC
+from .. import commands as C
+
+_OK = const(0)
+_SRC_ESI = const(0x00)         # ZSE OriginatingDevice: the ESI (the supplier's route)
+_BAD_VALUE = const(1)
+_REFUSED = const(2)
+_NO_ROOM = const(3)
+_NEVER = 0xFFFFFFFF
+_I32 = 0x7FFFFFFF
+
+
+def is_int(v, lo, hi):
+    """An int (not a bool) in lo..hi."""
+    return isinstance(v, int) and not isinstance(v, bool) and lo <= v <= hi
+
+
+# -- validation (shared with commands/config.py, which checks a whole document first) ---
+def param_ok(i, v):
+    """A future-datable account parameter (Tbl 9.2.2.7) and its value."""
+    if not is_int(i, 0, AC.P_FRIENDLY):
+        return False
+    if i == AC.P_FRIENDLY:
+        return isinstance(v, (bytes, bytearray)) and len(v) < 256
+    if i == AC.P_ACCOUNT:
+        return is_int(v, 0, 15) and v & 3 in (AC.CREDIT, AC.PREPAY)
+    if i == AC.P_DISABLE:                 # a cut-off below zero lets the balance go into debt
+        return is_int(v, -_I32 - 1, _I32)
+    return is_int(v, 0, _I32)
+
+
+def at_ok(at):
+    """IMMEDIATE (0), a UTC activation time, or NEVER (cancel pending)."""
+    return is_int(at, 0, _NEVER)
+
+
+def debt_ok(i, amount, rate, period):
+    n = is_int
+    return (n(i, 0, 2) and n(amount, 0, _I32) and (rate is None or n(rate, 0, _I32))
+            and (period is None or n(period, 1, _I32)))
+
+
+# -- account configuration (ECS02/03 payment mode, ECS08, ECS09, ZSE Prepayment) ----------
+def set_params(m, at, *kv):
+    """Future-datable parameters as (index, value) pairs, all with one
+    activation time (IMMEDIATE applies now, NEVER cancels what is pending):
+    thresholds, caps, load limiter, non-disablement calendar, payment mode.
+    A payment-mode change takes a prepayment snapshot and a Billing Data
+    Log entry, cause 'change of meter mode' (GBCS §10.4.2.4, §18.2.1.3)."""
+    if not at_ok(at) or len(kv) & 1:
+        return C.said(_BAD_VALUE, "at")
+    for i in range(0, len(kv), 2):
+        if not param_ok(kv[i], kv[i + 1]):
+            return C.said(_BAD_VALUE, "parameter")
+    h = m.begin()
+    acc = m.account
+    now = m.clock.now()
+    for i in range(0, len(kv), 2):
+        if acc.stage(kv[i], kv[i + 1], at, now):
+            C.engine_event(m, 3)                     # the mode changed: its snapshots
+    m.save_registers()
+    m.end(h)
+    return _OK
+
+
+def set_payment_mode(m, mode, sde, sdd, at):
+    """ECS02/ECS03 (with SDE/SDD, §18.2.1.3): the account parameter."""
+    if mode not in (AC.CREDIT, AC.PREPAY):
+        return C.said(_BAD_VALUE, "mode")
+    return set_params(m, at, AC.P_ACCOUNT, mode | (bool(sde) << 2) | (bool(sdd) << 3))
+
+
+def setup_ec(m, limit, threshold, at):
+    """Emergency credit limit and threshold (ECS09 set-up, ZSE
+    EmergencyCreditSetup), one activation time."""
+    return set_params(m, at, AC.P_EC_LIMIT, limit, AC.P_EC_THRESHOLD, threshold)
+
+
+def set_debt(m, i, amount, rate=None, period=None, incremental=False):
+    """Time debt 1/2 (i 0/1: amount, recovery rate per period s) or the
+    payment debt (i 2: amount); incremental adds to what is outstanding
+    (ZSE ChangeDebt DebtAmountType, ECS07)."""
+    if not is_int(i, 0, 2) or not is_int(amount, -_I32 - 1, _I32):
+        return C.said(_BAD_VALUE, "debt")
+    acc = m.account
+    if incremental:
+        amount += acc.debt[i]
+    if not debt_ok(i, amount, rate, period):
+        return C.said(_BAD_VALUE, "debt")
+    h = m.begin()
+    acc.set_debt(i, amount, rate, period)
+    m.save_registers()
+    m.end(h)
+    return _OK
+
+
+def set_debt_share(m, pct):
+    """The payment debt's share of each top-up, 0.01 % (ECS07)."""
+    if not is_int(pct, 0, 10000):
+        return C.said(_BAD_VALUE, "payment_debt_pct")
+    h = m.begin()
+    m.account.pay_pct = pct
+    m.save_registers()
+    m.end(h)
+    return _OK
+
+
+def set_credit_limits(m, max_credit, max_balance):
+    """Maximum credit per top-up and maximum meter balance, whole currency
+    units (GBCS §14.3.8.1-2; ECS08, ZSE SetMaximumCreditLimit); None keeps."""
+    for v in (max_credit, max_balance):
+        if v is not None and not is_int(v, 0, 0xFFFFFF):
+            return C.said(_BAD_VALUE, "credit limit")
+    h = m.begin()
+    acc = m.account
+    if max_credit is not None:
+        acc.max_credit = max_credit
+    if max_balance is not None:
+        acc.max_balance = max_balance
+    m.save_registers()
+    m.end(h)
+    return _OK
+
+
+def adjust_balance(m, value):
+    """ECS04a / ZSE Credit Adjustment incremental: a signed amount added to
+    the meter balance, recorded in the ledger (never an overwrite)."""
+    if not is_int(value, -_I32 - 1, _I32):
+        return C.said(_BAD_VALUE, "adjust")
+    h = m.begin()
+    m.account.adjust(value)
+    m.save_registers()
+    m.end(h)
+    return _OK
+
+
+def set_balance(m, value):
+    """ECS04b reset (value 0) / ZSE Credit Adjustment absolute: an explicit
+    adjustment by the difference, so the ledger keeps balancing."""
+    if not is_int(value, -_I32 - 1, _I32):
+        return C.said(_BAD_VALUE, "balance")
+    return adjust_balance(m, value - m.account.mb)
+
+
+# -- supply (ECS42/43/44, ZSE ChangeSupply / SetSupplyStatus, GBCS §13.7.3) -------------
+def set_supply(m, state):
+    """Remote enable (2), arm (1) or disable (0); the supply's change is
+    saved with the register record (engine_event)."""
+    if not is_int(state, 0, 2):
+        return C.said(_BAD_VALUE, "supply")
+    h = m.begin()
+    m.supply.remote(state)
+    m.end(h)
+    return _OK
+
+
+def set_load_limit_state(m, state):
+    """The supply state a load-limit event leaves (ZSE LoadLimitSupplyState)."""
+    if not is_int(state, 0, 2):
+        return C.said(_BAD_VALUE, "load_limit_supply_state")
+    h = m.begin()
+    m.supply.ll_state = state
+    m.save_registers()
+    m.end(h)
+    return _OK
+
+
+def set_load_limit(m, power_w, period, restore, at):
+    """Load limiter: threshold W (0 off), period and restoration period s
+    (Tbl 9.2.2.7, future-datable; ECS27's set counterpart)."""
+    return set_params(m, at, AC.P_LL_POWER, power_w, AC.P_LL_PERIOD, period,
+                      AC.P_LL_RESTORE, restore)
+
+
+# -- network top-up (CS01a, §14.4) -------------------------------------------------------
+def top_up_ptut(m, ptut, counter):
+    """CS01a network route (§14.4.4): the PTUT and the UTRN counter from the
+    command's originator counter; as top_up otherwise."""
+    if not is_int(counter, 0, 0xFFFFFFFFFFFFFFFF) or not isinstance(ptut, int):
+        return C.said(_BAD_VALUE, "top-up")
+    return C._top_up(m, ptut, counter, _SRC_ESI)
+
+
+# -- demand response (GBCS §18.1.1, ZSE DRLC) ----------------------------------------------
+def drlc_opt(m, out, event=None):
+    """Consumer opt-out (out True) or opt-in of one DRLC event (its id) or
+    of all (None); the event table re-evaluates and reports at once."""
+    if not (out is True or out is False) or not (event is None or is_int(event, 0, _NEVER)):
+        return C.said(_BAD_VALUE, "drlc opt")
+    h = m.begin()
+    m.drlc.opt(out, event)
+    m.end(h)
+    return _OK
+
+
+# -- snapshots on request (ZSE Metering TakeSnapshot / ScheduleSnapshot) ---------------
+def take_snapshot(m, cause):
+    """A snapshot of the registers now, with its cause (ZSE D.3.2.3.1.6),
+    committed with the register record it is built from; detail: its
+    SnapshotID."""
+    if not is_int(cause, 0, _NEVER):
+        return C.said(_BAD_VALUE, "cause")
+    h = m.begin()
+    sid = m.snapshots.take(0, cause)
+    m.end(h)
+    return C.said(_OK, sid)
+
+
+def schedule_snapshots(m, recs, room):
+    """Snapshot schedules (id, start, SnapshotSchedule, payload type,
+    cause), all validated before any is applied and saved in one write
+    (metering/snapshots.py), at most room confirmations; detail: the
+    confirmations (id, code), one per record."""
+    if not recs:
+        return C.said(_BAD_VALUE, "schedules")
+    return C.said(_OK, m.snapshots.schedule(recs, m.clock.now(), room))
+
+
+# -- tariff: block counters (load_tariff is resident: __init__.py) ----------------------
+def reset_block_counters(m):
+    """Block counters to zero on command or change of supplier
+    (§13.3.5.10); saved with the registers."""
+    h = m.begin()
+    m.tariff.reset_block_counters()
+    m.save_registers()
+    m.end(h)
+    return _OK
+
+
+# -- clock (ECS70, GBCS §9.1.4.2) ---------------------------------------------------------
+def set_clock(m, utc, start=None, end=None):
+    """Supplier Set Clock: set when the hub's time utc lies in the command's
+    window [start, end] (both utc when not given): Time Status Reliable.
+    REFUSED (the status drops to Unreliable where §9.1.4.2 says) otherwise;
+    a time outside the plausible window is BAD_VALUE."""
+    if start is None:
+        start = end = utc
+    n = is_int
+    if not (n(utc, 0, _NEVER - 1) and n(start, 0, _NEVER) and n(end, 0, _NEVER)):
+        return C.said(_BAD_VALUE, "utc")
+    return _OK if m.time.supplier_set_clock(utc, start, end) else _REFUSED
+
+
+# -- change of tenancy (ECS12) --------------------------------------------------------------
+# GBCS ECS12 "Set Change of Tenancy date on ESME" (§18.4.3; Data object
+# 0-0:94.44.3.2 "Restrict Data Date Time", notes/gbcs-esme-functional §3.8)
+# sets the date-time the new tenancy starts: the supplier's reads of
+# consumption data before it belong to the previous tenant. Persisted as a
+# record (key "cot", schema 7 version 1: UTC u32), saved in one atomic
+# operation; tenancy_date reads it back (0: never set).
+_COT_KEY = "cot"
+_COT_SCHEMA = const(7)
+
+
+def change_of_tenancy(m, utc):
+    """ECS12: the change of tenancy date-time (UTC; 0 = now)."""
+    if not is_int(utc, 0, _NEVER - 1):
+        return C.said(_BAD_VALUE, "tenancy")
+    if utc == 0:
+        utc = m.clock.now()
+    h = m.begin()
+    m.save_record(_COT_KEY, ((utc.to_bytes(4, "little"),), _COT_SCHEMA, 1, True))
+    m.end(h)
+    m._cot = utc
+    return _OK
+
+
+def _cot_decode(b):
+    if len(b) != 4:
+        raise ValueError("cot")
+    return int.from_bytes(b, "little")
+
+
+def tenancy_date(m):
+    """The change of tenancy date-time set by ECS12 (0: none)."""
+    t = getattr(m, "_cot", None)
+    if t is None:
+        t = m.store.load_rec(_COT_KEY, _COT_SCHEMA, 1, _cot_decode) or 0
+        m._cot = t
+    return t

@@ -1,0 +1,363 @@
+# The GBCS message and security layer (GBCS v0.8.1 §4.3, §6.2.4, §7.2;
+# notes/gbcs-messages-security §3-§11, §21; firmware/gbcs/README.md).
+# Meter.gbcs_message(buf) -> receive(m, buf): one complete Remote Party
+# command (GBT already reassembled) in, the protected response out, or None.
+#
+# Framing (§7.2.5-7.2.7): MAC Header `DD 00 00 00 00 00 00 ‖ len ‖ 11 00000000`
+# ‖ general-signing APDU `DF 09 01 OC(8) 08 orig(8) 08 recip(8) dtlen [dt]
+# len(other info) MC(2) [SRP id(8) SRP counter(8)] len(payload) payload`
+# ‖ `00` | `40 sig(64)` ‖ MAC(12). Lengths: later GBCS BER `xx | 81 xx | 82
+# xx xx` (RTDS, vectors/README.md point 1) and v0.8.1 §3.3.6 `82 xx xx |
+# 83 xx xx xx`; a length must equal what follows, so neither form can be
+# misread.
+#
+# Checks, in the order of §6.2.4 (stop at the first failure):
+#   1 Message Identifier (§6.2.4.1.1): framing and CRA 01, recipient = this
+#     device, a message code this device knows (_MC), the OC's low 32 bits
+#     zero only for a top-up (§4.3.1.2), the originator in the management
+#     cell of a role that may send the code, a signature iff critical
+#   2 the ACB MAC (§6.2.4.1.2, §4.3.3.4): K = KDF(Z(device KA, ACB KA),
+#     orig ‖ 01‖OC ‖ recip), IV = orig ‖ 00000000, AAD = 11 00 00 00 00 00 ‖
+#     APDU (RTDS, vectors/README.md point 2); the v0.8.1 AAD `11 ‖ APDU`
+#     (§7.2.6) is accepted too: the two give different tags, so a match
+#     tells which form the ACB used, and the response uses the same form
+#   3 critical codes: the KRP signature (§6.3.4, §4.3.2.7) with the key of
+#     the {role, digitalSignature, management} cell holding the originator,
+#     over the APDU without its DF tag (RTDS point 3) or, for a v0.8.1
+#     command, the §7.2.7 concatenation without tags and lengths
+#   4 anti-replay (§4.3.1.5, §6.2.4.2): OC > the Execution Counter of (role,
+#     message code), for codes with PAR (not CS01a: the UTRN counter cache,
+#     §14; not CS02a/e, CS06: PAR No; not CS02b: its own sequence numbers)
+# On failure (§6.2.4.2): a Security Log entry (code = the alert code, value
+# = the message code), no response, and the Generic Critical Alert (message
+# code 0x1000, signed) to the supplier with 0x8F1E (format, integrity,
+# wrong recipient, unknown code), 0x8F30 (an originator without authority
+# for the code) or 0x8F3D (MAC, signature or counter); later GBCS codes
+# (notes/gbcs-esme-functional §4.5; v0.8.1: 0x801E / 0x8030 / 0x803D).
+# On success the Execution Counter is saved in the same atomic operation as
+# what the command changes (Meter.begin/end): a power cut keeps both or
+# neither.
+import struct
+
+from ..compat import const
+from .. import crypto
+from ..platform.clock import civil, DAY
+from . import keystore as K
+
+CTR_KEY = "gbcs_ctr"
+_CTR_SCHEMA = const(6)
+_CTR_VERSION = const(1)
+_MAX_CTR = const(160)
+AL_FORMAT = const(0x8F1E)
+AL_AUTHORITY = const(0x8F30)
+AL_AUTH = const(0x8F3D)
+_MC_GCA = const(0x1000)        # Generic Critical Alert (RTDS NA_GCA-DLMS)
+_SUPPLIER = const(2)
+# Message codes the ESME knows (from the RTDS ESME use cases): code(2) flags(1).
+# flags: 01 critical, 02 date-time in the response (RTDS README), 04/08/10
+# the supplier / network operator / ACB may send it, 20 no PAR, 40 ASN.1 payload
+_MC = (b"\x00\x07\x26\x00\x08\x70\x00\x0a\x45\x00\x0b\x45\x00\x0c\x65\x00\x0d\x45\x00\x0f\x45"
+       b"\x00\x12\x67\x00\x19\x07\x00\x1a\x07\x00\x1b\x07\x00\x1c\x05\x00\x1d\x05\x00\x1e\x05"
+       b"\x00\x1f\x07\x00\x20\x05\x00\x21\x04\x00\x22\x04\x00\x23\x04\x00\x24\x04\x00\x25\x04"
+       b"\x00\x26\x0a\x00\x27\x0e\x00\x2c\x06\x00\x2d\x06\x00\x2e\x04\x00\x2f\x04\x00\x33\x04"
+       b"\x00\x35\x10\x00\x36\x08\x00\x37\x04\x00\x39\x06\x00\x3a\x04\x00\x3b\x04\x00\x3c\x04"
+       b"\x00\x3d\x04\x00\x3e\x04\x00\x3f\x04\x00\x40\x04\x00\x42\x04\x00\x43\x07\x00\x44\x04"
+       b"\x00\x45\x08\x00\x46\x05\x00\x47\x04\x00\x48\x04\x00\x49\x04\x00\x4a\x08\x00\x4b\x05"
+       b"\x00\x4c\x04\x00\x4e\x04\x00\x4f\x05\x00\x50\x05\x00\x51\x05\x00\x52\x04\x00\x53\x05"
+       b"\x00\x55\x05\x00\x58\x10\x00\x59\x04\x00\x5a\x08\x00\x5f\x04\x00\x60\x04\x00\x62\x05"
+       b"\x00\x68\x05\x00\x69\x04\x00\xa2\x07\x00\xac\x04\x00\xb0\x08\x00\xb3\x05\x00\xb9\x04"
+       b"\x00\xbb\x04\x00\xbc\x06\x00\xd3\x08\x00\xee\x04\x01\x02\x67\x01\x03\x6b\x01\x1b\x50")
+_F_CRIT = const(0x01)
+_F_DT = const(0x02)
+_F_NOPAR = const(0x20)
+_F_ASN1 = const(0x40)
+_MAC_HDR = b"\xdd\x00\x00\x00\x00\x00\x00"
+_SEC_HDR = b"\x11\x00\x00\x00\x00"
+_AAD = b"\x11\x00\x00\x00\x00\x00"
+
+
+class GbcsError(Exception):
+    pass
+
+
+def flags(mc):
+    t = _MC
+    for i in range(0, len(t), 3):
+        if t[i] == mc >> 8 and t[i + 1] == mc & 0xFF:
+            return t[i + 2]
+    return -1
+
+
+def dec_len(b, i):
+    """(length, next offset): xx, 81 xx (later GBCS), 82 xx xx, 83 xx xx xx."""
+    n = b[i]
+    if n < 0x80:
+        return n, i + 1
+    k = n - 0x80
+    if k < 1 or k > 3 or i + k >= len(b):
+        raise GbcsError()
+    v = 0
+    for j in range(i + 1, i + 1 + k):
+        v = (v << 8) | b[j]
+    return v, i + 1 + k
+
+
+def enc_len(n, v081=False):
+    """Later GBCS: xx, 81 xx, 82 xx xx; v0.8.1 (§3.3.6): xx, 82 xx xx."""
+    if n < 0x80:
+        return bytes((n,))
+    if n < 0x100 and not v081:
+        return bytes((0x81, n))
+    return bytes((0x82, n >> 8, n & 0xFF))
+
+
+def parse(b):
+    """Offsets of a message's parts: [gs (the DF), oc (8 octets at), orig,
+    recip, dt (offset, length), mc, oi (offset, length), pl (offset,
+    length), sig (offset, length), end of the APDU, mac (offset or -1),
+    cra]. GbcsError on any structural fault."""
+    n = len(b)
+    i = 0
+    mac = -1
+    if b[0] == 0xDD:
+        if b[:7] != _MAC_HDR:
+            raise GbcsError()
+        ln, i = dec_len(b, 7)
+        if i + ln != n or b[i:i + 5] != _SEC_HDR:
+            raise GbcsError()
+        i += 5
+        mac = n - 12
+    gs = i
+    if b[i] != 0xDF or b[i + 1] != 9 or b[i + 11] != 8 or b[i + 20] != 8:
+        raise GbcsError()
+    cra = b[i + 2]
+    i += 29
+    dtl = b[i]
+    if dtl not in (0, 12):
+        raise GbcsError()
+    dt = i + 1
+    i += 1 + dtl
+    oil, i = dec_len(b, i)
+    oi = i
+    if oil < 2:
+        raise GbcsError()
+    i += oil
+    pll, i = dec_len(b, i)
+    pl = i
+    i += pll
+    sl = b[i]
+    if sl not in (0, 64):
+        raise GbcsError()
+    end = i + 1 + sl
+    if end != (mac if mac >= 0 else n) or end > n:
+        raise GbcsError()
+    return (gs, gs + 3, gs + 12, gs + 21, dt, dtl, (b[oi] << 8) | b[oi + 1], oi, oil, pl, pll,
+            i + 1, sl, end, mac, cra)
+
+
+def _signed(b, p, v081):
+    """The octets a signature covers: the APDU without its DF tag (later
+    GBCS), or v0.8.1 §7.2.7: CRA ‖ OC ‖ orig ‖ recip ‖ [dt] ‖ other info ‖ payload."""
+    if not v081:
+        return memoryview(b)[p[0] + 1:p[11] - 1]
+    return (bytes(b[p[1] - 1:p[1] + 8]) + bytes(b[p[2]:p[2] + 8]) + bytes(b[p[3]:p[3] + 8]) +
+            bytes(b[p[4]:p[4] + p[5]]) + bytes(b[p[7]:p[7] + p[8]]) + bytes(b[p[9]:p[9] + p[10]]))
+
+
+def _mac(z, orig, tx, recip, apdu, v081):
+    k = crypto.kdf(z, crypto.other_info(orig, tx, recip))
+    return crypto.gmac(k, orig + b"\x00\x00\x00\x00", (b"\x11" if v081 else _AAD) + apdu)[:12]
+
+
+# -- counters ----------------------------------------------------------------------------
+def _ctr_decode(b):
+    if len(b) < 10 or (len(b) - 10) % 12:
+        raise ValueError("gbcs counters")
+    d = {}
+    for i in range(10, len(b), 12):
+        k, hi, lo = struct.unpack_from(">III", b, i)
+        d[k] = (hi << 32) | lo
+    dev_hi, dev_lo, _ = struct.unpack_from(">IIH", b, 0)
+    return [(dev_hi << 32) | dev_lo, d]
+
+
+def counters(m):
+    c = getattr(m, "_gctr", None)
+    if c is None:
+        c = m.store.load_rec(CTR_KEY, _CTR_SCHEMA, _CTR_VERSION, _ctr_decode)
+        if c is None:
+            c = [0, {}]
+        m._gctr = c
+    return c
+
+
+def save_counters(m):
+    """Queue the counter record (inside the caller's atomic operation)."""
+    c = counters(m)
+    out = bytearray(struct.pack(">IIH", c[0] >> 32, c[0] & 0xFFFFFFFF, len(c[1])))
+    for k, v in c[1].items():
+        out += struct.pack(">III", k, v >> 32, v & 0xFFFFFFFF)
+    m.save_record(CTR_KEY, ((bytes(out),), _CTR_SCHEMA, _CTR_VERSION, True))
+
+
+def set_device_counter(m, v):
+    """The Device Originator Counter (provisioning, tests); never lowered."""
+    c = counters(m)
+    if v > c[0]:
+        c[0] = v
+        h = m.begin()
+        save_counters(m)
+        m.end(h)
+
+
+# -- the checks ----------------------------------------------------------------------------
+def check(m, b):
+    """Run the §6.2.4 checks; (p, role, v081) or raises GbcsError(alert code)."""
+    ks = K.get(m)
+    try:
+        p = parse(b)
+    except (GbcsError, IndexError):
+        raise GbcsError(AL_FORMAT, 0)
+    mc = p[6]
+    orig = bytes(b[p[2]:p[2] + 8])
+    recip = bytes(b[p[3]:p[3] + 8])
+    oc = bytes(b[p[1]:p[1] + 8])
+    f = flags(mc)
+    # 1: Message Identifier (§6.2.4.1.1 a-c)
+    if (p[14] < 0 or p[15] != 1 or recip != ks[1] or f < 0 or p[5] or
+            (oc[4:] == b"\x00\x00\x00\x00") != (mc == 7) or
+            (p[12] == 64) != bool(f & _F_CRIT) or
+            not p[10] or (b[p[9]] == 0xD9) == bool(f & _F_ASN1)):
+        raise GbcsError(AL_FORMAT, mc)
+    # 1 d: the originator's role (its management cell) may send this code
+    role = K.role_of(ks, orig, K.DS if f & _F_CRIT else K.KA) or K.role_of(ks, orig, K.KA) or \
+        K.role_of(ks, orig, K.DS)
+    if not role or not (f >> role) & 1:
+        raise GbcsError(AL_AUTHORITY, mc)
+    # 2: the ACB MAC
+    acb = K.cell(ks, 4, K.KA)
+    z = acb and K.z(ks, acb[3])
+    if not z:
+        raise GbcsError(AL_AUTH, mc)
+    apdu = memoryview(b)[p[0]:p[13]]      # no copy: a series may be 4 KB (heap)
+    got = b[p[14]:]
+    tx = b"\x01" + oc
+    v081 = False
+    if _mac(z, orig, tx, recip, apdu, False) != got:
+        v081 = True
+        if _mac(z, orig, tx, recip, apdu, True) != got:
+            raise GbcsError(AL_AUTH, mc)
+    # 3: the KRP signature
+    if f & _F_CRIT:
+        c = K.cell(ks, role, K.DS)
+        if c is None or c[3] != orig or not crypto.ecdsa_verify_data(
+                c[4], _signed(b, p, v081), bytes(b[p[11]:p[11] + 64])):
+            raise GbcsError(AL_AUTH, mc)
+    # 4: anti-replay
+    if not f & _F_NOPAR:
+        ocv = int.from_bytes(oc, "big")
+        if ocv <= counters(m)[1].get((role << 16) | mc, 0):
+            raise GbcsError(AL_AUTH, mc)
+    return p, role, v081
+
+
+def receive(m, buf):
+    """A complete GBCS command: the protected response, or None (a failed
+    check: logged and alerted, §6.2.4.2)."""
+    b = buf if isinstance(buf, (bytes, bytearray)) else bytes(buf)
+    try:
+        p, role, v081 = check(m, b)
+    except (GbcsError, ValueError, IndexError) as e:
+        # ValueError: a key the crypto core refuses (a cell's point off the curve)
+        a = e.args if isinstance(e, GbcsError) else ()
+        code = a[0] if a else (AL_FORMAT if isinstance(e, GbcsError) else AL_AUTH)
+        mc = a[1] if len(a) > 1 else 0
+        h = m.begin()
+        m.log(m.security_log, code, mc)
+        m.end(h)
+        alert(m, code)
+        return None
+    mc = p[6]
+    f = flags(mc)
+    from . import dispatch
+    h = m.begin()
+    if not f & _F_NOPAR:
+        c = counters(m)[1]
+        k = (role << 16) | mc
+        if k in c or len(c) < _MAX_CTR:
+            c[k] = int.from_bytes(b[p[1]:p[1] + 8], "big")
+            save_counters(m)
+    try:
+        payload = dispatch.run(m, b, p, role)
+    finally:
+        m.end(h)
+    return respond(m, b, p, payload, f, v081)
+
+
+def dlms_time(t):
+    """DLMS date-time(12) of ZigBee UTC t, day of week and hundredths not
+    specified, deviation 0x8000, status FF (as the RTDS responses)."""
+    y, mo, d = civil(t // DAY)
+    s = t % DAY
+    return struct.pack(">HBBBBBBBHB", y, mo, d, 0xFF, s // 3600, s // 60 % 60, s % 60, 0,
+                       0x8000, 0xFF)
+
+
+def _protect(m, cra, oc, recip, mc_oi, payload, critical, dt, v081):
+    """Build a response (cra 2) or alert (cra 3): signed when critical, else
+    MAC Header ‖ APDU ‖ 00 ‖ MAC with Z(device, recipient). None when the
+    key it needs is missing."""
+    ks = K.get(m)
+    dev = ks[1]
+    apdu = (b"\xdf\x09" + bytes((cra,)) + oc + b"\x08" + dev + b"\x08" + recip +
+            bytes((len(dt),)) + dt + enc_len(len(mc_oi), v081) + mc_oi +
+            enc_len(len(payload), v081) + payload)
+    if critical:
+        if ks[3] == bytes(32):
+            return None
+        if v081:
+            data = bytes((cra,)) + oc + dev + recip + dt + mc_oi + payload
+        else:
+            data = apdu[1:]
+        return apdu + b"\x40" + crypto.ecdsa_sign_gbcs(ks[3], data)
+    z = K.z(ks, recip)
+    if z is None:
+        return None
+    apdu += b"\x00"
+    body = _SEC_HDR + apdu + _mac(z, dev, bytes((cra,)) + oc, recip, apdu, v081)
+    return _MAC_HDR + enc_len(len(body), v081) + body
+
+
+def respond(m, b, p, payload, f, v081):
+    if payload is None:
+        return None
+    dt = dlms_time(m.clock.now()) if f & _F_DT else b""
+    return _protect(m, 2, bytes(b[p[1]:p[1] + 8]), bytes(b[p[2]:p[2] + 8]),
+                    bytes(b[p[7]:p[7] + p[8]]), payload, f & _F_CRIT, dt, v081)
+
+
+def alert(m, code, mc=_MC_GCA, extra=b"", t=-1):
+    """A critical DLMS alert (§16; data-notification: alert code, DLMS
+    date-time, the use case's extra Data) with the next Device Originator
+    Counter (persisted before the alert leaves), signed, to the supplier,
+    through Meter.tunnel_send. Default: the Generic Critical Alert (RTDS
+    NA_GCA-DLMS)."""
+    ks = K.get(m)
+    sup = K.cell(ks, _SUPPLIER, K.DS)
+    if not extra or code != 0x8F66:
+        m.alert(code)        # (a future-dated change's engine records its own 8F66)
+    if sup is None or ks[3] == bytes(32):
+        return None
+    c = counters(m)
+    c[0] += 1
+    h = m.begin()
+    save_counters(m)
+    m.end(h)
+    oc = struct.pack(">II", c[0] >> 32, c[0] & 0xFFFFFFFF)
+    pl = (b"\x0f\x20" + oc[5:] + b"\x00\x02" + (b"\x03" if extra else b"\x02") + b"\x12" +
+          struct.pack(">H", code) + b"\x09\x0c" + dlms_time(m.clock.now() if t < 0 else t) + extra)
+    msg = _protect(m, 3, oc, sup[3], struct.pack(">H", mc), pl, True, b"", False)
+    send = getattr(m, "tunnel_send", None)
+    if send is not None and msg is not None:
+        send(msg)
+    return msg
