@@ -35,6 +35,7 @@ import gc
 import struct
 
 from ..compat import const
+from ..platform.clock import NEVER as _NEVER   # clock.py holds the UINT32 sentinel (freezing)
 from ..zcl.cluster import Cluster, Cmds, Attrs
 from ..zcl import aps as A
 
@@ -44,7 +45,6 @@ _N_TUNNELS = const(2)
 _QUEUE = const(4)
 _GBT_IN = const(4596)            # gbcs/gbt.py IN_MAX
 _TUNNEL_KEY = "tunnel"
-_NEVER = 0xFFFFFFFF
 # RequestTunnelResponse TunnelStatus (ZSE D.6.2.4.1)
 ST_SUCCESS = const(0)
 ST_BUSY = const(1)
@@ -261,7 +261,10 @@ class Tunneling(Cluster):
 
     def on_GetSupportedTunnelProtocols(self, req, f):
         # one protocol: GB-HGRP, manufacturer code 0xFFFF (not used)
-        p = ((0xFFFF, _GB_HGRP),) if f["ProtocolOffset"] == 0 else ()
+        # (a dict, built when asked: a constant tuple holding 0xFFFF would
+        # freeze as a long int)
+        p = [{"ManufacturerCode": 0xFFFF, "ProtocolID": _GB_HGRP}] if f["ProtocolOffset"] == 0 \
+            else []
         self.reply(req, "SupportedTunnelProtocolsResponse", (True, len(p), p))
 
     # -- messages (the work is in gbcs/gbt.py, imported when first needed) -----

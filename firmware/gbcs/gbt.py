@@ -40,6 +40,7 @@
 import struct
 
 from ..compat import const
+from ..platform.clock import NEVER as _NEVER   # clock.py holds the UINT32 sentinel (freezing)
 from ..zcl import aps as A
 
 _MAX_PDU = const(1200)
@@ -53,7 +54,6 @@ _DISCARD_S = const(3600)
 _KEEP_S = const(86400)
 _OUT_FILE = "gbt_out.bin"
 _OUT_KEY = "gbt_out"
-_NEVER = 0xFFFFFFFF
 _FC_TO_CLIENT = const(0x19)      # cluster specific, server to client, no default response
 _CMD_TRANSFER_DATA = const(0x01)
 # outcomes of receive() besides a complete message
