@@ -78,7 +78,7 @@ class Hub:
         # of a response series being reassembled and the hub's own command
         # series (for resends); gbt_skip: block numbers the hub leaves out of
         # its next series' first sending (a resend test)
-        self.tunnel = {"id": None, "status": None, "received": [], "errors": [],
+        self.tunnel = {"id": None, "status": None, "received": [], "responses": 0, "errors": [],
                        "meter_acks": 0, "meter_resends": [], "hub_acks": 0,
                        "hub_resends": 0, "closed_by_meter": 0}
         self.gbt_skip = []
@@ -241,6 +241,7 @@ class Hub:
         t = self.tunnel
         if not (len(d) > 1 and d[0] == 0xDD and d[1] == 0x09):
             t["received"].append(d.hex())
+            t["responses"] += 1
             return []
         try:
             bc, bn, ack, o, n = G.parse(d)
@@ -267,6 +268,7 @@ class Hub:
         out = []
         if last and all(k in self._gbt_in for k in range(1, last + 1)):
             t["received"].append(b"".join(self._gbt_in[k] for k in range(1, last + 1)).hex())
+            t["responses"] += 1
             self._gbt_in = {}
             self._gbt_last = 0
             t["hub_acks"] += 1           # the Ack of the last block ends the meter's series

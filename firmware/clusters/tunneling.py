@@ -43,7 +43,6 @@ _GB_HGRP = const(6)
 _MAX_IN = const(1500)            # MaximumIncomingTransferSize, GBCS §10.2.2
 _N_TUNNELS = const(2)
 _QUEUE = const(4)
-_GBT_IN = const(4596)            # gbcs/gbt.py IN_MAX
 _TUNNEL_KEY = "tunnel"
 # RequestTunnelResponse TunnelStatus (ZSE D.6.2.4.1)
 ST_SUCCESS = const(0)
@@ -139,15 +138,14 @@ class Tunneling(Cluster):
         self.unsent = 0            # messages too large for the tunnel and GBT
         self.frag = None           # Defrag
         self.gbt = None            # gbcs/gbt.Gbt, made at the first GBT message
-        # two regions, each allocated once and never grown, when the first
-        # tunnel opens (at join, the heap still whole) or, with a tunnel
-        # saved before a power cut, at the first fragment after boot (not
-        # during construction: the meter's construction hole is in place):
-        # APS reassembly (1600 octets, Defrag) and GBT reassembly (4596,
-        # gbcs/gbt.py IN_MAX)
-        self.gbt_buf = None
+        # the APS reassembly region (1600 octets, Defrag), allocated once
+        # when the first tunnel opens (at join, the heap still whole) or,
+        # with a tunnel saved before a power cut, at the first fragment
+        # after boot (not during construction: the meter's construction
+        # hole is in place); GBT keeps its blocks in flash (gbcs/gbt.py)
         self.nomem = 0
         self._cur = None           # the tunnel the message being handled came through
+        self.data = None           # the Data of the TransferData being handled
         r = app.store.load(_TUNNEL_KEY)
         try:
             if r:
@@ -161,16 +159,13 @@ class Tunneling(Cluster):
             del self.tunnels[:]       # an unreadable record: no tunnel; the hub re-requests
 
     def _region(self):
-        """The APS reassembly region, and the GBT one with it (None if the
-        heap has no such block: long messages are then dropped, counted in
-        nomem, and the meter carries on; the next need tries again)."""
-        if self.frag is None or self.gbt_buf is None:
-            gc.collect()                   # once: the regions from a collected heap
+        """The APS reassembly region (None if the heap has no such block:
+        long messages are then dropped, counted in nomem, and the meter
+        carries on; the next need tries again)."""
+        if self.frag is None:
+            gc.collect()                   # once: the region from a collected heap
             try:
-                if self.frag is None:
-                    self.frag = Defrag(bytearray(_FRAG_MAX))
-                if self.gbt_buf is None:
-                    self.gbt_buf = bytearray(_GBT_IN)
+                self.frag = Defrag(bytearray(_FRAG_MAX))
             except MemoryError:
                 self.nomem += 1
         return self.frag
@@ -247,8 +242,14 @@ class Tunneling(Cluster):
             return
         t[4] = self.app.clock.mono()
         self._cur = t
-        self.message(f["Data"])
-        self._cur = None
+        # the Data leaves the fields (and this frame): once GBT has copied a
+        # block, nothing holds its 1.2 KB while the GBCS layer works
+        self.data = f.pop("Data")
+        try:
+            self.message()
+        finally:
+            self._cur = None
+            self.data = None
 
     def on_TransferDataError(self, req, f):
         pass        # the hub could not take a message of ours; GBT resends what is asked for
@@ -268,10 +269,10 @@ class Tunneling(Cluster):
         self.reply(req, "SupportedTunnelProtocolsResponse", (True, len(p), p))
 
     # -- messages (the work is in gbcs/gbt.py, imported when first needed) -----
-    def message(self, data):
-        """One TransferData's Data to the GBCS side (gbt.deliver)."""
+    def message(self):
+        """The TransferData's Data (self.data) to the GBCS side (gbt.deliver)."""
         from ..gbcs import gbt
-        gbt.deliver(self, data)
+        gbt.deliver(self)
 
     def send_message(self, m):
         """Send a GBCS message to the tunnel it answers (or the first open

@@ -8,19 +8,20 @@
 # block-control: b7 last block, b6 streaming, b5..0 the window.
 #
 # Incoming (the meter is GBT Recipient of a command series, window 6):
-# blocks are copied into ONE region allocated once (IN_MAX octets, given by
-# the Tunneling cluster, which allocates it when the first tunnel opens,
-# while the heap is still whole) at fixed offsets ((n-1) * 1149); the
-# series' state is a few integers (a bitmask of the blocks held), so nothing
-# grows with the series; nothing is processed (§6) until the last block and
-# every lower one are held (§7.2.11.4), then the message is handed over as
-# a view of the region (no copy: on the unix port's heap a 4 KB block is
-# rarely free). A series of more than MAX_IN_BLOCKS blocks (4: 4596 octets;
-# the largest RTDS command, CS02b, is 3986 in the issue's set, 1894 in the
-# visible vectors) is refused: nothing beyond the region is stored. A block
-# number that is an integer multiple of the window is acknowledged; at the
-# last block (or at a window multiple) every missing lower block gets its
-# own Request Block Resend. §7.2.11.4 has the Recipient Block Number Ack of
+# blocks are written to one flash file at fixed offsets ((n-1) * 1149;
+# `gbt_in.bin`, at most MAX_IN_BLOCKS blocks); the series' state is a few
+# integers (a bitmask of the blocks held), so nothing in RAM grows with the
+# series. Nothing is processed (§6) until the last block and every lower
+# one are held (§7.2.11.4); then the message is read back into one
+# bytearray of its exact length, from a collected heap, which the GBCS
+# layer takes without copying it again (no permanent 4 KB region: on the
+# unix port's heap that left the GBCS layer too little). A series of more
+# than MAX_IN_BLOCKS blocks (4: 4596 octets; RTDS CS02b commands reach 3986
+# in the issue's set, 1894 in the visible vectors) is refused: nothing
+# beyond the file's four slots is stored. A block number that is an
+# integer multiple of the window is acknowledged; at the last block (or at
+# a window multiple) every missing lower block gets its own Request Block
+# Resend. §7.2.11.4 has the Recipient Block Number Ack of
 # a Request Block Resend be "the block up to which all were received", which
 # names only the first gap; we name each missing block m exactly: ack m - 1,
 # window 1 (the window of a Request Block Resend is the number of blocks
@@ -37,6 +38,7 @@
 # acknowledges the last block or for 24 hours (§7.2.11.4), also across a
 # power cut. At most MAX_OUT_BLOCKS blocks (the largest RTDS response, ECS23b,
 # is 1402 octets: 2 blocks).
+import gc
 import struct
 
 from ..compat import const
@@ -48,7 +50,7 @@ _BLOCK = const(1149)
 _WIN_CMD = const(6)
 _WIN_RSP = const(63)
 MAX_IN_BLOCKS = const(4)
-IN_MAX = const(4596)          # MAX_IN_BLOCKS * 1149: the reassembly region
+_IN_FILE = "gbt_in.bin"
 MAX_OUT_BLOCKS = const(4)
 _DISCARD_S = const(3600)
 _KEEP_S = const(86400)
@@ -166,10 +168,9 @@ def grouping_fields(m):
 class Gbt:
     """The meter's GBT state: one incoming and one outgoing series."""
 
-    def __init__(self, store, send, buf):
+    def __init__(self, store, send):
         self.store = store
         self.be = store.backend
-        self.buf = buf            # the reassembly region (IN_MAX octets, allocated once)
         self.send = send          # send(bytes): one TransferData on the tunnel
         # incoming series: its routing header's fields as received
         # (transaction id, originator, recipient, message code: key), the
@@ -183,7 +184,8 @@ class Gbt:
         self.rbn = 0
         self.resend_at = -1
         self.next_due = _NEVER
-        self.refused = 0          # series refused (too large or malformed blocks)
+        self.refused = 0
+        self.nomem = 0            # complete series the heap could not take          # series refused (too large or malformed blocks)
         # outgoing: [hdr, blocks, last length, sent UTC, highest block number from the recipient]
         self.out = None
         self._load_out()
@@ -207,7 +209,7 @@ class Gbt:
 
     def receive(self, b, mono, now):
         """One GBT Message from the tunnel: the whole Remote Party Message
-        (a memoryview of the region) once the series is complete, else PENDING, REFUSED or
+        (a bytearray of its length) once the series is complete, else PENDING, REFUSED or
         CONTROL. Raises ValueError for what is not a GBT Message."""
         bc, bn, ack, d, dn = parse(b)
         if dn == 0:
@@ -230,16 +232,25 @@ class Gbt:
             self.last_len = dn
         bit = 1 << (bn - 1)
         if not self.have & bit:          # a repeated block is written once
-            o = (bn - 1) * _BLOCK
-            self.buf[o:o + dn] = memoryview(b)[d:d + dn]
+            self.be.write_at(_IN_FILE, (bn - 1) * _BLOCK, memoryview(b)[d:d + dn])
             self.have |= bit
         if self.resend_at >= 0:
             self._asked(mono)            # the resend was answered: the 60 minutes start again
         n = self.last
         if n and self.have == (1 << n) - 1:
             total = (n - 1) * _BLOCK + self.last_len
+            last_len = self.last_len
             self._drop_in()
-            return memoryview(self.buf)[:total]     # valid until the next series' block
+            gc.collect()                 # the one large block, from a collected heap
+            try:
+                msg = bytearray(total)
+            except MemoryError:
+                self.nomem += 1          # no block that large: the series is lost, counted
+                return REFUSED
+            for i in range(n):
+                k = _BLOCK if i < n - 1 else last_len
+                msg[i * _BLOCK:i * _BLOCK + k] = self.be.read_at(_IN_FILE, i * _BLOCK, k)
+            return msg
         win = bc & 0x3F or _WIN_CMD
         if bn == n or bn % win == 0:
             top = n or bn
@@ -324,12 +335,14 @@ class Gbt:
 # -- the tunnel side (clusters/tunneling.py calls these; imported when the
 # first GBCS message arrives or leaves, so a meter without tunnel traffic
 # keeps this module out of its heap) ------------------------------------------
-def deliver(tn, data):
-    """One TransferData's Data on tunnel cluster tn (GBCS §10.2.2: the
-    message as it is): a GBT Message (`DD 09`) goes to the reassembly; a
+def deliver(tn):
+    """One TransferData's Data (tn.data, taken from there: only this frame
+    holds it) on tunnel cluster tn (GBCS §10.2.2: the message as it is): a GBT Message (`DD 09`) goes to the reassembly; a
     whole GBCS message (`DD 00` MAC Header, `DF` general-signing) or a
     completed series to the GBCS layer (app.gbcs_message), whose answer goes
     back through the tunnel it came by. Anything else is not answered."""
+    data = tn.data
+    tn.data = None
     if len(data) > 1 and data[0] == 0xDD and data[1] == 0x09:
         g = _gbt(tn)
         if g is None:
@@ -352,12 +365,9 @@ def deliver(tn, data):
 
 
 def _gbt(tn):
-    """tn's Gbt, made at the first GBT message on the region the tunnel
-    cluster allocated (None when the heap had no such block)."""
+    """tn's Gbt, made at the first GBT message."""
     if tn.gbt is None:
-        tn._region()                      # made when the tunnel opened, or now
-        if tn.gbt_buf is not None:
-            tn.gbt = Gbt(tn.app.store, lambda b: _to_cur(tn, b), tn.gbt_buf)
+        tn.gbt = Gbt(tn.app.store, lambda b: _to_cur(tn, b))
     return tn.gbt
 
 

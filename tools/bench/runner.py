@@ -25,13 +25,46 @@ HUB_KEYS = ("time_offset", "time_valid", "answer_time")
 
 def meter_config(cfg):
     """A scenario's meter configuration; "topup_keys": "test" stands for the
-    test key set of tools/utrn.py (GBCS §18.4 entities)."""
+    test key set of tools/utrn.py (GBCS §18.4 entities); "gbcs_keys" is the
+    bench's (provision_gbcs), not the meter's."""
+    if cfg and "gbcs_keys" in cfg:
+        cfg = {k: v for k, v in cfg.items() if k != "gbcs_keys"}
     if not cfg or cfg.get("topup_keys") != "test":
         return cfg
     from tools import utrn as UT
     out = {k: v for k, v in cfg.items() if k != "topup_keys"}
     out.update(UT.meter_config())
     return out
+
+
+class _Provisioner:
+    """What keystore.install needs of a meter, on the meter's store
+    directory before it first starts: the manufacturer's provisioning."""
+
+    def __init__(self, store):
+        self.store = store
+
+    def begin(self):
+        return False
+
+    def end(self, h):
+        pass
+
+    def save_record(self, key, rec):
+        self.store.save_parts(key, rec[0], rec[1], rec[2])
+
+
+def provision_gbcs(store_dir, which):
+    """"gbcs_keys": "rtds" in a scenario's config: the GBCS keystore of the
+    RTDS ESME (its trust-anchor cells, the keys.json Z values as the test
+    hook, the test DS key; tools/gbcs_host.rtds_keystore) written into the
+    store before the meter's first power-on, as a factory would."""
+    if which != "rtds":
+        raise ValueError("gbcs_keys: only \"rtds\"")
+    from tools import gbcs_host as GH
+    from firmware.gbcs import keystore as K
+    from firmware.platform.store import Store, FileBackend
+    K.install(_Provisioner(Store(FileBackend(store_dir))), *GH.rtds_keystore())
 
 
 class Runner:
@@ -111,6 +144,9 @@ class Runner:
             from tools.meterlink import SerialLink
             self.link = SerialLink(self.port, self.now, on_frame=self._record)
         else:
+            keys = (self.sc.get("config") or {}).get("gbcs_keys")
+            if keys and not os.path.exists(self.store_dir):
+                provision_gbcs(self.store_dir, keys)
             self.link = MeterLink(self.runtime, self.store_dir, self.now,
                                   meter_config(self.sc.get("config")), on_frame=self._record)
         # The RTC is battery-backed: it kept running, with any offset the hub
@@ -468,7 +504,11 @@ class Runner:
                 GH = None
             if GH is not None:
                 try:
-                    res["decoded"] = GH.parse(bytes.fromhex(got[-1]))
+                    # a signed response checked with the meter's test DS key
+                    # (the one provision_gbcs installs)
+                    d = GH.parse(bytes.fromhex(got[-1]), device_ds_pub=GH.test_ds_pub())
+                    # as result.json will hold it (tuples become lists)
+                    res["decoded"] = json.loads(json.dumps(d, default=str))
                 except Exception as e:         # a response the parser refuses is a finding
                     res["decode_error"] = str(e)
         return res
