@@ -78,7 +78,8 @@ class Hub:
         # of a response series being reassembled and the hub's own command
         # series (for resends); gbt_skip: block numbers the hub leaves out of
         # its next series' first sending (a resend test)
-        self.tunnel = {"id": None, "status": None, "received": [], "responses": 0, "errors": [],
+        self.tunnel = {"id": None, "status": None, "received": [], "responses": 0,
+                       "errors": [],
                        "meter_acks": 0, "meter_resends": [], "hub_acks": 0,
                        "hub_resends": 0, "closed_by_meter": 0}
         self.gbt_skip = []

@@ -184,8 +184,8 @@ class Gbt:
         self.rbn = 0
         self.resend_at = -1
         self.next_due = _NEVER
-        self.refused = 0
-        self.nomem = 0            # complete series the heap could not take          # series refused (too large or malformed blocks)
+        self.refused = 0          # series refused (too large or malformed blocks)
+        self.nomem = 0            # complete series the heap could not take
         # outgoing: [hdr, blocks, last length, sent UTC, highest block number from the recipient]
         self.out = None
         self._load_out()
@@ -337,9 +337,9 @@ class Gbt:
 # keeps this module out of its heap) ------------------------------------------
 def deliver(tn):
     """One TransferData's Data (tn.data, taken from there: only this frame
-    holds it) on tunnel cluster tn (GBCS §10.2.2: the message as it is): a GBT Message (`DD 09`) goes to the reassembly; a
-    whole GBCS message (`DD 00` MAC Header, `DF` general-signing) or a
-    completed series to the GBCS layer (app.gbcs_message), whose answer goes
+    holds it) on tunnel cluster tn (GBCS §10.2.2: the message as it is):
+    a GBT Message (`DD 09`) goes to the reassembly; a whole GBCS message
+    (`DD 00` MAC Header, `DF` general-signing) or a completed series to the GBCS layer (app.gbcs_message), whose answer goes
     back through the tunnel it came by. Anything else is not answered."""
     data = tn.data
     tn.data = None
