@@ -339,8 +339,9 @@ def deliver(tn):
     """One TransferData's Data (tn.data, taken from there: only this frame
     holds it) on tunnel cluster tn (GBCS §10.2.2: the message as it is):
     a GBT Message (`DD 09`) goes to the reassembly; a whole GBCS message
-    (`DD 00` MAC Header, `DF` general-signing) or a completed series to the GBCS layer (app.gbcs_message), whose answer goes
-    back through the tunnel it came by. Anything else is not answered."""
+    (`DD 00` MAC Header, `DF` general-signing) or a completed series to
+    the GBCS layer (app.gbcs_message), whose answer goes back through the
+    tunnel it came by. Anything else is not answered."""
     data = tn.data
     tn.data = None
     if len(data) > 1 and data[0] == 0xDD and data[1] == 0x09:
