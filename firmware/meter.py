@@ -67,6 +67,7 @@ from .clusters.time_client import TimeClient, NAMES as TIME_STATUS_NAMES
 from .clusters.drlc_client import DrlcClient
 from .clusters.price import Price
 from .clusters.calendar import CalendarServer
+from .clusters.tunneling import Tunneling
 from .platform.hw import AuxSwitches
 from .platform.clock import plausible, rtc_check, DAY, NEVER
 from .metering.profile import Profile
@@ -120,8 +121,9 @@ _S_DAY = const(8)          # midnight UTC: billing period, prepayment daily read
 _S_REG = const(9)          # the half-hourly register save
 _S_PROFILE = const(10)     # the profile: its half hour closes, then the day (metering/profile.py)
 _S_GBCS = const(11)        # future-dated GBCS commands' alerts, after the account (gbcs/future.py)
-_N_SLOTS = const(12)
-_MONO = const(0x28)        # bits of the monotonic slots (_S_TIME, _S_REPORT)
+_S_TUNNEL = const(12)      # tunnel expiry, GBT series discard (clusters/tunneling.py), monotonic
+_N_SLOTS = const(13)
+_MONO = const(0x1028)      # bits of the monotonic slots (_S_TIME, _S_REPORT, _S_TUNNEL)
 _WS_PER_WH = const(3600)
 _CAPABILITY = const(0x8E)   # ZDO: FFD, mains, rx-on-when-idle, allocate addr
 _ALERT_LOG = const(16)
@@ -248,6 +250,7 @@ class Meter:
         self.gbcs_due = NEVER        # the earliest future-dated GBCS command (gbcs/future.py)
         self.price = _register(z, Price(self))
         self.calendar = _register(z, CalendarServer(self))
+        self.tunneling = _register(z, Tunneling(self))
         self.tariff.on_change = self.price.price_changed
         self.tariff.on_activate = self._tariff_activated
         p = self.prepayment         # the logs by intent log id
@@ -296,6 +299,10 @@ class Meter:
     def on_aps(self, msg):
         if msg.profile == _PROFILE_ZDO:
             return          # the Zigbee stack answers ZDO requests
+        if msg.frag:        # an APS fragment (Tunneling TransferData): whole when complete
+            msg = self.tunneling.defrag(msg)
+            if msg is None:
+                return
         dropped = self.zcl.dropped_unsecured
         self.zcl.receive(msg)
         if self.zcl.dropped_unsecured != dropped:
@@ -433,6 +440,10 @@ class Meter:
                 from .gbcs.future import due
                 due(self, now)
             return self.gbcs_due
+        if s == _S_TUNNEL:
+            if run:
+                self.tunneling.due(mono)
+            return self.tunneling.next_due()
         pr = self.profile                      # _S_PROFILE: its half hour, the day
         if run:
             pr.tick(now, self.import_wh)
@@ -588,6 +599,10 @@ class Meter:
     # -- outputs and services used by clusters ------------------------------------
     def send_aps(self, msg):
         self._send(msg)
+
+    def tunnel_send(self, buf):
+        """A GBCS message (an alert) to the hub through the tunnel, queued until one is open."""
+        return self.tunneling.send_message(buf)
 
     def set_clock(self, utc):
         """Clock set from the hub or supplier. Registers are saved first so a
@@ -753,6 +768,7 @@ CLUSTERS = (
     Prepayment, _ESI_EP, None,
     Price, _ESI_EP, None,
     CalendarServer, _ESI_EP, None,
+    Tunneling, _ESI_EP, None,
 )
 
 

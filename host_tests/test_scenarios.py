@@ -166,6 +166,10 @@ WIRESHARK_GAPS = {
     ("global", 0x15): ("unknown", "Discover Attributes Extended: not in 4.0's table"),
     ("global", 0x16): ("unknown", "Discover Attributes Extended Response: not in 4.0's table "
                                   "(4.0 parses it with a wrong layout)"),
+    # by cluster: (cluster id, command id) of a cluster-specific command
+    (0x0704, 0x01): ("gbcs_dlms", "Tunneling Transfer Data: 4.0's GBCS dissector shows the "
+                                  "DLMS payload of a GBCS message as raw data (\"GBCS DLMS\"); "
+                                  "every other octet is dissected"),
 }
 
 
@@ -180,19 +184,27 @@ def wireshark_zcl_view(pcap):
     import shutil
     import subprocess
     import xml.etree.ElementTree as ET
+    # gbcs_message: Wireshark's GBCS dissector, which takes the Data of a
+    # Tunneling Transfer Data (GBCS §10.2.2); its fields cover those octets
     p = subprocess.run([shutil.which("tshark"), "-n", "-r", pcap, "-T", "pdml",
-                        "-J", "zbee_zcl data"], capture_output=True, text=True, timeout=300)
+                        "-J", "zbee_zcl gbcs_message data"], capture_output=True, text=True,
+                       timeout=300)
     assert p.returncode == 0, p.stderr
     cmd_field = re.compile(r"\.cmd(\.srv_(rx|tx))?\.id$")        # zbee_zcl.cmd.id, *.srv_tx.id
     cmd_name = re.compile(r"^Command: (.*) \(0x[0-9A-Fa-f]+\)$")
     view = {}
     for number, packet in enumerate(ET.fromstring(p.stdout).iter("packet"), 1):
-        zcl, extra = None, 0
+        zcl, extra, sub, raw = None, 0, [], set()
         for proto in packet.findall("proto"):
             if proto.get("name") == "zbee_zcl":
                 zcl = proto
+            elif proto.get("name") == "gbcs_message":
+                sub.append(proto)
             elif proto.get("name") == "data":                    # bytes handed on undissected
                 extra += int(proto.get("size"))
+            for f in proto.iter("field"):                        # the GBCS DLMS payload item
+                if f.get("show") == "GBCS DLMS" and f.get("size"):
+                    raw.update(range(int(f.get("pos")), int(f.get("pos")) + int(f.get("size"))))
         if zcl is None:
             continue
         name = None
@@ -203,11 +215,11 @@ def wireshark_zcl_view(pcap):
                 break
         start, size = int(zcl.get("pos")), int(zcl.get("size"))
         covered = set()
-        for f in zcl.iter("field"):
+        for f in [f for p in [zcl] + sub for f in p.iter("field")]:
             if f.find("field") is None and f.get("size"):        # leaves: the dissected values
                 covered.update(range(int(f.get("pos")), int(f.get("pos")) + int(f.get("size"))))
         left = [o - start for o in range(start, start + size) if o not in covered]
-        view[number] = (name, left, extra)
+        view[number] = (name, left, extra, sorted(o - start for o in raw))
     return view
 
 
@@ -229,8 +241,9 @@ def wireshark_disagreements(res, pcap):
         h = Header()
         hdr_len = h.decode(payload)
         kind = "cluster" if h.cluster_specific else "global"
-        gap = WIRESHARK_GAPS.get((kind, h.cmd), (None, ""))[0]
-        name, left, extra = view.get(number, (None, [0], 0))
+        gap = WIRESHARK_GAPS.get((kind, h.cmd), WIRESHARK_GAPS.get(
+            (f["cluster_id"], h.cmd) if kind == "cluster" else None, (None, "")))[0]
+        name, left, extra, raw = view.get(number, (None, [0], 0, []))
         checked += 1
         what = "%s %s 0x%02X %s" % (f["cluster"], kind, h.cmd, f["hex"])
         if gap == "unknown" and name == "Unknown":
@@ -244,6 +257,8 @@ def wireshark_disagreements(res, pcap):
             left = [o for o in left if o != hdr_len]
         elif gap == "rest":
             left = [o for o in left if o == hdr_len]
+        elif gap == "gbcs_dlms":
+            left = [o for o in left if o not in raw]
         if left or extra:
             bad.append("frame %d: %s: %d octets undissected (%s)"
                        % (number, ours["command"], len(left) + extra, what))

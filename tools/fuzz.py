@@ -17,6 +17,13 @@ is reproducible on the same firmware):
      commands on every cluster: integer extremes, invalid and truncated
      strings, UTC 0 / 0xFFFFFFFE / 0xFFFFFFFF, deep arrays and structs,
      secured and unsecured, from the hub, a PPMID and strangers;
+     Among group b, tunnel/GBT inputs (one in ten): a TransferData on
+     the tunnel the hub opened at adoption carrying a GBT Message with
+     mutated routing and GBT headers (block numbers 0 / over the series
+     limit / 0xFFFF, block-control, data lengths, truncation, series of
+     up to 12 blocks), APS-fragmented as the link carries it, with the
+     fragments themselves sometimes mutated (extended header, order,
+     dropped or repeated fragments);
   d  clock extremes: hub Time answers (0, 0xFFFFFFFE, invalid, backward and
      forward steps, wrong types) to the meter's own requests, supplier clock
      sets to the ends of UTCTime, and time running across them.
@@ -98,6 +105,8 @@ from firmware.clusters.drlc_client import DrlcClient
 from firmware.clusters.price import Price
 from firmware.clusters.calendar import CalendarServer
 from firmware.clusters.prepayment import Prepayment
+from firmware.clusters.tunneling import Tunneling
+from firmware.gbcs import gbt as GBT
 from firmware.platform.store import Store, FileBackend
 from tools import zcl_host as Z
 from tools.hubsim import Hub
@@ -111,7 +120,8 @@ PPMID = 0x5A5A
 IHD = 0x7777
 UTC_MAX = 0xFFFFFFFF
 RESTORE_SPAN = 10 * 366 * 86400     # group d brings the clock back within this of T0
-CLUSTERS = (Basic, Identify, Metering, TimeClient, DrlcClient, Price, CalendarServer, Prepayment)
+CLUSTERS = (Basic, Identify, Metering, TimeClient, DrlcClient, Price, CalendarServer, Prepayment,
+            Tunneling)
 BY_ID = {c.ID: c for c in CLUSTERS}
 GROUPS = ("a", "b", "c", "d")
 WEIGHTS = (300, 350, 345, 5)      # share of the inputs per group
@@ -128,6 +138,7 @@ QUERIES = {
     (Metering.ID, 0x00), (Metering.ID, 0x06), (Prepayment.ID, 0x07), (Prepayment.ID, 0x08),
     (Prepayment.ID, 0x0A), (CalendarServer.ID, 0), (CalendarServer.ID, 1),
     (CalendarServer.ID, 2), (CalendarServer.ID, 3), (CalendarServer.ID, 4),
+    (Tunneling.ID, 0x06),
 }
 GLOBAL_QUERIES = (Z.READ_ATTR, Z.READ_REPORT_CFG, Z.DISCOVER_ATTR, Z.DISCOVER_ATTR_EXT,
                   Z.DISCOVER_CMD_RX, Z.DISCOVER_CMD_TX, Z.DEFAULT_RSP)
@@ -321,7 +332,7 @@ def scenario_seeds():
         seeds.append(time_answer(0x40, [(0, T.UTC, t), (1, T.MAP8, 0x09)]))
     out, seen = [], set()
     for m in seeds:
-        k = (m.src, m.dst_ep, m.profile, m.cluster, m.secured, m.payload)
+        k = (m.src, m.dst_ep, m.profile, m.cluster, m.secured, m.payload, m.frag)
         if k not in seen and len(m.payload) < 560:
             seen.add(k)
             out.append(m)
@@ -361,6 +372,15 @@ def _step_frames(hub, st):
         return [hub.drlc_cancel_all(T0, v if isinstance(v, dict) else {})]
     if isinstance(st.get("hub"), dict) and st["hub"].get("adopt"):
         return hub.adoption()
+    if st.get("tunnel") == "open":
+        return [hub.request_tunnel()]
+    if "gbcs" in st and "hex" in st["gbcs"]:
+        # the GBT blocks as the link carries them: APS fragments, each a seed
+        hub.tunnel["id"] = 1
+        out = []
+        for m in hub.gbcs(bytes.fromhex(st["gbcs"]["hex"])):
+            out.extend(GBT.fragments(m, 67))
+        return out
     return []
 
 
@@ -630,6 +650,8 @@ def analyse(inp):
         m = A.decode(p)
         if m.profile not in (A.PROFILE_SE, A.PROFILE_HA, A.PROFILE_WILDCARD):
             continue
+        if m.frag and m.frag >> 8 != 1:
+            continue                  # a later APS fragment: no ZCL header of its own
         if m.dst_ep not in (1, 0xFF) or len(m.payload) < 3:
             continue
         pl = m.payload
@@ -752,8 +774,12 @@ class Generator:
     # -- b: mutated scenario frames --------------------------------------------
     def gen_b(self):
         rng = self.rng
-        m = rng.choice(self.seeds)
-        m = A.Aps(m.src, m.src_ep, m.dst, m.dst_ep, m.profile, m.cluster, m.payload, m.secured)
+        if rng.random() < 0.1:
+            return self.gen_gbt()
+        m0 = rng.choice(self.seeds)
+        m = A.Aps(m0.src, m0.src_ep, m0.dst, m0.dst_ep, m0.profile, m0.cluster, m0.payload,
+                  m0.secured)
+        m.frag = m0.frag
         ops = []
         for _ in range(rng.choice((1, 1, 2, 3))):
             op = rng.choice(MUTATORS)
@@ -761,6 +787,61 @@ class Generator:
             op(rng, m, self)
         m.payload = bytes(m.payload[:560])
         return Input("b", "+".join(ops), link_frame(m))
+
+    def gen_gbt(self):
+        """A mutated GBT Message in a TransferData on tunnel 1, APS-fragmented
+        (the fragments possibly mutated too): one input of several frames."""
+        rng = self.rng
+        n = rng.choice((1, 2, 4, 5, 12))
+        size = rng.randint((n - 1) * 1149 + 1, n * 1149) if n > 1 else rng.randint(40, 1200)
+        hdr = bytes([1]) + bytes(7) + bytes([rng.randrange(4)]) + bytes.fromhex(
+            "90B3D51F3001000000DB1234567890A00100")
+        bn = rng.randint(1, n)
+        bc = rng.choice((6, 0x86 if bn == n else 6, 0x46, 0xBF, 0, rng.randrange(256)))
+        data = bytes(rng.randrange(256) for _ in range(min(1149, size - (bn - 1) * 1149)))
+        kinds = []
+        r = rng.random()
+        if r < 0.15:
+            bn = rng.choice((0, GBT.MAX_IN_BLOCKS + 1, 0xFFFF))
+            kinds.append("block_number")
+        msg = bytearray(GBT.build(hdr, bc, bn, rng.choice((0, 1, 0xFFFF)), data))
+        if 0.15 <= r < 0.25:
+            msg = msg[:rng.randrange(len(msg))]
+            kinds.append("truncated")
+        elif 0.25 <= r < 0.4:
+            i = rng.randrange(min(len(msg), 60))
+            msg[i] ^= 1 << rng.randrange(8)
+            kinds.append("header_bit")
+        elif 0.4 <= r < 0.5:
+            msg += bytes(rng.randrange(256) for _ in range(rng.randint(1, 400)))
+            kinds.append("extended")
+        elif 0.5 <= r < 0.55:
+            msg = bytes(rng.choice((0x00, 0x01, 0x10, 0x1FF, 0x5DD))) + bytes(
+                rng.randrange(256) for _ in range(rng.randint(1, 200)))
+            kinds.append("no_gbt")
+        tid = 1 if rng.random() < 0.9 else rng.randrange(65536)
+        pl = header(FC_NO_DEFAULT_RSP if rng.random() < 0.5 else 0, self.next_seq(), 0x02) + \
+            struct.pack("<H", tid) + bytes(msg)
+        frs = list(GBT.fragments(aps(Tunneling.ID, pl), 67))
+        if len(frs) > 1 and rng.random() < 0.25:
+            k = rng.random()
+            i = rng.randrange(len(frs))
+            if k < 0.3:
+                del frs[i]
+                kinds.append("frag_lost")
+            elif k < 0.5:
+                frs.insert(i, frs[i])
+                kinds.append("frag_repeated")
+            elif k < 0.7:
+                frs[i].frag = rng.choice((0x100, 0x1FF, 0x200 | rng.randrange(256), 0x300,
+                                          rng.randrange(65536)))
+                kinds.append("frag_header")
+            else:
+                j = rng.randrange(len(frs))
+                frs[i], frs[j] = frs[j], frs[i]
+                kinds.append("frag_order")
+        data = b"".join(link_frame(f) for f in frs)
+        return Input("b", "gbt" + ("+" + "+".join(kinds) if kinds else ""), data)
 
     # -- c: extreme field values per command -----------------------------------
     def gen_c(self):
@@ -973,6 +1054,13 @@ def verdict(inp, frames):
                 rejected += 1
             else:
                 accepted += 1
+        elif fc & 3 == FT_CLUSTER and m.cluster == Tunneling.ID and (
+                cmd == 0x02 or (cmd == 0x00 and len(body) > 2)):
+            # TransferDataError, or a RequestTunnelResponse's status
+            if cmd == 0x02 or body[2]:
+                rejected += 1
+            else:
+                accepted += 1
         elif fc & 3 == FT_CLUSTER and m.cluster == DrlcClient.ID and cmd == 0x00 and len(body) > 4:
             if body[4] >= 0xF8:
                 rejected += 1
@@ -1161,6 +1249,7 @@ class Campaign:
             self.act(("ctrl", "advance", {"s": 1}))
             self._answer_others()
         hub = Hub(METER)
+        hub.tunnel_at_join = True          # the GBCS tunnel: GBT inputs reach the meter's GBT
         for m in hub.adoption():
             self.act(("send", link_frame(m)))
         with open(self.tariffs[k % len(self.tariffs)]) as f:

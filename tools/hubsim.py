@@ -12,6 +12,8 @@ from firmware.zcl.status import DecodeError
 from firmware.zcl.engine import frame_limit, RELAYS_DEFAULT
 from tools import zcl_host as Z
 from firmware.clusters.drlc_client import DrlcClient
+from firmware.clusters.tunneling import Tunneling, Defrag
+from firmware.gbcs import gbt as G
 
 DRLC_STATUS = {
     0x01: "received", 0x02: "started", 0x03: "completed", 0x04: "opt_out", 0x05: "opt_in",
@@ -68,6 +70,22 @@ class Hub:
         self.drlc_events = {}         # issuer event id -> (fields, time sent)
         self.drlc_reports = []        # [{"t", "id", "status"}] as the meter reported
         self.scheduled_requests = 0
+        self.tunnel_at_join = False   # True: adoption() opens the GBCS tunnel too
+        self.defrag = Defrag(bytearray(4096))    # APS fragments from the meter (Tunneling)
+        # the tunnel client (GBCS §10.2.2.1, the CHF's side): the tunnel id,
+        # the GBCS messages the meter sent through it (hex), TransferDataError
+        # statuses, GBT acks / resend requests from the meter, the blocks
+        # of a response series being reassembled and the hub's own command
+        # series (for resends); gbt_skip: block numbers the hub leaves out of
+        # its next series' first sending (a resend test)
+        self.tunnel = {"id": None, "status": None, "received": [], "responses": 0,
+                       "errors": [],
+                       "meter_acks": 0, "meter_resends": [], "hub_acks": 0,
+                       "hub_resends": 0, "closed_by_meter": 0}
+        self.gbt_skip = []
+        self._gbt_in = {}             # block number -> data of the meter's series
+        self._gbt_out = None          # (routing header fields, [blocks]) of the hub's series
+        self._gbt_rbn = 0
 
     def next_seq(self):
         self.seq = (self.seq + 1) & 0xFF
@@ -142,8 +160,10 @@ class Hub:
         return {"doc": doc, "at": int(at)}
 
     def adoption(self):
-        """What a hub sends after a meter joins (hub-expectations §11)."""
-        return [
+        """What a hub sends after a meter joins (hub-expectations §11;
+        with tunnel_at_join the RequestTunnel the CHF sends after CBKE,
+        GBCS §10.2.2.1)."""
+        return ([self.request_tunnel()] if self.tunnel_at_join else []) + [
             self.read_attributes("Basic", ["ZCLVersion", "ManufacturerName", "ModelIdentifier",
                                            "PowerSource"]),
             self.read_attributes("Metering", ["UnitOfMeasure", "Multiplier", "Divisor",
@@ -154,6 +174,115 @@ class Hub:
                 {"attribute": "InstantaneousDemand", "min": 10, "max": 300, "change": 50},
             ]),
         ]
+
+    # -- tunnel client (GBCS §10.2.2.1, notes §19) ----------------------------------------
+    def _tun(self, cmd, fields):
+        return self.to_meter(Tunneling.ID, Z.build_cluster_cmd(Tunneling, cmd, fields,
+                                                              self.next_seq()))
+
+    def request_tunnel(self, protocol=6, manuf=0xFFFF, flow=False, max_in=1500):
+        return self._tun("RequestTunnel", {"ProtocolID": protocol, "ManufacturerCode": manuf,
+                                           "FlowControlSupport": flow,
+                                           "MaximumIncomingTransferSize": max_in})
+
+    def close_tunnel(self, tid=None):
+        return self._tun("CloseTunnel", {"TunnelID": self.tunnel["id"] if tid is None else tid})
+
+    def transfer(self, data, tid=None):
+        """One TransferData with data (a GBCS or GBT message)."""
+        return self._tun("TransferData", {"TunnelID": self.tunnel["id"] if tid is None else tid,
+                                          "Data": bytes(data)})
+
+    def gbcs(self, msg):
+        """The frames carrying a GBCS command to the meter: one TransferData up
+        to 1200 octets, else a GBT series (§7.2.11, window 6: the first six
+        blocks now, the rest as the meter acknowledges), less the blocks in
+        gbt_skip (sent when the meter asks for them)."""
+        if len(msg) <= 1200:
+            return [self.transfer(msg)]
+        hdr = G.grouping_fields(msg)
+        blocks = [msg[i:i + 1149] for i in range(0, len(msg), 1149)]
+        self._gbt_out = (hdr, blocks)
+        out = []
+        for n in range(1, min(len(blocks), 6) + 1):
+            if n in self.gbt_skip:
+                continue
+            out.append(self._gbt_block(n))
+        self.gbt_skip = []
+        return out
+
+    def _gbt_block(self, n):
+        hdr, blocks = self._gbt_out
+        last = n == len(blocks)
+        bc = 6 | (0x80 if last else 0) | (0 if last or n % 6 == 0 else 0x40)
+        # to the Device: originator = the GBT Third Party, recipient = the Device
+        return self.transfer(G.build(hdr, bc, n, self._gbt_rbn, blocks[n - 1]))
+
+    def _tunnel_from_meter(self, now, h, msg, off):
+        c = [x for x in Z.command_table(Tunneling, True) if x[0] == h.cmd]
+        if not c:
+            return []
+        f, _ = Z.decode_fields(c[0][2], msg.payload, off, len(msg.payload))
+        name = c[0][1]
+        t = self.tunnel
+        if name == "RequestTunnelResponse":
+            t["status"] = f["TunnelStatus"]
+            if f["TunnelStatus"] == 0:
+                t["id"] = f["TunnelID"]
+        elif name == "TransferDataError":
+            t["errors"].append(f["TransferDataStatus"])
+        elif name == "TunnelClosureNotification":
+            t["closed_by_meter"] += 1
+            t["id"] = None
+        elif name == "TransferData":
+            return self._gbcs_from_meter(f["Data"])
+        return []
+
+    def _gbcs_from_meter(self, d):
+        t = self.tunnel
+        if not (len(d) > 1 and d[0] == 0xDD and d[1] == 0x09):
+            t["received"].append(d.hex())
+            t["responses"] += 1
+            return []
+        try:
+            bc, bn, ack, o, n = G.parse(d)
+        except ValueError:
+            t["received"].append(d.hex())
+            return []
+        if n == 0:                       # the meter's Ack / Request Block Resend for our series
+            self._gbt_rbn = max(self._gbt_rbn, bn)
+            if self._gbt_out is None:
+                return []
+            win = bc & 0x3F
+            if win == 1 and ack < len(self._gbt_out[1]):
+                t["meter_resends"].append(ack + 1)
+            else:
+                t["meter_acks"] += 1
+            return [self._gbt_block(k) for k in
+                    range(ack + 1, min(ack + max(win, 1), len(self._gbt_out[1])) + 1)]
+        # a block of the meter's response series (window 63)
+        self._gbt_in[bn] = bytes(d[o:o + n])
+        hdr = bytes(d[2:11]) + bytes(d[21:29]) + bytes(d[12:20]) + bytes(d[31:33])
+        if bc & 0x80:
+            self._gbt_last = bn
+        last = getattr(self, "_gbt_last", 0)
+        out = []
+        if last and all(k in self._gbt_in for k in range(1, last + 1)):
+            t["received"].append(b"".join(self._gbt_in[k] for k in range(1, last + 1)).hex())
+            t["responses"] += 1
+            self._gbt_in = {}
+            self._gbt_last = 0
+            t["hub_acks"] += 1           # the Ack of the last block ends the meter's series
+            out.append(self.transfer(G.build(hdr, 63, 1, last, b"")))
+        elif last:
+            for k in range(1, last):
+                if k not in self._gbt_in:
+                    t["hub_resends"] += 1
+                    out.append(self.transfer(G.build(hdr, 1, 1, k - 1, b"")))
+        elif bn % 63 == 0:
+            t["hub_acks"] += 1
+            out.append(self.transfer(G.build(hdr, 63, 1, bn, b"")))
+        return out
 
     # -- what the hub does with the meter's frames ---------------------------------------
     def check_size(self, msg):
@@ -181,6 +310,8 @@ class Hub:
         if h.cluster_specific:
             if msg.cluster == DrlcClient.ID and not h.to_client:
                 return self._drlc_from_meter(now, h, msg, off)
+            if msg.cluster == Tunneling.ID and h.to_client:
+                return self._tunnel_from_meter(now, h, msg, off)
             return []
         if msg.cluster == TimeServer.ID and h.cmd == Z.READ_ATTR and not h.to_client:
             self.time_requests += 1

@@ -12,7 +12,8 @@ import time
 from firmware.zcl import aps as A
 from tools import zcl_host as Z
 from tools.hubsim import Hub
-from firmware.zcl.engine import RELAYS_DEFAULT
+from firmware.zcl.engine import RELAYS_DEFAULT, frame_limit
+from firmware.gbcs.gbt import fragments
 from tools.meterlink import MeterLink, MeterDied
 from tools.pcap import PcapWriter
 from tools.bench import scenario as SC
@@ -24,13 +25,46 @@ HUB_KEYS = ("time_offset", "time_valid", "answer_time")
 
 def meter_config(cfg):
     """A scenario's meter configuration; "topup_keys": "test" stands for the
-    test key set of tools/utrn.py (GBCS §18.4 entities)."""
+    test key set of tools/utrn.py (GBCS §18.4 entities); "gbcs_keys" is the
+    bench's (provision_gbcs), not the meter's."""
+    if cfg and "gbcs_keys" in cfg:
+        cfg = {k: v for k, v in cfg.items() if k != "gbcs_keys"}
     if not cfg or cfg.get("topup_keys") != "test":
         return cfg
     from tools import utrn as UT
     out = {k: v for k, v in cfg.items() if k != "topup_keys"}
     out.update(UT.meter_config())
     return out
+
+
+class _Provisioner:
+    """What keystore.install needs of a meter, on the meter's store
+    directory before it first starts: the manufacturer's provisioning."""
+
+    def __init__(self, store):
+        self.store = store
+
+    def begin(self):
+        return False
+
+    def end(self, h):
+        pass
+
+    def save_record(self, key, rec):
+        self.store.save_parts(key, rec[0], rec[1], rec[2])
+
+
+def provision_gbcs(store_dir, which):
+    """"gbcs_keys": "rtds" in a scenario's config: the GBCS keystore of the
+    RTDS ESME (its trust-anchor cells, the keys.json Z values as the test
+    hook, the test DS key; tools/gbcs_host.rtds_keystore) written into the
+    store before the meter's first power-on, as a factory would."""
+    if which != "rtds":
+        raise ValueError("gbcs_keys: only \"rtds\"")
+    from tools import gbcs_host as GH
+    from firmware.gbcs import keystore as K
+    from firmware.platform.store import Store, FileBackend
+    K.install(_Provisioner(Store(FileBackend(store_dir))), *GH.rtds_keystore())
 
 
 class Runner:
@@ -73,6 +107,25 @@ class Runner:
 
     # -- meter process ------------------------------------------------------------
     def _record(self, direction, utc, msg):
+        if msg.frag:
+            # an APS fragment (Tunneling, clusters/tunneling.py): the radio
+            # carries it (its size is checked), the capture and the frame
+            # list get the reassembled message, as Wireshark would show it
+            # after APS reassembly (the hub's own fragments are recorded
+            # whole by _to_meter)
+            if direction == "out":
+                why = self.hub.check_size(msg)
+                if why:
+                    self.failures.append("t=%d: %s" % (utc, why))
+                whole = self.hub.defrag.add(msg)
+                if whole is not None:
+                    whole.payload = bytes(whole.payload)      # the region is reused
+                    self._record_whole(direction, utc, whole)
+            return
+        why = self.hub.check_size(msg) if direction == "out" else None
+        self._record_whole(direction, utc, msg, why)
+
+    def _record_whole(self, direction, utc, msg, why=None):
         self.pcap.write_aps(utc, msg)
         d = {"dir": direction, "t": utc, "src": msg.src, "dst": msg.dst,
              "src_ep": msg.src_ep, "dst_ep": msg.dst_ep, "profile": msg.profile,
@@ -81,7 +134,6 @@ class Runner:
         self.frames.append(d)
         if direction == "out":
             # a frame the radio could not send whole fails the scenario
-            why = self.hub.check_size(msg)
             if why:
                 d["oversize"] = True
                 self.failures.append("t=%d: %s" % (utc, why))
@@ -92,6 +144,9 @@ class Runner:
             from tools.meterlink import SerialLink
             self.link = SerialLink(self.port, self.now, on_frame=self._record)
         else:
+            keys = (self.sc.get("config") or {}).get("gbcs_keys")
+            if keys and not os.path.exists(self.store_dir):
+                provision_gbcs(self.store_dir, keys)
             self.link = MeterLink(self.runtime, self.store_dir, self.now,
                                   meter_config(self.sc.get("config")), on_frame=self._record)
         # The RTC is battery-backed: it kept running, with any offset the hub
@@ -134,7 +189,7 @@ class Runner:
             msgs, self.pending = self.pending, []
             for m in msgs:
                 for rsp in self.hub.handle(self.link.now, m):
-                    self.link.send_aps(rsp)
+                    self._to_meter(rsp)
             if self._ctrl("sync") is None:
                 return
 
@@ -166,12 +221,23 @@ class Runner:
         if self.timeline is not None:
             TL.sample(self)
 
+    def _to_meter(self, msg):
+        """One APS message onto the link; longer than a frame carries (a
+        Tunneling TransferData): recorded whole, sent as APS fragments."""
+        lim = frame_limit(msg.secured, self.hub.relays)
+        if len(msg.payload) <= lim:
+            self.link.send_aps(msg)
+            return
+        self._record_whole("in", self.link.now, msg)
+        for f in fragments(msg, lim):
+            self.link.send_aps(f)
+
     def send(self, msg):
         if not self.alive:
             self.frames.append({"dir": "lost", "t": self.now, "hex": msg.payload.hex(),
                                 "note": "meter powered off"})
             return
-        self.link.send_aps(msg)
+        self._to_meter(msg)
         if self._ctrl("sync") is not None:
             self._pump()
 
@@ -384,6 +450,69 @@ class Runner:
         res["utrn"] = code
         return res
 
+    def act_tunnel(self, v, step):
+        """The hub's tunnel client: "open" (RequestTunnel GB-HGRP), "close",
+        or {"request": {field overrides}}, {"close": tunnel id},
+        {"transfer": hex, "tunnel_id": id} (raw TransferData data)."""
+        h = self.hub
+        if v == "open":
+            v = {"request": {}}
+        elif v == "close":
+            v = {"close": None}
+        if "request" in v:
+            r = v["request"]
+            self.send(h.request_tunnel(r.get("ProtocolID", 6), r.get("ManufacturerCode", 0xFFFF),
+                                       r.get("FlowControlSupport", False),
+                                       r.get("MaximumIncomingTransferSize", 1500)))
+        elif "close" in v:
+            self.send(h.close_tunnel(v["close"]))
+        else:
+            self.send(h.transfer(bytes.fromhex(v["transfer"]), v.get("tunnel_id")))
+        return {"tunnel_id": h.tunnel["id"], "status": h.tunnel["status"],
+                "errors": list(h.tunnel["errors"])}
+
+    def act_gbcs(self, v, step):
+        """A GBCS command through the tunnel (opened first if none is):
+        {"hex": message} or {"rtds": file name under the RTDS messages
+        folder (GBCS_RTDS_DIR, default /work/shared/vectors/rtds/messages)}
+        or {"build": {...}} (signed with test keys by tools.gbcs_host);
+        "skip": GBT block numbers left out of the first sending (the meter
+        must ask for them). The result: the message sent, its GBT blocks,
+        the meter's response (hex) and its fields decoded by
+        tools.gbcs_host when that module is present."""
+        h = self.hub
+        if "hex" in v:
+            msg = bytes.fromhex(v["hex"])
+        elif "rtds" in v:
+            msg = bytes.fromhex(open(_rtds_path(v["rtds"])).read().strip())
+        else:
+            msg = _build_gbcs(v["build"])
+        if h.tunnel["id"] is None:   # the CHF opens one when it has a message (§10.2.2.1)
+            self.send(h.request_tunnel())
+        n0 = len(h.tunnel["received"])
+        h.gbt_skip = list(v.get("skip", []))
+        for m in h.gbcs(msg):
+            self.send(m)
+        got = h.tunnel["received"][n0:]
+        res = {"octets": len(msg), "blocks": (len(msg) + 1148) // 1149 if len(msg) > 1200 else 0,
+               "meter_resends": list(h.tunnel["meter_resends"]),
+               "response": got[-1] if got else None}
+        if got:
+            try:
+                from tools import gbcs_host as GH
+            except ImportError:
+                GH = None
+            if GH is not None:
+                try:
+                    # a signed response checked with the meter's test DS key
+                    # (the one provision_gbcs installs)
+                    d = GH.parse(bytes.fromhex(got[-1]), device_ds_pub=GH.test_ds_pub())
+                    # as result.json will hold it (tuples become lists)
+                    res["decoded"] = json.loads(json.dumps(d, default=str))
+                except Exception as e:         # a response the parser refuses is a finding
+                    res["decode_error"] = str(e)
+        return res
+
     # -- expectations -------------------------------------------------------------
     def state(self):
         if self.alive:
@@ -493,7 +622,42 @@ ACTIONS = {
     "prepay": Runner.act_prepay,
     "ui": Runner.act_ui,
     "topup": Runner.act_topup,
+    "tunnel": Runner.act_tunnel,
+    "gbcs": Runner.act_gbcs,
 }
+
+
+def _build_gbcs(b):
+    """A command made and MACed (signed when critical) with the test keys by
+    tools/gbcs_host.py: {"message_code": n, "counter": n, "payload": hex |
+    "use_case": "cs01a" | "ecs52" | "ecs04b" | "ecs12", "args": [...],
+    "critical": bool, "originator": entity hex, "date_time": hex}."""
+    from tools import gbcs_host as GH          # the GBCS layer's host module
+    mc = b["message_code"]
+    mc = int(mc, 0) if isinstance(mc, str) else mc
+    ctr = b["counter"]
+    if "payload" in b:
+        payload = bytes.fromhex(b["payload"])
+    else:
+        payload = getattr(GH, b["use_case"].lower() + "_payload")(ctr, *b.get("args", []))
+    kw = {"critical": b.get("critical", False)}
+    if "originator" in b:
+        kw["originator"] = b["originator"]
+    if "date_time" in b:
+        kw["date_time"] = bytes.fromhex(b["date_time"])
+    return GH.build_command(mc, payload, ctr, **kw)
+
+
+def _rtds_path(name):
+    """An RTDS message file by name (searched in its use-case folders)."""
+    root = os.environ.get("GBCS_RTDS_DIR", "/work/shared/vectors/rtds/messages")
+    if os.path.isfile(os.path.join(root, name)):
+        return os.path.join(root, name)
+    for d in sorted(os.listdir(root)):
+        p = os.path.join(root, d, name)
+        if os.path.isfile(p):
+            return p
+    raise ValueError("no RTDS message %s under %s" % (name, root))
 
 VOLATILE_KEYS = ("timing", "runtime")
 
