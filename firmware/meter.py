@@ -49,11 +49,10 @@
 # Records (store.py load_rec): registers are schema 1 version 1 (version 0:
 # the format-1 store record before schemas, the same layout); the meter's
 # safe state when no slot is readable is described in bootrec.py.
-import gc
 import struct
 
 from .compat import const
-from .compat import STRUCT_ERRORS
+from .compat import STRUCT_ERRORS, pack_heap
 from .zcl import aps as A
 from .zcl import types as T
 from .zcl.engine import Engine
@@ -115,8 +114,8 @@ _WS_PER_WH = const(3600)
 _CAPABILITY = const(0x8E)   # ZDO: FFD, mains, rx-on-when-idle, allocate addr
 _ALERT_LOG = const(16)
 _LOG_SLOTS = const(100)           # event, security and power event logs (GBCS: at least 100)
-_HEAP_HOLE = const(16384)         # see Meter.__init__
-_CONSTRUCT_ROOM = const(32768)    # what constructing and booting the meter may need
+_PACK_STEP = const(2048)          # compat.pack_heap while the meter builds its objects
+_STEADY_STEP = const(16384)       # ... and from boot on (Meter.boot)
 _SECURITY_HOLDOFF = const(60)     # one security-log entry a minute per cause, against flooding
 # log record: code u16, UTC u32, value u32
 EV_ALERT = const(0x0001)
@@ -164,13 +163,10 @@ DEFAULT_CONFIG = {
 
 class Meter:
     def __init__(self, plat, config=None):
-        # Heap layout: the meter's long-lived objects are placed after this
-        # block, freed once they exist, leaving one contiguous region for
-        # the few large transient buffers (a full tariff's 3-4 KB parts and
-        # record). Without it, construction scatters its temporaries among
-        # the live objects and the largest free block of the unix port's
-        # heap ends up near 5 KB (with it, 16 KB).
-        self._hole = _reserve()
+        # Heap layout: the meter's long-lived objects are packed low (see
+        # pack_heap), leaving the free heap in one piece for the few large
+        # transient buffers (a full tariff's 3-4 KB parts and record).
+        gct = pack_heap(_PACK_STEP)
         cfg = dict(DEFAULT_CONFIG)
         if config:
             cfg.update(config)
@@ -241,11 +237,11 @@ class Meter:
         p = self.prepayment         # the logs by intent log id
         self._logs = (self.event_log, self.security_log, self.power_log) + self.snapshots.logs + \
             (p.topups, p.debts, p.snaps)
-        self._hole = None           # construction done: the region is free again
+        pack_heap(gct)
 
     # -- start-up ------------------------------------------------------------
     def boot(self):
-        gc.collect()                # construction's garbage: boot's records need whole blocks
+        gct = pack_heap(_PACK_STEP)     # boot's long-lived objects low too (pack_heap)
         self.tariff.load()
         last_on = bootrec.registers(self)
         rtc = self.clock.now()
@@ -277,7 +273,14 @@ class Meter:
         bootrec.finish(self)        # alerts for records no slot of which was readable
         self.time.next_sync = self.clock.mono()     # sync at once (GBCS §9.1.3)
         self._update_display()
-        gc.collect()        # boot's records and buffers are garbage now: free them in one go
+        # boot's records and buffers are garbage now: freed in one go. From
+        # here on a collection every 16 KB allocated keeps what the meter
+        # allocates later (a frame's log entry, an alert, a day's records)
+        # in the lowest holes too, not wherever the allocator's front has
+        # got to: without it, a simulated day on a Cortex-M3 split the free
+        # heap left after a full tariff load (73 KB) into 33 and 39 KB
+        # pieces. The tick allocates nothing, so it never collects.
+        pack_heap(_STEADY_STEP if gct < 0 or gct > _STEADY_STEP else gct)
 
     # -- inputs ----------------------------------------------------------------
     def on_aps(self, msg):
@@ -796,22 +799,6 @@ def register_name(slot):
         b, t = divmod(slot - 48, 8)
         return "B%dT%d" % (b + 1, t + 1)
     return "SEC%d" % (slot - 79)
-
-
-def _reserve():
-    """The construction-time hole (Meter.__init__): up to HEAP_HOLE, and only
-    what leaves the construction itself room (MicroPython; CPython's heap
-    needs no such care)."""
-    try:
-        n = min(_HEAP_HOLE, gc.mem_free() - _CONSTRUCT_ROOM)
-    except AttributeError:
-        return None
-    if n < 4096:
-        return None
-    try:
-        return bytearray(n)
-    except MemoryError:
-        return None          # a heap already too scattered: go without
 
 
 def _nv_key(cl):

@@ -35,7 +35,7 @@
 # floor(exact cost so far): no rounding ever creates or destroys money.
 import struct
 
-from ..compat import const
+from ..compat import const, pack_heap
 from . import matrix as M
 from . import calendar as C
 from .account import SRC_ENERGY, SRC_STANDING
@@ -53,6 +53,7 @@ _N_REG = const(84)
 _BITMAP = const(12)                    # state bitmap: ceil((84 + 8) / 8) octets
 _TAIL = "<iIIQQ"                       # period id, residues, account
 _TAIL_LEN = const(28)
+_PACK_STEP = const(2048)               # compat.pack_heap: a load packs its objects low
 
 
 class TariffError(ValueError):
@@ -159,6 +160,13 @@ class TariffEngine:
         before anything in force changes, and on any failure the parts go
         back to what they were (the old record stays the newest on flash:
         a torn or unwritten slot is never read) and the error propagates."""
+        gct = pack_heap(_PACK_STEP)     # the new views low in the heap, not amid its garbage
+        try:
+            return self._stage(blobs, at, now)
+        finally:
+            pack_heap(gct)
+
+    def _stage(self, blobs, at, now):
         parts = self.parts
         old = [(parts[k].active, parts[k].passive, parts[k].at, parts[k].since) for k in KINDS]
         h = self.app.begin()          # record, event-log entry, change entry: one operation
