@@ -69,7 +69,7 @@ def _default_parts():
     TOU register 1."""
     cal = C.build("default", [(C.ANY16, 1, 1, 1)], [(1, [1] * 7)], [(1, [(0, 1)])])
     prc = M.pack_prices(0, 0, 826, -5, [0] * M.N_SLOTS, {})
-    thr = M.pack_thresholds(M.BP_MONTH, [[] for _ in range(M.N_BANDS)])
+    thr = M.pack_thresholds(M.BP_MONTH, [()] * M.N_BANDS)
     stc = M.pack_standing(0, 86400)
     return {"cal": cal, "spd": C.EMPTY_SPECIAL, "prc": prc, "thr": thr, "stc": stc}
 
@@ -475,7 +475,7 @@ class TariffEngine:
 def _derive(cal, spd, prc, thr, stc):
     """The decoded views of active parts, built whole before any is taken
     into force (TariffEngine._set): calendar, prices, block period and
-    thresholds (as lists and flat for the tick), standing charge."""
+    thresholds (as tuples and flat for the tick), standing charge."""
     calendar = C.Calendar(cal, spd)
     pr = M.unpack_prices(prc)
     bp, bands = M.unpack_thresholds(thr)
