@@ -65,3 +65,12 @@ def pack_heap(step):
     old = th()
     th(step)
     return old
+
+
+def collect():
+    """gc.collect() on MicroPython, nothing on CPython: a point where the
+    meter's first-fit allocator should start again from the lowest hole
+    (compat.pack_heap), at a cost CPython need not pay."""
+    if IS_MICROPYTHON:
+        import gc
+        gc.collect()

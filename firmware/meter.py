@@ -115,7 +115,6 @@ _CAPABILITY = const(0x8E)   # ZDO: FFD, mains, rx-on-when-idle, allocate addr
 _ALERT_LOG = const(16)
 _LOG_SLOTS = const(100)           # event, security and power event logs (GBCS: at least 100)
 _PACK_STEP = const(2048)          # compat.pack_heap while the meter builds its objects
-_STEADY_STEP = const(16384)       # ... and from boot on (Meter.boot)
 _SECURITY_HOLDOFF = const(60)     # one security-log entry a minute per cause, against flooding
 # log record: code u16, UTC u32, value u32
 EV_ALERT = const(0x0001)
@@ -273,14 +272,13 @@ class Meter:
         bootrec.finish(self)        # alerts for records no slot of which was readable
         self.time.next_sync = self.clock.mono()     # sync at once (GBCS §9.1.3)
         self._update_display()
-        # boot's records and buffers are garbage now: freed in one go. From
-        # here on a collection every 16 KB allocated keeps what the meter
-        # allocates later (a frame's log entry, an alert, a day's records)
-        # in the lowest holes too, not wherever the allocator's front has
-        # got to: without it, a simulated day on a Cortex-M3 split the free
-        # heap left after a full tariff load (73 KB) into 33 and 39 KB
-        # pieces. The tick allocates nothing, so it never collects.
-        pack_heap(_STEADY_STEP if gct < 0 or gct > _STEADY_STEP else gct)
+        # boot's records and buffers are garbage now: freed in one go, and
+        # the collector back to what it was. (A collection every so many KB
+        # from now on would also be counted against the frames of calls the
+        # VM puts on the heap and frees at once, about 2 KB a tick on the
+        # unix port: a collection every few ticks. The profile collects
+        # once a half hour instead, metering/profile.py.)
+        pack_heap(gct)
 
     # -- inputs ----------------------------------------------------------------
     def on_aps(self, msg):
