@@ -162,6 +162,12 @@ class TariffEngine:
         a torn or unwritten slot is never read) and the error propagates."""
         gct = pack_heap(_PACK_STEP)     # the new views low in the heap, not amid its garbage
         try:
+            if at != NEVER:
+                # the parts as copies of their own, made right after that
+                # collection: they live as long as the tariff, so they go
+                # into the lowest holes, not wherever the caller's parsing
+                # left the originals (a full calendar is 3 KB; issue #18)
+                blobs = {k: bytes(memoryview(blobs[k])) for k in KINDS if k in blobs}
             return self._stage(blobs, at, now)
         finally:
             pack_heap(gct)
