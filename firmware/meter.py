@@ -49,11 +49,10 @@
 # Records (store.py load_rec): registers are schema 1 version 1 (version 0:
 # the format-1 store record before schemas, the same layout); the meter's
 # safe state when no slot is readable is described in bootrec.py.
-import gc
 import struct
 
 from .compat import const
-from .compat import STRUCT_ERRORS
+from .compat import STRUCT_ERRORS, pack_heap
 from .zcl import aps as A
 from .zcl import types as T
 from .zcl.engine import Engine
@@ -128,8 +127,7 @@ _WS_PER_WH = const(3600)
 _CAPABILITY = const(0x8E)   # ZDO: FFD, mains, rx-on-when-idle, allocate addr
 _ALERT_LOG = const(16)
 _LOG_SLOTS = const(100)           # event, security and power event logs (GBCS: at least 100)
-_HEAP_HOLE = const(16384)         # see Meter.__init__
-_CONSTRUCT_ROOM = const(32768)    # what constructing and booting the meter may need
+_PACK_STEP = const(2048)          # compat.pack_heap while the meter builds its objects
 _SECURITY_HOLDOFF = const(60)     # one security-log entry a minute per cause, against flooding
 # log record: code u16, UTC u32, value u32
 EV_ALERT = const(0x0001)
@@ -177,13 +175,10 @@ DEFAULT_CONFIG = {
 
 class Meter:
     def __init__(self, plat, config=None):
-        # Heap layout: the meter's long-lived objects are placed after this
-        # block, freed once they exist, leaving one contiguous region for
-        # the few large transient buffers (a full tariff's 3-4 KB parts and
-        # record). Without it, construction scatters its temporaries among
-        # the live objects and the largest free block of the unix port's
-        # heap ends up near 5 KB (with it, 16 KB).
-        self._hole = _reserve()
+        # Heap layout: the meter's long-lived objects are packed low (see
+        # pack_heap), leaving the free heap in one piece for the few large
+        # transient buffers (a full tariff's 3-4 KB parts and record).
+        gct = pack_heap(_PACK_STEP)
         cfg = dict(DEFAULT_CONFIG)
         if config:
             cfg.update(config)
@@ -256,11 +251,11 @@ class Meter:
         p = self.prepayment         # the logs by intent log id
         self._logs = (self.event_log, self.security_log, self.power_log) + self.snapshots.logs + \
             (p.topups, p.debts, p.snaps)
-        self._hole = None           # construction done: the region is free again
+        pack_heap(gct)
 
     # -- start-up ------------------------------------------------------------
     def boot(self):
-        gc.collect()                # construction's garbage: boot's records need whole blocks
+        gct = pack_heap(_PACK_STEP)     # boot's long-lived objects low too (pack_heap)
         self.tariff.load()
         last_on = bootrec.registers(self)
         rtc = self.clock.now()
@@ -293,7 +288,13 @@ class Meter:
         bootrec.finish(self)        # alerts for records no slot of which was readable
         self.time.next_sync = self.clock.mono()     # sync at once (GBCS §9.1.3)
         self._update_display()
-        gc.collect()        # boot's records and buffers are garbage now: free them in one go
+        # boot's records and buffers are garbage now: freed in one go, and
+        # the collector back to what it was. (A collection every so many KB
+        # from now on would also be counted against the frames of calls the
+        # VM puts on the heap and frees at once, about 2 KB a tick on the
+        # unix port: a collection every few ticks. The profile collects
+        # once a half hour instead, metering/profile.py.)
+        pack_heap(gct)
 
     # -- inputs ----------------------------------------------------------------
     def on_aps(self, msg):
@@ -721,22 +722,6 @@ class Meter:
             text += "  CR %s%d.%02d%s" % ("-" if c < 0 else "", abs(c) // 100, abs(c) % 100,
                                           " EC" if a.ec_in_use else "")
         return text
-
-
-def _reserve():
-    """The construction-time hole (Meter.__init__): up to HEAP_HOLE, and only
-    what leaves the construction itself room (MicroPython; CPython's heap
-    needs no such care)."""
-    try:
-        n = min(_HEAP_HOLE, gc.mem_free() - _CONSTRUCT_ROOM)
-    except AttributeError:
-        return None
-    if n < 4096:
-        return None
-    try:
-        return bytearray(n)
-    except MemoryError:
-        return None          # a heap already too scattered: go without
 
 
 def _gbcs_due(store):

@@ -10,7 +10,7 @@
 # a power cut -- the interval says so.
 import struct
 
-from ..compat import const
+from ..compat import const, collect
 from .ringlog import SlotRing
 from ..platform.clock import DAY, civil, weekday
 
@@ -75,6 +75,13 @@ class Profile:
         i = now // HALF_HOUR
         if i != self.idx:
             self._close(i, wh)
+            # the half hour's garbage (this record, the register save just
+            # before it in the due table, the frames of the half hour) is
+            # freed now, so what the meter keeps from the next half hour goes
+            # into the lowest holes, not wherever MicroPython's first-fit
+            # allocator has got to: without it a simulated day split a
+            # 32-bit board's largest free block (issue #18; compat.pack_heap)
+            collect()
         d = now // DAY
         if d != self.day:
             self._roll_days(d, wh)

@@ -91,7 +91,13 @@ EMPTY_SPECIAL = b"\x00"
 
 
 class Calendar:
-    """A parsed view of one compact calendar plus special days."""
+    """A view of one compact calendar plus special days. It holds the two
+    blobs and where their tables start, nothing decoded: seasons, week and
+    day profiles and special days are read from the blobs when asked (a
+    parsed full-capacity calendar took 2.8 KB of a 32-bit board's heap, in
+    many small objects made at every tariff load; issue #18). The
+    constructor walks every table once, so a blob that does not decode
+    raises here, as before."""
 
     def __init__(self, blob, special=EMPTY_SPECIAL):
         self.blob = blob
@@ -100,32 +106,80 @@ class Calendar:
         off = 4
         self.name = bytes(blob[off:off + nl])
         off += nl
-        self.seasons = [struct.unpack_from("<HBBB", blob, off + 5 * i) for i in range(ns)]
-        off += 5 * ns
-        self.weeks = {}
-        for i in range(nw):
-            w = struct.unpack_from("<B7B", blob, off)
-            self.weeks[w[0]] = w[1:]
-            off += 8
-        self.days = {}           # day_id -> offset of its first point, count
+        self._so = off                       # seasons, 5 octets each
+        self._ns = ns
+        for i in range(ns):
+            struct.unpack_from("<HBBB", blob, off)
+            off += 5
+        self._wo = off                       # week profiles, 8 octets each
+        self._nw = nw
+        off += 8 * nw
+        self._do = off                       # day profiles
+        self._nd = nd
         self.top_tou = 0         # highest TOU index and block time band named (0: none)
         self.top_band = 0
         for i in range(nd):
             did, n = struct.unpack_from("<BB", blob, off)
-            self.days[did] = (off + 2, n)
-            off += 2 + 4 * n
-            for _, sel in self.profile(did):
+            off += 2
+            for j in range(n):
+                sel = struct.unpack_from("<I", blob, off)[0] & 0xFF
+                off += 4
                 if sel <= 48:
                     self.top_tou = max(self.top_tou, sel)
                 elif sel <= 108:
                     self.top_band = max(self.top_band, sel - 100)
-        self.specials = [struct.unpack_from("<HBBBB", special, 1 + 6 * i)
-                         for i in range(special[0])]
+        if len(blob) < off:
+            raise CalendarError("calendar length")
+        self._nsp = special[0]
+        if self._nsp:                        # the last entry is there, so all are
+            struct.unpack_from("<HBBBB", special, 6 * self._nsp - 5)
+
+    # -- the tables, decoded when asked (the Calendar cluster, tests) -------------------
+    @property
+    def seasons(self):
+        """[(year, month, day, week_id)]"""
+        return [struct.unpack_from("<HBBB", self.blob, self._so + 5 * i) for i in range(self._ns)]
+
+    @property
+    def weeks(self):
+        """{week_id: (7 day ids, Monday first)}"""
+        out = {}
+        for i in range(self._nw):
+            w = struct.unpack_from("<B7B", self.blob, self._wo + 8 * i)
+            out[w[0]] = w[1:]
+        return out
+
+    @property
+    def days(self):
+        """{day_id: (offset of its first point, count)}"""
+        out = {}
+        off = self._do
+        b = self.blob
+        for i in range(self._nd):
+            out[b[off]] = (off + 2, b[off + 1])
+            off += 2 + 4 * b[off + 1]
+        return out
+
+    @property
+    def specials(self):
+        """[(year, month, day, weekday, day_id)]"""
+        return [struct.unpack_from("<HBBBB", self.special, 1 + 6 * i) for i in range(self._nsp)]
+
+    def _day(self, did):
+        """Offset of day profile did in the blob (its id octet), -1 if none."""
+        off = self._do
+        b = self.blob
+        for i in range(self._nd):
+            if b[off] == did:
+                return off
+            off += 2 + 4 * b[off + 1]
+        return -1
 
     # -- which day profile ------------------------------------------------------------
     def week_id(self, y, m, d):
         best = None
-        for sy, sm, sd, wk in self.seasons:
+        for i in range(self._ns):
+            sy, sm, sd, wk = struct.unpack_from("<HBBB", self.blob, self._so + 5 * i)
             if sy == ANY16:
                 start = (y if (sm, sd) <= (m, d) else y - 1, sm, sd)
             else:
@@ -140,18 +194,32 @@ class Calendar:
         """Day profile id for a day number (days since 2000-01-01)."""
         y, m, d = civil(day)
         wd = weekday(day)
-        for sy, sm, sd, sw, did in self.specials:
+        sp = self.special
+        for i in range(self._nsp):
+            o = 1 + 6 * i
+            sy = sp[o] | sp[o + 1] << 8
+            sm, sd, sw, did = sp[o + 2], sp[o + 3], sp[o + 4], sp[o + 5]
             if (sy == ANY16 or sy == y) and (sm == ANY8 or sm == m) and \
-                    (sd == ANY8 or sd == d) and (sw == ANY8 or sw == wd + 1) and did in self.days:
+                    (sd == ANY8 or sd == d) and (sw == ANY8 or sw == wd + 1) and \
+                    self._day(did) >= 0:
                 return did
-        return self.weeks[self.week_id(y, m, d)][wd]
+        wk = self.week_id(y, m, d)
+        b = self.blob
+        for i in range(self._nw):
+            o = self._wo + 8 * i
+            if b[o] == wk:
+                return b[o + 1 + wd]
+        raise KeyError(wk)
 
     def profile(self, did):
         """[(start_s, selector)] of day profile did, in time order."""
-        off, n = self.days[did]
+        off = self._day(did)
+        if off < 0:
+            raise KeyError(did)
+        n = self.blob[off + 1]
         out = []
         for i in range(n):
-            v = struct.unpack_from("<I", self.blob, off + 4 * i)[0]
+            v = struct.unpack_from("<I", self.blob, off + 2 + 4 * i)[0]
             out.append((v >> 8, v & 0xFF))
         return out
 

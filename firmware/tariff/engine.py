@@ -35,7 +35,7 @@
 # floor(exact cost so far): no rounding ever creates or destroys money.
 import struct
 
-from ..compat import const
+from ..compat import const, pack_heap
 from . import matrix as M
 from . import calendar as C
 from ..platform.clock import NEVER, period_id
@@ -61,6 +61,7 @@ _N_REG = const(84)
 _BITMAP = const(12)                    # state bitmap: ceil((84 + 8) / 8) octets
 _TAIL = "<iIIQQ"                       # period id, residues, account
 _TAIL_LEN = const(28)
+_PACK_STEP = const(2048)               # compat.pack_heap: a load packs its objects low
 
 
 # what a stored part that passed its CRC but not our decoder raises
@@ -73,7 +74,7 @@ def _default_parts():
     # C.ANY16 read, not copied: 0xFFFF in a constant tuple freezes as a long int
     cal = C.build("default", [(C.ANY16, 1, 1, 1)], [(1, [1] * 7)], [(1, [(0, 1)])])
     prc = M.pack_prices(0, 0, 826, -5, [0] * _N_SLOTS, {})
-    thr = M.pack_thresholds(_BP_MONTH, [[] for _ in range(_N_BANDS)])
+    thr = M.pack_thresholds(_BP_MONTH, [()] * _N_BANDS)
     stc = M.pack_standing(0, 86400)
     return {"cal": cal, "spd": C.EMPTY_SPECIAL, "prc": prc, "thr": thr, "stc": stc}
 
@@ -164,6 +165,19 @@ class TariffEngine:
         before anything in force changes, and on any failure the parts go
         back to what they were (the old record stays the newest on flash:
         a torn or unwritten slot is never read) and the error propagates."""
+        gct = pack_heap(_PACK_STEP)     # the new views low in the heap, not amid its garbage
+        try:
+            if at != NEVER:
+                # the parts as copies of their own, made right after that
+                # collection: they live as long as the tariff, so they go
+                # into the lowest holes, not wherever the caller's parsing
+                # left the originals (a full calendar is 3 KB; issue #18)
+                blobs = {k: bytes(memoryview(blobs[k])) for k in KINDS if k in blobs}
+            return self._stage(blobs, at, now)
+        finally:
+            pack_heap(gct)
+
+    def _stage(self, blobs, at, now):
         parts = self.parts
         old = [(parts[k].active, parts[k].passive, parts[k].at, parts[k].since) for k in KINDS]
         h = self.app.begin()          # record, event-log entry, change entry: one operation
@@ -472,7 +486,7 @@ class TariffEngine:
 def _derive(cal, spd, prc, thr, stc):
     """The decoded views of active parts, built whole before any is taken
     into force (TariffEngine._set): calendar, prices, block period and
-    thresholds (as lists and flat for the tick), standing charge."""
+    thresholds (as tuples and flat for the tick), standing charge."""
     calendar = C.Calendar(cal, spd)
     pr = M.unpack_prices(prc)
     bp, bands = M.unpack_thresholds(thr)

@@ -130,10 +130,13 @@ def pack_thresholds(period, bands):
 
 
 def unpack_thresholds(blob):
+    """(block period, 8 tuples of 0-3 thresholds): tuples, as an unused
+    band's empty one is the shared empty tuple (an empty list takes 32
+    octets of a 32-bit heap)."""
     bands = []
     for t in range(N_BANDS):
         v = struct.unpack_from("<B3I", blob, 1 + 13 * t)
-        bands.append(list(v[1:1 + v[0]]))
+        bands.append(v[1:1 + v[0]])
     return blob[0], bands
 
 

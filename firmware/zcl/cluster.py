@@ -48,9 +48,11 @@ RW = const(0x03)
 RP = const(0x05)
 
 _ATTR_CLUSTER_REVISION = const(0xFFFD)  # global attribute (ZCL rev 6 §2.6.1.2)
-# AttrTable index row: id, type, access, name start and end, default start and end
-_IX = "<HBBHHHH"
-_IXN = const(12)
+# AttrTable index row: id, type, access, where the row starts in the text
+# (its name and default are found from there when the row is built: 6
+# octets a row instead of 12, about 1 KB less heap for the meter's clusters)
+_IX = "<HBBH"
+_IXN = const(6)
 
 
 class AttrTable:
@@ -99,8 +101,16 @@ class AttrTable:
 
     def _row(self, i):
         if self.ix is not None:
-            aid, t, acc, n0, n1, d0, d1 = struct.unpack_from(_IX, self.ix, _IXN * i)
+            aid, t, acc, a = struct.unpack_from(_IX, self.ix, _IXN * i)
             s = self.attrs
+            b = s.find(";", a)
+            if b < 0:
+                b = len(s)
+            p, e = _tok(s, a, b)                 # id
+            n0, n1 = _tok(s, e, b)               # name
+            p, e = _tok(s, n1, b)                # type
+            p, e = _tok(s, e, b)                 # access
+            d0, d1 = _tok(s, e, b)
             return (aid, s[n0:n1], t, acc, _dflt(s[d0:d1]))
         return self.attrs[i]
 
@@ -237,8 +247,7 @@ def _index_row(s, a, b, ix, i):
     while p < e:
         acc |= 1 << "RWPND".find(s[p])
         p += 1
-    d0, d1 = _tok(s, e, b)
-    struct.pack_into(_IX, ix, _IXN * i, aid, t, acc, n0, n1, d0, d1)
+    struct.pack_into(_IX, ix, _IXN * i, aid, t, acc, a)
 
 
 def _attr(rec):

@@ -26,25 +26,42 @@ def show(tag, m):
 
 
 def fill():
-    """Take every free block, largest pieces first (MicroPython): a chain of
-    [next, bytearray] cells, so no growing list needs a block of its own.
-    Then every other one of the last 48 cells (the smallest pieces) is
-    given back: about 3 KB free, in pieces of ~128 bytes between cells that
-    stay, none of it a block for the load's 84-price list."""
+    """Take every free block (MicroPython): pieces of 8 KB down to 256
+    octets, then cells of one small list and a 48-octet bytearray, then
+    whatever is left in 16-octet pieces; each a chain of [next, bytearray]
+    cells, so no growing list needs a block of its own. Then every other
+    one of the first 48 small cells is given back: about 3 KB free, in
+    pieces of ~128 bytes between cells that stay, none of it a block for
+    the load's 84-price list. (The small cells are a chain of their own:
+    a meter that keeps its heap packed, compat.pack_heap, leaves too few
+    holes for the last cells of a single chain to be small ones.)"""
     chain = None
     size = 8192
-    while size >= 16:
+    while size >= 256:
         try:
             while True:
                 chain = [chain, bytearray(size)]
         except MemoryError:
             size //= 2
-    cell = chain
+    small = None
+    try:
+        while True:
+            small = [small, bytearray(48)]
+    except MemoryError:
+        pass
+    try:
+        while True:
+            chain = [chain, bytearray(16)]
+    except MemoryError:
+        pass
+    cell = small
     for i in range(24):
+        if cell is None or cell[0] is None:
+            break
         cell[0] = cell[0][0]          # unlink the next cell
         cell = cell[0]
     gc.collect()
-    return chain
+    return [chain, small]
 
 
 def load(m, doc):
