@@ -68,6 +68,7 @@ from .clusters.time_client import TimeClient, NAMES as TIME_STATUS_NAMES
 from .clusters.drlc_client import DrlcClient
 from .clusters.price import Price
 from .clusters.calendar import CalendarServer
+from .clusters.ota_client import OtaClient
 from .platform.hw import AuxSwitches
 from .platform.clock import plausible, rtc_check, DAY, NEVER
 from .metering.profile import Profile
@@ -109,8 +110,9 @@ _S_SNAP = const(7)         # scheduled snapshots (metering/snapshots.py)
 _S_DAY = const(8)          # midnight UTC: billing period, prepayment daily read (and profile day)
 _S_REG = const(9)          # the half-hourly register save
 _S_PROFILE = const(10)     # the profile: its half hour closes, then the day (metering/profile.py)
-_N_SLOTS = const(11)
-_MONO = const(0x28)        # bits of the monotonic slots (_S_TIME, _S_REPORT)
+_S_OTA = const(11)         # OTA requests, retries and back-off (clusters/ota_client.py), monotonic
+_N_SLOTS = const(12)
+_MONO = const(0x828)       # bits of the monotonic slots (_S_TIME, _S_REPORT, _S_OTA)
 _WS_PER_WH = const(3600)
 _CAPABILITY = const(0x8E)   # ZDO: FFD, mains, rx-on-when-idle, allocate addr
 _ALERT_LOG = const(16)
@@ -236,6 +238,7 @@ class Meter:
         self._day = -1               # the day (clock.DAY) whose change was last dispatched
         self.price = _register(z, Price(self))
         self.calendar = _register(z, CalendarServer(self))
+        self.ota = _register(z, OtaClient(self))
         self.tariff.on_change = self.price.price_changed
         self.tariff.on_activate = self._tariff_activated
         p = self.prepayment         # the logs by intent log id
@@ -274,6 +277,7 @@ class Meter:
         p = struct.pack("<BHQB", self.zcl.next_seq(), self.nwk_addr, self.ieee, _CAPABILITY)
         self._send(A.Aps(self.nwk_addr, 0, 0xFFFD, 0, A.PROFILE_ZDO, 0x0013, p, False))
         self.drlc.boot()
+        self.ota.boot()
         bootrec.finish(self)        # alerts for records no slot of which was readable
         self.time.next_sync = self.clock.mono()     # sync at once (GBCS §9.1.3)
         self._update_display()
@@ -415,6 +419,10 @@ class Meter:
                 self._commit()
             p = self._reg_period
             return now if now // _REG_PERIOD != p else (p + 1) * _REG_PERIOD
+        if s == _S_OTA:
+            if run:
+                self.ota.due(mono)
+            return self.ota.next_due
         pr = self.profile                      # _S_PROFILE: its half hour, the day
         if run:
             pr.tick(now, self.import_wh)
@@ -847,6 +855,7 @@ CLUSTERS = (
     Prepayment, _ESI_EP, None,
     Price, _ESI_EP, None,
     CalendarServer, _ESI_EP, None,
+    OtaClient, _ESI_EP, None,
 )
 
 

@@ -1,0 +1,112 @@
+# OTA Upgrade cluster (0x0019) client, ZCL rev 6 chapter 11 (ZSE 1.x uses it
+# as is); GBCS v0.8.1 §11.4: the comms hub is the HAN's one OTA server, the
+# ESME learns of an image from Image Notify and never self-activates.
+#
+# Resident part only: the attributes, the persisted download state and the
+# command entry points. The state machine, the image checks and activation
+# live in firmware/ota/ and are imported on first use (an Image Notify, a
+# Query Next Image cycle, a download or an activation), so boot heap pays
+# only for this module (ota/README.md).
+#
+# The download record (store.py load_rec, schema 5, version 1, 20 octets):
+# ImageUpgradeStatus u8, manufacturer code u16, image type u16, file version
+# u32, total image size u32, verified offset u32, server nwk address u16,
+# server endpoint u8. Offset: every octet below it is on flash in the image
+# file (ota/client.py IMG); saved after the block writes it covers.
+import struct
+
+from ..compat import const
+from ..zcl.cluster import Cluster, Cmds, Attrs
+from ..platform.clock import NEVER
+
+STORE_KEY = "ota"
+SCHEMA = const(5)
+VERSION = const(1)
+REC = "<BHHIIIHB"
+
+
+class OtaClient(Cluster):
+    ID = 0x0019
+    NAME = "OTA"
+    SERVER = False
+    SECURE = True
+    REVISION = 3
+    # ZCL rev 6 Table 11-13 client attributes (kept true by ota/client.py)
+    ATTRS = Attrs(
+        "0000 UpgradeServerID F0 R 0xFFFFFFFFFFFFFFFF;"
+        "0001 FileOffset 23 R 0xFFFFFFFF;"
+        "0002 CurrentFileVersion 23 R 1;"
+        "0003 CurrentZigBeeStackVersion 21 R 2;"
+        "0004 DownloadedFileVersion 23 R 0xFFFFFFFF;"
+        "0005 DownloadedZigBeeStackVersion 21 R 0xFFFF;"
+        "0006 ImageUpgradeStatus 30 R 0;"
+        "0007 ManufacturerID 21 R 0x1234;"
+        "0008 ImageTypeID 21 R 0;"
+        "0009 MinimumBlockPeriod 21 R 0;"
+    )
+    RX = Cmds(
+        "00 ImageNotify PayloadType:30 QueryJitter:20 Rest:REST;"
+        "02 QueryNextImageResponse Status:30 Rest:REST;"
+        "05 ImageBlockResponse Status:30 Rest:REST;"
+        "07 UpgradeEndResponse ManufacturerCode:21 ImageType:21 FileVersion:23"
+        "  CurrentTime:E2 UpgradeTime:E2;"
+    )
+    TX = Cmds(
+        "01 QueryNextImageRequest FieldControl:18 ManufacturerCode:21 ImageType:21"
+        "  FileVersion:23 HardwareVersion?:21;"
+        "03 ImageBlockRequest FieldControl:18 ManufacturerCode:21 ImageType:21"
+        "  FileVersion:23 FileOffset:23 MaximumDataSize:20 MinimumBlockPeriod?:21;"
+        "06 UpgradeEndRequest Status:30 ManufacturerCode:21 ImageType:21 FileVersion:23;"
+    )
+
+    def __init__(self, app):
+        Cluster.__init__(self, app)
+        cfg = app.cfg
+        v = self.values
+        v[0x0002] = cfg.get("fw_version", 1)
+        v[0x0007] = cfg.get("ota_manuf", 0x1234)
+        v[0x0008] = cfg.get("ota_image_type", 0)
+        # download: [status, manuf, type, version, size, offset, server, server ep]
+        self.dl = [0, 0, 0, 0, 0, 0, cfg["hub_addr"], cfg["hub_ep"]]
+        self.next_due = NEVER      # monotonic second of the next request/retry (meter slot)
+        self.rt = [0, 0, 0]        # outstanding request (0 none, 1 query, 2 block, 3 end), retries, jitter rng
+        self.events = 0            # outcomes logged (diagnostics)
+
+    def _o(self):
+        from ..ota import client
+        return client
+
+    def boot(self):
+        """Load the download record (meter.boot); a download under way
+        resumes from its verified offset a few seconds after boot."""
+        got = self.app.store.load_rec(STORE_KEY, SCHEMA, VERSION, _decode)
+        if got:
+            self.dl[:] = got
+            self._o().restored(self, self.app.clock.mono())
+
+    def save(self):
+        self.app.save_record(STORE_KEY, ((struct.pack(REC, *self.dl),), SCHEMA, VERSION, True))
+
+    def due(self, mono):
+        self._o().due(self, mono)
+
+    def on_ImageNotify(self, req, f):
+        return self._o().notify(self, req, f)
+
+    def on_QueryNextImageResponse(self, req, f):
+        return self._o().query_rsp(self, req, f)
+
+    def on_ImageBlockResponse(self, req, f):
+        return self._o().block_rsp(self, req, f)
+
+    def on_UpgradeEndResponse(self, req, f):
+        return self._o().end_rsp(self, req, f)
+
+
+def _decode(d):
+    if len(d) != 20:
+        raise ValueError("ota record")
+    r = list(struct.unpack(REC, d))
+    if r[0] > 6 or r[5] > r[4]:
+        raise ValueError("ota record")
+    return r

@@ -1,0 +1,422 @@
+# OTA Upgrade client state machine and image checks (ZCL rev 6 ch. 11;
+# GBCS v0.8.1 §11.2-11.4). Imported on first use by clusters/ota_client.py;
+# every function takes the cluster c (its attributes, c.dl the persisted
+# download, c.rt the outstanding request) and the monotonic second.
+#
+# Download: Query Next Image -> Image Block Requests from the verified
+# offset -> verification -> Upgrade End Request (SUCCESS or INVALID_IMAGE)
+# -> Upgrade End Response (GBCS §11.4: UpgradeTime is always 0xFFFFFFFF and
+# the ESME never self-activates: it waits for CS06, ota/ab.py activate).
+# Each block is checked against the request (image identity, the offset
+# asked for, size within what was asked and the image) before it is written
+# straight to the image file at its offset; the offset is saved (the record
+# of ota_client.py) at every _CKPT boundary, after the writes it covers, so
+# a power cut resumes from the last saved offset: never from 0, never with a
+# gap (a block written but not yet covered is fetched and written again).
+# Stray, duplicated, reordered and malformed responses are dropped; the
+# timeout re-requests the same offset with back-off, and after _RETRIES the
+# client waits _BACKOFF and starts again from the same offset (no stall).
+import struct
+import hashlib
+
+from ..compat import const
+from ..drlc.events import Rng
+from ..platform.clock import NEVER
+
+IMG = "ota_img.bin"
+# ZCL rev 6 Table 2-12 status codes of the OTA cluster
+_SUCCESS = const(0x00)
+_ABORT = const(0x95)
+_INVALID_IMAGE = const(0x96)
+_WAIT_FOR_DATA = const(0x97)
+_NO_IMAGE = const(0x98)
+# ImageUpgradeStatus (ZCL rev 6 Table 11-16)
+NORMAL = const(0)
+DOWNLOADING = const(1)
+COMPLETE = const(2)
+COUNTDOWN = const(4)
+EXTERNAL = const(6)       # waiting to upgrade via external event (GBCS CS06)
+# outstanding request kinds (c.rt[0])
+_Q = const(1)
+_B = const(2)
+_E = const(3)
+_TIMEOUT = const(5)       # s for an answer; doubled per retry (up to 16x)
+_RETRIES = const(5)
+_BACKOFF = const(600)     # s after the retries are spent; then the same offset again
+_RESUME = const(5)        # s after boot before a download under way resumes
+_CKPT = const(1024)       # offset saved at every multiple of this (and at the end)
+_MAX_IMAGE = const(0x40000)   # default size limit (cfg ota_max), also bounded by free flash
+_HDR_MIN = const(56)      # OTA header without optional fields (ZCL rev 6 §11.4.2)
+_TRAILER = const(66)      # GBCS §11.2.3: force replace 1, 0x40, signature 64
+_MAGIC = const(0x0BEEF11E)
+# event log code (value: ZCL status << 8 | reason) and GBCS §11.4 alerts
+EV_OTA = const(0x0301)
+AL_RECEIPT = const(0x8072)    # Firmware Distribution Receipt (success)
+AL_FAILURE = const(0x801C)    # image discarded
+R_OK = const(1)
+R_HEADER = const(2)
+R_IDENTITY = const(3)     # manufacturer code or image type not ours
+R_HARDWARE = const(4)     # hardware version outside the image's range
+R_DOWNGRADE = const(5)    # not newer than the running version
+R_SIZE = const(6)         # too large for flash / the limit, or too small
+R_SIGNATURE = const(7)
+R_LAYOUT = const(8)       # truncated or not the GBCS upgrade image layout
+R_ABORTED = const(9)      # the server aborted the download
+
+
+def _attrs(c):
+    dl = c.dl
+    v = c.values
+    st = dl[0]
+    v[0x0006] = st
+    v[0x0001] = dl[5] if st == DOWNLOADING else 0xFFFFFFFF
+    v[0x0004] = dl[3] if st >= DOWNLOADING else 0xFFFFFFFF
+
+
+def restored(c, mono):
+    _attrs(c)
+    if c.dl[0] == DOWNLOADING:
+        c.next_due = mono + _RESUME
+    elif c.dl[0] == COUNTDOWN:     # an upgrade time passed while off: wait for the command
+        c.dl[0] = EXTERNAL
+        _attrs(c)
+
+
+def _idle(c, mono):
+    c.rt[0] = 0
+    c.rt[1] = 0
+    p = c.app.cfg.get("ota_query_s", 0)     # periodic query (plain ZSE; GBCS pushes)
+    c.next_due = mono + p if p else NEVER
+
+
+def _await(c, kind, mono):
+    rt = c.rt
+    if rt[0] != kind:
+        rt[1] = 0
+    rt[0] = kind
+    c.next_due = mono + (_TIMEOUT << min(rt[1], 4))
+
+
+def due(c, mono):
+    rt = c.rt
+    dl = c.dl
+    if rt[0]:                            # no answer in time
+        rt[1] += 1
+        if rt[1] > _RETRIES:
+            k = rt[0]
+            rt[0] = 0
+            rt[1] = 0
+            if k == _B:                  # keep the download: the same offset later
+                c.next_due = mono + _BACKOFF
+            else:
+                _idle(c, mono)
+            return
+        k = rt[0]
+    else:
+        k = _B if dl[0] == DOWNLOADING else _Q
+    if k == _B:
+        _block_req(c, mono)
+    elif k == _E:
+        _end_req(c, _SUCCESS if dl[0] >= COMPLETE else _INVALID_IMAGE, mono)
+    elif dl[0] == COUNTDOWN:
+        from . import ab
+        ab.activate(c.app)
+    else:
+        query(c, mono)
+
+
+def query(c, mono):
+    v = c.values
+    c.send(c.dl[6], c.dl[7], c.app.esi_ep, "QueryNextImageRequest",
+           (1, v[0x0007], v[0x0008], v[0x0002], c.app.cfg.get("hw_version", 1)))
+    _await(c, _Q, mono)
+
+
+def _max_data(c):
+    n = c.app.zcl.limit(True) - 17       # ZCL header 3 + Image Block Response fields 14
+    return min(n, c.app.cfg.get("ota_block", 64))
+
+
+def _block_req(c, mono):
+    dl = c.dl
+    p = c.values[0x0009]
+    f = (2, dl[1], dl[2], dl[3], dl[5], _max_data(c), p) if p else \
+        (0, dl[1], dl[2], dl[3], dl[5], _max_data(c))
+    c.send(dl[6], dl[7], c.app.esi_ep, "ImageBlockRequest", f)
+    _await(c, _B, mono)
+
+
+def _end_req(c, status, mono):
+    dl = c.dl
+    c.send(dl[6], dl[7], c.app.esi_ep, "UpgradeEndRequest", (status, dl[1], dl[2], dl[3]))
+    if status == _SUCCESS:
+        _await(c, _E, mono)
+    else:
+        _idle(c, mono)
+
+
+def _outcome(c, status, reason, alert=0):
+    """Event log entry (and the GBCS alert) of a download's outcome."""
+    m = c.app
+    m.log(m.event_log, EV_OTA, (status << 8) | reason)
+    if alert:
+        m.alert(alert)
+    c.events += 1
+
+
+def notify(c, req, f):
+    """Image Notify (ZCL rev 6 §11.13.3): only from the hub (GBCS: the one
+    OTA server); the payload type says which of manufacturer, image type
+    and version follow; a broadcast/jittered one is answered with
+    probability QueryJitter/100."""
+    c.require_supplier(req)
+    if c.dl[0] == DOWNLOADING:
+        return None
+    v = c.values
+    t = f["PayloadType"]
+    r = f["Rest"]
+    if t > 3 or len(r) < (0, 2, 4, 8)[t]:
+        return None
+    if t >= 1 and struct.unpack_from("<H", r, 0)[0] not in (v[0x0007], 0xFFFF):
+        return None
+    if t >= 2 and struct.unpack_from("<H", r, 2)[0] not in (v[0x0008], 0xFFFF):
+        return None
+    if t == 3 and struct.unpack_from("<I", r, 4)[0] == v[0x0002]:
+        return None
+    if not req.aps.broadcast or t:
+        jit = f["QueryJitter"]
+        if c.rt[2] == 0:
+            c.rt[2] = Rng(c.app.ieee ^ 0x0A5A)
+        if c.rt[2].below(99) + 1 > jit:
+            return None
+    c.dl[6] = req.aps.src
+    c.dl[7] = req.aps.src_ep
+    query(c, c.app.clock.mono())
+    return None
+
+
+def _room(c):
+    """Octets the image may take: the configured limit and free flash."""
+    n = c.app.cfg.get("ota_max", _MAX_IMAGE)
+    try:
+        import os
+        s = os.statvfs(c.app.store.backend.root)
+        n = min(n, s[0] * s[4])
+    except Exception:         # no statvfs (or no root): the limit alone
+        pass
+    return n
+
+
+def query_rsp(c, req, f):
+    if c.rt[0] != _Q:
+        return None                    # unsolicited
+    mono = c.app.clock.mono()
+    if f["Status"] != _SUCCESS:        # NO_IMAGE_AVAILABLE and anything else: nothing to do
+        _idle(c, mono)
+        return None
+    m, t, ver, size = struct.unpack_from("<HHII", f["Rest"], 0)
+    v = c.values
+    dl = c.dl
+    reason = 0
+    if m != v[0x0007] or t != v[0x0008]:
+        reason = R_IDENTITY
+    elif ver <= v[0x0002] and not c.app.cfg.get("ota_allow_downgrade"):
+        reason = R_DOWNGRADE
+    elif size < _HDR_MIN + _TRAILER + 1 or size > _room(c):
+        reason = R_SIZE
+    if reason:
+        _outcome(c, _ABORT, reason)
+        c.send(req.aps.src, req.aps.src_ep, c.app.esi_ep, "UpgradeEndRequest",
+               (_ABORT, m, t, ver))
+        _idle(c, mono)
+        return None
+    if dl[0] != DOWNLOADING or dl[1:5] != [m, t, ver, size]:
+        c.app.store.backend.remove(IMG)     # a new image: the old one goes first
+        dl[:] = [DOWNLOADING, m, t, ver, size, 0, req.aps.src, req.aps.src_ep]
+        c.save()
+    _attrs(c)
+    _block_req(c, mono)
+    return None
+
+
+def block_rsp(c, req, f):
+    dl = c.dl
+    if dl[0] != DOWNLOADING or c.rt[0] != _B:
+        return None                    # stray: not what we wait for
+    st = f["Status"]
+    r = f["Rest"]
+    mono = c.app.clock.mono()
+    if st == _SUCCESS:
+        if len(r) < 13:
+            return None
+        m, t, ver, off, n = struct.unpack_from("<HHIIB", r, 0)
+        # the block must be the one asked for: identity, offset, size
+        if m != dl[1] or t != dl[2] or ver != dl[3] or off != dl[5] or n == 0 or \
+                n > _max_data(c) or len(r) != 13 + n or off + n > dl[4]:
+            return None                # dropped; the timeout asks again
+        c.app.store.backend.write_at(IMG, off, memoryview(r)[13:])
+        end = off + n
+        dl[5] = end
+        c.values[0x0001] = end
+        if off < _HDR_MIN + 13 <= end:
+            reason = _header(c)[0]     # early: no point fetching a foreign image
+            if reason:
+                return _fail(c, reason, mono)
+        if end // _CKPT != off // _CKPT or end == dl[4]:
+            c.save()
+        if end == dl[4]:
+            return _finish(c, mono)
+        p = c.values[0x0009]
+        if p:                          # MinimumBlockPeriod (ms): the next request waits
+            c.rt[0] = 0
+            c.next_due = mono + (p + 999) // 1000
+        else:
+            _block_req(c, mono)
+        return None
+    if st == _WAIT_FOR_DATA and len(r) >= 10:
+        now, at, p = struct.unpack_from("<IIH", r, 0)
+        c.values[0x0009] = p
+        c.rt[0] = 0
+        c.rt[1] = 0
+        c.next_due = mono + max(1, min(at - now, 86400) if at > now else 1)
+        return None
+    # ABORT (and any other status): the server gave this download up
+    _outcome(c, st, R_ABORTED)
+    _discard(c)
+    _idle(c, mono)
+    return None
+
+
+def _discard(c):
+    c.dl[0] = NORMAL
+    c.dl[5] = 0
+    c.save()
+    c.app.store.backend.remove(IMG)
+    _attrs(c)
+
+
+def _fail(c, reason, mono):
+    m = c.app
+    h = m.begin()
+    _outcome(c, _INVALID_IMAGE, reason, AL_FAILURE)
+    _discard(c)
+    m.end(h)
+    _end_req(c, _INVALID_IMAGE, mono)
+    return None
+
+
+def _finish(c, mono):
+    reason = verify(c)
+    if reason != R_OK:
+        return _fail(c, reason, mono)
+    m = c.app
+    h = m.begin()
+    c.dl[0] = COMPLETE
+    c.save()
+    _outcome(c, _SUCCESS, R_OK, AL_RECEIPT)
+    m.end(h)
+    _attrs(c)
+    _end_req(c, _SUCCESS, mono)
+    return None
+
+
+def _header(c):
+    """(reason, header length, ...) of the OTA header on flash (ZCL rev 6
+    §11.4.2; GBCS §11.2.3 Table 11.2.3 fixes field control 0x0004)."""
+    rd = c.app.store.backend.read_at
+    h = rd(IMG, 0, 69)
+    dl = c.dl
+    if h is None or len(h) < _HDR_MIN:
+        return R_LAYOUT, 0
+    magic, hv, hl, fc, m, t, ver = struct.unpack_from("<IHHHHHI", h, 0)
+    total = struct.unpack_from("<I", h, 52)[0]
+    want = _HDR_MIN + (fc & 1) + 8 * ((fc >> 1) & 1) + 4 * ((fc >> 2) & 1)
+    if magic != _MAGIC or hv != 0x0100 or fc & ~7 or hl != want or len(h) < hl:
+        return R_HEADER, hl
+    if m != dl[1] or t != dl[2] or ver != dl[3] or total != dl[4]:
+        return R_HEADER, hl
+    if fc & 2 and struct.unpack_from("<Q", h, _HDR_MIN + (fc & 1))[0] != c.app.ieee:
+        return R_HEADER, hl            # a device-specific file for another device
+    if not fc & 4:
+        return R_HEADER, hl            # GBCS: hardware versions present
+    lo, hi = struct.unpack_from("<HH", h, hl - 4)
+    if not lo <= c.app.cfg.get("hw_version", 1) <= hi:
+        return R_HARDWARE, hl
+    return 0, hl
+
+
+def image_hash(c, hl, end):
+    """SHA-256 of the manufacturer image [hl, end) read back from flash."""
+    rd = c.app.store.backend.read_at
+    s = hashlib.sha256()
+    off = hl
+    while off < end:
+        b = rd(IMG, off, min(256, end - off))
+        if not b:
+            raise ValueError("image")
+        s.update(b)
+        off += len(b)
+    return s.digest()
+
+
+def layout(c):
+    """(reason, header length, manufacturer image end, signature) of the
+    image on flash: GBCS §11.2.2-11.2.4 Upgrade Image = Manufacturer Image
+    || Force Replace (1) || 0x40 || signature r || s (64)."""
+    reason, hl = _header(c)
+    if reason:
+        return reason, 0, 0, None
+    size = c.dl[4]
+    rd = c.app.store.backend.read_at
+    last = rd(IMG, size - 1, 2)
+    if last is None or len(last) != 1:
+        return R_LAYOUT, 0, 0, None          # truncated (or longer than announced)
+    end = size - _TRAILER
+    tr = rd(IMG, end, _TRAILER)
+    if end <= hl or tr[1] != 0x40:
+        return R_LAYOUT, 0, 0, None
+    return 0, hl, end, tr[2:]
+
+
+def verify(c):
+    """R_OK, or why the image on flash is not acceptable: header, layout,
+    the supplier's ECDSA P-256 signature over the manufacturer image (the
+    only ECDSA verification, GBCS §11.4 step 1; the key is the supplier
+    digitalSignature trust anchor, config supplier_ds_pub)."""
+    reason, hl, end, sig = layout(c)
+    if reason:
+        return reason
+    pub = c.app.cfg.get("supplier_ds_pub", "")
+    if not pub:
+        return R_SIGNATURE
+    from ..crypto import ecdsa_verify
+    import binascii
+    try:
+        ok = ecdsa_verify(binascii.unhexlify(pub), image_hash(c, hl, end), sig)
+    except ValueError:
+        ok = False
+    return R_OK if ok else R_SIGNATURE
+
+
+def end_rsp(c, req, f):
+    """Upgrade End Response (ZCL rev 6 §11.13.9.6): GBCS always sends
+    UpgradeTime 0xFFFFFFFF and the ESME waits for CS06; a plain ZSE server's
+    time is followed only with config ota_self_activate."""
+    dl = c.dl
+    if dl[0] != COMPLETE or c.rt[0] != _E:
+        return None
+    if f["ManufacturerCode"] not in (dl[1], 0xFFFF) or f["ImageType"] not in (dl[2], 0xFFFF) \
+            or f["FileVersion"] not in (dl[3], 0xFFFFFFFF):
+        return None
+    mono = c.app.clock.mono()
+    at = f["UpgradeTime"]
+    _idle(c, mono)
+    if at == 0xFFFFFFFF or not c.app.cfg.get("ota_self_activate"):
+        dl[0] = EXTERNAL
+    else:
+        now = f["CurrentTime"]
+        dl[0] = COUNTDOWN
+        c.next_due = mono + (at - now if now and at > now else (0 if now else at))
+    c.save()
+    _attrs(c)
+    return None
