@@ -8,21 +8,11 @@
 # Query Next Image cycle, a download or an activation), so boot heap pays
 # only for this module (ota/README.md).
 #
-# The download record (store.py load_rec, schema 5, version 1, 20 octets):
-# ImageUpgradeStatus u8, manufacturer code u16, image type u16, file version
-# u32, total image size u32, verified offset u32, server nwk address u16,
-# server endpoint u8. Offset: every octet below it is on flash in the image
-# file (ota/client.py IMG); saved after the block writes it covers.
-import struct
-
-from ..compat import const
+# The download record "ota" (schema 5) is ota/client.py's.
 from ..zcl.cluster import Cluster, Cmds, Attrs
 from ..platform.clock import NEVER
 
 STORE_KEY = "ota"
-SCHEMA = const(5)
-VERSION = const(1)
-REC = "<BHHIIIHB"
 
 
 class OtaClient(Cluster):
@@ -70,43 +60,23 @@ class OtaClient(Cluster):
         self.dl = [0, 0, 0, 0, 0, 0, cfg["hub_addr"], cfg["hub_ep"]]
         self.next_due = NEVER      # monotonic second of the next request/retry (meter slot)
         self.rt = [0, 0, 0]        # outstanding request (0 none, 1 query, 2 block, 3 end), retries, jitter rng
-        self.events = 0            # outcomes logged (diagnostics)
-
-    def _o(self):
-        from ..ota import client
-        return client
 
     def boot(self):
-        """Load the download record (meter.boot); a download under way
-        resumes from its verified offset a few seconds after boot."""
-        got = self.app.store.load_rec(STORE_KEY, SCHEMA, VERSION, _decode)
-        if got:
-            self.dl[:] = got
-            self._o().restored(self, self.app.clock.mono())
-
-    def save(self):
-        self.app.save_record(STORE_KEY, ((struct.pack(REC, *self.dl),), SCHEMA, VERSION, True))
+        """A download record on flash (meter.boot): load it; a download
+        under way resumes from its verified offset shortly after boot."""
+        rd = self.app.store.backend.read_at
+        if rd(STORE_KEY + ".0", 0, 1) or rd(STORE_KEY + ".1", 0, 1):
+            from ..ota import client
+            client.boot(self)
 
     def due(self, mono):
-        self._o().due(self, mono)
+        from ..ota import client
+        client.due(self, mono)
 
-    def on_ImageNotify(self, req, f):
-        return self._o().notify(self, req, f)
+    def dispatch(self, req, buf, off, end):
+        from ..ota import client
+        return client.dispatch(self, req, buf, off, end)
 
-    def on_QueryNextImageResponse(self, req, f):
-        return self._o().query_rsp(self, req, f)
-
-    def on_ImageBlockResponse(self, req, f):
-        return self._o().block_rsp(self, req, f)
-
-    def on_UpgradeEndResponse(self, req, f):
-        return self._o().end_rsp(self, req, f)
-
-
-def _decode(d):
-    if len(d) != 20:
-        raise ValueError("ota record")
-    r = list(struct.unpack(REC, d))
-    if r[0] > 6 or r[5] > r[4]:
-        raise ValueError("ota record")
-    return r
+    # the handlers (ota/client.py dispatch runs them; named for the registry's readers)
+    on_ImageNotify = on_QueryNextImageResponse = on_ImageBlockResponse = \
+        on_UpgradeEndResponse = dispatch

@@ -22,8 +22,19 @@ import hashlib
 from ..compat import const
 from ..drlc.events import Rng
 from ..platform.clock import NEVER
+from ..zcl.cluster import _find
+from ..zcl.frame import decode_fields
 
 IMG = "ota_img.bin"
+# The download record (store.py load_rec, schema 5, version 1, 20 octets):
+# ImageUpgradeStatus u8, manufacturer code u16, image type u16, file version
+# u32, total image size u32, verified offset u32, server nwk address u16,
+# server endpoint u8. Offset: every octet below it is on flash in IMG;
+# saved after the block writes it covers.
+KEY = "ota"
+_SCHEMA = const(5)
+_VERSION = const(1)
+_REC = "<BHHIIIHB"
 # ZCL rev 6 Table 2-12 status codes of the OTA cluster
 _SUCCESS = const(0x00)
 _ABORT = const(0x95)
@@ -73,6 +84,38 @@ def _attrs(c):
     v[0x0004] = dl[3] if st >= DOWNLOADING else 0xFFFFFFFF
 
 
+def _decode(d):
+    if len(d) != 20:
+        raise ValueError("ota record")
+    r = list(struct.unpack(_REC, d))
+    if r[0] > 6 or r[5] > r[4]:
+        raise ValueError("ota record")
+    return r
+
+
+def save(c):
+    c.app.save_record(KEY, ((struct.pack(_REC, *c.dl),), _SCHEMA, _VERSION, True))
+
+
+def boot(c):
+    """The download record at boot (bootrec.SCHEMAS lists it: unreadable,
+    the client boots with no download, the meter alerts)."""
+    got = c.app.store.load_rec(KEY, _SCHEMA, _VERSION, _decode)
+    if got:
+        c.dl[:] = got
+        restored(c, c.app.clock.mono())
+
+
+def dispatch(c, req, buf, off, end):
+    """A received command (zcl/cluster.py Cluster.dispatch, run here)."""
+    cmd = _find(c.RX, 0, req.hdr.cmd)
+    if cmd is None:
+        from ..zcl.status import ZclError
+        raise ZclError(0x81)            # UNSUP_CLUSTER_COMMAND
+    f = decode_fields(cmd[2], buf, off, end)[0]
+    return _HANDLERS[cmd[0] >> 1](c, req, f)
+
+
 def restored(c, mono):
     _attrs(c)
     if c.dl[0] == DOWNLOADING:
@@ -115,7 +158,10 @@ def due(c, mono):
     else:
         k = _B if dl[0] == DOWNLOADING else _Q
     if k == _B:
-        _block_req(c, mono)
+        if dl[5] == dl[4]:               # all on flash; a cut came before the outcome
+            _finish(c, mono)
+        else:
+            _block_req(c, mono)
     elif k == _E:
         _end_req(c, _SUCCESS if dl[0] >= COMPLETE else _INVALID_IMAGE, mono)
     elif dl[0] == COUNTDOWN:
@@ -161,7 +207,6 @@ def _outcome(c, status, reason, alert=0):
     m.log(m.event_log, EV_OTA, (status << 8) | reason)
     if alert:
         m.alert(alert)
-    c.events += 1
 
 
 def notify(c, req, f):
@@ -233,7 +278,7 @@ def query_rsp(c, req, f):
     if dl[0] != DOWNLOADING or dl[1:5] != [m, t, ver, size]:
         c.app.store.backend.remove(IMG)     # a new image: the old one goes first
         dl[:] = [DOWNLOADING, m, t, ver, size, 0, req.aps.src, req.aps.src_ep]
-        c.save()
+        save(c)
     _attrs(c)
     _block_req(c, mono)
     return None
@@ -263,7 +308,7 @@ def block_rsp(c, req, f):
             if reason:
                 return _fail(c, reason, mono)
         if end // _CKPT != off // _CKPT or end == dl[4]:
-            c.save()
+            save(c)
         if end == dl[4]:
             return _finish(c, mono)
         p = c.values[0x0009]
@@ -290,7 +335,7 @@ def block_rsp(c, req, f):
 def _discard(c):
     c.dl[0] = NORMAL
     c.dl[5] = 0
-    c.save()
+    save(c)
     c.app.store.backend.remove(IMG)
     _attrs(c)
 
@@ -312,7 +357,7 @@ def _finish(c, mono):
     m = c.app
     h = m.begin()
     c.dl[0] = COMPLETE
-    c.save()
+    save(c)
     _outcome(c, _SUCCESS, R_OK, AL_RECEIPT)
     m.end(h)
     _attrs(c)
@@ -333,8 +378,10 @@ def _header(c):
     want = _HDR_MIN + (fc & 1) + 8 * ((fc >> 1) & 1) + 4 * ((fc >> 2) & 1)
     if magic != _MAGIC or hv != 0x0100 or fc & ~7 or hl != want or len(h) < hl:
         return R_HEADER, hl
-    if m != dl[1] or t != dl[2] or ver != dl[3] or total != dl[4]:
+    if m != dl[1] or t != dl[2] or ver != dl[3]:
         return R_HEADER, hl
+    if total != dl[4]:
+        return R_LAYOUT, hl            # truncated (or padded) against its own header
     if fc & 2 and struct.unpack_from("<Q", h, _HDR_MIN + (fc & 1))[0] != c.app.ieee:
         return R_HEADER, hl            # a device-specific file for another device
     if not fc & 4:
@@ -417,6 +464,9 @@ def end_rsp(c, req, f):
         now = f["CurrentTime"]
         dl[0] = COUNTDOWN
         c.next_due = mono + (at - now if now and at > now else (0 if now else at))
-    c.save()
+    save(c)
     _attrs(c)
     return None
+
+
+_HANDLERS = (notify, query_rsp, block_rsp, end_rsp)     # by command id >> 1: 0, 2, 5, 7
