@@ -275,6 +275,9 @@ def query_rsp(c, req, f):
                (_ABORT, m, t, ver))
         _idle(c, mono)
         return None
+    if dl[0] >= COMPLETE and dl[1:5] == [m, t, ver, size]:
+        _end_req(c, _SUCCESS, mono)     # held already: tell the server again
+        return None
     if dl[0] != DOWNLOADING or dl[1:5] != [m, t, ver, size]:
         c.app.store.backend.remove(IMG)     # a new image: the old one goes first
         dl[:] = [DOWNLOADING, m, t, ver, size, 0, req.aps.src, req.aps.src_ep]
