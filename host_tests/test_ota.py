@@ -294,7 +294,7 @@ def test_unreadable_download_record_boots_safe(tmp_path):
 # -- both runtimes ------------------------------------------------------------------
 def _files(tmp_path):
     p = tmp_path / "img.ota"
-    p.write_bytes(GOOD)
+    p.write_bytes(OI.build(bundle(2, extra=2500), 2))
     (tmp_path / "img.ota.pub").write_text(PUB.hex())
     b = tmp_path / "broken.ota"
     b.write_bytes(OI.build(OI.archive([("appmain.py", b"raise ImportError('broken')\n")]), 3))
@@ -319,11 +319,13 @@ def test_same_on_both_runtimes(tmp_path, phase):
     else:
         lines = text.splitlines()
         assert "good activate (0, 1) restart True" in text
-        assert "good wrong hash (2, 1)" in text and "good again (1, 2)" in text
+        assert "good wrong hash (2, 1)" in text and "good again (1, 1)" in text
+        assert "good boot from /app_a app 2 confirm (0, 2) wh 4242 events ['0002']" in text
         assert lines.count("good boot from /app_a app 2 confirm (None, 2) wh 4242 "
-                           "events ['00000002']") == 1, text
+                           "events ['0002']") == 1, text          # sticks: no new outcome
         assert "broken boot from /app_b failed: ImportError" in text
-        assert "broken boot from /app_a app 2 confirm (3, 2)" in text
+        assert "broken boot from /app_a app 2 confirm (3, 2) wh 4242 events ['30002']" in text
+        assert lines[-1].startswith("broken boot from /app_a app 2 confirm (None, 2)")
 
 
 def test_power_cut_resume_on_both_runtimes(tmp_path):
