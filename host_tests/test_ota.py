@@ -334,7 +334,7 @@ def test_power_cut_resume_on_both_runtimes(tmp_path):
     for rt in ("cpython", "micropython"):
         d = tmp_path / rt
         d.mkdir()
-        outs.append(run_script(rt, "ota_download.py", str(d), "cut", img, "9"))
+        outs.append(run_script(rt, "ota_download.py", str(d), "cut", img, "3"))
     assert outs[0] == outs[1]
     lines = [l for l in outs[0].splitlines() if l.startswith("cut ")]
     assert len(lines) > 20 and all("ok True from0 False" in l for l in lines), outs[0]

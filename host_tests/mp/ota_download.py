@@ -90,6 +90,8 @@ elif phase == "cut":
     while True:
         for f in os.listdir(store):
             os.remove(store + "/" + f)
+        m = out = be = srv = None
+        gc.collect()                       # one meter at a time in the board's heap
         m, out, clock, met, be = make_meter(store, config=CFG)
         srv = OS.OtaServer(img)
         del out[:]
@@ -104,7 +106,10 @@ elif phase == "cut":
         if not cut:
             break
         at = max(srv.offsets) if srv.offsets else 0
-        m, out, clock, met, be = make_meter(store, clock.now() + 60, CFG)   # restart
+        t = clock.now() + 60
+        m = out = be = None
+        gc.collect()
+        m, out, clock, met, be = make_meter(store, t, CFG)   # restart
         srv.offsets = []
         del out[:]
         if m.ota.dl[0] != 1:               # the record never landed: the hub notifies again
