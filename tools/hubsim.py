@@ -68,6 +68,7 @@ class Hub:
         self.drlc_events = {}         # issuer event id -> (fields, time sent)
         self.drlc_reports = []        # [{"t", "id", "status"}] as the meter reported
         self.scheduled_requests = 0
+        self.ota = None               # tools/otaserver.OtaServer while one serves an image
 
     def next_seq(self):
         self.seq = (self.seq + 1) & 0xFF
@@ -178,6 +179,8 @@ class Hub:
             off = h.decode(msg.payload)
         except DecodeError:
             return []
+        if msg.cluster == 0x0019 and self.ota is not None:
+            return self.ota.handle(now, msg)        # the OTA server (tools/otaserver.py)
         if h.cluster_specific:
             if msg.cluster == DrlcClient.ID and not h.to_client:
                 return self._drlc_from_meter(now, h, msg, off)
