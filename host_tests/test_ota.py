@@ -12,7 +12,16 @@ from tools import otaserver as OS
 from firmware.ota import client as O
 from firmware.platform.store import PowerCut
 
+from firmware.platform.clock import NEVER
+
 PRIV, PUB = OI.supplier_key()
+# ImageUpgradeStatus (ZCL rev 6 Table 11-16); the event log code, GBCS §11.4
+# alerts and outcome reasons of firmware/ota/client.py (its README's table)
+NORMAL, DOWNLOADING, COMPLETE, COUNTDOWN, EXTERNAL = 0, 1, 2, 4, 6
+EV_OTA, AL_RECEIPT, AL_FAILURE = 0x0301, 0x8072, 0x801C
+(R_OK, R_HEADER, R_IDENTITY, R_HARDWARE, R_DOWNGRADE, R_SIZE, R_SIGNATURE, R_LAYOUT,
+ R_ABORTED) = range(1, 10)
+RETRIES, BACKOFF = 5, 600          # client.py _RETRIES, _BACKOFF
 CFG = {"supplier_ds_pub": PUB.hex()}
 
 
@@ -43,12 +52,12 @@ def download(m, out, clock, srv, seconds=900, notify=True):
         clock.advance(1)
         m.tick()
         OS.pump(m, out, srv, clock.now())
-        if m.ota.dl[0] >= O.COMPLETE and not srv.queue:
+        if m.ota.dl[0] >= COMPLETE and not srv.queue:
             break
 
 
 def outcomes(m):
-    return [v for _, c, _, v in m.log_between(m.event_log, 0, 0xFFFFFFFF) if c == O.EV_OTA]
+    return [v for _, c, _, v in m.log_between(m.event_log, 0, 0xFFFFFFFF) if c == EV_OTA]
 
 
 def flash_image(tmp):
@@ -110,9 +119,9 @@ def test_download_completes_through_faults(tmp_path):
     download(m, out, clock, srv)
     assert flash_image(tmp_path) == GOOD
     assert srv.ends == [0x00]
-    assert m.ota.values[0x0006] == O.EXTERNAL            # GBCS: waits for CS06
-    assert m.ota.values[0x0004] == 2 and m.ota.values[0x0001] == 0xFFFFFFFF
-    assert O.AL_RECEIPT in m.alerts and outcomes(m) == [O.R_OK]
+    assert m.ota.read(6) == EXTERNAL            # GBCS: waits for CS06
+    assert m.ota.read(4) == 2 and m.ota.read(1) == 0xFFFFFFFF
+    assert AL_RECEIPT in m.alerts and outcomes(m) == [R_OK]
     # a lost block is asked for again at its own offset, never from 0
     assert srv.offsets.count(0) == 1
     assert sorted(set(srv.offsets)) == list(range(0, len(GOOD), O._max_data(m.ota)))
@@ -126,8 +135,8 @@ def test_corrupted_block_is_never_accepted(tmp_path, fault):
     srv.faults = {20: fault}
     download(m, out, clock, srv)
     assert srv.ends == [0x96] and flash_image(tmp_path) is None
-    assert m.ota.values[0x0006] == O.NORMAL
-    assert O.AL_FAILURE in m.alerts and outcomes(m) == [0x9600 | O.R_SIGNATURE]
+    assert m.ota.read(6) == NORMAL
+    assert AL_FAILURE in m.alerts and outcomes(m) == [0x9600 | R_SIGNATURE]
 
 
 def _other_key_image():
@@ -137,16 +146,16 @@ def _other_key_image():
 
 
 @pytest.mark.parametrize("case,image,config,end,reason,alert", [
-    ("wrong signature", _other_key_image(), {}, 0x96, O.R_SIGNATURE, O.AL_FAILURE),
-    ("wrong manufacturer", OI.build(bundle(2), 2, manuf=0x9999), {}, 0x95, O.R_IDENTITY, None),
-    ("wrong image type", OI.build(bundle(2), 2, image_type=5), {}, 0x95, O.R_IDENTITY, None),
-    ("too large", GOOD, {"ota_max": 4096}, 0x95, O.R_SIZE, None),
-    ("hardware out of range", OI.build(bundle(2), 2, hw=(2, 3)), {}, 0x96, O.R_HARDWARE,
-     O.AL_FAILURE),
-    ("downgrade", OI.build(bundle(1), 1), {"fw_version": 1}, 0x95, O.R_DOWNGRADE, None),
-    ("older", OI.build(bundle(1), 1), {"fw_version": 4}, 0x95, O.R_DOWNGRADE, None),
-    ("truncated", GOOD[:-100], {}, 0x96, O.R_LAYOUT, O.AL_FAILURE),
-    ("no supplier key", GOOD, {"supplier_ds_pub": ""}, 0x96, O.R_SIGNATURE, O.AL_FAILURE),
+    ("wrong signature", _other_key_image(), {}, 0x96, R_SIGNATURE, AL_FAILURE),
+    ("wrong manufacturer", OI.build(bundle(2), 2, manuf=0x9999), {}, 0x95, R_IDENTITY, None),
+    ("wrong image type", OI.build(bundle(2), 2, image_type=5), {}, 0x95, R_IDENTITY, None),
+    ("too large", GOOD, {"ota_max": 4096}, 0x95, R_SIZE, None),
+    ("hardware out of range", OI.build(bundle(2), 2, hw=(2, 3)), {}, 0x96, R_HARDWARE,
+     AL_FAILURE),
+    ("downgrade", OI.build(bundle(1), 1), {"fw_version": 1}, 0x95, R_DOWNGRADE, None),
+    ("older", OI.build(bundle(1), 1), {"fw_version": 4}, 0x95, R_DOWNGRADE, None),
+    ("truncated", GOOD[:-100], {}, 0x96, R_LAYOUT, AL_FAILURE),
+    ("no supplier key", GOOD, {"supplier_ds_pub": ""}, 0x96, R_SIGNATURE, AL_FAILURE),
 ])
 def test_bad_images_are_rejected(tmp_path, case, image, config, end, reason, alert):
     m, out, clock, met, be = meter(tmp_path, config)
@@ -155,9 +164,9 @@ def test_bad_images_are_rejected(tmp_path, case, image, config, end, reason, ale
     assert srv.ends == [end], case
     assert outcomes(m) == [(end << 8) | reason], case
     assert (alert in m.alerts) if alert else not [a for a in m.alerts if a in (
-        O.AL_FAILURE, O.AL_RECEIPT)], case
-    assert flash_image(tmp_path) is None and m.ota.values[0x0006] == O.NORMAL
-    if reason in (O.R_HARDWARE,):
+        AL_FAILURE, AL_RECEIPT)], case
+    assert flash_image(tmp_path) is None and m.ota.read(6) == NORMAL
+    if reason in (R_HARDWARE,):
         assert srv.requests <= 2, "a foreign header stops the download early"
 
 
@@ -165,7 +174,7 @@ def test_downgrade_allowed_explicitly(tmp_path):
     img = OI.build(bundle(1), 1)
     m, out, clock, met, be = meter(tmp_path, {"fw_version": 3, "ota_allow_downgrade": True})
     download(m, out, clock, OS.OtaServer(img))
-    assert flash_image(tmp_path) == img and m.ota.values[0x0006] == O.EXTERNAL
+    assert flash_image(tmp_path) == img and m.ota.read(6) == EXTERNAL
 
 
 def test_server_abort_discards_and_a_later_notify_starts_again(tmp_path):
@@ -173,8 +182,8 @@ def test_server_abort_discards_and_a_later_notify_starts_again(tmp_path):
     srv = OS.OtaServer(GOOD)
     srv.faults = {5: "abort"}
     download(m, out, clock, srv, seconds=30)
-    assert outcomes(m) == [0x9500 | O.R_ABORTED] and flash_image(tmp_path) is None
-    assert m.ota.values[0x0006] == O.NORMAL and m.ota.next_due == O.NEVER
+    assert outcomes(m) == [0x9500 | R_ABORTED] and flash_image(tmp_path) is None
+    assert m.ota.read(6) == NORMAL and m.ota.next_due == NEVER
     srv.faults = {}
     download(m, out, clock, srv)             # no stall after an aborted download
     assert flash_image(tmp_path) == GOOD and srv.ends == [0x00]
@@ -183,14 +192,14 @@ def test_server_abort_discards_and_a_later_notify_starts_again(tmp_path):
 def test_timeouts_back_off_and_keep_the_offset(tmp_path):
     m, out, clock, met, be = meter(tmp_path)
     srv = OS.OtaServer(GOOD)
-    srv.faults = {k: "drop" for k in range(3, 3 + O._RETRIES + 1)}
+    srv.faults = {k: "drop" for k in range(3, 3 + RETRIES + 1)}
     t0 = clock.mono()
     download(m, out, clock, srv, seconds=2000)
     assert flash_image(tmp_path) == GOOD
     # the request at 3 * 64 is repeated RETRIES times with growing gaps, then
     # once more after the back-off; never from 0
-    assert srv.offsets[3:3 + O._RETRIES + 2] == [3 * O._max_data(m.ota)] * (O._RETRIES + 2)
-    assert srv.offsets.count(0) == 1 and clock.mono() - t0 >= O._BACKOFF
+    assert srv.offsets[3:3 + RETRIES + 2] == [3 * O._max_data(m.ota)] * (RETRIES + 2)
+    assert srv.offsets.count(0) == 1 and clock.mono() - t0 >= BACKOFF
 
 
 def test_notify_jitter_and_source(tmp_path):
@@ -217,7 +226,7 @@ def test_notify_jitter_and_source(tmp_path):
 def test_periodic_query_when_configured(tmp_path):
     m, out, clock, met, be = meter(tmp_path, {"ota_query_s": 3600})
     srv = OS.OtaServer(GOOD)
-    assert m.ota.next_due == O.NEVER
+    assert m.ota.next_due == NEVER
     m.ota.due(clock.mono())                     # first cycle (e.g. after the hub notify)
     OS.pump(m, out, srv, clock.now())
     for _ in range(900):
@@ -253,9 +262,9 @@ def test_power_cut_at_every_write_resumes_byte_identical(tmp_path):
         srv.offsets = []
         # a cut before the download record landed: nothing started, the hub
         # notifies again; otherwise the meter resumes on its own
-        download(m, out, clock, srv, notify=m.ota.dl[0] != O.DOWNLOADING)
+        download(m, out, clock, srv, notify=m.ota.dl[0] != DOWNLOADING)
         assert flash_image(d) == img, n
-        assert m.ota.values[0x0006] == O.EXTERNAL and srv.ends[-1] == 0, n
+        assert m.ota.read(6) == EXTERNAL and srv.ends[-1] == 0, n
         first = srv.offsets[0] if srv.offsets else None
         # resumed at the last saved offset: at most what had been asked, and
         # past 0 once a checkpoint was saved
@@ -270,11 +279,11 @@ def test_upgrade_time_for_plain_zse_activates(tmp_path):
     srv = OS.OtaServer(GOOD, upgrade_time=0)
     download(m, out, clock, srv)
     srv.upgrade_time = 0
-    assert m.ota.values[0x0006] == O.COUNTDOWN
+    assert m.ota.read(6) == COUNTDOWN
     for _ in range(3):
         clock.advance(1)
         m.tick()
-    assert getattr(m, "restart_requested", False) and m.ota.values[0x0006] == O.NORMAL
+    assert getattr(m, "restart_requested", False) and m.ota.read(6) == NORMAL
     assert os.path.exists(os.path.join(str(tmp_path), "app_a", "appmain.py"))
 
 
@@ -283,11 +292,11 @@ def test_unreadable_download_record_boots_safe(tmp_path):
     srv = OS.OtaServer(GOOD)
     srv.faults = {40: "drop"}
     download(m, out, clock, srv, seconds=0)
-    assert m.ota.dl[0] == O.DOWNLOADING
+    assert m.ota.dl[0] == DOWNLOADING
     for _ in range(2):          # CRC-good records the owner cannot decode, both slots
         m.store.save("ota", b"\x09" * 20, 5, 1)
     m, out, clock, met, be = meter(tmp_path)
-    assert m.ota.values[0x0006] == O.NORMAL and "ota" in m.store.unreadable
+    assert m.ota.read(6) == NORMAL and "ota" in m.store.unreadable
     assert 0x8FF0 in m.alerts
 
 

@@ -22,17 +22,18 @@ class OtaClient(Cluster):
     SECURE = True
     REVISION = 3
     # ZCL rev 6 Table 11-13 client attributes (kept true by ota/client.py)
+    # computed from the download state (read): no per-attribute values
     ATTRS = Attrs(
-        "0000 UpgradeServerID F0 R 0xFFFFFFFFFFFFFFFF;"
-        "0001 FileOffset 23 R 0xFFFFFFFF;"
-        "0002 CurrentFileVersion 23 R 1;"
-        "0003 CurrentZigBeeStackVersion 21 R 2;"
-        "0004 DownloadedFileVersion 23 R 0xFFFFFFFF;"
-        "0005 DownloadedZigBeeStackVersion 21 R 0xFFFF;"
-        "0006 ImageUpgradeStatus 30 R 0;"
-        "0007 ManufacturerID 21 R 0x1234;"
-        "0008 ImageTypeID 21 R 0;"
-        "0009 MinimumBlockPeriod 21 R 0;"
+        "0000 UpgradeServerID F0 RD -;"
+        "0001 FileOffset 23 RD -;"
+        "0002 CurrentFileVersion 23 RD -;"
+        "0003 CurrentZigBeeStackVersion 21 RD -;"
+        "0004 DownloadedFileVersion 23 RD -;"
+        "0005 DownloadedZigBeeStackVersion 21 RD -;"
+        "0006 ImageUpgradeStatus 30 RD -;"
+        "0007 ManufacturerID 21 RD -;"
+        "0008 ImageTypeID 21 RD -;"
+        "0009 MinimumBlockPeriod 21 RD -;"
     )
     RX = Cmds(
         "00 ImageNotify PayloadType:30 QueryJitter:20 Rest:REST;"
@@ -52,14 +53,32 @@ class OtaClient(Cluster):
     def __init__(self, app):
         Cluster.__init__(self, app)
         cfg = app.cfg
-        v = self.values
-        v[0x0002] = cfg.get("fw_version", 1)
-        v[0x0007] = cfg.get("ota_manuf", 0x1234)
-        v[0x0008] = cfg.get("ota_image_type", 0)
-        # download: [status, manuf, type, version, size, offset, server, server ep]
+        # download (persisted, ota/client.py): status, manufacturer, image
+        # type, version, size, verified offset, server, server endpoint
         self.dl = [0, 0, 0, 0, 0, 0, cfg["hub_addr"], cfg["hub_ep"]]
+        # outstanding request (0 none, 1 query, 2 block, 3 end), its retries,
+        # the jitter generator, the running version, MinimumBlockPeriod (ms)
+        self.rt = [0, 0, 0, cfg.get("fw_version", 1), 0]
         self.next_due = NEVER      # monotonic second of the next request/retry (meter slot)
-        self.rt = [0, 0, 0]        # outstanding request (0 none, 1 query, 2 block, 3 end), retries, jitter rng
+
+    def read(self, aid):
+        """ZCL rev 6 Table 11-13 client attributes, kept true from the state:
+        FileOffset and DownloadedFileVersion 0xFFFFFFFF when not downloading
+        / holding an image; UpgradeServerID unknown (the hub's nwk address is
+        used, GBCS: the CH is the one server)."""
+        if aid > 9:
+            return self.REVISION
+        d = self.dl
+        s = d[0]
+        if aid == 1:
+            return d[5] if s == 1 else 0xFFFFFFFF
+        if aid == 4:
+            return d[3] if s else 0xFFFFFFFF
+        if aid == 6:
+            return s
+        cfg = self.app.cfg
+        return (0xFFFFFFFFFFFFFFFF, 0, self.rt[3], 2, 0, 2 if s else 0xFFFF, 0,
+                cfg.get("ota_manuf", 0x1234), cfg.get("ota_image_type", 0), self.rt[4])[aid]
 
     def boot(self):
         """A download record on flash (meter.boot): load it; a download

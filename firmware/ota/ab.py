@@ -27,16 +27,17 @@ from ..compat import const
 from . import client as O
 
 KEY = "bootsel"
+_COMPLETE = const(2)       # ota/client.py ImageUpgradeStatus Download complete
 _SCHEMA = const(6)
 _VERSION = const(1)
 _FMT = "<BBBBIIB"
 _TRIES = const(1)          # boots a trial bundle gets to confirm
 _NONE = const(0xFF)
-SUCCESS = const(0)
-NO_IMAGE = const(1)
-HASH_MISMATCH = const(2)
-FAILURE = const(3)
-EV_ACTIVATE = const(0x0302)    # event log: value = outcome << 16 | version & 0xFFFF
+_SUCCESS = const(0)
+_NO_IMAGE = const(1)
+_HASH_MISMATCH = const(2)
+_FAILURE = const(3)
+_EV_ACTIVATE = const(0x0302)    # event log: value = outcome << 16 | version & 0xFFFF
 _BUF = const(256)
 
 
@@ -68,7 +69,7 @@ def select(store):
             sel[0], sel[1] = sel[1], sel[0]
             sel[4], sel[5] = sel[5], sel[4]
             sel[2] = sel[3] = 0
-            sel[6] = FAILURE
+            sel[6] = _FAILURE
         else:
             sel[3] += 1
         _save(store, sel)
@@ -83,18 +84,18 @@ def confirm(m):
     out = None
     if sel[2]:
         sel[2] = sel[3] = 0
-        sel[6] = SUCCESS
-        out = SUCCESS
+        sel[6] = _SUCCESS
+        out = _SUCCESS
         _save(st, sel)
-    elif sel[6] == FAILURE:                  # rolled back at this boot
-        out = FAILURE
+    elif sel[6] == _FAILURE:                  # rolled back at this boot
+        out = _FAILURE
         sel[6] = 0xFE                        # reported
         _save(st, sel)
     if sel[0] != _NONE:
-        m.ota.values[0x0002] = sel[4]
+        m.ota.rt[3] = sel[4]
     if out is not None:
-        m.log(m.event_log, EV_ACTIVATE, (out << 16) | (m.ota.values[0x0002] & 0xFFFF))
-    return out, m.ota.values[0x0002]
+        m.log(m.event_log, _EV_ACTIVATE, (out << 16) | (m.ota.rt[3] & 0xFFFF))
+    return out, m.ota.rt[3]
 
 
 def _mkdir(p):
@@ -128,31 +129,30 @@ def activate(m, want_hash=None):
     the Upgrade End Response's time): (outcome, running version). On
     success the board must restart (m.restart_requested is set)."""
     c = m.ota
-    run = c.values[0x0002]
-    if c.dl[0] < O.COMPLETE:
-        return NO_IMAGE, run
+    run = c.rt[3]
+    if c.dl[0] < _COMPLETE:
+        return _NO_IMAGE, run
     reason, hl, end, sig = O.layout(c)
     if reason:
-        return NO_IMAGE, run
+        return _NO_IMAGE, run
     if want_hash is not None and O.image_hash(c, hl, end) != want_hash:
-        return HASH_MISMATCH, run          # GBCS §11.5: never activate on a mismatch
+        return _HASH_MISMATCH, run          # GBCS §11.5: never activate on a mismatch
     st = m.store
     sel = _load(st)
     slot = 0 if sel[0] != 0 else 1
     try:
         _unpack(c, slot_dir(st, slot), hl, end)
     except (ValueError, OSError, IndexError):
-        m.log(m.event_log, EV_ACTIVATE, (FAILURE << 16) | (run & 0xFFFF))
-        return FAILURE, run
+        m.log(m.event_log, _EV_ACTIVATE, (_FAILURE << 16) | (run & 0xFFFF))
+        return _FAILURE, run
     h = m.begin()
     _save(st, [slot, sel[0], 1, 0, c.dl[3], run, 0])   # the commit point
-    c.dl[0] = O.NORMAL
+    c.dl[0] = 0                  # ImageUpgradeStatus Normal
     O.save(c)
     m.end(h)
     st.backend.remove(O.IMG)
-    O._attrs(c)
     m.restart_requested = True
-    return SUCCESS, run
+    return _SUCCESS, run
 
 
 def _unpack(c, d, off, end):

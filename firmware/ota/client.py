@@ -42,11 +42,11 @@ _INVALID_IMAGE = const(0x96)
 _WAIT_FOR_DATA = const(0x97)
 _NO_IMAGE = const(0x98)
 # ImageUpgradeStatus (ZCL rev 6 Table 11-16)
-NORMAL = const(0)
-DOWNLOADING = const(1)
-COMPLETE = const(2)
-COUNTDOWN = const(4)
-EXTERNAL = const(6)       # waiting to upgrade via external event (GBCS CS06)
+_NORMAL = const(0)
+_DOWNLOADING = const(1)
+_COMPLETE = const(2)
+_COUNTDOWN = const(4)
+_EXTERNAL = const(6)       # waiting to upgrade via external event (GBCS CS06)
 # outstanding request kinds (c.rt[0])
 _Q = const(1)
 _B = const(2)
@@ -61,27 +61,18 @@ _HDR_MIN = const(56)      # OTA header without optional fields (ZCL rev 6 §11.4
 _TRAILER = const(66)      # GBCS §11.2.3: force replace 1, 0x40, signature 64
 _MAGIC = const(0x0BEEF11E)
 # event log code (value: ZCL status << 8 | reason) and GBCS §11.4 alerts
-EV_OTA = const(0x0301)
-AL_RECEIPT = const(0x8072)    # Firmware Distribution Receipt (success)
-AL_FAILURE = const(0x801C)    # image discarded
-R_OK = const(1)
-R_HEADER = const(2)
-R_IDENTITY = const(3)     # manufacturer code or image type not ours
-R_HARDWARE = const(4)     # hardware version outside the image's range
-R_DOWNGRADE = const(5)    # not newer than the running version
-R_SIZE = const(6)         # too large for flash / the limit, or too small
-R_SIGNATURE = const(7)
-R_LAYOUT = const(8)       # truncated or not the GBCS upgrade image layout
-R_ABORTED = const(9)      # the server aborted the download
-
-
-def _attrs(c):
-    dl = c.dl
-    v = c.values
-    st = dl[0]
-    v[0x0006] = st
-    v[0x0001] = dl[5] if st == DOWNLOADING else 0xFFFFFFFF
-    v[0x0004] = dl[3] if st >= DOWNLOADING else 0xFFFFFFFF
+_EV_OTA = const(0x0301)
+_AL_RECEIPT = const(0x8072)    # Firmware Distribution Receipt (success)
+_AL_FAILURE = const(0x801C)    # image discarded
+_R_OK = const(1)
+_R_HEADER = const(2)
+_R_IDENTITY = const(3)     # manufacturer code or image type not ours
+_R_HARDWARE = const(4)     # hardware version outside the image's range
+_R_DOWNGRADE = const(5)    # not newer than the running version
+_R_SIZE = const(6)         # too large for flash / the limit, or too small
+_R_SIGNATURE = const(7)
+_R_LAYOUT = const(8)       # truncated or not the GBCS upgrade image layout
+_R_ABORTED = const(9)      # the server aborted the download
 
 
 def _decode(d):
@@ -117,13 +108,11 @@ def dispatch(c, req, buf, off, end):
 
 
 def restored(c, mono):
-    _attrs(c)
-    if c.dl[0] == DOWNLOADING:
+    if c.dl[0] == _DOWNLOADING:
         c.next_due = mono + _RESUME
-    elif c.dl[0] == COUNTDOWN:     # an upgrade time passed while off: wait for the command
-        c.dl[0] = EXTERNAL
-        _attrs(c)
-
+    elif c.dl[0] == _COUNTDOWN:     # an upgrade time passed while off: wait for the command
+        c.dl[0] = _EXTERNAL
+    
 
 def _idle(c, mono):
     c.rt[0] = 0
@@ -156,15 +145,15 @@ def due(c, mono):
             return
         k = rt[0]
     else:
-        k = _B if dl[0] == DOWNLOADING else _Q
+        k = _B if dl[0] == _DOWNLOADING else _Q
     if k == _B:
         if dl[5] == dl[4]:               # all on flash; a cut came before the outcome
             _finish(c, mono)
         else:
             _block_req(c, mono)
     elif k == _E:
-        _end_req(c, _SUCCESS if dl[0] >= COMPLETE else _INVALID_IMAGE, mono)
-    elif dl[0] == COUNTDOWN:
+        _end_req(c, _SUCCESS if dl[0] >= _COMPLETE else _INVALID_IMAGE, mono)
+    elif dl[0] == _COUNTDOWN:
         from . import ab
         ab.activate(c.app)
     else:
@@ -172,9 +161,8 @@ def due(c, mono):
 
 
 def query(c, mono):
-    v = c.values
     c.send(c.dl[6], c.dl[7], c.app.esi_ep, "QueryNextImageRequest",
-           (1, v[0x0007], v[0x0008], v[0x0002], c.app.cfg.get("hw_version", 1)))
+           (1, c.read(7), c.read(8), c.rt[3], c.app.cfg.get("hw_version", 1)))
     _await(c, _Q, mono)
 
 
@@ -185,7 +173,7 @@ def _max_data(c):
 
 def _block_req(c, mono):
     dl = c.dl
-    p = c.values[0x0009]
+    p = c.rt[4]
     f = (2, dl[1], dl[2], dl[3], dl[5], _max_data(c), p) if p else \
         (0, dl[1], dl[2], dl[3], dl[5], _max_data(c))
     c.send(dl[6], dl[7], c.app.esi_ep, "ImageBlockRequest", f)
@@ -204,7 +192,7 @@ def _end_req(c, status, mono):
 def _outcome(c, status, reason, alert=0):
     """Event log entry (and the GBCS alert) of a download's outcome."""
     m = c.app
-    m.log(m.event_log, EV_OTA, (status << 8) | reason)
+    m.log(m.event_log, _EV_OTA, (status << 8) | reason)
     if alert:
         m.alert(alert)
 
@@ -215,18 +203,17 @@ def notify(c, req, f):
     and version follow; a broadcast/jittered one is answered with
     probability QueryJitter/100."""
     c.require_supplier(req)
-    if c.dl[0] == DOWNLOADING:
+    if c.dl[0] == _DOWNLOADING:
         return None
-    v = c.values
     t = f["PayloadType"]
     r = f["Rest"]
     if t > 3 or len(r) < (0, 2, 4, 8)[t]:
         return None
-    if t >= 1 and struct.unpack_from("<H", r, 0)[0] not in (v[0x0007], 0xFFFF):
+    if t >= 1 and struct.unpack_from("<H", r, 0)[0] not in (c.read(7), 0xFFFF):
         return None
-    if t >= 2 and struct.unpack_from("<H", r, 2)[0] not in (v[0x0008], 0xFFFF):
+    if t >= 2 and struct.unpack_from("<H", r, 2)[0] not in (c.read(8), 0xFFFF):
         return None
-    if t == 3 and struct.unpack_from("<I", r, 4)[0] == v[0x0002]:
+    if t == 3 and struct.unpack_from("<I", r, 4)[0] == c.rt[3]:
         return None
     if not req.aps.broadcast or t:
         jit = f["QueryJitter"]
@@ -260,36 +247,34 @@ def query_rsp(c, req, f):
         _idle(c, mono)
         return None
     m, t, ver, size = struct.unpack_from("<HHII", f["Rest"], 0)
-    v = c.values
     dl = c.dl
     reason = 0
-    if m != v[0x0007] or t != v[0x0008]:
-        reason = R_IDENTITY
-    elif ver <= v[0x0002] and not c.app.cfg.get("ota_allow_downgrade"):
-        reason = R_DOWNGRADE
+    if m != c.read(7) or t != c.read(8):
+        reason = _R_IDENTITY
+    elif ver <= c.rt[3] and not c.app.cfg.get("ota_allow_downgrade"):
+        reason = _R_DOWNGRADE
     elif size < _HDR_MIN + _TRAILER + 1 or size > _room(c):
-        reason = R_SIZE
+        reason = _R_SIZE
     if reason:
         _outcome(c, _ABORT, reason)
         c.send(req.aps.src, req.aps.src_ep, c.app.esi_ep, "UpgradeEndRequest",
                (_ABORT, m, t, ver))
         _idle(c, mono)
         return None
-    if dl[0] >= COMPLETE and dl[1:5] == [m, t, ver, size]:
+    if dl[0] >= _COMPLETE and dl[1:5] == [m, t, ver, size]:
         _end_req(c, _SUCCESS, mono)     # held already: tell the server again
         return None
-    if dl[0] != DOWNLOADING or dl[1:5] != [m, t, ver, size]:
+    if dl[0] != _DOWNLOADING or dl[1:5] != [m, t, ver, size]:
         c.app.store.backend.remove(IMG)     # a new image: the old one goes first
-        dl[:] = [DOWNLOADING, m, t, ver, size, 0, req.aps.src, req.aps.src_ep]
+        dl[:] = [_DOWNLOADING, m, t, ver, size, 0, req.aps.src, req.aps.src_ep]
         save(c)
-    _attrs(c)
     _block_req(c, mono)
     return None
 
 
 def block_rsp(c, req, f):
     dl = c.dl
-    if dl[0] != DOWNLOADING or c.rt[0] != _B:
+    if dl[0] != _DOWNLOADING or c.rt[0] != _B:
         return None                    # stray: not what we wait for
     st = f["Status"]
     r = f["Rest"]
@@ -305,7 +290,6 @@ def block_rsp(c, req, f):
         c.app.store.backend.write_at(IMG, off, memoryview(r)[13:])
         end = off + n
         dl[5] = end
-        c.values[0x0001] = end
         if off < _HDR_MIN + 13 <= end:
             reason = _header(c)[0]     # early: no point fetching a foreign image
             if reason:
@@ -314,7 +298,7 @@ def block_rsp(c, req, f):
             save(c)
         if end == dl[4]:
             return _finish(c, mono)
-        p = c.values[0x0009]
+        p = c.rt[4]
         if p:                          # MinimumBlockPeriod (ms): the next request waits
             c.rt[0] = 0
             c.next_due = mono + (p + 999) // 1000
@@ -323,30 +307,29 @@ def block_rsp(c, req, f):
         return None
     if st == _WAIT_FOR_DATA and len(r) >= 10:
         now, at, p = struct.unpack_from("<IIH", r, 0)
-        c.values[0x0009] = p
+        c.rt[4] = p
         c.rt[0] = 0
         c.rt[1] = 0
         c.next_due = mono + max(1, min(at - now, 86400) if at > now else 1)
         return None
     # ABORT (and any other status): the server gave this download up
-    _outcome(c, st, R_ABORTED)
+    _outcome(c, st, _R_ABORTED)
     _discard(c)
     _idle(c, mono)
     return None
 
 
 def _discard(c):
-    c.dl[0] = NORMAL
+    c.dl[0] = _NORMAL
     c.dl[5] = 0
     save(c)
     c.app.store.backend.remove(IMG)
-    _attrs(c)
 
 
 def _fail(c, reason, mono):
     m = c.app
     h = m.begin()
-    _outcome(c, _INVALID_IMAGE, reason, AL_FAILURE)
+    _outcome(c, _INVALID_IMAGE, reason, _AL_FAILURE)
     _discard(c)
     m.end(h)
     _end_req(c, _INVALID_IMAGE, mono)
@@ -355,15 +338,14 @@ def _fail(c, reason, mono):
 
 def _finish(c, mono):
     reason = verify(c)
-    if reason != R_OK:
+    if reason != _R_OK:
         return _fail(c, reason, mono)
     m = c.app
     h = m.begin()
-    c.dl[0] = COMPLETE
+    c.dl[0] = _COMPLETE
     save(c)
-    _outcome(c, _SUCCESS, R_OK, AL_RECEIPT)
+    _outcome(c, _SUCCESS, _R_OK, _AL_RECEIPT)
     m.end(h)
-    _attrs(c)
     _end_req(c, _SUCCESS, mono)
     return None
 
@@ -375,23 +357,23 @@ def _header(c):
     h = rd(IMG, 0, 69)
     dl = c.dl
     if h is None or len(h) < _HDR_MIN:
-        return R_LAYOUT, 0
+        return _R_LAYOUT, 0
     magic, hv, hl, fc, m, t, ver = struct.unpack_from("<IHHHHHI", h, 0)
     total = struct.unpack_from("<I", h, 52)[0]
     want = _HDR_MIN + (fc & 1) + 8 * ((fc >> 1) & 1) + 4 * ((fc >> 2) & 1)
     if magic != _MAGIC or hv != 0x0100 or fc & ~7 or hl != want or len(h) < hl:
-        return R_HEADER, hl
+        return _R_HEADER, hl
     if m != dl[1] or t != dl[2] or ver != dl[3]:
-        return R_HEADER, hl
+        return _R_HEADER, hl
     if total != dl[4]:
-        return R_LAYOUT, hl            # truncated (or padded) against its own header
+        return _R_LAYOUT, hl            # truncated (or padded) against its own header
     if fc & 2 and struct.unpack_from("<Q", h, _HDR_MIN + (fc & 1))[0] != c.app.ieee:
-        return R_HEADER, hl            # a device-specific file for another device
+        return _R_HEADER, hl            # a device-specific file for another device
     if not fc & 4:
-        return R_HEADER, hl            # GBCS: hardware versions present
+        return _R_HEADER, hl            # GBCS: hardware versions present
     lo, hi = struct.unpack_from("<HH", h, hl - 4)
     if not lo <= c.app.cfg.get("hw_version", 1) <= hi:
-        return R_HARDWARE, hl
+        return _R_HARDWARE, hl
     return 0, hl
 
 
@@ -420,16 +402,16 @@ def layout(c):
     rd = c.app.store.backend.read_at
     last = rd(IMG, size - 1, 2)
     if last is None or len(last) != 1:
-        return R_LAYOUT, 0, 0, None          # truncated (or longer than announced)
+        return _R_LAYOUT, 0, 0, None          # truncated (or longer than announced)
     end = size - _TRAILER
     tr = rd(IMG, end, _TRAILER)
     if end <= hl or tr[1] != 0x40:
-        return R_LAYOUT, 0, 0, None
+        return _R_LAYOUT, 0, 0, None
     return 0, hl, end, tr[2:]
 
 
 def verify(c):
-    """R_OK, or why the image on flash is not acceptable: header, layout,
+    """_R_OK, or why the image on flash is not acceptable: header, layout,
     the supplier's ECDSA P-256 signature over the manufacturer image (the
     only ECDSA verification, GBCS §11.4 step 1; the key is the supplier
     digitalSignature trust anchor, config supplier_ds_pub)."""
@@ -438,14 +420,14 @@ def verify(c):
         return reason
     pub = c.app.cfg.get("supplier_ds_pub", "")
     if not pub:
-        return R_SIGNATURE
+        return _R_SIGNATURE
     from ..crypto import ecdsa_verify
     import binascii
     try:
         ok = ecdsa_verify(binascii.unhexlify(pub), image_hash(c, hl, end), sig)
     except ValueError:
         ok = False
-    return R_OK if ok else R_SIGNATURE
+    return _R_OK if ok else _R_SIGNATURE
 
 
 def end_rsp(c, req, f):
@@ -453,7 +435,7 @@ def end_rsp(c, req, f):
     UpgradeTime 0xFFFFFFFF and the ESME waits for CS06; a plain ZSE server's
     time is followed only with config ota_self_activate."""
     dl = c.dl
-    if dl[0] != COMPLETE or c.rt[0] != _E:
+    if dl[0] != _COMPLETE or c.rt[0] != _E:
         return None
     if f["ManufacturerCode"] not in (dl[1], 0xFFFF) or f["ImageType"] not in (dl[2], 0xFFFF) \
             or f["FileVersion"] not in (dl[3], 0xFFFFFFFF):
@@ -462,13 +444,12 @@ def end_rsp(c, req, f):
     at = f["UpgradeTime"]
     _idle(c, mono)
     if at == 0xFFFFFFFF or not c.app.cfg.get("ota_self_activate"):
-        dl[0] = EXTERNAL
+        dl[0] = _EXTERNAL
     else:
         now = f["CurrentTime"]
-        dl[0] = COUNTDOWN
+        dl[0] = _COUNTDOWN
         c.next_due = mono + (at - now if now and at > now else (0 if now else at))
     save(c)
-    _attrs(c)
     return None
 
 

@@ -64,7 +64,7 @@ def events(m):
 def report(m, srv, img):
     got = image_on_flash(m)
     img = digest(path)
-    print("status", m.ota.values[6], "ends", ["%02x" % s for s in srv.ends],
+    print("status", m.ota.read(6), "ends", ["%02x" % s for s in srv.ends],
           "identical", got == img, "alerts", ["%04x" % a for a in m.alerts], "events", events(m))
 
 
@@ -117,7 +117,7 @@ elif phase == "cut":
             OS.pump(m, out, srv, clock.now())
         run(m, out, clock, srv, 300)
         first = srv.offsets[0] if srv.offsets else -1
-        ok = image_on_flash(m) == digest(path) and m.ota.values[6] == 6
+        ok = image_on_flash(m) == digest(path) and m.ota.read(6) == 6
         # resumed from a verified offset: never past what had been asked for,
         # never from 0 once a checkpoint (1 KB) was passed
         print("cut", n, "at", at, "resumed", first, "ok", ok,
@@ -138,7 +138,7 @@ elif phase == "ab":
         m.on_aps(srv.notify(m.nwk_addr))
         OS.pump(m, out, srv, clock.now())
         run(m, out, clock, srv, 300)
-        print(name, "downloaded status", m.ota.values[6], "held", m.ota.dl[3])
+        print(name, "downloaded status", m.ota.read(6), "held", m.ota.dl[3])
         print(name, "wrong hash", ab.activate(m, b"\0" * 32))
         print(name, "activate", ab.activate(m), "restart", getattr(m, "restart_requested", 0))
         print(name, "again", ab.activate(m))
