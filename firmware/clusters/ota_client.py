@@ -35,12 +35,13 @@ class OtaClient(Cluster):
         "0008 ImageTypeID 21 RD -;"
         "0009 MinimumBlockPeriod 21 RD -;"
     )
+    # received payloads are read in place by ota/client.py (struct, ZCL rev 6
+    # §11.13): Image Notify, Query Next Image / Image Block / Upgrade End Response
     RX = Cmds(
-        "00 ImageNotify PayloadType:30 QueryJitter:20 Rest:REST;"
-        "02 QueryNextImageResponse Status:30 Rest:REST;"
-        "05 ImageBlockResponse Status:30 Rest:REST;"
-        "07 UpgradeEndResponse ManufacturerCode:21 ImageType:21 FileVersion:23"
-        "  CurrentTime:E2 UpgradeTime:E2;"
+        "00 ImageNotify Payload:REST;"
+        "02 QueryNextImageResponse Payload:REST;"
+        "05 ImageBlockResponse Payload:REST;"
+        "07 UpgradeEndResponse Payload:REST;"
     )
     TX = Cmds(
         "01 QueryNextImageRequest FieldControl:18 ManufacturerCode:21 ImageType:21"

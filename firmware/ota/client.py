@@ -22,8 +22,7 @@ import hashlib
 from ..compat import const
 from ..drlc.events import Rng
 from ..platform.clock import NEVER
-from ..zcl.cluster import _find
-from ..zcl.frame import decode_fields
+from ..zcl.status import DecodeError, ZclError
 
 IMG = "ota_img.bin"
 # The download record (store.py load_rec, schema 5, version 1, 20 octets):
@@ -98,13 +97,17 @@ def boot(c):
 
 
 def dispatch(c, req, buf, off, end):
-    """A received command (zcl/cluster.py Cluster.dispatch, run here)."""
-    cmd = _find(c.RX, 0, req.hdr.cmd)
-    if cmd is None:
-        from ..zcl.status import ZclError
+    """A received command (zcl/cluster.py Cluster.dispatch, run here): its
+    payload as a view of the frame (no copy; a block goes from it to flash)."""
+    cmd = req.hdr.cmd
+    if cmd not in (0, 2, 5, 7):
         raise ZclError(0x81)            # UNSUP_CLUSTER_COMMAND
-    f = decode_fields(cmd[2], buf, off, end)[0]
-    return _HANDLERS[cmd[0] >> 1](c, req, f)
+    return _HANDLERS[cmd >> 1](c, req, memoryview(buf)[off:end])
+
+
+def _need(r, n):
+    if len(r) < n:
+        raise DecodeError("ota")        # MALFORMED_COMMAND
 
 
 def restored(c, mono):
@@ -197,7 +200,7 @@ def _outcome(c, status, reason, alert=0):
         m.alert(alert)
 
 
-def notify(c, req, f):
+def notify(c, req, r):
     """Image Notify (ZCL rev 6 §11.13.3): only from the hub (GBCS: the one
     OTA server); the payload type says which of manufacturer, image type
     and version follow; a broadcast/jittered one is answered with
@@ -205,18 +208,19 @@ def notify(c, req, f):
     c.require_supplier(req)
     if c.dl[0] == _DOWNLOADING:
         return None
-    t = f["PayloadType"]
-    r = f["Rest"]
-    if t > 3 or len(r) < (0, 2, 4, 8)[t]:
+    _need(r, 2)
+    t = r[0]
+    if t > 3:
         return None
-    if t >= 1 and struct.unpack_from("<H", r, 0)[0] not in (c.read(7), 0xFFFF):
+    _need(r, (2, 4, 6, 10)[t])
+    if t >= 1 and struct.unpack_from("<H", r, 2)[0] not in (c.read(7), 0xFFFF):
         return None
-    if t >= 2 and struct.unpack_from("<H", r, 2)[0] not in (c.read(8), 0xFFFF):
+    if t >= 2 and struct.unpack_from("<H", r, 4)[0] not in (c.read(8), 0xFFFF):
         return None
-    if t == 3 and struct.unpack_from("<I", r, 4)[0] == c.rt[3]:
+    if t == 3 and struct.unpack_from("<I", r, 6)[0] == c.rt[3]:
         return None
     if not req.aps.broadcast or t:
-        jit = f["QueryJitter"]
+        jit = r[1]
         if c.rt[2] == 0:
             c.rt[2] = Rng(c.app.ieee ^ 0x0A5A)
         if c.rt[2].below(99) + 1 > jit:
@@ -239,14 +243,16 @@ def _room(c):
     return n
 
 
-def query_rsp(c, req, f):
+def query_rsp(c, req, r):
     if c.rt[0] != _Q:
         return None                    # unsolicited
     mono = c.app.clock.mono()
-    if f["Status"] != _SUCCESS:        # NO_IMAGE_AVAILABLE and anything else: nothing to do
+    _need(r, 1)
+    if r[0] != _SUCCESS:               # NO_IMAGE_AVAILABLE and anything else: nothing to do
         _idle(c, mono)
         return None
-    m, t, ver, size = struct.unpack_from("<HHII", f["Rest"], 0)
+    _need(r, 13)
+    m, t, ver, size = struct.unpack_from("<HHII", r, 1)
     dl = c.dl
     reason = 0
     if m != c.read(7) or t != c.read(8):
@@ -272,22 +278,22 @@ def query_rsp(c, req, f):
     return None
 
 
-def block_rsp(c, req, f):
+def block_rsp(c, req, r):
     dl = c.dl
     if dl[0] != _DOWNLOADING or c.rt[0] != _B:
         return None                    # stray: not what we wait for
-    st = f["Status"]
-    r = f["Rest"]
+    _need(r, 1)
+    st = r[0]
     mono = c.app.clock.mono()
     if st == _SUCCESS:
-        if len(r) < 13:
+        if len(r) < 14:
             return None
-        m, t, ver, off, n = struct.unpack_from("<HHIIB", r, 0)
+        m, t, ver, off, n = struct.unpack_from("<HHIIB", r, 1)
         # the block must be the one asked for: identity, offset, size
         if m != dl[1] or t != dl[2] or ver != dl[3] or off != dl[5] or n == 0 or \
-                n > _max_data(c) or len(r) != 13 + n or off + n > dl[4]:
+                n > _max_data(c) or len(r) != 14 + n or off + n > dl[4]:
             return None                # dropped; the timeout asks again
-        c.app.store.backend.write_at(IMG, off, memoryview(r)[13:])
+        c.app.store.backend.write_at(IMG, off, r[14:])
         end = off + n
         dl[5] = end
         if off < _HDR_MIN + 13 <= end:
@@ -305,8 +311,8 @@ def block_rsp(c, req, f):
         else:
             _block_req(c, mono)
         return None
-    if st == _WAIT_FOR_DATA and len(r) >= 10:
-        now, at, p = struct.unpack_from("<IIH", r, 0)
+    if st == _WAIT_FOR_DATA and len(r) >= 11:
+        now, at, p = struct.unpack_from("<IIH", r, 1)
         c.rt[4] = p
         c.rt[0] = 0
         c.rt[1] = 0
@@ -430,23 +436,22 @@ def verify(c):
     return _R_OK if ok else _R_SIGNATURE
 
 
-def end_rsp(c, req, f):
+def end_rsp(c, req, r):
     """Upgrade End Response (ZCL rev 6 §11.13.9.6): GBCS always sends
     UpgradeTime 0xFFFFFFFF and the ESME waits for CS06; a plain ZSE server's
     time is followed only with config ota_self_activate."""
     dl = c.dl
     if dl[0] != _COMPLETE or c.rt[0] != _E:
         return None
-    if f["ManufacturerCode"] not in (dl[1], 0xFFFF) or f["ImageType"] not in (dl[2], 0xFFFF) \
-            or f["FileVersion"] not in (dl[3], 0xFFFFFFFF):
+    _need(r, 16)
+    m, t, v, now, at = struct.unpack_from("<HHIII", r, 0)
+    if m not in (dl[1], 0xFFFF) or t not in (dl[2], 0xFFFF) or v not in (dl[3], 0xFFFFFFFF):
         return None
     mono = c.app.clock.mono()
-    at = f["UpgradeTime"]
     _idle(c, mono)
     if at == 0xFFFFFFFF or not c.app.cfg.get("ota_self_activate"):
         dl[0] = _EXTERNAL
     else:
-        now = f["CurrentTime"]
         dl[0] = _COUNTDOWN
         c.next_due = mono + (at - now if now and at > now else (0 if now else at))
     save(c)
