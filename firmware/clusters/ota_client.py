@@ -12,7 +12,6 @@
 from ..zcl.cluster import Cluster, Cmds, Attrs
 from ..platform.clock import NEVER
 
-STORE_KEY = "ota"
 
 
 class OtaClient(Cluster):
@@ -22,18 +21,19 @@ class OtaClient(Cluster):
     SECURE = True
     REVISION = 3
     # ZCL rev 6 Table 11-13 client attributes (kept true by ota/client.py)
-    # computed from the download state (read): no per-attribute values
+    # computed from the download state (read; the 0 defaults are unused):
+    # no per-attribute values
     ATTRS = Attrs(
-        "0000 UpgradeServerID F0 RD -;"
-        "0001 FileOffset 23 RD -;"
-        "0002 CurrentFileVersion 23 RD -;"
-        "0003 CurrentZigBeeStackVersion 21 RD -;"
-        "0004 DownloadedFileVersion 23 RD -;"
-        "0005 DownloadedZigBeeStackVersion 21 RD -;"
-        "0006 ImageUpgradeStatus 30 RD -;"
-        "0007 ManufacturerID 21 RD -;"
-        "0008 ImageTypeID 21 RD -;"
-        "0009 MinimumBlockPeriod 21 RD -;"
+        "0000 UpgradeServerID F0 RD 0;"
+        "0001 FileOffset 23 RD 0;"
+        "0002 CurrentFileVersion 23 RD 0;"
+        "0003 CurrentZigBeeStackVersion 21 RD 0;"
+        "0004 DownloadedFileVersion 23 RD 0;"
+        "0005 DownloadedZigBeeStackVersion 21 RD 0;"
+        "0006 ImageUpgradeStatus 30 RD 0;"
+        "0007 ManufacturerID 21 RD 0;"
+        "0008 ImageTypeID 21 RD 0;"
+        "0009 MinimumBlockPeriod 21 RD 0;"
     )
     # received payloads are read in place by ota/client.py (struct, ZCL rev 6
     # §11.13): Image Notify, Query Next Image / Image Block / Upgrade End Response
@@ -43,12 +43,12 @@ class OtaClient(Cluster):
         "05 ImageBlockResponse Payload:REST;"
         "07 UpgradeEndResponse Payload:REST;"
     )
+    # sent (positional fields; ZCL rev 6 §11.13.4, 11.13.6, 11.13.9)
     TX = Cmds(
-        "01 QueryNextImageRequest FieldControl:18 ManufacturerCode:21 ImageType:21"
-        "  FileVersion:23 HardwareVersion?:21;"
-        "03 ImageBlockRequest FieldControl:18 ManufacturerCode:21 ImageType:21"
-        "  FileVersion:23 FileOffset:23 MaximumDataSize:20 MinimumBlockPeriod?:21;"
-        "06 UpgradeEndRequest Status:30 ManufacturerCode:21 ImageType:21 FileVersion:23;"
+        "01 QueryNextImageRequest Control:18 Manuf:21 Type:21 Version:23 HwVersion?:21;"
+        "03 ImageBlockRequest Control:18 Manuf:21 Type:21 Version:23 Offset:23 MaxSize:20"
+        "  MinBlockPeriod?:21;"
+        "06 UpgradeEndRequest Status:30 Manuf:21 Type:21 Version:23;"
     )
 
     def __init__(self, app):
@@ -71,21 +71,16 @@ class OtaClient(Cluster):
             return self.REVISION
         d = self.dl
         s = d[0]
-        if aid == 1:
-            return d[5] if s == 1 else 0xFFFFFFFF
-        if aid == 4:
-            return d[3] if s else 0xFFFFFFFF
-        if aid == 6:
-            return s
         cfg = self.app.cfg
-        return (0xFFFFFFFFFFFFFFFF, 0, self.rt[3], 2, 0, 2 if s else 0xFFFF, 0,
+        return (0xFFFFFFFFFFFFFFFF, d[5] if s == 1 else 0xFFFFFFFF, self.rt[3], 2,
+                d[3] if s else 0xFFFFFFFF, 2 if s else 0xFFFF, s,
                 cfg.get("ota_manuf", 0x1234), cfg.get("ota_image_type", 0), self.rt[4])[aid]
 
     def boot(self):
         """A download record on flash (meter.boot): load it; a download
         under way resumes from its verified offset shortly after boot."""
         rd = self.app.store.backend.read_at
-        if rd(STORE_KEY + ".0", 0, 1) or rd(STORE_KEY + ".1", 0, 1):
+        if rd("ota.0", 0, 1) or rd("ota.1", 0, 1):     # the record's slots (ota/client.py)
             from ..ota import client
             client.boot(self)
 

@@ -6,7 +6,7 @@
 # Download: Query Next Image -> Image Block Requests from the verified
 # offset -> verification -> Upgrade End Request (SUCCESS or INVALID_IMAGE)
 # -> Upgrade End Response (GBCS §11.4: UpgradeTime is always 0xFFFFFFFF and
-# the ESME never self-activates: it waits for CS06, ota/ab.py activate).
+# the ESME never self-activates: it waits for CS06: activate() below, the GBCS layer's entry point).
 # Each block is checked against the request (image identity, the offset
 # asked for, size within what was asked and the image) before it is written
 # straight to the image file at its offset; the offset is saved (the record
@@ -16,6 +16,7 @@
 # Stray, duplicated, reordered and malformed responses are dropped; the
 # timeout re-requests the same offset with back-off, and after _RETRIES the
 # client waits _BACKOFF and starts again from the same offset (no stall).
+import os
 import struct
 import hashlib
 
@@ -75,9 +76,7 @@ _R_ABORTED = const(9)      # the server aborted the download
 
 
 def _decode(d):
-    if len(d) != 20:
-        raise ValueError("ota record")
-    r = list(struct.unpack(_REC, d))
+    r = list(struct.unpack(_REC, d))   # exactly 20 octets, or it raises
     if r[0] > 6 or r[5] > r[4]:
         raise ValueError("ota record")
     return r
@@ -91,9 +90,16 @@ def boot(c):
     """The download record at boot (bootrec.SCHEMAS lists it: unreadable,
     the client boots with no download, the meter alerts)."""
     got = c.app.store.load_rec(KEY, _SCHEMA, _VERSION, _decode)
-    if got:
-        c.dl[:] = got
-        restored(c, c.app.clock.mono())
+    if not got:
+        return
+    c.dl[:] = got
+    s = got[0]
+    if s == _COUNTDOWN:              # an upgrade time passed while off: wait for the command
+        c.dl[0] = _EXTERNAL
+    elif s == _COMPLETE:             # the Upgrade End Request may not have gone out
+        c.rt[0] = _E
+    if s == _DOWNLOADING or s == _COMPLETE:
+        c.next_due = c.app.clock.mono() + _RESUME
 
 
 def dispatch(c, req, buf, off, end):
@@ -109,13 +115,6 @@ def _need(r, n):
     if len(r) < n:
         raise DecodeError("ota")        # MALFORMED_COMMAND
 
-
-def restored(c, mono):
-    if c.dl[0] == _DOWNLOADING:
-        c.next_due = mono + _RESUME
-    elif c.dl[0] == _COUNTDOWN:     # an upgrade time passed while off: wait for the command
-        c.dl[0] = _EXTERNAL
-    
 
 def _idle(c, mono):
     c.rt[0] = 0
@@ -157,8 +156,7 @@ def due(c, mono):
     elif k == _E:
         _end_req(c, _SUCCESS if dl[0] >= _COMPLETE else _INVALID_IMAGE, mono)
     elif dl[0] == _COUNTDOWN:
-        from . import ab
-        ab.activate(c.app)
+        activate(c.app)
     else:
         query(c, mono)
 
@@ -176,10 +174,9 @@ def _max_data(c):
 
 def _block_req(c, mono):
     dl = c.dl
-    p = c.rt[4]
-    f = (2, dl[1], dl[2], dl[3], dl[5], _max_data(c), p) if p else \
-        (0, dl[1], dl[2], dl[3], dl[5], _max_data(c))
-    c.send(dl[6], dl[7], c.app.esi_ep, "ImageBlockRequest", f)
+    p = c.rt[4]                          # MinimumBlockPeriod: sent when there is one
+    c.send(dl[6], dl[7], c.app.esi_ep, "ImageBlockRequest",
+           (2 if p else 0, dl[1], dl[2], dl[3], dl[5], _max_data(c), p)[:7 if p else 6])
     _await(c, _B, mono)
 
 
@@ -203,21 +200,15 @@ def _outcome(c, status, reason, alert=0):
 def notify(c, req, r):
     """Image Notify (ZCL rev 6 §11.13.3): only from the hub (GBCS: the one
     OTA server); the payload type says which of manufacturer, image type
-    and version follow; a broadcast/jittered one is answered with
-    probability QueryJitter/100."""
+    and version follow; one with a payload is answered with probability
+    QueryJitter/100 (§11.13.3.4)."""
     c.require_supplier(req)
     if c.dl[0] == _DOWNLOADING:
         return None
     _need(r, 2)
-    t = r[0]
-    if t > 3:
-        return None
-    _need(r, (2, 4, 6, 10)[t])
-    if t >= 1 and struct.unpack_from("<H", r, 2)[0] not in (c.read(7), 0xFFFF):
-        return None
-    if t >= 2 and struct.unpack_from("<H", r, 4)[0] not in (c.read(8), 0xFFFF):
-        return None
-    if t == 3 and struct.unpack_from("<I", r, 6)[0] == c.rt[3]:
+    # payload type 3 names the version: the one running is no news (the
+    # manufacturer and image type are checked on the Query Next Image Response)
+    if r[0] == 3 and len(r) >= 10 and struct.unpack_from("<I", r, 6)[0] == c.rt[3]:
         return None
     if not req.aps.broadcast or t:
         jit = r[1]
@@ -235,7 +226,6 @@ def _room(c):
     """Octets the image may take: the configured limit and free flash."""
     n = c.app.cfg.get("ota_max", _MAX_IMAGE)
     try:
-        import os
         s = os.statvfs(c.app.store.backend.root)
         n = min(n, s[0] * s[4])
     except Exception:         # no statvfs (or no root): the limit alone
@@ -327,7 +317,6 @@ def block_rsp(c, req, r):
 
 def _discard(c):
     c.dl[0] = _NORMAL
-    c.dl[5] = 0
     save(c)
     c.app.store.backend.remove(IMG)
 
@@ -444,9 +433,9 @@ def end_rsp(c, req, r):
     if dl[0] != _COMPLETE or c.rt[0] != _E:
         return None
     _need(r, 16)
-    m, t, v, now, at = struct.unpack_from("<HHIII", r, 0)
-    if m not in (dl[1], 0xFFFF) or t not in (dl[2], 0xFFFF) or v not in (dl[3], 0xFFFFFFFF):
-        return None
+    now, at = struct.unpack_from("<II", r, 8)
+    if struct.unpack_from("<I", r, 4)[0] not in (dl[3], 0xFFFFFFFF):
+        return None                    # another version (manufacturer, type: wildcards allowed)
     mono = c.app.clock.mono()
     _idle(c, mono)
     if at == 0xFFFFFFFF or not c.app.cfg.get("ota_self_activate"):
@@ -459,3 +448,184 @@ def end_rsp(c, req, r):
 
 
 _HANDLERS = (notify, query_rsp, block_rsp, end_rsp)     # by command id >> 1: 0, 2, 5, 7
+
+
+# A/B activation of an application bundle (GBCS v0.8.1 §11.5 CS06; ZCL rev 6
+# §11.11 for plain ZSE upgrade times): select() at boot (before the
+# application is imported), activate(m) on the command, confirm(m) once the
+# meter serves ZCL.
+#
+# On flash (the store's directory: littlefs on a board, a host directory on
+# the virtual board): app_a/ and app_b/ hold two application bundles (the
+# deploy bundle's files, docs/deploy.md), and the boot selector record
+# "bootsel" (store.py load_rec, schema 6, version 1): active u8 (0 app_a, 1
+# app_b, 0xFF the built-in/frozen application), previous u8, trial u8 (1:
+# the active bundle has not confirmed yet), tries u8 (boots of it so far),
+# active version u32, previous version u32, last outcome u8.
+#
+# activate(m): the held image's manufacturer image (an application bundle
+# archive, tools/otaimage.py) is unpacked into the slot not in use, the old
+# one kept; the selector then names it, on trial (that one record write is
+# the commit point: a power cut before it leaves the old application
+# selected, after it the new one). The board restarts; select() at boot puts
+# the selected slot first on the module path and counts the trial boot; a
+# trial bundle that fails to boot (or to reach confirm()) is rolled back at
+# the next boot (_TRIES); confirm(m), called once the meter serves ZCL,
+# ends the trial and sets CurrentFileVersion. Outcome codes are CS06's
+# activateImageResponseCode (GBCS §11.5): 0 success, 1 noImageHeld, 2
+# hashMismatch, 3 activationFailure.
+SEL_KEY = "bootsel"
+_SEL_SCHEMA = const(6)
+_SEL_VERSION = const(1)
+_FMT = "<BBBBIIB"
+_TRIES = const(1)          # boots a trial bundle gets to confirm
+_NONE = const(0xFF)
+_NO_IMAGE_HELD = const(1)
+_HASH_MISMATCH = const(2)
+_FAILURE = const(3)
+_EV_ACTIVATE = const(0x0302)    # event log: value = outcome << 16 | version & 0xFFFF
+_BUF = const(256)
+
+
+def _sel_decode(d):
+    return list(struct.unpack(_FMT, d))   # exactly 13 octets, or it raises
+
+
+def _load(store):
+    return store.load_rec(SEL_KEY, _SEL_SCHEMA, _SEL_VERSION, _sel_decode) or [_NONE, _NONE, 0, 0, 0, 0, 0]
+
+
+def _save(store, sel):
+    store.save(SEL_KEY, struct.pack(_FMT, *sel), _SEL_SCHEMA, _SEL_VERSION)
+
+
+def slot_dir(store, slot):
+    return store.backend.root + ("/app_a", "/app_b")[slot]
+
+
+def select(store):
+    """At boot, before the application is imported: the directory to put
+    first on the module path (None: the built-in application). Counts a
+    trial boot; a trial bundle out of tries is rolled back here."""
+    sel = _load(store)
+    if sel[2]:
+        if sel[3] >= _TRIES:                 # it never confirmed: back to the old one
+            sel = [sel[1], sel[0], 0, 0, sel[5], sel[4], _FAILURE]
+        else:
+            sel[3] += 1
+        _save(store, sel)
+    return None if sel[0] == _NONE else slot_dir(store, sel[0])
+
+
+def confirm(m):
+    """The running application serves ZCL: end its trial; log the outcome
+    of the last activation once. Returns (outcome or None, version)."""
+    st = m.store
+    sel = _load(st)
+    out = None
+    if sel[2]:
+        sel[2] = sel[3] = 0
+        sel[6] = _SUCCESS
+        out = _SUCCESS
+        _save(st, sel)
+    elif sel[6] == _FAILURE:                  # rolled back at this boot
+        out = _FAILURE
+        sel[6] = 0xFE                        # reported
+        _save(st, sel)
+    if sel[0] != _NONE:
+        m.ota.rt[3] = sel[4]
+    if out is not None:
+        m.log(m.event_log, _EV_ACTIVATE, (out << 16) | (m.ota.rt[3] & 0xFFFF))
+    return out, m.ota.rt[3]
+
+
+def _mkdir(p):
+    try:
+        os.mkdir(p)
+    except OSError:
+        pass
+
+
+def _clear(d):
+    try:
+        names = os.listdir(d)
+    except OSError:
+        return
+    for n in names:
+        p = d + "/" + n
+        try:
+            os.remove(p)
+        except OSError:
+            _clear(p)
+            try:
+                os.rmdir(p)
+            except OSError:
+                pass
+
+
+def activate(m, want_hash=None):
+    """Activate the held image (CS06 with its manufacturer image hash, or
+    the Upgrade End Response's time): (outcome, running version). On
+    success the board must restart (m.restart_requested is set)."""
+    c = m.ota
+    run = c.rt[3]
+    if c.dl[0] < _COMPLETE:
+        return _NO_IMAGE_HELD, run
+    reason, hl, end, sig = layout(c)
+    if reason:
+        return _NO_IMAGE_HELD, run
+    if want_hash is not None and image_hash(c, hl, end) != want_hash:
+        return _HASH_MISMATCH, run          # GBCS §11.5: never activate on a mismatch
+    st = m.store
+    sel = _load(st)
+    slot = 0 if sel[0] != 0 else 1
+    try:
+        _unpack(c, slot_dir(st, slot), hl, end)
+    except (ValueError, OSError, IndexError):
+        m.log(m.event_log, _EV_ACTIVATE, (_FAILURE << 16) | (run & 0xFFFF))
+        return _FAILURE, run
+    h = m.begin()
+    _save(st, [slot, sel[0], 1, 0, c.dl[3], run, 0])   # the commit point
+    c.dl[0] = 0                  # ImageUpgradeStatus Normal
+    save(c)
+    m.end(h)
+    st.backend.remove(IMG)
+    m.restart_requested = True
+    return _SUCCESS, run
+
+
+def _unpack(c, d, off, end):
+    """The bundle archive [off, end) of the image file into directory d
+    (emptied first), one file at a time, _BUF octets at a time."""
+    rd = c.app.store.backend.read_at
+    _mkdir(d)
+    _clear(d)
+    h = rd(IMG, off, 7)
+    if h[:5] != b"OEAB\x01":
+        raise ValueError("bundle")
+    n = struct.unpack_from("<H", h, 5)[0]
+    off += 7
+    for _ in range(n):
+        ln = rd(IMG, off, 1)[0]
+        name = bytes(rd(IMG, off + 1, ln)).decode()
+        size = struct.unpack("<I", rd(IMG, off + 1 + ln, 4))[0]
+        off += 5 + ln
+        if ".." in name or name[:1] == "/" or off + size > end:
+            raise ValueError("bundle")
+        k = name.rfind("/")
+        p = d
+        if k > 0:
+            for part in name[:k].split("/"):
+                p += "/" + part
+                _mkdir(p)
+        with open(d + "/" + name, "wb") as f:
+            done = 0
+            while done < size:
+                b = rd(IMG, off + done, min(_BUF, size - done))
+                if not b:
+                    raise ValueError("bundle")
+                f.write(b)
+                done += len(b)
+        off += size
+    if off != end:
+        raise ValueError("bundle")

@@ -125,7 +125,7 @@ elif phase == "cut":
         n += every
     print("cuts done")
 elif phase == "ab":
-    from firmware.ota import ab
+    from firmware.ota import client as ab
     broken = read(sys.argv[4])
 
 
