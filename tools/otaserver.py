@@ -24,8 +24,20 @@ _FC = 0x19        # cluster specific, server to client, disable default response
 class OtaServer:
     def __init__(self, image, block=64, delay=0, min_period=0, upgrade_time=0xFFFFFFFF,
                  addr=0x0000, ep=1):
+        # the OTA file: bytes, or a path read a block at a time (an image
+        # larger than a MicroPython heap)
         self.image = image
-        self.manuf, self.itype, self.version = struct.unpack_from("<HHI", image, 10)
+        self.f = None
+        if isinstance(image, str):
+            self.f = open(image, "rb")
+            self.f.seek(0, 2)
+            self.size = self.f.tell()
+            self.f.seek(0)
+            head = self.f.read(18)
+        else:
+            self.size = len(image)
+            head = image
+        self.manuf, self.itype, self.version = struct.unpack_from("<HHI", head, 10)
         self.block = block
         self.delay = delay            # s before each response reaches the meter
         self.min_period = min_period  # MinimumBlockPeriod (ms) sent in WAIT_FOR_DATA
@@ -39,7 +51,8 @@ class OtaServer:
         self.requests = 0             # Image Block Requests seen
         self.queries = 0
         self.bytes_sent = 0
-        self.offsets = []             # offsets asked for, in order
+        self.offsets = []             # offsets asked for, in order (None: not kept)
+        self.high = 0                 # the highest offset asked for
         self.end_status = None        # the client's Upgrade End Request status
         self.ends = []
         self._prev = None
@@ -65,8 +78,8 @@ class OtaServer:
 
     def progress(self, width=30):
         """A text progress bar of the highest offset served."""
-        done = max(self.offsets) if self.offsets else 0
-        n = len(self.image)
+        done = self.high
+        n = self.size
         k = width * done // n if n else 0
         return "[%s%s] %3d%% %d/%d" % ("#" * k, "-" * (width - k), 100 * done // n, done, n)
 
@@ -95,12 +108,14 @@ class OtaServer:
         if cmd == 0x01:                                   # Query Next Image Request
             self.queries += 1
             self._put(now, out, self._frame(src, sep, 0x02, struct.pack(
-                "<BHHII", 0, self.manuf, self.itype, self.version, len(self.image)), seq))
+                "<BHHII", 0, self.manuf, self.itype, self.version, self.size), seq))
         elif cmd == 0x03:                                 # Image Block Request
             fc, m, t, v, off, mx = struct.unpack_from("<BHHIIB", d, 0)
             k = self.requests
             self.requests += 1
-            self.offsets.append(off)
+            if self.offsets is not None:
+                self.offsets.append(off)
+            self.high = max(self.high, off)
             fault = self.faults.get(k)
             if fault == "drop":
                 return out
@@ -111,8 +126,12 @@ class OtaServer:
                 self._put(now, out, self._frame(src, sep, 0x05, struct.pack(
                     "<BIIH", 0x97, now, now + self.wait_s, self.min_period), seq))
                 return out
-            n = min(mx, self.block, len(self.image) - off)
-            data = bytearray(self.image[off:off + n])
+            n = max(0, min(mx, self.block, self.size - off))
+            if self.f is not None:
+                self.f.seek(off)
+                data = bytearray(self.f.read(n))
+            else:
+                data = bytearray(self.image[off:off + n])
             aoff = off
             if fault == "corrupt" and n:
                 data[n // 2] ^= 0x5A
