@@ -311,6 +311,10 @@ def _files(tmp_path):
     return str(p), str(b)
 
 
+AB_STEPS = [("start", "good"), ("boot", "good"), ("boot", "good"), ("start", "broken"),
+            ("boot", "broken"), ("boot", "broken"), ("boot", "broken")]
+
+
 @pytest.mark.parametrize("phase", ["faults", "corrupt", "ab"])
 def test_same_on_both_runtimes(tmp_path, phase):
     img, broken = _files(tmp_path)
@@ -318,7 +322,9 @@ def test_same_on_both_runtimes(tmp_path, phase):
     for rt in ("cpython", "micropython"):
         d = tmp_path / rt
         d.mkdir()
-        outs.append(run_script(rt, "ota_download.py", str(d), phase, img, broken))
+        steps = AB_STEPS if phase == "ab" else [()]
+        outs.append("".join(run_script(rt, "ota_download.py", str(d), phase, img, broken, *st)
+                            for st in steps))
     assert outs[0].strip() and outs[0] == outs[1]
     text = outs[0]
     if phase == "faults":
@@ -329,12 +335,14 @@ def test_same_on_both_runtimes(tmp_path, phase):
         lines = text.splitlines()
         assert "good activate (0, 1) restart True" in text
         assert "good wrong hash (2, 1)" in text and "good again (1, 1)" in text
-        assert "good boot from /app_a app 2 confirm (0, 2) wh 4242 events ['0002']" in text
-        assert lines.count("good boot from /app_a app 2 confirm (None, 2) wh 4242 "
-                           "events ['0002']") == 1, text          # sticks: no new outcome
+        # activation outcome logged once (0x0302: outcome << 16 | running version)
+        good = "good boot from /app_a app 2 running 2 again (None, 2) wh 4242 " \
+            "events ['0001', '0002']"
+        assert lines.count(good) == 2, text                # sticks across restarts
         assert "broken boot from /app_b failed: ImportError" in text
-        assert "broken boot from /app_a app 2 confirm (3, 2) wh 4242 events ['30002']" in text
-        assert lines[-1].startswith("broken boot from /app_a app 2 confirm (None, 2)")
+        rolled = "broken boot from /app_a app 2 running 2 again (None, 2) wh 4242 " \
+            "events ['0001', '0002', '0001', '30002']"
+        assert lines[-2:] == [rolled, rolled], text        # rolled back, reported once
 
 
 def test_power_cut_resume_on_both_runtimes(tmp_path):

@@ -77,10 +77,12 @@ class OtaClient(Cluster):
                 cfg.get("ota_manuf", 0x1234), cfg.get("ota_image_type", 0), self.rt[4])[aid]
 
     def boot(self):
-        """A download record on flash (meter.boot): load it; a download
-        under way resumes from its verified offset shortly after boot."""
+        """End of meter.boot: with a download record or a boot selector on
+        flash (ota/client.py), load the one and confirm the application
+        (A/B trial) by the other; nothing is imported without them."""
         rd = self.app.store.backend.read_at
-        if rd("ota.0", 0, 1) or rd("ota.1", 0, 1):     # the record's slots (ota/client.py)
+        if rd("ota.0", 0, 1) or rd("ota.1", 0, 1) or rd("bootsel.0", 0, 1) or \
+                rd("bootsel.1", 0, 1):
             from ..ota import client
             client.boot(self)
 

@@ -87,8 +87,10 @@ def save(c):
 
 
 def boot(c):
-    """The download record at boot (bootrec.SCHEMAS lists it: unreadable,
-    the client boots with no download, the meter alerts)."""
+    """At the end of meter.boot: the application booted, confirm it (A/B
+    trial, confirm below); the download record (bootrec.SCHEMAS lists it:
+    unreadable, the client boots with no download, the meter alerts)."""
+    confirm(c.app)
     got = c.app.store.load_rec(KEY, _SCHEMA, _VERSION, _decode)
     if not got:
         return

@@ -8,8 +8,10 @@
 #   cut     -- a power cut at every n-th low-level write of a download
 #              (argv[4] = n): the restarted meter resumes, never from 0, and
 #              completes byte-identical;
-#   ab      -- A/B activation: a good bundle sticks across restarts, a broken
-#              one (argv[4]) is rolled back at the next boot.
+#   ab      -- A/B activation, one step a process (argv[5] start: download and
+#              activate, argv[6] good or broken (argv[4]); boot: a restart):
+#              a good bundle sticks across restarts, a broken one is rolled
+#              back at the next boot.
 import sys
 import hashlib
 
@@ -131,8 +133,8 @@ elif phase == "ab":
 
     def start(img_bytes, name):
         # download + activation on the running application
+        gc.collect()
         m, out, clock, met, be = make_meter(store, config=CFG)
-        ab.confirm(m)
         srv = OS.OtaServer(img_bytes)
         del out[:]
         m.on_aps(srv.notify(m.nwk_addr))
@@ -163,15 +165,13 @@ elif phase == "ab":
         if not ok:
             print(name, "boot from", d[len(store):] if d else None, "failed:", v)
             return
-        m, out, clock, met, be = make_meter(store, config=CFG)
-        out = ab.confirm(m)
-        print(name, "boot from", d[len(store):] if d else None, "app", v, "confirm", out,
-              "wh", m.import_wh, "events", events(m)[-1:])
+        gc.collect()
+        m, out, clock, met, be = make_meter(store, config=CFG)   # confirms at the end of boot
+        print(name, "boot from", d[len(store):] if d else None, "app", v, "running",
+              m.ota.read(2), "again", ab.confirm(m), "wh", m.import_wh, "events", events(m))
 
-    start(img, "good")
-    restart("good")
-    restart("good")           # sticks
-    start(broken, "broken")
-    restart("broken")         # fails to boot: no confirm
-    restart("broken")         # rolled back to the good one
-    restart("broken")
+    # one step a process, as after a real restart: argv[5] start|boot, argv[6] a name
+    if sys.argv[5] == "start":
+        start(img if sys.argv[6] == "good" else broken, sys.argv[6])
+    else:
+        restart(sys.argv[6])
