@@ -58,7 +58,8 @@ def finish(m):
       tariff -- the default one-rate zero-price tariff (nothing is charged
         at a price the meter cannot read);
       schedules -- none; the billing period restarts now;
-      DRLC -- no events: the auxiliary switches stay closed."""
+      DRLC -- no events: the auxiliary switches stay closed;
+      OTA download -- none (the image file is fetched again on the next notify)."""
     for key, schema in SCHEMAS:
         if key in m.store.unreadable:
             m.log(m.event_log, _EV_RECORD_UNREADABLE, schema)
