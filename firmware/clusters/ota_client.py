@@ -81,8 +81,8 @@ class OtaClient(Cluster):
         flash (ota/client.py), load the one and confirm the application
         (A/B trial) by the other; nothing is imported without them."""
         rd = self.app.store.backend.read_at
-        if rd("ota.0", 0, 1) or rd("ota.1", 0, 1) or rd("bootsel.0", 0, 1) or \
-                rd("bootsel.1", 0, 1):
+        # (a record's first save goes to its slot 0: store.py save_parts)
+        if rd("ota.0", 0, 1) or rd("bootsel.0", 0, 1):
             from ..ota import client
             client.boot(self)
 

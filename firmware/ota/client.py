@@ -119,8 +119,7 @@ def _need(r, n):
 
 
 def _idle(c, mono):
-    c.rt[0] = 0
-    c.rt[1] = 0
+    c.rt[0] = c.rt[1] = 0
     p = c.app.cfg.get("ota_query_s", 0)     # periodic query (plain ZSE; GBCS pushes)
     c.next_due = mono + p if p else NEVER
 
@@ -140,8 +139,7 @@ def due(c, mono):
         rt[1] += 1
         if rt[1] > _RETRIES:
             k = rt[0]
-            rt[0] = 0
-            rt[1] = 0
+            rt[0] = rt[1] = 0
             if k == _B:                  # keep the download: the same offset later
                 c.next_due = mono + _BACKOFF
             else:
@@ -191,7 +189,7 @@ def _end_req(c, status, mono):
         _idle(c, mono)
 
 
-def _outcome(c, status, reason, alert=0):
+def _outcome(c, status, reason, alert):
     """Event log entry (and the GBCS alert) of a download's outcome."""
     m = c.app
     m.log(m.event_log, _EV_OTA, (status << 8) | reason)
@@ -254,7 +252,7 @@ def query_rsp(c, req, r):
     elif size < _HDR_MIN + _TRAILER + 1 or size > _room(c):
         reason = _R_SIZE
     if reason:
-        _outcome(c, _ABORT, reason)
+        _outcome(c, _ABORT, reason, 0)
         c.send(req.aps.src, req.aps.src_ep, c.app.esi_ep, "UpgradeEndRequest",
                (_ABORT, m, t, ver))
         _idle(c, mono)
@@ -306,12 +304,11 @@ def block_rsp(c, req, r):
     if st == _WAIT_FOR_DATA and len(r) >= 11:
         now, at, p = struct.unpack_from("<IIH", r, 1)
         c.rt[4] = p
-        c.rt[0] = 0
-        c.rt[1] = 0
+        c.rt[0] = c.rt[1] = 0
         c.next_due = mono + max(1, min(at - now, 86400) if at > now else 1)
         return None
     # ABORT (and any other status): the server gave this download up
-    _outcome(c, st, _R_ABORTED)
+    _outcome(c, st, _R_ABORTED, 0)
     _discard(c)
     _idle(c, mono)
     return None
@@ -353,7 +350,7 @@ def _header(c):
     rd = c.app.store.backend.read_at
     h = rd(IMG, 0, 69)
     dl = c.dl
-    if h is None or len(h) < _HDR_MIN:
+    if not h or len(h) < _HDR_MIN:
         return _R_LAYOUT, 0
     magic, hv, hl, fc, m, t, ver = struct.unpack_from("<IHHHHHI", h, 0)
     total = struct.unpack_from("<I", h, 52)[0]
@@ -382,7 +379,7 @@ def image_hash(c, hl, end):
     while off < end:
         b = rd(IMG, off, min(256, end - off))
         if not b:
-            raise ValueError("image")
+            raise ValueError
         s.update(b)
         off += len(b)
     return s.digest()
@@ -604,7 +601,7 @@ def _unpack(c, d, off, end):
     _clear(d)
     h = rd(IMG, off, 7)
     if h[:5] != b"OEAB\x01":
-        raise ValueError("bundle")
+        raise ValueError
     n = struct.unpack_from("<H", h, 5)[0]
     off += 7
     for _ in range(n):
@@ -613,7 +610,7 @@ def _unpack(c, d, off, end):
         size = struct.unpack("<I", rd(IMG, off + 1 + ln, 4))[0]
         off += 5 + ln
         if ".." in name or name[:1] == "/" or off + size > end:
-            raise ValueError("bundle")
+            raise ValueError
         k = name.rfind("/")
         p = d
         if k > 0:
@@ -625,9 +622,9 @@ def _unpack(c, d, off, end):
             while done < size:
                 b = rd(IMG, off + done, min(_BUF, size - done))
                 if not b:
-                    raise ValueError("bundle")
+                    raise ValueError
                 f.write(b)
                 done += len(b)
         off += size
     if off != end:
-        raise ValueError("bundle")
+        raise ValueError
