@@ -81,8 +81,9 @@ class OtaClient(Cluster):
         flash (ota/client.py), load the one and confirm the application
         (A/B trial) by the other; nothing is imported without them."""
         rd = self.app.store.backend.read_at
-        # (a record's first save goes to its slot 0: store.py save_parts)
-        if rd("ota.0", 0, 1) or rd("bootsel.0", 0, 1):
+        # (a record's first save creates its slot 0 file, which stays, maybe
+        # torn: store.py save_parts)
+        if rd("ota.0", 0, 0) is not None or rd("bootsel.0", 0, 0) is not None:
             from ..ota import client
             client.boot(self)
 
