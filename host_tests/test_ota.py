@@ -355,3 +355,31 @@ def test_power_cut_resume_on_both_runtimes(tmp_path):
     assert outs[0] == outs[1]
     lines = [l for l in outs[0].splitlines() if l.startswith("cut ")]
     assert len(lines) > 20 and all("ok True from0 False" in l for l in lines), outs[0]
+
+
+def test_malformed_and_stray_frames_never_fail_the_meter(tmp_path):
+    """Short payloads get MALFORMED_COMMAND, unknown commands
+    UNSUP_CLUSTER_COMMAND, stray responses nothing; no handler error."""
+    from firmware.zcl.aps import Aps
+    m, out, clock, met, be = meter(tmp_path)
+
+    def frame(cmd, payload):
+        del out[:]
+        m.on_aps(Aps(0, 1, m.nwk_addr, 1, 0x0109, 0x19, bytes([0x09, 7, cmd]) + payload))
+        return [f.payload[-1] for f in out if f.cluster == 0x19 and f.payload[0] & 3 == 0]
+
+    assert frame(0x00, b"") == [0x80]                 # Image Notify without its fields
+    assert frame(0x09, b"\x00") == [0x81]             # Query Specific File Response: not used
+    # responses nobody asked for are dropped (SUCCESS, nothing changes)
+    assert frame(0x05, struct.pack("<BHHIIB", 0, 0x1234, 0, 2, 0, 3) + b"abc") == [0x00]
+    assert frame(0x02, struct.pack("<BHHII", 0, 0x1234, 0, 9, 5000)) == [0x00]
+    assert frame(0x07, struct.pack("<HHIII", 0x1234, 0, 2, 0, 0)) == [0x00]
+    assert m.ota.read(6) == NORMAL
+    # expected ones cut short: MALFORMED_COMMAND, the request stays outstanding
+    m.ota.due(clock.mono())                           # a Query Next Image goes out
+    assert frame(0x02, b"") == [0x80]
+    assert frame(0x02, b"\x00\x34\x12") == [0x80]
+    assert frame(0x02, struct.pack("<BHHII", 0, 0x1234, 0, 2, len(GOOD))) == [0x00]
+    assert m.ota.read(6) == DOWNLOADING
+    assert frame(0x05, b"") == [0x80]
+    assert m.zcl.handler_errors == 0
