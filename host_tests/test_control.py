@@ -133,6 +133,7 @@ ACTION_OPS = {
     "prepay": {"prepay", "sync"},
     "ui": {"ui", "sync"},
     "topup": {"ui", "sync"},
+    "ota": {"sync"},
 }
 
 
@@ -212,7 +213,7 @@ def test_meter_registers_the_registry_in_its_order(tmp_path):
 def test_host_tables_come_from_the_registry():
     from firmware.clusters.time_client import TimeClient
     import tools.hubsim                                   # noqa: F401 (registers the Time server)
-    assert len(Z.REGISTRY) == len(M.CLUSTERS) // 3 == 8
+    assert len(Z.REGISTRY) == len(M.CLUSTERS) // 3 == 9
     want = {cls.ID for cls, _, _ in Z.REGISTRY}
     assert set(Z.CLUSTERS) == want
     for cls, _, _ in Z.REGISTRY:
