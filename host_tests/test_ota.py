@@ -209,8 +209,15 @@ def test_notify_jitter_and_source(tmp_path):
     del out[:]
     def queries():
         return [f for f in out if f.cluster == 0x19 and f.payload[0] & 3 == 1]
-    m.on_aps(srv.notify(m.nwk_addr, jitter=0))
-    assert not queries()                                  # jitter 0: never queried
+    for _ in range(20):
+        m.on_aps(srv.notify(0xFFFF, jitter=0))
+    assert not queries()                                  # broadcast, jitter 0: never
+    for _ in range(40):
+        m.on_aps(srv.notify(0xFFFF, jitter=50))
+    n50 = len(queries())
+    assert 5 < n50 < 35 and m.zcl.handler_errors == 0     # about half of them
+    m.ota.rt[0] = 0
+    del out[:]
     n = srv.notify(m.nwk_addr)
     m.on_aps(Aps(0x1234, 1, n.dst, n.dst_ep, n.profile, n.cluster, b"\x09" + n.payload[1:]))
     assert not queries() and out[-1].payload[-1] == 0x7E  # not the hub: NOT_AUTHORIZED

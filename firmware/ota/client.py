@@ -200,8 +200,8 @@ def _outcome(c, status, reason, alert):
 def notify(c, req, r):
     """Image Notify (ZCL rev 6 §11.13.3): only from the hub (GBCS: the one
     OTA server); the payload type says which of manufacturer, image type
-    and version follow; one with a payload is answered with probability
-    QueryJitter/100 (§11.13.3.4)."""
+    and version follow; a broadcast one is answered with probability
+    QueryJitter/100 (§11.13.3.4: a random 1..100 not above it)."""
     c.require_supplier(req)
     if c.dl[0] == _DOWNLOADING:
         return None
@@ -210,7 +210,7 @@ def notify(c, req, r):
     # manufacturer and image type are checked on the Query Next Image Response)
     if r[0] == 3 and len(r) >= 10 and struct.unpack_from("<I", r, 6)[0] == c.rt[3]:
         return None
-    if not req.aps.broadcast or t:
+    if req.aps.broadcast:             # a unicast one is always answered
         jit = r[1]
         if c.rt[2] == 0:
             c.rt[2] = Rng(c.app.ieee ^ 0x0A5A)
