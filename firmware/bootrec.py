@@ -29,7 +29,7 @@ _EV_RECORD_UNREADABLE = const(0x0003)  # event log: value = the record's schema 
 # to be mapped to the DCC's code when the table is at hand.
 _AL_RECORD_UNREADABLE = const(0x8FF0)
 # record key -> schema id (store.py load_rec; each engine owns its record)
-SCHEMAS = (("registers", 1), ("tariff", 2), ("snapsched", 3), ("drlc", 4))
+SCHEMAS = (("registers", 1), ("tariff", 2), ("snapsched", 3), ("drlc", 4), ("ota", 5))
 
 
 def registers(m):
@@ -58,7 +58,8 @@ def finish(m):
       tariff -- the default one-rate zero-price tariff (nothing is charged
         at a price the meter cannot read);
       schedules -- none; the billing period restarts now;
-      DRLC -- no events: the auxiliary switches stay closed."""
+      DRLC -- no events: the auxiliary switches stay closed;
+      OTA download -- none (the image file is fetched again on the next notify)."""
     for key, schema in SCHEMAS:
         if key in m.store.unreadable:
             m.log(m.event_log, _EV_RECORD_UNREADABLE, schema)

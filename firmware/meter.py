@@ -67,6 +67,7 @@ from .clusters.drlc_client import DrlcClient
 from .clusters.price import Price
 from .clusters.calendar import CalendarServer
 from .clusters.tunneling import Tunneling
+from .clusters.ota_client import OtaClient
 from .platform.hw import AuxSwitches
 from .platform.clock import plausible, rtc_check, DAY, NEVER
 from .metering.profile import Profile
@@ -121,8 +122,9 @@ _S_REG = const(9)          # the half-hourly register save
 _S_PROFILE = const(10)     # the profile: its half hour closes, then the day (metering/profile.py)
 _S_GBCS = const(11)        # future-dated GBCS commands' alerts, after the account (gbcs/future.py)
 _S_TUNNEL = const(12)      # tunnel expiry, GBT series discard (clusters/tunneling.py), monotonic
-_N_SLOTS = const(13)
-_MONO = const(0x1028)      # bits of the monotonic slots (_S_TIME, _S_REPORT, _S_TUNNEL)
+_S_OTA = const(13)         # OTA requests, retries and back-off (clusters/ota_client.py), monotonic
+_N_SLOTS = const(14)
+_MONO = const(0x3028)      # bits of the monotonic slots (_S_TIME, _S_REPORT, _S_TUNNEL, _S_OTA)
 _WS_PER_WH = const(3600)
 _CAPABILITY = const(0x8E)   # ZDO: FFD, mains, rx-on-when-idle, allocate addr
 _ALERT_LOG = const(16)
@@ -246,6 +248,7 @@ class Meter:
         self.price = _register(z, Price(self))
         self.calendar = _register(z, CalendarServer(self))
         self.tunneling = _register(z, Tunneling(self))
+        self.ota = _register(z, OtaClient(self))
         self.tariff.on_change = self.price.price_changed
         self.tariff.on_activate = self._tariff_activated
         p = self.prepayment         # the logs by intent log id
@@ -285,6 +288,7 @@ class Meter:
         p = struct.pack("<BHQB", self.zcl.next_seq(), self.nwk_addr, self.ieee, _CAPABILITY)
         self._send(A.Aps(self.nwk_addr, 0, 0xFFFD, 0, _PROFILE_ZDO, 0x0013, p, False))
         self.drlc.boot()
+        self.ota.boot()
         bootrec.finish(self)        # alerts for records no slot of which was readable
         self.time.next_sync = self.clock.mono()     # sync at once (GBCS §9.1.3)
         self._update_display()
@@ -445,6 +449,10 @@ class Meter:
             if run:
                 self.tunneling.due(mono)
             return self.tunneling.next_due()
+        if s == _S_OTA:
+            if run:
+                self.ota.due(mono)
+            return self.ota.next_due
         pr = self.profile                      # _S_PROFILE: its half hour, the day
         if run:
             pr.tick(now, self.import_wh)
@@ -754,6 +762,7 @@ CLUSTERS = (
     Price, _ESI_EP, None,
     CalendarServer, _ESI_EP, None,
     Tunneling, _ESI_EP, None,
+    OtaClient, _ESI_EP, None,
 )
 
 

@@ -136,6 +136,7 @@ ACTION_OPS = {
     "topup": {"ui", "sync"},
     "tunnel": {"sync"},
     "gbcs": {"sync"},
+    "ota": {"sync"},
 }
 
 
@@ -260,7 +261,7 @@ def test_meter_registers_the_registry_in_its_order(tmp_path):
 def test_host_tables_come_from_the_registry():
     from firmware.clusters.time_client import TimeClient
     import tools.hubsim                                   # noqa: F401 (registers the Time server)
-    assert len(Z.REGISTRY) == len(M.CLUSTERS) // 3 == 9      # with Tunneling (GBCS §10.2.2)
+    assert len(Z.REGISTRY) == len(M.CLUSTERS) // 3 == 10     # with Tunneling (GBCS §10.2.2) and OTA
     want = {cls.ID for cls, _, _ in Z.REGISTRY}
     assert set(Z.CLUSTERS) == want
     for cls, _, _ in Z.REGISTRY:

@@ -59,6 +59,10 @@ WIDE = {
     # NEVER and the UINT32/INT32/UINT64 bounds a command's arguments are
     # checked against (compared, once per command)
     "firmware/commands/__init__.py": {0xFFFFFFFF},
+    # OTA: the "none" FileOffset / DownloadedFileVersion / UpgradeServerID
+    # (read), the wildcard version and "wait" upgrade time (compared, per command)
+    "firmware/clusters/ota_client.py": {0xFFFFFFFF, 0xFFFFFFFFFFFFFFFF},
+    "firmware/ota/client.py": {0xFFFFFFFF},
     "firmware/commands/supplier.py": {0xFFFFFFFF, 0x7FFFFFFF, 0xFFFFFFFFFFFFFFFF},
     "firmware/commands/config.py": {-0x80000000, 0x7FFFFFFF},
     # GBCS: the low 32 bits of a 64-bit originator counter when packed

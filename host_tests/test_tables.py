@@ -51,6 +51,7 @@ WIRESHARK_ABBREV = {0x0000: "zbee_zcl_general.basic", 0x0003: "zbee_zcl_general.
                     0x0700: "zbee_zcl_se.price", 0x0701: "zbee_zcl_se.drlc",
                     0x0702: "zbee_zcl_se.met", 0x0705: "zbee_zcl_se.pp",
                     0x0707: "zbee_zcl_se.calendar", 0x0704: "zbee_zcl_se.tun",
+                    0x0019: "zbee_zcl_general.ota",
                     0x000A: "zbee_zcl_general.time"}   # no cluster commands (ZCL 3.12)
 
 

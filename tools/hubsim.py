@@ -86,6 +86,7 @@ class Hub:
         self._gbt_in = {}             # block number -> data of the meter's series
         self._gbt_out = None          # (routing header fields, [blocks]) of the hub's series
         self._gbt_rbn = 0
+        self.ota = None               # tools/otaserver.OtaServer while one serves an image
 
     def next_seq(self):
         self.seq = (self.seq + 1) & 0xFF
@@ -307,6 +308,8 @@ class Hub:
             off = h.decode(msg.payload)
         except DecodeError:
             return []
+        if msg.cluster == 0x0019 and self.ota is not None:
+            return self.ota.handle(now, msg)        # the OTA server (tools/otaserver.py)
         if h.cluster_specific:
             if msg.cluster == DrlcClient.ID and not h.to_client:
                 return self._drlc_from_meter(now, h, msg, off)

@@ -26,9 +26,13 @@ HUB_KEYS = ("time_offset", "time_valid", "answer_time")
 def meter_config(cfg):
     """A scenario's meter configuration; "topup_keys": "test" stands for the
     test key set of tools/utrn.py (GBCS §18.4 entities); "gbcs_keys" is the
-    bench's (provision_gbcs), not the meter's."""
+    bench's (provision_gbcs), not the meter's; "supplier_ds_pub": "test" the
+    RTDS supplier DS key (OTA image signatures)."""
     if cfg and "gbcs_keys" in cfg:
         cfg = {k: v for k, v in cfg.items() if k != "gbcs_keys"}
+    if cfg and cfg.get("supplier_ds_pub") == "test":       # OTA: the RTDS supplier DS key
+        from tools import otaimage as OI
+        cfg = dict(cfg, supplier_ds_pub=OI.supplier_key()[1].hex())
     if not cfg or cfg.get("topup_keys") != "test":
         return cfg
     from tools import utrn as UT
@@ -604,7 +608,26 @@ class Runner:
         return self.finish()
 
 
+def act_ota(self, v, step):
+    """The hub's OTA server takes an image and notifies the meter:
+    {"bundle": {name: text}, "filler": octets of a generated file, "version": N,
+    "block": octets, "faults": {n: kind}, optional "manuf", "image_type",
+    "hw": [lo, hi]} (tools/otaserver.py)."""
+    from tools import otaimage as OI, otaserver as OS
+    files = [(k, t.encode()) for k, t in sorted(v.get("bundle", {"appmain.py": ""}).items())]
+    if v.get("filler"):
+        files.append(("lib/filler.bin", bytes(i * 7 & 0xFF for i in range(v["filler"]))))
+    img = OI.build(OI.archive(files), v.get("version", 2), v.get("manuf", 0x1234),
+                   v.get("image_type", 0), tuple(v.get("hw", (1, 1))))
+    srv = self.hub.ota = OS.OtaServer(img, block=v.get("block", 64))
+    srv.faults = {int(k): f for k, f in v.get("faults", {}).items()}
+    self.send(srv.notify(self.hub.meter_addr, self.hub.meter_ep))
+    return {"image_size": len(img), "progress": srv.progress(), "requests": srv.requests,
+            "ends": list(srv.ends)}
+
+
 ACTIONS = {
+    "ota": act_ota,
     "load": Runner.act_load,
     "zcl": Runner.act_zcl,
     "raw": Runner.act_raw,
