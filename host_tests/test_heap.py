@@ -310,7 +310,13 @@ def test_link_crc_allocates_nothing():
 # same load and day is 90.6 KB (budget 24 KB): the unix port's is smaller
 # because its heap also holds the code, so these limits are tighter than
 # the board's.
-BUDGET_BOOT_ALLOC = 20 * 1024        # measured 19,456 B: 5 % margin
+# Then the GBCS Tunneling server (issue #17) and the OTA Upgrade client
+# (issue #21) joined the endpoint: 21,152 B here, and on the same 32-bit
+# build 49,664 B in use after boot (the Tunneling and OtaClient modules
+# 1,760 B, their instances 928 B), 512 B over the 48 KB budget, which issue
+# #18 keeps open. The boot limit below now guards that state against
+# regression (4 % margin) rather than the budget itself.
+BUDGET_BOOT_ALLOC = 22016            # measured 21,152 B (issue #18: 32-bit over by 512 B)
 BUDGET_BOOT_LARGEST = 48 * 1024      # measured 60,064 B
 BUDGET_DAY_LARGEST = 24 * 1024       # measured 32,672 B
 
