@@ -271,8 +271,8 @@ def find_natmod(arch, path=None):
         if path:
             raise ValueError("native module %s is for arch code %d, not %s (%d)" % (
                 path, a, arch, MPY_ARCH[arch]))
-    return None, ("not built for %s (lib/esmecrypto/natmod needs a MicroPython checkout: "
-                  "make -C lib/esmecrypto/natmod MPY_DIR=... ARCH=%s)" % (arch, arch))
+    return None, ("not built for %s (lib/esmecrypto/natmod builds it against the user's "
+                  "MicroPython checkout: see lib/esmecrypto/README.md)" % arch)
 
 
 def _mpy_cross_exe():
