@@ -484,6 +484,7 @@ _HASH_MISMATCH = const(2)
 _FAILURE = const(3)
 _EV_ACTIVATE = const(0x0302)    # event log: value = outcome << 16 | version & 0xFFFF
 _BUF = const(256)
+_BAK = "/recbak"
 
 
 def _sel_decode(d):
@@ -502,15 +503,55 @@ def slot_dir(store, slot):
     return store.backend.root + ("/app_a", "/app_b")[slot]
 
 
+def _recs(d):
+    """The record slot files (store.py: <key>.0, <key>.1) and the journal
+    in directory d, but the selector's and the download's."""
+    try:
+        ns = os.listdir(d)
+    except OSError:
+        return ()
+    return [n for n in ns if (n[-2:] in (".0", ".1") or n == "journal")
+            and n[:8] != "bootsel." and n[:4] != "ota."]
+
+
+def _copy(a, b, ns):
+    for n in ns:
+        with open(a + "/" + n, "rb") as f:
+            with open(b + "/" + n, "wb") as g:
+                while True:
+                    x = f.read(_BUF)
+                    if not x:
+                        break
+                    g.write(x)
+
+
 def select(store):
     """At boot, before the application is imported: the directory to put
     first on the module path (None: the built-in application). Counts a
-    trial boot; a trial bundle out of tries is rolled back here."""
+    trial boot; a trial bundle out of tries is rolled back here.
+
+    Records across a rollback: a trial bundle may migrate records (save a
+    newer version the old application cannot decode: it would boot in safe
+    states, store.py load_rec). So the records are copied to <root>/recbak
+    at the trial's first boot, before its application runs (no save of the
+    old one is lost), and copied back, the trial's new files removed, when
+    it is rolled back. Both steps come before the selector write that ends
+    them, so a power cut only makes the next boot do them again."""
     sel = _load(store)
     if sel[2]:
+        r = store.backend.root
+        b = r + _BAK
         if sel[3] >= _TRIES:                 # it never confirmed: back to the old one
+            k = _recs(b)
+            for n in _recs(r):
+                if n not in k:
+                    os.remove(r + "/" + n)
+            _copy(b, r, k)
             sel = [sel[1], sel[0], 0, 0, sel[5], sel[4], _FAILURE]
         else:
+            _mkdir(b)
+            _clear(b)
+            _copy(r, b, _recs(r))
             sel[3] += 1
         _save(store, sel)
     return None if sel[0] == _NONE else slot_dir(store, sel[0])
