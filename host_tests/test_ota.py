@@ -390,3 +390,98 @@ def test_malformed_and_stray_frames_never_fail_the_meter(tmp_path):
     assert m.ota.read(6) == DOWNLOADING
     assert frame(0x05, b"") == [0x80]
     assert m.zcl.handler_errors == 0
+
+
+# -- the boot selector wired into the virtual board (tools/vboard_main.py) -----
+def _app_copy(dst, patch):
+    """A bundle directory: the firmware's sources with one file changed (a
+    full firmware bundle: the one on the module path replaces the package)."""
+    import shutil
+    from runtimes import ROOT
+    shutil.copytree(os.path.join(ROOT, "firmware"), os.path.join(dst, "firmware"),
+                    ignore=shutil.ignore_patterns("__pycache__", "*.md"))
+    name, old, new = patch
+    p = os.path.join(dst, "firmware", name)
+    src = open(p).read()
+    assert old in src
+    with open(p, "w") as f:
+        f.write(src.replace(old, new, 1))
+
+
+@pytest.mark.parametrize("rt", ["micropython", "cpython"])
+def test_virtual_board_boots_the_selected_bundle_and_rolls_a_broken_one_back(tmp_path, rt):
+    """The deployed virtual board's main.py (tools/vboard_main.py) runs the
+    boot selector at each power-on (a host connection) before importing the
+    application: an activated bundle (its op_hello says so) is what runs, it
+    stays after its confirmation, and a bundle that does not import is rolled
+    back at the next power-on. The selector is written as activate()'s commit
+    point writes it (activate itself: test_same_on_both_runtimes)."""
+    import json
+    import shutil
+    import socket
+    import subprocess
+    import sys
+    import time
+    from runtimes import ROOT
+    from tools.meterlink import MeterLink, MeterDied, micropython_exe
+    from firmware.platform.store import Store, FileBackend
+    flash = tmp_path / "flash"
+    flash.mkdir()
+    shutil.copy(os.path.join(ROOT, "tools", "vboard_main.py"), str(flash / "main.py"))
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    (flash / "vboard.json").write_text(json.dumps({"link": port, "utc": 820454400,
+                                                   "config": CFG}))
+    store = str(flash / "store")
+    hello = ("control.py", '"now": self.clock.now()}', '"now": self.clock.now(), "app": "B"}')
+    _app_copy(os.path.join(store, "app_a"), hello)
+    _app_copy(os.path.join(store, "app_b"), ("vboard.py", "import gc\n",
+                                             "raise ImportError('broken')\n"))
+    if rt == "micropython":
+        cmd = [micropython_exe(), "-X", "heapsize=4M", "main.py"]
+    else:
+        cmd = [sys.executable, "main.py"]
+    env = dict(os.environ, MICROPYPATH=ROOT, PYTHONPATH=ROOT)
+    proc = subprocess.Popen(cmd, cwd=str(flash), env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT)
+
+    def power_on():
+        for _ in range(300):
+            try:
+                sock = socket.create_connection(("127.0.0.1", port))
+                break
+            except OSError:
+                time.sleep(0.1)
+        link = MeterLink(rt, None, 0)
+        link.sock = sock
+        sock.settimeout(120)
+        try:
+            return link.ctrl("hello").get("app", "built-in")
+        except MeterDied:
+            return "failed"
+        finally:
+            sock.close()
+
+    def select(sel):
+        O._save(Store(FileBackend(store)), sel)
+
+    def sel():
+        return O._load(Store(FileBackend(store)))
+
+    try:
+        seen = [power_on()]                               # no selector: built-in
+        select([0, 0xFF, 1, 0, 2, 1, 0])                  # app_a activated, on trial
+        seen += [power_on(), power_on()]
+        after_a = sel()
+        select([1, 0, 1, 0, 3, 2, 0])                     # app_b activated: it does not import
+        seen += [power_on(), power_on(), power_on()]
+        after_b = sel()
+    finally:
+        proc.kill()
+        out = proc.communicate()[0].decode(errors="replace")
+    assert seen == ["built-in", "B", "B", "failed", "B", "B"], out
+    assert after_a == [0, 0xFF, 0, 0, 2, 1, 0]            # confirmed (outcome 0 success)
+    assert after_b[:3] == [0, 1, 0] and after_b[4:6] == [2, 3], after_b   # rolled back
+    assert "application from store/app_b failed" in out and "ImportError" in out, out
