@@ -485,3 +485,34 @@ def test_virtual_board_boots_the_selected_bundle_and_rolls_a_broken_one_back(tmp
     assert after_a == [0, 0xFF, 0, 0, 2, 1, 0]            # confirmed (outcome 0 success)
     assert after_b[:3] == [0, 1, 0] and after_b[4:6] == [2, 3], after_b   # rolled back
     assert "application from store/app_b failed" in out and "ImportError" in out, out
+
+
+def test_records_restored_on_rollback_on_both_runtimes(tmp_path):
+    """A trial bundle saved every record at a newer version (the old
+    application cannot decode them) and never confirmed: after the rollback
+    the old application boots with the energy, credit, UTRN cache and tariff
+    it had before the activation, nothing in a safe state
+    (host_tests/mp/ota_records.py)."""
+    import json
+    from tools import utrn as UT
+    inp = {"config": UT.meter_config(),
+           "tariff": {"tariff_id": 20, "provider_id": 1, "currency": 826, "price_scaler": -5,
+                      "tou": [20000], "standing_charge": {"amount": 86400, "period_s": 86400},
+                      "calendar": {"seasons": [["*-01-01", 1]], "weeks": {"1": [1] * 7},
+                                   "days": {"1": [["00:00", 1]]}}, "special_days": []},
+           "codes": [UT.make_utrn(1000, pounds=5)]}
+    (tmp_path / "in.json").write_text(json.dumps(inp))
+    outs = []
+    for rt in ("cpython", "micropython"):
+        d = tmp_path / rt
+        d.mkdir()
+        outs.append("".join(run_script(rt, "ota_records.py", str(d), str(tmp_path / "in.json"),
+                                       ph, preload="firmware.meter")
+                            for ph in ("before", "trial", "after")))
+    assert outs[0] == outs[1], outs
+    lines = outs[0].splitlines()
+    states = [l for l in lines if l.startswith("state ")]
+    assert len(states) == 2 and states[0] == states[1], outs[0]
+    assert "unreadable [] supply" in states[0] and "credit 0 " not in states[0]
+    assert "topup (0, " in outs[0] and "again (0," not in outs[0]   # the cache kept the UTRN
+    assert "next boot None" in outs[0] and "left []" in outs[0], outs[0]
