@@ -509,7 +509,7 @@ def _recs(d):
     try:
         ns = os.listdir(d)
     except OSError:
-        return ()
+        return None
     return [n for n in ns if (n[-2:] in (".0", ".1") or n == "journal")
             and n[:8] != "bootsel." and n[:4] != "ota."]
 
@@ -543,10 +543,11 @@ def select(store):
         b = r + _BAK
         if sel[3] >= _TRIES:                 # it never confirmed: back to the old one
             k = _recs(b)
-            for n in _recs(r):
-                if n not in k:
-                    os.remove(r + "/" + n)
-            _copy(b, r, k)
+            if k is not None:                # no backup (a trial from before it): records kept
+                for n in _recs(r):
+                    if n not in k:
+                        os.remove(r + "/" + n)
+                _copy(b, r, k)
             sel = [sel[1], sel[0], 0, 0, sel[5], sel[4], _FAILURE]
         else:
             _mkdir(b)
