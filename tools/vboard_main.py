@@ -16,6 +16,7 @@
 # REPL (mpremote) interrupts it at any time, as on a board.
 import gc
 import json
+import os
 import select
 import socket
 
@@ -34,7 +35,7 @@ def _intr():
 
 def _board():
     """The application (imported at each power-on, after the OTA boot
-    selector, firmware/ota/boot.py, chose where from): firmware/vboard.py's
+    selector, firmware/ota/client.py use(), chose where from): firmware/vboard.py's
     drivers, with the link's waits made interruptible from the REPL."""
     from firmware.vboard import VirtualBoard
 
@@ -103,9 +104,14 @@ def main():
                 # a power-on: the OTA boot selector first (a trial boot
                 # counted, or a failed trial rolled back), then the
                 # application from the bundle it names or the built-in one
-                from firmware.ota import boot
-                app = boot.path(store, app)
-                boot = None
+                try:
+                    os.stat(store + "/bootsel.0")     # a selector (store.py: its first save's slot)
+                except OSError:
+                    pass
+                else:
+                    from firmware.ota import client
+                    app = client.use(store, app)
+                    client = None
                 try:
                     Board = _board()
                 except Exception as e:     # a bundle that does not import: the next power-on rolls it back

@@ -161,9 +161,16 @@ def start(pins):
     # A/B activation (firmware/ota/README.md): the selected application
     # bundle first on the module path, before the application is imported;
     # one that fails to build resets the board and the next boot rolls it back
-    from firmware.ota import boot as ota
-    app = ota.path(pins.STORE)
-    ota = None
+    import os
+    app = None
+    try:
+        os.stat(pins.STORE + "/bootsel.0")     # a selector (store.py: its first save's slot)
+    except OSError:
+        pass
+    else:
+        from firmware.ota import client
+        app = client.use(pins.STORE)
+        client = None
     try:
         ctl, hk = build(pins, config(pins.CONFIG))
     except Exception as e:
