@@ -516,3 +516,53 @@ def test_records_restored_on_rollback_on_both_runtimes(tmp_path):
     assert "unreadable [] supply" in states[0] and "credit 0 " not in states[0]
     assert "topup (0, " in outs[0] and "again (0," not in outs[0]   # the cache kept the UTRN
     assert "next boot None" in outs[0] and "left []" in outs[0], outs[0]
+
+
+def test_board_start_rolls_back_an_unconfirmed_trial(tmp_path):
+    """boards/drivers/board.py start() runs the boot selector before it
+    imports the application (NUCLEO_WB55's boot.py and main.py on the fake
+    machine, as test_drivers.py runs them): a trial bundle that already had
+    its boot and never confirmed is rolled back to the built-in application,
+    the records it added go, and the meter that boots reports the rollback."""
+    import json
+    import sys
+    import types
+    import test_drivers as TD
+    from firmware.platform.store import Store, FileBackend
+    FM = TD.FM
+    ft = FM.FakeTime(1000)
+    ft.patch(TD.ST, TD.PU, TD.RE, TD.BU, TD.RC, TD.HU)
+    FM.Pin.reset()
+    FM.RTC.now = (2026, 12, 2, 3, 5, 0, 0, 0)
+    FM.WDT.feeds = 0
+    FM.WDT.timeout = None
+    FM.UART.ports = {}
+    board = "NUCLEO_WB55"
+    pins = TD._pins(board, str(tmp_path))
+    st = Store(FileBackend(pins.STORE))
+    O._save(st, [0, 0xFF, 1, 1, 2, 1, 0])      # app_a on trial, booted once, never confirmed
+    os.mkdir(pins.STORE + "/recbak")           # its first boot's backup: no records then
+    st.save("newrec", b"the trial's", 0, 0)
+    ic = TD.FS.FakeStpm3x(TD.P_FULL, uart=False)
+    FM.SPI.default_peer = ic.on_spi
+    got, on_sleep = TD._host(board, [TD.L.encode(TD.L.T_CTRL, b'{"op": "hello"}')])
+    ft.on_sleep = on_sleep
+    sys.modules["pins"] = pins
+    sys.modules["vfs"] = types.SimpleNamespace(
+        mount=lambda: [(type("VfsLfs2", (), {})(), str(tmp_path))])
+    TD.BO.SAFE = None
+    try:
+        src = {n: open(os.path.join(TD.ROOT, "boards", board, n)).read()
+               for n in ("boot.py", "main.py")}
+        exec(compile(src["boot.py"], "boot.py", "exec"), {"__name__": "__main__"})
+        with pytest.raises(TD._Done):
+            exec(compile(src["main.py"], "main.py", "exec"), {"__name__": "__main__"})
+    finally:
+        FM.SPI.default_peer = None
+        del sys.modules["pins"], sys.modules["vfs"]
+        TD.BO.SAFE = None
+    rsp = [json.loads(p) for ft_, p in got if ft_ == TD.L.T_CTRL_RSP]
+    assert rsp and rsp[0]["runtime"] == "cpython"
+    # rolled back (active built-in, previous app_a, versions swapped), reported once
+    assert O._load(Store(FileBackend(pins.STORE))) == [0xFF, 0, 0, 0, 1, 2, 0xFE]
+    assert not os.path.exists(pins.STORE + "/newrec.0")
