@@ -46,7 +46,7 @@ def _board():
 
 
 def _wait(self, ms):
-
+    # Board.wait: the link's waits, interruptible from the REPL
     _intr()
     if self._poller is None:
         self._poller = select.poll()
