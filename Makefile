@@ -7,7 +7,7 @@ VPY    := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-$(shell cat requirements-dev.txt | cksum | cut -d' ' -f1)
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: setup test run play bench mpy tshark m4tools clean esmecrypto-host
+.PHONY: setup test run ota-demo play bench mpy tshark m4tools clean esmecrypto-host
 
 # The C crypto core's host build (ctypes), used by host tests, tools and bench.
 CRYPTO_SRC := lib/esmecrypto/esme_aes.c lib/esmecrypto/esme_gcm.c lib/esmecrypto/esme_p256.c
@@ -57,6 +57,12 @@ test: setup
 run: setup
 	@echo "run: building the firmware image and booting the MicroPython virtual board (~15 s the first time)"
 	$(VPY) -m tools.bench run scenarios/demo-day.json --runtime micropython --out out/demo --live --pace 3600 --plot
+	@echo "run: an OTA firmware upgrade (download, faults, verification) live: make ota-demo"
+
+# An OTA upgrade live (scenarios/ota-upgrade.json: signed image, faults,
+# resume, verification; tools/bench/README.md "OTA upgrade"), plot in out/ota.
+ota-demo: setup
+	$(VPY) -m tools.bench run scenarios/ota-upgrade.json --runtime micropython --live --plot --out out/ota
 
 # The interactive virtual board (tools/bench/play.py): top-up codes from
 # python -m tools.utrn, the button, loads, EC, mains, time, DRLC; help lists them.

@@ -390,3 +390,179 @@ def test_malformed_and_stray_frames_never_fail_the_meter(tmp_path):
     assert m.ota.read(6) == DOWNLOADING
     assert frame(0x05, b"") == [0x80]
     assert m.zcl.handler_errors == 0
+
+
+# -- the boot selector wired into the virtual board (tools/vboard_main.py) -----
+def _app_copy(dst, patch):
+    """A bundle directory: the firmware's sources with one file changed (a
+    full firmware bundle: the one on the module path replaces the package)."""
+    import shutil
+    from runtimes import ROOT
+    shutil.copytree(os.path.join(ROOT, "firmware"), os.path.join(dst, "firmware"),
+                    ignore=shutil.ignore_patterns("__pycache__", "*.md"))
+    name, old, new = patch
+    p = os.path.join(dst, "firmware", name)
+    src = open(p).read()
+    assert old in src
+    with open(p, "w") as f:
+        f.write(src.replace(old, new, 1))
+
+
+@pytest.mark.parametrize("rt", ["micropython", "cpython"])
+def test_virtual_board_boots_the_selected_bundle_and_rolls_a_broken_one_back(tmp_path, rt):
+    """The deployed virtual board's main.py (tools/vboard_main.py) runs the
+    boot selector at each power-on (a host connection) before importing the
+    application: an activated bundle (its op_hello says so) is what runs, it
+    stays after its confirmation, and a bundle that does not import is rolled
+    back at the next power-on. The selector is written as activate()'s commit
+    point writes it (activate itself: test_same_on_both_runtimes)."""
+    import json
+    import shutil
+    import socket
+    import subprocess
+    import sys
+    import time
+    from runtimes import ROOT
+    from tools.meterlink import MeterLink, MeterDied, micropython_exe
+    from firmware.platform.store import Store, FileBackend
+    flash = tmp_path / "flash"
+    flash.mkdir()
+    shutil.copy(os.path.join(ROOT, "tools", "vboard_main.py"), str(flash / "main.py"))
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    (flash / "vboard.json").write_text(json.dumps({"link": port, "utc": 820454400,
+                                                   "config": CFG}))
+    store = str(flash / "store")
+    hello = ("control.py", '"now": self.clock.now()}', '"now": self.clock.now(), "app": "B"}')
+    _app_copy(os.path.join(store, "app_a"), hello)
+    _app_copy(os.path.join(store, "app_b"), ("vboard.py", "import gc\n",
+                                             "raise ImportError('broken')\n"))
+    if rt == "micropython":
+        cmd = [micropython_exe(), "-X", "heapsize=4M", "main.py"]
+    else:
+        cmd = [sys.executable, "main.py"]
+    env = dict(os.environ, MICROPYPATH=ROOT, PYTHONPATH=ROOT)
+    proc = subprocess.Popen(cmd, cwd=str(flash), env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT)
+
+    def power_on():
+        for _ in range(300):
+            try:
+                sock = socket.create_connection(("127.0.0.1", port))
+                break
+            except OSError:
+                time.sleep(0.1)
+        link = MeterLink(rt, None, 0)
+        link.sock = sock
+        sock.settimeout(120)
+        try:
+            return link.ctrl("hello").get("app", "built-in")
+        except MeterDied:
+            return "failed"
+        finally:
+            sock.close()
+
+    def select(sel):
+        O._save(Store(FileBackend(store)), sel)
+
+    def sel():
+        return O._load(Store(FileBackend(store)))
+
+    try:
+        seen = [power_on()]                               # no selector: built-in
+        select([0, 0xFF, 1, 0, 2, 1, 0])                  # app_a activated, on trial
+        seen += [power_on(), power_on()]
+        after_a = sel()
+        select([1, 0, 1, 0, 3, 2, 0])                     # app_b activated: it does not import
+        seen += [power_on(), power_on(), power_on()]
+        after_b = sel()
+    finally:
+        proc.kill()
+        out = proc.communicate()[0].decode(errors="replace")
+    assert seen == ["built-in", "B", "B", "failed", "B", "B"], out
+    assert after_a == [0, 0xFF, 0, 0, 2, 1, 0]            # confirmed (outcome 0 success)
+    assert after_b[:3] == [0, 1, 0] and after_b[4:6] == [2, 3], after_b   # rolled back
+    assert "application from store/app_b failed" in out and "ImportError" in out, out
+
+
+def test_records_restored_on_rollback_on_both_runtimes(tmp_path):
+    """A trial bundle saved every record at a newer version (the old
+    application cannot decode them) and never confirmed: after the rollback
+    the old application boots with the energy, credit, UTRN cache and tariff
+    it had before the activation, nothing in a safe state
+    (host_tests/mp/ota_records.py)."""
+    import json
+    from tools import utrn as UT
+    inp = {"config": UT.meter_config(),
+           "tariff": {"tariff_id": 20, "provider_id": 1, "currency": 826, "price_scaler": -5,
+                      "tou": [20000], "standing_charge": {"amount": 86400, "period_s": 86400},
+                      "calendar": {"seasons": [["*-01-01", 1]], "weeks": {"1": [1] * 7},
+                                   "days": {"1": [["00:00", 1]]}}, "special_days": []},
+           "codes": [UT.make_utrn(1000, pounds=5)]}
+    (tmp_path / "in.json").write_text(json.dumps(inp))
+    outs = []
+    for rt in ("cpython", "micropython"):
+        d = tmp_path / rt
+        d.mkdir()
+        outs.append("".join(run_script(rt, "ota_records.py", str(d), str(tmp_path / "in.json"),
+                                       ph, preload="firmware.meter")
+                            for ph in ("before", "trial", "after")))
+    assert outs[0] == outs[1], outs
+    lines = outs[0].splitlines()
+    states = [l for l in lines if l.startswith("state ")]
+    assert len(states) == 2 and states[0] == states[1], outs[0]
+    assert "unreadable [] supply" in states[0] and "credit 0 " not in states[0]
+    assert "topup (0, " in outs[0] and "again (0," not in outs[0]   # the cache kept the UTRN
+    assert "next boot None" in outs[0] and "left []" in outs[0], outs[0]
+
+
+def test_board_start_rolls_back_an_unconfirmed_trial(tmp_path):
+    """boards/drivers/board.py start() runs the boot selector before it
+    imports the application (NUCLEO_WB55's boot.py and main.py on the fake
+    machine, as test_drivers.py runs them): a trial bundle that already had
+    its boot and never confirmed is rolled back to the built-in application,
+    the records it added go, and the meter that boots reports the rollback."""
+    import json
+    import sys
+    import types
+    import test_drivers as TD
+    from firmware.platform.store import Store, FileBackend
+    FM = TD.FM
+    ft = FM.FakeTime(1000)
+    ft.patch(TD.ST, TD.PU, TD.RE, TD.BU, TD.RC, TD.HU)
+    FM.Pin.reset()
+    FM.RTC.now = (2026, 12, 2, 3, 5, 0, 0, 0)
+    FM.WDT.feeds = 0
+    FM.WDT.timeout = None
+    FM.UART.ports = {}
+    board = "NUCLEO_WB55"
+    pins = TD._pins(board, str(tmp_path))
+    st = Store(FileBackend(pins.STORE))
+    O._save(st, [0, 0xFF, 1, 1, 2, 1, 0])      # app_a on trial, booted once, never confirmed
+    os.mkdir(pins.STORE + "/recbak")           # its first boot's backup: no records then
+    st.save("newrec", b"the trial's", 0, 0)
+    ic = TD.FS.FakeStpm3x(TD.P_FULL, uart=False)
+    FM.SPI.default_peer = ic.on_spi
+    got, on_sleep = TD._host(board, [TD.L.encode(TD.L.T_CTRL, b'{"op": "hello"}')])
+    ft.on_sleep = on_sleep
+    sys.modules["pins"] = pins
+    sys.modules["vfs"] = types.SimpleNamespace(
+        mount=lambda: [(type("VfsLfs2", (), {})(), str(tmp_path))])
+    TD.BO.SAFE = None
+    try:
+        src = {n: open(os.path.join(TD.ROOT, "boards", board, n)).read()
+               for n in ("boot.py", "main.py")}
+        exec(compile(src["boot.py"], "boot.py", "exec"), {"__name__": "__main__"})
+        with pytest.raises(TD._Done):
+            exec(compile(src["main.py"], "main.py", "exec"), {"__name__": "__main__"})
+    finally:
+        FM.SPI.default_peer = None
+        del sys.modules["pins"], sys.modules["vfs"]
+        TD.BO.SAFE = None
+    rsp = [json.loads(p) for ft_, p in got if ft_ == TD.L.T_CTRL_RSP]
+    assert rsp and rsp[0]["runtime"] == "cpython"
+    # rolled back (active built-in, previous app_a, versions swapped), reported once
+    assert O._load(Store(FileBackend(pins.STORE))) == [0xFF, 0, 0, 0, 1, 2, 0xFE]
+    assert not os.path.exists(pins.STORE + "/newrec.0")

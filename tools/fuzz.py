@@ -106,6 +106,7 @@ from firmware.clusters.price import Price
 from firmware.clusters.calendar import CalendarServer
 from firmware.clusters.prepayment import Prepayment
 from firmware.clusters.tunneling import Tunneling
+from firmware.clusters.ota_client import OtaClient
 from firmware.gbcs import gbt as GBT
 from firmware.platform.store import Store, FileBackend
 from tools import zcl_host as Z
@@ -121,7 +122,7 @@ IHD = 0x7777
 UTC_MAX = 0xFFFFFFFF
 RESTORE_SPAN = 10 * 366 * 86400     # group d brings the clock back within this of T0
 CLUSTERS = (Basic, Identify, Metering, TimeClient, DrlcClient, Price, CalendarServer, Prepayment,
-            Tunneling)
+            Tunneling, OtaClient)     # OTA: the client's received commands (to the client side)
 BY_ID = {c.ID: c for c in CLUSTERS}
 GROUPS = ("a", "b", "c", "d")
 WEIGHTS = (300, 350, 345, 5)      # share of the inputs per group

@@ -16,6 +16,7 @@
 # REPL (mpremote) interrupts it at any time, as on a board.
 import gc
 import json
+import os
 import select
 import socket
 
@@ -23,9 +24,6 @@ try:
     import vrepl           # the REPL server: looks for Ctrl-C from the host
 except ImportError:
     vrepl = None
-
-from firmware.vboard import VirtualBoard
-from firmware.platform.store import PowerCut
 
 _SLICE = 50                # ms between looks at the REPL while the link is quiet
 
@@ -35,28 +33,38 @@ def _intr():
         vrepl.check()
 
 
-class Board(VirtualBoard):
-    """firmware/vboard.py's drivers, with the link's waits made
-    interruptible from the REPL."""
+def _board():
+    """The application (imported at each power-on, after the OTA boot
+    selector, firmware/ota/client.py use(), chose where from): firmware/vboard.py's
+    drivers, with the link's waits made interruptible from the REPL."""
+    from firmware.vboard import VirtualBoard
 
-    def wait(self, ms):
+    class Board(VirtualBoard):
+        wait = _wait
+        read = _read
+    return Board
+
+
+def _wait(self, ms):
+    # Board.wait: the link's waits, interruptible from the REPL
+    _intr()
+    if self._poller is None:
+        self._poller = select.poll()
+        self._poller.register(self.sock, select.POLLIN)
+    while True:
+        t = _SLICE if ms < 0 else min(ms, _SLICE)
+        if self._poller.poll(t):
+            return True
         _intr()
-        if self._poller is None:
-            self._poller = select.poll()
-            self._poller.register(self.sock, select.POLLIN)
-        while True:
-            t = _SLICE if ms < 0 else min(ms, _SLICE)
-            if self._poller.poll(t):
-                return True
-            _intr()
-            if ms >= 0:
-                ms -= t
-                if ms <= 0:
-                    return False
+        if ms >= 0:
+            ms -= t
+            if ms <= 0:
+                return False
 
-    def read(self):
-        self.wait(-1)
-        return self.sock.recv(128)
+
+def _read(self):
+    self.wait(-1)
+    return self.sock.recv(128)
 
 
 def _config():
@@ -87,16 +95,38 @@ def main():
     srv.bind(socket.getaddrinfo(cfg.get("host", "127.0.0.1"), int(cfg.get("link", 7000)))[0][-1])
     srv.listen(1)
     print("meter: HAN link on %s:%d" % (cfg.get("host", "127.0.0.1"), int(cfg.get("link", 7000))))
+    store = cfg.get("store", "store")
+    app = None
     try:
         while True:
             s = _accept(srv)
             try:
-                Board(s, cfg.get("store", "store"), int(cfg.get("utc", 0)),
-                      cfg.get("config")).run()
-            except PowerCut:
-                pass                # the supply died mid-write: this power-on is over
+                # a power-on: the OTA boot selector first (a trial boot
+                # counted, or a failed trial rolled back), then the
+                # application from the bundle it names or the built-in one
+                try:
+                    os.stat(store + "/bootsel.0")     # a selector (store.py: its first save's slot)
+                except OSError:
+                    pass
+                else:
+                    from firmware.ota import client
+                    app = client.use(store, app)
+                    client = None
+                try:
+                    Board = _board()
+                except Exception as e:     # a bundle that does not import: the next power-on rolls it back
+                    print("meter: application from %s failed: %r" % (app, e))
+                    continue
+                if app:
+                    print("meter: application from %s" % app)
+                Board(s, store, int(cfg.get("utc", 0)), cfg.get("config")).run()
+            except Exception as e:
+                if type(e).__name__ != "PowerCut":
+                    raise
+                # the supply died mid-write: this power-on is over
             finally:
                 s.close()
+                Board = None
                 gc.collect()
     finally:
         srv.close()

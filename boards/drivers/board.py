@@ -17,9 +17,6 @@ import gc
 import json
 import machine
 
-from firmware.control import Control
-from firmware.meter import Meter, Platform
-from firmware.platform.store import Store, FileBackend
 from .rtcclock import RtcClock
 from .hanuart import HanUart
 from .button import Button, held
@@ -112,7 +109,11 @@ class Housekeeping:
 
 
 def build(pins, config=None):
-    """Every driver and the meter, wired; returns (control, housekeeping)."""
+    """Every driver and the meter, wired; returns (control, housekeeping).
+    The application is imported here, after start()'s OTA boot selector."""
+    from firmware.control import Control
+    from firmware.meter import Meter, Platform
+    from firmware.platform.store import Store, FileBackend
     clock = RtcClock(machine.RTC())
     button = Button(_pin(pins.BUTTON, machine.Pin.IN, machine.Pin.PULL_UP), pins.BUTTON_ACTIVE)
     display = None
@@ -157,7 +158,26 @@ def start(pins):
     """main.py: the meter, until reset (nothing in safe mode)."""
     if SAFE or SAFE is None and boot(pins):
         return None
-    ctl, hk = build(pins, config(pins.CONFIG))
+    # A/B activation (firmware/ota/README.md): the selected application
+    # bundle first on the module path, before the application is imported;
+    # one that fails to build resets the board and the next boot rolls it back
+    import os
+    app = None
+    try:
+        os.stat(pins.STORE + "/bootsel.0")     # a selector (store.py: its first save's slot)
+    except OSError:
+        pass
+    else:
+        from firmware.ota import client
+        app = client.use(pins.STORE)
+        client = None
+    try:
+        ctl, hk = build(pins, config(pins.CONFIG))
+    except Exception as e:
+        if app is None:
+            raise
+        print("ESME: application from %s failed: %r" % (app, e))
+        machine.reset()
     gc.collect()
     hk.wdt = machine.WDT(timeout=pins.WDT_MS)    # from here on the loop must keep going
     ctl.run()

@@ -484,6 +484,7 @@ _HASH_MISMATCH = const(2)
 _FAILURE = const(3)
 _EV_ACTIVATE = const(0x0302)    # event log: value = outcome << 16 | version & 0xFFFF
 _BUF = const(256)
+_BAK = "/recbak"
 
 
 def _sel_decode(d):
@@ -502,15 +503,48 @@ def slot_dir(store, slot):
     return store.backend.root + ("/app_a", "/app_b")[slot]
 
 
+def _recs(d):
+    """The record slot files (store.py: <key>.0, <key>.1) and the journal
+    in directory d but the selector's; None: no such directory."""
+    try:
+        ns = os.listdir(d)
+    except OSError:
+        return None
+    return [n for n in ns if (n[-2:] in (".0", ".1") or n == "journal") and n[:8] != "bootsel."]
+
+
 def select(store):
     """At boot, before the application is imported: the directory to put
     first on the module path (None: the built-in application). Counts a
-    trial boot; a trial bundle out of tries is rolled back here."""
+    trial boot; a trial bundle out of tries is rolled back here.
+
+    Records across a rollback: a trial bundle may migrate records (save a
+    newer version the old application cannot decode: it would boot in safe
+    states, store.py load_rec). So the records are copied to <root>/recbak
+    at the trial's first boot, before its application runs (no save of the
+    old one is lost), and copied back, the trial's new files removed, when
+    it is rolled back. Both steps come before the selector write that ends
+    them, so a power cut only makes the next boot do them again."""
     sel = _load(store)
     if sel[2]:
+        from ..platform.store import FileBackend
+        r = store.backend
+        d = r.root + _BAK
         if sel[3] >= _TRIES:                 # it never confirmed: back to the old one
+            k = _recs(d)
+            if k is not None:                # no backup (a trial from before it): records kept
+                b = FileBackend(d)
+                for n in _recs(r.root):
+                    if n not in k:
+                        r.remove(n)
+                for n in k:
+                    r.write(n, b.read(n))
             sel = [sel[1], sel[0], 0, 0, sel[5], sel[4], _FAILURE]
         else:
+            b = FileBackend(d)
+            _clear(d)
+            for n in _recs(r.root):
+                b.write(n, r.read(n))
             sel[3] += 1
         _save(store, sel)
     return None if sel[0] == _NONE else slot_dir(store, sel[0])
@@ -628,3 +662,25 @@ def _unpack(c, d, off, end):
         off += size
     if off != end:
         raise ValueError
+
+
+def use(root, cur=None):
+    """The boot hook (a board's drivers/board.py start, the virtual board's
+    main.py), called before the application is imported and only when a
+    selector exists (<root>/bootsel.0: without one nothing of OTA is
+    imported at boot). Puts the bundle select() names first on sys.path in
+    place of cur (the one in use, None: built-in) and returns it. When that
+    changes, the firmware modules loaded so far (the built-in ones select
+    ran on) are dropped, so the application is imported from the bundle (a
+    whole firmware package)."""
+    import sys
+    from ..platform.store import Store, FileBackend
+    d = select(Store(FileBackend(root)))
+    if d != cur:
+        if cur in sys.path:
+            sys.path.remove(cur)
+        for k in [k for k in sys.modules if k[:9] in ("firmware", "firmware.")]:
+            del sys.modules[k]
+        if d:
+            sys.path.insert(0, d)
+    return d
