@@ -170,7 +170,7 @@ class Price(Cluster):
             return tf.currency
         if aid == 0x0617:
             return (-tf.scaler) << 4
-        return self.values[aid]
+        return self.stored(aid)
 
     # -- unsolicited ---------------------------------------------------------------------
     def price_changed(self, tf):

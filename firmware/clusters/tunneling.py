@@ -128,6 +128,8 @@ class Tunneling(Cluster):
 
     def __init__(self, app):
         Cluster.__init__(self, app)
+        # CloseTunnelTimeout, read at every next_due (held in values)
+        self.values[0x0000] = self.stored(0x0000)
         # open tunnels: [id, owner address, owner endpoint, its maximum
         # incoming transfer size, monotonic second of its last activity]
         self.tunnels = []

@@ -288,11 +288,12 @@ class Cluster:
 
     def __init__(self, app):
         self.app = app
+        # values holds the attributes written since the factory (by a
+        # command, the firmware or the flash record, meter._load_nv) and
+        # those a cluster keeps there itself; any other non-dynamic
+        # attribute reads as its table default (stored()). A dict of every
+        # default cost about 1 KB of the 32-bit meter's heap (issue #18).
         self.values = {}
-        for a in self.ATTRS:
-            if not a[3] & A_DYN:
-                self.values[a[0]] = a[4]
-        self.values[_ATTR_CLUSTER_REVISION] = self.REVISION
         self.adefs = AttrTable(self.ATTRS, self.RANGES,
                                (_ATTR_CLUSTER_REVISION, "ClusterRevision", _UINT16, A_R,
                                 self.REVISION))
@@ -300,7 +301,21 @@ class Cluster:
     # -- attributes ---------------------------------------------------------
     def read(self, aid):
         """Current value of attribute aid (dynamic attributes override this)."""
-        return self.values[aid]
+        return self.stored(aid)
+
+    def stored(self, aid):
+        """Value of the non-dynamic attribute aid: as written, else the
+        table's default (KeyError for a dynamic or unknown one, as before).
+        A default is decoded from the table text (a bytes default is a new
+        object): attributes read every second are kept in values by their
+        cluster (no allocation in the tick)."""
+        v = self.values
+        if aid in v:
+            return v[aid]
+        a = self.adefs[aid]
+        if a[3] & A_DYN:
+            raise KeyError(aid)
+        return a[4]
 
     def validate(self, aid, value):
         """ZCL status for writing value to aid (type already checked)."""
@@ -318,7 +333,7 @@ class Cluster:
         for aid in self.adefs:
             a = self.adefs[aid]
             if a[3] & A_NV:
-                out.append((aid, a[2], self.values[aid]))
+                out.append((aid, a[2], self.stored(aid)))
         return out
 
     # -- commands -----------------------------------------------------------
