@@ -64,6 +64,11 @@ class AttrTable:
     def __init__(self, attrs, ranges, revision):
         self.ranges = ranges
         self.rev = revision
+        self.attrs = self._index(attrs)
+
+    def _index(self, attrs):
+        """Builds self.ix; returns what self.attrs is to be (a Cluster,
+        its own table, gives that from its class: no member)."""
         if isinstance(attrs, Attrs):
             # index, ascending id: id, type and access of each row, and
             # where its name and default are in the text (_IX)
@@ -74,7 +79,6 @@ class AttrTable:
             for _ in _recs(sp):
                 n += 1
             ix = self.ix = bytearray(_IXN * n)
-            self.attrs = sp
             i = 0
             for a, b in _recs(sp):
                 _index_row(sp, a, b, ix, i)
@@ -85,10 +89,9 @@ class AttrTable:
                     ix[_IXN * k:_IXN * k + _IXN] = t
                     k -= 1
                 i += 1
-            return
-        ids = [a[0] for a in attrs]
-        self.attrs = attrs if ids == sorted(ids) else tuple(sorted(attrs))
+            return sp
         self.ix = None
+        return _sorted(attrs)
 
     def _n(self):
         return len(self.ix) // _IXN if self.ix is not None else len(self.attrs)
@@ -186,6 +189,11 @@ class AttrTable:
             yield aid, self[aid]
 
 
+def _sorted(rows):
+    ids = [a[0] for a in rows]
+    return rows if ids == sorted(ids) else tuple(sorted(rows))
+
+
 class Attrs:
     """An ATTRS table as text: rows separated by ";", each
     "ID Name TYPE ACCESS DEFAULT" with ID four hex digits, TYPE a
@@ -275,7 +283,11 @@ def _dflt(d):
     return int(d)
 
 
-class Cluster:
+class Cluster(AttrTable):
+    """A cluster is its own attribute table (adefs is the cluster: its
+    index ix is the one member; rows, ranges and ClusterRevision come from
+    the class), one AttrTable object, its members and a ClusterRevision row
+    less per cluster on the heap (issue #18)."""
     ID = 0
     NAME = ""
     SERVER = True      # which side of the cluster this instance implements
@@ -294,9 +306,26 @@ class Cluster:
         # attribute reads as its table default (stored()). A dict of every
         # default cost about 1 KB of the 32-bit meter's heap (issue #18).
         self.values = {}
-        self.adefs = AttrTable(self.ATTRS, self.RANGES,
-                               (_ATTR_CLUSTER_REVISION, "ClusterRevision", _UINT16, A_R,
-                                self.REVISION))
+        self._index(self.ATTRS)
+
+    @property
+    def adefs(self):
+        return self
+
+    # AttrTable's members, from the class
+    @property
+    def attrs(self):
+        a = self.ATTRS
+        return a.spec if self.ix is not None else _sorted(a)
+
+    @property
+    def ranges(self):
+        return self.RANGES
+
+    @property
+    def rev(self):
+        # the global ClusterRevision (ZCL rev 6 §2.6.1.2), built when asked
+        return (_ATTR_CLUSTER_REVISION, "ClusterRevision", _UINT16, A_R, self.REVISION)
 
     # -- attributes ---------------------------------------------------------
     def read(self, aid):
