@@ -158,6 +158,8 @@ class Metering(Cluster):
         "  ImplementationDateTime:E2 SupplyStatus:30;"
     )
 
+    fast_poll_end = 0     # set by RequestFastPollMode (the class's 0 until then)
+
     def __init__(self, app):
         Cluster.__init__(self, app)
         # the formatting attributes, read for every reading on the wire and
@@ -165,7 +167,6 @@ class Metering(Cluster):
         v = self.values
         for aid in (_ATTR_MULTIPLIER, _ATTR_DIVISOR, _ATTR_SUMMATION_FMT, _ATTR_DEMAND_FMT):
             v[aid] = self.stored(aid)
-        self.fast_poll_end = 0
 
     # -- values ------------------------------------------------------------------------
     def _wire(self, internal):
