@@ -61,14 +61,16 @@ class AttrTable:
     families as ranges, and the global ClusterRevision. Behaves like the
     dict it replaces (get, [], in, sorted iteration, items)."""
 
+    # Its members are named as a Cluster's class attributes (a Cluster is
+    # its own table and has them from its class): ATTRS, RANGES, REVISION.
     def __init__(self, attrs, ranges, revision):
-        self.ranges = ranges
-        self.rev = revision
-        self.attrs = self._index(attrs)
+        self.RANGES = ranges
+        self.REVISION = revision[4]       # the ClusterRevision row's value
+        self.ATTRS = self._index(attrs)
 
     def _index(self, attrs):
-        """Builds self.ix; returns what self.attrs is to be (a Cluster,
-        its own table, gives that from its class: no member)."""
+        """Builds self.ix; returns what ATTRS is to be (the rows sorted by
+        id if they were not)."""
         if isinstance(attrs, Attrs):
             # index, ascending id: id, type and access of each row (_IX)
             # (allocated first, filled with few temporaries: it lives as
@@ -88,23 +90,24 @@ class AttrTable:
                     ix[_IXN * k:_IXN * k + _IXN] = t
                     k -= 1
                 i += 1
-            return sp
+            return attrs
         self.ix = None
-        return _sorted(attrs)
+        ids = [a[0] for a in attrs]
+        return attrs if ids == sorted(ids) else tuple(sorted(attrs))
 
     def _n(self):
-        return len(self.ix) // _IXN if self.ix is not None else len(self.attrs)
+        return len(self.ix) // _IXN if self.ix is not None else len(self.ATTRS)
 
     def _id(self, i):
         ix = self.ix
         if ix is not None:
             return ix[_IXN * i] | ix[_IXN * i + 1] << 8
-        return self.attrs[i][0]
+        return self.ATTRS[i][0]
 
     def _row(self, i):
         if self.ix is not None:
             aid, t, acc = struct.unpack_from(_IX, self.ix, _IXN * i)
-            s = self.attrs
+            s = self.ATTRS.spec
             for a, b in _recs(s):                # the record of that id
                 p, e = _tok(s, a, b)
                 if int(s[p:e], 16) == aid:
@@ -114,7 +117,7 @@ class AttrTable:
             p, e = _tok(s, e, b)                 # access
             d0, d1 = _tok(s, e, b)
             return (aid, s[n0:n1], t, acc, _dflt(s[d0:d1]))
-        return self.attrs[i]
+        return self.ATTRS[i]
 
     def get(self, aid, default=None):
         n = self._n()
@@ -127,9 +130,9 @@ class AttrTable:
                 hi = mid
         if lo < n and self._id(lo) == aid:
             return self._row(lo)
-        if aid == _ATTR_CLUSTER_REVISION:
-            return self.rev
-        for first, n, step, name, t, acc in self.ranges:
+        if aid == _ATTR_CLUSTER_REVISION:        # global (ZCL rev 6 §2.6.1.2), built when asked
+            return (_ATTR_CLUSTER_REVISION, "ClusterRevision", _UINT16, A_R, self.REVISION)
+        for first, n, step, name, t, acc in self.RANGES:
             i, r = divmod(aid - first, step)
             if r == 0 and 0 <= i < n:
                 return (aid, name % (i + 1), t, acc | A_DYN, None)
@@ -165,8 +168,8 @@ class AttrTable:
         """Ascending ids, merged lazily (a list of every numbered id would
         cost kilobytes of heap)."""
         ne = self._n()
-        nxt = [r[0] for r in self.ranges]       # next id of each range
-        left = [r[1] for r in self.ranges]
+        nxt = [r[0] for r in self.RANGES]       # next id of each range
+        left = [r[1] for r in self.RANGES]
         i = 0
         while True:
             best = self._id(i) if i < ne else _ATTR_CLUSTER_REVISION if i == ne else 0x10000
@@ -179,18 +182,13 @@ class AttrTable:
             if k < 0:
                 i += 1
             else:
-                nxt[k] += self.ranges[k][2]
+                nxt[k] += self.RANGES[k][2]
                 left[k] -= 1
             yield best
 
     def items(self):
         for aid in self:
             yield aid, self[aid]
-
-
-def _sorted(rows):
-    ids = [a[0] for a in rows]
-    return rows if ids == sorted(ids) else tuple(sorted(rows))
 
 
 class Attrs:
@@ -284,8 +282,8 @@ def _dflt(d):
 
 class Cluster(AttrTable):
     """A cluster is its own attribute table (adefs is the cluster: its
-    index ix is the one member; rows, ranges and ClusterRevision come from
-    the class), one AttrTable object, its members and a ClusterRevision row
+    index ix is the one member; ATTRS, RANGES and REVISION are the
+    class's), one AttrTable object, its members and a ClusterRevision row
     less per cluster on the heap (issue #18)."""
     ID = 0
     NAME = ""
@@ -305,26 +303,13 @@ class Cluster(AttrTable):
         # attribute reads as its table default (stored()). A dict of every
         # default cost about 1 KB of the 32-bit meter's heap (issue #18).
         self.values = {}
-        self._index(self.ATTRS)
+        a = self._index(self.ATTRS)
+        if a is not self.ATTRS:
+            self.ATTRS = a          # a tuple table out of id order (host tools only)
 
     @property
     def adefs(self):
         return self
-
-    # AttrTable's members, from the class
-    @property
-    def attrs(self):
-        a = self.ATTRS
-        return a.spec if self.ix is not None else _sorted(a)
-
-    @property
-    def ranges(self):
-        return self.RANGES
-
-    @property
-    def rev(self):
-        # the global ClusterRevision (ZCL rev 6 §2.6.1.2), built when asked
-        return (_ATTR_CLUSTER_REVISION, "ClusterRevision", _UINT16, A_R, self.REVISION)
 
     # -- attributes ---------------------------------------------------------
     def read(self, aid):
