@@ -176,7 +176,7 @@ def view(m):
     """What a command may change, as the meter restarts with it."""
     s = dict(seqs(m), power=0)
     return (bytes(m.account.pack()), m.supply.pack(), list(m.tariff.counters),
-            m.metering.values[0x0606], sorted(s.items()))
+            m.metering.stored(0x0606), sorted(s.items()))
 
 
 # one-commit operations: (name, command, result)

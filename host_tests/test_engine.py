@@ -70,7 +70,7 @@ def test_write_attributes_statuses(bench):
     got = {x["attribute"]: x["status"] for x in r["fields"]["records"]}
     assert got == {"ZCLVersion": "READ_ONLY", "DeviceEnabled": "INVALID_DATA_TYPE",
                    "0x7777": "UNSUPPORTED_ATTRIBUTE"}
-    assert bench.meter.basic.values[0x0010] == b"Kitchen"   # the good one was written
+    assert bench.meter.basic.stored(0x0010) == b"Kitchen"   # the good one was written
 
 
 def test_write_attributes_all_ok_single_success(bench):
@@ -81,26 +81,26 @@ def test_write_attributes_all_ok_single_success(bench):
 def test_write_invalid_value(bench):
     r = one(bench.glob("Basic", "WriteAttributes", {"attributes": {"LocationDescription": "x" * 17}}))
     assert r["fields"]["records"] == [{"status": "INVALID_VALUE", "attribute": "LocationDescription"}]
-    assert bench.meter.basic.values[0x0010] == b""
+    assert bench.meter.basic.stored(0x0010) == b""
 
 
 def test_write_undivided_writes_nothing_on_any_failure(bench):
     r = one(bench.glob("Basic", "WriteAttributesUndivided",
                        {"attributes": {"LocationDescription": "Loft", "ZCLVersion": 9}}))
     assert r["fields"]["records"] == [{"status": "READ_ONLY", "attribute": "ZCLVersion"}]
-    assert bench.meter.basic.values[0x0010] == b""
+    assert bench.meter.basic.stored(0x0010) == b""
 
 
 def test_write_no_response_is_silent_even_on_error(bench):
     assert bench.glob("Basic", "WriteAttributesNoResponse",
                       {"attributes": {"LocationDescription": "Shed", "ZCLVersion": 9}}) == []
-    assert bench.meter.basic.values[0x0010] == b"Shed"
+    assert bench.meter.basic.stored(0x0010) == b"Shed"
 
 
 def test_written_attribute_survives_restart(bench):
     bench.glob("Basic", "WriteAttributes", {"attributes": {"LocationDescription": "Porch"}})
     bench.restart()
-    assert bench.meter.basic.values[0x0010] == b"Porch"
+    assert bench.meter.basic.stored(0x0010) == b"Porch"
 
 
 def test_configure_reporting_statuses(bench):
@@ -248,7 +248,7 @@ def test_identify_counts_down(bench):
     bench.tick(1)
     assert bench.meter.display.identify is True
     bench.tick(2)
-    assert bench.meter.identify.values[0] == 0
+    assert bench.meter.identify.stored(0) == 0
     # not identifying: no IdentifyQueryResponse (and DDR set: no Default Response)
     assert bench.cmd("Identify", "IdentifyQuery", ddr=True) == []
 
@@ -274,9 +274,9 @@ def test_endpoint_broadcast_and_unknown_endpoint(bench):
 def test_basic_reset_to_factory_defaults(bench):
     bench.glob("Basic", "WriteAttributes", {"attributes": {"LocationDescription": "Attic"}})
     bench.cmd("Basic", "ResetToFactoryDefaults", ddr=True)
-    assert bench.meter.basic.values[0x0010] == b""
+    assert bench.meter.basic.stored(0x0010) == b""
     bench.restart()
-    assert bench.meter.basic.values[0x0010] == b""
+    assert bench.meter.basic.stored(0x0010) == b""
 
 
 @given(st.binary(max_size=40), st.sampled_from([0x0000, 0x0003, 0x0701, 0x0702, 0x000A, 0x1234]),
@@ -312,4 +312,4 @@ def test_undecodable_persisted_attribute_record_keeps_defaults(bench):
     another firmware version) must not stop the meter from booting."""
     bench.meter.store.save("attr0000s", bytes.fromhex("10004205ff"))  # string cut short
     bench.restart()
-    assert bench.meter.basic.values[0x0010] == b""
+    assert bench.meter.basic.stored(0x0010) == b""

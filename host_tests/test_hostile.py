@@ -207,8 +207,8 @@ def test_invalid_location_description_is_invalid_value(bench):
         assert r["fields"]["records"] == [{"status": "INVALID_VALUE",
                                            "attribute": "LocationDescription"}]
         # undivided: nothing written; normal: the good record is
-        assert basic.values[0x0011] == (0 if cmd == Z.WRITE_ATTR_UNDIVIDED else 3)
-    assert basic.values[0x0010] == b"" and bench.meter.zcl.handler_errors == 0
+        assert basic.stored(0x0011) == (0 if cmd == Z.WRITE_ATTR_UNDIVIDED else 3)
+    assert basic.stored(0x0010) == b"" and bench.meter.zcl.handler_errors == 0
 
 
 def _ppmid_bench(tmp_path):

@@ -517,17 +517,17 @@ def test_load_limiter_counts_interrupts_and_restores(tmp_path):
                                "load_limit_restore": 5}})
     b.met.load_w = 3500
     b.run(9)
-    assert b.m.metering.values[0x0606] == 0
+    assert b.m.metering.stored(0x0606) == 0
     b.run(1)
-    assert b.m.metering.values[0x0606] == 1 and b.m.supply.state == SU.ENABLED  # no interruption
+    assert b.m.metering.stored(0x0606) == 1 and b.m.supply.state == SU.ENABLED  # no interruption
     CFG.apply(b.m, {"load_limit_supply_state": 0})
     b.run(10)
-    assert b.m.metering.values[0x0606] == 2 and b.m.supply.state == SU.DISABLED
+    assert b.m.metering.stored(0x0606) == 2 and b.m.supply.state == SU.DISABLED
     b.run(5)
     assert b.m.supply.state == SU.ENABLED and SU.AL_LL_RESTORED in b.m.alerts
     b.met.load_w = 2000
     b.run(100)
-    assert b.m.metering.values[0x0606] == 2
+    assert b.m.metering.stored(0x0606) == 2
 
 
 def test_state_survives_a_restart(tmp_path):

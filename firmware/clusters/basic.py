@@ -45,7 +45,9 @@ class Basic(Cluster):
 
     def on_ResetToFactoryDefaults(self, req, fields):
         # §3.2.2.3.1: resets the Basic attributes only; never metering data.
+        # (values holds written attributes only: dropping them restores
+        # the defaults; the flash record is rewritten with them)
         for aid, a in self.adefs.items():
             if a[3] & A_W:
-                self.values[aid] = a[4]
+                self.values.pop(aid, None)
         self.app.nv_dirty(self)

@@ -72,13 +72,13 @@ class DrlcClient(Cluster):
 
     # -- received commands ---------------------------------------------------------
     def on_LoadControlEvent(self, req, f):
-        v = self.values           # UEG, start and duration randomisation, device class
-        if self.table.add(f, self.app.clock.now(), (v[0x0000], v[0x0001], v[0x0002], v[0x0003]),
+        v = self.stored           # UEG, start and duration randomisation, device class
+        if self.table.add(f, self.app.clock.now(), (v(0x0000), v(0x0001), v(0x0002), v(0x0003)),
                           req.aps.src, req.aps.src_ep):
             self._run(req)
 
     def on_CancelLoadControlEvent(self, req, f):
-        dclass, ueg = self.values[0x0003], self.values[0x0000]
+        dclass, ueg = self.stored(0x0003), self.stored(0x0000)
         if not f["DeviceClass"] & dclass or f["UtilityEnrollmentGroup"] not in (0, ueg):
             return
         now = self.app.clock.now()

@@ -20,15 +20,16 @@ class Identify(Cluster):
         self.values[0x0000] = fields["IdentifyTime"]
 
     def on_IdentifyQuery(self, req, fields):
-        t = self.values[0x0000]
+        t = self.stored(0x0000)
         if t:   # §3.5.2.3.2: only a device that is identifying answers
             self.reply(req, "IdentifyQueryResponse", (t,))      # Timeout
 
     def tick(self, now):
-        t = self.values[0x0000]
+        # (every second: values, 0 the table's default while never written)
+        t = self.values.get(0x0000, 0)
         if t:
             self.values[0x0000] = t - 1
 
     @property
     def identifying(self):
-        return self.values[0x0000] > 0
+        return self.values.get(0x0000, 0) > 0

@@ -158,9 +158,15 @@ class Metering(Cluster):
         "  ImplementationDateTime:E2 SupplyStatus:30;"
     )
 
+    fast_poll_end = 0     # set by RequestFastPollMode (the class's 0 until then)
+
     def __init__(self, app):
         Cluster.__init__(self, app)
-        self.fast_poll_end = 0
+        # the formatting attributes, read for every reading on the wire and
+        # the display (the tick): held in values, no default decoded then
+        v = self.values
+        for aid in (_ATTR_MULTIPLIER, _ATTR_DIVISOR, _ATTR_SUMMATION_FMT, _ATTR_DEMAND_FMT):
+            v[aid] = self.stored(aid)
 
     # -- values ------------------------------------------------------------------------
     def _wire(self, internal):
@@ -213,7 +219,7 @@ class Metering(Cluster):
         if aid == 0x0600:                              # last half-hour's average demand
             last = p.interval(p.last_idx) if p.last_idx >= 0 else None
             return self._wire(last[0] * 2) if last else 0
-        return self.values[aid]
+        return self.stored(aid)
 
     def _billing(self, aid):
         """Bill to date: energy and standing charge since the billing period
@@ -255,7 +261,7 @@ class Metering(Cluster):
         if aid == _ATTR_MAX_PERIODS:
             return min(_MAX_PERIODS,
                        (self.app.zcl.limit(True) - _PROFILE_HEAD) // 3)
-        return self.values[aid]
+        return self.stored(aid)
 
     def display_summation(self):
         """What the display shows for CurrentSummationDelivered, in kWh."""
@@ -307,7 +313,7 @@ class Metering(Cluster):
 
     def on_RequestFastPollMode(self, req, f):
         """Applied period never below FastPollUpdatePeriod; at most 15 min."""
-        period = max(f["FastPollUpdatePeriod"], self.values[_ATTR_FAST_POLL_PERIOD])
+        period = max(f["FastPollUpdatePeriod"], self.stored(_ATTR_FAST_POLL_PERIOD))
         minutes = min(f["Duration"], _FAST_POLL_MAX_MIN)
         now = self.app.clock.now()
         if self.fast_poll_end < now:

@@ -51,6 +51,10 @@ class OtaClient(Cluster):
         "06 UpgradeEndRequest Status:30 Manuf:21 Type:21 Version:23;"
     )
 
+    # monotonic second of the next request/retry (meter slot): the class's
+    # NEVER until set (an instance member only then, issue #18)
+    next_due = NEVER
+
     def __init__(self, app):
         Cluster.__init__(self, app)
         cfg = app.cfg
@@ -60,7 +64,6 @@ class OtaClient(Cluster):
         # outstanding request (0 none, 1 query, 2 block, 3 end), its retries,
         # the jitter generator, the running version, MinimumBlockPeriod (ms)
         self.rt = [0, 0, 0, cfg.get("fw_version", 1), 0]
-        self.next_due = NEVER      # monotonic second of the next request/retry (meter slot)
 
     def read(self, aid):
         """ZCL rev 6 Table 11-13 client attributes, kept true from the state:

@@ -119,11 +119,12 @@ class Price(Cluster):
         "  BillingPeriodDurationType:18 TariffType:18;"
     )
 
+    acks = 0            # counters: the class's 0 until the first count
+    published = 0
+
     def __init__(self, app):
         Cluster.__init__(self, app)
         self.subscribers = []        # (nwk, ep) that asked for unsolicited prices
-        self.acks = 0
-        self.published = 0
 
     # -- attributes ----------------------------------------------------------------------
     def read(self, aid):
@@ -170,7 +171,7 @@ class Price(Cluster):
             return tf.currency
         if aid == 0x0617:
             return (-tf.scaler) << 4
-        return self.values[aid]
+        return self.stored(aid)
 
     # -- unsolicited ---------------------------------------------------------------------
     def price_changed(self, tf):

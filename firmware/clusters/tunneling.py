@@ -126,26 +126,32 @@ class Tunneling(Cluster):
         "06 TunnelClosureNotification TunnelID:21;"
     )
 
+    # Instance state that starts as a constant starts as the class's (an
+    # instance member only once set: a smaller member table per meter, issue
+    # #18); none is set by next_due/due (the tick).
+    next_id = 1
+    dropped = 0           # queued messages lost to a full queue
+    errors = 0            # TransferDataError sent
+    unsent = 0            # messages too large for the tunnel and GBT
+    nomem = 0             # the reassembly region could not be had
+    frag = None           # Defrag
+    gbt = None            # gbcs/gbt.Gbt, made at the first GBT message
+    _cur = None           # the tunnel the message being handled came through
+    data = None           # the Data of the TransferData being handled
+
     def __init__(self, app):
         Cluster.__init__(self, app)
+        # CloseTunnelTimeout, read at every next_due (held in values)
+        self.values[0x0000] = self.stored(0x0000)
         # open tunnels: [id, owner address, owner endpoint, its maximum
         # incoming transfer size, monotonic second of its last activity]
         self.tunnels = []
-        self.next_id = 1
         self.queue = []            # messages waiting for a tunnel (tunnel_send)
-        self.dropped = 0           # queued messages lost to a full queue
-        self.errors = 0            # TransferDataError sent
-        self.unsent = 0            # messages too large for the tunnel and GBT
-        self.frag = None           # Defrag
-        self.gbt = None            # gbcs/gbt.Gbt, made at the first GBT message
         # the APS reassembly region (1600 octets, Defrag), allocated once
         # when the first tunnel opens (at join, the heap still whole) or,
         # with a tunnel saved before a power cut, at the first fragment
         # after boot (not during construction: the meter's construction
         # hole is in place); GBT keeps its blocks in flash (gbcs/gbt.py)
-        self.nomem = 0
-        self._cur = None           # the tunnel the message being handled came through
-        self.data = None           # the Data of the TransferData being handled
         r = app.store.load(_TUNNEL_KEY)
         try:
             if r:

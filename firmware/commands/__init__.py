@@ -258,8 +258,7 @@ def engine_event(m, kind):
         so mode, configuration and entries are one atomic operation."""
     h = m.begin()
     if kind == 1:
-        v = m.metering.values
-        v[0x0606] = min(255, v[0x0606] + 1)
+        m.metering.values[0x0606] = min(255, m.metering.stored(0x0606) + 1)
         m.nv_dirty(m.metering)
     else:
         if kind == 3:

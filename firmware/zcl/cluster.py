@@ -48,11 +48,11 @@ RW = const(0x03)
 RP = const(0x05)
 
 _ATTR_CLUSTER_REVISION = const(0xFFFD)  # global attribute (ZCL rev 6 §2.6.1.2)
-# AttrTable index row: id, type, access, where the row starts in the text
-# (its name and default are found from there when the row is built: 6
-# octets a row instead of 12, about 1 KB less heap for the meter's clusters)
-_IX = "<HBBH"
-_IXN = const(6)
+# AttrTable index row: id, type, access (name and default are found in the
+# text, by the id, when the row is built: 4 octets a row instead of 12,
+# about 1.5 KB less heap for the meter's clusters; issue #18)
+_IX = "<HBB"
+_IXN = const(4)
 
 
 class AttrTable:
@@ -61,12 +61,18 @@ class AttrTable:
     families as ranges, and the global ClusterRevision. Behaves like the
     dict it replaces (get, [], in, sorted iteration, items)."""
 
+    # Its members are named as a Cluster's class attributes (a Cluster is
+    # its own table and has them from its class): ATTRS, RANGES, REVISION.
     def __init__(self, attrs, ranges, revision):
-        self.ranges = ranges
-        self.rev = revision
+        self.RANGES = ranges
+        self.REVISION = revision[4]       # the ClusterRevision row's value
+        self.ATTRS = self._index(attrs)
+
+    def _index(self, attrs):
+        """Builds self.ix; returns what ATTRS is to be (the rows sorted by
+        id if they were not)."""
         if isinstance(attrs, Attrs):
-            # index, ascending id: id, type and access of each row, and
-            # where its name and default are in the text (_IX)
+            # index, ascending id: id, type and access of each row (_IX)
             # (allocated first, filled with few temporaries: it lives as
             # long as the meter)
             sp = attrs.spec
@@ -74,7 +80,6 @@ class AttrTable:
             for _ in _recs(sp):
                 n += 1
             ix = self.ix = bytearray(_IXN * n)
-            self.attrs = sp
             i = 0
             for a, b in _recs(sp):
                 _index_row(sp, a, b, ix, i)
@@ -85,34 +90,34 @@ class AttrTable:
                     ix[_IXN * k:_IXN * k + _IXN] = t
                     k -= 1
                 i += 1
-            return
-        ids = [a[0] for a in attrs]
-        self.attrs = attrs if ids == sorted(ids) else tuple(sorted(attrs))
+            return attrs
         self.ix = None
+        ids = [a[0] for a in attrs]
+        return attrs if ids == sorted(ids) else tuple(sorted(attrs))
 
     def _n(self):
-        return len(self.ix) // _IXN if self.ix is not None else len(self.attrs)
+        return len(self.ix) // _IXN if self.ix is not None else len(self.ATTRS)
 
     def _id(self, i):
         ix = self.ix
         if ix is not None:
             return ix[_IXN * i] | ix[_IXN * i + 1] << 8
-        return self.attrs[i][0]
+        return self.ATTRS[i][0]
 
     def _row(self, i):
         if self.ix is not None:
-            aid, t, acc, a = struct.unpack_from(_IX, self.ix, _IXN * i)
-            s = self.attrs
-            b = s.find(";", a)
-            if b < 0:
-                b = len(s)
-            p, e = _tok(s, a, b)                 # id
+            aid, t, acc = struct.unpack_from(_IX, self.ix, _IXN * i)
+            s = self.ATTRS.spec
+            for a, b in _recs(s):                # the record of that id
+                p, e = _tok(s, a, b)
+                if int(s[p:e], 16) == aid:
+                    break
             n0, n1 = _tok(s, e, b)               # name
             p, e = _tok(s, n1, b)                # type
             p, e = _tok(s, e, b)                 # access
             d0, d1 = _tok(s, e, b)
             return (aid, s[n0:n1], t, acc, _dflt(s[d0:d1]))
-        return self.attrs[i]
+        return self.ATTRS[i]
 
     def get(self, aid, default=None):
         n = self._n()
@@ -125,9 +130,9 @@ class AttrTable:
                 hi = mid
         if lo < n and self._id(lo) == aid:
             return self._row(lo)
-        if aid == _ATTR_CLUSTER_REVISION:
-            return self.rev
-        for first, n, step, name, t, acc in self.ranges:
+        if aid == _ATTR_CLUSTER_REVISION:        # global (ZCL rev 6 §2.6.1.2), built when asked
+            return (_ATTR_CLUSTER_REVISION, "ClusterRevision", _UINT16, A_R, self.REVISION)
+        for first, n, step, name, t, acc in self.RANGES:
             i, r = divmod(aid - first, step)
             if r == 0 and 0 <= i < n:
                 return (aid, name % (i + 1), t, acc | A_DYN, None)
@@ -163,8 +168,8 @@ class AttrTable:
         """Ascending ids, merged lazily (a list of every numbered id would
         cost kilobytes of heap)."""
         ne = self._n()
-        nxt = [r[0] for r in self.ranges]       # next id of each range
-        left = [r[1] for r in self.ranges]
+        nxt = [r[0] for r in self.RANGES]       # next id of each range
+        left = [r[1] for r in self.RANGES]
         i = 0
         while True:
             best = self._id(i) if i < ne else _ATTR_CLUSTER_REVISION if i == ne else 0x10000
@@ -177,7 +182,7 @@ class AttrTable:
             if k < 0:
                 i += 1
             else:
-                nxt[k] += self.ranges[k][2]
+                nxt[k] += self.RANGES[k][2]
                 left[k] -= 1
             yield best
 
@@ -247,7 +252,7 @@ def _index_row(s, a, b, ix, i):
     while p < e:
         acc |= 1 << "RWPND".find(s[p])
         p += 1
-    struct.pack_into(_IX, ix, _IXN * i, aid, t, acc, a)
+    struct.pack_into(_IX, ix, _IXN * i, aid, t, acc)
 
 
 def _attr(rec):
@@ -275,7 +280,11 @@ def _dflt(d):
     return int(d)
 
 
-class Cluster:
+class Cluster(AttrTable):
+    """A cluster is its own attribute table (adefs is the cluster: its
+    index ix is the one member; ATTRS, RANGES and REVISION are the
+    class's), one AttrTable object, its members and a ClusterRevision row
+    less per cluster on the heap (issue #18)."""
     ID = 0
     NAME = ""
     SERVER = True      # which side of the cluster this instance implements
@@ -288,19 +297,38 @@ class Cluster:
 
     def __init__(self, app):
         self.app = app
+        # values holds the attributes written since the factory (by a
+        # command, the firmware or the flash record, meter._load_nv) and
+        # those a cluster keeps there itself; any other non-dynamic
+        # attribute reads as its table default (stored()). A dict of every
+        # default cost about 1 KB of the 32-bit meter's heap (issue #18).
         self.values = {}
-        for a in self.ATTRS:
-            if not a[3] & A_DYN:
-                self.values[a[0]] = a[4]
-        self.values[_ATTR_CLUSTER_REVISION] = self.REVISION
-        self.adefs = AttrTable(self.ATTRS, self.RANGES,
-                               (_ATTR_CLUSTER_REVISION, "ClusterRevision", _UINT16, A_R,
-                                self.REVISION))
+        a = self._index(self.ATTRS)
+        if a is not self.ATTRS:
+            self.ATTRS = a          # a tuple table out of id order (host tools only)
+
+    @property
+    def adefs(self):
+        return self
 
     # -- attributes ---------------------------------------------------------
     def read(self, aid):
         """Current value of attribute aid (dynamic attributes override this)."""
-        return self.values[aid]
+        return self.stored(aid)
+
+    def stored(self, aid):
+        """Value of the non-dynamic attribute aid: as written, else the
+        table's default (KeyError for a dynamic or unknown one, as before).
+        A default is decoded from the table text (a bytes default is a new
+        object): attributes read every second are kept in values by their
+        cluster (no allocation in the tick)."""
+        v = self.values
+        if aid in v:
+            return v[aid]
+        a = self.adefs[aid]
+        if a[3] & A_DYN:
+            raise KeyError(aid)
+        return a[4]
 
     def validate(self, aid, value):
         """ZCL status for writing value to aid (type already checked)."""
@@ -318,7 +346,7 @@ class Cluster:
         for aid in self.adefs:
             a = self.adefs[aid]
             if a[3] & A_NV:
-                out.append((aid, a[2], self.values[aid]))
+                out.append((aid, a[2], self.stored(aid)))
         return out
 
     # -- commands -----------------------------------------------------------

@@ -31,7 +31,7 @@ def main():
         print("cluster", ep, cl.ID, cl.NAME, "server" if cl.SERVER else "client")
         n = 0
         for aid, a in cl.adefs.items():
-            print(" attr", aid, repr(a), repr(cl.values.get(aid, "-")))
+            print(" attr", aid, repr(a), repr("-" if a[3] & 0x10 else cl.stored(aid)))
             assert cl.adefs.get(aid) == a and aid in cl.adefs
             for near in (aid - 1, aid + 1):
                 if near not in cl.adefs:

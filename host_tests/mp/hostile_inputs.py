@@ -69,7 +69,7 @@ def meter():
     print("read edge", len(r) // 2, r)
     # defect 8: the invalid character string written to LocationDescription
     print("write invalid string", show(m, out, 0x0000, bytes.fromhex("003602100042ff"), False))
-    print("location", m.zcl.find(1, 0x0000).values[0x0010])
+    print("location", m.zcl.find(1, 0x0000).stored(0x0010))
     # handlers that raise anything at all: FAILURE, counted; a power cut passes
     ident = m.zcl.find(1, 0x0003)
     for exc in (MemoryError(), RuntimeError("maximum recursion depth exceeded"),
