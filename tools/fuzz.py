@@ -939,7 +939,12 @@ class Generator:
             kind = "gbcs_auth"
         h = Hub(METER)
         h.tunnel["id"] = 1
-        data = b"".join(link_frame(fr) for m in h.gbcs(b) for fr in GBT.fragments(m, 67))
+        try:
+            msgs = h.gbcs(b)
+        except ValueError:           # over 1200 octets with no grouping header: one TransferData
+            msgs = [h.transfer(b)]
+            kinds.append("no_gbt")
+        data = b"".join(link_frame(fr) for m in msgs for fr in GBT.fragments(m, 67))
         return Input("b", kind + ("+" + "+".join(kinds) if kinds else ""), data)
 
     # -- c: extreme field values per command -----------------------------------
