@@ -1133,8 +1133,13 @@ def verdict(inp, frames):
         if m.profile != A.PROFILE_SE or len(pl) < 3:
             accepted += 1
             continue
+        if getattr(m, "frag", 0) and m.frag >> 8 != 1:
+            continue                   # a later APS fragment (a long TransferData): no ZCL header
         fc = pl[0]
         off = 3 if fc & FC_MANUF else 1
+        if len(pl) < off + 2:
+            accepted += 1
+            continue
         cmd = pl[off + 1]
         body = pl[off + 2:]
         if fc & 3 == 0 and cmd == Z.DEFAULT_RSP and len(body) >= 2:
