@@ -628,3 +628,25 @@ def test_future_dated_change_undone_elsewhere_alerts_8f67(tmp_path):
     assert m.account.mode == AC.PREPAY
     pl = bytes.fromhex(G.parse(b.alerts_sent[-1])["payload"])
     assert pl[9:11] == b"\x8f\x67"
+
+
+def test_counter_save_without_heap_leaves_no_open_operation(bench):
+    """A MemoryError while the Execution Counters are saved (a fragmented
+    heap; found by fuzz --gbcs on MicroPython): the command is not run, the
+    atomic operation is closed (later saves still commit), and a retry with
+    the heap back is answered."""
+    m = bench.meter
+    v = [v for v in COMMANDS if v["use_case"] == "ECS52" and v["variant"] == "SUCCESS"][0]
+    real = core.save_counters
+
+    def no_heap(mm):
+        raise MemoryError()
+    core.save_counters = no_heap
+    try:
+        with pytest.raises(MemoryError):
+            m.gbcs_message(_hex(v["command_file"]))
+    finally:
+        core.save_counters = real
+    assert m._tx[0] is False                 # no operation left open
+    _fresh_counters(m)
+    assert m.gbcs_message(_hex(v["command_file"])) == _hex(v["response_file"])
