@@ -81,9 +81,11 @@ bench: setup
 # A seeded fuzz campaign against the MicroPython virtual board over the link
 # (tools/fuzz.py): out/fuzz/report.json and summary.txt; fails on any death,
 # stall or state change on rejected input.
-.PHONY: fuzz
+.PHONY: fuzz fuzz-gbcs
 fuzz: setup
 	$(VPY) -m tools.fuzz --inputs 100000 --seed 1 --runtime micropython --out out/fuzz --progress 10000
+fuzz-gbcs: setup
+	$(VPY) -m tools.fuzz --gbcs --inputs 100000 --seed 1 --runtime micropython --out out/fuzz-gbcs --progress 10000 --t1 1.0
 
 mpy: setup
 	$(VPY) -m tools.mpy_build build/mpy -v

@@ -29,7 +29,8 @@ _EV_RECORD_UNREADABLE = const(0x0003)  # event log: value = the record's schema 
 # to be mapped to the DCC's code when the table is at hand.
 _AL_RECORD_UNREADABLE = const(0x8FF0)
 # record key -> schema id (store.py load_rec; each engine owns its record)
-SCHEMAS = (("registers", 1), ("tariff", 2), ("snapsched", 3), ("drlc", 4), ("ota", 5))
+SCHEMAS = (("registers", 1), ("tariff", 2), ("snapsched", 3), ("drlc", 4), ("ota", 10),
+           ("tunnel", 9))
 
 
 def registers(m):

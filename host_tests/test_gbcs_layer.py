@@ -123,13 +123,86 @@ def test_ecs52_success_response_byte_for_byte(bench):
 
 
 def test_asn1_commands_authenticated_but_not_executed(bench):
+    """CS02b (its ExecutionOutcome is not built yet): authenticated, no
+    response, nothing logged or alerted."""
     m = bench.meter
     for v in COMMANDS:
-        if "ASN.1" in v["payload_kind"]:
+        if "ASN.1" in v["payload_kind"] and v["use_case"].startswith("CS02b"):
             _fresh_counters(m)
             sec = m.security_log.seq
             assert m.gbcs_message(_hex(v["command_file"])) is None
             assert m.security_log.seq == sec and not bench.alerts_sent
+
+
+ASN1 = [v for v in COMMANDS if "ASN.1" in v["payload_kind"] and not v["use_case"].startswith("CS02b")]
+# the failure each use case answers (GBCS v0.8.1 §11.2.6, §13.2.6-§13.7.4.6)
+_ASN1_FAIL = {0x000A: "020103", 0x000B: "020106", 0x000C: "020103", 0x000D: "020105",
+              0x000F: "020102", 0x0012: "300902010304040123ABCD"}
+
+
+def _der(b, i):
+    n = b[i + 1]
+    j = i + 2
+    if n & 0x80:
+        k = n & 0x7F
+        n = int.from_bytes(b[j:j + k], "big")
+        j += k
+    return b[i], j, j + n
+
+
+@pytest.mark.parametrize("v", ASN1, ids=lambda v: v["command_file"].split("/")[1][:-9])
+def test_rtds_asn1_command_answered_with_failure(tmp_path, v):
+    """Each visible ASN.1 command of a use case not run (CS02a/c/d/e/f,
+    CS03A1, CS04AC, CS06): authenticated, answered with its use case's
+    failure in the form of the RTDS ERROR responses, signed or MACed as its
+    category needs, and nothing executed."""
+    b = _meter(tmp_path)
+    m = b.meter
+    cmd = _hex(v["command_file"])
+    before = _snapshot(m)
+    sec = m.security_log.seq
+    resp = m.gbcs_message(cmd)
+    assert resp is not None and m.security_log.seq == sec and not b.alerts_sent
+    c = G.parse(cmd)
+    r = G.parse(resp, device_ds_pub=G.test_ds_pub())
+    ref = G.parse(_hex(v["response_file"]))
+    assert r["cra"] == 2 and r["counter"] == c["counter"] and r["message_code"] == c["message_code"]
+    assert (r["originator"], r["recipient"]) == (c["recipient"], c["originator"])
+    if v["critical"]:
+        assert r["kind"] == "signed" and r["sig_ok"] is True and not r["mac"]
+    else:
+        assert r["kind"] == "mac" and r["mac_ok"] is True
+    assert bool(r["date_time"]) == bool(ref["date_time"])
+    mc = c["message_code"]
+    pl = bytes.fromhex(r["payload"])
+    if mc in _ASN1_FAIL:
+        assert r["payload"] == _ASN1_FAIL[mc]
+        if "IMMEDIATE_ERROR" in v["variant"] or v["variant"] == "ERROR":
+            rp = bytes.fromhex(ref["payload"])     # same ASN.1 shape as the RTDS failure
+            assert (rp[:2], len(rp)) == (pl[:2], len(pl))
+    else:                                     # CS02a / CS02f: one (role, other) per role asked
+        q = bytes.fromhex(c["payload"])
+        _, i, _ = _der(q, 0)
+        _, i, end = _der(q, _der(q, i)[2])
+        asked = []
+        while i < end:
+            asked.append(q[i:_der(q, i)[2]])
+            i = _der(q, i)[2]
+        _, i, end = _der(pl, 0)
+        got = []
+        while i < end:
+            _, j, e = _der(pl, i)
+            got.append(pl[j:e])
+            i = e
+        assert asked and got == [a + b"\x0a\x01\x7f" for a in asked]
+    assert _snapshot(m) == before or v["critical"]     # (a PAR code saves its counter)
+
+
+def test_cs02f_error_response_byte_for_byte(bench):
+    """RTDS 6.24.1 CS02fMAC ERROR: the role the meter cannot give details
+    for (5) gets statusCode other (127); the whole MACed response matches."""
+    v = [v for v in ASN1 if v["use_case"] == "CS02fMAC" and v["variant"] == "ERROR"][0]
+    assert bench.meter.gbcs_message(_hex(v["command_file"])) == _hex(v["response_file"])
 
 
 # -- failures (§6.2.4.2): no response, no state change, security log, alert ------------
@@ -311,6 +384,8 @@ def test_same_on_both_runtimes(tmp_path):
             ["ecs26a", _hex(nosup["command_file"]).hex(), True],
             ["wrong-target", _ecs52(target="00DB1234567890A1").hex(), True],
             ["truncated", c52[:30].hex(), True],
+            ["cs02f-error", _hex(_vec("CS02fMAC", "ERROR")["command_file"]).hex(), True],
+            ["cs06", _hex(_vec("CS06", "IMMEDIATE_SUCCESS")["command_file"]).hex(), True],
             ["ecs02-future", _hex(_vec("ECS02", "FUTURE_DATED_TWIN_SUCCESS")["command_file"]).hex(),
              True]]
     inp = {"config": {"firmware_version": "0123ABCD"}, "utc": T2015, "keystore": ks,
@@ -328,6 +403,9 @@ def test_same_on_both_runtimes(tmp_path):
     names = [l.split()[0] for l in lines if not l.startswith(" ")]
     assert names[:len(msgs)] == [m[0] for m in msgs]
     assert sum(1 for l in lines if l.startswith("  alert")) == 4
+    resp = dict(l.split()[:2] for l in lines if l.split()[0] in ("cs02f-error", "cs06"))
+    assert resp["cs02f-error"] == _hex(_vec("CS02fMAC", "ERROR")["response_file"]).hex()
+    assert G.parse(bytes.fromhex(resp["cs06"]))["payload"] == "300902010304040123ABCD"
     alert = [l.split()[3] for l in lines if l.startswith("tick")]
     ref = _hex(ECS02_ALERT)
     got, want = G.parse(bytes.fromhex(alert[0])), G.parse(ref)     # counters differ: 4 alerts before
@@ -550,3 +628,25 @@ def test_future_dated_change_undone_elsewhere_alerts_8f67(tmp_path):
     assert m.account.mode == AC.PREPAY
     pl = bytes.fromhex(G.parse(b.alerts_sent[-1])["payload"])
     assert pl[9:11] == b"\x8f\x67"
+
+
+def test_counter_save_without_heap_leaves_no_open_operation(bench):
+    """A MemoryError while the Execution Counters are saved (a fragmented
+    heap; found by fuzz --gbcs on MicroPython): the command is not run, the
+    atomic operation is closed (later saves still commit), and a retry with
+    the heap back is answered."""
+    m = bench.meter
+    v = [v for v in COMMANDS if v["use_case"] == "ECS52" and v["variant"] == "SUCCESS"][0]
+    real = core.save_counters
+
+    def no_heap(mm):
+        raise MemoryError()
+    core.save_counters = no_heap
+    try:
+        with pytest.raises(MemoryError):
+            m.gbcs_message(_hex(v["command_file"]))
+    finally:
+        core.save_counters = real
+    assert m._tx[0] is False                 # no operation left open
+    _fresh_counters(m)
+    assert m.gbcs_message(_hex(v["command_file"])) == _hex(v["response_file"])

@@ -301,7 +301,7 @@ def test_unreadable_download_record_boots_safe(tmp_path):
     download(m, out, clock, srv, seconds=0)
     assert m.ota.dl[0] == DOWNLOADING
     for _ in range(2):          # CRC-good records the owner cannot decode, both slots
-        m.store.save("ota", b"\x09" * 20, 5, 1)
+        m.store.save("ota", b"\x09" * 20, 10, 1)
     m, out, clock, met, be = meter(tmp_path)
     assert m.ota.read(6) == NORMAL and "ota" in m.store.unreadable
     assert 0x8FF0 in m.alerts

@@ -37,6 +37,8 @@ UNITS = {
     "prepay.stored_full": "B",
     "logs.append_us": "us", "logs.ram": "B", "logs.flash_per_day": "B",
     "ota.download_s": "s", "ota.verify_s": "s", "ota.flash_bytes": "B", "ota.ram": "B",
+    "gbcs.ecs04b_ms": "ms", "gbcs.ecs04b_native_ms": "ms", "gbcs.gbt_heap": "B",
+    "gbcs.gbt_flash": "B",
 }
 for _a in mpy_build.ARCHS:
     UNITS["mpy.%s.frozen" % _a] = "B"
@@ -69,6 +71,8 @@ README_ROWS = (
     ("RAM of the logging layer", ["logs.ram"]),
     ("flash bytes written per day", ["logs.flash_per_day"]),
     ("`make fuzz`", None),         # make fuzz's own report (out/fuzz/report.json)
+    ("GBCS critical command", ["gbcs.ecs04b_ms", "gbcs.ecs04b_native_ms"]),
+    ("GBT maximal series", ["gbcs.gbt_heap", "gbcs.gbt_flash"]),
 )
 
 
@@ -390,10 +394,76 @@ def ota():
          "record is saved every 1 KB (firmware/ota/README.md).")
 
 
+def gbcs():
+    """GBCS layer (host_tests/mp/bench_gbcs.py: RTDS ECS04b through the tunnel; a maximal GBT series)"""
+    import shutil
+    import subprocess
+    from runtimes import MP_DIR, micropython_args, micropython_exe
+    from tools import gbcs_host as G
+    rtds = "/work/shared/vectors/rtds/"
+    e, ka, ds, cells, zs = G.rtds_keystore()
+    with open(rtds + "index.json") as f:
+        v = [x for x in json.load(f)["vectors"] if x["use_case"] == "ECS04b" and
+             x.get("command_file") and x["variant"] == "SUCCESS"][0]
+    with open(rtds + "messages/" + v["command_file"]) as f:
+        cmd = f.read().strip()
+    inp = {"config": {"firmware_version": "0123ABCD"}, "utc": 473385600, "repeats": 3,
+           "ecs04b": cmd,
+           "keystore": {"entity": e.hex(), "ka_priv": ka.hex(), "ds_priv": ds.hex(),
+                        "cells": [[c[0], c[1], c[2], c[3].hex(), c[4].hex(), c[5].hex()]
+                                  for c in cells],
+                        "zs": dict((k.hex(), x.hex()) for k, x in zs.items())}}
+    nat = os.environ.get("ESMECRYPTO_MPY") or os.path.join(ROOT, "build", "natmod",
+                                                           "esmecrypto.mpy")
+    with tempfile.TemporaryDirectory() as d:
+        path = os.path.join(d, "in.json")
+        with open(path, "w") as f:
+            json.dump(inp, f)
+        runs = [(rt, None) for rt in RUNTIMES]
+        if os.path.exists(nat):
+            nd = os.path.join(d, "natmod")
+            os.mkdir(nd)
+            shutil.copy(nat, os.path.join(nd, "esmecrypto.mpy"))
+            runs.append(("micropython", nd))
+        for rt, nd in runs:
+            s = os.path.join(d, "s-%s-%d" % (rt, nd is not None))
+            os.mkdir(s)
+            if nd is None:
+                o = run_script(rt, "bench_gbcs.py", s, path, preload="firmware.meter")
+            else:
+                c = micropython_args(micropython_exe(), "firmware.meter") + ["bench_gbcs.py", s,
+                                                                            path]
+                p = subprocess.run(c, cwd=MP_DIR, capture_output=True, text=True, timeout=600,
+                                   env=dict(os.environ, MICROPYPATH=".frozen:" + MP_DIR + ":" + nd))
+                if p.returncode:
+                    raise RuntimeError("bench_gbcs.py with the native module:\n" + p.stderr)
+                o = p.stdout
+            r = json.loads(o.strip().splitlines()[-1])
+            if r["series"] != 4596 or not r["frames_out"]:
+                raise RuntimeError("bench_gbcs.py: the GBT series did not go through on " + rt)
+            if nd is not None and not r["native"]:
+                raise RuntimeError("the native module at %s was not picked up" % nat)
+            key = "gbcs.ecs04b_native_ms" if nd is not None else "gbcs.ecs04b_ms"
+            fig(key, "ECS04b (signed): last TransferData to signed response, %s crypto" % (
+                "native" if nd is not None else "pure-Python"), "ms", rt, _median(r["ecs04b_ms"]))
+            if nd is None:
+                fig("gbcs.gbt_heap", "GBT: heap at the hand-over of a maximal series (4 blocks)",
+                    "B", rt, r["gbt_heap"])
+                fig("gbcs.gbt_flash", "GBT: flash octets written for that series (+ 2-block answer)",
+                    "B", rt, r["gbt_flash"])
+        if len(runs) == 2:
+            fig("gbcs.ecs04b_native_ms", "ECS04b (signed): last TransferData to signed response, "
+                "native crypto", "ms", "micropython", None)
+    note("gbcs", "ECS04b: RTDS 1.5 ECS04b SUCCESS command (ACB MAC, supplier signature, signed",
+         "response: one ECDSA verify + one sign), median of 3 in a run; native: the x64",
+         "natmod build/natmod/esmecrypto.mpy (- when not built). GBT heap: above the meter",
+         "with a tunnel open, after a collection, when the 4596-octet message is handed over.")
+
+
 # name -> (function, deterministic: run once)
 SECTIONS = {"core": (core, False), "tariff": (tariff, False), "scenario": (scenario_speed, False),
             "prepay": (prepay, False), "mpy": (mpy_sizes, True), "logs": (logs, False),
-            "heap": (heap, True), "ota": (ota, False)}
+            "heap": (heap, True), "ota": (ota, False), "gbcs": (gbcs, False)}
 
 
 def main(argv):

@@ -24,6 +24,16 @@ is reproducible on the same firmware):
      up to 12 blocks), APS-fragmented as the link carries it, with the
      fragments themselves sometimes mutated (extended header, order,
      dropped or repeated fragments);
+     With --gbcs (`make fuzz-gbcs`), nine in ten of group b, and most inputs, are
+     GBCS messages (gen_gbcs) on the meter provisioned with the RTDS keystore
+     (tools/bench/runner.provision_gbcs): every visible RTDS ESME command,
+     either mutated as it is (bit flips, octet extremes, truncation,
+     extension, BER length octets, counter, recipient, message code,
+     splices: they fail the §6.2.4 checks -> security log and alert), or
+     with a mutated payload re-MACed and re-signed with the test keys and a
+     fresh counter (they pass the checks and reach the DLMS / ASN.1
+     decoders and the use cases), as one TransferData or a GBT series,
+     APS-fragmented;
   d  clock extremes: hub Time answers (0, 0xFFFFFFFE, invalid, backward and
      forward steps, wrong types) to the meter's own requests, supplier clock
      sets to the ends of UTCTime, and time running across them.
@@ -126,6 +136,7 @@ CLUSTERS = (Basic, Identify, Metering, TimeClient, DrlcClient, Price, CalendarSe
 BY_ID = {c.ID: c for c in CLUSTERS}
 GROUPS = ("a", "b", "c", "d")
 WEIGHTS = (300, 350, 345, 5)      # share of the inputs per group
+WEIGHTS_GBCS = (50, 900, 45, 5)    # --gbcs: group b, mostly GBCS messages
 # Meter state entries that legitimately record a rejection (counters, logs,
 # alerts, the last top-up outcome, DRLC reports sent) or are derived text.
 IGNORED = ("display", "meter.Malformed", "meter.DroppedUnsecured", "meter.HandlerErrors",
@@ -710,12 +721,58 @@ def count_records(cmd, buf, off):
     return n
 
 
+def rtds_commands():
+    """[(message, fields)] of every visible RTDS ESME command (GBCS_RTDS_DIR,
+    default /work/shared/vectors/rtds); [] when the vectors are absent."""
+    from tools import gbcs_host as GH
+    root = os.environ.get("GBCS_RTDS_DIR", "/work/shared/vectors/rtds/messages")
+    out = []
+    for d in sorted(glob.glob(os.path.join(root, "*"))):
+        for f in sorted(glob.glob(os.path.join(d, "*_COMMAND_GBCS.HEX"))):
+            if "PRECOMMAND" in f:
+                continue
+            with open(f) as fh:
+                b = bytes.fromhex(fh.read().strip())
+            out.append((b, GH.parse(b)))
+    return out
+
+
+def _gbcs_bytes(rng, b, others):
+    """One mutation of a GBCS message (or its payload), as the wire has it."""
+    b = bytearray(b)
+    r = rng.random()
+    if not b:
+        return bytes(rng.randrange(256) for _ in range(rng.randint(1, 40))), "empty"
+    if r < 0.3:
+        i = rng.randrange(min(len(b), 80)) if rng.random() < 0.6 else rng.randrange(len(b))
+        b[i] ^= 1 << rng.randrange(8)
+        return bytes(b), "bitflip"
+    if r < 0.45:
+        b[rng.randrange(len(b))] = rng.choice((0, 0xFF, 0x7F, 0x80, 0x81, 0x82, 0x83, 0x84))
+        return bytes(b), "octet"
+    if r < 0.6:
+        return bytes(b[:rng.randrange(len(b))]), "truncate"
+    if r < 0.7:
+        return bytes(b) + bytes(rng.randrange(256) for _ in range(rng.randint(1, 300))), "extend"
+    if r < 0.85:
+        o = rng.choice(others)
+        i, j = rng.randrange(len(b)), rng.randrange(len(o))
+        return bytes(b[:i]) + bytes(o[j:j + rng.randint(1, 200)]), "splice"
+    # a length-looking octet (BER: < 0x80 or 81-83) set to another length
+    cand = [i for i in range(len(b)) if b[i] in (0x81, 0x82, 0x83) or b[i] < 0x40]
+    i = rng.choice(cand) if cand else rng.randrange(len(b))
+    b[i] = rng.choice((0, 1, 0x7F, 0x80, 0x81, 0x82, 0x83, 0xFF, rng.randrange(256)))
+    return bytes(b), "length"
+
+
 class Generator:
-    def __init__(self, rng):
+    def __init__(self, rng, gbcs=False):
         self.rng = rng
         self.seeds = scenario_seeds()
         self.cat = CommandCatalogue(rng)
         self.seq = 0
+        self.gbcs = rtds_commands() if gbcs else []
+        self.gbcs_oc = 1 << 40          # re-signed commands: counters above RTDS's
 
     def next_seq(self):
         self.seq = (self.seq + 1) & 0xFF
@@ -775,6 +832,8 @@ class Generator:
     # -- b: mutated scenario frames --------------------------------------------
     def gen_b(self):
         rng = self.rng
+        if self.gbcs and rng.random() < 0.9:
+            return self.gen_gbcs()
         if rng.random() < 0.1:
             return self.gen_gbt()
         m0 = rng.choice(self.seeds)
@@ -843,6 +902,51 @@ class Generator:
                 kinds.append("frag_order")
         data = b"".join(link_frame(f) for f in frs)
         return Input("b", "gbt" + ("+" + "+".join(kinds) if kinds else ""), data)
+
+    def gen_gbcs(self):
+        """A GBCS command (gbcs mode): an RTDS command mutated on the wire, or
+        its payload mutated and the command re-protected (MAC, signature when
+        critical) with a fresh counter; through tunnel 1, GBT over 1200 octets."""
+        from tools import gbcs_host as GH
+        from tools.hubsim import Hub
+        rng = self.rng
+        b, f = rng.choice(self.gbcs)
+        others = [x[0] for x in self.gbcs]
+        kinds = []
+        r = rng.random()
+        if r < 0.5:
+            for _ in range(rng.choice((1, 1, 2, 3))):
+                b, k = _gbcs_bytes(rng, b, others)
+                kinds.append(k)
+            kind = "gbcs_wire"
+        else:
+            pl = bytes.fromhex(f["payload"])
+            if r < 0.95:
+                for _ in range(rng.choice((1, 1, 2))):
+                    pl, k = _gbcs_bytes(rng, pl, [bytes.fromhex(x[1]["payload"])
+                                                  for x in self.gbcs[:8]])
+                    kinds.append(k)
+            self.gbcs_oc += 1 + rng.randrange(3)
+            oc = self.gbcs_oc
+            if f["message_code"] == 7:              # CS01a: low 32 bits zero (§4.3.1.2)
+                oc = (oc & 0xFFFFFFFF) << 32
+            srp = (f["srp_id"], f["srp_counter"]) if f["srp_id"] else None
+            try:
+                b = GH.build_command(f["message_code"], pl[:3000], oc,
+                                     originator=f["originator"], critical=bool(f["signature"]),
+                                     srp=srp)
+            except Exception:                      # a key the host lacks: the message as is
+                kinds.append("unsigned")
+            kind = "gbcs_auth"
+        h = Hub(METER)
+        h.tunnel["id"] = 1
+        try:
+            msgs = h.gbcs(b)
+        except ValueError:           # over 1200 octets with no grouping header: one TransferData
+            msgs = [h.transfer(b)]
+            kinds.append("no_gbt")
+        data = b"".join(link_frame(fr) for m in msgs for fr in GBT.fragments(m, 67))
+        return Input("b", kind + ("+" + "+".join(kinds) if kinds else ""), data)
 
     # -- c: extreme field values per command -----------------------------------
     def gen_c(self):
@@ -1030,8 +1134,13 @@ def verdict(inp, frames):
         if m.profile != A.PROFILE_SE or len(pl) < 3:
             accepted += 1
             continue
+        if getattr(m, "frag", 0) and m.frag >> 8 != 1:
+            continue                   # a later APS fragment (a long TransferData): no ZCL header
         fc = pl[0]
         off = 3 if fc & FC_MANUF else 1
+        if len(pl) < off + 2:
+            accepted += 1
+            continue
         cmd = pl[off + 1]
         body = pl[off + 2:]
         if fc & 3 == 0 and cmd == Z.DEFAULT_RSP and len(body) >= 2:
@@ -1166,7 +1275,8 @@ class Campaign:
     def __init__(self, args):
         self.a = args
         self.rng = random.Random(args.seed)
-        self.gen = Generator(random.Random(self.rng.getrandbits(64)))
+        self.gen = Generator(random.Random(self.rng.getrandbits(64)),
+                             getattr(args, "gbcs", False))
         self.tariffs = sorted(glob.glob(os.path.join(ROOT, "tariffs", "*.json")))
         self.out = args.out
         os.makedirs(self.out, exist_ok=True)
@@ -1221,6 +1331,11 @@ class Campaign:
             shutil.rmtree(store, ignore_errors=True)
             if old is not None and old["store"] != store:
                 shutil.rmtree(old["store"], ignore_errors=True)
+        if fresh and getattr(self.a, "gbcs", False):
+            # the RTDS keystore, as a factory writes it before the first power-on
+            from tools.bench.runner import provision_gbcs
+            os.makedirs(store, exist_ok=True)
+            provision_gbcs(store, "rtds")
         snap = store + ".start"
         shutil.rmtree(snap, ignore_errors=True)
         if os.path.isdir(store):
@@ -1446,7 +1561,7 @@ class Campaign:
                 for a in self.seg["trace"]]
         with open(path, "w") as f:
             json.dump({"utc": self.seg["utc"], "rtc": self.seg["rtc"], "config": self.cfg,
-                       "actions": acts}, f)
+                       "gbcs": bool(getattr(self.a, "gbcs", False)), "actions": acts}, f)
         return os.path.relpath(path, self.out)
 
     # -- one input --------------------------------------------------------------
@@ -1704,7 +1819,8 @@ class Campaign:
             # a chunk in a seeded order: the queries and the inputs that
             # cannot change state when accepted first (checked as one run),
             # then the rest, then the clock group (time moves)
-            chunk = [self.gen.make(self.rng.choices(GROUPS, WEIGHTS)[0])
+            w = WEIGHTS_GBCS if getattr(self.a, "gbcs", False) else WEIGHTS
+            chunk = [self.gen.make(self.rng.choices(GROUPS, w)[0])
                      for _ in range(min(self.a.chunk, total - self.n))]
             order = ([i for i in chunk if i.group != "d" and not i.mutating] +
                      [i for i in chunk if i.group != "d" and i.mutating] +
@@ -1745,6 +1861,7 @@ class Campaign:
         deaths = len(self.deaths)
         rep = {
             "seed": self.a.seed, "runtime": self.a.runtime, "inputs": self.n,
+            "gbcs": bool(getattr(self.a, "gbcs", False)),
             "wall_s": round(wall, 1), "inputs_per_s": round(self.n / wall, 1) if wall else None,
             "groups": self.groups,
             "deaths": deaths, "death_inputs": self.deaths,
@@ -1928,6 +2045,10 @@ def replay(path, runtime, out):
     store = os.path.join(out, "replay-store")
     shutil.rmtree(store, ignore_errors=True)
     os.makedirs(out, exist_ok=True)
+    if tr.get("gbcs"):
+        from tools.bench.runner import provision_gbcs
+        os.makedirs(store)
+        provision_gbcs(store, "rtds")
     link = FuzzLink(runtime, store, tr["utc"], tr["config"])
     link.start(tr["utc"], tr["rtc"])
     args = argparse.Namespace(t1=1.0, gap=0.3, t2=5.0)
@@ -1982,6 +2103,9 @@ def main(argv=None):
     p.add_argument("--progress", type=int, default=0, help="print progress every N inputs")
     p.add_argument("--keep-traces", type=int, default=40, help="finding traces saved")
     p.add_argument("--replay", help="play a saved trace (OUT/traces/*.json) and exit")
+    p.add_argument("--gbcs", action="store_true",
+                   help="GBCS-focused: the meter gets the RTDS keystore, most inputs are "
+                        "mutated or re-signed RTDS commands through the tunnel")
     a = p.parse_args(argv)
     if a.replay:
         replay(a.replay, a.runtime, a.out)

@@ -34,7 +34,7 @@
 import gc
 import struct
 
-from ..compat import const
+from ..compat import const, STRUCT_ERRORS
 from ..platform.clock import NEVER as _NEVER   # clock.py holds the UINT32 sentinel (freezing)
 from ..zcl.cluster import Cluster, Cmds, Attrs
 from ..zcl import aps as A
@@ -44,6 +44,13 @@ _MAX_IN = const(1500)            # MaximumIncomingTransferSize, GBCS §10.2.2
 _N_TUNNELS = const(2)
 _QUEUE = const(4)
 _TUNNEL_KEY = "tunnel"
+# The record (platform/store.py load_rec): schema 9, version 1: next tunnel
+# id u16, count u8, then per tunnel id u16, address u16, endpoint u8, max
+# incoming transfer size u16. Version 0 (earlier firmware saved it untyped,
+# and format 1) has the same layout. Safe state: no tunnel (the hub's
+# TransferData gets NO_SUCH_TUNNEL and it requests one, ZSE 1.2 §10.6).
+_T_SCHEMA = const(9)               # = bootrec.SCHEMAS "tunnel"
+_T_VERSION = const(1)
 # RequestTunnelResponse TunnelStatus (ZSE D.6.2.4.1)
 ST_SUCCESS = const(0)
 ST_BUSY = const(1)
@@ -100,6 +107,29 @@ class Defrag:
                      memoryview(self.buf)[:self.len], msg.secured)
 
 
+def _decode(r):
+    next_id, n = struct.unpack_from("<HB", r, 0)
+    if n > _N_TUNNELS or len(r) != 3 + 7 * n:
+        raise ValueError("tunnel")
+    return next_id, [struct.unpack_from("<HHBH", r, 3 + 7 * i) for i in range(n)]
+
+
+def load_record(store):
+    """(next id, [(id, address, endpoint, max size)]) or None (no record, or
+    none readable: the safe state). Migration hook: version 0, the untyped
+    record of earlier firmware, reads as version 1 (same layout)."""
+    got = store.load_rec(_TUNNEL_KEY, _T_SCHEMA, _T_VERSION, _decode)
+    if got is None and _TUNNEL_KEY in store.unreadable:
+        r = store.load(_TUNNEL_KEY)
+        try:
+            if r is not None:
+                got = _decode(r)
+                store.unreadable.remove(_TUNNEL_KEY)
+        except STRUCT_ERRORS:
+            pass
+    return got
+
+
 class Tunneling(Cluster):
     ID = 0x0704
     NAME = "Tunneling"
@@ -152,17 +182,11 @@ class Tunneling(Cluster):
         # with a tunnel saved before a power cut, at the first fragment
         # after boot (not during construction: the meter's construction
         # hole is in place); GBT keeps its blocks in flash (gbcs/gbt.py)
-        r = app.store.load(_TUNNEL_KEY)
-        try:
-            if r:
-                self.next_id, n = struct.unpack_from("<HB", r, 0)
-                if n > _N_TUNNELS or len(r) != 3 + 7 * n:
-                    raise ValueError
-                for i in range(n):
-                    tid, a, ep, mx = struct.unpack_from("<HHBH", r, 3 + 7 * i)
-                    self.tunnels.append([tid, a, ep, mx, app.clock.mono()])
-        except ValueError:
-            del self.tunnels[:]       # an unreadable record: no tunnel; the hub re-requests
+        got = load_record(app.store)
+        if got:
+            self.next_id = got[0]
+            for t in got[1]:
+                self.tunnels.append([t[0], t[1], t[2], t[3], app.clock.mono()])
 
     def _region(self):
         """The APS reassembly region (None if the heap has no such block:
@@ -182,7 +206,7 @@ class Tunneling(Cluster):
         for i in range(len(self.tunnels)):
             t = self.tunnels[i]
             struct.pack_into("<HHBH", b, 3 + 7 * i, t[0], t[1], t[2], t[3])
-        self.app.store.save(_TUNNEL_KEY, b)
+        self.app.store.save(_TUNNEL_KEY, b, _T_SCHEMA, _T_VERSION)
 
     def _find(self, tid):
         for t in self.tunnels:

@@ -87,9 +87,11 @@ def due(m, now):
     if not done:
         return
     h = m.begin()
-    t[:] = [e for e in t if e[0] > now]
-    _save(m, t)
-    m.end(h)
+    try:
+        t[:] = [e for e in t if e[0] > now]
+        _save(m, t)
+    finally:
+        m.end(h)
     acc = m.account
     for at, mc, idx, oc, desc, v in done:
         # the engine took the staged value (not cancelled or replaced by

@@ -32,7 +32,7 @@ IMG = "ota_img.bin"
 # server endpoint u8. Offset: every octet below it is on flash in IMG;
 # saved after the block writes it covers.
 KEY = "ota"
-_SCHEMA = const(5)
+_SCHEMA = const(10)
 _VERSION = const(1)
 _REC = "<BHHIIIHB"
 # ZCL rev 6 Table 2-12 status codes of the OTA cluster
@@ -474,7 +474,7 @@ _HANDLERS = (notify, query_rsp, block_rsp, end_rsp)     # by command id >> 1: 0,
 # activateImageResponseCode (GBCS §11.5): 0 success, 1 noImageHeld, 2
 # hashMismatch, 3 activationFailure.
 SEL_KEY = "bootsel"
-_SEL_SCHEMA = const(6)
+_SEL_SCHEMA = const(11)
 _SEL_VERSION = const(1)
 _FMT = "<BBBBIIB"
 _TRIES = const(1)          # boots a trial bundle gets to confirm

@@ -28,7 +28,7 @@ _UNSUP_MANUF_GENERAL_COMMAND = const(0x84)
 _UNSUPPORTED_CLUSTER = const(0xC3)
 
 # The largest ZCL frame (APS payload) one 802.15.4 frame carries, so that
-# nothing the meter sends needs APS fragmentation. Octets of a 127-octet
+# no ZCL response of this engine needs APS fragmentation. Octets of a 127-octet
 # PSDU (IEEE 802.15.4-2006 aMaxPHYPacketSize):
 #   MAC header 9 (frame control 2, sequence 1, PAN id 2 with PAN id
 #     compression, short destination 2, short source 2) + FCS 2      127 - 11 = 116
@@ -55,11 +55,14 @@ _UNSUPPORTED_CLUSTER = const(0xC3)
 # cannot split: Tunneling Transfer Data (Annex D.6) and Key Establishment
 # with a crypto-suite-2 certificate (Initiate Key Establishment 2 + 1 + 1 +
 # 74 = 78 octets, Annex C), neither of them this module's (the stack runs
-# key establishment, GBCS tunnelling is the WAN issue's). Every SE response
-# here that can outgrow a frame has its own CommandIndex /
-# TotalNumberOfCommands, or for Get Profile MaxNumberOfPeriodsDelivered
-# (ZSE D.3.2.3.1.1), so the meter never fragments: a receiver without
-# fragmentation support (optional in ZigBee PRO) still gets everything.
+# key establishment; Tunneling TransferData is APS-fragmented both ways by
+# clusters/tunneling.py and gbcs/gbt.py send, each fragment within
+# frame_limit). Every SE response here that can outgrow a frame has its own
+# CommandIndex / TotalNumberOfCommands, or for Get Profile
+# MaxNumberOfPeriodsDelivered (ZSE D.3.2.3.1.1), so this engine never
+# fragments: a receiver without fragmentation support (optional in ZigBee
+# PRO) still gets every ZCL response; only the tunnel needs it, as ZSE
+# §5.3.8 requires of a Tunneling client anyway.
 _ZCL_MAX_UNSECURED = const(82)
 _ZCL_MAX_SECURED = const(73)
 RELAYS_DEFAULT = const(2)
