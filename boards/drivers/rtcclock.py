@@ -14,40 +14,20 @@
 # tens of ppm: seconds a day). mono() counts time.ticks_ms with ticks_diff,
 # so the 2^30 ms wrap of ticks_ms (12.4 days) is invisible as long as it is
 # called at least once per wrap period (the link loop calls it every pass).
-from firmware.compat import const, ticks_ms, ticks_diff
-
-_DAY = const(86400)
-
-
-def days(y, m, d):
-    """Days from 2000-01-01 to y-m-d (proleptic Gregorian, y >= 2000)."""
-    if m < 3:
-        y -= 1
-        m += 12
-    # days from 0000-03-01, shifted so 2000-01-01 is 0 (730425 = its count)
-    return 365 * y + y // 4 - y // 100 + y // 400 + (153 * (m - 3) + 2) // 5 + d - 730426
+from firmware.compat import ticks_ms, ticks_diff
+from firmware.platform.clock import DAY, civil, days_from_civil, weekday
 
 
 def to_utc(dt):
     """ZigBee UTCTime from an RTC tuple (y, m, d, wd, hh, mm, ss, sub)."""
-    return days(dt[0], dt[1], dt[2]) * _DAY + dt[4] * 3600 + dt[5] * 60 + dt[6]
+    return days_from_civil(dt[0], dt[1], dt[2]) * DAY + dt[4] * 3600 + dt[5] * 60 + dt[6]
 
 
 def to_rtc(utc):
-    """RTC tuple for ZigBee UTCTime utc (weekday 1 = Monday, 2000-01-01 a
-    Saturday)."""
-    d, s = divmod(utc, _DAY)
-    # civil from days (inverse of days()), shifted to 0000-03-01
-    z = d + 730425
-    era = z // 146097
-    doe = z - era * 146097
-    yoe = (doe - doe // 1460 + doe // 36524 - doe // 146096) // 365
-    doy = doe - (365 * yoe + yoe // 4 - yoe // 100)
-    mp = (5 * doy + 2) // 153
-    day = doy - (153 * mp + 2) // 5 + 1
-    m = mp + 3 if mp < 10 else mp - 9
-    y = era * 400 + yoe + (1 if m <= 2 else 0)
-    return (y, m, day, (d + 5) % 7 + 1, s // 3600, s // 60 % 60, s % 60, 0)
+    """RTC tuple for ZigBee UTCTime utc (weekday 1 = Monday)."""
+    d, s = divmod(utc, DAY)
+    y, m, day = civil(d)
+    return (y, m, day, weekday(d) + 1, s // 3600, s // 60 % 60, s % 60, 0)
 
 
 class RtcClock:
