@@ -13,7 +13,12 @@ import sys
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 ARCHS = ("armv7emsp", "rv32imc")      # STM32WB55 (Cortex-M4F), ESP32-H2 (RISC-V)
-FLASH_BUDGET = 140 * 1024             # flash left for frozen application bytecode
+# Flash left for frozen application bytecode. Measured (upstream MicroPython,
+# NUCLEO_WB55, BLE off, our manifest): the image took 462,504 of the
+# 491,520-byte application region with a 134,179-byte frozen set, so the
+# region holds about 163 KB of frozen set; the budget keeps 8 KB of that
+# free for the board's drivers and the C crypto core linked in.
+FLASH_BUDGET = 152 * 1024
 # Host-only modules, not frozen into boards: the virtual board (sockets) and
 # its simulated metrology (platform/metrology.py: a board brings its own
 # driver with the same methods), and the pure-Python crypto core, which firmware/crypto falls back to only when

@@ -298,7 +298,7 @@ def receive(m, buf):
             if k in c or len(c) < _MAX_CTR:
                 c[k] = int.from_bytes(b[p[1]:p[1] + 8], "big")
                 save_counters(m)     # raises before the command runs: not executed
-        payload = dispatch.run(m, b, p, role)
+        payload = dispatch.run(m, b, p, role, f & _F_CRIT)
     finally:
         m.end(h)
     return respond(m, b, p, payload, f, v081)
