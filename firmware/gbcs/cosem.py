@@ -22,7 +22,8 @@
 # changes what a critical use case owns). The group module's H[slot]
 # is the handler: H[slot](x, spec, (start, end)) -> result, or
 # (result, Data octets) for a Get or an Action that returns data (x: the
-# request, dispatch.Req; spec: dlms.parse_request's tuple).
+# request, dispatch.Req; spec: dlms.parse_request's tuple). A group that
+# future-dates values also has took(m, param, value, at) (future.py).
 from ..compat import const
 
 _ROW = const(12)
@@ -55,8 +56,8 @@ def find(cls, obis):
     return None
 
 
-def handlers(g):
-    """The handler tuple of group g (the module is imported on first use)."""
+def module(g):
+    """The use-case module of group g (imported on first use)."""
     if g == 0:
         from . import uc_device as M
     elif g == 1:
@@ -67,4 +68,4 @@ def handlers(g):
         from . import uc_supply as M
     else:
         from . import uc_read as M
-    return M.H
+    return M

@@ -66,7 +66,7 @@ def execute(x, k, s, d):
         return D.UNDEFINED, D.NULL
     if s[0] != 1 and s[0] != 4 and row[0] & cosem.F_CRITICAL and not x.crit:
         return D.DENIED, D.NULL
-    r = cosem.handlers(row[1])[row[2]](x, s, d)
+    r = cosem.module(row[1]).H[row[2]](x, s, d)
     if isinstance(r, int):
         return r, D.NULL
     return r

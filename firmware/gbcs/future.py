@@ -1,24 +1,31 @@
 # Future-dated GBCS commands (GBCS v0.8.1 §9.2.2; notes/gbcs-messages-security
 # §16). The engines hold the passive values and activate them at their time
 # (the account's future-datable parameters, Tbl 9.2.2.7: Account.stage,
-# persisted with the registers, activated by the tick's account slot); this
-# table remembers, per stored command, what its alert needs: activation
-# time, message code, originator counter, the engine parameter and the
-# cosem-attribute-descriptor of the activation-time instruction. The
-# meter's _S_GBCS slot (Meter.gbcs_due: the earliest time here) calls due()
-# once the account slot of that second has run: one Future Dated Execution
-# Of Instruction Alert (message code 0x00CC, signed) per command, 0x8F66
-# when the parameter took effect, 0x8F67 when it did not (later GBCS codes,
-# vectors/README.md point 5; v0.8.1: 0x8066 / 0x8067), additional content
-# `09 13 ‖ MC ‖ OC ‖ descriptor` (§9.2.2.6).
+# persisted with the registers, activated by the tick's account slot; the
+# tariff's and load limiter's passive values likewise); this table
+# remembers, per future-dated value of a stored command, what its alert
+# needs: activation time, message code, originator counter, the owner and
+# parameter, the staged value and the cosem-attribute-descriptor of the
+# activation-time instruction. The meter's _S_GBCS slot (Meter.gbcs_due:
+# the earliest time here) calls due() once the engines' slots of that
+# second have run: one Future Dated Execution Of Instruction Alert (message
+# code 0x00CC, signed) per value (RTDS: ECS08 sends one per parameter),
+# 0x8F66 when the engine took the value, 0x8F67 when it did not (later GBCS
+# codes, vectors/README.md point 5; v0.8.1: 0x8066 / 0x8067), additional
+# content `09 13 ‖ MC ‖ OC ‖ descriptor` (§9.2.2.6).
 #
-# A newer command with the same message code replaces the stored one, and
-# an immediate or cancelling one removes it (§9.2.2.3). Bounded: _MAX
-# entries; a command that would need one more is refused before anything is
-# staged. Record "gbcs_fd" (schema 8 version 1): earliest activation u32 LE
-# (Meter.boot reads only this, without importing this package), count u8,
-# entries {at u32 LE, MC u16, parameter u8, staged value i32, OC(8),
-# descriptor(9)}.
+# Who decides "took": the owner, a cosem.py group (the high three bits of
+# the parameter byte; 0 stands for the account, group 1, as in version-1
+# records): its module's took(m, param, value, at) -> bool.
+#
+# A newer command with the same message code replaces what is stored for
+# it, and an immediate or cancelling one removes it (§9.2.2.3): drop(),
+# then add() per value, in the command's atomic operation. Bounded: _MAX
+# entries; a command that would need more is refused (room()) before
+# anything is staged. Record "gbcs_fd" (schema 8 version 1): earliest
+# activation u32 LE (Meter.boot reads only this, without importing this
+# package), count u8, entries {at u32 LE, MC u16, owner/parameter u8,
+# staged value i32, OC(8), descriptor(9)}.
 import struct
 
 from ..compat import const
@@ -26,7 +33,7 @@ from ..platform.clock import NEVER
 
 KEY = "gbcs_fd"
 _SCHEMA = const(8)
-_MAX = const(8)
+_MAX = const(24)
 _E = const(28)
 _MC_ALERT = const(0x00CC)
 
@@ -61,22 +68,31 @@ def _save(m, t):
     m.gbcs_due = first
 
 
-def room(m, mc):
+def room(m, mc, n=1):
+    """True when n values of a command with message code mc fit (what is
+    stored for mc is replaced)."""
     t = table(m)
-    return len(t) < _MAX or any(e[1] == mc for e in t)
+    return len([e for e in t if e[1] != mc]) + n <= _MAX
 
 
-def store(m, at, mc, idx, oc, desc):
-    """Remember a stored command (inside the command's atomic operation);
-    at NEVER or 0: only drop what was stored for mc."""
+def drop(m, mc):
+    """Forget what is stored for mc (inside the command's atomic operation)."""
     t = table(m)
     n = len(t)
     t[:] = [e for e in t if e[1] != mc]
-    if at and at != NEVER:
-        t.append([at, mc, idx, bytes(oc), bytes(desc), m.account.pend_val[idx]])
-    elif len(t) == n:
-        return
-    _save(m, t)
+    if len(t) != n:
+        _save(m, t)
+
+
+def add(m, at, mc, key, oc, desc, v):
+    """Remember one future-dated value: key = owner group << 5 | parameter,
+    v its staged value (int32), desc the 9-octet descriptor of its
+    activation-time attribute. Nothing is kept for 0 (immediate), a past
+    time or NEVER (§9.2.2.4)."""
+    if at and at != NEVER and at > m.clock.now():
+        t = table(m)
+        t.append([at, mc, key, bytes(oc), bytes(desc), v])
+        _save(m, t)
 
 
 def due(m, now):
@@ -92,10 +108,9 @@ def due(m, now):
         _save(m, t)
     finally:
         m.end(h)
-    acc = m.account
-    for at, mc, idx, oc, desc, v in done:
-        # the engine took the staged value (not cancelled or replaced by
-        # another route since)
-        ok = acc.pend_at[idx] != at and acc.p[idx] == v
+    from . import cosem
+    for at, mc, key, oc, desc, v in done:
+        g = key >> 5
+        ok = cosem.module(g or 1).took(m, key & 0x1F, v, at)
         core.alert(m, 0x8F66 if ok else 0x8F67, _MC_ALERT,
                    b"\x09\x13" + struct.pack(">H", mc) + oc + desc, at)

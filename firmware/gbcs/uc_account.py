@@ -2,10 +2,12 @@
 # passive Account (class 111, ECS02), the Credits (class 112, ECS04b), the
 # Token Gateway (class 115, CS01a). Handlers: h(x, spec, (start, end)) ->
 # result | (result, Data) (cosem.py).
+from ..compat import const
 from . import dlms as D
 from . import keystore as K
 
 _NEVER = 0xFFFFFFFF
+_G = const(1)                  # this module's cosem.py group
 
 
 def _supplier():
@@ -18,13 +20,20 @@ def _ecs02_commit(m, mode, at, mc, oc, desc):
     command for its alert (future.py, §9.2.2.3: replaces what is stored for
     this message code; stored only while ahead)."""
     from . import future
+    from ..prepay import account as AC
     acc = m.account
     r = _supplier().set_payment_mode(m, mode, acc.sde, acc.sdd, at)
     if r == 0:
-        from ..prepay import account as AC
-        future.store(m, at if at != _NEVER and at > m.clock.now() else 0, mc, AC.P_ACCOUNT,
-                     oc, desc)
+        future.drop(m, mc)
+        future.add(m, at, mc, _G << 5 | AC.P_ACCOUNT, oc, desc, acc.pend_val[AC.P_ACCOUNT])
     return r
+
+
+def took(m, param, v, at):
+    """future.py: the account took the value staged for `at` (not cancelled
+    or replaced by another route since)."""
+    acc = m.account
+    return acc.pend_at[param] != at and acc.p[param] == v
 
 
 def _account(x, s, d):
