@@ -39,6 +39,8 @@ UNITS = {
     "ota.download_s": "s", "ota.verify_s": "s", "ota.flash_bytes": "B", "ota.ram": "B",
     "gbcs.ecs04b_ms": "ms", "gbcs.ecs04b_native_ms": "ms", "gbcs.gbt_heap": "B",
     "gbcs.gbt_flash": "B",
+    "dlms.device_ms": "ms", "dlms.account_ms": "ms", "dlms.tariff_ms": "ms",
+    "dlms.supply_ms": "ms", "dlms.read_ms": "ms", "dlms.protected_ms": "ms", "dlms.frozen": "B",
 }
 for _a in mpy_build.ARCHS:
     UNITS["mpy.%s.frozen" % _a] = "B"
@@ -460,10 +462,65 @@ def gbcs():
          "with a tunnel open, after a collection, when the 4596-octet message is handed over.")
 
 
+# one RTDS command per use-case group (firmware/gbcs/cosem.py): use case, variant
+DLMS_VECTORS = (("device", "ECS26e", "SUCCESS"), ("account", "ECS07", "SUCCESS"),
+                ("tariff", "ECS01a", "IMMEDIATE_TOU_SUCCESS"), ("supply", "ECS27", "SUCCESS"),
+                ("read", "ECS35a", "SUCCESS"), ("protected", "ECS19", "SUCCESS"))
+DLMS_MODULES = ("dlms", "cosem", "dispatch", "asn1", "uc_device", "uc_account", "uc_tariff",
+                "uc_supply", "uc_read")
+
+
+def dlms():
+    """GBCS use cases (host_tests/mp/bench_dlms.py: one RTDS command per group)"""
+    from tools import gbcs_host as G
+    rtds = "/work/shared/vectors/rtds/"
+    e, ka, ds, cells, zs = G.rtds_keystore()
+    with open(rtds + "index.json") as f:
+        vs = [x for x in json.load(f)["vectors"] if x.get("command_file")]
+    lines = []
+    for g, uc, var in DLMS_VECTORS:
+        v = [x for x in vs if x["use_case"] == uc and x["variant"] == var][0]
+        with open(rtds + "messages/" + v["command_file"]) as f:
+            lines.append("%s %s_%s %s\n" % (g, uc, var, f.read().strip()))
+    inp = {"config": {"firmware_version": "0123ABCD"}, "utc": 473385600, "repeats": 3,
+           "keystore": {"entity": e.hex(), "ka_priv": ka.hex(), "ds_priv": ds.hex(),
+                        "cells": [[c[0], c[1], c[2], c[3].hex(), c[4].hex(), c[5].hex()]
+                                  for c in cells],
+                        "zs": dict((k.hex(), x.hex()) for k, x in zs.items())}}
+    with tempfile.TemporaryDirectory() as d:
+        path = os.path.join(d, "in.json")
+        with open(path, "w") as f:
+            json.dump(inp, f)
+        vp = os.path.join(d, "vectors.txt")
+        with open(vp, "w") as f:
+            f.write("".join(lines))
+        for rt in RUNTIMES:
+            s = os.path.join(d, "s-" + rt)
+            os.mkdir(s)
+            r = json.loads(run_script(rt, "bench_dlms.py", s, path, vp,
+                                      preload="firmware.meter").strip().splitlines()[-1])
+            for g, _, _ in DLMS_VECTORS:
+                name, t, resp = r[g]
+                res = G.parse(bytes.fromhex(resp), device_ds_pub=G.test_ds_pub())["dlms"]
+                if any(c for _, c in res["results"]):       # time a real execution only
+                    raise RuntimeError("%s on %s: results %s" % (name, rt, res["results"]))
+                fig("dlms.%s_ms" % g, "GBCS %s: %s command to response" % (g, name), "ms", rt,
+                    _median(t))
+        sizes = mpy_build.build(mpy_build.ARCHS[0], os.path.join(d, "mpy"))
+    n = sum(b for r, b in sizes.items() if r.startswith("firmware/gbcs/") and
+            r.split("/")[-1][:-3] in DLMS_MODULES)
+    fig("dlms.frozen", "frozen bytecode of the DLMS/COSEM and ASN.1 layer (%d modules)" %
+        len(DLMS_MODULES), "B", "micropython", n)
+    note("dlms", "per group: RTDS %s; pure-Python crypto, median of 3, the" % ", ".join(
+        "%s %s" % (u, v) for _, u, v in DLMS_VECTORS),
+        "whole Meter.gbcs_message (checks, execution, protected response).")
+
+
 # name -> (function, deterministic: run once)
 SECTIONS = {"core": (core, False), "tariff": (tariff, False), "scenario": (scenario_speed, False),
             "prepay": (prepay, False), "mpy": (mpy_sizes, True), "logs": (logs, False),
-            "heap": (heap, True), "ota": (ota, False), "gbcs": (gbcs, False)}
+            "heap": (heap, True), "ota": (ota, False), "gbcs": (gbcs, False),
+            "dlms": (dlms, False)}
 
 
 def main(argv):
