@@ -214,7 +214,7 @@ def _range(pl, s):
     if s[4] != 1 or pl[i:i + 20] != _RESTRICT or pl[i + 20] != 6 or pl[i + 25] != 6 or \
             pl[i + 30:j] != b"\x01\x00":
         raise ValueError("selector")
-    return struct.unpack_from(">II", pl, i + 21)
+    return struct.unpack_from(">I", pl, i + 21)[0], struct.unpack_from(">I", pl, i + 26)[0]
 
 
 def _profile(x, s, d):
