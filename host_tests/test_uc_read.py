@@ -381,3 +381,22 @@ def test_polyphase_and_twin_objects_undefined(tmp_path):
         assert _send(b, 0x0048, _range_get(obis, 0, T2015))["results"] == [(1, 4)]
     pl = G.dlms_get(5003, [(3, bytes.fromhex("0114010800FF"), 2)])
     assert _send(b, 0x0026, pl, originator=G.NETWORK_OPERATOR)["results"] == [(1, 4)]
+
+
+def test_mp_script_reads_as_expected(tmp_path):
+    """host_tests/mp/uc_read.py (compared across runtimes by
+    test_micropython.py) answers what it should on CPython: ECS15a as RTDS
+    with its security entry, every read successful, the Event Log empty
+    after the clear."""
+    from runtimes import run_script
+    out = run_script("cpython", "uc_read.py", str(tmp_path)).splitlines()
+    heads = [l.split() for l in out if not l.startswith(" ")]
+    assert [h[0] for h in heads] == ["ECS17a_4.2_SUCCESS", "ECS35a_6.13_SUCCESS",
+                                     "ECS35e_6.13_SUCCESS", "ECS19_4.3_SUCCESS",
+                                     "ECS66_4.17_SUCCESS", "ECS15a_3.3_SUCCESS",
+                                     "ECS35a_6.13_SUCCESS"]
+    res = [G.parse(bytes.fromhex(h[1]))["dlms"] for h in heads]
+    assert all(c == 0 for r in res for _, c in r["results"])
+    assert out[out.index(" ".join(heads[5])) + 1] == "  as RTDS True"
+    assert "  security 8f52 %d 0024" % T2015 in out
+    assert _ca(bytes.fromhex(res[1]["data"][0]))[1] and not _ca(bytes.fromhex(res[6]["data"][0]))[1]
