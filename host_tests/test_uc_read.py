@@ -400,3 +400,31 @@ def test_mp_script_reads_as_expected(tmp_path):
     assert out[out.index(" ".join(heads[5])) + 1] == "  as RTDS True"
     assert "  security 8f52 %d 0024" % T2015 in out
     assert _ca(bytes.fromhex(res[1]["data"][0]))[1] and not _ca(bytes.fromhex(res[6]["data"][0]))[1]
+
+
+def test_ecs15a_clear_old_or_new_after_a_cut_at_every_write(tmp_path):
+    """commands/supplier.clear_event_log is one atomic operation: a power
+    cut at any write leaves the Event Log readable as before and no
+    Security Log entry, or cleared with its entry (completed at boot)."""
+    from test_powercut_records import Bench as PBench, every_cut
+    from firmware.commands import supplier as S
+    from firmware.gbcs import uc_read as U
+
+    def make(path):
+        b = PBench(path)
+        for code in (0x8F01, 0x8F02, 0x8F03):
+            b.m.alert(code)
+        return b
+
+    def check(b, before):
+        m = b.m
+        ev = U.profile_data(m, 6, 0, 0xFFFFFFFF)
+        sec = m.log_between(m.security_log, 0, 0xFFFFFFFF)
+        done = ev.endswith(b"\x00") and len(ev) == 7
+        assert done or ev.count(b"\x8f\x01\x00") == 1
+        assert m.security_log.seq == before["security"] + done
+        assert not done or sec[-1][1:4:2] == (0x8F52, 0x0024)
+        return done
+    outs = every_cut(tmp_path, "clear event log", make, lambda b: S.clear_event_log(b.m, 0x0024),
+                     lambda b: None, check)
+    assert outs == {True, False}
