@@ -241,7 +241,7 @@ def test_ecs15a_clear_survives_a_restart(tmp_path):
     from firmware.gbcs import keystore as K
     K.install(m, *G.rtds_keystore())
     from firmware.gbcs import uc_read as U
-    assert U.profile_data(m, 6, 0, 0xFFFFFFFF)[-1:] == b"\x00"      # empty contents
+    assert U.profile_data(m, U._K_EVENT, 0, 0xFFFFFFFF)[-1:] == b"\x00"      # empty contents
     assert m.log_between(m.security_log, 0, 0xFFFFFFFF)[-1][1] == 0x8F52
 
 
@@ -418,7 +418,7 @@ def test_ecs15a_clear_old_or_new_after_a_cut_at_every_write(tmp_path):
 
     def check(b, before):
         m = b.m
-        ev = U.profile_data(m, 6, 0, 0xFFFFFFFF)
+        ev = U.profile_data(m, U._K_EVENT, 0, 0xFFFFFFFF)
         sec = m.log_between(m.security_log, 0, 0xFFFFFFFF)
         done = ev.endswith(b"\x00") and len(ev) == 7
         assert done or ev.count(b"\x8f\x01\x00") == 1
@@ -428,3 +428,59 @@ def test_ecs15a_clear_old_or_new_after_a_cut_at_every_write(tmp_path):
     outs = every_cut(tmp_path, "clear event log", make, lambda b: S.clear_event_log(b.m, 0x0024),
                      lambda b: None, check)
     assert outs == {True, False}
+
+
+def test_billing_calendar_part_encrypted(tmp_path):
+    """The Billing Data Log's billing-period entries (0-0:98.1.1, through
+    Data Protection 0-0:43.2.2; the held-back ECS20c's objects as assumed
+    from the numbering): billingCalendarLogEntry, encrypted, the period's
+    registers as recorded."""
+    b = _meter(tmp_path)
+    m = b.meter
+    m.import_wh = 4321
+    m.tariff.reg[0], m.tariff.reg[48] = 1111, 2222
+    lg = m.snapshots.logs[1]
+    lg.append(bytes(m.snapshots.record(T2015 - 10 * DAY, 2, False)))
+    lg.append(bytes(m.snapshots.record(T2015 - 100 * DAY, 2, False)))     # before from_date
+    lg.append(bytes(m.snapshots.record(T2015 + 10 * DAY, 2, False)))      # to_date FF: newest
+    b.clock.set(T2015)
+    v = _vec("ECS20b", "SINGLE_SUCCESS")
+    pl = bytes.fromhex(G.parse(rtds.message(v["command_file"]))["payload"])
+    pl = _replace(pl, bytes.fromhex("00002B0203FF"), bytes.fromhex("00002B0202FF"))
+    pl = _replace(pl, bytes.fromhex("0000620102FF"), bytes.fromhex("0000620101FF"))
+    pl = _replace(pl, bytes.fromhex("090C07DF0301FF090000008000FF"), b"\x09\x0c" + b"\xff" * 12)
+    resp = m.gbcs_message(G.build_command(0x002F, pl, 1002))
+    assert G.parse(resp)["dlms"]["results"] == [(3, 0)]
+    td, c = _ca(_dec(resp, v), 2)
+    assert td == bytes.fromhex("020706060100300601000806010008060100080601000806")
+    assert len(c) == 2 * 328
+    assert struct.unpack_from(">II", c, 0) == (T2015 - 10 * DAY, 4321)
+    assert struct.unpack_from(">I", c, 328)[0] == T2015 + 10 * DAY
+    assert struct.unpack_from(">I", c, 8)[0] == 1111 and struct.unpack_from(">I", c, 8 + 192)[0] == 2222
+
+
+def test_prepayment_credits_and_reactive_profile(tmp_path):
+    """0-0:98.1.3 (prepayment credits: each top-up's time and amount as on
+    the HAN) and 0-0:99.1.2 (reactive import half hours: this meter never
+    advances it, so its captured half hours read 0)."""
+    b = _meter(tmp_path)
+    m = b.meter
+    pp = m.prepayment
+    for i, pence in enumerate((500, 1000, 250)):
+        rec = bytearray(29)
+        struct.pack_into("<IiB", rec, 0, T2015 - 3600 * (3 - i), pp.unmoney(pence * 1000), 1)
+        pp.topups.append(rec)
+    pr = m.profile
+    for i in range(T2015 // HH - 4, T2015 // HH):
+        pr.hh.put(i, b"\x07\x00\x00")
+    pr.last_idx = T2015 // HH - 1
+    b.clock.set(T2015)
+    r = _send(b, 0x002E, _range_get("0000620103FF", T2015 - 3 * 3600, T2015))
+    td, c = _ca(bytes.fromhex(r["data"][0]))
+    assert td == b"\x02\x02\x06\x06"
+    assert [struct.unpack_from(">Ii", c, i) for i in range(0, len(c), 8)] == \
+        [(T2015 - 3 * 3600, 500000), (T2015 - 7200, 1000000), (T2015 - 3600, 250000)]
+    r = _send(b, 0x0036, _range_get("0000630102FF", T2015 - 3600, T2015),
+              originator=G.NETWORK_OPERATOR)
+    _, c = _ca(bytes.fromhex(r["data"][0]))
+    assert c == struct.pack(">IIIIII", T2015 - 3600, 0, T2015 - 1800, 0, T2015, 0)

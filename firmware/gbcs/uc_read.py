@@ -30,37 +30,47 @@ _PAY_DEBT = const(2)           # the prepayment debt log's type of the payment-b
 _OBJ = (b"\x62\x01\x02"        # 0 0-0:98.1.2 Billing Data Log, mode/tariff change (ECS20b)
         b"\x63\x01\x00"        # 1 0-0:99.1.0 half-hour profile, active import (ECS22b)
         b"\x63\x01\x03"        # 2 0-0:99.1.3 daily consumption log (ECS66)
-        b"\x62\x01\x04"        # 3 0-0:98.1.4 Billing Data Log, payment-based debt payments (ECS20a)
-        b"\x62\x01\x0a"        # 4 0-0:98.1.10 daily read log, export (ECS21c)
-        b"\x63\x01\x01"        # 5 0-0:99.1.1 half-hour profile, active export (ECS22a)
-        b"\x63\x62\x00"        # 6 0-0:99.98.0 Event Log (ECS35a; cleared by ECS15a)
-        b"\x63\x62\x01"        # 7 0-0:99.98.1 Security Log (ECS35b)
-        b"\x63\x62\x04")       # 8 0-0:99.98.4 Power Event Log (ECS35e)
+        b"\x62\x01\x01"        # 3 0-0:98.1.1 Billing Data Log, billing calendar (ECS20c; assumed)
+        b"\x62\x01\x04"        # 4 0-0:98.1.4 Billing Data Log, payment-based debt payments (ECS20a)
+        b"\x62\x01\x0a"        # 5 0-0:98.1.10 daily read log, export (ECS21c)
+        b"\x63\x01\x01"        # 6 0-0:99.1.1 half-hour profile, active export (ECS22a)
+        b"\x63\x01\x02"        # 7 0-0:99.1.2 half-hour profile, reactive import (ECS22c; assumed)
+        b"\x62\x01\x03"        # 8 0-0:98.1.3 Billing Data Log, prepayment credits (ECS20d; assumed)
+        b"\x63\x62\x00"        # 9 0-0:99.98.0 Event Log (ECS35a; cleared by ECS15a)
+        b"\x63\x62\x01"        # 10 0-0:99.98.1 Security Log (ECS35b)
+        b"\x63\x62\x04")       # 11 0-0:99.98.4 Power Event Log (ECS35e)
 _K_BILL = const(0)
 _K_HH_IMPORT = const(1)
 _K_DAY_CONS = const(2)
-_K_DEBT = const(3)
-_K_DAY_EXPORT = const(4)
-_K_HH_EXPORT = const(5)
-_K_EVENT = const(6)
-_K_SECURITY = const(7)
-_K_POWER = const(8)
+_K_BILL_PERIOD = const(3)
+_K_CLEAR = const(4)            # kinds from here on are read in clear
+_K_DEBT = const(4)
+_K_DAY_EXPORT = const(5)
+_K_HH_EXPORT = const(6)
+_K_HH_REACTIVE = const(7)
+_K_CREDITS = const(8)
+_K_EVENT = const(9)
+_K_SECURITY = const(10)
+_K_POWER = const(11)
 _DL = b"\x02\x02\x06\x06"      # dlValueLogEntry / activeImportLogEntry: time, value
-_TYPES = (b"\x02\x0d\x06\x06\x01\x00\x30\x06\x01\x00\x08\x06\x01\x00\x08\x06\x01\x00\x08\x06"
-          b"\x01\x00\x08\x06\x05\x05\x05\x05\x05\x05",   # billingCalendarOnSetModeOrTariff
+_BILL = b"\x06\x06\x01\x00\x30\x06\x01\x00\x08\x06\x01\x00\x08\x06\x01\x00\x08\x06\x01\x00\x08\x06"
+_TYPES = (b"\x02\x0d" + _BILL + b"\x05\x05\x05\x05\x05\x05",   # billingCalendarOnSetModeOrTariff
+          _DL, _DL,
+          b"\x02\x07" + _BILL,                            # billingCalendarLogEntry
           _DL, _DL, _DL, _DL, _DL,
           b"\x02\x03\x06\x12\x09",                         # eventLogEntry
           b"\x02\x02\x06\x12",                             # securityLogEntry
           b"\x02\x03\x06\x12\x06")                         # powerLogEntry
 # capture_period (attribute 4) by kind (0: asynchronous, the logs)
-_PERIOD = (0, _HH, _DAY, 0, _DAY, _HH, 0, 0, 0)
+_PERIOD = (0, _HH, _DAY, 0, 0, _DAY, _HH, _HH, 0, 0, 0, 0)
 # The range descriptor's restricting object (selector 1, §9.1.5): the UTC
 # seconds Data object 0-0:94.44.100.255, attribute 2, data index 0
 _RESTRICT = b"\x02\x04\x02\x04\x12\x00\x01\x09\x06\x00\x00\x5e\x2c\x64\xff\x0f\x02\x12\x00\x00"
 # Data Protection 0-0:43.2.E.255 (class 30) -> the protected object: E,
 # class(2), OBIS(6), attribute, is a log (from/to dates required, §8.2)
 _DP = (b"\x01\x00\x01\x00\x00\x5e\x2c\x22\x1e\x02\x00"   # prepayment registers (ECS19)
-       b"\x03\x00\x07\x00\x00\x62\x01\x02\xff\x02\x01"   # Billing Data Log (ECS20b)
+       b"\x02\x00\x07\x00\x00\x62\x01\x01\xff\x02\x01"   # Billing Data Log, billing calendar (ECS20c; assumed)
+       b"\x03\x00\x07\x00\x00\x62\x01\x02\xff\x02\x01"   # Billing Data Log, mode/tariff change (ECS20b)
        b"\x04\x00\x07\x00\x00\x63\x01\x03\xff\x02\x01"   # daily consumption log (ECS66)
        b"\x07\x00\x07\x00\x00\x63\x01\x00\xff\x02\x01"   # half-hour import profile (ECS22b)
        b"\x08\x00\x01\x00\x00\x5e\x2c\x22\x0a\x02\x00")  # import register collection (ECS17b)
@@ -163,20 +173,25 @@ def _day_entries(m, k, t0, t1, out):
         d += 1
 
 
-def _debt_entries(m, t0, t1, out):
+def _money_entries(m, k, t0, t1, out):
+    """Debt payments (the payment-based debt's share of each top-up) or
+    prepayment credits (top-ups): time, amount as on the HAN."""
     pp = m.prepayment
-    got = pp.debts.newest(pp.debts.slots)
+    lg = pp.debts if k == _K_DEBT else pp.topups
+    got = lg.newest(lg.slots)
     for i in range(len(got) - 1, -1, -1):
-        t, amount, typ, _ = struct.unpack_from("<IIBI", got[i][1], 0)
-        if typ == _PAY_DEBT and t0 <= t <= t1:
+        r = got[i][1]
+        t, amount, typ = struct.unpack_from("<IiB", r, 0)
+        if (typ == _PAY_DEBT or k != _K_DEBT) and t0 <= t <= t1:
             _add(out, struct.pack(">Ii", t, pp.money(amount)))
 
 
-def _bill_entries(m, t0, t1, out):
-    """Billing Data Log change entries (snapshots.py record): time, import,
-    TOU[48], Block[4][8] (registers in Wh), then the balances (EC, meter
-    balance, payment debt, time debts 1 and 2, accumulated debt)."""
-    lg = m.snapshots.logs[2]
+def _bill_entries(m, k, t0, t1, out):
+    """Billing Data Log entries (snapshots.py record): time, import,
+    TOU[48], Block[4][8] (registers in Wh); a change entry then the
+    balances (EC, meter balance, payment debt, time debts 1 and 2,
+    accumulated debt)."""
+    lg = m.snapshots.logs[2 if k == _K_BILL else 1]
     money = m.prepayment.money
     got = lg.newest(lg.slots)
     for i in range(len(got) - 1, -1, -1):
@@ -185,8 +200,9 @@ def _bill_entries(m, t0, t1, out):
         if t0 <= t <= t1:
             _add(out, struct.pack(">II", t, lo))
             _add(out, struct.pack(">80I", *struct.unpack_from("<80I", r, 22)))
-            for n in struct.unpack_from("<6i", r, 358):
-                _add(out, struct.pack(">i", money(n)))
+            if k == _K_BILL:
+                for n in struct.unpack_from("<6i", r, 358):
+                    _add(out, struct.pack(">i", money(n)))
 
 
 def profile_data(m, k, t0, t1):
@@ -196,12 +212,12 @@ def profile_data(m, k, t0, t1):
     out = bytearray()
     if k >= _K_EVENT:
         _log_entries(m, k, t0, t1, out)
-    elif k == _K_HH_IMPORT or k == _K_HH_EXPORT:
+    elif k == _K_HH_IMPORT or k == _K_HH_EXPORT or k == _K_HH_REACTIVE:
         _hh_entries(m, k, t0, t1, out)
-    elif k == _K_DEBT:
-        _debt_entries(m, t0, t1, out)
-    elif k == _K_BILL:
-        _bill_entries(m, t0, t1, out)
+    elif k == _K_DEBT or k == _K_CREDITS:
+        _money_entries(m, k, t0, t1, out)
+    elif k == _K_BILL or k == _K_BILL_PERIOD:
+        _bill_entries(m, k, t0, t1, out)
     else:
         _day_entries(m, k, t0, t1, out)
     return b"\x13" + _TYPES[k] + D.enc_len(len(out)) + out
@@ -241,7 +257,7 @@ def _profile(x, s, d):
         return D.SUCCESS, D.u32(_PERIOD[k])
     if a != 2:
         return D.UNDEFINED
-    if k < _K_DEBT:
+    if k < _K_CLEAR:
         return D.DENIED            # §8.2: only through its Data Protection object, encrypted
     t0, t1 = _range(x.pl, s) if s[0] == 4 else (0, _NEVER)
     try:
