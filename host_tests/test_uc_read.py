@@ -484,3 +484,18 @@ def test_prepayment_credits_and_reactive_profile(tmp_path):
               originator=G.NETWORK_OPERATOR)
     _, c = _ca(bytes.fromhex(r["data"][0]))
     assert c == struct.pack(">IIIIII", T2015 - 3600, 0, T2015 - 1800, 0, T2015, 0)
+
+
+def test_logical_names_and_capture_periods(tmp_path):
+    """Attributes the visible vectors do not touch: logical_name (1) of
+    registers and profiles, capture_period (4): 1800 s half hours, a day,
+    0 for the event-driven logs."""
+    b = _meter(tmp_path)
+    b.clock.set(T2015)
+    items = [(3, "0100020800FF", 1), (7, "0000630100FF", 1), (7, "0000630101FF", 4),
+             (7, "0000630103FF", 4), (7, "000062010AFF", 4), (7, "0000636200FF", 4)]
+    pl = G.dlms_get(5100, [(c, bytes.fromhex(o), a) for c, o, a in items])
+    r = _send(b, 0x0048, pl, 5100)
+    assert r["results"] == [(1, 0)] * 6
+    assert r["data"] == ["09060100020800FF", "09060000630100FF", "0600000708", "0600015180",
+                         "0600015180", "0600000000"]

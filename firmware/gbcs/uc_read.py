@@ -88,11 +88,14 @@ def _supplier():
 # -- registers (class 3) ------------------------------------------------------------------
 def _register(x, s, d):
     """Registers 1-0:1.8.0 (active import), 1-0:2.8.0 (active export),
-    1-0:4.8.0 (reactive import): value (2) in Wh / varh, scaler_unit (3).
+    1-0:4.8.0 (reactive import): logical_name (1), value (2) in Wh / varh,
+    scaler_unit (3).
     This meter's metrology measures active import only: the export and
     reactive registers never advance (they read 0). Read-only (§7.3.4)."""
     if s[0] != 1 and s[0] != 4:
-        return D.DENIED if s[0] == 2 and s[3] in (2, 3) else D.UNDEFINED
+        return D.DENIED if s[0] == 2 and s[3] in (1, 2, 3) else D.UNDEFINED
+    if s[3] == 1:
+        return D.SUCCESS, D.octets(s[2])     # logical_name
     c = s[2][2]
     if s[3] == 2:
         return D.SUCCESS, D.u32(x.m.import_wh if c == 1 else 0)
@@ -234,8 +237,8 @@ def _range(pl, s):
 
 
 def _profile(x, s, d):
-    """Profile Generic: attribute 2 (all, or by date range), 4
-    capture_period; method 1 (reset) clears the Event Log
+    """Profile Generic: attribute 1 logical_name, 2 buffer (all, or by
+    date range), 4 capture_period; method 1 (reset) clears the Event Log
     only (§16.3: clear use cases exist for event logs only)."""
     k = _kind(s[2])
     m = x.m
@@ -253,7 +256,9 @@ def _profile(x, s, d):
     if s[0] != 1 and s[0] != 4:
         return D.DENIED
     a = s[3]
-    if a == 4 and s[0] == 1:
+    if s[0] == 1 and a == 1:
+        return D.SUCCESS, D.octets(s[2])     # logical_name
+    if s[0] == 1 and a == 4:
         return D.SUCCESS, D.u32(_PERIOD[k])
     if a != 2:
         return D.UNDEFINED
