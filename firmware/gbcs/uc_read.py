@@ -61,8 +61,8 @@ _TYPES = (b"\x02\x0d" + _BILL + b"\x05\x05\x05\x05\x05\x05",   # billingCalendar
           b"\x02\x03\x06\x12\x09",                         # eventLogEntry
           b"\x02\x02\x06\x12",                             # securityLogEntry
           b"\x02\x03\x06\x12\x06")                         # powerLogEntry
-# capture_period (attribute 4) by kind (0: asynchronous, the logs)
-_PERIOD = (0, _HH, _DAY, 0, 0, _DAY, _HH, _HH, 0, 0, 0, 0)
+# capture_period (attribute 4) by kind, in half hours (0: asynchronous, the logs)
+_PERIOD = b"\x00\x01\x30\x00\x00\x30\x01\x01\x00\x00\x00\x00"
 # The range descriptor's restricting object (selector 1, §9.1.5): the UTC
 # seconds Data object 0-0:94.44.100.255, attribute 2, data index 0
 _RESTRICT = b"\x02\x04\x02\x04\x12\x00\x01\x09\x06\x00\x00\x5e\x2c\x64\xff\x0f\x02\x12\x00\x00"
@@ -142,8 +142,7 @@ def _log_entries(m, k, t0, t1, out):
             elif k == _K_EVENT:
                 # §16.4: HAN / WAN command entries carry the message code, UI
                 # ones the UI command code (0x8154/55, 0x8161/62)
-                e += b"\x02" + struct.pack(">H", v) if code in (0x8154, 0x8155, 0x8161, 0x8162) \
-                    else b"\x00"
+                e += b"\x02" + struct.pack(">H", v) if code - 0x8154 in (0, 1, 13, 14) else b"\x00"
             _add(out, e)
 
 
@@ -259,7 +258,7 @@ def _profile(x, s, d):
     if s[0] == 1 and a == 1:
         return D.SUCCESS, D.octets(s[2])     # logical_name
     if s[0] == 1 and a == 4:
-        return D.SUCCESS, D.u32(_PERIOD[k])
+        return D.SUCCESS, D.u32(_PERIOD[k] * _HH)
     if a != 2:
         return D.UNDEFINED
     if k < _K_CLEAR:
