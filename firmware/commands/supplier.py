@@ -297,7 +297,7 @@ def tenancy_date(m):
 # message code) to the Event Log -- reads return only what follows it
 # (gbcs/uc_read.py) -- and the same to the Security Log. One append each,
 # journaled together: a power cut leaves both or neither (boot completes).
-_LOG_CLEARED = const(0x8F52)
+LOG_CLEARED = const(0x8F52)
 
 
 def clear_event_log(m, mc):
@@ -307,8 +307,8 @@ def clear_event_log(m, mc):
     from ..bootrec import REG_KEY
     h = m.begin()
     try:
-        m.log(m.event_log, _LOG_CLEARED, mc)
-        m.log(m.security_log, _LOG_CLEARED, mc)
+        m.log(m.event_log, LOG_CLEARED, mc)
+        m.log(m.security_log, LOG_CLEARED, mc)
         # the register record joins the operation, so one journal write
         # carries both entries (meter.py writes entries without a journal
         # when an operation saves no record: a cut between them would split)

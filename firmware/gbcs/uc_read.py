@@ -22,8 +22,10 @@ _DAY = const(86400)
 _HH = const(1800)
 _NEVER = 0xFFFFFFFF
 _MAX_DATA = const(4000)        # GBT carries MAX_OUT_BLOCKS (4) blocks: 4596 octets a response
-_CLEARED = const(0x8F52)       # Event Log cleared (later GBCS; notes §8.4 ECS15a): event + security log
-_EV_ALERT = const(0x0001)      # = meter.EV_ALERT (value: the alert code)
+# Event Log cleared (later GBCS; notes §8.4 ECS15a), in the event and security logs;
+# an alert's event log entry (its value: the alert code)
+_CLEARED = const(0x8F52)       # = commands.supplier.LOG_CLEARED
+_EV_ALERT = const(0x0001)      # = meter.EV_ALERT
 _PAY_DEBT = const(2)           # the prepayment debt log's type of the payment-based debt
 # Profile objects: OBIS C, D, E -> kind. Kinds < 3 are sensitive (§8.1):
 # readable only encrypted, through their Data Protection object.
