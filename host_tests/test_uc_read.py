@@ -393,13 +393,18 @@ def test_mp_script_reads_as_expected(tmp_path):
     heads = [l.split() for l in out if not l.startswith(" ")]
     assert [h[0] for h in heads] == ["ECS17a_4.2_SUCCESS", "ECS35a_6.13_SUCCESS",
                                      "ECS35e_6.13_SUCCESS", "ECS19_4.3_SUCCESS",
-                                     "ECS66_4.17_SUCCESS", "ECS15a_3.3_SUCCESS",
+                                     "ECS66_4.17_SUCCESS", "ECS20b_4.4.2_SINGLE_SUCCESS",
+                                     "ECS22b_4.8.1_SINGLE_SUCCESS", "ECS15a_3.3_SUCCESS",
                                      "ECS35a_6.13_SUCCESS"]
     res = [G.parse(bytes.fromhex(h[1]))["dlms"] for h in heads]
     assert all(c == 0 for r in res for _, c in r["results"])
-    assert out[out.index(" ".join(heads[5])) + 1] == "  as RTDS True"
+    assert out[out.index(" ".join(heads[7])) + 1] == "  as RTDS True"
     assert "  security 8f52 %d 0024" % T2015 in out
-    assert _ca(bytes.fromhex(res[1]["data"][0]))[1] and not _ca(bytes.fromhex(res[6]["data"][0]))[1]
+    assert _ca(bytes.fromhex(res[1]["data"][0]))[1] and not _ca(bytes.fromhex(res[8]["data"][0]))[1]
+    pt = _dec(bytes.fromhex(heads[5][1]), _vec("ECS20b", "SINGLE_SUCCESS"))
+    assert len(_ca(pt, 2)[1]) == 3 * 352
+    pt = _dec(bytes.fromhex(heads[6][1]), _vec("ECS22b", "SINGLE_SUCCESS"))
+    assert len(_ca(pt, 2)[1]) == 49 * 8
 
 
 def test_ecs15a_clear_old_or_new_after_a_cut_at_every_write(tmp_path):

@@ -3,7 +3,8 @@
 # vectors/rtds/keystore/keys.json) and RTDS commands read from the vector
 # files: event and power logs by date range (ECS35a, ECS35e), the registers
 # (ECS17a), the encrypted prepayment registers and daily consumption log
-# (ECS19, ECS66; AES-GCM on the meter's crypto core), the Event Log clear
+# (ECS19, ECS66) and the larger encrypted Billing Data Log and half-hour
+# profile (ECS20b, ECS22b; AES-GCM on the meter's crypto core), the Event Log clear
 # (ECS15a) and the same read after it. Printed: each response (hex) and the
 # newest security log entry; test_micropython.py compares the runtimes.
 import binascii
@@ -22,7 +23,9 @@ CELLS = ((2, 0, 0, "90b3d51f30010000-ds"), (2, 4, 0, "90b3d51f30010000-ka"),
          (4, 4, 0, "90b3d51f30000002-ka"))
 RUN = (("4.2_ECS17a/ECS17a_4.2_SUCCESS", False), ("6.13_ECS35a/ECS35a_6.13_SUCCESS", False),
        ("6.13_ECS35e/ECS35e_6.13_SUCCESS", False), ("4.3_ECS19/ECS19_4.3_SUCCESS", False),
-       ("4.17_ECS66/ECS66_4.17_SUCCESS", False), ("3.3_ECS15a/ECS15a_3.3_SUCCESS", False),
+       ("4.17_ECS66/ECS66_4.17_SUCCESS", False),
+       ("4.4.2_ECS20b/ECS20b_4.4.2_SINGLE_SUCCESS", False),
+       ("4.8.1_ECS22b/ECS22b_4.8.1_SINGLE_SUCCESS", False), ("3.3_ECS15a/ECS15a_3.3_SUCCESS", False),
        ("6.13_ECS35a/ECS35a_6.13_SUCCESS", True))
 
 
@@ -79,6 +82,14 @@ else:
     a = m.account
     a.mb, a.ad, a.debt[2] = 250000, 1234, 5678
     m.import_wh = 987654
+    # Billing Data Log change entries in the ECS20b range (2014-10-02 .. 2015-03-01)
+    for i in range(3):
+        m.tariff.reg[i * 7] = 1000 + i
+        m.snapshots.logs[2].append(m.snapshots.record(T2015 - 86400 * (40 - 15 * i), 0x4000, True))
+    # the half hours of 2014-12-31 (ECS22b)
+    for i in range(T2015 // 1800 - 49, T2015 // 1800):
+        pr.hh.put(i, bytes((i % 251, i % 3, 0)))
+    pr.last_idx = T2015 // 1800 - 1
     clock.set(T2015)
     for name, fresh in RUN:
         gc.collect()
