@@ -13,6 +13,10 @@
 # without tags). Timestamps are UTC seconds since 2000 (§9.1.5); an entry is
 # stamped with its capture time: a half hour's at its end, a day's at the
 # midnight that closes it. A missing record is left out, never invented.
+# Not served (object-undefined): the Daily Read Log 0-0:98.1.9 (ECS21a; the
+# meter keeps only the import register at midnight, not TOU/block ones),
+# the voltage profile 1-0:32.24.0 (no voltage metrology), the polyphase
+# and secondary-element objects of a single-phase, single-element meter.
 import struct
 
 from ..compat import const
