@@ -69,6 +69,8 @@ WIDE = {
     # (per message, not per second); NEVER of a future-dated command (compared)
     "firmware/gbcs/core.py": {0xFFFFFFFF},
     "firmware/gbcs/dispatch.py": {0xFFFFFFFF},
+    # the newest end of a log read's date range (compared, per entry read)
+    "firmware/gbcs/uc_read.py": {0xFFFFFFFF},
     # UTC_INVALID and UTC_MAX of the clock guard (compared)
     "firmware/platform/clock.py": {0xFFFFFFFF, 3155760000},
     # sequence numbers and CRCs of record writes (per save)

@@ -107,11 +107,17 @@ def test_rtds_dlms_command_authenticated_and_answered(tmp_path, v):
     before = _snapshot(m)
     sec = m.security_log.seq
     resp = m.gbcs_message(cmd)
-    assert resp is not None and m.security_log.seq == sec and not b.alerts_sent
+    cleared = v["use_case"] == "ECS15a"        # its clear is itself logged (0x8F52, uc_read.py)
+    assert resp is not None and m.security_log.seq == sec + cleared and not b.alerts_sent
+    if cleared:
+        assert m.log_between(m.security_log, 0, 0xFFFFFFFF)[-1][1] == 0x8F52
     r = _relations(cmd, resp, v)
     ref = G.parse(_hex(v["response_file"]))["dlms"]
     assert [k for k, _ in r["dlms"]["results"]] == [k for k, _ in ref["results"]]
-    if int(v["message_code"], 16) not in (0x0007, 0x0059, 0x00B3, 0x0022, 0x001A):
+    if int(v["message_code"], 16) not in (0x0007, 0x0059, 0x00B3, 0x0022, 0x001A,
+                                          # uc_read (test_uc_read.py)
+                                          0x0024, 0x0026, 0x0027, 0x002D, 0x002E, 0x002F, 0x0035,
+                                          0x0036, 0x0037, 0x0048, 0x0049, 0x0060, 0x00B9):
         res = [c for _, c in r["dlms"]["results"]]
         assert res == [4] + [250] * (len(res) - 1)
         assert _snapshot(m) == before

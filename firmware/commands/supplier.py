@@ -288,3 +288,31 @@ def tenancy_date(m):
         t = m.store.load_rec(_COT_KEY, _COT_SCHEMA, 1, _cot_decode) or 0
         m._cot = t
     return t
+
+
+# -- clear the Event Log (ECS15a) -------------------------------------------------------
+# GBCS §16.3 (clear use cases exist for the event logs only; the Security
+# Log is never cleared): one atomic operation appends an "Event Log
+# cleared" entry (code 0x8F52, notes/gbcs-esme-functional §8.4; value: the
+# message code) to the Event Log -- reads return only what follows it
+# (gbcs/uc_read.py) -- and the same to the Security Log. One append each,
+# journaled together: a power cut leaves both or neither (boot completes).
+LOG_CLEARED = const(0x8F52)
+
+
+def clear_event_log(m, mc):
+    """ECS15a: clear the Event Log (mc: the command's message code)."""
+    if not is_int(mc, 0, 0xFFFF):
+        return C.said(_BAD_VALUE, "message code")
+    from ..bootrec import REG_KEY
+    h = m.begin()
+    try:
+        m.log(m.event_log, LOG_CLEARED, mc)
+        m.log(m.security_log, LOG_CLEARED, mc)
+        # the register record joins the operation, so one journal write
+        # carries both entries (meter.py writes entries without a journal
+        # when an operation saves no record: a cut between them would split)
+        m.save_record(REG_KEY, None)
+    finally:
+        m.end(h)
+    return _OK

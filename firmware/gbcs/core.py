@@ -373,3 +373,26 @@ def alert(m, code, mc=_MC_GCA, extra=b"", t=-1):
     if send is not None and msg is not None:
         send(msg)
     return msg
+
+
+def encrypt_item(m, b, p, plain):
+    """§8.2-8.4: CIPHERED INFORMATION = SC 31 ‖ IC 00000000 ‖ AES-GCM
+    ciphertext of plain ‖ the tag's first 12 octets, for the command b
+    (parse p). Key = KDF(Z(device, Encryption Remote Party), device ‖
+    04 ‖ Encryption Originator Counter ‖ party) (§8.3: the Supplementary
+    Remote Party and its counter when present, else the originator and OC);
+    IV = device ‖ 00000000; AAD = 31 (RTDS README). None without the key."""
+    ks = K.get(m)
+    dev = ks[1]
+    if p[8] >= 18:
+        party = bytes(b[p[7] + 2:p[7] + 10])
+        ctr = bytes(b[p[7] + 10:p[7] + 18])
+    else:
+        party = bytes(b[p[2]:p[2] + 8])
+        ctr = bytes(b[p[1]:p[1] + 8])
+    z = K.z(ks, party)
+    if z is None:
+        return None
+    k = crypto.kdf(z, crypto.other_info(dev, b"\x04" + ctr, party))
+    ct, tag = crypto.gcm_encrypt(k, dev + b"\x00\x00\x00\x00", b"\x31", plain, 12)
+    return b"\x31\x00\x00\x00\x00" + ct + tag

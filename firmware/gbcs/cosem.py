@@ -40,6 +40,15 @@ _ROWS = (
     # -- group 2: uc_tariff ---------------------------------------------------
     # -- group 3: uc_supply ---------------------------------------------------
     # -- group 4: uc_read -----------------------------------------------------
+    b"\x00\x03\x01\x00\x01\x08\x00\xff\x00\x00\x04\x00"    # 3 1-0:1.8.0.255 active import register
+    b"\x00\x03\x01\x00\x02\x08\x00\xff\x00\x00\x04\x00"    # 3 1-0:2.8.0.255 active export (ECS17a)
+    b"\x00\x03\x01\x00\x04\x08\x00\xff\x00\x00\x04\x00"    # 3 1-0:4.8.0.255 reactive import (ECS17a)
+    b"\x00\x07\x00\x00\x62\x01\x01\xff\x03\x00\x04\x01"    # 7 0-0:98.1.{1..4}.255 Billing Data Log parts
+    b"\x00\x07\x00\x00\x62\x01\x0a\xff\x00\x00\x04\x01"    # 7 0-0:98.1.10.255 daily read, export (ECS21c)
+    b"\x00\x07\x00\x00\x63\x01\x00\xff\x03\x00\x04\x01"    # 7 0-0:99.1.{0..3}.255 HH profiles, daily use
+    b"\x00\x07\x00\x00\x63\x62\x00\xff\x01\x00\x04\x01"    # 7 0-0:99.98.{0,1}.255 event, security log (ECS35a/b)
+    b"\x00\x07\x00\x00\x63\x62\x04\xff\x00\x00\x04\x01"    # 7 0-0:99.98.4.255 power event log (ECS35e)
+    b"\x00\x1e\x00\x00\x2b\x02\x01\xff\x07\x00\x04\x02"    # 30 0-0:43.2.{1..8}.255 Data Protection (§8.5)
 )
 
 
