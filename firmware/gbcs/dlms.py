@@ -168,7 +168,7 @@ def u16(v, t=0x12):
 
 def u32(v, t=0x06):
     """double-long-unsigned (06) or double-long (05)."""
-    return bytes((t,)) + struct.pack(">I", v & 0xFFFFFFFF)
+    return bytes((t,)) + struct.pack(">i" if v < 0 else ">I", v)
 
 
 def octets(v, t=0x09):
