@@ -136,6 +136,9 @@ def test_rtds_vector(tmp_path, v):
     if uc == "ECS70":
         # RTDS's window is in 2015: no plausible CH time, the status does not improve
         assert m.time.status != TC.RELIABLE
+    if uc != "ECS29e":           # (its resets change nothing: no detector, counts stay 0)
+        e = m.log_between(m.event_log, 0, 0xFFFFFFFF)[-1]
+        assert (e[1], e[3]) == (0x8154, int(v["message_code"], 16))    # §16.4 actioned
     saved = dict(S.dev_values(m))
     b.restart()
     m = b.meter
@@ -351,3 +354,51 @@ def test_mp_script_same_on_both_runtimes(tmp_path):
                 for v in VECTORS)
     got = dict(l.split()[:2] for l in out if l.split()[0] in want)
     assert len(got) >= 6 and all(got[k] == want[k] for k in got)
+
+
+@pytest.mark.parametrize("uc", ["ECS16", "ECS37"])
+def test_change_and_counter_survive_a_cut_at_every_write(tmp_path, uc):
+    """The configuration change (ECS16: the contact details; ECS37: the MD
+    period and its schedule) and the command's Execution Counter commit
+    together: after a power cut at any write and a restart, both happened
+    or neither did, and the command is accepted again only if it did not."""
+    from firmware.platform.store import PowerCut
+    v = [v for v in VECTORS if v["use_case"] == uc and v["variant"] == "SUCCESS"][0]
+    cmd = rtds.message(v["command_file"])
+    probe = rtds.meter(tmp_path / "probe", cfg=CFG)
+    w0 = probe.backend.writes
+    probe.meter.gbcs_message(cmd)
+    n = probe.backend.writes - w0
+    assert n >= 2
+    seen = set()
+    for cut in range(1, n + 1):
+        b = rtds.meter(tmp_path / ("c%d" % cut), cfg=CFG)
+        b.backend.cut_after(cut)
+        with pytest.raises(PowerCut):
+            b.meter.gbcs_message(cmd)
+        b.backend.cut_after(0)
+        b.restart()
+        m = b.meter
+        items = S.dev_values(m)
+        done = bool(items)
+        assert done == (10 in items or 18 in items), cut
+        if uc == "ECS37":
+            assert ((m.profile.md_ws, m.profile.md_we) == (61200, 79200)) == done, cut
+        seen.add(done)
+        m.tunnel_send = [].append
+        assert (m.gbcs_message(cmd) is None) == done, cut
+    assert seen == {True, False}
+
+
+def test_profile_state_of_the_previous_layout_still_loads(tmp_path):
+    """A profile record written before the configurable-period fields (40
+    octets) boots with its maximum demand kept and no period."""
+    from firmware.metering import profile as P
+    b = rtds.meter(tmp_path, utc=T2025, cfg=CFG)
+    m = b.meter
+    m.profile.max_demand_w, m.profile.max_demand_t = 5000, T2025 - 1800
+    m.store.save(P.STATE_KEY, m.profile.state()[:struct.calcsize(P._STATE)])
+    b.restart()
+    p = b.meter.profile
+    assert (p.max_demand_w, p.max_demand_t, p.md_p_w, p.md_ws, p.md_we) == \
+        (5000, T2025 - 1800, 0, 0, 0)

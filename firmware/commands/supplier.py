@@ -357,8 +357,14 @@ def reset_max_demand(m, which):
         return C.said(_BAD_VALUE, "register")
     h = m.begin()
     m.profile.reset_max_demand(which, m.clock.now())
+    _save_profile(m)
     m.end(h)
     return _OK
+
+
+def _save_profile(m):
+    from ..metering.profile import STATE_KEY
+    m.save_record(STATE_KEY, ((m.profile.state(),), 0, 0, True))
 
 
 def set_md_period(m, item, start, end):
@@ -371,5 +377,6 @@ def set_md_period(m, item, start, end):
     r = set_dev_values(m, 18, item)
     if r == _OK:
         m.profile.set_md_period(start, end)
+        _save_profile(m)
     m.end(h)
     return r

@@ -14,6 +14,7 @@ _W = const(1)                  # _V flag: a Set may change it
 _GNCA = const(0x1001)          # message code of a non-critical DLMS alert (RTDS GNCA-DLMS)
 _SUPPLIER = const(2)           # keystore role
 _ALERTS_SUP = const(12)        # device configuration item: supplier alert behaviours
+_EV_ACTIONED = const(0x8154)
 
 # (class, OBIS, attribute) -> device configuration item: 10-octet rows
 # class code(1: the class id's low octet, 9000 -> 0x28) OBIS(6) attr(1)
@@ -68,6 +69,21 @@ _T = (_U16, _U16, _U16, b"\x03", b"\x09\x0d", b"\x09\x0d", b"\x09\x08", b"\x09\x
 def _supplier():
     from ..commands import supplier
     return supplier
+
+
+def _actioned(m, mc):
+    """Event Log: network command received and actioned, with its message
+    code (§16.4, event 0x0054; 0x8154 in later GBCS, as commands/ logs the
+    HAN's). Staged after a use case's change: in the same atomic operation
+    as the change and the Execution Counter, so the journal carries them
+    together (a power cut keeps all or none)."""
+    m.log(m.event_log, _EV_ACTIONED, mc)
+    return 0
+
+
+def _stage(x, fn, *args):
+    x.stage(fn, *args)
+    x.stage(_actioned, x.mc)
 
 
 def _fits(b, i, t, k):
@@ -150,9 +166,9 @@ def _value(x, s, d):
                     tm[2] < 60):
                 return D.TYPE
             se[sel - 1] = tm[0] * 3600 + tm[1] * 60 + tm[2]
-        x.stage(_supplier().set_md_period, v, se[0], se[1])
+        _stage(x, _supplier().set_md_period, v, se[0], se[1])
     else:
-        x.stage(_supplier().set_dev_values, i, v)
+        _stage(x, _supplier().set_dev_values, i, v)
     return D.SUCCESS
 
 
@@ -219,7 +235,7 @@ def _clock(x, s, d):
         if w is None:
             return D.OTHER           # no preset time in this command
         x.adj = w
-        x.stage(_set_clock, w[0], w[1])
+        _stage(x, _set_clock, w[0], w[1])
         return D.SUCCESS
     return D.UNDEFINED
 
@@ -239,7 +255,7 @@ def _md(x, s, d):
     if k == 3:
         if a != 1 or x.pl[d[0]:d[1]] != b"\x0f\x00":
             return D.UNDEFINED if a != 1 else D.TYPE
-        x.stage(_supplier().reset_max_demand, w)
+        _stage(x, _supplier().reset_max_demand, w)
         return D.SUCCESS
     if k != 1:
         return D.DENIED
@@ -341,7 +357,7 @@ def _tenancy(x, s, d):
     t = D.to_utc(D.date_time(x.pl, d[0], d[1]))
     if t < 0:
         return D.TYPE
-    x.stage(_supplier().change_of_tenancy, t)
+    _stage(x, _supplier().change_of_tenancy, t)
     return D.SUCCESS
 
 

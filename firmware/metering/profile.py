@@ -75,29 +75,34 @@ class Profile:
             self._roll_days(now // DAY, wh)
 
     def _save(self):
-        self.store.save(STATE_KEY, struct.pack(
+        self.store.save(STATE_KEY, self.state())
+
+    def state(self):
+        """The state record (key STATE_KEY, untyped): a command that changes
+        the state saves it inside its atomic operation (Meter.save_record)."""
+        return struct.pack(
             _STATE2, self.day, self.day_start, self.prev_day, self.week_start, self.prev_week,
             self.month_start, self.prev_month, self.max_demand_w, self.max_demand_t,
             self.last_idx, self.md_p_w, self.md_p_t, self.md_reset_t, self.md_p_reset_t,
-            self.md_ws, self.md_we))
+            self.md_ws, self.md_we)
 
     def reset_max_demand(self, which, now):
         """ECS57: maximum demand 0 (all time) or 1 (configurable period)
-        back to zero at `now`; 2 (export) is not measured: nothing to do."""
+        back to zero at `now`; 2 (export) is not measured: nothing to do.
+        The caller saves state()."""
         if which == 0:
             self.max_demand_w = self.max_demand_t = 0
             self.md_reset_t = now
         elif which == 1:
             self.md_p_w = self.md_p_t = 0
             self.md_p_reset_t = now
-        self._save()
 
     def set_md_period(self, start, end):
         """ECS37: the configurable period, seconds of the UTC day (start ==
-        end: none); a half hour counts when it starts inside it."""
+        end: none); a half hour counts when it starts inside it. The caller
+        saves state()."""
         self.md_ws = start
         self.md_we = end
-        self._save()
 
     # -- per second -----------------------------------------------------------------
     def tick(self, now, wh):
