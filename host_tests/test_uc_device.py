@@ -402,3 +402,20 @@ def test_profile_state_of_the_previous_layout_still_loads(tmp_path):
     p = b.meter.profile
     assert (p.max_demand_w, p.max_demand_t, p.md_p_w, p.md_ws, p.md_we) == \
         (5000, T2025 - 1800, 0, 0, 0)
+
+
+def test_outage_restored_alert_as_rtds_ecs80(tmp_path):
+    """ECS80 0x8F36 for an outage 2014-12-31 23:50 to 23:59: RTDS's alert but
+    for the signature (the meter's test key), which verifies; to the network
+    operator; none for an outage under 3 minutes."""
+    ref_v = [v for v in rtds.vectors() if v["use_case"] == "ECS80"][0]
+    ref = rtds.message(ref_v["alert_file"])
+    b = rtds.meter(tmp_path, cfg=CFG)
+    m = b.meter
+    core.set_device_counter(m, 2002)
+    up = rtds.T2015 - 60
+    assert U.outage_alert(m, up - 179, up) is None and not b.alerts_sent
+    a = U.outage_alert(m, up - 540, up)
+    assert a == b.alerts_sent[0] and len(a) == len(ref) and a[:-64] == ref[:-64]
+    r = G.parse(a, device_ds_pub=G.test_ds_pub())
+    assert r["sig_ok"] is True and r["recipient"] == G.NETWORK_OPERATOR

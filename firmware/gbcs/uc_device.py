@@ -15,6 +15,9 @@ _GNCA = const(0x1001)          # message code of a non-critical DLMS alert (RTDS
 _SUPPLIER = const(2)           # keystore role
 _ALERTS_SUP = const(12)        # device configuration item: supplier alert behaviours
 _EV_ACTIONED = const(0x8154)
+_NO = const(3)                 # keystore role: network operator
+_MC_OUTAGE = const(0x0067)     # ECS80 Supply Outage Restore Alert
+_OUTAGE_MIN = const(180)
 
 # (class, OBIS, attribute) -> device configuration item: 10-octet rows
 # class code(1: the class id's low octet, 9000 -> 0x28) OBIS(6) attr(1)
@@ -305,16 +308,38 @@ def alert_enabled(m, code):
 def nc_alert(m, code, t=-1):
     """Send the non-critical DLMS alert `code` (data-notification: code,
     date-time; message code 0x1001, RTDS GNCA-DLMS) to the supplier, MACed
-    with Z(device, supplier KA) and the next Device Originator Counter,
-    unless its behaviour turns it off. The message, or None."""
+    with Z(device, supplier KA), unless its behaviour turns it off. The
+    message, or None."""
     if not alert_enabled(m, code):
         return None
+    return _alert(m, code, _GNCA, _SUPPLIER, False, b"", 0, t)
+
+
+def outage_alert(m, down, up):
+    """Supply Outage Restored (ECS80, alert 0x8F36, message code 0x0067):
+    critical, signed, to the network operator, with the outage's start and
+    end (§16; notes §4.1: an outage of 3 minutes or more). None when shorter
+    or when no network operator is known. For the boot path (down: the last
+    time the meter was on, up: when the mains came back; the alert's own
+    date-time is when it is sent)."""
+    if up - down < _OUTAGE_MIN:
+        return None
+    from .core import dlms_time
+    return _alert(m, 0x8F36, _MC_OUTAGE, _NO, True,
+                  b"\x09\x0c" + dlms_time(down) + b"\x09\x0c" + dlms_time(up), 2, -1)
+
+
+def _alert(m, code, mc, role, crit, extra, n, t):
+    """A DLMS alert (data-notification: code, date-time, n extra Data items)
+    with the next Device Originator Counter (persisted first) to `role`'s
+    entity: signed when crit, else MACed (core._protect), through
+    Meter.tunnel_send."""
     from . import core
     from . import keystore as K
     import struct
     ks = K.get(m)
-    sup = K.cell(ks, _SUPPLIER, K.KA)
-    if sup is None:
+    to = K.cell(ks, role, K.DS if crit else K.KA)
+    if to is None:
         return None
     c = core.counters(m)
     c[0] += 1
@@ -324,9 +349,9 @@ def nc_alert(m, code, t=-1):
     finally:
         m.end(h)
     oc = struct.pack(">II", c[0] >> 32, c[0] & 0xFFFFFFFF)
-    pl = (b"\x0f\x20" + oc[5:] + b"\x00\x02\x02\x12" + struct.pack(">H", code) + b"\x09\x0c" +
-          core.dlms_time(m.clock.now() if t < 0 else t))
-    msg = core._protect(m, 3, oc, sup[3], struct.pack(">H", _GNCA), pl, False, b"", False)
+    pl = (b"\x0f\x20" + oc[5:] + b"\x00\x02" + bytes((n + 2,)) + b"\x12" + struct.pack(">H", code) +
+          b"\x09\x0c" + core.dlms_time(m.clock.now() if t < 0 else t) + extra)
+    msg = core._protect(m, 3, oc, to[3], struct.pack(">H", mc), pl, crit, b"", False)
     send = getattr(m, "tunnel_send", None)
     if send is not None and msg is not None:
         send(msg)
