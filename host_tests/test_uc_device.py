@@ -268,6 +268,8 @@ def test_ecs70_hostile(tmp_path):
     (0x0045, (2, 71, "0000110001ff", 4, b"\x02\x01\x06\x00\x00\x00\x01"), 12),
     # a Set of the critical supply tamper state in a non-critical command
     (0x003F, (2, 1, "00005e2c0004", 2, b"\x03\x00"), 3),
+    # the network operator's alert behaviours in the supplier's ECS25a
+    (0x00AC, (2, 1, "002161620bff", 2, b"\x04\x82\x02\x00" + bytes(64)), 3),
     # the maximum demand written, not reset
     (0x005A, (2, 4, "0100010600ff", 2, b"\x06\x00\x00\x00\x00"), 3),
     # a reset with a wrong parameter

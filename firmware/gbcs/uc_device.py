@@ -151,8 +151,9 @@ def _value(x, s, d):
     i = t[r + 8]
     if k == 1:
         return D.SUCCESS, _item(x.m, i)
-    if k != 2 or not t[r + 9] & _W:
-        return D.DENIED
+    if k != 2 or not t[r + 9] & _W or i == _ALERTS_SUP and x.role != _SUPPLIER or \
+            i == _ALERTS_SUP + 1 and x.role != _NO:
+        return D.DENIED          # (each party sets its own alert behaviours, §16.4)
     pl = x.pl
     j, _ = _fits(pl, d[0], _T[i], 0)
     if j != d[1]:
@@ -348,7 +349,7 @@ def _alert(m, code, mc, role, crit, extra, n, t):
         core.save_counters(m)
     finally:
         m.end(h)
-    oc = struct.pack(">II", c[0] >> 32, c[0] & 0xFFFFFFFF)
+    oc = struct.pack(">Q", c[0])
     pl = (b"\x0f\x20" + oc[5:] + b"\x00\x02" + bytes((n + 2,)) + b"\x12" + struct.pack(">H", code) +
           b"\x09\x0c" + core.dlms_time(m.clock.now() if t < 0 else t) + extra)
     msg = core._protect(m, 3, oc, to[3], struct.pack(">H", mc), pl, crit, b"", False)
