@@ -114,6 +114,12 @@ def test_rtds_vector(tmp_path, v):
     exact = not v["critical"] and v["use_case"] not in ("ECS23",) and (sets or gets_exact)
     rtds.check(v, resp, exact=exact)
     uc = v["use_case"]
+    if v["critical"] and uc != "ECS70":
+        # signed: RTDS's response to the octet but for the signature (the
+        # meter's test key; rtds.check verified it). ECS70 reports the clock
+        # status, which differs: RTDS's 2015 CH time is not plausible here.
+        ref_msg = rtds.message(v["response_file"])
+        assert len(resp) == len(ref_msg) and resp[:-64] == ref_msg[:-64]
     if v["variant"].endswith("ERROR"):
         if sets:
             assert S.dev_values(m) == before
