@@ -429,3 +429,37 @@ def test_outage_restored_alert_as_rtds_ecs80(tmp_path):
     assert a == b.alerts_sent[0] and len(a) == len(ref) and a[:-64] == ref[:-64]
     r = G.parse(a, device_ds_pub=G.test_ds_pub())
     assert r["sig_ok"] is True and r["recipient"] == G.NETWORK_OPERATOR
+
+
+# -- the new commands (commands/supplier.py) --------------------------------------------------
+@pytest.mark.parametrize("name,call", [
+    ("no items", lambda m: S.set_dev_values(m)),
+    ("odd", lambda m: S.set_dev_values(m, 4)),
+    ("id", lambda m: S.set_dev_values(m, 64, b"\x03\x00")),
+    ("id bool", lambda m: S.set_dev_values(m, True, b"\x03\x00")),
+    ("empty item", lambda m: S.set_dev_values(m, 4, b"")),
+    ("item type", lambda m: S.set_dev_values(m, 4, "1312345678111")),
+    ("long item", lambda m: S.set_dev_values(m, 7, b"\x09" + bytes(255))),
+    ("second bad", lambda m: S.set_dev_values(m, 4, b"\x09\x00", 99, b"\x09\x00")),
+    ("md register", lambda m: S.reset_max_demand(m, 3)),
+    ("md period", lambda m: S.set_md_period(m, b"\x01\x00", 86400, 0)),
+    ("md period sign", lambda m: S.set_md_period(m, b"\x01\x00", 0, -1)),
+    ("md period item", lambda m: S.set_md_period(m, b"", 0, 3600)),
+])
+def test_commands_refuse_bad_values_and_change_nothing(tmp_path, name, call):
+    """BAD_VALUE (1), and no state, record or log entry changed."""
+    import os
+    b = rtds.meter(tmp_path, utc=T2025, cfg=CFG)
+    m = b.meter
+    S.set_dev_values(m, 4, b"\x09\x01\x31")
+    p = m.profile
+
+    def files():
+        out = {}
+        for n in sorted(os.listdir(b.store_dir)):
+            with open(os.path.join(b.store_dir, n), "rb") as f:
+                out[n] = f.read()
+        return out
+    before = (dict(S.dev_values(m)), p.state(), files(), m.event_log.seq)
+    assert call(m) == 1
+    assert (dict(S.dev_values(m)), p.state(), files(), m.event_log.seq) == before
