@@ -463,3 +463,14 @@ def test_commands_refuse_bad_values_and_change_nothing(tmp_path, name, call):
     before = (dict(S.dev_values(m)), p.state(), files(), m.event_log.seq)
     assert call(m) == 1
     assert (dict(S.dev_values(m)), p.state(), files(), m.event_log.seq) == before
+
+
+def test_firmware_verified_alert_as_rtds_fdra(tmp_path):
+    """FDRA-DLMS 0x8F72 with the image hash: RTDS's alert but for the
+    signature, which verifies."""
+    ref = rtds.message([v for v in rtds.vectors() if v["use_case"] == "FDRA-DLMS"][0]["alert_file"])
+    b = rtds.meter(tmp_path, cfg=CFG)
+    core.set_device_counter(b.meter, 1999)
+    a = U.firmware_alert(b.meter, b"\x01" * 32)
+    assert a == b.alerts_sent[0] and len(a) == len(ref) and a[:-64] == ref[:-64]
+    assert G.parse(a, device_ds_pub=G.test_ds_pub())["sig_ok"] is True

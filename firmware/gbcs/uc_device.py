@@ -18,6 +18,7 @@ _EV_ACTIONED = const(0x8154)
 _NO = const(3)                 # keystore role: network operator
 _MC_OUTAGE = const(0x0067)     # ECS80 Supply Outage Restore Alert
 _OUTAGE_MIN = const(180)
+_MC_FW = const(0x00CE)         # FDRA-DLMS firmware verification alert
 
 # (class, OBIS, attribute) -> device configuration item: 10-octet rows
 # class code(1: the class id's low octet, 9000 -> 0x28) OBIS(6) attr(1)
@@ -333,6 +334,13 @@ def outage_alert(m, down, up):
     from .core import dlms_time
     return _alert(m, 0x8F36, _MC_OUTAGE, _NO, True,
                   b"\x09\x0c" + dlms_time(down) + b"\x09\x0c" + dlms_time(up), 2, -1)
+
+
+def firmware_alert(m, image_hash):
+    """Firmware verification successful (FDRA-DLMS: alert 0x8F72, message
+    code 0x00CE): critical, signed, to the supplier, with the verified
+    image's SHA-256 (octet-string(32)). For the OTA client's verification."""
+    return _alert(m, 0x8F72, _MC_FW, _SUPPLIER, True, D.octets(image_hash), 1, -1)
 
 
 def _alert(m, code, mc, role, crit, extra, n, t):
