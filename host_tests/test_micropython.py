@@ -5,7 +5,11 @@ import pytest
 from runtimes import run_script
 
 DIFFERENTIAL = ["engine_frames.py", "codec_vectors.py", "store_powercut.py", "tariff_year.py",
-                "cluster_tables.py", "uc_read.py"]
+                "cluster_tables.py",
+                # the GBCS use-case groups (firmware/gbcs/uc_*.py)
+                "uc_read.py",
+                "uc_device.py",
+                ]
 
 
 @pytest.mark.parametrize("script", DIFFERENTIAL)

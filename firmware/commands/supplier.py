@@ -316,3 +316,94 @@ def clear_event_log(m, mc):
     finally:
         m.end(h)
     return _OK
+
+# -- device configuration data (GBCS group 0 objects, gbcs/uc_device.py) ---------------
+# The configuration objects that no engine owns (GBCS §7.3 device data:
+# MPxN, supplier message and contact details, CIN, privacy PIN, supply
+# tamper state, consumption thresholds, alert behaviours, power quality
+# thresholds, the maximum demand period schedule): each kept as the DLMS
+# Data item the supplier set (uc_device.py checks its type and size
+# first), by item id 0..63. One record (key "devcfg", schema 21 version
+# 1: id u8, length u8, item, repeated), saved in one atomic operation.
+_DEV_KEY = "devcfg"
+_DEV_SCHEMA = const(21)
+
+
+def _dev_decode(b):
+    d = {}
+    i = 0
+    while i < len(b):
+        n = b[i + 1]
+        if b[i] > 63 or i + 2 + n > len(b):
+            raise ValueError("devcfg")
+        d[b[i]] = bytes(b[i + 2:i + 2 + n])
+        i += 2 + n
+    return d
+
+
+def dev_values(m):
+    """{id: Data item} of the device configuration set so far."""
+    d = getattr(m, "_dev", None)
+    if d is None:
+        d = m.store.load_rec(_DEV_KEY, _DEV_SCHEMA, 1, _dev_decode) or {}
+        m._dev = d
+    return d
+
+
+def set_dev_values(m, *kv):
+    """Device configuration items as (id, Data octets) pairs, all saved
+    together; BAD_VALUE (nothing changed) unless every id is 0..63 and
+    every item 1..255 octets."""
+    if not kv or len(kv) & 1:
+        return C.said(_BAD_VALUE, "items")
+    for i in range(0, len(kv), 2):
+        v = kv[i + 1]
+        if not (is_int(kv[i], 0, 63) and isinstance(v, (bytes, bytearray)) and 0 < len(v) < 256):
+            return C.said(_BAD_VALUE, "item")
+    d = dict(dev_values(m))
+    for i in range(0, len(kv), 2):
+        d[kv[i]] = bytes(kv[i + 1])
+    out = bytearray()
+    for k in sorted(d):
+        out.append(k)
+        out.append(len(d[k]))
+        out += d[k]
+    h = m.begin()
+    m.save_record(_DEV_KEY, ((bytes(out),), _DEV_SCHEMA, 1, False))
+    m.end(h)
+    m._dev = d
+    return _OK
+
+
+# -- maximum demand reset (ECS57) ------------------------------------------------------
+def reset_max_demand(m, which):
+    """Maximum demand register `which` (0 active import, 1 active import
+    in the configurable period, 2 active export) back to zero, its reset
+    time kept (metering/profile.py)."""
+    if not is_int(which, 0, 2):
+        return C.said(_BAD_VALUE, "register")
+    h = m.begin()
+    m.profile.reset_max_demand(which, m.clock.now())
+    _save_profile(m)
+    m.end(h)
+    return _OK
+
+
+def _save_profile(m):
+    from ..metering.profile import STATE_KEY
+    m.save_record(STATE_KEY, ((m.profile.state(),), 0, 0, True))
+
+
+def set_md_period(m, item, start, end):
+    """ECS37: the maximum demand configurable time period (seconds of the
+    UTC day; start == end: none) and its schedule's Data item (device
+    configuration item 18, read back by ECS18b)."""
+    if not (is_int(start, 0, 86399) and is_int(end, 0, 86399)):
+        return C.said(_BAD_VALUE, "period")
+    h = m.begin()
+    r = set_dev_values(m, 18, item)
+    if r == _OK:
+        m.profile.set_md_period(start, end)
+        _save_profile(m)
+    m.end(h)
+    return r

@@ -25,6 +25,10 @@ F_MERGED = const(0x08)            # written again after a backward clock step (v
 PERIOD_30MIN = const(2)           # ZSE ProfileIntervalPeriod enumeration
 STATE_KEY = "profile"
 _STATE = "<iIIIIIIIIi"            # day, day/week/month start and previous, max demand W, time, last idx
+# then (GBCS ECS18b/ECS37/ECS57): the configurable-period maximum demand W
+# and its time, the reset times of both, the period's start and end
+# (seconds of the UTC day; start == end: no period)
+_STATE2 = "<iIIIIIIIIiIIIIii"
 
 
 class Profile:
@@ -44,10 +48,17 @@ class Profile:
         self.month_start = self.prev_month = 0
         self.max_demand_w = 0
         self.max_demand_t = 0
+        self.md_p_w = self.md_p_t = 0     # maximum demand in the configurable period
+        self.md_reset_t = self.md_p_reset_t = 0
+        self.md_ws = self.md_we = 0       # the period, seconds of the UTC day
 
     # -- start-up -----------------------------------------------------------------
     def boot(self, now, wh):
         d = self.store.load(STATE_KEY)
+        if d and len(d) == struct.calcsize(_STATE2):
+            (self.md_p_w, self.md_p_t, self.md_reset_t, self.md_p_reset_t, self.md_ws,
+             self.md_we) = struct.unpack(_STATE2, d)[10:]
+            d = d[:struct.calcsize(_STATE)]
         if d and len(d) == struct.calcsize(_STATE):
             (self.day, self.day_start, self.prev_day, self.week_start, self.prev_week,
              self.month_start, self.prev_month, self.max_demand_w, self.max_demand_t,
@@ -64,10 +75,34 @@ class Profile:
             self._roll_days(now // DAY, wh)
 
     def _save(self):
-        self.store.save(STATE_KEY, struct.pack(
-            _STATE, self.day, self.day_start, self.prev_day, self.week_start, self.prev_week,
+        self.store.save(STATE_KEY, self.state())
+
+    def state(self):
+        """The state record (key STATE_KEY, untyped): a command that changes
+        the state saves it inside its atomic operation (Meter.save_record)."""
+        return struct.pack(
+            _STATE2, self.day, self.day_start, self.prev_day, self.week_start, self.prev_week,
             self.month_start, self.prev_month, self.max_demand_w, self.max_demand_t,
-            self.last_idx))
+            self.last_idx, self.md_p_w, self.md_p_t, self.md_reset_t, self.md_p_reset_t,
+            self.md_ws, self.md_we)
+
+    def reset_max_demand(self, which, now):
+        """ECS57: maximum demand 0 (all time) or 1 (configurable period)
+        back to zero at `now`; 2 (export) is not measured: nothing to do.
+        The caller saves state()."""
+        if which == 0:
+            self.max_demand_w = self.max_demand_t = 0
+            self.md_reset_t = now
+        elif which == 1:
+            self.md_p_w = self.md_p_t = 0
+            self.md_p_reset_t = now
+
+    def set_md_period(self, start, end):
+        """ECS37: the configurable period, seconds of the UTC day (start ==
+        end: none); a half hour counts when it starts inside it. The caller
+        saves state()."""
+        self.md_ws = start
+        self.md_we = end
 
     # -- per second -----------------------------------------------------------------
     def tick(self, now, wh):
@@ -118,6 +153,14 @@ class Profile:
         if not flags & (F_PARTIAL | F_CLOCK) and demand > self.max_demand_w:
             self.max_demand_w = demand
             self.max_demand_t = (self.idx + 1) * HALF_HOUR
+            self._save()
+        s = self.idx * HALF_HOUR % DAY
+        ws = self.md_ws
+        we = self.md_we
+        if not flags & (F_PARTIAL | F_CLOCK) and demand > self.md_p_w and ws != we and \
+                (ws <= s < we if ws < we else s >= ws or s < we):
+            self.md_p_w = demand
+            self.md_p_t = (self.idx + 1) * HALF_HOUR
             self._save()
         self.idx = new_idx
         self.start_wh = wh
