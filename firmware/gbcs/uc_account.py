@@ -367,9 +367,10 @@ def _charge(x, s, d):
                 return D.TYPE
             x.stage(S.set_debt, n, 0, None, v, True)
         elif a == 13 and n == 2:
-            if pl[i] != 0x12:
-                return D.TYPE
-            x.stage(S.set_debt_share, D.uint(pl, i, j))
+            v = D.uint(pl, i, j)
+            if pl[i] != 0x12 or v > 10000:
+                return D.TYPE                  # 0.01 %: at most all of a top-up
+            x.stage(S.set_debt_share, v)
         else:
             return D.UNDEFINED
         return D.SUCCESS
@@ -380,7 +381,10 @@ def _charge(x, s, d):
     if a in (4, 5):
         if pl[i] != 5:
             return D.TYPE
-        x.stage(S.set_debt, n, _money(pl, i, j), None, None, a == 4)
+        v = _money(pl, i, j)
+        if v + (acc.debt[n] if a == 4 else 0) < 0:
+            return D.TYPE                  # no debt below zero
+        x.stage(S.set_debt, n, v, None, None, a == 4)
         return D.SUCCESS
     return D.UNDEFINED
 
