@@ -314,8 +314,8 @@ def test_same_on_both_runtimes(tmp_path):
     ks = {"entity": e.hex(), "ka_priv": ka.hex(), "ds_priv": ds.hex(),
           "cells": [[c[0], c[1], c[2], c[3].hex(), c[4].hex(), c[5].hex()] for c in cells],
           "zs": dict((k.hex(), v.hex()) for k, v in zs.items())}
-    seq = [("ECS03", "IMMEDIATE_SINGLE_SUCCESS"), ("ECS04a", "SUCCESS"), ("ECS82", "SUCCESS"),
-           ("ECS07", "SUCCESS"), ("ECS09", "SUCCESS"), ("ECS08", "FUTURE_DATED_SUCCESS"),
+    seq = [("ECS03", "IMMEDIATE_SINGLE_SUCCESS"), ("ECS09", "SUCCESS"), ("ECS04a", "SUCCESS"),
+           ("ECS82", "SUCCESS"), ("ECS07", "SUCCESS"), ("ECS08", "FUTURE_DATED_SUCCESS"),
            ("ECS26a", "SINGLE_SUCCESS")]
     msgs = [[uc + "-" + var, rtds.message(_vec(uc, var)["command_file"]).hex()] for uc, var in seq]
     msgs.append(["hostile", G.build_command(0x001F, _req(*HOSTILE[8][3]), 3000,
@@ -331,11 +331,12 @@ def test_same_on_both_runtimes(tmp_path):
     assert out["micropython"] == out["cpython"]
     lines = out["cpython"].splitlines()
     resp = dict(l.split()[:2] for l in lines if not l.startswith(" ") and len(l.split()) == 2)
-    ecs82 = _vec("ECS82", "SUCCESS")
     got = G.parse(bytes.fromhex(resp["ECS82-SUCCESS"]))["dlms"]
     assert got["data"] == ["0500124F80"]                 # the ECS04a adjustment, read back
     assert G.parse(bytes.fromhex(resp["hostile"]))["dlms"]["results"] == [(2, 12), (2, 250)]
     ticks = [l for l in lines if l.startswith("tick")]
     assert len(ticks) == 9 and all(" alert " in l for l in ticks)
-    assert lines[-1].startswith("after mode 2 ec 1 debts [30000, 15000, 50000] max 10 50")
-    assert ecs82["use_case"] == "ECS82"
+    assert G.parse(bytes.fromhex(resp["ECS09-SUCCESS"]))["dlms"]["results"] == [(3, 0)]
+    assert lines[-1].startswith("after mode 2 ec 1 debts ")
+    assert " max 10 50 p [556677, 300000, 100000, 200000, 30, 604800] " in lines[-1]
+    assert resp["ECS26a-SINGLE_SUCCESS"] != "none"
