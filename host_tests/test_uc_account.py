@@ -210,7 +210,7 @@ def test_ecs26a_reads_back_what_ecs08_wrote(tmp_path):
     r = G.parse(m.gbcs_message(rtds.message(_vec("ECS26a", "SINGLE_SUCCESS")["command_file"])))
     d = r["dlms"]["data"]
     cal = bytes.fromhex(d[16])
-    assert sorted(U._schedule(cal, 0, len(cal))) == sorted(
+    assert sorted(tuple(q) for q in U._schedule(cal, 0, len(cal))) == sorted(
         (m.account._fp[k], m.account._fp[k + 1], m.account._fp[k + 2]) for k in range(0, 12, 3))
     assert d[1].startswith("0105") and d[14] == "05000493E0" and d[15] == "05000186A0"
     assert d[10] == "05004C4B40" and d[8] == "05000F4240"        # max balance 50, max credit 10

@@ -32,47 +32,36 @@
 import struct
 
 from ..compat import const
-from ..platform.clock import NEVER, DAY, civil, weekday
+from ..platform.clock import NEVER
 from . import dlms as D
 from . import keystore as K
 
 _G = const(1)                  # this module's cosem.py group
 _P_ACCOUNT = const(9)          # = prepay.account.P_ACCOUNT
 _P_FRIENDLY = const(10)        # = prepay.account.P_FRIENDLY
-_P_MAXC = const(11)            # max credit (not an engine parameter: took() applies it)
+_P_MAXC = const(11)            # max credit (no engine parameter: took() applies it)
 _P_MAXB = const(12)            # max meter balance
-_POUND = 100000                # = prepay.account.PER_POUND
+_POUND = const(100000)         # = prepay.account.PER_POUND
 _START = const(0x20)           # non-disablement script selectors (0-0:10.0.106.255)
-_STOP = const(0x21)
-# 9000 0-0:94.44.E.F: (E, F, parameter, A-XDR type of the value) (notes §3.4,
-# Tbl 9.2.2.7; RTDS ECS08 alert names)
-_X9000 = (128, 22, 0, 5,       # DisablementThreshold
-          128, 2, 1, 5,        # EmergencyCreditLimit
-          128, 3, 2, 5,        # EmergencyCreditThreshold
-          128, 9, 3, 5,        # LowCreditThreshold
-          128, 12, 4, 0x12,    # DebtRecoveryRateCap amount
-          128, 13, 5, 5,       # DebtRecoveryRateCap period (s)
-          128, 28, 10, 0,      # Non-DisablementCalendar activation
-          128, 31, 10, 0,      # Non-DisablementCalendar(SpecialDays) activation
-          2, 10, 11, 5,        # Maximum Credit Threshold
-          2, 20, 12, 5)        # Maximum Meter Balance Threshold
+# 9000 0-0:94.44.E.F: E, F, parameter, A-XDR type of the value (notes §3.4,
+# Tbl 9.2.2.7; RTDS ECS08 alert names): disablement threshold, EC limit,
+# EC threshold, low credit threshold, debt recovery rate cap amount and
+# period (s), non-disablement calendar and special days activation,
+# maximum credit, maximum meter balance
+_X9000 = (b"\x80\x16\x00\x05\x80\x02\x01\x05\x80\x03\x02\x05\x80\x09\x03\x05"
+          b"\x80\x0c\x04\x12\x80\x0d\x05\x05\x80\x1c\x0a\x00\x80\x1f\x0a\x00"
+          b"\x02\x0a\x0b\x05\x02\x14\x0c\x05")
 _SCRIPT = b"\x09\x06\x00\x00\x0a\x00\x6a\xff"
+# a debt's unit_charge {charge_per_unit_scaling {0, price_scale}, commodity
+# (none), charge_table [{index "", charge_per_unit long}]} (RTDS ECS07,
+# ECS26a); octet 7 the price scale, the last two the value
+_UC = (b"\x02\x03\x02\x02\x0f\x00\x0f\xfb\x02\x03\x12\x00\x00\x09\x06\x00\x00\x00\x00\x00"
+       b"\x00\x0f\x00\x01\x01\x02\x02\x09\x00\x10")
 
 
 def _supplier():
     from ..commands import supplier
     return supplier
-
-
-def _dt(t):
-    """A date-time item (octet-string(12)) of UTC t; NEVER as 'never'."""
-    if t == NEVER:
-        return b"\x09\x0c" + b"\xff" * 9 + b"\x80\x00\xff"
-    d = t // DAY
-    y, mo, dd = civil(d)
-    s = t - d * DAY
-    return b"\x09\x0c" + struct.pack(">HBBBBBBBHB", y, mo, dd, 0xFF, s // 3600, s // 60 % 60,
-                                     s % 60, 0, 0x8000, 0xFF)
 
 
 def _money(pl, i, j):
@@ -83,33 +72,13 @@ def _money(pl, i, j):
     return v
 
 
-def _ccc(mode, sde, sdd):
-    """credit_charge_configuration as RTDS sends it: the charges are
-    0-0:19.20.x (later GBCS; v0.8.1 Tbl 18.2.1.2 prints 19.2.x, which the
-    engine's canonical form keeps)."""
-    from ..prepay import account as AC
-    return bytes(AC.ccc(mode, sde, sdd)).replace(b"\x13\x02", b"\x13\x14")
-
-
-def _parse_ccc(v):
-    """(mode, sde, sdd) of one of the canonical values, single or twin (a
-    twin value on this single-element meter names the secondary charge it
-    does not have; its SDE/SDD are what counts); ValueError otherwise."""
-    from ..prepay import account as AC
-    v = v.replace(b"\x13\x14", b"\x13\x02")
-    try:
-        return AC.parse_ccc(v)
-    except ValueError:
-        return AC.parse_ccc(v, True)
-
-
-def _later(x, cls, obis, attr):
-    """True when an instruction after the running one sets (cls, obis, attr)."""
+def _later(x, kind, cls, obis, a):
+    """True when an instruction after the running one is (kind, cls, obis, a)."""
     sp = getattr(x, "sp", None)
     if sp is None:
         sp = x.sp = D.parse_request(x.pl)[1]
     for s in sp[x.k + 1:]:
-        if s[0] == 2 and s[1] == cls and s[2] == obis and s[3] == attr:
+        if s[0] == kind and s[1] == cls and s[2] == obis and s[3] == a:
             return True
     return False
 
@@ -121,24 +90,21 @@ def _passive(x):
     return d
 
 
-# -- staged changes -------------------------------------------------------------------------
-def _drop(m, mc):
-    from . import future
-    future.drop(m, mc)
-    return 0
-
-
-def _act(m, key, v, at, mc, oc, desc):
-    """Apply (or date, or cancel) one value through the command surface and
-    remember a dated one for its alert (future.py)."""
+# -- future-datable values ----------------------------------------------------------------------
+def _act(m, first, key, v, at, mc, oc, desc):
+    """Staged: apply (or date, or cancel) one value through the command
+    surface and remember a dated one for its alert (future.py; the first
+    value of a command replaces what is stored for its message code)."""
     from . import future
     S = _supplier()
+    if first:
+        future.drop(m, mc)
     if key == _P_ACCOUNT:
         r = S.set_payment_mode(m, v & 3, v & 4, v & 8, at)
     elif key >= _P_MAXC:
         r = 0
-        if at != NEVER and (at == 0 or at <= m.clock.now()):
-            r = S.set_credit_limits(m, v if key == _P_MAXC else None, v if key == _P_MAXB else None)
+        if at != NEVER and at <= m.clock.now():
+            r = took(m, key, v, at) ^ 1
     else:
         r = S.set_params(m, at, key, v)
         if key == _P_FRIENDLY:
@@ -150,8 +116,8 @@ def _act(m, key, v, at, mc, oc, desc):
 
 def took(m, param, v, at):
     """future.py: the value staged for `at` took effect (not cancelled or
-    replaced by another route since). Maximum credit / meter balance are no
-    engine parameters: they are applied here, at their time."""
+    replaced by another route since). Maximum credit / meter balance (whole
+    currency units) are no engine parameters: applied here, at their time."""
     acc = m.account
     if param >= _P_MAXC:
         return _supplier().set_credit_limits(m, v if param == _P_MAXC else None,
@@ -160,79 +126,78 @@ def took(m, param, v, at):
 
 
 def _activate(x, s, d, key, v):
-    """An activation-time attribute (9000 attr 6, Account attr 13): stage
-    the value key with it."""
+    """An activation-time attribute (9000 attr 6, Account attr 13,
+    §9.2.2.4-5: zeros immediate, all FF never): stage value key with it."""
     dt = D.date_time(x.pl, d[0], d[1])
     at = NEVER if D.is_never(dt) else D.to_utc(dt)
     if at < 0:
         return D.TYPE
     from . import future
-    if not future.room(x.m, x.mc, len(getattr(x, "acts", ())) + 1):
+    n = getattr(x, "acts", 0)
+    if not future.room(x.m, x.mc, n + 1):
         return D.TEMP_FAIL
-    x.acts = getattr(x, "acts", ()) + (key,)
-    x.stage(_drop, x.mc)
-    x.stage(_act, key, v, at, x.mc, x.oc(), struct.pack(">H", s[1]) + s[2] + bytes((s[3],)))
+    x.acts = n + 1
+    x.stage(_act, not n, key, v, at, x.mc, x.oc(), struct.pack(">H", s[1]) + s[2] + bytes((s[3],)))
     return D.SUCCESS
 
 
 # -- Account (111) ------------------------------------------------------------------------------
 def _account(x, s, d):
-    """The passive Account 0-1:19.0.0.255 (§9.2.2.7, Table 9.2.2.7):
-    account_mode_and_status (2), credit_charge_configuration (11) and
-    account_activation_time (13) make one future-datable payment-mode
-    change (ECS02 credit, ECS03 prepayment with Suspend Debt Emergency and
-    Disabled). Immediate (all-zero date-time) or past: now; 'never' (all
-    FF): cancels; later: stored, alert at activation (future.py). The
-    active Account 0-0:19.0.0.255 is read only (§7.3.9)."""
+    """The active Account 0-0:19.0.0.255 is read only (§7.3.9):
+    account_mode_and_status (2), credit_charge_configuration (11),
+    low_credit_threshold (16), max_provision (18), max_provision_period
+    (19). The passive Account 0-1:19.0.0.255 is written only (§9.2.2.7,
+    Tbl 9.2.2.7): account_mode_and_status (2), credit_charge_configuration
+    (11) and account_activation_time (13) make one future-datable
+    payment-mode change (ECS02 credit, ECS03 prepayment with Suspend Debt
+    Emergency and Disabled). The wire's credit_charge_configuration names
+    the charges 0-0:19.20.x (RTDS, later GBCS; v0.8.1 Tbl 18.2.1.2 prints
+    19.2.x, as the engine's canonical form keeps); a twin value on this
+    single-element meter names the secondary charge it does not have, its
+    SDE/SDD are what counts."""
+    from ..prepay import account as AC
     acc = x.m.account
+    a = s[3]
     if s[2][1] == 0:
-        return _account_get(acc, s)
+        if s[0] != 1:
+            return D.DENIED
+        p = acc.p
+        if a == 2:
+            v = b"\x02\x02\x16" + bytes((acc.mode,)) + b"\x16\x01"
+        elif a == 11:
+            v = bytes(AC.ccc(acc.mode, acc.sde, acc.sdd)).replace(b"\x13\x02", b"\x13\x14")
+        elif a == 16 or a == 19:
+            v = D.u32(p[3 if a == 16 else 5], 5)  # P_LOW_CREDIT, P_CAP_PERIOD (s)
+        elif a == 18:
+            v = D.u16(min(p[4], 0xFFFF))          # P_CAP
+        else:
+            return D.UNDEFINED
+        return D.SUCCESS, v
     if s[0] != 2:
         return D.DENIED if s[0] in (1, 4) else D.UNDEFINED
     pl = x.pl
     i, j = d
-    a = s[3]
     p = _passive(x)
     if a == 2:
         # structure { payment mode enum 1 credit / 2 prepayment, account status enum }
-        if j - i != 6 or pl[i:i + 3] != b"\x02\x02\x16" or pl[i + 4] != 0x16:
-            return D.TYPE
-        if pl[i + 3] not in (1, 2) or not 1 <= pl[i + 5] <= 3:
+        if j - i != 6 or pl[i:i + 3] != b"\x02\x02\x16" or pl[i + 4] != 0x16 or \
+                pl[i + 3] not in (1, 2) or not 1 <= pl[i + 5] <= 3:
             return D.TYPE
         p[_P_ACCOUNT] = pl[i + 3] | (acc.sde << 2) | (acc.sdd << 3)
     elif a == 11:
-        mode, sde, sdd = _parse_ccc(bytes(pl[i:j]))
+        v = bytes(pl[i:j]).replace(b"\x13\x14", b"\x13\x02")
+        try:
+            mode, sde, sdd = AC.parse_ccc(v)
+        except ValueError:
+            mode, sde, sdd = AC.parse_ccc(v, True)
         if p.get(_P_ACCOUNT, mode) & 3 != mode:
             return D.TYPE
         p[_P_ACCOUNT] = mode | (sde << 2) | (sdd << 3)
-    elif a == 13:
-        v = p.get(_P_ACCOUNT)
-        if v is None:
-            return D.UNDEFINED
-        return _activate(x, s, d, _P_ACCOUNT, v)
+    elif a == 13 and _P_ACCOUNT in p:
+        return _activate(x, s, d, _P_ACCOUNT, p[_P_ACCOUNT])
     else:
         return D.UNDEFINED
-    return D.SUCCESS if _later(x, 111, s[2], 13) else D.OTHER
-
-
-def _account_get(acc, s):
-    if s[0] != 1:
-        return D.DENIED
-    a = s[3]
-    p = acc.p
-    if a == 2:
-        v = b"\x02\x02\x16" + bytes((acc.mode,)) + b"\x16\x01"
-    elif a == 11:
-        v = _ccc(acc.mode, acc.sde, acc.sdd)
-    elif a == 16:
-        v = D.u32(p[3], 5)                       # low_credit_threshold
-    elif a == 18:
-        v = D.u16(min(p[4], 0xFFFF))              # max_provision (DebtRecoveryRateCap)
-    elif a == 19:
-        v = D.u32(p[5], 5)                       # max_provision_period (s)
-    else:
-        return D.UNDEFINED
-    return D.SUCCESS, v
+    return D.SUCCESS if _later(x, 2, 111, s[2], 13) else D.OTHER
 
 
 # -- Credits (112) ------------------------------------------------------------------------------
@@ -244,11 +209,8 @@ def _credit(x, s, d):
     update_amount on the meter balance adds a signed amount (ECS04a);
     method 2 set_amount_to_value with 0 on all three resets the meter
     balance (ECS04b, §18.4.1); method 3 invoke_credit on the EC credit
-    activates emergency credit (ECS09), other-reason when it is not
-    available."""
+    activates emergency credit (ECS09; other-reason when not available)."""
     e = s[2][4]
-    if e > 2:
-        return D.UNDEFINED
     acc = x.m.account
     a = s[3]
     if s[0] == 1:
@@ -262,91 +224,49 @@ def _credit(x, s, d):
     pl = x.pl
     i, j = d
     S = _supplier()
-    if a == 1 and e == 0:
-        if pl[i] != 5:
-            return D.TYPE
+    if a == 1 and e == 0 and pl[i] == 5:
         x.stage(S.adjust_balance, _money(pl, i, j))
-    elif a == 2:
-        if pl[i:j] != b"\x05\x00\x00\x00\x00":
-            return D.TYPE
+    elif a == 2 and pl[i:j] == b"\x05\x00\x00\x00\x00":
         x.stage(S.set_balance, 0)
-    elif a == 3 and e == 1:
-        if pl[i:j] != b"\x0f\x00":
-            return D.TYPE
+    elif a == 3 and e == 1 and pl[i:j] == b"\x0f\x00":
         from .. import commands
         x.stage(commands.activate_ec)
     else:
-        return D.UNDEFINED
+        return D.UNDEFINED if a > 3 or (a != 2 and e != a - 1) else D.TYPE
     return D.SUCCESS
 
 
 # -- Charges (113): the time debts and the payment debt -----------------------------------------
-def _unit_charge(rate):
-    """unit_charge {charge_per_unit_scaling {0, price_scale}, commodity
-    (none), charge_table [{index "", charge_per_unit long}]}: the rate per
-    period in account units, with the smallest price scale from -5 up
-    that fits a long."""
-    ps = -5
-    while rate > 0x7FFF:
-        rate //= 10
-        ps += 1
-    return (b"\x02\x03\x02\x02\x0f\x00\x0f" + bytes((ps & 0xFF,)) +
-            b"\x02\x03\x12\x00\x00\x09\x06\x00\x00\x00\x00\x00\x00\x0f\x00"
-            b"\x01\x01\x02\x02\x09\x00" + D.u16(rate, 0x10))
-
-
-def _rate(pl, i, j):
-    """The account units per period of a unit_charge item (one charge
-    table element)."""
-    it = D.items(pl, i, j)
-    if len(it) != 3:
-        raise ValueError("unit_charge")
-    sc = D.items(pl, *it[0])
-    D.items(pl, *it[1])
-    tab = D.items(pl, it[2][0], it[2][1], 1)
-    if len(sc) != 2 or len(tab) != 1:
-        raise ValueError("unit_charge")
-    el = D.items(pl, *tab[0])
-    if len(el) != 2 or pl[el[1][0]] != 0x10:
-        raise ValueError("unit_charge")
-    D.string(pl, *el[0])
-    v = D.uint(pl, *el[1][:2])
-    e = D.uint(pl, *sc[1]) + 5
-    if pl[sc[1][0]] != 0x0F or v < 0 or not -9 < e < 10:
-        raise ValueError("unit_charge")
-    f = 10 ** abs(e)
-    if e >= 0:
-        return v * f
-    if v % f:
-        raise ValueError("unit_charge")
-    return v // f
-
-
 def _charge(x, s, d):
-    """Charge 0-0:19.20.{1,2,3}.255 (time debt 1, 2, payment debt):
-    Get total_amount_paid (2), unit_charge_active (5), period (8),
-    total_amount_remaining (12), proportion (13); ECS07: Set
+    """Charge 0-0:19.20.{1,2,3}.255 (time debt 1, 2, payment debt): Get
+    total_amount_paid (2), unit_charge_active (5), period (8),
+    total_amount_remaining (12), proportion (13, 0.01 %); ECS07: Set
     unit_charge_passive (6), period (8), proportion (13 on the payment
     debt), methods activate_passive_unit_charge (2),
     update_total_amount_remaining (4, adds a signed amount) and
-    set_total_amount_remaining (5). The engine keeps no passive unit
-    charge: ECS07 activates it in the same command, so a Set of attr 6
-    takes effect with it (and is refused without method 2 after it)."""
+    set_total_amount_remaining (5). unit_charge is charge_per_unit *
+    10^price_scale currency units per period. The engine keeps no passive
+    unit charge: ECS07 activates it in the same command, so a Set of attr 6
+    takes effect with it (refused without method 2 after it)."""
     n = s[2][4] - 1
-    if n > 2:
-        return D.UNDEFINED
     acc = x.m.account
     a = s[3]
+    t = n < 2
     if s[0] == 1:
         if a == 2:
             v = D.u32(acc.collected[n], 5)
-        elif a == 5 and n < 2:
-            v = _unit_charge(acc.rate[n])
-        elif a == 8 and n < 2:
+        elif a == 5 and t:
+            r = acc.rate[n]
+            ps = -5
+            while r > 0x7FFF:
+                r //= 10
+                ps += 1
+            v = _UC[:7] + bytes((ps & 0xFF,)) + _UC[8:] + D.u16(r)[1:]
+        elif a == 8 and t:
             v = D.u32(acc.period[n])
         elif a == 12:
             v = D.u32(acc.debt[n], 5)
-        elif a == 13 and n == 2:
+        elif a == 13 and not t:
             v = D.u16(acc.pay_pct)
         else:
             return D.UNDEFINED
@@ -354,49 +274,35 @@ def _charge(x, s, d):
     pl = x.pl
     i, j = d
     S = _supplier()
+    v = D.uint(pl, i, j) if pl[i] != 2 else 0
     if s[0] == 2:
-        if a == 6 and n < 2:
-            if not _later_action(x, s[2], 2):
+        if a == 6 and t:
+            if j - i != 32 or pl[i:i + 7] != _UC[:7] or pl[i + 8:j - 2] != _UC[8:]:
+                return D.TYPE
+            e = ((pl[i + 7] + 128) & 0xFF) - 123          # price scale + 5
+            v = D.uint(pl, j - 3, j)
+            f = 10 ** abs(e)
+            if v < 0 or abs(e) > 9 or e < 0 and v % f:
+                return D.TYPE
+            if not _later(x, 3, 113, s[2], 2):
                 return D.OTHER
-            x.stage(S.set_debt, n, 0, _rate(pl, i, j), None, True)
-        elif a == 8 and n < 2:
-            if pl[i] != 6:
-                return D.TYPE
-            v = D.uint(pl, i, j)
-            if not v:
-                return D.TYPE
+            x.stage(S.set_debt, n, 0, v * f if e >= 0 else v // f, None, True)
+        elif a == 8 and t and pl[i] == 6 and v:
             x.stage(S.set_debt, n, 0, None, v, True)
-        elif a == 13 and n == 2:
-            v = D.uint(pl, i, j)
-            if pl[i] != 0x12 or v > 10000:
-                return D.TYPE                  # 0.01 %: at most all of a top-up
+        elif a == 13 and not t and pl[i] == 0x12 and v <= 10000:
             x.stage(S.set_debt_share, v)
         else:
-            return D.UNDEFINED
+            return D.UNDEFINED if a not in (6, 8, 13) else D.TYPE
         return D.SUCCESS
-    if a == 2 and n < 2:
-        if pl[i:j] != b"\x0f\x00":
-            return D.TYPE
+    if a == 2 and t and pl[i:j] == b"\x0f\x00":
         return D.SUCCESS                   # the Set of attr 6 staged the rate
-    if a in (4, 5):
-        if pl[i] != 5:
-            return D.TYPE
+    if a in (4, 5) and pl[i] == 5:
         v = _money(pl, i, j)
         if v + (acc.debt[n] if a == 4 else 0) < 0:
             return D.TYPE                  # no debt below zero
         x.stage(S.set_debt, n, v, None, None, a == 4)
         return D.SUCCESS
-    return D.UNDEFINED
-
-
-def _later_action(x, obis, method):
-    sp = getattr(x, "sp", None)
-    if sp is None:
-        sp = x.sp = D.parse_request(x.pl)[1]
-    for s in sp[x.k + 1:]:
-        if s[0] == 3 and s[1] == 113 and s[2] == obis and s[3] == method:
-            return True
-    return False
+    return D.TYPE if a in (2, 4, 5) else D.UNDEFINED
 
 
 # -- Token Gateway (115) ------------------------------------------------------------------------
@@ -427,9 +333,11 @@ def _token_gateway(x, s, d):
 
 # -- prepayment configuration values (9000) and the disablement threshold (21) ---------------
 def _extended(x, s, d):
-    """Extended Data 0-0:94.44.E.F (class 9000, §22): value_active (2),
-    value_passive (4), activate_passive_value_time (6) of the future-datable
-    prepayment parameters (Tbl 9.2.2.7) and the credit maxima (§14.3.8)."""
+    """Extended Data 0-0:94.44.E.F (class 9000, §22): Get value_active (2);
+    Set value_active (2) or value_passive (4), then
+    activate_passive_value_time (6): the future-datable prepayment
+    parameters (Tbl 9.2.2.7) and the credit maxima (§14.3.8.1-2: whole
+    currency units, so only multiples of 100000 on the wire)."""
     o = s[2]
     t = _X9000
     for k in range(0, len(t), 4):
@@ -441,17 +349,13 @@ def _extended(x, s, d):
     typ = t[k + 3]
     acc = x.m.account
     a = s[3]
-    if s[0] == 1:
-        if a == 6:
-            return D.SUCCESS, _dt(acc.pend_at[key] if key <= _P_FRIENDLY else NEVER)
-        if not typ or a not in (2, 4):
-            return D.UNDEFINED
-        if key == _P_MAXC:
-            v = acc.max_credit * _POUND
-        elif key == _P_MAXB:
-            v = acc.max_balance * _POUND
-        else:
-            v = acc.pend_val[key] if a == 4 and acc.pend_at[key] != NEVER else acc.p[key]
+    if key == _P_MAXC:
+        v = acc.max_credit * _POUND
+    elif key == _P_MAXB:
+        v = acc.max_balance * _POUND
+    else:
+        v = acc.p[key]
+    if s[0] == 1 and a == 2 and typ:
         return D.SUCCESS, (D.u16(v) if typ == 0x12 else D.u32(v, typ))
     if s[0] != 2:
         return D.UNDEFINED
@@ -459,27 +363,19 @@ def _extended(x, s, d):
     if a == 6:
         if key == _P_FRIENDLY:
             return _friendly_act(x, s, d, acc)
-        v = p.get(key)
-        if v is None:                      # no value with it: the engine's pending or active one
-            v = (acc.max_credit * _POUND if key == _P_MAXC else acc.max_balance * _POUND
-                 if key == _P_MAXB else acc.pend_val[key] if acc.pend_at[key] != NEVER
-                 else acc.p[key])
-        if key >= _P_MAXC:
-            v //= _POUND
-        return _activate(x, s, d, key, v)
+        v = p.get(key, acc.pend_val[key] if key < _P_MAXC and acc.pend_at[key] != NEVER else v)
+        return _activate(x, s, d, key, v // _POUND if key >= _P_MAXC else v)
     if not typ or a not in (2, 4):
         return D.UNDEFINED
     pl = x.pl
     i, j = d
     if pl[i] != typ:
         return D.TYPE
-    v = _money(pl, i, j) if typ == 5 else D.uint(pl, i, j)
-    if key >= _P_MAXC and (v < 0 or v % _POUND):
-        return D.TYPE                      # whole currency units only (§14.3.8)
-    if v < 0 and key:
+    v = _money(pl, i, j)
+    if key >= _P_MAXC and v % _POUND or v < 0 and key:
         return D.TYPE                      # only the disablement threshold may be negative
     p[key] = v
-    return D.SUCCESS if _later(x, 9000, s[2], 6) else D.OTHER
+    return D.SUCCESS if _later(x, 2, 9000, o, 6) else D.OTHER
 
 
 def _threshold(x, s, d):
@@ -494,158 +390,124 @@ def _threshold(x, s, d):
 
 
 # -- the non-disablement calendar (10) and its special days (11) -------------------------------
-# The engine holds weekly periods (weekday mask, start minute, end minute)
-# and whole special days (prepay/account.py friendly_blob). A Schedule
-# (class 10) write is read as its start (selector 0x20) and stop (0x21)
-# events of the week, applied in time order; each day's friendly intervals
-# become the engine's periods. Entries with no weekday (special-day
-# entries) and the begin/end dates (seasons) are not held by the engine:
-# a season's periods apply all year (RTDS ECS08: both seasons are the same
-# week). Reading builds the entries back from the periods.
-
-def _bits7(b):
-    """Engine weekday mask (bit 0 Monday) of a DLMS weekday byte (MSB Monday)."""
-    m = 0
-    for k in range(7):
-        if b & (0x80 >> k):
-            m |= 1 << k
-    return m
-
+# The engine holds weekly periods (weekday mask bit 0 Monday, start minute,
+# end minute) and whole special days (prepay/account.py friendly_blob). A
+# Schedule (class 10) write is read as its start (selector 0x20) and stop
+# (0x21) events of the week, applied in time order; each day's friendly
+# intervals become the engine's periods. Entries with no weekday
+# (special-day entries) and the begin/end dates (seasons) are not held by
+# the engine: a season's periods apply all year (RTDS ECS08: both seasons
+# are the same week). Reading builds the entries back from the periods (a
+# stop at midnight is 00:00 of the next days; at one instant a stop comes
+# before a start).
 
 def _schedule(pl, i, j):
-    """The engine periods [(mask, start, end)] of a Schedule entries array."""
+    """The engine periods [[mask, start, end]] of a Schedule entries array."""
     ev = []
     for e in D.items(pl, i, j, 1):
         f = D.items(pl, *e)
-        if len(f) != 10 or pl[f[1][0]] != 3:
+        if len(f) != 10:
             raise ValueError("schedule")
-        sel = D.uint(pl, *f[3])
-        tm = D.string(pl, *f[4])
-        wd = bytes(pl[f[6][0]:f[6][1]])
-        if sel not in (_START, _STOP) or len(tm) != 4 or tm[0] > 23 or tm[1] > 59 or \
-                wd[0] != 4 or len(wd) != 3 or bytes(pl[f[2][0]:f[2][1]]) != _SCRIPT:
+        k, w = f[4][0], f[6][0]
+        sel = D.uint(pl, *f[3]) - _START
+        h = pl[k + 2]
+        mi = pl[k + 3]
+        if pl[k:k + 2] != b"\x09\x04" or pl[w:w + 2] != b"\x04\x07" or sel > 1 or h > 23 or \
+                mi > 59 or pl[f[2][0]:f[2][1]] != _SCRIPT or pl[f[1][0]] != 3:
             raise ValueError("schedule")
-        if not pl[f[1][0] + 1]:
-            continue
-        mask = _bits7(wd[2])
-        for k in range(7):
-            if mask >> k & 1:
-                ev.append((k * 1440 + tm[0] * 60 + tm[1], sel == _START))
+        if pl[f[1][0] + 1]:
+            for k in range(7):
+                if pl[w + 2] << k & 0x80:
+                    ev.append((k * 1440 + h * 60 + mi, 1 - sel))
     ev.sort()
-    on = ev[-1][1] if ev else False      # the week wraps round
+    on = ev[-1][1] if ev else 0            # the week wraps round
     per = []
     t = 0
-    days = [[] for _ in range(7)]
-    for w, st in ev + [(7 * 1440, not on)]:
-        if on and w > t:
-            for k in range(t // 1440, (w - 1) // 1440 + 1):
-                a = max(t, k * 1440) - k * 1440
-                b = min(w, k * 1440 + 1440) - k * 1440
-                days[k].append((a, b))
-        t = w
-        on = st
-    for k in range(7):
-        for a, b in days[k]:
+    for w, st in ev + [(10080, 0)]:
+        while on and t < w:
+            k = t // 1440
+            b = min(w, k * 1440 + 1440)
+            a = t - k * 1440
             for q in per:
-                if q[1] == a and q[2] == b:
+                if q[1] == a and q[2] == b - k * 1440:
                     q[0] |= 1 << k
                     break
             else:
-                per.append([1 << k, a, b])
-    return [tuple(q) for q in per]
-
-
-def _special_days(pl, i, j):
-    out = []
-    for e in D.items(pl, i, j, 1):
-        f = D.items(pl, *e)
-        if len(f) != 3:
-            raise ValueError("special day")
-        dt = D.string(pl, *f[1])
-        D.uint(pl, *f[0])
-        D.uint(pl, *f[2])
-        if len(dt) != 5 or not (1 <= dt[2] <= 12 and 1 <= dt[3] <= 31):
-            raise ValueError("special day")
-        out.append(((dt[0] << 8) | dt[1], dt[2], dt[3]))
-    return out
+                per.append([1 << k, a, b - k * 1440])
+            t = b
+        t = w
+        on = st
+    return per
 
 
 def _calendar(x, s, d):
     """Schedule 0-0:12.0.1.255 (active, read) / 0-1:12.0.1.255 (passive,
     written; the notes' 0-0:12.1.1.255), Special Days 0-0:11.0.2.255 /
-    0-1:11.0.2.255: attribute 2 (entries). Activated by 0-0:94.44.128.28
-    / .31 attribute 6 (Tbl 9.2.2.7)."""
+    0-1:11.0.2.255 (entries {index, date, day_id}): attribute 2 (entries).
+    Activated by 0-0:94.44.128.28 / .31 attribute 6 (Tbl 9.2.2.7)."""
     if s[3] != 2:
         return D.UNDEFINED
     acc = x.m.account
     cal = s[2][2] == 12
+    out = []
     if s[2][1] == 0 and s[2][3] == 0:
         if s[0] != 1:
             return D.DENIED
-        return D.SUCCESS, (_cal_get(acc._fp) if cal else _days_get(acc._fd))
+        if cal:
+            fp = acc._fp
+            for k in range(0, len(fp), 3):
+                for sel in (0, 1):
+                    mask = fp[k]
+                    mn = fp[k + 1 + sel]
+                    if mn == 1440:
+                        mn = 0
+                        mask = mask << 1 | mask >> 6
+                    b = 0
+                    for q in range(7):
+                        if mask >> q & 1:
+                            b |= 0x80 >> q
+                    out.append(D.struct_of(
+                        D.u16(len(out) + 1), b"\x03\xff", _SCRIPT, D.u16(_START + sel),
+                        b"\x09\x04" + bytes((mn // 60, mn % 60, 0, 0)), b"\x12\xff\xff",
+                        b"\x04\x07" + bytes((b,)), b"\x04\x00",
+                        b"\x09\x05\xff\xff\xff\xff\xff", b"\x09\x05\xff\xff\xff\xff\xff"))
+        else:
+            for k in acc._fd:
+                out.append(D.struct_of(D.u16(len(out) + 1), b"\x09\x05" + struct.pack(
+                    ">HBBB", k >> 9, k >> 5 & 15, k & 31, 0xFF), D.u8(0x11, len(out) + 1)))
+        return D.SUCCESS, D.array_of(out)
     if s[0] != 2:
         return D.DENIED if s[0] == 1 else D.UNDEFINED
     pl = x.pl
-    p = _passive(x)
     if cal:
-        p[_P_FRIENDLY] = _schedule(pl, *d)
+        out = _schedule(pl, *d)
     else:
-        p[-1] = _special_days(pl, *d)
-    return D.SUCCESS if _later(x, 9000, bytes((0, 0, 94, 44, 128, 28 if cal else 31)), 6) \
-        else D.OTHER
-
-
-def _cal_get(fp):
-    """Entries back from the periods: a start and a stop per period (a
-    stop at midnight is 00:00 of the next days; at one instant a stop
-    comes before a start)."""
-    ent = []
-    for k in range(0, len(fp), 3):
-        for sel, mn in ((_START, fp[k + 1]), (_STOP, fp[k + 2])):
-            mask = fp[k]
-            if mn == 1440:
-                mn = 0
-                mask = (mask << 1 | mask >> 6) & 0x7F
-            b = 0
-            for q in range(7):
-                if mask >> q & 1:
-                    b |= 0x80 >> q
-            ent.append(D.struct_of(D.u16(len(ent) + 1), b"\x03\xff", _SCRIPT, D.u16(sel),
-                                   b"\x09\x04" + bytes((mn // 60, mn % 60, 0, 0)),
-                                   b"\x12\xff\xff", b"\x04\x07" + bytes((b,)), b"\x04\x00",
-                                   b"\x09\x05\xff\xff\xff\xff\xff",
-                                   b"\x09\x05\xff\xff\xff\xff\xff"))
-    return D.array_of(ent)
-
-
-def _days_get(fd):
-    ent = []
-    for k in fd:
-        ent.append(D.struct_of(D.u16(len(ent) + 1),
-                               b"\x09\x05" + struct.pack(">HBBB", k >> 9, k >> 5 & 15, k & 31, 0xFF),
-                               D.u8(0x11, len(ent) + 1)))
-    return D.array_of(ent)
+        for e in D.items(pl, d[0], d[1], 1):
+            f = D.items(pl, *e)
+            dt = D.string(pl, *f[1])
+            if len(f) != 3 or len(dt) != 5 or not (1 <= dt[2] <= 12 and 1 <= dt[3] <= 31):
+                raise ValueError("special day")
+            out.append(((dt[0] << 8) | dt[1], dt[2], dt[3]))
+    _passive(x)[cal - 2] = out
+    return D.SUCCESS if _later(x, 2, 9000, b"\x00\x00\x5e\x2c\x80" + (b"\x1c" if cal else b"\x1f"),
+                               6) else D.OTHER
 
 
 def _friendly_act(x, s, d, acc):
     """The calendar's or its special days' activation: the engine's one
-    non-disablement calendar, with what this command gave and the
-    engine's current (or pending) other half; both halves with the same
-    activation time (the engine has one)."""
+    non-disablement calendar, with what this command gave and the engine's
+    current other half; both halves with one activation time (the
+    engine's)."""
     from ..prepay import account as AC
     p = _passive(x)
-    fp = p.get(_P_FRIENDLY)
-    if fp is None:
-        f = acc._fp
-        fp = [(f[k], f[k + 1], f[k + 2]) for k in range(0, len(f), 3)]
-    days = p.get(-1)
-    if days is None:
-        days = [(k >> 9, k >> 5 & 15, k & 31) for k in acc._fd]
+    f = acc._fp
+    fp = p.get(-1, [f[k:k + 3] for k in range(0, len(f), 3)])
+    days = p.get(-2, [(k >> 9, k >> 5 & 15, k & 31) for k in acc._fd])
     try:
         v = AC.friendly_blob(fp, days)
     except ValueError:
         return D.TEMP_FAIL
-    dt = bytes(x.pl[d[0] + 2:d[1]])
+    dt = bytes(x.pl[d[0]:d[1]])
     if getattr(x, "fat", dt) != dt:
         return D.OTHER
     x.fat = dt
