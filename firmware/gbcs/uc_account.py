@@ -64,14 +64,7 @@ def _supplier():
     return supplier
 
 
-def _money(pl, i, j):
-    """A signed money item (double-long or smaller) within int32."""
-    v = D.uint(pl, i, j)
-    if not -0x80000000 <= v <= 0x7FFFFFFF:
-        raise ValueError("money")
-    return v
-
-
+# (money items are double-long, tag 05, checked by the handlers: int32 by construction)
 def _later(x, kind, cls, obis, a):
     """True when an instruction after the running one is (kind, cls, obis, a)."""
     sp = getattr(x, "sp", None)
@@ -225,7 +218,7 @@ def _credit(x, s, d):
     i, j = d
     S = _supplier()
     if a == 1 and e == 0 and pl[i] == 5:
-        x.stage(S.adjust_balance, _money(pl, i, j))
+        x.stage(S.adjust_balance, D.uint(pl, i, j))
     elif a == 2 and pl[i:j] == b"\x05\x00\x00\x00\x00":
         x.stage(S.set_balance, 0)
     elif a == 3 and e == 1 and pl[i:j] == b"\x0f\x00":
@@ -297,7 +290,7 @@ def _charge(x, s, d):
     if a == 2 and t and pl[i:j] == b"\x0f\x00":
         return D.SUCCESS                   # the Set of attr 6 staged the rate
     if a in (4, 5) and pl[i] == 5:
-        v = _money(pl, i, j)
+        v = D.uint(pl, i, j)
         if v + (acc.debt[n] if a == 4 else 0) < 0:
             return D.TYPE                  # no debt below zero
         x.stage(S.set_debt, n, v, None, None, a == 4)
@@ -371,7 +364,7 @@ def _extended(x, s, d):
     i, j = d
     if pl[i] != typ:
         return D.TYPE
-    v = _money(pl, i, j)
+    v = D.uint(pl, i, j)
     if key >= _P_MAXC and v % _POUND or v < 0 and key:
         return D.TYPE                      # only the disablement threshold may be negative
     p[key] = v
@@ -466,15 +459,17 @@ def _calendar(x, s, d):
                     for q in range(7):
                         if mask >> q & 1:
                             b |= 0x80 >> q
-                    out.append(D.struct_of(
-                        D.u16(len(out) + 1), b"\x03\xff", _SCRIPT, D.u16(_START + sel),
-                        b"\x09\x04" + bytes((mn // 60, mn % 60, 0, 0)), b"\x12\xff\xff",
-                        b"\x04\x07" + bytes((b,)), b"\x04\x00",
-                        b"\x09\x05\xff\xff\xff\xff\xff", b"\x09\x05\xff\xff\xff\xff\xff"))
+                    # {index, enable, script, selector, switch_time, validity_window,
+                    #  exec_weekdays, exec_specdays, begin_date, end_date (not specified)}
+                    out.append(b"\x02\x0a" + D.u16(len(out) + 1) + b"\x03\xff" + _SCRIPT +
+                               D.u16(_START + sel) + b"\x09\x04" + bytes((mn // 60, mn % 60)) +
+                               b"\x00\x00\x12\xff\xff\x04\x07" + bytes((b,)) +
+                               b"\x04\x00\x09\x05\xff\xff\xff\xff\xff\x09\x05\xff\xff\xff\xff\xff")
         else:
             for k in acc._fd:
-                out.append(D.struct_of(D.u16(len(out) + 1), b"\x09\x05" + struct.pack(
-                    ">HBBB", k >> 9, k >> 5 & 15, k & 31, 0xFF), D.u8(0x11, len(out) + 1)))
+                n = len(out) + 1                     # {index, date, day_id}
+                out.append(struct.pack(">BBBHBBHBBBBB", 2, 3, 0x12, n, 9, 5, k >> 9, k >> 5 & 15,
+                                       k & 31, 0xFF, 0x11, n))
         return D.SUCCESS, D.array_of(out)
     if s[0] != 2:
         return D.DENIED if s[0] == 1 else D.UNDEFINED
