@@ -416,7 +416,9 @@ def _schedule(pl, i, j):
     on = ev[-1][1] if ev else 0            # the week wraps round
     per = []
     t = 0
-    for w, st in ev + [(10080, 0)]:
+    w = 10080                              # the week's end (no constant tuple: freeze rule)
+    ev.append((w, 0))
+    for w, st in ev:
         while on and t < w:
             k = t // 1440
             b = min(w, k * 1440 + 1440)
