@@ -176,7 +176,7 @@ def _account(x, s, d):
         if j - i != 6 or pl[i:i + 3] != b"\x02\x02\x16" or pl[i + 4] != 0x16 or \
                 pl[i + 3] not in (1, 2) or not 1 <= pl[i + 5] <= 3:
             return D.TYPE
-        p[_P_ACCOUNT] = pl[i + 3] | (acc.sde << 2) | (acc.sdd << 3)
+        p[_P_ACCOUNT] = pl[i + 3] | (p.get(_P_ACCOUNT, (acc.sde << 2) | (acc.sdd << 3)) & 12)
     elif a == 11:
         v = bytes(pl[i:j]).replace(b"\x13\x14", b"\x13\x02")
         try:
