@@ -340,3 +340,32 @@ def test_same_on_both_runtimes(tmp_path):
     assert lines[-1].startswith("after mode 2 ec 1 debts ")
     assert " max 10 50 p [556677, 300000, 100000, 200000, 30, 604800] " in lines[-1]
     assert resp["ECS26a-SINGLE_SUCCESS"] != "none"
+
+
+def test_ecs08_survives_a_cut_at_every_write(tmp_path):
+    """ECS08 FUTURE_DATED stages nine values (the account's pending values
+    with the registers, the future-dated table, the Execution Counter): a
+    power cut at any write and a restart leave all of them or none."""
+    from firmware.platform.store import PowerCut
+    cmd = rtds.message(_vec("ECS08", "FUTURE_DATED_SUCCESS")["command_file"])
+    probe = rtds.meter(tmp_path / "probe")
+    w0 = probe.backend.writes
+    probe.meter.gbcs_message(cmd)
+    n = probe.backend.writes - w0
+    assert n >= 2
+    seen = set()
+    for cut in range(1, n + 1):
+        b = rtds.meter(tmp_path / ("c%d" % cut))
+        b.backend.cut_after(cut)
+        with pytest.raises(PowerCut):
+            b.meter.gbcs_message(cmd)
+        b.backend.cut_after(0)
+        b.restart()
+        m = b.meter
+        done = core.counters(m)[1].get((2 << 16) | 0x1F, 0) == 1004
+        pend = [t for t in m.account.pend_at if t != NEVER]
+        assert len(pend) == (6 if done else 0), cut      # 5 parameters and the calendar
+        assert len(future.table(m)) == (9 if done else 0) and \
+            m.gbcs_due == (AT_2030 if done else NEVER), cut
+        seen.add(done)
+    assert seen == {False, True}
