@@ -369,3 +369,42 @@ def test_ecs08_survives_a_cut_at_every_write(tmp_path):
             m.gbcs_due == (AT_2030 if done else NEVER), cut
         seen.add(done)
     assert seen == {False, True}
+
+
+def test_ecs08_activation_survives_a_cut_at_every_write(tmp_path):
+    """At 2030-01-15 09:00 the tick activates the stored values (the
+    engine's parameters; the half-hour register save commits them in the
+    middle of the tick), then the future-dated slot applies the credit
+    maxima through took() and empties its table: after a power cut at any
+    write, a restart and the next second, every value has taken effect and
+    every alert still owed says so (8F66), none is lost."""
+    from firmware.platform.store import PowerCut
+    cmd = rtds.message(_vec("ECS08", "FUTURE_DATED_SUCCESS")["command_file"])
+
+    def make(path):
+        b = rtds.meter(path)
+        b.meter.gbcs_message(cmd)
+        b.clock.set(AT_2030 - 1)
+        return b
+    probe = make(tmp_path / "probe")
+    w0 = probe.backend.writes
+    probe.tick(2)
+    n = probe.backend.writes - w0
+    assert n >= 2 and probe.meter.account.max_credit == 10
+    for cut in range(1, n + 1):
+        b = make(tmp_path / ("c%d" % cut))
+        b.backend.cut_after(cut)
+        with pytest.raises(PowerCut):
+            b.tick(2)
+        b.backend.cut_after(0)
+        b.restart()
+        m = b.meter
+        left = len(future.table(m))
+        sent = b.alerts_sent = []
+        m.tunnel_send = sent.append
+        b.tick(1)
+        a = m.account
+        assert (a.max_credit, a.max_balance, a.p[AC.P_EC_LIMIT], a.p[AC.P_CAP]) == \
+            (10, 50, 300000, 30), cut
+        assert not future.table(m) and len(sent) == left, cut
+        assert all(bytes.fromhex(G.parse(x)["payload"])[9:11] == b"\x8f\x66" for x in sent), cut
