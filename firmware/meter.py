@@ -543,7 +543,10 @@ class Meter:
                                   len(ts)), ts, self.account.pack(), self.supply.pack()),
                      _REG_SCHEMA, _REG_VERSION, True)
             saves.append((key,) + r)
-        if pend and saves:
+        if saves and (pend or len(saves) > 1):
+            # (more than one record, or records with log entries: journaled,
+            # so a power cut keeps all or none; one record alone is atomic in
+            # its two slots)
             # journal: version 1, n records: key length u8, key, seq u32,
             # schema u8, version u8, inline u8 (then length u16, payload),
             # n intents: log id u8, seq u32, length u8, payload
