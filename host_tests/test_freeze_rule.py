@@ -66,9 +66,8 @@ WIDE = {
     "firmware/commands/supplier.py": {0xFFFFFFFF, 0x7FFFFFFF, 0xFFFFFFFFFFFFFFFF},
     "firmware/commands/config.py": {-0x80000000, 0x7FFFFFFF},
     # GBCS: the low 32 bits of a 64-bit originator counter when packed
-    # (per message, not per second); NEVER of a future-dated command (compared)
+    # (per message, not per second)
     "firmware/gbcs/core.py": {0xFFFFFFFF},
-    "firmware/gbcs/dispatch.py": {0xFFFFFFFF},
     # the newest end of a log read's date range (compared, per entry read)
     "firmware/gbcs/uc_read.py": {0xFFFFFFFF},
     # UTC_INVALID and UTC_MAX of the clock guard (compared)
