@@ -325,3 +325,48 @@ def test_reads_follow_the_engines(tmp_path):
     assert r["dlms"]["data"] == ["1602", "0300", "1601", "0600000000", "0600001AF4",
                                  "090C07EE010FFF090000008000FF", "0300",
                                  "090C07EE010FFF090000008000FF", "060000001E"]
+
+
+# -- both runtimes -----------------------------------------------------------------------------
+def test_same_on_both_runtimes(tmp_path):
+    """host_tests/mp/uc_supply.py on MicroPython (board heap) and CPython:
+    the same responses, state and alerts byte for byte, and the right ones
+    (the MACed responses as RTDS, the four ECS28a alerts as RTDS but for the
+    signature and the device counter)."""
+    from runtimes import run_script
+    e, ka, ds, cells, zs = G.rtds_keystore()
+    ks = {"entity": e.hex(), "ka_priv": ka.hex(), "ds_priv": ds.hex(),
+          "cells": [[c[0], c[1], c[2], c[3].hex(), c[4].hex(), c[5].hex()] for c in cells],
+          "zs": dict((k.hex(), v.hex()) for k, v in zs.items())}
+    pick = [("ECS45", "SUCCESS"), ("ECS43", "SUCCESS"), ("ECS44", "SUCCESS"),
+            ("ECS42", "SUCCESS"), ("ECS28a", "IMMEDIATE_SUCCESS"), ("ECS27", "SUCCESS"),
+            ("ECS28b", "SUCCESS"), ("ECS46a", "ALL_OPTIONALS_SUCCESS"),
+            ("ECS47Activate", "SUCCESS"), ("ECS62Add", "SUCCESS"),
+            ("ECS61a", "ALL_OPTIONALS_SUCCESS"), ("ECS28a", "FUTURE_DATED_SUCCESS")]
+    vs = [[v for v in VECTORS if v["use_case"] == u and v["variant"] == n][0] for u, n in pick]
+    msgs = [[rtds.vid(v), rtds.message(v["command_file"]).hex()] for v in vs]
+    inp = {"config": rtds.CFG, "utc": rtds.T2015, "keystore": ks, "device_counter": 2003,
+           "messages": msgs}
+    (tmp_path / "in.json").write_text(json.dumps(inp))
+    out = {}
+    for rt in ("cpython", "micropython"):
+        (tmp_path / rt).mkdir()
+        out[rt] = run_script(rt, "uc_supply.py", str(tmp_path / rt), str(tmp_path / "in.json"),
+                             preload="firmware.meter")
+    assert out["micropython"] == out["cpython"]
+    lines = out["cpython"].splitlines()
+    resp = dict(l.split()[:2] for l in lines if not l.startswith((" ", "tick", "due", "restart")))
+    for v in vs:
+        got, ref = bytes.fromhex(resp[rtds.vid(v)]), rtds.message(v["response_file"])
+        if v["use_case"] in ("ECS61a", "ECS27"):          # state not RTDS's: by shape
+            rtds.check(v, got)
+        elif v["critical"]:
+            assert got[:-64] == ref[:-64], v["use_case"]
+        else:
+            assert got == ref, v["use_case"]
+    alerts = [bytes.fromhex(l.split()[3]) for l in lines if l.startswith("tick")]
+    assert len(alerts) == 4
+    for got, name in zip(alerts, LL_ALERTS):
+        assert got[:-64] == rtds.message(LL_ALERT % name)[:-64], name
+    assert lines[-1].startswith("  supply 2 0 ll 2 2 4294967295 limits 6900 300 30 counter 0")
+    assert "b'HCALCS_2_Description'" in lines[-1] and "31" in lines[-1]
