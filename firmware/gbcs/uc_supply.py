@@ -8,10 +8,10 @@
 # ECS62). Every change goes through commands/supplier.py. Handlers:
 # h(x, spec, (start, end)) -> result | (result, Data) (cosem.py).
 from ..compat import const
+from ..platform.clock import NEVER as _NEVER
 from . import dlms as D
 
 _G = const(3)                  # this module's cosem.py group
-_NEVER = 0xFFFFFFFF
 _ENABLED = const(2)            # = prepay.supply.ENABLED
 _MAX_MIN = const(1440)         # ALCS duration, minutes (§18.1.1: 1..1440)
 # supply script table 0-0:10.0.106.255: (message code, script id, supply
@@ -161,7 +161,7 @@ def _ll(x, s, d):
     if a == 4:
         if i:
             v = _u(x, d, 0x06)
-            if v > 0x7FFFFFFF:
+            if v >> 31:                # above int32 (commands.supplier.param_ok)
                 return D.TYPE
         else:
             v = 0 if _bool(x, d) else _ENABLED

@@ -27,6 +27,7 @@
 import struct
 
 from ..compat import const
+from ..platform.clock import NEVER as _NEVER
 
 # other modules' constants, folded here (host_tests/test_const_copies.py keeps them equal)
 _PREPAY = const(2)          # = prepay.account.PREPAY
@@ -56,7 +57,6 @@ AL_LL_RESTORED = const(0x8F34)
 
 _FMT = "<BBBIH"                    # state, cause, load-limit supply state, restore at, over
 _FMT_PEND = "<BI"                  # only while one is pending: passive ll_state, its activation
-_NEVER = 0xFFFFFFFF                # = platform.clock.NEVER
 
 
 _CH_STATE = const(0)
