@@ -319,12 +319,14 @@ def test_reads_follow_the_engines(tmp_path):
            (70, bytes.fromhex("000260030AFF"), 2),
            (70, bytes.fromhex("000160030AFF"), 3),
            (9000, LL_OBJ[1], 2), (9000, LL_OBJ[1], 4), (9000, LL_OBJ[1], 6),
-           (9000, LL_OBJ[0], 4), (9000, LL_OBJ[0], 6), (71, bytes.fromhex("0000110000FF"), 7)]
+           (9000, LL_OBJ[0], 4), (9000, LL_OBJ[0], 6), (71, bytes.fromhex("0000110000FF"), 7),
+           (9000, LL_OBJ[1], 3), (9000, LL_OBJ[3], 5)]
     r = G.parse(m.gbcs_message(G.build_command(0x0052, G.dlms_get(OC, obj), OC)))
     assert [c for _, c in r["dlms"]["results"]] == [0] * len(obj)
     assert r["dlms"]["data"] == ["1602", "0300", "1601", "0600000000", "0600001AF4",
                                  "090C07EE010FFF090000008000FF", "0300",
-                                 "090C07EE010FFF090000008000FF", "060000001E"]
+                                 "090C07EE010FFF090000008000FF", "060000001E",
+                                 "02020F00161B", "02020F001607"]
 
 
 # -- both runtimes -----------------------------------------------------------------------------
@@ -370,3 +372,73 @@ def test_same_on_both_runtimes(tmp_path):
         assert got[:-64] == rtds.message(LL_ALERT % name)[:-64], name
     assert lines[-1].startswith("  supply 2 0 ll 2 2 4294967295 limits 6900 300 30 counter 0")
     assert "b'HCALCS_2_Description'" in lines[-1] and "31" in lines[-1]
+
+
+# -- the new commands (commands/supplier.py): refused arguments, power cuts -------------------
+from test_commands import snapshot, stored                       # noqa: E402
+from test_powercut_records import prepaid, every_cut, seqs       # noqa: E402
+
+BAD = [
+    ("ll state 1", lambda m: S.set_load_limit_param(m, 0, 1, 0)),
+    ("ll state bool", lambda m: S.set_load_limit_param(m, 0, False, 0)),
+    ("ll state at", lambda m: S.set_load_limit_param(m, 0, 0, -1)),
+    ("ll not a limiter parameter", lambda m: S.set_load_limit_param(m, AC.P_EC_LIMIT, 5, 0)),
+    ("ll power over int32", lambda m: S.set_load_limit_param(m, AC.P_LL_POWER, 1 << 31, 0)),
+    ("aux 0", lambda m: S.set_aux(m, 0, True)),
+    ("aux 3 of 2", lambda m: S.set_aux(m, 3, False)),
+    ("aux not bool", lambda m: S.set_aux(m, 1, 0)),
+    ("label 6", lambda m: S.set_alcs_label(m, 6, b"x")),
+    ("label str", lambda m: S.set_alcs_label(m, 1, "x")),
+    ("label 33", lambda m: S.set_alcs_label(m, 1, b"x" * 33)),
+    ("boost 0", lambda m: S.set_boost(m, 0, True)),
+    ("boost not bool", lambda m: S.set_boost(m, 1, 1)),
+]
+
+
+@pytest.mark.parametrize("name,cmd", BAD, ids=[n for n, _ in BAD])
+def test_a_bad_argument_changes_nothing(tmp_path, name, cmd):
+    b = prepaid(tmp_path)
+    before = snapshot(b), list(b.m.aux.closed), S.alcs(b.m)
+    w = b.backend.writes
+    assert cmd(b.m) == 1                         # BAD_VALUE
+    assert b.backend.writes == w and (snapshot(b), list(b.m.aux.closed), S.alcs(b.m)) == before
+    assert b.m._tx == [False, [], []]
+
+
+def _view(m):
+    return m.supply.pack(), bytes(m.account.pack()), m.metering.stored(0x0606), S.alcs(m)
+
+
+def _counted(path):
+    b = prepaid(path)
+    b.m.metering.values[0x0606] = 7
+    b.m.nv_dirty(b.m.metering)
+    b.m._flush_nv()
+    return b
+
+
+ATOMIC = [
+    ("ll state future", lambda m: S.set_load_limit_param(m, 0, 0, m.clock.now() + 3600)),
+    ("ll power future", lambda m: S.set_load_limit_param(m, AC.P_LL_POWER, 6900,
+                                                         m.clock.now() + 3600)),
+    ("counter reset", S.reset_load_limit_counter),
+    ("label", lambda m: S.set_alcs_label(m, 2, b"HCALCS_2_Description")),
+    ("boost", lambda m: S.set_boost(m, 3, True)),
+]
+
+
+@pytest.mark.parametrize("name,cmd", ATOMIC, ids=[n for n, _ in ATOMIC])
+def test_old_or_new_after_a_cut_at_every_write(tmp_path, name, cmd):
+    ref = _counted(tmp_path / "ref")
+    old = _view(ref.m)
+    assert cmd(ref.m) == 0
+    new = _view(ref.m)
+    assert new != old
+    ref.restart()
+    assert _view(ref.m) == new                   # what is saved is what the meter holds
+
+    def check(b, before):
+        v = _view(b.m)
+        assert v in (old, new), name
+        return v == new
+    every_cut(tmp_path, name, _counted, lambda b: cmd(b.m), lambda b: None, check)

@@ -312,9 +312,11 @@ def set_load_limit_param(m, i, value, at):
 
 def reset_load_limit_counter(m):
     """ECS28b / ZSE ResetLoadLimitCounter: the Load Limit Counter (Metering
-    LoadLimitCounter 0x0606, persisted) to 0."""
+    LoadLimitCounter 0x0606, a persisted attribute: its record is written at
+    once, power-safe by itself, as a ZCL write's is after the frame) to 0."""
     h = m.begin()
     m.metering.write(0x0606, 0)
+    m._flush_nv()
     m.end(h)
     return _OK
 

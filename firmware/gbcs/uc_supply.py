@@ -132,7 +132,7 @@ def _ll(x, s, d):
     """Class 9000 (§22) 0-0:94.44.0.3 (LoadLimitSupplyState, boolean: TRUE
     = disable the supply on a load-limit event) and 0-0:94.44.128.6/7/8
     (period, power threshold, restoration period, double-long-unsigned):
-    Get 2 active, 4 passive, 6 activation time; Set 4 then 6 (ECS28a, each
+    Get 2 active, 3/5 scaler_unit, 4 passive, 6 activation time; Set 4 then 6 (ECS28a, each
     value its own activation time, Tbl 9.2.2.7: immediate, future or
     never = cancel)."""
     m = x.m
@@ -149,6 +149,8 @@ def _ll(x, s, d):
         if a == 2 or a == 4:
             v = act if a == 2 or at == _NEVER else pend
             return D.SUCCESS, D.u32(v) if i else D.u8(3, 0 if v == _ENABLED else 0xFF)
+        if a == 3 or a == 5:           # scaler_unit: none (boolean), W, s, s
+            return D.SUCCESS, D.scaler_unit(0, b"\xff\x00\x00\x00\x00\x00\x1b\x07\x07"[i])
         if a == 6:
             from .core import dlms_time
             return D.SUCCESS, D.octets(_DT_NEVER if at == _NEVER else dlms_time(at))
