@@ -133,8 +133,22 @@ def test_ecs47_closes_the_switch(tmp_path):
     v = [v for v in VECTORS if v["use_case"] == "ECS47Activate" and "SUCCESS" in v["variant"]][0]
     assert S.set_aux(m, 1, False) == 0 and m.aux.closed[0] is False
     ops = m.aux.operations
+    t0 = m.clock.now()
     rtds.check(v, rtds.run(b, v))
     assert m.aux.closed == [True] * 5 and m.aux.operations == ops + 1
+    # for its 30 minutes, then back to the state it had
+    b.clock.set(t0 + 30 * 60 - 2)
+    b.tick(1)
+    assert m.aux.closed[0] is True
+    b.tick(1)
+    assert m.aux.closed == [False] + [True] * 4 and m.aux.operations == ops + 2
+    b.tick(3)
+    assert m.aux.operations == ops + 2
+    # without a duration: until changed
+    assert S.set_aux(m, 2, False) == 0
+    b.clock.set(t0 + 3 * 86400)
+    b.tick(1)
+    assert m.aux.closed == [False, False, True, True, True]
 
 
 def test_ecs27_reads_what_zse_and_the_limiter_use(tmp_path):
@@ -387,6 +401,7 @@ BAD = [
     ("aux 0", lambda m: S.set_aux(m, 0, True)),
     ("aux 3 of 2", lambda m: S.set_aux(m, 3, False)),
     ("aux not bool", lambda m: S.set_aux(m, 1, 0)),
+    ("aux 1441 minutes", lambda m: S.set_aux(m, 1, False, 1441)),
     ("label 6", lambda m: S.set_alcs_label(m, 6, b"x")),
     ("label str", lambda m: S.set_alcs_label(m, 1, "x")),
     ("label 33", lambda m: S.set_alcs_label(m, 1, b"x" * 33)),

@@ -321,13 +321,15 @@ def reset_load_limit_counter(m):
     return _OK
 
 
-def set_aux(m, n, closed):
+def set_aux(m, n, closed, minutes=0):
     """ECS47: switch n (1-based) of the auxiliary load-control switches
-    closed (its load supplied) or open (GBCS §18.1.1)."""
-    if not (is_int(n, 1, len(m.aux.closed)) and (closed is True or closed is False)):
+    closed (its load supplied) or open, for `minutes` (1..1440, then back
+    to the state it had; 0: until changed) (GBCS §18.1.1)."""
+    if not (is_int(n, 1, len(m.aux.closed)) and (closed is True or closed is False)
+            and is_int(minutes, 0, 1440)):
         return C.said(_BAD_VALUE, "aux")
     h = m.begin()
-    m.aux.set(n - 1, closed)
+    m.supply.alcs(m.aux, n - 1, closed, m.clock.now() + minutes * 60 if minutes else _NEVER)
     m.end(h)
     return _OK
 

@@ -92,17 +92,23 @@ def _alcs_script(x, s, d):
         return D.OTHER
     if n > len(x.m.aux.closed):
         return D.UNAVAILABLE
-    x.stage(_s().set_aux, n, v >> 4 == 0x11)
+    dur = getattr(x, "dur", None)
+    x.stage(_s().set_aux, n, v >> 4 == 0x11, dur.get(n, 0) if dur else 0)
     return D.SUCCESS
 
 
 def _alcs_duration(x, s, d):
-    """0-0:94.44.117.n attribute 2: the duration (minutes, 0..1440) of
-    ECS47's switch state; checked, not kept (see uc_supply in the report)."""
+    """0-0:94.44.117.n attribute 2: the duration (minutes, 1..1440; 0 until
+    changed) of the state ECS47's ALCS script then sets on switch n."""
     if s[0] != 2 or s[3] != 2:
         return D.DENIED if s[3] == 2 else D.UNDEFINED
-    if _u(x, d, 0x12) > _MAX_MIN:
+    v = _u(x, d, 0x12)
+    if v > _MAX_MIN:
         return D.TYPE
+    dur = getattr(x, "dur", None)
+    if dur is None:
+        dur = x.dur = {}
+    dur[s[2][5]] = v
     return D.SUCCESS
 
 

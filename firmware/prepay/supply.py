@@ -64,6 +64,8 @@ _CH_LL_EVENT = const(1)
 
 
 class Supply:
+    aux_at = _NEVER                    # the earliest end of a timed ALCS state (ECS47)
+
     def __init__(self, relay, account, alert, changed=None):
         self.relay = relay
         self.acc = account
@@ -97,6 +99,8 @@ class Supply:
                 self.changed(_CH_STATE)
         self.credit_rule(now)
         self._limiter(now, power_w)
+        if now >= self.aux_at:
+            self._aux_due(now)
 
     def credit_rule(self, now):
         """Disable or arm by credit; also called straight after a top-up or
@@ -168,6 +172,29 @@ class Supply:
         elif at != _NEVER:
             self.ll_pend = state
         self.ll_at = at if at > now else _NEVER
+
+    def alcs(self, aux, i, closed, until):
+        """Auxiliary load-control switch i (the aux switches driver) to
+        closed; until a UTC time (NEVER: for good) after which it returns
+        to the state it had (ECS47 with a duration, §18.1.1: 1..1440
+        minutes). Not persisted: the switches restart closed."""
+        n = len(aux.closed)
+        if self.aux_at == _NEVER:
+            self._aux = aux
+            self._until = [_NEVER] * n
+            self._prev = [True] * n
+        self._prev[i] = aux.closed[i]
+        self._until[i] = until
+        aux.set(i, closed)
+        self.aux_at = min(self._until)
+
+    def _aux_due(self, now):
+        u = self._until
+        for i in range(len(u)):
+            if u[i] <= now:
+                u[i] = _NEVER
+                self._aux.set(i, self._prev[i])
+        self.aux_at = min(u)
 
     def ec_activated(self):
         if self.state == DISABLED and self.cause == _C_CREDIT:
