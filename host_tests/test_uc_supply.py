@@ -261,8 +261,9 @@ HOSTILE = [
     ("disconnect control method", 0x004F, True,
      G.dlms_action(OC, [(70, bytes.fromhex("000060030AFF"), 1, b"\x0f\x00")]),
      [3]),
-    ("ecs47 switch 7", 0x0055, True, _script(ALCS, 0x0117), [250]),
-    ("ecs47 switch 3 of 2", 0x0055, True, _script(ALCS, 0x0113), [11]),
+    ("ecs47 switch 7", 0x0055, True, _script(ALCS, 0x0711), [250]),
+    ("ecs47 switch 3 of 2", 0x0055, True, _script(ALCS, 0x0311), [11]),
+    ("ecs47 action 3", 0x0055, True, _script(ALCS, 0x0103), [250]),
     ("ecs47 duration 1441", 0x0055, True,
      G.dlms_set(OC, [(1, bytes.fromhex("00005E2C7501"), 2, b"\x12\x05\xa1")]), [12]),
     ("ecs28a threshold over int32", 0x0043, True,
@@ -311,7 +312,7 @@ def test_good_values_built_here_are_taken(tmp_path):
     m = b.meter
     for k, (mc, crit, payload) in enumerate([(0x0050, True, _script(SUPPLY, 52)),
                               (0x0043, True, _ecs28a(GOOD_LL, [NOW] * 4)),
-                              (0x0055, True, _script(ALCS, 0x0102)),
+                              (0x0055, True, _script(ALCS, 0x0202)),
                               (0x0053, True, G.dlms_set(OC, [(1, bytes.fromhex("00005E2C000B"), 2,
                                                                   b"\x0a\x20" + b"L" * 32)]))]):
         r = G.parse(m.gbcs_message(G.build_command(mc, payload, OC + k, critical=crit)),

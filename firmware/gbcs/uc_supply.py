@@ -82,18 +82,22 @@ def _supply_script(x, s, d):
 
 
 def _alcs_script(x, s, d):
-    """ALCS script table 0-0:10.0.103.255 execute: script id 0x0100 |
-    action << 4 | switch, action 1 on (load supplied), 0 off (ECS47)."""
+    """ALCS script table 0-0:10.0.103.255 execute (ECS47): script id
+    switch << 8 | action, action 0x01 on (load supplied), 0x02 off, 0x11 /
+    0x12 the same for the duration set in the same command (the ALCS
+    calendar's entries, RTDS ECS61a, use 0x0101 / 0x0102 / 0x0201 / 0x0202;
+    ECS47Activate 0x0111 with 30 minutes)."""
     if s[0] != 3 or s[3] != 1:
         return D.DENIED
     v = _u(x, d, 0x12)
-    n = v & 0x0F
-    if v >> 4 not in (0x10, 0x11) or not 1 <= n <= 5:
+    n = v >> 8
+    a = v & 0xFF
+    if a not in (0x01, 0x02, 0x11, 0x12) or not 1 <= n <= 5:
         return D.OTHER
     if n > len(x.m.aux.closed):
         return D.UNAVAILABLE
     dur = getattr(x, "dur", None)
-    x.stage(_s().set_aux, n, v >> 4 == 0x11, dur.get(n, 0) if dur else 0)
+    x.stage(_s().set_aux, n, a & 3 == 1, dur.get(n, 0) if dur and a > 0x10 else 0)
     return D.SUCCESS
 
 
