@@ -169,8 +169,10 @@ def test_ecs27_reads_what_zse_and_the_limiter_use(tmp_path):
     assert m.metering.stored(0x0606) == 1
 
 
-def _future(tmp_path):
+def _future(tmp_path, ll_state=None):
     b = _meter(tmp_path)
+    if ll_state is not None:
+        assert S.set_load_limit_state(b.meter, ll_state) == 0
     v = [v for v in VECTORS if v["use_case"] == "ECS28a" and v["variant"] == "FUTURE_DATED_SUCCESS"][0]
     rtds.check(v, rtds.run(b, v))
     return b
@@ -180,14 +182,14 @@ def test_ecs28a_future_dated_alerts_as_rtds(tmp_path):
     """Stored over a restart; at 2030-01-15 09:00 the values take effect and
     one 8F66 alert per value leaves, in the command's order, each RTDS's
     but for the signature (the device counters 2004..2007 as in RTDS)."""
-    b = _future(tmp_path)
+    b = _future(tmp_path, SU.DISABLED)         # the passive value (ENABLED) must change it
     b.restart()
     m = b.meter
     b.alerts_sent = []
     m.tunnel_send = b.alerts_sent.append
     assert m.gbcs_due == AT_2030 and m.supply.ll_at == AT_2030
     core.set_device_counter(m, 2003)
-    assert S.set_load_limit_state(m, SU.DISABLED) == 0     # the passive value must change it
+    assert m.supply.ll_state == SU.DISABLED
     b.clock.set(AT_2030 - 2)
     b.tick(1)
     assert not b.alerts_sent and m.account.p[AC.P_LL_POWER] == 0
@@ -207,16 +209,19 @@ def test_ecs28a_future_dated_alerts_as_rtds(tmp_path):
 
 
 def test_ecs28a_value_replaced_elsewhere_alerts_8f67(tmp_path):
-    """The power threshold set again immediately (ZSE / the document) before
-    the activation: that value's alert is 8F67, the others 8F66."""
+    """The power threshold and the load-limit supply state set again
+    immediately (ZSE SetSupplyStatus, the supplier document) before the
+    activation: their alerts are 8F67, the others' 8F66."""
     b = _future(tmp_path)
     m = b.meter
     assert S.set_load_limit_param(m, AC.P_LL_POWER, 5000, 0) == 0
+    assert S.set_load_limit_state(m, SU.DISABLED) == 0 and m.supply.ll_at == 0xFFFFFFFF
     b.clock.set(AT_2030)
     b.tick(1)
     codes = [bytes.fromhex(G.parse(a)["payload"])[9:11].hex() for a in b.alerts_sent]
-    assert codes == ["8f66", "8f67", "8f66", "8f66"]
-    assert m.account.p[AC.P_LL_POWER] == 5000
+    assert codes == ["8f67", "8f67", "8f66", "8f66"]
+    assert m.account.p[AC.P_LL_POWER] == 5000 and m.supply.ll_state == SU.DISABLED
+    assert m.account.p[AC.P_LL_PERIOD] == 300
 
 
 def test_ecs28a_cancellation_cancels_what_is_pending(tmp_path):

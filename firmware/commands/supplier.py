@@ -169,7 +169,7 @@ def set_load_limit_state(m, state):
     if not is_int(state, 0, 2):
         return C.said(_BAD_VALUE, "load_limit_supply_state")
     h = m.begin()
-    m.supply.ll_state = state
+    m.supply.stage_ll_state(state, 0, m.clock.now())    # now: also ends a future-dated one
     m.save_registers()
     m.end(h)
     return _OK
