@@ -508,3 +508,38 @@ def test_mutated_payloads_never_crash(tmp_path, monkeypatch):
     assert all(len(lb) <= 32 for lb in S.alcs(m)[1:]) and len(m.aux.closed) == 2
     b.restart()                                  # and what was saved reads back
     assert b.meter.supply.state == su.state and S.alcs(b.meter) == S.alcs(m)
+
+
+def test_alcs_record_strict_and_safe(tmp_path):
+    """The "alcs" record (schema 15 v1) decodes only its exact layout; a
+    corrupt newest slot falls back to the older one, both corrupt to no
+    labels and no associations (the meter keeps running)."""
+    import os
+    ok = b"\x05" + b"\x01A" + b"\x00" * 4
+    assert S._alcs_decode(ok) == [5, b"A", b"", b"", b"", b""]
+    for bad in (ok[:-1], ok + b"\x00", b"\x20" + ok[1:], b"\x01\x21" + b"x" * 33 + b"\x00" * 4, b""):
+        with pytest.raises((ValueError, IndexError)):
+            S._alcs_decode(bad)
+    b = _meter(tmp_path)
+    m = b.meter
+    assert S.set_alcs_label(m, 1, b"old") == 0 and S.set_alcs_label(m, 1, b"new") == 0
+    names = sorted(n for n in os.listdir(b.store_dir) if n.startswith("alcs."))
+    assert len(names) == 2
+    def seq(n):                                 # store slot header: "MR", format, seq u32
+        with open(os.path.join(b.store_dir, n), "rb") as f:
+            return struct.unpack_from("<I", f.read(), 3)[0]
+    newest = max(names, key=seq)
+    with open(os.path.join(b.store_dir, newest), "r+b") as f:
+        f.seek(-2, 2)
+        f.write(b"\xff\xff")
+    b.restart()
+    assert S.alcs(b.meter)[1] == b"old"
+    for n in names:
+        with open(os.path.join(b.store_dir, n), "r+b") as f:
+            f.seek(-1, 2)
+            f.write(b"\x5a")
+    b.restart()
+    assert S.alcs(b.meter) == [0, b"", b"", b"", b"", b""]
+    assert S.set_boost(b.meter, 2, True) == 0     # and it saves again
+    b.restart()
+    assert S.alcs(b.meter)[0] == 2
