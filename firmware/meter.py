@@ -543,7 +543,7 @@ class Meter:
                                   len(ts)), ts, self.account.pack(), self.supply.pack()),
                      _REG_SCHEMA, _REG_VERSION, True)
             saves.append((key,) + r)
-        if pend and saves:
+        if saves and (pend or len(saves) > 1):   # two records (GBCS counter + change) commit as one
             # journal: version 1, n records: key length u8, key, seq u32,
             # schema u8, version u8, inline u8 (then length u16, payload),
             # n intents: log id u8, seq u32, length u8, payload

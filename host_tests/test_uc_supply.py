@@ -543,3 +543,45 @@ def test_alcs_record_strict_and_safe(tmp_path):
     assert S.set_boost(b.meter, 2, True) == 0     # and it saves again
     b.restart()
     assert S.alcs(b.meter)[0] == 2
+
+
+class _RtdsBench(rtds.Bench):
+    @property
+    def m(self):                                # the meter of now (a restart makes a new one)
+        return self.meter
+
+
+def _rtds_bench(path):
+    b = _RtdsBench(str(path), config=rtds.CFG, utc=rtds.T2015)
+    b.clock.set(rtds.T2015)
+    rtds.K.install(b.meter, *G.rtds_keystore())
+    return b
+
+
+def _fd_view(m):
+    return (m.supply.pack(), bytes(m.account.pack()), [e[:3] for e in future.table(m)],
+            sorted(core.counters(m)[1].items()))
+
+
+@pytest.mark.parametrize("variant", ["FUTURE_DATED_SUCCESS", "IMMEDIATE_SUCCESS"])
+def test_ecs28a_power_cut_at_every_write(tmp_path, variant):
+    """RTDS ECS28a through Meter.gbcs_message with a power cut at every
+    write: after the restart the four values, their future-dated entries
+    and the Execution Counter are all there or none is."""
+    v = [v for v in VECTORS if v["use_case"] == "ECS28a" and v["variant"] == variant][0]
+    cmd = rtds.message(v["command_file"])
+    ref = _rtds_bench(tmp_path / "ref")
+    old = _fd_view(ref.m)
+    assert ref.m.gbcs_message(cmd) is not None
+    new = _fd_view(ref.m)
+    assert new != old
+    ref.restart()
+    assert _fd_view(ref.m) == new
+
+    def check(b, before):
+        got = _fd_view(b.m)
+        assert got in (old, new), variant
+        return got == new
+    outs = every_cut(tmp_path, variant, _rtds_bench, lambda b: b.m.gbcs_message(cmd),
+                     lambda b: None, check)
+    assert outs == {False, True}                # the journal write is the commit point
