@@ -106,7 +106,10 @@ _READ_UCS = (0x0024, 0x0026, 0x0027, 0x002D, 0x002E, 0x002F, 0x0035, 0x0036, 0x0
 # the use cases the meter executes (the rest: object-undefined, nothing changed)
 # uc_account.py's (test_uc_account.py): ECS02, 03, 04a, 04b, 07, 08, 09, 82, 26a, CS01a
 _ACCOUNT_UCS = (0x0007, 0x001A, 0x001B, 0x001C, 0x00B3, 0x001E, 0x001F, 0x0020, 0x0069, 0x003B)
-SHIPPED = (0x0059, 0x0022) + _DEVICE_UCS + _READ_UCS + _ACCOUNT_UCS
+# uc_supply.py's (test_uc_supply.py): ECS27, 28a, 28b, 42, 43, 44, 45, 46a, 47, 61a, 62
+_SUPPLY_UCS = (0x0042, 0x0043, 0x0044, 0x004F, 0x0050, 0x0051, 0x0052, 0x0053, 0x0055, 0x00BB,
+               0x005F)
+SHIPPED = (0x0059, 0x0022) + _DEVICE_UCS + _READ_UCS + _ACCOUNT_UCS + _SUPPLY_UCS
 
 
 @pytest.mark.parametrize("v", DLMS, ids=lambda v: v["command_file"].split("/")[1][:-9])

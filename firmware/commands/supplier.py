@@ -169,7 +169,7 @@ def set_load_limit_state(m, state):
     if not is_int(state, 0, 2):
         return C.said(_BAD_VALUE, "load_limit_supply_state")
     h = m.begin()
-    m.supply.ll_state = state
+    m.supply.stage_ll_state(state, 0, m.clock.now())    # now: also ends a future-dated one
     m.save_registers()
     m.end(h)
     return _OK
@@ -407,3 +407,112 @@ def set_md_period(m, item, start, end):
         _save_profile(m)
     m.end(h)
     return r
+
+
+
+# -- load limiter and ALCS (GBCS ECS27/28a/28b, ECS46a, ECS47, ECS62; notes §4.2-4.3) -----
+def set_load_limit_param(m, i, value, at):
+    """One future-datable load-limiter value (Tbl 9.2.2.7, ECS28a: each has
+    its own activation time): i 0 the LoadLimitSupplyState (0 disable the
+    supply on a load-limit event, 2 leave it on), else AC.P_LL_POWER /
+    P_LL_PERIOD / P_LL_RESTORE; at IMMEDIATE (0), a UTC time or NEVER
+    (cancel what is pending)."""
+    if i == 0:
+        if not (is_int(value, 0, 2) and value != 1 and at_ok(at)):
+            return C.said(_BAD_VALUE, "load_limit_supply_state")
+        h = m.begin()
+        m.supply.stage_ll_state(value, at, m.clock.now())
+        m.save_registers()
+        m.end(h)
+        return _OK
+    if i not in (AC.P_LL_POWER, AC.P_LL_PERIOD, AC.P_LL_RESTORE):
+        return C.said(_BAD_VALUE, "parameter")
+    return set_params(m, at, i, value)
+
+
+def reset_load_limit_counter(m):
+    """ECS28b / ZSE ResetLoadLimitCounter: the Load Limit Counter (Metering
+    LoadLimitCounter 0x0606, a persisted attribute: its record is written at
+    once, power-safe by itself, as a ZCL write's is after the frame) to 0."""
+    h = m.begin()
+    m.metering.write(0x0606, 0)
+    m._flush_nv()
+    m.end(h)
+    return _OK
+
+
+def set_aux(m, n, closed, minutes=0):
+    """ECS47: switch n (1-based) of the auxiliary load-control switches
+    closed (its load supplied) or open, for `minutes` (1..1440, then back
+    to the state it had; 0: until changed) (GBCS §18.1.1)."""
+    if not (is_int(n, 1, len(m.aux.closed)) and (closed is True or closed is False)
+            and is_int(minutes, 0, 1440)):
+        return C.said(_BAD_VALUE, "aux")
+    h = m.begin()
+    m.supply.alcs(m.aux, n - 1, closed, m.clock.now() + minutes * 60 if minutes else _NEVER)
+    m.end(h)
+    return _OK
+
+
+# ALCS configuration (ECS46a labels, ECS62 boost button associations): record
+# "alcs" (schema 15 version 1): boost associations u8 (bit n-1 = switch n),
+# then per switch 1..5 its label (length u8, at most 32 octets).
+_ALCS_KEY = "alcs"
+_ALCS_SCHEMA = const(15)
+_ALCS_N = const(5)
+_LABEL_MAX = const(32)
+
+
+def _alcs_decode(b):
+    out = [b[0]]
+    k = 1
+    for _ in range(_ALCS_N):
+        n = b[k]
+        if n > _LABEL_MAX or k + 1 + n > len(b):
+            raise ValueError("alcs")
+        out.append(bytes(b[k + 1:k + 1 + n]))
+        k += 1 + n
+    if k != len(b) or b[0] >> _ALCS_N:
+        raise ValueError("alcs")
+    return out
+
+
+def alcs(m):
+    """[boost associations, label 1, ..., label 5] (read-only: change it
+    with set_alcs_label / set_boost)."""
+    t = getattr(m, "_alcs", None)
+    if t is None:
+        t = m.store.load_rec(_ALCS_KEY, _ALCS_SCHEMA, 1, _alcs_decode) or [0] + [b""] * _ALCS_N
+        m._alcs = t
+    return t
+
+
+def _alcs_save(m, t):
+    out = bytearray((t[0],))
+    for lb in t[1:]:
+        out.append(len(lb))
+        out += lb
+    h = m.begin()
+    m.save_record(_ALCS_KEY, ((bytes(out),), _ALCS_SCHEMA, 1, True))
+    m.end(h)
+    m._alcs = t
+
+
+def set_alcs_label(m, n, label):
+    """ECS46a: the description of ALCS / HCALCS n (1..5), at most 32 octets."""
+    if not (is_int(n, 1, _ALCS_N) and isinstance(label, bytes) and len(label) <= _LABEL_MAX):
+        return C.said(_BAD_VALUE, "alcs label")
+    t = list(alcs(m))
+    t[n] = label
+    _alcs_save(m, t)
+    return _OK
+
+
+def set_boost(m, n, on):
+    """ECS62: associate (on True) the boost button with switch n (1..5) or not."""
+    if not (is_int(n, 1, _ALCS_N) and (on is True or on is False)):
+        return C.said(_BAD_VALUE, "boost")
+    t = list(alcs(m))
+    t[0] = t[0] | (1 << (n - 1)) if on else t[0] & ~(1 << (n - 1))
+    _alcs_save(m, t)
+    return _OK

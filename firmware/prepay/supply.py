@@ -27,6 +27,7 @@
 import struct
 
 from ..compat import const
+from ..platform.clock import NEVER as _NEVER
 
 # other modules' constants, folded here (host_tests/test_const_copies.py keeps them equal)
 _PREPAY = const(2)          # = prepay.account.PREPAY
@@ -55,6 +56,7 @@ _AL_LL_DISABLED = const(0x8F33)
 AL_LL_RESTORED = const(0x8F34)
 
 _FMT = "<BBBIH"                    # state, cause, load-limit supply state, restore at, over
+_FMT_PEND = "<BI"                  # only while one is pending: passive ll_state, its activation
 
 
 _CH_STATE = const(0)
@@ -62,6 +64,8 @@ _CH_LL_EVENT = const(1)
 
 
 class Supply:
+    aux_at = _NEVER                    # the earliest end of a timed ALCS state (ECS47)
+
     def __init__(self, relay, account, alert, changed=None):
         self.relay = relay
         self.acc = account
@@ -73,6 +77,8 @@ class Supply:
         self.restore_at = 0
         self.over = 0                  # seconds above the load-limit threshold
         self.suspended = False         # a friendly period is holding the supply on
+        self.ll_pend = ENABLED         # passive LoadLimitSupplyState (GBCS Tbl 9.2.2.7, ECS28a)
+        self.ll_at = _NEVER            # ... and its activation time (NEVER: none pending)
 
     def _go(self, state, cause, alert=0):
         self.state = state
@@ -86,8 +92,15 @@ class Supply:
 
     # -- per second -------------------------------------------------------------------------
     def tick(self, now, power_w):
+        if now >= self.ll_at:          # a future-dated load-limit supply state falls due
+            self.ll_state = self.ll_pend
+            self.ll_at = _NEVER
+            if self.changed is not None:
+                self.changed(_CH_STATE)
         self.credit_rule(now)
         self._limiter(now, power_w)
+        if now >= self.aux_at:
+            self._aux_due(now)
 
     def credit_rule(self, now):
         """Disable or arm by credit; also called straight after a top-up or
@@ -150,14 +163,50 @@ class Supply:
             self._go(ENABLED, _C_NONE)
         return self.state
 
+    def stage_ll_state(self, state, at, now):
+        """The load-limit supply state, future-datable like the limiter's
+        other parameters (ECS28a, §9.2.2): IMMEDIATE (0) or a past time
+        applies now, NEVER cancels a pending change, later is kept passive."""
+        if at != _NEVER and at <= now:
+            self.ll_state = state
+        elif at != _NEVER:
+            self.ll_pend = state
+        self.ll_at = at if at > now else _NEVER
+
+    def alcs(self, aux, i, closed, until):
+        """Auxiliary load-control switch i (the aux switches driver) to
+        closed; until a UTC time (NEVER: for good) after which it returns
+        to the state it had (ECS47 with a duration, §18.1.1: 1..1440
+        minutes). Not persisted: the switches restart closed."""
+        n = len(aux.closed)
+        if self.aux_at == _NEVER:
+            self._aux = aux
+            self._until = [_NEVER] * n
+            self._prev = [True] * n
+        self._prev[i] = aux.closed[i]
+        self._until[i] = until
+        aux.set(i, closed)
+        self.aux_at = min(self._until)
+
+    def _aux_due(self, now):
+        u = self._until
+        for i in range(len(u)):
+            if u[i] <= now:
+                u[i] = _NEVER
+                self._aux.set(i, self._prev[i])
+        self.aux_at = min(u)
+
     def ec_activated(self):
         if self.state == DISABLED and self.cause == _C_CREDIT:
             self._go(ARMED, _C_NONE, AL_ARMED_EC)
 
     # -- persistence --------------------------------------------------------------------------
     def pack(self):
-        return struct.pack(_FMT, self.state, self.cause, self.ll_state, self.restore_at,
-                           min(self.over, 0xFFFF))
+        b = struct.pack(_FMT, self.state, self.cause, self.ll_state, self.restore_at,
+                        min(self.over, 0xFFFF))
+        if self.ll_at != _NEVER:       # a record without it reads as "none pending"
+            b += struct.pack(_FMT_PEND, self.ll_pend, self.ll_at)
+        return b
 
     def unpack(self, b, off):
         self.state, self.cause, self.ll_state, self.restore_at, self.over = \
@@ -166,4 +215,11 @@ class Supply:
             raise ValueError("supply state")
         self.relay.set(self.state == ENABLED)
         self.acc.disabled_for_credit = self.state == DISABLED and self.cause == _C_CREDIT
-        return off + struct.calcsize(_FMT)
+        off += struct.calcsize(_FMT)
+        self.ll_pend, self.ll_at = ENABLED, _NEVER
+        if len(b) == off + 5:          # the supply is the record's last part (bootrec.decode)
+            self.ll_pend, self.ll_at = struct.unpack_from(_FMT_PEND, b, off)
+            if self.ll_pend > ENABLED:
+                raise ValueError("supply state")
+            off += 5
+        return off
