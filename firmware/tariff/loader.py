@@ -67,6 +67,11 @@ def _sec_pairs(sec):
         yield i + 1, sec[i] if i < len(sec) else 0
 
 
+def _pairs(d):
+    """A dict's items, or a list of (key, value) (the GBCS route: in order)."""
+    return d.items() if isinstance(d, dict) else d
+
+
 def parts_from_doc(doc):
     """kind -> blob for every part the document carries. Raises ValueError
     (CalendarError, MatrixError) on anything invalid; builds nothing partial."""
@@ -74,19 +79,25 @@ def parts_from_doc(doc):
     cal = doc.get("calendar")
     if cal is not None:
         seasons = []
-        for start, week in cal["seasons"]:
-            y, m, d = _date(start)
+        names = []
+        for e in cal["seasons"]:
+            y, m, d = _date(e[0])
             if m == _ANY8 or d == _ANY8:
                 raise C.CalendarError("season start needs month and day")
-            seasons.append((y, m, d, int(week)))
-        weeks = [(int(k), v) for k, v in cal["weeks"].items()]
+            seasons.append((y, m, d, int(e[1])))
+            if len(e) > 2:                 # [start, week, name]: the name kept (GBCS ECS24)
+                names.append(e[2].encode() if isinstance(e[2], str) else bytes(e[2]))
+        weeks = [(int(k), v) for k, v in _pairs(cal["weeks"])]
         days = []
-        for k, pts in cal["days"].items():
+        for k, pts in _pairs(cal["days"]):
             days.append((int(k), [(_time(p[0]), int(p[1])) for p in pts]))
             for p in pts:
                 if int(p[1]) > 108:
                     raise C.CalendarError("primary switching table: selectors 1-48, 101-108")
-        out["cal"] = C.build(cal.get("name", doc.get("name", "")), seasons, weeks, days)
+        if names and len(names) != len(seasons):
+            raise C.CalendarError("season names: all or none")
+        out["cal"] = C.build(cal.get("name", doc.get("name", "")), seasons, weeks, days,
+                             names or None)
     if "special_days" in doc:
         ent = []
         for e in doc["special_days"]:
