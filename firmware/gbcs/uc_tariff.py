@@ -456,10 +456,15 @@ def _commit(m, x):
 
 
 def took(m, param, v, at):
-    """future.py: the part of this parameter took effect at `at` (not
-    cancelled or replaced since)."""
+    """future.py: the part of this parameter takes effect at `at` (not
+    cancelled or replaced since). The _S_GBCS slot runs at the tick of
+    second `at`; the engine copies the part when it meters that second
+    ([at, at + 1), the next tick), so a part still pending for exactly `at`
+    (validated when loaded) is the one taking effect now."""
     p = m.tariff.parts[_KIND[param]]
-    return p.since == at and p.passive is None
+    if p.passive is None:
+        return p.since == at
+    return p.at == at
 
 
 # -- other objects -----------------------------------------------------------------------
