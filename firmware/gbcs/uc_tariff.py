@@ -78,14 +78,13 @@ def _seasons(cal):
 
 
 def _weeks(cal):
-    w = cal.weeks
-    return D.array_of([D.struct_of(D.octets(bytes((k,))), *[D.u8(0x11, i) for i in w[k]])
-                       for k in w])
+    return D.array_of([D.struct_of(D.octets(bytes((k,))), *[D.u8(0x11, i) for i in w])
+                       for k, w in cal.week_list()])
 
 
 def _days(cal):
     out = []
-    for did in cal.days:
+    for did in cal.day_ids():
         pts = [D.struct_of(D.octets(bytes((s // 3600, s // 60 % 60, s % 60, 0))),
                            D.octets(_SCRIPT), D.u16(sel)) for s, sel in cal.profile(did)]
         out.append(D.struct_of(D.u8(0x11, did), D.array_of(pts)))
@@ -109,10 +108,30 @@ def _charge(eng, e, blob):
             sc, prices = eng.scaler, eng.prices
         else:
             _, _, _, sc, prices, _ = M.unpack_prices(blob)
-        return D.struct_of(D.struct_of(D.u8(0x0F, 3), D.u8(0x0F, sc)),
-                           D.struct_of(D.u16(3), D.octets(_COMMODITY), D.u8(0x0F, 2)),
-                           D.array_of([D.struct_of(D.octets(bytes((M.index_of_slot(i),))),
-                                                   _price(prices[i])) for i in range(80)]))
+        # one buffer of the exact size, filled in place: the 80 elements as
+        # 80 small objects and their join do not fit the unix port's heap
+        # beside a 1.2 KB response
+        head = D.struct_of(D.u8(0x0F, 3), D.u8(0x0F, sc)) + \
+            D.struct_of(D.u16(3), D.octets(_COMMODITY), D.u8(0x0F, 2))
+        n = 4 + len(head)
+        for i in range(80):
+            n += 8 if prices[i] < 0x8000 else 10
+        out = bytearray(n)
+        out[0:2] = b"\x02\x03"
+        out[2:2 + len(head)] = head
+        k = 2 + len(head)
+        out[k:k + 2] = b"\x01\x50"
+        k += 2
+        for i in range(80):
+            p = prices[i]
+            struct.pack_into(">5B", out, k, 2, 2, 9, 1, M.index_of_slot(i))
+            if p < 0x8000:
+                struct.pack_into(">BH", out, k + 5, 0x10, p)     # long, the template's type
+                k += 8
+            else:
+                struct.pack_into(">BI", out, k + 5, 0x06, p)
+                k += 10
+        return out
     amount = eng.sc_amount if blob is None else M.unpack_standing(blob)[0]
     return D.struct_of(D.struct_of(D.u8(0x0F, 0), D.u8(0x0F, eng.scaler)),
                        D.struct_of(D.u16(0), D.octets(bytes(6)), D.u8(0x0F, 0)),
@@ -306,11 +325,11 @@ def _charge_obj(x, s, d):
     cs = _num(pl, sc[0], -128, 127)
     ps = _num(pl, sc[1], -128, 127)
     obis = D.string(pl, *co[1])
-    tab = D.items(pl, f[2][0], f[2][1], 0x01)
     if len(f) != 3 or len(sc) != 2 or len(co) != 3:
         raise ValueError("charge")
     if e:
         # standing charge: no commodity, one element, empty index (RTDS)
+        tab = D.items(pl, f[2][0], f[2][1], 0x01)
         if cs or _num(pl, co[0]) or obis != bytes(6) or len(tab) != 1:
             raise ValueError("standing charge")
         g = D.items(pl, *tab[0])
@@ -319,17 +338,26 @@ def _charge_obj(x, s, d):
         return D.SUCCESS
     if _num(pl, co[0]) != 3 or obis != _COMMODITY or not 0 <= cs <= 3:
         raise ValueError("commodity")          # per kWh of the import register
-    mul = 10 ** (3 - cs)
     from ..tariff import matrix as M
-    pairs = []
-    for r in tab:
-        g = D.items(pl, *r)
-        ix = D.string(pl, *g[0])
-        if len(g) != 2 or len(ix) != 1:
+    # the 80 elements streamed into the matrix: no list of them (a 1 KB
+    # block the unix port's fragmented heap may not have after a 1.4 KB command)
+    _tv(x)["prc"] = (ps, M.prices_from_pairs(_pairs(pl, f[2], 10 ** (3 - cs))))
+    return D.SUCCESS                           # MatrixError above: type-unmatched
+
+
+def _pairs(pl, r, mul):
+    """(index, price per kWh) of each charge_table_element of the array r."""
+    if pl[r[0]] != 0x01:
+        raise ValueError("type")
+    n, k = D.length(pl, r[0] + 1)
+    for _ in range(n):
+        e = D.skip(pl, k)
+        if pl[k:k + 4] != b"\x02\x02\x09\x01":
             raise ValueError("charge_table_element")
-        pairs.append((ix[0], _num(pl, g[1], 0, 0x7FFFFFFF) * mul))
-    _tv(x)["prc"] = (ps, M.prices_from_pairs(pairs))   # MatrixError: type-unmatched
-    return D.SUCCESS
+        yield pl[k + 4], _num(pl, (k + 5, e), 0, 0x7FFFFFFF) * mul
+        k = e
+    if k != r[1]:
+        raise ValueError("length")
 
 
 def _extended(x, s, d):

@@ -161,6 +161,22 @@ class Calendar:
             out[w[0]] = w[1:]
         return out
 
+    def week_list(self):
+        """[(week_id, 7 day ids)] in stored order (a dict's order is the
+        runtime's)."""
+        return [(w[0], w[1:]) for w in
+                (struct.unpack_from("<B7B", self.blob, self._wo + 8 * i) for i in range(self._nw))]
+
+    def day_ids(self):
+        """Day profile ids in stored order."""
+        out = []
+        off = self._do
+        b = self.blob
+        for i in range(self._nd):
+            out.append(b[off])
+            off += 2 + 4 * b[off + 1]
+        return out
+
     @property
     def days(self):
         """{day_id: (offset of its first point, count)}"""
