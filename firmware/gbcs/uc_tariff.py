@@ -5,154 +5,325 @@
 # (start, end)) -> result | (result, Data) (cosem.py).
 #
 # ECS01a/b write passive objects (GBCS v0.8.1 §9.2.2.7, Tbl 9.2.2.7; notes
-# §2, §6.3): each value instruction is checked whole and kept on the
-# request (x.tv); each activation-time instruction names one engine part
-# (_KIND) and they must all be equal (§9.2.2.2); once every instruction
-# succeeded the parts named are built into one tariff document and loaded
-# through commands.load_tariff at that time (immediate, future or 'never'
-# = cancel the pending parts, §9.2.2.3-5), and future.py keeps one entry
-# per activation instruction for its 0x8F66/0x8F67 alert (RTDS: one alert
-# per part, in instruction order). Nothing of the tariff is kept here: the
-# Gets read the engine's active (and pending passive) parts.
+# §2, §6.3): each value instruction is checked whole (the fixed layouts of
+# the RTDS templates, §18) and kept on the request (x.tv); each
+# activation-time instruction names one engine part (_KIND) and they must
+# all be equal (§9.2.2.2); once every instruction succeeded the parts named
+# become one tariff document (tariff/loader.py) loaded through
+# commands.load_tariff at that time (immediate, future, or 'never' = cancel
+# the pending parts, §9.2.2.3-5), and future.py keeps one entry per
+# activation instruction for its 0x8F66/0x8F67 alert (RTDS: one alert per
+# part, in instruction order). Nothing of the tariff is kept here: the Gets
+# read the engine's parts in force and the pending parts' activation time.
+#
+# Activation instruction k -> part _KIND[k] (future.py's parameter k):
+# 0 20 0-0:13.0.0.255/10 switching table, 1 9000 0-0:94.44.128.29/6 special
+# days, 2 9000 0-0:94.44.2.0/6 currency unit, 3 113 0-0:19.20.4.255/7
+# standing charge, 4 113 0-0:19.20.0.255/7 price matrix, 5 9000
+# 0-0:63.1.1.255/6 block thresholds (RTDS ECS01a alerts).
 import struct
 
 from ..compat import const
 from . import dlms as D
 
 _G = const(2)                  # this module's cosem.py group
-_NEVER = 0xFFFFFFFF
-_NONE = 0xFFFFFFFF             # an unused block threshold (double-long-unsigned all ones)
-_UNIT_WH = const(30)           # DLMS unit Wh (registers, ECS17a's scaler_unit)
-_UNIT_CUR = const(254)         # the RTDS ECS24 active price's unit (other: currency)
+# other modules' constants, folded here (host_tests/test_const_copies.py keeps them equal)
+_OK = const(0)                 # = gbcs.dlms.SUCCESS
+_TEMP = const(2)               # = gbcs.dlms.TEMP_FAIL
+_DEN = const(3)                # = gbcs.dlms.DENIED
+_UND = const(4)                # = gbcs.dlms.UNDEFINED
+_TYPE = const(12)              # = gbcs.dlms.TYPE
+_OTHER = const(250)            # = gbcs.dlms.OTHER
+_BILL_CAUSE = const(2)         # = metering.snapshots.CAUSE_END_OF_BILLING
+_NEVER = 0xFFFFFFFF            # also an unused block threshold (RTDS ECS24)
 _GBP = const(826)
 _EUR = const(978)
-_SCRIPT = b"\x00\x00\x0a\x00\x64\xff"    # 0-0:10.0.100.255, the tariff script table
-_COMMODITY = b"\x01\x00\x01\x08\x00\xff"  # 1-0:1.8.0.255 (the price matrix's commodity)
-_RESET = const(99)             # its script that resets the block counter matrix (RTDS ECS05)
+_RESET = const(99)             # the script of 0-0:10.0.100.255 resetting the block counters (RTDS ECS05)
 _BILL_SID = const(0xB1)        # the billing calendar's snapshot schedule (metering/snapshots.py)
-_CAUSE_BILLING = const(2)      # = metering.snapshots.CAUSE_END_OF_BILLING
-# activation-time instruction k (its part in _KIND; future.py's parameter):
-# 0 20 0-0:13.0.0.255/10 switching table, 1 9000 0-0:94.44.128.29/6 special
-# days, 2 9000 0-0:94.44.2.0/6 currency unit, 3 113 0-0:19.20.4.255/7
-# standing charge, 4 113 0-0:19.20.0.255/7 price matrix, 5 9000
-# 0-0:63.1.1.255/6 block thresholds (RTDS ECS01a alerts; Tbl 9.2.2.7)
+_SCRIPT = b"\x09\x06\x00\x00\x0a\x00\x64\xff"     # 0-0:10.0.100.255, the tariff script table
+# unit_charge heads (§18 templates): {commodity scale, price scale}, commodity
+_PRICE = b"\x02\x03\x12\x00\x03\x09\x06\x01\x00\x01\x08\x00\xff\x0f\x02"   # 3 1-0:1.8.0.255 /2
+_STAND = b"\x02\x03\x12\x00\x00\x09\x06\x00\x00\x00\x00\x00\x00\x0f\x00\x01\x01\x02\x02\x09\x00"
 _KIND = ("cal", "spd", "prc", "stc", "prc", "thr")
+_NEEDS = (7, "spd", "cur", "stc", "prc", "thr")
 
 
-def _cmds():
-    from .. import commands
-    return commands
+def _need(c):
+    if not c:
+        raise ValueError("value")        # dispatch: type-unmatched
 
 
-def _when(dt):
-    """UTC of an activation date-time: 0 immediate, _NEVER, -1 malformed."""
-    return _NEVER if D.is_never(dt) else D.to_utc(dt)
+def _arr(pl, i):
+    """(count, offset of the first element) of the array at pl[i]."""
+    _need(pl[i] == 1)
+    return D.length(pl, i + 1)
 
 
-def _dt(t):
+def _u(pl, k, n):
+    return int.from_bytes(bytes(pl[k:k + n]), "big")
+
+
+def _at(m, kind):
+    """The activation date-time of the pending part, 'never' if none."""
+    p = m.tariff.parts[kind]
+    if p.passive is None:
+        return D.octets(b"\xff" * 9 + b"\x80\x00\xff")
     from .core import dlms_time
-    return dlms_time(t)
+    return D.octets(dlms_time(p.at))
 
 
-def _price(v):
+def _get(x, s):
+    return s[0] == 1 or s[0] == 4
+
+
+# -- Activity Calendar 0-0:13.0.0.255 (class 20; notes §2.5) --------------------------
+def _calendar(x, s, d):
+    """Get 2-5 (name, seasons, weeks, day profiles in force) and 10 (the
+    pending one's activation time); Set 7, 8, 9 (passive) and 10 (ECS01a)."""
+    a = s[3]
+    cal = x.m.tariff.calendar
+    if _get(x, s):
+        if a == 2:
+            return _OK, D.octets(cal.name)
+        if a == 3:
+            return _OK, D.array_of([
+                b"\x02\x03" + D.octets(cal.season_name(i)) + b"\x09\x0c" +
+                struct.pack(">HBBB", y, mo, dd, 255) + b"\x00\x00\x00\x00\x80\x00\xff\x09\x01" +
+                bytes((w,)) for i, (y, mo, dd, w) in enumerate(cal.seasons)])
+        if a == 4:
+            out = []
+            for w, ids in cal.week_list():
+                e = bytearray(b"\x02\x08\x09\x01")
+                e.append(w)
+                for i in ids:
+                    e += bytes((0x11, i))
+                out.append(e)
+            return _OK, D.array_of(out)
+        if a == 5:
+            return _OK, D.array_of([
+                b"\x02\x02\x11" + bytes((did,)) + D.array_of([
+                    b"\x02\x03\x09\x04" + bytes((t // 3600, t // 60 % 60, t % 60, 0)) + _SCRIPT +
+                    D.u16(sel) for t, sel in cal.profile(did)]) for did in cal.day_ids()])
+        if a == 10:
+            return _OK, _at(x.m, "cal")
+        return _UND
+    if s[0] != 2 or a < 7:
+        return _DEN if s[0] == 2 else _UND
+    if a == 10:
+        return _activate(x, s, d, 0)
+    pl = x.pl
+    n, k = _arr(pl, d[0])
+    out = []
+    for _ in range(n):
+        if a == 7:                  # season {name, start date-time(12), week name(1)}
+            _need(pl[k:k + 3] == b"\x02\x03\x09")
+            j = k + 4 + pl[k + 3]
+            _need(pl[j:j + 2] == b"\x09\x0c" and pl[j + 14:j + 16] == b"\x09\x01" and
+                  pl[j + 7:j + 11] in (b"\x00" * 4, b"\xff" * 4))
+            out.append(((_u(pl, j + 2, 2), pl[j + 4], pl[j + 5]), pl[j + 16],
+                        bytes(pl[k + 4:j])))
+            k = j + 17
+        elif a == 8:                # week {name(1), 7 day ids}
+            _need(pl[k:k + 4] == b"\x02\x08\x09\x01")
+            ids = bytearray(7)
+            for i in range(7):
+                _need(pl[k + 5 + 2 * i] == 0x11)
+                ids[i] = pl[k + 6 + 2 * i]
+            out.append((pl[k + 4], ids))
+            k += 19
+        else:                       # day {id, [{start time(4), script, selector}]}
+            _need(pl[k:k + 3] == b"\x02\x02\x11")
+            did = pl[k + 3]
+            c, k = _arr(pl, k + 4)
+            pts = []
+            for _ in range(c):
+                _need(pl[k:k + 4] == b"\x02\x03\x09\x04" and pl[k + 8:k + 16] == _SCRIPT and
+                      pl[k + 16] == 0x12 and pl[k + 4] < 24 and pl[k + 5] < 60 and pl[k + 6] < 60)
+                sel = _u(pl, k + 17, 2)
+                _need(sel <= 48 or 101 <= sel <= 108)    # Tbl 7.3.7.2, primary element
+                pts.append((pl[k + 4] * 3600 + pl[k + 5] * 60 + pl[k + 6], sel))
+                k += 19
+            out.append((did, pts))
+    _need(k == d[1])
+    v = _tv(x)
+    v[a] = out
+    if 7 in v and 8 in v and 9 in v:
+        from ..tariff import calendar as C
+        C.build(b"", [e[0] + (e[1],) for e in v[7]], v[8], v[9])   # CalendarError: type-unmatched
+    return _OK
+
+
+# -- Special Days 0-0:11.0.0.255 / passive 0-1:11.0.0.255 (class 11 attr 2) ----------
+def _special_days(x, s, d):
+    """Entries {index, date(5), day_id}; the engine keeps them in order, so
+    an entry's index reads back as its position."""
+    if s[3] != 2:
+        return _UND
+    if _get(x, s):
+        if s[2][1]:
+            return _UND      # the passive copy is not read back
+        b = x.m.tariff.parts["spd"].active
+        return _OK, D.array_of([
+            b"\x02\x03" + D.u16(i + 1) + b"\x09\x05" +
+            struct.pack(">HBBB", *struct.unpack_from("<HBBB", b, 1 + 6 * i)) +
+            b"\x11" + bytes((b[6 + 6 * i],)) for i in range(b[0])])
+    if s[0] != 2 or not s[2][1]:
+        return _DEN if s[0] == 2 else _UND
+    pl = x.pl
+    n, k = _arr(pl, d[0])
+    out = []
+    for _ in range(n):
+        _need(pl[k:k + 3] == b"\x02\x03\x12" and pl[k + 5:k + 7] == b"\x09\x05" and
+              pl[k + 12] == 0x11 and (1 <= pl[k + 9] <= 12 or pl[k + 9] == 255) and
+              (1 <= pl[k + 10] <= 31 or pl[k + 10] == 255) and
+              (1 <= pl[k + 11] <= 7 or pl[k + 11] == 255))
+        out.append(((_u(pl, k + 7, 2), pl[k + 9], pl[k + 10]), pl[k + 13], pl[k + 11]))
+        k += 14
+    _need(k == d[1])
+    from ..tariff import calendar as C
+    C.build_special([e[0] + (e[2], e[1]) for e in out])
+    _tv(x)["spd"] = out
+    return _OK
+
+
+# -- Register Monitor 0-0:16.{0,1}.11..18.255 (class 21 attr 2) ---------------------
+def _thresholds(x, s, d):
+    """The block thresholds of time band E - 10, Wh: 0-3 ascending values,
+    read back padded to 3 with all ones (RTDS ECS24)."""
+    band = s[2][4] - 11
+    if s[3] != 2:
+        return _UND
+    if _get(x, s):
+        if s[2][3]:
+            return _UND      # the passive copy is not read back
+        th = x.m.tariff.thresholds[band]
+        return _OK, D.array_of([D.u32(v) for v in th] + [D.u32(_NEVER)] * (3 - len(th)))
+    if s[0] != 2 or not s[2][3]:
+        return _DEN if s[0] == 2 else _UND
+    pl = x.pl
+    n, k = _arr(pl, d[0])
+    th = []
+    for _ in range(n):
+        _need(pl[k] == 6)
+        th.append(_u(pl, k + 1, 4))
+        k += 5
+    _need(k == d[1])
+    while th and th[-1] == _NEVER:
+        th.pop()
+    from ..tariff import matrix as M
+    M.pack_thresholds(0, [th] + [()] * 7)          # MatrixError: type-unmatched
+    v = _tv(x)
+    if "thr" not in v:
+        v["thr"] = [None] * 8
+    v["thr"][band] = th
+    return _OK
+
+
+# -- Charge 0-0:19.20.0.255 price matrix, 0-0:19.20.4.255 standing charge (113) -------
+def _charge(x, s, d):
+    """Get 5 (in force) and 7 (pending activation time); Set 6 and 7. A
+    price matrix write must carry exactly the 80 indices of Table 7.3.7.2
+    (§7.3.7.2, notes §2.3); prices are per kWh (commodity scale 0-3 of the
+    Wh register), standing charge in the price matrix's units."""
+    e = s[2][4]
+    a = s[3]
+    m = x.m
+    eng = m.tariff
+    if (e != 0 and e != 4) or not 5 <= a <= 7:
+        return _UND
+    if _get(x, s):
+        if a == 7:
+            return _OK, _at(m, "stc" if e else "prc")
+        if a != 5:
+            return _UND      # the passive copy is not read back
+        sc = b"\x02\x03\x02\x02\x0f" + (b"\x00" if e else b"\x03") + D.u8(0x0F, eng.scaler)
+        if e:
+            return _OK, sc + _STAND + _long(eng.sc_amount)
+        # one buffer of the exact size, filled in place: the 80 elements
+        # as 80 objects and their join do not fit the board's heap beside
+        # the 1.2 KB ECS24 response
+        from ..tariff import matrix as M
+        pr = eng.prices
+        h = sc + _PRICE + b"\x01\x50"
+        k = n = len(h)
+        for i in range(80):
+            n += 8 if pr[i] < 0x8000 else 10
+        out = bytearray(n)
+        out[:k] = h
+        for i in range(80):
+            p = _long(pr[i])
+            out[k:k + 5 + len(p)] = b"\x02\x02\x09\x01" + bytes((M.index_of_slot(i),)) + p
+            k += 5 + len(p)
+        return _OK, out
+    if s[0] != 2 or a == 5:
+        return _DEN if s[0] == 2 else _UND
+    if a == 7:
+        return _activate(x, s, d, 3 if e else 4)
+    pl = x.pl
+    i, j = d
+    _need(pl[i:i + 5] == b"\x02\x03\x02\x02\x0f" and pl[i + 6] == 0x0F)
+    cs = pl[i + 5]
+    ps = pl[i + 7] - (256 if pl[i + 7] > 127 else 0)
+    i += 8
+    if e:
+        _need(cs == 0 and pl[i:i + len(_STAND)] == _STAND)
+        _tv(x)["stc"] = (_num(pl, i + len(_STAND), j), ps)
+        return _OK
+    _need(cs <= 3 and pl[i:i + len(_PRICE)] == _PRICE)
+    from ..tariff import matrix as M
+    # the 80 elements streamed into the matrix, never a list of them
+    _tv(x)["prc"] = (ps, M.prices_from_pairs(_pairs(pl, i + len(_PRICE), j, 10 ** (3 - cs))))
+    return _OK                  # MatrixError above: type-unmatched
+
+
+def _long(v):
     """charge_per_unit: long (the template's type) when it fits."""
     return D.u16(v, 0x10) if v < 0x8000 else D.u32(v)
 
 
-def _num(pl, r, lo=0, hi=0xFFFFFFFF):
-    v = D.uint(pl, r[0], r[1])
-    if not lo <= v <= hi:
-        raise ValueError("range")
+def _num(pl, i, j):
+    v = D.uint(pl, i, j)
+    _need(0 <= v <= 0x7FFFFFFF)
     return v
 
 
-# -- reads ------------------------------------------------------------------------------
-def _seasons(cal):
-    out = []
-    for i, (y, mo, d, wk) in enumerate(cal.seasons):
-        out.append(D.struct_of(D.octets(cal.season_name(i)),
-                               D.octets(struct.pack(">HBBB", y, mo, d, 0xFF) +
-                                        b"\x00\x00\x00\x00\x80\x00\xff"),
-                               D.octets(bytes((wk,)))))
-    return D.array_of(out)
+def _pairs(pl, i, j, mul):
+    """(index, price per kWh) of each charge_table_element of the array."""
+    n, k = _arr(pl, i)
+    for _ in range(n):
+        e = D.skip(pl, k)
+        _need(pl[k:k + 4] == b"\x02\x02\x09\x01")
+        yield pl[k + 4], _num(pl, k + 5, e) * mul
+        k = e
+    _need(k == j)
 
 
-def _weeks(cal):
-    return D.array_of([D.struct_of(D.octets(bytes((k,))), *[D.u8(0x11, i) for i in w])
-                       for k, w in cal.week_list()])
+# -- GBCS class 9000 ---------------------------------------------------------------------
+def _extended(x, s, d):
+    """0-0:94.44.2.0 Currency Unit (2 in force, 4 passive: boolean, TRUE GB
+    Pound, FALSE Euro, §14.1; 6 activation), 0-0:94.44.128.29 special days'
+    and 0-0:63.1.1.255 block thresholds' activation time (6, Tbl 9.2.2.7)."""
+    o = s[2]
+    a = s[3]
+    k = 5 if o[2] == 63 else 2 if o[4] == 2 else 1      # the rows are exact
+    if a != 6 and (k != 2 or (a != 2 and a != 4)):
+        return _UND
+    if _get(x, s):
+        if a == 6:
+            return _OK, _at(x.m, _KIND[k])
+        if a == 4:
+            return _UND      # the passive copy is not read back
+        return _OK, D.u8(0x03, 0 if x.m.tariff.currency == _EUR else 0xFF)
+    if s[0] != 2 or a == 2:
+        return _DEN if s[0] == 2 else _UND
+    if a == 6:
+        return _activate(x, s, d, k)
+    _need(d[1] - d[0] == 2 and x.pl[d[0]] == 0x03)
+    _tv(x)["cur"] = _GBP if x.pl[d[0] + 1] else _EUR
+    return _OK
 
 
-def _days(cal):
-    out = []
-    for did in cal.day_ids():
-        pts = [D.struct_of(D.octets(bytes((s // 3600, s // 60 % 60, s % 60, 0))),
-                           D.octets(_SCRIPT), D.u16(sel)) for s, sel in cal.profile(did)]
-        out.append(D.struct_of(D.u8(0x11, did), D.array_of(pts)))
-    return D.array_of(out)
-
-
-def _specials(blob):
-    return D.array_of([D.struct_of(D.u16(i + 1),
-                                   D.octets(struct.pack(">HBBB", *struct.unpack_from(
-                                       "<HBBB", blob, 1 + 6 * i))),
-                                   D.u8(0x11, blob[6 + 6 * i]))
-                       for i in range(blob[0])])
-
-
-def _charge(eng, e, blob):
-    """unit_charge (Charge attr 5/6) of the price matrix (E 0) or the
-    standing charge (E 4) from the engine, or from a pending part's blob."""
-    from ..tariff import matrix as M
-    if e == 0:
-        if blob is None:
-            sc, prices = eng.scaler, eng.prices
-        else:
-            _, _, _, sc, prices, _ = M.unpack_prices(blob)
-        # one buffer of the exact size, filled in place: the 80 elements as
-        # 80 small objects and their join do not fit the unix port's heap
-        # beside a 1.2 KB response
-        head = D.struct_of(D.u8(0x0F, 3), D.u8(0x0F, sc)) + \
-            D.struct_of(D.u16(3), D.octets(_COMMODITY), D.u8(0x0F, 2))
-        n = 4 + len(head)
-        for i in range(80):
-            n += 8 if prices[i] < 0x8000 else 10
-        out = bytearray(n)
-        out[0:2] = b"\x02\x03"
-        out[2:2 + len(head)] = head
-        k = 2 + len(head)
-        out[k:k + 2] = b"\x01\x50"
-        k += 2
-        for i in range(80):
-            p = prices[i]
-            struct.pack_into(">5B", out, k, 2, 2, 9, 1, M.index_of_slot(i))
-            if p < 0x8000:
-                struct.pack_into(">BH", out, k + 5, 0x10, p)     # long, the template's type
-                k += 8
-            else:
-                struct.pack_into(">BI", out, k + 5, 0x06, p)
-                k += 10
-        return out
-    amount = eng.sc_amount if blob is None else M.unpack_standing(blob)[0]
-    return D.struct_of(D.struct_of(D.u8(0x0F, 0), D.u8(0x0F, eng.scaler)),
-                       D.struct_of(D.u16(0), D.octets(bytes(6)), D.u8(0x0F, 0)),
-                       D.array_of([D.struct_of(D.octets(b""), _price(amount))]))
-
-
-def _thresholds(th):
-    return D.array_of([D.u32(v) for v in th] + [D.u32(_NONE)] * (3 - len(th)))
-
-
-def _pending(m, kind):
-    p = m.tariff.parts[kind]
-    return p.passive
-
-
-def _pending_at(m, kind):
-    p = m.tariff.parts[kind]
-    return D.octets(_dt(p.at) if p.passive is not None else b"\xff" * 9 + b"\x80\x00\xff")
-
-
-# -- ECS01a/b: passive values, then activation -----------------------------------------
+# -- ECS01a/b activation ---------------------------------------------------------------
 def _tv(x):
     v = getattr(x, "tv", None)
     if v is None:
@@ -161,325 +332,76 @@ def _tv(x):
     return v
 
 
-def _set_calendar(x, s, d):
-    """Activity Calendar passive attributes 7 (seasons), 8 (weeks), 9 (days)."""
-    pl = x.pl
-    a = s[3]
-    out = []
-    for r in D.items(pl, d[0], d[1], 0x01):
-        f = D.items(pl, r[0], r[1])
-        if a == 7:
-            if len(f) != 3:
-                raise ValueError("season")
-            dt = D.string(pl, *f[1])
-            w = D.string(pl, *f[2])
-            if len(dt) != 12 or len(w) != 1 or dt[5:9] not in (b"\x00" * 4, b"\xff" * 4):
-                raise ValueError("season")
-            out.append((D.string(pl, *f[0]), (dt[0] << 8) | dt[1], dt[2], dt[3], w[0]))
-        elif a == 8:
-            w = D.string(pl, *f[0])
-            if len(f) != 8 or len(w) != 1:
-                raise ValueError("week")
-            out.append((w[0], [_num(pl, r, 0, 255) for r in f[1:]]))
-        else:
-            if len(f) != 2:
-                raise ValueError("day")
-            pts = []
-            for q in D.items(pl, f[1][0], f[1][1], 0x01):
-                g = D.items(pl, q[0], q[1])
-                t = D.string(pl, *g[0])
-                if len(g) != 3 or len(t) != 4 or D.string(pl, *g[1]) != _SCRIPT or \
-                        t[0] > 23 or t[1] > 59 or t[2] > 59:
-                    raise ValueError("day profile")
-                sel = _num(pl, g[2], 1, 108)
-                if 48 < sel < 101:
-                    raise ValueError("script selector")     # Tbl 7.3.7.2, primary element
-                pts.append((t[0] * 3600 + t[1] * 60 + t[2], sel))
-            out.append((_num(pl, f[0], 0, 255), pts))
-    v = _tv(x)
-    v[a] = out
-    if 7 in v and 8 in v and 9 in v:
-        from ..tariff import calendar as C
-        C.build(b"", [e[1:] for e in v[7]], v[8], v[9])    # CalendarError: type-unmatched
-    return D.SUCCESS
-
-
-def _calendar(x, s, d):
-    """Activity Calendar 0-0:13.0.0.255 (class 20; notes §2.5): Get 2-5
-    active, 6-9 passive (the pending calendar), 10 its activation time; Set
-    7, 8, 9 and 10 (ECS01a)."""
-    m = x.m
-    a = s[3]
-    if s[0] in (1, 4):
-        from ..tariff import calendar as C
-        cal = m.tariff.calendar
-        if a >= 6:
-            if a == 10:
-                return D.SUCCESS, _pending_at(m, "cal")
-            p = _pending(m, "cal")
-            if p is None:
-                return D.SUCCESS, D.octets(b"") if a == 6 else D.array_of([])
-            cal = C.Calendar(p)
-            a -= 4
-        if a == 2:
-            return D.SUCCESS, D.octets(cal.name)
-        if a in (3, 4, 5):
-            return D.SUCCESS, (_seasons, _weeks, _days)[a - 3](cal)
-        return D.UNDEFINED
-    if s[0] != 2 or not 7 <= a <= 10:
-        return D.DENIED if s[0] == 2 and a < 7 else D.UNDEFINED
-    if a == 10:
-        return _activate(x, s, d, 0)
-    return _set_calendar(x, s, d)
-
-
-def _special_days(x, s, d):
-    """Special Days 0-0:11.0.0.255 active, 0-1:11.0.0.255 passive (class 11,
-    attr 2 entries {index, date(5), day_id}; Tbl 9.2.2.7): the engine keeps
-    them in order, so an entry's index reads back as its position."""
-    m = x.m
-    passive = s[2][1] == 1
-    if s[3] != 2 or s[2][4] != 0:
-        return D.UNDEFINED
-    if s[0] in (1, 4):
-        b = _pending(m, "spd") if passive else m.tariff.parts["spd"].active
-        return D.SUCCESS, _specials(b or b"\x00")
-    if s[0] != 2 or not passive:
-        return D.DENIED if s[0] == 2 else D.UNDEFINED
-    pl = x.pl
-    out = []
-    for r in D.items(pl, d[0], d[1], 0x01):
-        f = D.items(pl, r[0], r[1])
-        dt = D.string(pl, *f[1])
-        if len(f) != 3 or len(dt) != 5 or not (dt[2] == 0xFF or 1 <= dt[2] <= 12) or \
-                not (dt[3] == 0xFF or 1 <= dt[3] <= 31) or not (dt[4] == 0xFF or 1 <= dt[4] <= 7):
-            raise ValueError("special day")
-        _num(pl, f[0], 0, 0xFFFF)
-        out.append(((dt[0] << 8) | dt[1], dt[2], dt[3], dt[4], _num(pl, f[2], 0, 255)))
-    from ..tariff import calendar as C
-    C.build_special(out)
-    _tv(x)["spd"] = out
-    return D.SUCCESS
-
-
-def _thresholds_obj(x, s, d):
-    """Register Monitor 0-0:16.0.11..18.255 (active) / 0-0:16.1.11..18.255
-    (passive), class 21 attr 2: the block thresholds of time band E - 10,
-    Wh, 0-3 ascending values, unused ones all ones (RTDS ECS24)."""
-    m = x.m
-    band = s[2][4] - 11
-    passive = s[2][3] == 1
-    if s[3] != 2 or band > 7:
-        return D.UNDEFINED
-    if s[0] in (1, 4):
-        if passive:
-            p = _pending(m, "thr")
-            if p is None:
-                return D.SUCCESS, D.array_of([])
-            from ..tariff import matrix as M
-            return D.SUCCESS, _thresholds(M.unpack_thresholds(p)[1][band])
-        return D.SUCCESS, _thresholds(m.tariff.thresholds[band])
-    if s[0] != 2 or not passive:
-        return D.DENIED if s[0] == 2 else D.UNDEFINED
-    pl = x.pl
-    th = [_num(pl, r) for r in D.items(pl, d[0], d[1], 0x01)]
-    while th and th[-1] == _NONE:
-        th.pop()
-    from ..tariff import matrix as M
-    M.pack_thresholds(0, [th] + [()] * 7)          # MatrixError: type-unmatched
-    v = _tv(x)
-    if "thr" not in v:
-        v["thr"] = [None] * 8
-    v["thr"][band] = th
-    return D.SUCCESS
-
-
-def _charge_obj(x, s, d):
-    """Charge 0-0:19.20.0.255 (price matrix) and 0-0:19.20.4.255 (standing
-    charge), class 113: Get 5 active, 6 passive (pending), 7 activation;
-    Set 6 (§7.3.7.2: the price matrix must carry exactly the 80 indices of
-    Table 7.3.7.2, notes §2.3) and 7."""
-    m = x.m
-    e = s[2][4]
-    a = s[3]
-    if e not in (0, 4) or not 5 <= a <= 7:
-        return D.UNDEFINED
-    kind = "stc" if e else "prc"
-    if s[0] in (1, 4):
-        if a == 7:
-            return D.SUCCESS, _pending_at(m, kind)
-        p = None
-        if a == 6:
-            p = _pending(m, kind)
-            if p is None:
-                return D.SUCCESS, D.NULL
-        return D.SUCCESS, _charge(m.tariff, e, p)
-    if s[0] != 2 or a == 5:
-        return D.DENIED if s[0] == 2 else D.UNDEFINED
-    if a == 7:
-        return _activate(x, s, d, 3 if e else 4)
-    pl = x.pl
-    f = D.items(pl, d[0], d[1])
-    sc = D.items(pl, *f[0])
-    co = D.items(pl, *f[1])
-    cs = _num(pl, sc[0], -128, 127)
-    ps = _num(pl, sc[1], -128, 127)
-    obis = D.string(pl, *co[1])
-    if len(f) != 3 or len(sc) != 2 or len(co) != 3:
-        raise ValueError("charge")
-    if e:
-        # standing charge: no commodity, one element, empty index (RTDS)
-        tab = D.items(pl, f[2][0], f[2][1], 0x01)
-        if cs or _num(pl, co[0]) or obis != bytes(6) or len(tab) != 1:
-            raise ValueError("standing charge")
-        g = D.items(pl, *tab[0])
-        D.string(pl, *g[0])
-        _tv(x)["stc"] = (_num(pl, g[1], 0, 0x7FFFFFFF), ps)
-        return D.SUCCESS
-    if _num(pl, co[0]) != 3 or obis != _COMMODITY or not 0 <= cs <= 3:
-        raise ValueError("commodity")          # per kWh of the import register
-    from ..tariff import matrix as M
-    # the 80 elements streamed into the matrix: no list of them (a 1 KB
-    # block the unix port's fragmented heap may not have after a 1.4 KB command)
-    _tv(x)["prc"] = (ps, M.prices_from_pairs(_pairs(pl, f[2], 10 ** (3 - cs))))
-    return D.SUCCESS                           # MatrixError above: type-unmatched
-
-
-def _pairs(pl, r, mul):
-    """(index, price per kWh) of each charge_table_element of the array r."""
-    if pl[r[0]] != 0x01:
-        raise ValueError("type")
-    n, k = D.length(pl, r[0] + 1)
-    for _ in range(n):
-        e = D.skip(pl, k)
-        if pl[k:k + 4] != b"\x02\x02\x09\x01":
-            raise ValueError("charge_table_element")
-        yield pl[k + 4], _num(pl, (k + 5, e), 0, 0x7FFFFFFF) * mul
-        k = e
-    if k != r[1]:
-        raise ValueError("length")
-
-
-def _extended(x, s, d):
-    """GBCS class 9000: 0-0:94.44.2.0 Currency Unit (2 active, 4 passive:
-    boolean, TRUE GB Pound, FALSE Euro, §14.1), 6 activation;
-    0-0:94.44.128.29 special days' and 0-0:63.1.1.255 block thresholds'
-    activation time (6, Tbl 9.2.2.7)."""
-    m = x.m
-    o = s[2]
-    a = s[3]
-    k = 5 if o[2] == 63 else 2 if o[4] == 2 else 1     # the rows are exact
-    if a not in (2, 4, 6) or (a != 6 and k != 2):
-        return D.UNDEFINED
-    if s[0] in (1, 4):
-        if a == 6:
-            return D.SUCCESS, _pending_at(m, _KIND[k])
-        if a == 4:
-            p = _pending(m, "prc")
-            if p is None:
-                return D.SUCCESS, D.NULL
-            from ..tariff import matrix as M
-            cur = M.unpack_prices(p)[2]
-        else:
-            cur = m.tariff.currency
-        return D.SUCCESS, D.u8(0x03, 0 if cur == _EUR else 0xFF)
-    if s[0] != 2 or a == 2:
-        return D.DENIED if s[0] == 2 else D.UNDEFINED
-    if a == 6:
-        return _activate(x, s, d, k)
-    if x.pl[d[0]] != 0x03 or d[1] - d[0] != 2:
-        return D.TYPE
-    _tv(x)["cur"] = _GBP if x.pl[d[0] + 1] else _EUR
-    return D.SUCCESS
-
-
-_NEEDS = ((7, 8, 9), ("spd",), ("cur",), ("stc",), ("prc",), ("thr",))
-
-
 def _activate(x, s, d, k):
     """An activation-time instruction of part k: all of a command's are
     equal (§9.2.2.2); the values it activates were given before it, unless
     it cancels (§9.2.2.5); future.py has room for its alert."""
-    at = _when(D.date_time(x.pl, d[0], d[1]))
-    if at < 0:
-        return D.TYPE
+    dt = D.date_time(x.pl, d[0], d[1])
+    at = _NEVER if D.is_never(dt) else D.to_utc(dt)
     v = _tv(x)
-    if getattr(x, "tat", at) != at:
-        return D.TYPE
+    if at < 0 or getattr(x, "tat", at) != at:
+        return _TYPE
     x.tat = at
-    if at != _NEVER and any(n not in v for n in _NEEDS[k]):
-        return D.OTHER                       # nothing to activate
-    if k == 3 and at != _NEVER and "stc" in v:
-        # the standing charge is kept in the price matrix's units
-        ps = v["prc"][0] if "prc" in v else x.m.tariff.scaler
-        if v["stc"][1] < ps or v["stc"][0] * 10 ** (v["stc"][1] - ps) > 0xFFFFFFFF:
-            return D.TYPE
+    if at != _NEVER:
+        if _NEEDS[k] not in v or (k == 0 and (8 not in v or 9 not in v)):
+            return _OTHER                   # nothing to activate
+        if k == 3:      # the standing charge in the price matrix's units
+            p = v["prc"][0] if "prc" in v else x.m.tariff.scaler
+            a, ps = v["stc"]
+            if ps < p or a * 10 ** (ps - p) > 0xFFFFFFFF:
+                return _TYPE
+            v["stc"] = (a * 10 ** (ps - p), p)
     from . import future
     if not future.room(x.m, x.mc, len(x.tacts) + 1):
-        return D.TEMP_FAIL
+        return _TEMP
     x.tacts.append((k, struct.pack(">H", s[1]) + s[2] + bytes((s[3],))))
     x.stage(_commit, x)
-    return D.SUCCESS
+    return _OK
 
 
-def _doc(m, v, kinds):
-    """The tariff document (tariff/loader.py) of the parts named, from the
-    command's values and, for what it leaves out, the engine's active ones."""
+def _commit(m, x):
+    """The staged ECS01a/b: one tariff document of every part activated
+    (what the command leaves out of a part from the part in force), loaded
+    at the command's time; then future.py's entries for the alerts
+    (§9.2.2.3: what was stored for this message code is replaced; an
+    immediate or cancelling command leaves nothing)."""
+    from . import future
     from ..tariff.loader import BP_NAMES
     eng = m.tariff
+    v = x.tv
+    at = x.tat
+    kinds = [_KIND[k] for k, _ in x.tacts]
     doc = {}
+    if at == _NEVER:
+        # cancel: the pending parts go whatever they held; the document
+        # names them with the least valid content
+        v = {7: [((2000, 1, 1), 1)], 8: [(1, b"\x01" * 7)], 9: [(1, [(0, 1)])], "spd": [],
+             "prc": (0, bytes(80)), "stc": (0, 0)}
     if "cal" in kinds:
-        ws = lambda y: "*" if y == 0xFFFF else str(y)
-        doc["calendar"] = {
-            "name": eng.calendar.name,
-            "seasons": [["%s-%d-%d" % (ws(y), mo, dd), w, n] for n, y, mo, dd, w in v[7]],
-            "weeks": v[8],
-            "days": [(k, [["%d:%d:%d" % (t // 3600, t // 60 % 60, t % 60), sel]
-                          for t, sel in p]) for k, p in v[9]]}
+        doc["calendar"] = {"name": eng.calendar.name, "seasons": v[7], "weeks": v[8],
+                           "days": v[9]}
     if "spd" in kinds:
-        w = lambda n, w: "*" if n == w else str(n)
-        doc["special_days"] = [["%s-%s-%s" % (w(y, 0xFFFF), w(mo, 0xFF), w(dd, 0xFF)), did, wd]
-                               for y, mo, dd, wd, did in v["spd"]]
+        doc["special_days"] = v["spd"]
     if "prc" in kinds:
-        ps, prices = v["prc"] if "prc" in v else (eng.scaler, eng.prices)
-        doc["tou"] = prices[:48]
-        doc["blocks"] = [[prices[48 + 8 * b + t] for b in range(4)] for t in range(8)]
-        doc["price_scaler"] = ps
+        doc["price_scaler"], pr = v.get("prc", (eng.scaler, eng.prices))
+        doc["tou"] = pr[:48]
+        doc["blocks"] = [[pr[48 + 8 * b + t] for b in range(4)] for t in range(8)]
         doc["currency"] = v.get("cur", eng.currency)
         doc["tariff_id"] = eng.tariff_id
         doc["provider_id"] = eng.provider_id
     if "stc" in kinds:
-        amount, sps = v["stc"]
-        ps = v["prc"][0] if "prc" in v else eng.scaler
-        doc["standing_charge"] = {"amount": amount * 10 ** (sps - ps), "period_s": eng.sc_period}
+        doc["standing_charge"] = {"amount": v["stc"][0], "period_s": eng.sc_period}
     if "thr" in kinds:
-        bands = [v["thr"][b] if v["thr"][b] is not None else list(eng.thresholds[b])
-                 for b in range(8)]
-        doc["thresholds"] = bands
+        t = v.get("thr", [None] * 8)
+        doc["thresholds"] = [t[b] if t[b] is not None else eng.thresholds[b] for b in range(8)]
         doc["block_period"] = BP_NAMES[eng.block_period]
-    return doc
-
-
-def _commit(m, x):
-    """The staged ECS01a/b: one tariff load of every part activated, at the
-    command's time; then future.py's entries for the alerts (§9.2.2.3: what
-    was stored for this message code is replaced, an immediate or
-    cancelling command leaves nothing)."""
-    from . import future
-    v = x.tv
-    kinds = [_KIND[k] for k, _ in x.tacts]
-    if x.tat == _NEVER:
-        # cancel: the pending parts go, whatever they held (§9.2.2.5)
-        doc = _doc(m, {7: [(b"", 0xFFFF, 1, 1, 1)], 8: [(1, [1] * 7)], 9: [(1, [(0, 1)])],
-                       "spd": [], "thr": [None] * 8, "stc": (0, m.tariff.scaler)}, kinds)
-    else:
-        doc = _doc(m, v, kinds)
-    r = _cmds().load_tariff(m, doc, x.tat)
+    from .. import commands
+    r = commands.load_tariff(m, doc, at)
     if r == 0:
         future.drop(m, x.mc)
         oc = x.oc()
         for k, desc in x.tacts:
-            future.add(m, x.tat, x.mc, _G << 5 | k, oc, desc, 0)
+            future.add(m, at, x.mc, _G << 5 | k, oc, desc, 0)
     return r
 
 
@@ -490,21 +412,33 @@ def took(m, param, v, at):
     ([at, at + 1), the next tick), so a part still pending for exactly `at`
     (validated when loaded) is the one taking effect now."""
     p = m.tariff.parts[_KIND[param]]
-    if p.passive is None:
-        return p.since == at
-    return p.at == at
+    return p.since == at if p.passive is None else p.at == at
 
 
 # -- other objects -----------------------------------------------------------------------
 def _active_price(x, s, d):
-    """Register 0-0:94.44.1.7 (class 3): the price in force (attr 2) and its
-    scaler (attr 3), the (Primary) Active Tariff Price of ECS24."""
-    if s[0] not in (1, 4) or s[3] not in (2, 3):
-        return D.DENIED if s[0] == 2 and s[3] in (2, 3) else D.UNDEFINED
-    eng = x.m.tariff
-    if s[3] == 2:
-        return D.SUCCESS, D.u32(eng.price_now())
-    return D.SUCCESS, D.scaler_unit(eng.scaler, _UNIT_CUR)
+    """Register 0-0:94.44.1.7 (class 3), the (Primary) Active Tariff Price
+    of ECS24: the price in force (2) and its scaler, unit 254 (3)."""
+    return _reg(x, s, x.m.tariff.price_now(), x.m.tariff.scaler, 254)
+
+
+def _register(x, s, d):
+    """Registers (class 3) 1-0:1.8.0.255 (total import), 1-0:1.8.t.255 (TOU
+    t, 1..48), 1-b:1.8.t.255 (block b 1..4, time band t 1..8): Wh, scaler 0
+    (ECS17d/e; Tbl 7.3.7.2). Twin-element registers (1-20:...) are absent."""
+    b = s[2][1]
+    t = s[2][4]
+    m = x.m
+    return _reg(x, s, m.tariff.reg[40 + 8 * b + t - 1 if b else t - 1] if b or t else m.import_wh,
+                0, 30)
+
+
+def _reg(x, s, v, scaler, unit):
+    if s[3] != 2 and s[3] != 3:
+        return _UND
+    if not _get(x, s):
+        return _DEN if s[0] == 2 else _UND
+    return _OK, D.u32(v) if s[3] == 2 else D.scaler_unit(scaler, unit)
 
 
 def _script(x, s, d):
@@ -512,102 +446,69 @@ def _script(x, s, d):
     resets the Tariff Block Counter Matrix (ECS05); the switching scripts
     (Tbl 7.3.7.2) run from the calendar only."""
     if s[0] != 3 or s[3] != 1:
-        return D.DENIED if s[0] == 2 else D.UNDEFINED
-    if _num(x.pl, d, 0, 0xFFFF) != _RESET or x.pl[d[0]] != 0x12:
-        return D.TYPE
+        return _DEN if s[0] == 2 else _UND
+    if x.pl[d[0]:d[1]] != b"\x12\x00\x63":
+        return _TYPE
     from ..commands import supplier
     x.stage(supplier.reset_block_counters)
-    return D.SUCCESS
+    return _OK
 
 
 def _bill_commit(m, start, sch):
     from ..commands import supplier
-    r = supplier.schedule_snapshots(m, [(_BILL_SID, start, sch, 0, _CAUSE_BILLING)], 1)
-    return 2 if r == 0 and _cmds().detail[0][1] else r
+    r = supplier.schedule_snapshots(m, [(_BILL_SID, start, sch, 0, _BILL_CAUSE)], 1)
+    return 2 if r == 0 and supplier.C.detail[0][1] else r
 
 
 def _billing(x, s, d):
     """Single Action Schedule 0-0:15.0.0.255 (class 22) attr 4
     execution_time, the Billing Calendar (§18.2.1.4): array(1) of {time(4),
-    date(5)}, date year FFFF and month FF, day-of-month for a monthly
-    period, day-of-week for a weekly one, neither for a daily one; an
-    empty array removes it. Kept as the meter's snapshot schedule _BILL_SID
-    (cause end of billing period)."""
-    from ..platform.clock import DAY, civil, weekday, days_from_civil
+    date(5)}, date year FFFF and month FF, day-of-month (1-28) for a monthly
+    period, day-of-week for a weekly one, neither for a daily one; an empty
+    array removes it. Kept as the meter's snapshot schedule _BILL_SID
+    (cause end of billing period), its next time from now."""
+    from ..platform.clock import DAY, civil, weekday, add_months
     m = x.m
     if s[3] != 4:
-        return D.UNDEFINED
-    if s[0] in (1, 4):
+        return _UND
+    if _get(x, s):
         out = []
         for sc in m.snapshots.schedules:
             if sc[0] == _BILL_SID:
                 t = sc[1]
-                kind = (sc[2] >> 20) & 3
+                kind = sc[2] >> 20
                 tod = t % DAY
-                dd = civil(t // DAY)[2] if kind == 2 else 0xFF
-                wd = weekday(t // DAY) + 1 if kind == 1 else 0xFF
-                out.append(D.struct_of(
-                    D.octets(bytes((tod // 3600, tod // 60 % 60, tod % 60, 0))),
-                    D.octets(bytes((0xFF, 0xFF, 0xFF, dd, wd)))))
-        return D.SUCCESS, D.array_of(out)
+                out.append(b"\x02\x02\x09\x04" + bytes((tod // 3600, tod // 60 % 60, tod % 60, 0,
+                                                        9, 5, 255, 255, 255)) +
+                           bytes((civil(t // DAY)[2] if kind == 2 else 255,
+                                  weekday(t // DAY) + 1 if kind == 1 else 255)))
+        return _OK, D.array_of(out)
     if s[0] != 2:
-        return D.UNDEFINED
+        return _UND
     pl = x.pl
-    el = D.items(pl, d[0], d[1], 0x01)
-    if not el:
+    i = d[0]
+    if pl[i:d[1]] == b"\x01\x00":
         x.stage(_bill_commit, _NEVER, 0)
-        return D.SUCCESS
-    f = D.items(pl, *el[0])
-    t = D.string(pl, *f[0])
-    dt = D.string(pl, *f[1])
-    if len(el) != 1 or len(f) != 2 or len(t) != 4 or len(dt) != 5 or \
-            dt[:3] != b"\xff\xff\xff" or t[0] > 23 or t[1] > 59 or t[2] > 59:
-        return D.TYPE
-    tod = t[0] * 3600 + t[1] * 60 + t[2]
+        return _OK
+    t = pl[i + 6:i + 9]
+    dd, wd = pl[i + 15], pl[i + 16]
+    kind = 2 if wd == 255 and 1 <= dd <= 28 else 1 if dd == 255 and 1 <= wd <= 7 else \
+        0 if dd == wd == 255 else -1
+    if d[1] - i != 17 or pl[i:i + 6] != b"\x01\x01\x02\x02\x09\x04" or kind < 0 or \
+            pl[i + 10:i + 15] != b"\x09\x05\xff\xff\xff" or t[0] > 23 or t[1] > 59 or t[2] > 59:
+        return _TYPE
     now = m.clock.now()
     day = now // DAY
-    dd, wd = dt[3], dt[4]
-    if dd != 0xFF and wd == 0xFF and 1 <= dd <= 28:        # monthly
-        kind = 2
-        y, mo, _ = civil(day)
-        start = (days_from_civil(y, mo, dd)) * DAY + tod
-        if start < now:
-            mo += 1
-            if mo > 12:
-                y, mo = y + 1, 1
-            start = days_from_civil(y, mo, dd) * DAY + tod
-    elif dd == 0xFF and 1 <= wd <= 7:                      # weekly
-        kind = 1
-        start = (day + (wd - 1 - weekday(day)) % 7) * DAY + tod
-        if start < now:
-            start += 7 * DAY
-    elif dd == 0xFF and wd == 0xFF:                        # daily
-        kind = 0
-        start = day * DAY + tod
-        if start < now:
-            start += DAY
-    else:
-        return D.TYPE
-    x.stage(_bill_commit, start, kind << 20 | 1)
-    return D.SUCCESS
+    st = day * DAY + t[0] * 3600 + t[1] * 60 + t[2]
+    if kind == 2:
+        st += (dd - civil(day)[2]) * DAY
+    elif kind == 1:
+        st += (wd - 1 - weekday(day)) % 7 * DAY
+    if st < now:
+        st = add_months(st, 1) if kind == 2 else st + (7 if kind else 1) * DAY
+    x.stage(_bill_commit, st, kind << 20 | 1)
+    return _OK
 
 
-def _register(x, s, d):
-    """Registers (class 3) 1-0:1.8.0.255 (total import) and 1-0:1.8.t.255
-    (TOU t, 1..48), 1-b:1.8.t.255 (block b 1..4, time band t 1..8): attr 2
-    Wh, attr 3 scaler_unit (ECS17d/e; Tbl 7.3.7.2)."""
-    o = s[2]
-    b = o[1]
-    t = o[4]
-    if s[0] not in (1, 4) or s[3] not in (2, 3) or (b and not 1 <= t <= 8):
-        return D.DENIED if s[0] == 2 and s[3] in (2, 3) else D.UNDEFINED
-    if s[3] == 3:
-        return D.SUCCESS, D.scaler_unit(0, _UNIT_WH)
-    m = x.m
-    if not b and not t:
-        return D.SUCCESS, D.u32(m.import_wh)
-    return D.SUCCESS, D.u32(m.tariff.reg[t - 1 if not b else 40 + 8 * b + t - 1])
-
-
-H = (_calendar, _special_days, _thresholds_obj, _charge_obj, _extended, _active_price,
+H = (_calendar, _special_days, _thresholds, _charge, _extended, _active_price,
      _script, _billing, _register)

@@ -18,7 +18,10 @@ BP_NAMES = ("none", "day", "week", "month")    # block period codes 0..3 (platfo
 
 
 def _date(s):
-    """'YYYY-MM-DD' with '*' for any year, month or day -> (y, m, d)."""
+    """'YYYY-MM-DD' with '*' for any year, month or day -> (y, m, d); a
+    (y, m, d) tuple with 0xFFFF / 0xFF wildcards as it is (the GBCS route)."""
+    if isinstance(s, tuple):
+        return s
     parts = s.split("-")
     if len(parts) != 3:
         raise C.CalendarError("date " + s)
@@ -29,7 +32,11 @@ def _date(s):
 
 
 def _time(s):
-    """'HH:MM' or 'HH:MM:SS' -> seconds of the day (UTC)."""
+    """'HH:MM' or 'HH:MM:SS' -> seconds of the day (UTC); seconds as they are."""
+    if isinstance(s, int):
+        if not 0 <= s < 86400:
+            raise C.CalendarError("time")
+        return s
     f = [int(x) for x in s.split(":")]
     if len(f) == 2:
         f.append(0)
