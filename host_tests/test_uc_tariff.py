@@ -334,3 +334,20 @@ def test_registers_and_twin_objects(tmp_path):
     assert [c for _, c in r["results"]] == [0, 0, 0, 0, 4, 250, 250]
     assert r["data"][:4] == ["06%08X" % 1111, "02020F00161E", "06%08X" % 2222,
                              "06%08X" % m.import_wh]
+
+
+def test_mp_script_says_the_right_things(tmp_path):
+    """host_tests/mp/uc_tariff.py (compared byte for byte with MicroPython's
+    run by test_micropython.py): on CPython it reproduces ECS26d to the
+    octet, loads the ECS01a tariff, resets the block counter, and the
+    future-dated ECS01b raises its two alerts and takes effect."""
+    from runtimes import run_script
+    out = run_script("cpython", "uc_tariff.py", str(tmp_path))
+    lines = out.splitlines()
+    assert [l.split()[0] for l in lines if not l.startswith(" ")][:6] == \
+        ["ecs01a-tou", "ecs24", "ecs05", "ecs30", "ecs26d", "ecs01b-future"]
+    assert [l for l in lines if l.startswith("ecs26d")][0].endswith(" as-rtds")
+    assert lines[1].startswith("  prices 2121 3127 0 standing 20000")
+    assert lines[7].endswith("counters 0")
+    assert sum(1 for l in lines if l.startswith("tick")) == 2
+    assert lines[-3] == "due 4294967295" and "pending []" in lines[-1]
