@@ -351,3 +351,23 @@ def test_mp_script_says_the_right_things(tmp_path):
     assert lines[7].endswith("counters 0")
     assert sum(1 for l in lines if l.startswith("tick")) == 2
     assert lines[-3] == "due 4294967295" and "pending []" in lines[-1]
+
+
+def test_activation_never_alone_cancels_the_pending_price(tmp_path):
+    """A future ECS01b, then an ECS01b of the price matrix's activation time
+    'never' alone (§9.2.2.5): it replaces the whole pending ECS01b
+    (§9.2.2.3, notes §6.4), so the pending price matrix and standing charge
+    both go, with their alert entries; nothing in force changes. A pending
+    ECS01a part is another command's and stays."""
+    b = rtds.meter(tmp_path)
+    m = b.meter
+    _send(b, _vec("ECS01a", "FUTURE_DATED_TOU_BLOCK_SUCCESS"))
+    # ECS01a's special days stay pending under 0x0019; ECS01b's parts replace its price ones
+    _send(b, _vec("ECS01b", "FUTURE_DATED_TOU_BLOCK_SUCCESS"))
+    assert len(future.table(m)) == 8
+    active = [x[:2] for x in _tariff(m)]
+    never = b"\x09\x0c" + b"\xff" * 9 + b"\x80\x00\xff"
+    assert _cmd(b, 0x00A2, G.dlms_set(1500, [(113, OB_PRICE, 7, never)])) == [0]
+    assert sorted(k for k, _ in m.tariff.pending()) == ["cal", "spd", "thr"]
+    assert [x[:2] for x in _tariff(m)] == active
+    assert sorted(e[1] for e in future.table(m)) == [0x0019] * 6

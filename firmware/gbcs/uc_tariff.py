@@ -362,15 +362,31 @@ def _activate(x, s, d, k):
 def _commit(m, x):
     """The staged ECS01a/b: one tariff document of every part activated
     (what the command leaves out of a part from the part in force), loaded
-    at the command's time; then future.py's entries for the alerts
-    (§9.2.2.3: what was stored for this message code is replaced; an
-    immediate or cancelling command leaves nothing)."""
+    at the command's time; then future.py's entries for the alerts. A new
+    command replaces the whole pending one of its message code (§9.2.2.3,
+    notes §6.4): a part that one left pending and this one does not name
+    is cancelled first; an immediate or cancelling command leaves no
+    entry."""
     from . import future
-    from ..tariff.loader import BP_NAMES
-    eng = m.tariff
-    v = x.tv
-    at = x.tat
     kinds = [_KIND[k] for k, _ in x.tacts]
+    old = [_KIND[e[2] & 31] for e in future.table(m) if e[1] == x.mc and e[2] >> 5 == _G]
+    old = [k for k in old if k not in kinds]
+    r = _load(m, None, old, _NEVER) if old else 0
+    if r == 0:
+        r = _load(m, x.tv, kinds, x.tat)
+    if r == 0:
+        future.drop(m, x.mc)
+        oc = x.oc()
+        for k, desc in x.tacts:
+            future.add(m, x.tat, x.mc, _G << 5 | k, oc, desc, 0)
+    return r
+
+
+def _load(m, v, kinds, at):
+    """commands.load_tariff of the parts named."""
+    from ..tariff.loader import BP_NAMES
+    from .. import commands
+    eng = m.tariff
     doc = {}
     if at == _NEVER:
         # cancel: the pending parts go whatever they held; the document
@@ -395,14 +411,7 @@ def _commit(m, x):
         t = v.get("thr", [None] * 8)
         doc["thresholds"] = [t[b] if t[b] is not None else eng.thresholds[b] for b in range(8)]
         doc["block_period"] = BP_NAMES[eng.block_period]
-    from .. import commands
-    r = commands.load_tariff(m, doc, at)
-    if r == 0:
-        future.drop(m, x.mc)
-        oc = x.oc()
-        for k, desc in x.tacts:
-            future.add(m, at, x.mc, _G << 5 | k, oc, desc, 0)
-    return r
+    return commands.load_tariff(m, doc, at)
 
 
 def took(m, param, v, at):
