@@ -367,7 +367,9 @@ def _commit(m, x):
     notes §6.4): a part that one left pending and this one does not name
     is cancelled first; an immediate or cancelling command leaves no
     entry."""
+    import gc
     from . import future
+    gc.collect()      # the parsing's garbage gone before the document is built (board heap)
     kinds = [_KIND[k] for k, _ in x.tacts]
     old = [_KIND[e[2] & 31] for e in future.table(m) if e[1] == x.mc and e[2] >> 5 == _G]
     old = [k for k in old if k not in kinds]
