@@ -69,6 +69,9 @@ WIDE = {
     # (per message, not per second); NEVER of a future-dated command (compared)
     "firmware/gbcs/core.py": {0xFFFFFFFF},
     "firmware/gbcs/dispatch.py": {0xFFFFFFFF},
+    # ECS01a/b: 'never' activation and the unused block threshold (compared,
+    # packed), the INT32 bound of a price or standing charge (compared); per command
+    "firmware/gbcs/uc_tariff.py": {0xFFFFFFFF, 0x7FFFFFFF},
     # UTC_INVALID and UTC_MAX of the clock guard (compared)
     "firmware/platform/clock.py": {0xFFFFFFFF, 3155760000},
     # sequence numbers and CRCs of record writes (per save)
