@@ -229,7 +229,7 @@ def _charge(x, s, d):
     a = s[3]
     m = x.m
     eng = m.tariff
-    if (e != 0 and e != 4) or not 5 <= a <= 7:
+    if not 5 <= a <= 7:
         return _UND
     if _get(x, s):
         if a == 7:
@@ -434,14 +434,12 @@ def _active_price(x, s, d):
 
 
 def _register(x, s, d):
-    """Registers (class 3) 1-0:1.8.0.255 (total import), 1-0:1.8.t.255 (TOU
-    t, 1..48), 1-b:1.8.t.255 (block b 1..4, time band t 1..8): Wh, scaler 0
-    (ECS17d/e; Tbl 7.3.7.2). Twin-element registers (1-20:...) are absent."""
+    """Registers (class 3) 1-0:1.8.t.255 (TOU t, 1..48), 1-b:1.8.t.255
+    (block b 1..4, time band t 1..8): Wh, scaler 0 (ECS17d/e; Tbl 7.3.7.2;
+    the total import 1-0:1.8.0.255 is uc_read's). Twin-element registers
+    (1-20:...) are absent."""
     b = s[2][1]
-    t = s[2][4]
-    m = x.m
-    return _reg(x, s, m.tariff.reg[40 + 8 * b + t - 1 if b else t - 1] if b or t else m.import_wh,
-                0, 30)
+    return _reg(x, s, x.m.tariff.reg[8 * b + s[2][4] - 1 + (40 if b else 0)], 0, 30)
 
 
 def _reg(x, s, v, scaler, unit):
