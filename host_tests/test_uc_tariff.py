@@ -370,3 +370,31 @@ def test_activation_never_alone_cancels_the_pending_price(tmp_path):
     assert sorted(k for k, _ in m.tariff.pending()) == ["cal", "spd", "thr"]
     assert [x[:2] for x in _tariff(m)] == active
     assert sorted(e[1] for e in future.table(m)) == [0x0019] * 6
+
+
+def test_mutated_ecs01a_is_all_or_nothing(tmp_path):
+    """Random octet changes inside a validly signed ECS01a (the RTDS
+    immediate block tariff): every command is answered; one whose results
+    are not all success changes no part of the tariff and stores nothing."""
+    import random
+    rnd = random.Random(20)
+    b = rtds.meter(tmp_path)
+    m = b.meter
+    pl = bytearray.fromhex(G.parse(rtds.message(
+        _vec("ECS01a", "IMMEDIATE_BLOCK_SUCCESS")["command_file"]))["payload"])
+    seen = set()
+    for n in range(60):
+        bad = bytearray(pl)
+        for _ in range(rnd.choice((1, 1, 2))):
+            bad[rnd.randrange(6, len(bad))] = rnd.choice((0, 1, 0xFF, rnd.randrange(256)))
+        before = _tariff(m)
+        _fresh(m)
+        r = m.gbcs_message(G.build_command(0x0019, bytes(bad), 2000 + n, critical=True))
+        assert r is not None
+        res = [c for _, c in G.parse(r, device_ds_pub=G.test_ds_pub())["dlms"]["results"]] \
+            if r[0] == 0xDF and G.parse(r).get("dlms") else None
+        if res is None or any(res):
+            assert _tariff(m) == before and not future.table(m)
+        seen.add(tuple(sorted(set(res or ()))))
+    assert len(seen) > 3, seen          # failures of several kinds were met
+    assert not any(1 in s for s in seen), seen     # no handler fault
