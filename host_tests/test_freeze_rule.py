@@ -70,6 +70,9 @@ WIDE = {
     "firmware/gbcs/core.py": {0xFFFFFFFF},
     # the newest end of a log read's date range (compared, per entry read)
     "firmware/gbcs/uc_read.py": {0xFFFFFFFF},
+    # ECS01a/b: 'never' activation and the unused block threshold (compared,
+    # packed), the INT32 bound of a price or standing charge (compared); per command
+    "firmware/gbcs/uc_tariff.py": {0xFFFFFFFF, 0x7FFFFFFF},
     # UTC_INVALID and UTC_MAX of the clock guard (compared)
     "firmware/platform/clock.py": {0xFFFFFFFF, 3155760000},
     # sequence numbers and CRCs of record writes (per save)

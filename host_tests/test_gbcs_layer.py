@@ -109,7 +109,9 @@ _ACCOUNT_UCS = (0x0007, 0x001A, 0x001B, 0x001C, 0x00B3, 0x001E, 0x001F, 0x0020, 
 # uc_supply.py's (test_uc_supply.py): ECS27, 28a, 28b, 42, 43, 44, 45, 46a, 47, 61a, 62
 _SUPPLY_UCS = (0x0042, 0x0043, 0x0044, 0x004F, 0x0050, 0x0051, 0x0052, 0x0053, 0x0055, 0x00BB,
                0x005F)
-SHIPPED = (0x0059, 0x0022) + _DEVICE_UCS + _READ_UCS + _ACCOUNT_UCS + _SUPPLY_UCS
+# uc_tariff.py's (test_uc_tariff.py): ECS01a, 01b, 05, 24, 30, 26d
+_TARIFF_UCS = (0x0019, 0x00A2, 0x001D, 0x003A, 0x0046, 0x003E)
+SHIPPED = (0x0059, 0x0022) + _DEVICE_UCS + _TARIFF_UCS + _READ_UCS + _ACCOUNT_UCS + _SUPPLY_UCS
 
 
 @pytest.mark.parametrize("v", DLMS, ids=lambda v: v["command_file"].split("/")[1][:-9])

@@ -9,6 +9,7 @@ DIFFERENTIAL = ["engine_frames.py", "codec_vectors.py", "store_powercut.py", "ta
                 # the GBCS use-case groups (firmware/gbcs/uc_*.py)
                 "uc_read.py",
                 "uc_device.py",
+                "uc_tariff.py",
                 ]
 
 

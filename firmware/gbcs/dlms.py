@@ -139,19 +139,30 @@ def parse_request(pl):
 
 def response(inv, specs, datas, results):
     """The access-response: invoke id, no date-time, no request
-    specification, one data item and one (kind, result) per instruction."""
-    out = bytearray(b"\xda")
-    out += inv
-    out += b"\x00\x00"
-    out += enc_len(len(specs))
+    specification, one data item and one (kind, result) per instruction.
+    Built in one buffer of its exact size (an ECS24 response is 1.2 KB: a
+    growing buffer needs twice that in one block on the board's heap)."""
+    ln = enc_len(len(specs))
+    n = 7 + 2 * len(ln) + 2 * len(specs)
     for d in datas:
-        out += d
-    out += enc_len(len(specs))
+        n += len(d)
+    out = bytearray(n)
+    out[0] = 0xDA
+    out[1:5] = inv
+    k = 7
+    out[k:k + len(ln)] = ln
+    k += len(ln)
+    for d in datas:
+        out[k:k + len(d)] = d
+        k += len(d)
+    out[k:k + len(ln)] = ln
+    k += len(ln)
     for s, r in zip(specs, results):
-        k = s[0]
-        out.append(3 if k == 3 else 2 if k in (2, 5) else 1)
-        out.append(r)
-    return bytes(out)
+        c = s[0]
+        out[k] = 3 if c == 3 else 2 if c in (2, 5) else 1
+        out[k + 1] = r
+        k += 2
+    return out
 
 
 # -- Data encoders ------------------------------------------------------------

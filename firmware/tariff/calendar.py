@@ -8,6 +8,8 @@
 #   season: year u16 (0xFFFF: every year), month u8, day u8, week_id u8
 #   week:   week_id u8, day_id u8 x 7 (Monday first)
 #   day:    day_id u8, n u8, then n x u32 (start second of day << 8 | selector)
+#   then, optional (a GBCS ECS01 season_profile's names; blobs without it
+#   read as unnamed): per season, len u8 + name
 # Special days (a separate object with its own activation, Tbl 9.2.2.7):
 #   n u8, then n x (year u16, month u8, day u8, weekday u8, day_id u8);
 #   0xFFFF / 0xFF are wildcards, weekday 1 = Monday .. 7 = Sunday.
@@ -42,10 +44,11 @@ def _sel_ok(s):
     return 1 <= s <= 48 or 101 <= s <= 108 or 201 <= s <= 204
 
 
-def build(name, seasons, weeks, days):
+def build(name, seasons, weeks, days, names=None):
     """seasons: [(year|ANY16, month, day, week_id)]; weeks: [(week_id, [7 day
-    ids])]; days: [(day_id, [(start_s, selector)])]. Checks capacity and
-    references and returns the compact form."""
+    ids])]; days: [(day_id, [(start_s, selector)])]; names: None or one
+    season name (bytes, < 256) per season. Checks capacity and references
+    and returns the compact form."""
     if not 1 <= len(seasons) <= _MAX_SEASONS or not 1 <= len(weeks) <= _MAX_WEEKS \
             or not 1 <= len(days) <= _MAX_DAYS:
         raise CalendarError("calendar capacity")
@@ -74,6 +77,14 @@ def build(name, seasons, weeks, days):
                 raise CalendarError("switch point")
             last = start
             out += struct.pack("<I", (start << 8) | sel)
+    if names is not None:
+        if len(names) != len(seasons):
+            raise CalendarError("season names")
+        for n in names:
+            if len(n) > 255:
+                raise CalendarError("season name")
+            out.append(len(n))
+            out += n
     return bytes(out)
 
 
@@ -130,6 +141,7 @@ class Calendar:
                     self.top_band = max(self.top_band, sel - 100)
         if len(blob) < off:
             raise CalendarError("calendar length")
+        self._end = off                      # season names, if any
         self._nsp = special[0]
         if self._nsp:                        # the last entry is there, so all are
             struct.unpack_from("<HBBBB", special, 6 * self._nsp - 5)
@@ -149,6 +161,22 @@ class Calendar:
             out[w[0]] = w[1:]
         return out
 
+    def week_list(self):
+        """[(week_id, 7 day ids)] in stored order (a dict's order is the
+        runtime's)."""
+        return [(w[0], w[1:]) for w in
+                (struct.unpack_from("<B7B", self.blob, self._wo + 8 * i) for i in range(self._nw))]
+
+    def day_ids(self):
+        """Day profile ids in stored order."""
+        out = []
+        off = self._do
+        b = self.blob
+        for i in range(self._nd):
+            out.append(b[off])
+            off += 2 + 4 * b[off + 1]
+        return out
+
     @property
     def days(self):
         """{day_id: (offset of its first point, count)}"""
@@ -164,6 +192,17 @@ class Calendar:
     def specials(self):
         """[(year, month, day, weekday, day_id)]"""
         return [struct.unpack_from("<HBBBB", self.special, 1 + 6 * i) for i in range(self._nsp)]
+
+    def season_name(self, i):
+        """Name of season i (bytes): stored with the calendar by a GBCS load,
+        else the season's number."""
+        b = self.blob
+        off = self._end
+        if off >= len(b):
+            return str(i + 1).encode()
+        for _ in range(i):
+            off += 1 + b[off]
+        return bytes(b[off + 1:off + 1 + b[off]])
 
     def _day(self, did):
         """Offset of day profile did in the blob (its id octet), -1 if none."""

@@ -18,7 +18,10 @@ BP_NAMES = ("none", "day", "week", "month")    # block period codes 0..3 (platfo
 
 
 def _date(s):
-    """'YYYY-MM-DD' with '*' for any year, month or day -> (y, m, d)."""
+    """'YYYY-MM-DD' with '*' for any year, month or day -> (y, m, d); a
+    (y, m, d) tuple with 0xFFFF / 0xFF wildcards as it is (the GBCS route)."""
+    if isinstance(s, tuple):
+        return s
     parts = s.split("-")
     if len(parts) != 3:
         raise C.CalendarError("date " + s)
@@ -29,7 +32,11 @@ def _date(s):
 
 
 def _time(s):
-    """'HH:MM' or 'HH:MM:SS' -> seconds of the day (UTC)."""
+    """'HH:MM' or 'HH:MM:SS' -> seconds of the day (UTC); seconds as they are."""
+    if isinstance(s, int):
+        if not 0 <= s < 86400:
+            raise C.CalendarError("time")
+        return s
     f = [int(x) for x in s.split(":")]
     if len(f) == 2:
         f.append(0)
@@ -67,6 +74,11 @@ def _sec_pairs(sec):
         yield i + 1, sec[i] if i < len(sec) else 0
 
 
+def _pairs(d):
+    """A dict's items, or a list of (key, value) (the GBCS route: in order)."""
+    return d.items() if isinstance(d, dict) else d
+
+
 def parts_from_doc(doc):
     """kind -> blob for every part the document carries. Raises ValueError
     (CalendarError, MatrixError) on anything invalid; builds nothing partial."""
@@ -74,19 +86,25 @@ def parts_from_doc(doc):
     cal = doc.get("calendar")
     if cal is not None:
         seasons = []
-        for start, week in cal["seasons"]:
-            y, m, d = _date(start)
+        names = []
+        for e in cal["seasons"]:
+            y, m, d = _date(e[0])
             if m == _ANY8 or d == _ANY8:
                 raise C.CalendarError("season start needs month and day")
-            seasons.append((y, m, d, int(week)))
-        weeks = [(int(k), v) for k, v in cal["weeks"].items()]
+            seasons.append((y, m, d, int(e[1])))
+            if len(e) > 2:                 # [start, week, name]: the name kept (GBCS ECS24)
+                names.append(e[2].encode() if isinstance(e[2], str) else bytes(e[2]))
+        weeks = [(int(k), v) for k, v in _pairs(cal["weeks"])]
         days = []
-        for k, pts in cal["days"].items():
+        for k, pts in _pairs(cal["days"]):
             days.append((int(k), [(_time(p[0]), int(p[1])) for p in pts]))
             for p in pts:
                 if int(p[1]) > 108:
                     raise C.CalendarError("primary switching table: selectors 1-48, 101-108")
-        out["cal"] = C.build(cal.get("name", doc.get("name", "")), seasons, weeks, days)
+        if names and len(names) != len(seasons):
+            raise C.CalendarError("season names: all or none")
+        out["cal"] = C.build(cal.get("name", doc.get("name", "")), seasons, weeks, days,
+                             names or None)
     if "special_days" in doc:
         ent = []
         for e in doc["special_days"]:

@@ -38,6 +38,14 @@ def slot_of_index(index):
     return -1
 
 
+def index_of_slot(s):
+    """Table 7.3.7.2 index of primary price-matrix slot s (0..79)."""
+    if s < N_TOU:
+        return s + 1
+    s -= SLOT_BLOCK
+    return 0xA1 + ((s >> 3) << 4) + (s & 7)
+
+
 def block_slot(block, band):
     """Slot of block 1..4 in time band 1..8."""
     return SLOT_BLOCK + (block - 1) * N_BANDS + band - 1
