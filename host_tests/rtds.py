@@ -51,6 +51,31 @@ def meter(tmp_path, utc=T2015, cfg=CFG):
     return b
 
 
+# The meter state a vector implies beyond a fresh meter (README: "payload
+# values come from the RTDS meter's state"), as tokens mp/rtds_vectors.py
+# applies the same way: prepay = prepayment mode (ECS09 invokes emergency
+# credit, ECS02 changes from prepayment), aux5 = an ALCS meter with five
+# auxiliary switches (ECS61a reads five).
+STATE = {"ECS02": "prepay", "ECS09": "prepay", "ECS61a": "aux5"}
+
+
+def state_token(v):
+    return STATE.get(v["use_case"], "-")
+
+
+def prepare(b, v):
+    """Put the fresh meter b in the state vector v implies (STATE)."""
+    t = state_token(v)
+    m = b.meter
+    if t == "prepay":
+        from firmware.commands import supplier
+        from firmware.prepay import account as AC
+        assert supplier.set_payment_mode(m, AC.PREPAY, False, False, 0) == 0
+    elif t == "aux5":
+        from firmware.platform.hw import AuxSwitches
+        m.aux = AuxSwitches(5)
+
+
 def fault_at(k, code=1):
     """A context manager: instruction k fails with `code` (hardware-fault by
     default), as the RTDS ERROR vectors' meter did."""
@@ -126,6 +151,25 @@ def _match(a, r):
             return a[1] is None or r[1] is None or _match(a[1], r[1])
         return len(a[1]) == len(r[1]) and all(_match(x, y) for x, y in zip(a[1], r[1]))
     return a == r
+
+
+def check_absent(v, resp, codes=(4, 11)):
+    """A vector that needs an object this meter does not have (a twin
+    element, phases 2 and 3, a log it does not keep): the README relations
+    hold, the instructions before the first absent object answer as the
+    reference, that one answers one of `codes` (object-undefined or
+    object-unavailable), the rest other-reason (Break On Error, §7.2.4)."""
+    c = G.parse(message(v["command_file"]))
+    r = G.parse(resp, device_ds_pub=G.test_ds_pub())
+    ref = reference(v)["dlms"]["results"]
+    assert r["counter"] == c["counter"] and r["message_code"] == c["message_code"]
+    assert (r["kind"] == "signed" and r["sig_ok"]) or (r["kind"] == "mac" and r["mac_ok"])
+    got = r["dlms"]["results"]
+    k = 0
+    while k < len(got) and got[k] == ref[k]:
+        k += 1
+    assert k < len(got), "the meter answered as the reference: not absent"
+    assert got[k][1] in codes and all(x[1] == 250 for x in got[k + 1:]), got
 
 
 def check(v, resp, exact=None):

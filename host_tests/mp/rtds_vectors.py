@@ -2,9 +2,10 @@
 # a fresh meter (its own store folder, the RTDS keystore and counters, the
 # clock at the vectors' 2015-01-01), as host_tests/rtds.py runs them on
 # CPython. argv[2]: JSON {config, utc, keystore}; argv[3]: one vector per
-# line, "name instruction result command-hex", read one at a time (the
+# line, "name state instruction result command-hex", read one at a time (the
 # board heap); instruction >= 0 makes that instruction fail with result
-# (dispatch.execute), as the RTDS ERROR vectors' meter did. Printed per
+# (dispatch.execute), as the RTDS ERROR vectors' meter did; state: the
+# meter state the vector implies (host_tests/rtds.py STATE). Printed per
 # vector: the response (hex: MACed, or signed with the deterministic nonce,
 # so the same on both runtimes, or none) and the alerts sent.
 import binascii
@@ -43,7 +44,7 @@ while True:
     line = lines.readline()
     if not line:
         break
-    name, fk, fr, h = line.split()
+    name, st, fk, fr, h = line.split()
     fault = (int(fk), int(fr)) if int(fk) >= 0 else None
     del line
     d = sys.argv[1] + "/v%d" % n
@@ -55,6 +56,13 @@ while True:
     sent = []
     m.tunnel_send = sent.append
     K.install(m, *ks)
+    if st == "prepay":
+        from firmware.commands import supplier
+        from firmware.prepay import account as AC
+        supplier.set_payment_mode(m, AC.PREPAY, False, False, 0)
+    elif st == "aux5":
+        from firmware.platform.hw import AuxSwitches
+        m.aux = AuxSwitches(5)
     if fault:
         def ex(x, i, s, dd, k=fault[0], r=fault[1]):
             if i == k:
