@@ -8,7 +8,7 @@
 #
 # State (one list, kept on the meter as m._gks; the module is imported on
 # the first GBCS message, so boot heap does not grow):
-#   [cells, entity8, ka_priv32, ds_priv32, zs, zcache]
+#   [cells, entity8, ka_priv32, ds_priv32, zs, zcache, seqs]
 #   cells: list of (role, usage, cell_usage, entity8, pub64, ski8)
 #     role: RemotePartyRole (§4.3.2.5: 1 recovery, 2 supplier, 3 networkOperator,
 #     4 accessControlBroker, 5 transitionalCoS, 6 wanProvider); usage 0
@@ -19,16 +19,20 @@
 #     are unpublished; vectors/rtds/README.md "Configuring a meter under test")
 #   zcache: Z computed by ECDH, not persisted (retained Z is protected like a
 #     private key: §4.3.3, kept in RAM only)
+#   seqs: role -> the Highest Processed Sequence Number of that role's CS02b
+#     commands (§13.3.5.3; CS02a reports it as currentSeqNumber, §13.2)
 #
-# Record layout (key "gbcs_ks", schema 5, version 1): entity(8) ka_priv(32)
+# Record layout (key "gbcs_ks", schema 5, version 2): entity(8) ka_priv(32)
 # ds_priv(32) ncells(1) {role usage cu entity(8) pub(64) ski(8)}* nz(1)
-# {entity(8) cell usage(1) Z(32)}*.
+# {entity(8) cell usage(1) Z(32)}* nseq(1) {role(1) seq(8, big-endian)}*.
+# Version 1 had no sequence numbers (migrated: none, i.e. 0 for every role).
+# replace() is CS02b's one atomic write of the new cells and numbers.
 from ..compat import const
 from .. import crypto
 
 KEY = "gbcs_ks"
 _SCHEMA = const(5)
-_VERSION = const(1)
+_VERSION = const(2)
 _CELL = const(83)
 DS = const(0)
 KA = const(4)
@@ -46,13 +50,21 @@ def _decode(b):
         cells.append((b[i], b[i + 1], b[i + 2], bytes(b[i + 3:i + 11]), bytes(b[i + 11:i + 75]),
                       bytes(b[i + 75:i + 83])))
     nz = b[k]
-    k += 1
-    if len(b) != k + 41 * nz:
-        raise ValueError("keystore Z")
+    k += 1 + 41 * nz
+    if len(b) < k + 1 or len(b) != k + 1 + 9 * b[k]:
+        raise ValueError("keystore Z/seq")
     zs = {}
-    for i in range(k, len(b), 41):
+    for i in range(k - 41 * nz, k, 41):
         zs[bytes(b[i:i + 9])] = bytes(b[i + 9:i + 41])
-    return [cells, bytes(b[:8]), bytes(b[8:40]), bytes(b[40:72]), zs, {}]
+    seqs = {}
+    for i in range(k + 1, len(b), 9):
+        seqs[b[i]] = int.from_bytes(b[i + 1:i + 9], "big")
+    return [cells, bytes(b[:8]), bytes(b[8:40]), bytes(b[40:72]), zs, {}, seqs]
+
+
+def _v1(b):
+    """Version 1 -> 2: no sequence numbers held."""
+    return bytes(b) + b"\x00"
 
 
 def _encode(ks):
@@ -63,6 +75,9 @@ def _encode(ks):
     out.append(len(ks[4]))
     for e, z in ks[4].items():
         out += e + z
+    out.append(len(ks[6]))
+    for r, v in ks[6].items():
+        out += bytes((r,)) + v.to_bytes(8, "big")
     return bytes(out)
 
 
@@ -71,22 +86,24 @@ def get(m):
     none readable: every command then fails its checks)."""
     ks = getattr(m, "_gks", None)
     if ks is None:
-        ks = m.store.load_rec(KEY, _SCHEMA, _VERSION, _decode)
+        ks = m.store.load_rec(KEY, _SCHEMA, _VERSION, _decode, (bytes, _v1))   # format 1 = v1
         if ks is None:
-            ks = [[], bytes(8), bytes(32), bytes(32), {}, {}]
+            ks = [[], bytes(8), bytes(32), bytes(32), {}, {}, {}]
         m._gks = ks
     return ks
 
 
-def install(m, entity, ka_priv, ds_priv, cells, zs=None):
+def install(m, entity, ka_priv, ds_priv, cells, zs=None, seqs=None):
     """Replace the whole keystore (manufacture, tests). cells as in the
-    module comment; keys as bytes; one atomic record save."""
+    module comment (roles 1-8: RTDS has a role 08); keys as bytes; seqs
+    role -> sequence number; one atomic record save."""
     for c in cells:
-        if len(c[3]) != 8 or len(c[4]) != 64 or len(c[5]) != 8 or not 0 < c[0] < 8:
+        if len(c[3]) != 8 or len(c[4]) != 64 or len(c[5]) != 8 or not 0 < c[0] < 9:
             raise ValueError("cell")
     if len(entity) != 8 or len(ka_priv) != 32 or len(ds_priv) != 32:
         raise ValueError("own keys")
-    ks = [list(cells), bytes(entity), bytes(ka_priv), bytes(ds_priv), dict(zs or {}), {}]
+    ks = [list(cells), bytes(entity), bytes(ka_priv), bytes(ds_priv), dict(zs or {}), {},
+          dict(seqs or {})]
     for e, z in ks[4].items():
         if len(z) != 32 or len(e) != 9:
             raise ValueError("Z")
@@ -95,6 +112,29 @@ def install(m, entity, ka_priv, ds_priv, cells, zs=None):
     m.end(h)
     m._gks = ks
     return ks
+
+
+def replace(m, new, role, seq):
+    """CS02b (§13.3.5.10): put the cells `new` (role, usage, cell usage,
+    entity, pub, ski) in place of the cells with the same (role, usage,
+    cell usage) and set role's sequence number, as one record save in the
+    caller's atomic operation (a power cut keeps the old or the new
+    keystore whole). RAM changes only once the save is queued."""
+    ks = get(m)
+    cells = list(ks[0])
+    for n in new:
+        for i in range(len(cells)):
+            c = cells[i]
+            if c[0] == n[0] and c[1] == n[1] and c[2] == n[2]:
+                cells[i] = n
+                break
+        else:
+            cells.append(n)
+    seqs = dict(ks[6])
+    seqs[role] = seq
+    nk = [cells, ks[1], ks[2], ks[3], ks[4], {}, seqs]
+    m.save_record(KEY, ((_encode(nk),), _SCHEMA, _VERSION, True))
+    ks[:] = nk        # Z cache dropped: a replaced KA key changes Z
 
 
 def cell(ks, role, usage, cu=0):
