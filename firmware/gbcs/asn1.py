@@ -93,14 +93,11 @@ def item(tag, content):
 
 
 def integer(v, tag=2):
-    out = bytearray()
-    while True:
-        out.append(v & 0xFF)
-        v >>= 8
-        if not v and not out[-1] & 0x80:
-            break
-    out.reverse()
-    return item(tag, bytes(out))
+    """A non-negative INTEGER (or ENUMERATED, tag 0x0A), minimal octets."""
+    n = 1
+    while v >> (8 * n - 1):
+        n += 1
+    return item(tag, v.to_bytes(n, "big"))
 
 
 def gtime(b, j, e):
