@@ -536,3 +536,20 @@ def test_cs06_hostile_payloads(tmp_path):
         r = G.parse(m.gbcs_message(G.build_command(0x0012, bad, 50 + k, critical=True)))
         assert r["payload"] == "300902010304040123ABCD", bad
     assert not getattr(m, "restart_requested", False) and m.gbcs_due == 0xFFFFFFFF
+
+
+def test_mp_script_content(tmp_path):
+    """host_tests/mp/asn1_use_cases.py (run on both runtimes by
+    test_micropython.py): on CPython, what it prints is what RTDS has."""
+    from runtimes import run_script
+    out = run_script("cpython", "asn1_use_cases.py", str(tmp_path))
+    lines = out.splitlines()
+    assert sum(1 for l in lines if l == "  rtds True") == 6 and "  rtds False" not in lines
+    assert "  security 8f3d 0102" in lines
+    ticks = [l.split()[3] for l in lines if l.startswith("tick")]
+    want = G.parse(R.message(vec("CS06", "8F67_FUTURE_DATED_ERROR_ALERT")["alert_file"]))
+    got = G.parse(bytes.fromhex(ticks[0]), device_ds_pub=G.test_ds_pub())
+    assert len(ticks) == 1 and got["sig_ok"] and got["message_code"] == 0x00CA
+    g, w = der_items(bytes.fromhex(got["payload"])), der_items(bytes.fromhex(want["payload"]))
+    assert g[:3] == w[:3] and der_items(A.item(0x30, g[3][1]))[0] == (2, b"\x01")   # noImageHeld
+    assert lines[-1].startswith("  cells") or "devices [('00db12345678909a', 4)]" in out

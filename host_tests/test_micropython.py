@@ -5,7 +5,7 @@ import pytest
 from runtimes import run_script
 
 DIFFERENTIAL = ["engine_frames.py", "codec_vectors.py", "store_powercut.py", "tariff_year.py",
-                "cluster_tables.py"]
+                "cluster_tables.py", "asn1_use_cases.py"]
 
 
 @pytest.mark.parametrize("script", DIFFERENTIAL)

@@ -68,17 +68,35 @@ def _v1(b):
 
 
 def _encode(ks):
-    out = bytearray(ks[1] + ks[2] + ks[3])
-    out.append(len(ks[0]))
+    """The record, in one allocation of its exact size (no growing copies:
+    a fragmented heap has one block of that size more often than several)."""
+    out = bytearray(75 + _CELL * len(ks[0]) + 41 * len(ks[4]) + 9 * len(ks[6]))
+    out[0:8] = ks[1]
+    out[8:40] = ks[2]
+    out[40:72] = ks[3]
+    out[72] = len(ks[0])
+    i = 73
     for c in ks[0]:
-        out += bytes((c[0], c[1], c[2])) + c[3] + c[4] + c[5]
-    out.append(len(ks[4]))
+        out[i] = c[0]
+        out[i + 1] = c[1]
+        out[i + 2] = c[2]
+        out[i + 3:i + 11] = c[3]
+        out[i + 11:i + 75] = c[4]
+        out[i + 75:i + 83] = c[5]
+        i += _CELL
+    out[i] = len(ks[4])
+    i += 1
     for e, z in ks[4].items():
-        out += e + z
-    out.append(len(ks[6]))
+        out[i:i + 9] = e
+        out[i + 9:i + 41] = z
+        i += 41
+    out[i] = len(ks[6])
+    i += 1
     for r, v in ks[6].items():
-        out += bytes((r,)) + v.to_bytes(8, "big")
-    return bytes(out)
+        out[i] = r
+        out[i + 1:i + 9] = v.to_bytes(8, "big")
+        i += 9
+    return out
 
 
 def get(m):
