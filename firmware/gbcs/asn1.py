@@ -215,7 +215,7 @@ def alert(m, mc, pl):
         core.save_counters(m)
     finally:
         m.end(h)
-    oc = struct.pack(">II", c[0] >> 32, c[0] & 0xFFFFFFFF)
+    oc = c[0].to_bytes(8, "big")
     msg = core._protect(m, 3, oc, sup[3], struct.pack(">H", mc), pl, True, b"", False)
     send = getattr(m, "tunnel_send", None)
     if send is not None and msg is not None:
