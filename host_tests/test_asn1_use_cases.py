@@ -232,7 +232,8 @@ def _mutations(pl):
     out.append(pl[:i + 5] + b"\x01\x01\x00" + pl[i + 8:])
     i = pl.index(b"\xa2\x07\x02\x01\x02")            # authorising cell: the NO's
     out.append(pl[:i + 4] + b"\x03" + pl[i + 5:])
-    out.append(pl[:6] + b"\x03" + pl[7:])            # mode 3 in a 0x0102 command
+    assert pl[6:9] == b"\x02\x01\x02"
+    out.append(pl[:8] + b"\x03" + pl[9:])            # mode 3 in a 0x0102 command
     for k in range(20, n, 97):                        # single octets flipped everywhere
         out.append(pl[:k] + bytes((pl[k] ^ 0x5A,)) + pl[k + 1:])
     return out
@@ -553,3 +554,75 @@ def test_mp_script_content(tmp_path):
     g, w = der_items(bytes.fromhex(got["payload"])), der_items(bytes.fromhex(want["payload"]))
     assert g[:3] == w[:3] and der_items(A.item(0x30, g[3][1]))[0] == (2, b"\x01")   # noImageHeld
     assert lines[-1].startswith("  cells") or "devices [('00db12345678909a', 4)]" in out
+
+
+def test_cs02b_supplier_own_ds_sets_execution_counters_to_the_floor(tmp_path):
+    """§13.3.5.10: the supplier replacing its own {supplier, DS} cell: its
+    Execution Counters start again from newRemotePartyFloorSeqNumber (RTDS:
+    0), the other roles' stay."""
+    b = meter(tmp_path)
+    m = b.meter
+    m.gbcs_message(R.message(vec("ECS52", "SUCCESS")["command_file"]))
+    c = core.counters(m)[1]
+    c[(3 << 16) | 0x0059] = 77
+    assert c[(2 << 16) | 0x0059] == 1000
+    m.gbcs_message(R.message(vec("CS02bSupplierBySupplier", "IMMEDIATE_SUCCESS")["command_file"]))
+    m = reload(b)
+    c = core.counters(m)[1]
+    assert c[(2 << 16) | 0x0059] == 0 and c[(3 << 16) | 0x0059] == 77
+
+
+def _direct(m, mc, pl):
+    h = m.begin()
+    try:
+        return A.run(m, mc, pl)
+    finally:
+        m.end(h)
+
+
+def test_cs02b_other_modes_at_the_use_case_level(tmp_path):
+    """The modes core._MC does not route yet, through asn1.run: supplierBy-
+    TransCoS (0x0107, mode 7, authorised by the {transitionalCoS, DS} cell)
+    replaces supplier cells with the transCoS sequence number; modes that
+    need a root, WAN provider or contingency cell (0x0100, 0x0101, 0x0105,
+    0x0109) are refused (Security Log 0x8F30); a mode that is not the
+    message code's is a format failure."""
+    b = meter(tmp_path)
+    m = b.meter
+    pl = _cs02b_payload()
+    # mode 7, authorising cell {5, DS}, the same certificates
+    pl7 = pl[:8] + b"\x07" + pl[9:]
+    i = pl7.index(b"\xa2\x07\x02\x01\x02")
+    pl7 = pl7[:i + 4] + b"\x05" + pl7[i + 5:]
+    r = _direct(m, 0x0107, pl7)
+    eo = der_items(A.item(0x30, der_items(r)[1][1]))
+    assert eo[1] == (2, b"\x07") and b"\x0a\x01\x00" in r
+    assert K.get(m)[6][5] == 1000 and K.cell(K.get(m), 2, K.DS)[5] == bytes.fromhex("43046B4FB7C4F11B")
+    for mc in (0x0100, 0x0101, 0x0105, 0x0109):
+        sec = m.security_log.seq
+        assert _direct(m, mc, pl) is None and m.security_log.seq == sec + 1
+        assert m.log_between(m.security_log, 0, 2 ** 32)[-1][1] == 0x8F30
+    sec = m.security_log.seq
+    assert _direct(m, 0x0103, _set_seq(pl, 2000)) is None        # mode 2 in a 0x0103 command
+    assert m.log_between(m.security_log, 0, 2 ** 32)[-1][1] == 0x8F1E
+
+
+def test_supplier_entity_change_cancels_a_stored_activation(tmp_path, wired):
+    """A {supplier, DS} replacement with another Entity ID (change of
+    supplier, §13.3.5.10) cancels a stored CS06 (§11.5): nothing at its time."""
+    from firmware.gbcs import creds
+    b = meter(tmp_path)
+    m = b.meter
+    v = vec("CS06", "FUTURE_DATED_SUCCESS")
+    assert G.parse(m.gbcs_message(R.message(v["command_file"])))["payload"] == "0500"
+    at = m.gbcs_due
+    assert A.state(m)[1] is not None
+    old = K.cell(K.get(m), 2, K.DS)
+    new = (2, 0, 0, bytes.fromhex("90B3D51F30019999"), old[4], bytes(8))
+    h = m.begin()
+    creds.execute(m, 2, 2, 5000, 0, b"\x30\x00", [((2, 0, 0), 0, new)])
+    m.end(h)
+    assert A.state(m)[1] is None and m.gbcs_due == 0xFFFFFFFF
+    b.clock.set(at - 1)
+    b.tick(3)
+    assert not b.alerts_sent
