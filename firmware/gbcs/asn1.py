@@ -244,6 +244,8 @@ def run(m, mc, pl):
             return creds.run(m, mc, pl)
     except (ValueError, IndexError):
         pass
+    except MemoryError:     # nothing was written (every save comes after the parse):
+        return None         # no response; the command may come again
     # a payload this meter cannot read: the use case's failure
     if mc == 0x0012:
         return _outcome(m, 3)
