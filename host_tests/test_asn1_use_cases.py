@@ -626,3 +626,34 @@ def test_supplier_entity_change_cancels_a_stored_activation(tmp_path, wired):
     b.clock.set(at - 1)
     b.tick(3)
     assert not b.alerts_sent
+
+
+def test_cs02b_immediate_replaces_a_stored_one_and_a_full_table_is_busy(tmp_path, wired):
+    """§9.2.2.3: an immediate CS02b with the stored one's code replaces it
+    (no alert at its time); with future.py's table full a future-dated
+    CS02b is not stored: every replacement resourcesBusy (30), no cell
+    changed."""
+    from firmware.gbcs import future
+    b = meter(tmp_path)
+    m = b.meter
+    m.gbcs_message(R.message(vec("CS02bSupplierBySupplier", "FUTURE_DATED_SUCCESS")["command_file"]))
+    assert A.state(m)[2] is not None
+    pl = _set_seq(_cs02b_payload(), 1500)
+    r = G.parse(m.gbcs_message(_rebuilt(pl)), device_ds_pub=G.test_ds_pub())
+    assert r["payload"].startswith("308200CA0500")
+    assert A.state(m)[2] is None and m.gbcs_due == 0xFFFFFFFF
+    b.clock.set(T2030 - 1)
+    b.tick(3)
+    assert not b.alerts_sent
+    # full table
+    b2 = meter(tmp_path / "full")
+    m = b2.meter
+    t = future.table(m)
+    h = m.begin()
+    for k in range(future._MAX):
+        future.add(m, T2030 + 100 + k, 0x0020 + k, 1, bytes(8), bytes(9), 0)
+    m.end(h)
+    before = ks_state(m)[0]
+    r = m.gbcs_message(R.message(vec("CS02bSupplierBySupplier", "FUTURE_DATED_SUCCESS")["command_file"]))
+    p = bytes.fromhex(G.parse(r)["payload"])
+    assert p.count(b"\x0a\x01\x1e") == 3 and ks_state(m)[0] == before and A.state(m)[2] is None

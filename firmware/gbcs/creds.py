@@ -279,6 +279,11 @@ def run(m, mc, pl):
     changes = A.item(0x30, changes + other)
     from . import future
     s = A.state(m)
+    if at != NEVER and at > m.clock.now() and not future.room(m, mc):
+        # no room to store it (future.py's bound): nothing replaced, each
+        # replacement resourcesBusy (30); its sequence number is taken
+        reps = [(r[0], 30, None) for r in reps]
+        at = 0
     if at == NEVER or at > m.clock.now():
         future.drop(m, 0x0102)
         future.drop(m, 0x0107)
@@ -294,6 +299,9 @@ def run(m, mc, pl):
         if blob:
             future.add(m, at, mc, 5 << 5 | 1 + (mc & 0xF), seq.to_bytes(8, "big"), bytes(9), 0)
         return b"\x30\x02\x05\x00"                   # commandAccepted
+    if s[2] and s[2][4:6] == mc.to_bytes(2, "big"):    # a newer command with its code
+        future.drop(m, mc)                           # replaces the stored one (§9.2.2.3)
+        A.save(m, [s[0], s[1], None])
     out, ok = execute(m, mode, auth, seq, floor, changes, reps)
     return A.item(0x30, b"\x05\x00" + out)
 
