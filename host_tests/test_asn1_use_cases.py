@@ -657,3 +657,123 @@ def test_cs02b_immediate_replaces_a_stored_one_and_a_full_table_is_busy(tmp_path
     r = m.gbcs_message(R.message(vec("CS02bSupplierBySupplier", "FUTURE_DATED_SUCCESS")["command_file"]))
     p = bytes.fromhex(G.parse(r)["payload"])
     assert p.count(b"\x0a\x01\x1e") == 3 and ks_state(m)[0] == before and A.state(m)[2] is None
+
+
+# -- CS02c / CS02d / CS02e: the device's own key pairs and certificates -------------------------
+def _pem_der(name):
+    from cryptography import x509
+    from cryptography.hazmat.primitives.serialization import Encoding
+    with open(R.RTDS + "keystore/" + name, "rb") as f:
+        return x509.load_pem_x509_certificate(f.read()).public_bytes(Encoding.DER)
+
+
+def _device_cert(pub64, usage, entity=G.DEVICE, signer=None):
+    """A device certificate (§12: empty subject, keyUsage critical, SAN
+    hwSerialNum critical) for pub64, issued by any key (no CPV for CS02d)."""
+    import datetime
+    from cryptography import x509
+    from cryptography.x509.oid import ObjectIdentifier
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.hazmat.primitives.serialization import Encoding
+    pub = ec.EllipticCurvePublicKey.from_encoded_point(ec.SECP256R1(), b"\x04" + pub64)
+    ca = signer or ec.generate_private_key(ec.SECP256R1())
+    hw = bytes.fromhex("3019060D2A863A0001848FB90F0102020104") + b"\x08" + bytes.fromhex(entity)
+    ku = dict(digital_signature=usage == 0, key_agreement=usage == 4, content_commitment=False,
+              key_encipherment=False, data_encipherment=False, key_cert_sign=False,
+              crl_sign=False, encipher_only=False, decipher_only=False)
+    c = (x509.CertificateBuilder().subject_name(x509.Name([])).issuer_name(
+        x509.Name([x509.NameAttribute(x509.oid.NameOID.COMMON_NAME, "E357")]))
+         .public_key(pub).serial_number(12345)
+         .not_valid_before(datetime.datetime(2016, 4, 6)).not_valid_after(
+             datetime.datetime(9999, 12, 31, 23, 59, 59))
+         .add_extension(x509.KeyUsage(**ku), critical=True)
+         .add_extension(x509.SubjectAlternativeName([x509.OtherName(
+             ObjectIdentifier("1.3.6.1.5.5.7.8.4"), hw)]), critical=True)
+         .sign(ca, hashes.SHA256()))
+    return c.public_bytes(Encoding.DER)
+
+
+def _crit(mc, pl, counter):
+    return G.build_command(mc, pl, counter, critical=True)
+
+
+def test_cs02e_returns_the_device_certificate(tmp_path):
+    """RTDS 6.24.2 CS02e SUCCESS with the RTDS device certificates installed
+    at manufacture: the DS certificate, octet for octet as RTDS's payload;
+    a meter holding none: noCertificateHeld (2)."""
+    b = meter(tmp_path)
+    v = vec("CS02e", "SUCCESS")
+    r = G.parse(b.meter.gbcs_message(R.message(v["command_file"])))
+    assert r["payload"] == "020102"
+    b2 = R.meter(tmp_path / "certs")
+    K.install(b2.meter, *G.rtds_keystore(), certs=(_pem_der("00db1234567890a0-ds.pem"),
+                                                    _pem_der("00db1234567890a0-ka.pem")))
+    resp = b2.meter.gbcs_message(R.message(v["command_file"]))
+    r, ref = signed_like(resp, v)
+    assert r["payload"] == ref["payload"]
+    m = reload(b2)                                  # kept in the keystore record
+    r = G.parse(m.gbcs_message(_crit(0x000C, b"\x30\x04\x03\x02\x03\x08", 2000)))
+    assert bytes.fromhex(r["payload"]) == _pem_der("00db1234567890a0-ka.pem")
+
+
+def test_cs02c_csr_then_cs02d_makes_the_key_current(tmp_path):
+    """RTDS 6.17 CS02c SUCCESS (digitalSignature): a CertificationRequest
+    with RTDS's structure and extension request, a fresh key, self-signed
+    (verified with cryptography). A certificate for that key (CS02d):
+    success (0), the Pending key becomes the DS key, the response to it is
+    already signed with it (§13.5.5), and CS02e returns the certificate.
+    CS02d refusals: a certificate for a key never generated (RTDS's own,
+    4), for another key (5), another device (2), garbage (1)."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives.asymmetric import ec
+    b = meter(tmp_path)
+    m = b.meter
+    v = vec("CS02d", "SUCCESS")
+    r = G.parse(m.gbcs_message(R.message(v["command_file"])))
+    assert r["payload"] == "020104"
+    v = vec("CS02c", "SUCCESS")
+    resp = m.gbcs_message(R.message(v["command_file"]))
+    r, ref = signed_like(resp, v)
+    csr_der = bytes.fromhex(r["payload"])
+    csr = x509.load_der_x509_csr(csr_der)
+    assert csr.is_signature_valid
+    want = x509.load_der_x509_csr(bytes.fromhex(ref["payload"]))
+    from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+    pub = csr.public_key().public_bytes(Encoding.X962, PublicFormat.UncompressedPoint)[1:]
+    ref_pub = want.public_key().public_bytes(Encoding.X962, PublicFormat.UncompressedPoint)[1:]
+    # the CertificationRequestInfo is RTDS's octet for octet but for the key
+    assert csr.tbs_certrequest_bytes.replace(pub, ref_pub) == want.tbs_certrequest_bytes
+    assert csr.signature_algorithm_oid == want.signature_algorithm_oid
+    assert list(K.get(m)[8]) == [0]
+    other = ec.generate_private_key(ec.SECP256R1()).public_key().public_numbers()
+    other = other.x.to_bytes(32, "big") + other.y.to_bytes(32, "big")
+    for k, (der, code) in enumerate([(_device_cert(other, 0), "020105"),
+                                     (_device_cert(pub, 0, "00DB1234567890A1"), "020102"),
+                                     (b"\x30\x03\x02\x01\x00", "020101"),
+                                     (_device_cert(pub, 4), "020104")]):
+        r = G.parse(m.gbcs_message(_crit(0x000B, der, 2000 + k)))
+        assert r["payload"] == code, k
+    old_ds = K.get(m)[3]
+    cert = _device_cert(pub, 0)
+    resp = m.gbcs_message(_crit(0x000B, cert, 2100))
+    r = G.parse(resp, device_ds_pub=pub)
+    assert r["payload"] == "020100" and r["sig_ok"] is True
+    m = reload(b)
+    ks = K.get(m)
+    assert ks[3] != old_ds and ks[8] == {} and ks[7][0] == cert
+    r = G.parse(m.gbcs_message(_crit(0x000C, b"\x30\x04\x03\x02\x07\x80", 2200)), device_ds_pub=pub)
+    assert bytes.fromhex(r["payload"]) == cert and r["sig_ok"] is True
+
+
+def test_cs02c_d_e_hostile(tmp_path):
+    b = meter(tmp_path)
+    m = b.meter
+    for k, (mc, pl, want) in enumerate([(0x000A, b"\x30\x04\x03\x02\x05\x20", "020101"),
+                                        (0x000A, b"\x30\x80\x03\x02", "020101"),
+                                        (0x000C, b"\x03\x02\x07\x80", "020101"),
+                                        (0x000B, b"\x30\x82\xff\xff", "020101"),
+                                        (0x000B, _pem_der("90b3d51f30010000-ds.pem"), "020102")]):
+        r = G.parse(m.gbcs_message(_crit(mc, pl, 3000 + k)))
+        assert r["payload"] == want, k
+    assert K.get(m)[8] == {}

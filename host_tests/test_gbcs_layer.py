@@ -122,44 +122,8 @@ def test_ecs52_success_response_byte_for_byte(bench):
     assert bench.meter.gbcs_message(_hex(v["command_file"])) == _hex(v["response_file"])
 
 
-# the ASN.1 use cases the meter does not run (CS02c/d/e: no pending key
-# cells, no device certificates held); the others are run and tested in
-# test_asn1_use_cases.py
-ASN1 = [v for v in COMMANDS if v["use_case"] in ("CS02c", "CS02d", "CS02e")]
-# the failure each use case answers (GBCS v0.8.1 §13.4.6-§13.6.6)
-_ASN1_FAIL = {0x000A: "020103", 0x000B: "020106", 0x000C: "020103"}
-
-
-@pytest.mark.parametrize("v", ASN1, ids=lambda v: v["command_file"].split("/")[1][:-9])
-def test_rtds_asn1_command_answered_with_failure(tmp_path, v):
-    """Each visible ASN.1 command of a use case not run (CS02c/d/e):
-    authenticated, answered with its use case's
-    failure in the form of the RTDS ERROR responses, signed or MACed as its
-    category needs, and nothing executed."""
-    b = _meter(tmp_path)
-    m = b.meter
-    cmd = _hex(v["command_file"])
-    before = _snapshot(m)
-    sec = m.security_log.seq
-    resp = m.gbcs_message(cmd)
-    assert resp is not None and m.security_log.seq == sec and not b.alerts_sent
-    c = G.parse(cmd)
-    r = G.parse(resp, device_ds_pub=G.test_ds_pub())
-    ref = G.parse(_hex(v["response_file"]))
-    assert r["cra"] == 2 and r["counter"] == c["counter"] and r["message_code"] == c["message_code"]
-    assert (r["originator"], r["recipient"]) == (c["recipient"], c["originator"])
-    if v["critical"]:
-        assert r["kind"] == "signed" and r["sig_ok"] is True and not r["mac"]
-    else:
-        assert r["kind"] == "mac" and r["mac_ok"] is True
-    assert bool(r["date_time"]) == bool(ref["date_time"])
-    mc = c["message_code"]
-    pl = bytes.fromhex(r["payload"])
-    assert r["payload"] == _ASN1_FAIL[mc]
-    if v["variant"] == "ERROR":
-        rp = bytes.fromhex(ref["payload"])     # same ASN.1 shape as the RTDS failure
-        assert (rp[:2], len(rp)) == (pl[:2], len(pl))
-    assert _snapshot(m) == before or v["critical"]     # (a PAR code saves its counter)
+# The ASN.1 use cases (CS02a-f, CS03A1, CS04AC, CS06) are run and tested in
+# test_asn1_use_cases.py.
 
 
 def test_cs02f_error_response_byte_for_byte(tmp_path):

@@ -4,7 +4,8 @@
 #
 #   0x0008 CS02a, 0x011B CS02f  the trust anchor cells' details (§13.2)
 #   0x0100-0x0108 CS02b         replace trust anchor cells (creds.py, §13.3)
-#   0x000A CS02c, 0x000B CS02d, 0x000C CS02e  failure codes (see below)
+#   0x000A CS02c, 0x000B CS02d, 0x000C CS02e  own key pairs and certificates
+#                               (creds.py, §13.4-§13.6)
 #   0x000D CS03A1, 0x000F CS04AC the device log: join / unjoin (§13.7.4)
 #   0x0012 CS06                 activate firmware (ota/client.activate, §11.5)
 #
@@ -35,15 +36,6 @@ _SCHEMA = const(12)
 _MAX_DEV = const(8)          # device log entries (GBCS §13.7.2: ESME's own HAN devices)
 _G = const(5)                # future.py owner group of this module
 _SUPPLIER = const(2)
-
-# Use cases the meter cannot run: message code -> the failure value of
-# their response's INTEGER (DER `02 01 xx`): CS02c cRProductionFailed (3,
-# §13.4.6: no pending key cells and no PKCS#10 writer), CS02d
-# certificateStorageFailed (6, §13.5.6: nothing from CS02c to update),
-# CS02e certificateRetrievalFailure (3, §13.6.6: the device certificates
-# are not kept on the meter). The RTDS ERROR responses have the same form.
-_ASN1_RC = b"\x00\x0a\x03\x00\x0b\x06\x00\x0c\x03"
-
 
 # -- DER ------------------------------------------------------------------------------
 def tlv(b, i, end):
@@ -226,10 +218,6 @@ def alert(m, mc, pl):
 # -- the use cases ---------------------------------------------------------------------
 def run(m, mc, pl):
     """The response payload of ASN.1 command mc (payload pl), or None."""
-    t = _ASN1_RC
-    for k in range(0, len(t), 3):
-        if (t[k] << 8) | t[k + 1] == mc:
-            return b"\x02\x01" + t[k + 2:k + 3]
     try:
         if mc == 0x0012:
             return cs06(m, pl)
@@ -239,8 +227,14 @@ def run(m, mc, pl):
             return join(m, pl)
         if mc == 0x000F:
             return unjoin(m, pl)
-        if mc & 0xFFF0 == 0x0100:
+        if mc & 0xFFF0 == 0x0100 or 0x000A <= mc <= 0x000C:
             from . import creds
+            if mc == 0x000A:
+                return creds.cs02c(m, pl)
+            if mc == 0x000B:
+                return creds.cs02d(m, pl)
+            if mc == 0x000C:
+                return creds.cs02e(m, pl)
             return creds.run(m, mc, pl)
     except (ValueError, IndexError):
         pass
@@ -249,10 +243,10 @@ def run(m, mc, pl):
     # a payload this meter cannot read: the use case's failure
     if mc == 0x0012:
         return _outcome(m, 3)
-    if mc == 0x000D:
-        return b"\x02\x01\x02"         # invalidJoinMethodAndRole (§13.7.4.5.1)
-    if mc == 0x000F:
-        return b"\x02\x01\x02"         # otherFailure
+    if mc == 0x000D or mc == 0x000F:
+        return b"\x02\x01\x02"         # invalidJoinMethodAndRole / otherFailure (§13.7.4)
+    if 0x000A <= mc <= 0x000C:
+        return b"\x02\x01\x01"         # CS02c/e invalidKeyUsage, CS02d invalidCertificate
     if mc & 0xFFF0 == 0x0100:
         from . import creds
         return creds.refused(m, mc)

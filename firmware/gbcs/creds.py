@@ -372,3 +372,113 @@ def took(m, param, at):
     A.alert(m, 0x00CB, A.item(0x30, A.integer(code) + A.gtime_enc(at) + out))
     m.alert(code)
     return None
+
+
+# -- the device's own credentials: CS02c, CS02d, CS02e (§13.4-§13.6) ------------------------
+# hwSerialNum in the device certificate's SubjectAltName (§12, RFC 4108):
+# otherName { id-on-hardwareModuleName, [0] { SEQUENCE { hwType, OCTET STRING } } }
+_SAN = b"\x06\x08\x2b\x06\x01\x05\x05\x07\x08\x04"
+_HWTYPE = b"\x06\x0d\x2a\x86\x3a\x00\x01\x84\x8f\xb9\x0f\x01\x02\x02\x01"
+
+
+def _usage(pl):
+    """The KeyUsage of SEQUENCE { keyUsage }: 0 digitalSignature, 4
+    keyAgreement, -1 anything else."""
+    j, e = A.take(pl, 0, len(pl), 0x30)
+    a, z = A.take(pl, j, e, 3)
+    return A.usage_of(pl, a, z) if z == e else -1
+
+
+def _der(tag, c):
+    """A DER item with the minimal length form (what a CSR's verifier
+    re-encodes)."""
+    n = len(c)
+    if 0x80 <= n < 0x100:
+        return bytes((tag, 0x81, n)) + c
+    return A.item(tag, c)
+
+
+def cs02e(m, pl):
+    """§13.6: the device certificate of that key usage, or
+    provideDeviceCertResponseCode invalidKeyUsage (1) / noCertificateHeld (2)."""
+    u = _usage(pl)
+    if u < 0:
+        return b"\x02\x01\x01"
+    c = K.get(m)[7][u >> 2]
+    return c or b"\x02\x01\x02"
+
+
+def cs02c(m, pl):
+    """§13.4: a new key pair for that usage into the Pending cell, and its
+    PKCS#10 CertificationRequest (RFC 2986: empty subject, the public key,
+    an extensionRequest with keyUsage and the SubjectAltName hwSerialNum =
+    the Entity ID), signed with the new key. Codes: invalidKeyUsage (1),
+    keyPairGenerationFailed (2)."""
+    import os
+    from .. import crypto
+    u = _usage(pl)
+    if u < 0:
+        return b"\x02\x01\x01"
+    pub = None
+    for _ in (0, 1, 2):                  # a random scalar out of range is rare: retry
+        priv = os.urandom(32)
+        try:
+            pub = crypto.pubkey(priv)
+            break
+        except ValueError:
+            pass
+    if pub is None:
+        return b"\x02\x01\x02"
+    ks = K.get(m)
+    ext = _der(0x30, _der(0x30, b"\x06\x03\x55\x1d\x0f\x01\x01\xff" + _der(4, A.usage_bits(u))) +
+               _der(0x30, b"\x06\x03\x55\x1d\x11\x01\x01\xff" + _der(4, _der(0x30, _der(
+                   0xA0, _SAN + _der(0xA0, _der(0x30, _HWTYPE + _der(4, ks[1]))))))))
+    info = _der(0x30, b"\x02\x01\x00\x30\x00" + _der(0x30, b"\x30\x13" + _OID_EC +
+                                                      _der(3, b"\x00\x04" + pub)) +
+                _der(0xA0, _der(0x30, b"\x06\x09\x2a\x86\x48\x86\xf7\x0d\x01\x09\x0e" +
+                                _der(0x31, ext))))
+    sig = crypto.ecdsa_sign_gbcs(priv, info)
+    rs = b""
+    for x in (sig[:32], sig[32:]):
+        while len(x) > 1 and x[0] == 0 and not x[1] & 0x80:
+            x = x[1:]
+        rs += _der(2, (b"\x00" + x) if x[0] & 0x80 else x)
+    pend = dict(ks[8])
+    pend[u] = priv
+    K.save(m, ks[:5] + [{}, ks[6], ks[7], pend])
+    return _der(0x30, info + b"\x30\x0a" + _OID_ECDSA256 + _der(3, b"\x00" + _der(0x30, rs)))
+
+
+def cs02d(m, pl):
+    """§13.5: the certificate for a Pending key: it becomes the Current key
+    of its usage, with the certificate, in one keystore write (the response
+    is then signed with the new DS key, §13.5.5). Codes in the order of the
+    checks: invalidCertificate (1), wrongDeviceIdentity (2), invalidKeyUsage
+    (3), noCorrespondingKeyPairGenerated (4), wrongPublicKey (5)."""
+    from .. import crypto
+    ks = K.get(m)
+    try:
+        c = cert(pl, 0, len(pl))
+        if c[0] != len(pl):
+            raise ValueError("cert")
+    except (ValueError, IndexError):
+        return b"\x02\x01\x01"
+    # hwSerialNum: the SubjectAltName's otherName ends in OCTET STRING(8)
+    # the Entity ID (the walk accepted the extension as known)
+    i = bytes(pl[c[1]:c[2]]).find(_SAN)
+    if i < 0 or pl[c[1] + i:c[2]].find(_HWTYPE + b"\x04\x08" + ks[1]) < 0:
+        return b"\x02\x01\x02"
+    u = c[10]
+    if u < 0:
+        return b"\x02\x01\x03"
+    k = ks[8].get(u)
+    if k is None:
+        return b"\x02\x01\x04"
+    if crypto.pubkey(k) != c[7]:
+        return b"\x02\x01\x05"
+    pend = dict(ks[8])
+    del pend[u]
+    certs = list(ks[7])
+    certs[u >> 2] = bytes(pl)
+    K.save(m, [ks[0], ks[1], k if u else ks[2], ks[3] if u else k, ks[4], {}, ks[6], certs, pend])
+    return b"\x02\x01\x00"

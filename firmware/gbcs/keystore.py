@@ -8,7 +8,7 @@
 #
 # State (one list, kept on the meter as m._gks; the module is imported on
 # the first GBCS message, so boot heap does not grow):
-#   [cells, entity8, ka_priv32, ds_priv32, zs, zcache, seqs]
+#   [cells, entity8, ka_priv32, ds_priv32, zs, zcache, seqs, certs, pending]
 #   cells: list of (role, usage, cell_usage, entity8, pub64, ski8)
 #     role: RemotePartyRole (§4.3.2.5: 1 recovery, 2 supplier, 3 networkOperator,
 #     4 accessControlBroker, 5 transitionalCoS, 6 wanProvider); usage 0
@@ -21,11 +21,17 @@
 #     private key: §4.3.3, kept in RAM only)
 #   seqs: role -> the Highest Processed Sequence Number of that role's CS02b
 #     commands (§13.3.5.3; CS02a reports it as currentSeqNumber, §13.2)
+#   certs: [DS certificate, KA certificate] of the device (DER, b"" if none;
+#     manufacture or CS02d, §13.5; CS02e reads them, §13.6)
+#   pending: usage -> the Pending private key CS02c generated (§4.3.2.3)
 #
 # Record layout (key "gbcs_ks", schema 5, version 2): entity(8) ka_priv(32)
 # ds_priv(32) ncells(1) {role usage cu entity(8) pub(64) ski(8)}* nz(1)
-# {entity(8) cell usage(1) Z(32)}* nseq(1) {role(1) seq(8, big-endian)}*.
-# Version 1 had no sequence numbers (migrated: none, i.e. 0 for every role).
+# {entity(8) cell usage(1) Z(32)}* nseq(1) {role(1) seq(8, big-endian)}*
+# {len(2) certificate} for DS then KA, npending(1) {usage(1) priv(32)}*.
+# Version 1 ended after the Z values (migrated: no sequence numbers, i.e.
+# 0 for every role, no certificates, no pending keys). One record, so a
+# CS02d's new key and its certificate are saved together.
 # replace() is CS02b's one atomic write of the new cells and numbers.
 from ..compat import const
 from .. import crypto
@@ -51,26 +57,37 @@ def _decode(b):
                       bytes(b[i + 75:i + 83])))
     nz = b[k]
     k += 1 + 41 * nz
-    if len(b) < k + 1 or len(b) != k + 1 + 9 * b[k]:
-        raise ValueError("keystore Z/seq")
     zs = {}
     for i in range(k - 41 * nz, k, 41):
         zs[bytes(b[i:i + 9])] = bytes(b[i + 9:i + 41])
     seqs = {}
-    for i in range(k + 1, len(b), 9):
+    e = k + 1 + 9 * b[k]
+    for i in range(k + 1, e, 9):
         seqs[b[i]] = int.from_bytes(b[i + 1:i + 9], "big")
-    return [cells, bytes(b[:8]), bytes(b[8:40]), bytes(b[40:72]), zs, {}, seqs]
+    certs = []
+    for _ in (0, 1):
+        n = (b[e] << 8) | b[e + 1]
+        certs.append(bytes(b[e + 2:e + 2 + n]))
+        e += 2 + n
+    pend = {}
+    for i in range(e + 1, e + 1 + 33 * b[e], 33):
+        pend[b[i]] = bytes(b[i + 1:i + 33])
+    if len(b) != e + 1 + 33 * b[e]:
+        raise ValueError("keystore")
+    return [cells, bytes(b[:8]), bytes(b[8:40]), bytes(b[40:72]), zs, {}, seqs, certs, pend]
 
 
 def _v1(b):
-    """Version 1 -> 2: no sequence numbers held."""
-    return bytes(b) + b"\x00"
+    """Version 1 -> 2: no sequence numbers, certificates or pending keys."""
+    return bytes(b) + bytes(6)
 
 
 def _encode(ks):
     """The record, in one allocation of its exact size (no growing copies:
     a fragmented heap has one block of that size more often than several)."""
-    out = bytearray(75 + _CELL * len(ks[0]) + 41 * len(ks[4]) + 9 * len(ks[6]))
+    cs = ks[7]
+    out = bytearray(80 + _CELL * len(ks[0]) + 41 * len(ks[4]) + 9 * len(ks[6]) + len(cs[0]) +
+                    len(cs[1]) + 33 * len(ks[8]))
     out[0:8] = ks[1]
     out[8:40] = ks[2]
     out[40:72] = ks[3]
@@ -96,6 +113,15 @@ def _encode(ks):
         out[i] = r
         out[i + 1:i + 9] = v.to_bytes(8, "big")
         i += 9
+    for x in cs:
+        out[i:i + 2] = len(x).to_bytes(2, "big")
+        out[i + 2:i + 2 + len(x)] = x
+        i += 2 + len(x)
+    out[i] = len(ks[8])
+    for u, k in ks[8].items():
+        out[i + 1] = u
+        out[i + 2:i + 34] = k
+        i += 33
     return out
 
 
@@ -106,22 +132,23 @@ def get(m):
     if ks is None:
         ks = m.store.load_rec(KEY, _SCHEMA, _VERSION, _decode, (bytes, _v1))   # format 1 = v1
         if ks is None:
-            ks = [[], bytes(8), bytes(32), bytes(32), {}, {}, {}]
+            ks = [[], bytes(8), bytes(32), bytes(32), {}, {}, {}, [b"", b""], {}]
         m._gks = ks
     return ks
 
 
-def install(m, entity, ka_priv, ds_priv, cells, zs=None, seqs=None):
+def install(m, entity, ka_priv, ds_priv, cells, zs=None, seqs=None, certs=None):
     """Replace the whole keystore (manufacture, tests). cells as in the
     module comment (roles 1-8: RTDS has a role 08); keys as bytes; seqs
-    role -> sequence number; one atomic record save."""
+    role -> sequence number; certs (DS, KA) the device's own certificates
+    (DER); one atomic record save."""
     for c in cells:
         if len(c[3]) != 8 or len(c[4]) != 64 or len(c[5]) != 8 or not 0 < c[0] < 9:
             raise ValueError("cell")
     if len(entity) != 8 or len(ka_priv) != 32 or len(ds_priv) != 32:
         raise ValueError("own keys")
     ks = [list(cells), bytes(entity), bytes(ka_priv), bytes(ds_priv), dict(zs or {}), {},
-          dict(seqs or {})]
+          dict(seqs or {}), [bytes(x) for x in (certs or (b"", b""))], {}]
     for e, z in ks[4].items():
         if len(z) != 32 or len(e) != 9:
             raise ValueError("Z")
@@ -150,9 +177,16 @@ def replace(m, new, role, seq):
             cells.append(n)
     seqs = dict(ks[6])
     seqs[role] = seq
-    nk = [cells, ks[1], ks[2], ks[3], ks[4], {}, seqs]
+    save(m, [cells, ks[1], ks[2], ks[3], ks[4], {}, seqs, ks[7], ks[8]])
+
+
+def save(m, nk):
+    """Queue the keystore nk (a new list; inside the caller's atomic
+    operation) and make it the meter's; the Z cache starts empty (a
+    replaced KA key changes Z)."""
     m.save_record(KEY, ((_encode(nk),), _SCHEMA, _VERSION, True))
-    ks[:] = nk        # Z cache dropped: a replaced KA key changes Z
+    ks = get(m)
+    ks[:] = nk
 
 
 def cell(ks, role, usage, cu=0):
