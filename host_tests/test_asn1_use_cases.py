@@ -376,19 +376,27 @@ def test_cs02b_cancellation(tmp_path, wired):
 
 
 def test_keystore_version_1_record_migrates(tmp_path):
-    """A version-1 keystore record (before sequence numbers) is read: the
-    cells kept, every sequence number 0; the next save writes version 2."""
+    """A version-1 keystore record (before sequence numbers, certificates
+    and pending keys) is read: its cells kept, every sequence number 0, no
+    certificate (CS02e: noCertificateHeld); the next save writes version 2."""
     b = meter(tmp_path, seqs={})
     m = b.meter
     ks = K.get(m)
-    v2 = K._encode(ks)
-    assert v2[-1] == 0
-    m.save_record(K.KEY, ((v2[:-1],), 5, 1, True))      # the version-1 layout
+    v1ks = [ks[0][:-1]] + ks[1:]                       # one cell fewer: this record is read
+    v2 = b"".join(bytes(p) for p in K._encode(v1ks))
+    assert v2[-6:] == bytes(6)
+    h = m.begin()
+    m.save_record(K.KEY, ((v2[:-6],), 5, 1, True))     # the version-1 layout
+    m.end(h)
     m = reload(b)
     got = K.get(m)
-    assert got[0] == ks[0] and got[6] == {}
+    assert got[0] == ks[0][:-1] and got[6] == {} and got[7] == [b"", b""] and got[8] == {}
     ca = m.gbcs_message(R.message(vec("CS02aMAC", "SUCCESS")["command_file"]))
     assert ca is not None
+    r = G.parse(m.gbcs_message(R.message(vec("CS02e", "SUCCESS")["command_file"])))
+    assert r["payload"] == "020102"
+    K.replace(m, [], 2, 7)
+    assert m.store.load_rec(K.KEY, 5, 2, K._decode)[6] == {2: 7}
 
 
 # -- CS03A1 / CS04AC: the device log -----------------------------------------------------------

@@ -26,6 +26,7 @@
 # Record "gbcs_a1" (schema 12, version 1): ndev(1) {entity(8) type(1)}*
 # | CS06: flag(1) [at(4) oc(8) hash(32)] | CS02b: len(2) [creds.py blob].
 import struct
+from binascii import unhexlify
 
 from ..compat import const
 from ..platform.clock import civil, days_from_civil, DAY, NEVER
@@ -333,7 +334,10 @@ def unjoin(m, pl):
 def _fw(m):
     v = m.cfg.get("firmware_version", "")
     if v:
-        return bytes(int(v[i:i + 2], 16) for i in range(0, len(v) - 1, 2))
+        try:
+            return unhexlify(v)
+        except ValueError:
+            pass
     o = getattr(m, "ota", None)
     return struct.pack(">I", o.rt[3] if o is not None else 0)
 

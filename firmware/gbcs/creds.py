@@ -36,6 +36,8 @@
 from ..compat import const
 from ..platform.clock import NEVER
 from . import asn1 as A
+from .asn1 import (cell_id, cell_id_enc, gtime, gtime_enc, integer, item, take, tlv, uint,
+                   usage_bits, usage_of)
 from . import keystore as K
 
 _MAX_REP = const(4)
@@ -79,36 +81,36 @@ def cert(b, i, end):
     tbs end, issuer, subject, role, entity, pub64, ski, aki, usage bit,
     sig64), tbs the tbsCertificate TLV (what the issuer signed);
     ValueError for anything outside the GBCS profile (§12)."""
-    j, e = A.take(b, i, end, 0x30)
-    ta, tz = A.take(b, j, e, 0x30)
+    j, e = take(b, i, end, 0x30)
+    ta, tz = take(b, j, e, 0x30)
     k = tz
     if bytes(b[k:k + 12]) != b"\x30\x0a" + _OID_ECDSA256:
         raise ValueError("sig alg")
     k += 12
-    sa, sz = A.take(b, k, e, 3)
+    sa, sz = take(b, k, e, 3)
     if sz != e or b[sa] != 0:
         raise ValueError("cert")
     sig = _sig(b, sa + 1, sz)
     # tbsCertificate
     if bytes(b[ta:ta + 5]) != b"\xa0\x03\x02\x01\x02":
         raise ValueError("version")
-    k = A.take(b, ta + 5, tz, 2)[1]                  # serialNumber
+    k = take(b, ta + 5, tz, 2)[1]                  # serialNumber
     if bytes(b[k:k + 12]) != b"\x30\x0a" + _OID_ECDSA256:
         raise ValueError("sig alg")
     k += 12
-    t, ia, iz = A.tlv(b, k, tz)                      # issuer
+    t, ia, iz = tlv(b, k, tz)                      # issuer
     issuer = bytes(b[k:iz])
-    k = A.take(b, iz, tz, 0x30)[1]                   # validity (no reliable-time check)
-    t, a, z = A.tlv(b, k, tz)                        # subject
+    k = take(b, iz, tz, 0x30)[1]                   # validity (no reliable-time check)
+    t, a, z = tlv(b, k, tz)                        # subject
     subject = bytes(b[k:z])
     role = -1
     ent = None
     while a < z:                                     # RDNs: SET { SEQUENCE { OID, value } }
-        p, q = A.take(b, a, z, 0x31)
-        p, q2 = A.take(b, p, q, 0x30)
-        oa, oz = A.take(b, p, q2, 6)
+        p, q = take(b, a, z, 0x31)
+        p, q2 = take(b, p, q, 0x30)
+        oa, oz = take(b, p, q2, 6)
         oid = bytes(b[oa:oz])
-        t, va, vz = A.tlv(b, oz, q2)
+        t, va, vz = tlv(b, oz, q2)
         if oid == b"\x55\x04\x0b":                 # OU: RemotePartyRole, two digits
             if vz - va != 2:
                 raise ValueError("role")
@@ -118,10 +120,10 @@ def cert(b, i, end):
                 raise ValueError("entity")
             ent = bytes(b[va + 1:vz])
         a = q
-    a, z = A.take(b, z, tz, 0x30)                    # subjectPublicKeyInfo
+    a, z = take(b, z, tz, 0x30)                    # subjectPublicKeyInfo
     if bytes(b[a:a + 21]) != b"\x30\x13" + _OID_EC:
         raise ValueError("key alg")
-    p, q = A.take(b, a + 21, z, 3)
+    p, q = take(b, a + 21, z, 3)
     if q - p != 66 or b[p] != 0 or b[p + 1] != 4:
         raise ValueError("key")
     pub = bytes(b[p + 2:q])
@@ -129,29 +131,29 @@ def cert(b, i, end):
     ski = aki = None
     usage = -1
     while k < tz:
-        t, a, z = A.tlv(b, k, tz)
+        t, a, z = tlv(b, k, tz)
         if t == 0x82 and ent is None and z - a == 9 and not b[a]:
             ent = bytes(b[a + 1:z])                  # subjectUniqueID
         elif t == 0xA3:
-            x, xe = A.take(b, a, z, 0x30)
+            x, xe = take(b, a, z, 0x30)
             while x < xe:
-                p, q = A.take(b, x, xe, 0x30)
-                oa, oz = A.take(b, p, q, 6)
+                p, q = take(b, x, xe, 0x30)
+                oa, oz = take(b, p, q, 6)
                 oid = bytes(b[oa:oz])
                 crit = False
                 if b[oz] == 1:
                     crit = bytes(b[oz:oz + 3]) == b"\x01\x01\xff"
                     oz += 3
-                va, vz = A.take(b, oz, q, 4)
+                va, vz = take(b, oz, q, 4)
                 if oid == b"\x55\x1d\x0f":             # keyUsage, critical
-                    ua, uz = A.take(b, va, vz, 3)
-                    usage = A.usage_of(b, ua, uz) if crit else -1
+                    ua, uz = take(b, va, vz, 3)
+                    usage = usage_of(b, ua, uz) if crit else -1
                 elif oid == b"\x55\x1d\x0e":
-                    ua, uz = A.take(b, va, vz, 4)
+                    ua, uz = take(b, va, vz, 4)
                     ski = bytes(b[ua:uz])
                 elif oid == b"\x55\x1d\x23":           # authorityKeyIdentifier [0]
-                    ua, uz = A.take(b, va, vz, 0x30)
-                    ua, uz = A.take(b, ua, uz, 0x80)
+                    ua, uz = take(b, va, vz, 0x30)
+                    ua, uz = take(b, ua, uz, 0x80)
                     aki = bytes(b[ua:uz])
                 elif oid in (b"\x55\x1d\x21", b"\x55\x1d\x1e") or (
                         crit and oid not in (b"\x55\x1d\x20", b"\x55\x1d\x13", b"\x55\x1d\x11")):
@@ -163,10 +165,10 @@ def cert(b, i, end):
 
 def _sig(b, i, end):
     """ECDSA-Sig-Value { r, s } -> r ‖ s (32 octets each)."""
-    j, e = A.take(b, i, end, 0x30)
+    j, e = take(b, i, end, 0x30)
     out = b""
     for _ in (0, 1):
-        a, z = A.take(b, j, e, 2)
+        a, z = take(b, j, e, 2)
         while z - a > 32 and b[a] == 0:
             a += 1
         if z - a > 32:
@@ -214,10 +216,10 @@ def run(m, mc, pl):
     mode, auth, target, fdable = md
     b = pl
     n = len(b)
-    j, e = A.take(b, 0, n, 0x30)
-    ca, cz = A.take(b, j, e, 0x30)                   # AuthorisingRemotePartyControl
-    a, z = A.take(b, ca, cz, 2)
-    if A.uint(b, a, z, 1) != mode:
+    j, e = take(b, 0, n, 0x30)
+    ca, cz = take(b, j, e, 0x30)                   # AuthorisingRemotePartyControl
+    a, z = take(b, ca, cz, 2)
+    if uint(b, a, z, 1) != mode:
         return _sec_fail(m, mc, 0x8F1E)              # 1.2: mode and message code differ
     k = z
     acell = None
@@ -225,15 +227,15 @@ def run(m, mc, pl):
     spec = b""
     other = b""
     while k < cz:
-        t, a, z = A.tlv(b, k, cz)
+        t, a, z = tlv(b, k, cz)
         if t == 0xA2:
-            acell = A.cell_id(b, a, z)
+            acell = cell_id(b, a, z)
         elif t == 0x83:
-            seq = A.uint(b, a, z)
+            seq = uint(b, a, z)
         elif t == 0x84:
-            floor = A.uint(b, a, z)
+            floor = uint(b, a, z)
         elif t == 0xA5:
-            spec = A.item(0x30, bytes(b[a:z]))
+            spec = item(0x30, bytes(b[a:z]))
         elif t == 0xA6:
             other = bytes(b[a:z])
         k = z
@@ -242,12 +244,12 @@ def run(m, mc, pl):
     ks = K.get(m)
     if seq <= ks[6].get(auth, 0):
         return _sec_fail(m, mc, 0x8F3D)              # 1.4: replayed sequence number
-    ra, rz = A.take(b, cz, e, 0x30)                  # replacements
-    pa, pz = A.take(b, rz, e, 0x30)                  # certification path
+    ra, rz = take(b, cz, e, 0x30)                  # replacements
+    pa, pz = take(b, rz, e, 0x30)                  # certification path
     at = 0
     if pz < e:
-        a, z = A.take(b, pz, e, 0x18)
-        at = A.gtime(b, a, z)
+        a, z = take(b, pz, e, 0x18)
+        at = gtime(b, a, z)
         if z != e:
             raise ValueError("cs02b")
         if not fdable:
@@ -263,10 +265,10 @@ def run(m, mc, pl):
     while k < rz:
         if len(reps) == _MAX_REP:
             raise ValueError("too many")
-        x, xe = A.take(b, k, rz, 0x30)
-        cz_ = A.tlv(b, x, xe)[2]
-        ia, iz = A.take(b, cz_, xe, 0x30)
-        cid = A.cell_id(b, ia, iz)
+        x, xe = take(b, k, rz, 0x30)
+        cz_ = tlv(b, x, xe)[2]
+        ia, iz = take(b, cz_, xe, 0x30)
+        cid = cell_id(b, ia, iz)
         st, new = _status(m, b, x, cz_, cid, mode, target, path)
         reps.append((cid, st, new))
         k = xe
@@ -275,8 +277,8 @@ def run(m, mc, pl):
         reps = [(r[0], 127 if r[2] else r[1], None) for r in reps]
     changes = b""
     if floor >= 0:
-        changes = A.item(0x30, A.integer(target or auth) + A.integer(floor) + spec)
-    changes = A.item(0x30, changes + other)
+        changes = item(0x30, integer(target or auth) + integer(floor) + spec)
+    changes = item(0x30, changes + other)
     from . import future
     s = A.state(m)
     if at != NEVER and at > m.clock.now() and not future.room(m, mc):
@@ -303,7 +305,7 @@ def run(m, mc, pl):
         future.drop(m, mc)                           # replaces the stored one (§9.2.2.3)
         A.save(m, [s[0], s[1], None])
     out, ok = execute(m, mode, auth, seq, floor, changes, reps)
-    return A.item(0x30, b"\x05\x00" + out)
+    return item(0x30, b"\x05\x00" + out)
 
 
 def execute(m, mode, auth, seq, floor, changes, reps):
@@ -317,8 +319,8 @@ def execute(m, mode, auth, seq, floor, changes, reps):
         c = K.cell(ks, cid[0], cid[1], cid[2])
         ex = (c[3], c[5]) if c is not None else (bytes(8), bytes(8))
         rp = (nc[3], nc[5]) if nc else ex
-        outs += A.item(0x30, A.cell_id_enc(*cid) + A.integer(st, 0x0A) + A.item(4, ex[0]) +
-                       A.item(4, ex[1]) + A.item(4, rp[0]) + A.item(4, rp[1]))
+        outs += item(0x30, cell_id_enc(*cid) + integer(st, 0x0A) + item(4, ex[0]) +
+                       item(4, ex[1]) + item(4, rp[0]) + item(4, rp[1]))
         if nc:
             new.append(nc)
     K.replace(m, new, auth, seq)
@@ -340,7 +342,7 @@ def execute(m, mode, auth, seq, floor, changes, reps):
                 future.drop(m, 0x0012)
                 A.save(m, [s[0], None, s[2]])
     ok = all(r[1] == 0 for r in reps)
-    return A.item(0x30, A.integer(seq) + A.integer(mode) + changes + A.item(0x30, outs)), ok
+    return item(0x30, integer(seq) + integer(mode) + changes + item(0x30, outs)), ok
 
 
 def took(m, param, at):
@@ -369,7 +371,7 @@ def took(m, param, at):
     finally:
         m.end(h)
     code = 0x8F66 if ok else 0x8F67
-    A.alert(m, 0x00CB, A.item(0x30, A.integer(code) + A.gtime_enc(at) + out))
+    A.alert(m, 0x00CB, item(0x30, integer(code) + gtime_enc(at) + out))
     m.alert(code)
     return None
 
@@ -384,9 +386,9 @@ _HWTYPE = b"\x06\x0d\x2a\x86\x3a\x00\x01\x84\x8f\xb9\x0f\x01\x02\x02\x01"
 def _usage(pl):
     """The KeyUsage of SEQUENCE { keyUsage }: 0 digitalSignature, 4
     keyAgreement, -1 anything else."""
-    j, e = A.take(pl, 0, len(pl), 0x30)
-    a, z = A.take(pl, j, e, 3)
-    return A.usage_of(pl, a, z) if z == e else -1
+    j, e = take(pl, 0, len(pl), 0x30)
+    a, z = take(pl, j, e, 3)
+    return usage_of(pl, a, z) if z == e else -1
 
 
 def _der(tag, c):
@@ -395,7 +397,7 @@ def _der(tag, c):
     n = len(c)
     if 0x80 <= n < 0x100:
         return bytes((tag, 0x81, n)) + c
-    return A.item(tag, c)
+    return item(tag, c)
 
 
 def cs02e(m, pl):
@@ -430,7 +432,7 @@ def cs02c(m, pl):
     if pub is None:
         return b"\x02\x01\x02"
     ks = K.get(m)
-    ext = _der(0x30, _der(0x30, b"\x06\x03\x55\x1d\x0f\x01\x01\xff" + _der(4, A.usage_bits(u))) +
+    ext = _der(0x30, _der(0x30, b"\x06\x03\x55\x1d\x0f\x01\x01\xff" + _der(4, usage_bits(u))) +
                _der(0x30, b"\x06\x03\x55\x1d\x11\x01\x01\xff" + _der(4, _der(0x30, _der(
                    0xA0, _SAN + _der(0xA0, _der(0x30, _HWTYPE + _der(4, ks[1]))))))))
     info = _der(0x30, b"\x02\x01\x00\x30\x00" + _der(0x30, b"\x30\x13" + _OID_EC +

@@ -83,45 +83,26 @@ def _v1(b):
 
 
 def _encode(ks):
-    """The record, in one allocation of its exact size (no growing copies:
-    a fragmented heap has one block of that size more often than several)."""
-    cs = ks[7]
-    out = bytearray(80 + _CELL * len(ks[0]) + 41 * len(ks[4]) + 9 * len(ks[6]) + len(cs[0]) +
-                    len(cs[1]) + 33 * len(ks[8]))
-    out[0:8] = ks[1]
-    out[8:40] = ks[2]
-    out[40:72] = ks[3]
-    out[72] = len(ks[0])
-    i = 73
+    """The record as parts (store.save_parts writes them without joining
+    them: no block of the whole size, ~1.3 KB with the RTDS cells and two
+    certificates, is needed in a fragmented heap)."""
+    out = [ks[1] + ks[2] + ks[3] + bytes((len(ks[0]),))]
     for c in ks[0]:
-        out[i] = c[0]
-        out[i + 1] = c[1]
-        out[i + 2] = c[2]
-        out[i + 3:i + 11] = c[3]
-        out[i + 11:i + 75] = c[4]
-        out[i + 75:i + 83] = c[5]
-        i += _CELL
-    out[i] = len(ks[4])
-    i += 1
+        out.append(bytes(c[:3]) + c[3] + c[4] + c[5])
+    t = bytearray((len(ks[4]),))
     for e, z in ks[4].items():
-        out[i:i + 9] = e
-        out[i + 9:i + 41] = z
-        i += 41
-    out[i] = len(ks[6])
-    i += 1
+        t += e + z
+    t.append(len(ks[6]))
     for r, v in ks[6].items():
-        out[i] = r
-        out[i + 1:i + 9] = v.to_bytes(8, "big")
-        i += 9
-    for x in cs:
-        out[i:i + 2] = len(x).to_bytes(2, "big")
-        out[i + 2:i + 2 + len(x)] = x
-        i += 2 + len(x)
-    out[i] = len(ks[8])
+        t += bytes((r,)) + v.to_bytes(8, "big")
+    out.append(t)
+    for x in ks[7]:
+        out.append(len(x).to_bytes(2, "big"))
+        out.append(x)
+    t = bytearray((len(ks[8]),))
     for u, k in ks[8].items():
-        out[i + 1] = u
-        out[i + 2:i + 34] = k
-        i += 33
+        t += bytes((u,)) + k
+    out.append(t)
     return out
 
 
@@ -153,7 +134,7 @@ def install(m, entity, ka_priv, ds_priv, cells, zs=None, seqs=None, certs=None):
         if len(z) != 32 or len(e) != 9:
             raise ValueError("Z")
     h = m.begin()
-    m.save_record(KEY, ((_encode(ks),), _SCHEMA, _VERSION, True))
+    m.save_record(KEY, (_encode(ks), _SCHEMA, _VERSION, True))
     m.end(h)
     m._gks = ks
     return ks
@@ -184,7 +165,7 @@ def save(m, nk):
     """Queue the keystore nk (a new list; inside the caller's atomic
     operation) and make it the meter's; the Z cache starts empty (a
     replaced KA key changes Z)."""
-    m.save_record(KEY, ((_encode(nk),), _SCHEMA, _VERSION, True))
+    m.save_record(KEY, (_encode(nk), _SCHEMA, _VERSION, True))
     ks = get(m)
     ks[:] = nk
 

@@ -105,15 +105,6 @@ def send(name, d, f, ref=None):
 
 
 send("cs02a", "6.24.1_CS02aMAC", "CS02aMAC_6.24.1_SUCCESS", "exact")
-send("cs02e-none", "6.24.2_CS02e", "CS02e_6.24.2_SUCCESS")
-# CS02c: a fresh key (random: only what does not depend on it is printed)
-gc.collect()
-r = m.gbcs_message(msg("6.17_CS02c/CS02c_6.17_SUCCESS_COMMAND_GBCS.HEX"))
-from firmware import crypto
-pend = K.get(m)[8]
-print("cs02c", len(r) > 300, list(pend), crypto.pubkey(pend[0]) in r)
-del r
-send("cs02d-rtds", "6.15.2_CS02d", "CS02d_6.15.2_SUCCESS")        # another key: wrongPublicKey
 send("cs02b-error", "6.15.1_CS02bSupplierBySupplier",
      "CS02bSupplierBySupplier_6.15.1_IMMEDIATE_ERROR", "signed")
 send("cs02b-replay", "6.15.1_CS02bSupplierBySupplier",
@@ -123,6 +114,15 @@ send("cs02b-replay", "6.15.1_CS02bSupplierBySupplier",
 K.install(m, unhex("00DB1234567890A0"), bytes(32),
           hashlib.sha256(b"OpenESME GBCS test device DS key").digest(), cells, zs, {3: 1, 8: 1})
 del cells, zs
+send("cs02e-none", "6.24.2_CS02e", "CS02e_6.24.2_SUCCESS")
+# CS02c: a fresh key (random: only what does not depend on it is printed)
+gc.collect()
+r = m.gbcs_message(msg("6.17_CS02c/CS02c_6.17_SUCCESS_COMMAND_GBCS.HEX"))
+from firmware import crypto
+pend = K.get(m)[8]
+print("cs02c", len(r) > 300, list(pend), crypto.pubkey(pend[0]) in r)
+del r
+send("cs02d-rtds", "6.15.2_CS02d", "CS02d_6.15.2_SUCCESS")        # another key: wrongPublicKey
 send("cs03a1", "8.7.1_CS03A1", "CS03A1_8.7.1_SUCCESS", "signed")
 send("cs03a1-error", "8.7.1_CS03A1", "CS03A1_8.7.1_ERROR", "signed")
 send("cs04ac-error", "8.8.1_CS04ACCritical", "CS04ACCritical_8.8.1_ERROR", "signed")
