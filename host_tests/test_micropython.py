@@ -10,6 +10,7 @@ DIFFERENTIAL = ["engine_frames.py", "codec_vectors.py", "store_powercut.py", "ta
                 "uc_read.py",
                 "uc_device.py",
                 "uc_tariff.py",
+                "asn1_use_cases.py",
                 ]
 
 

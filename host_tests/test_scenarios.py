@@ -202,8 +202,8 @@ def wireshark_zcl_view(pcap):
                 sub.append(proto)
             elif proto.get("name") == "data":                    # bytes handed on undissected
                 extra += int(proto.get("size"))
-            for f in proto.iter("field"):                        # the GBCS DLMS payload item
-                if f.get("show") == "GBCS DLMS" and f.get("size"):
+            for f in proto.iter("field"):                # the GBCS DLMS / ASN.1 payload item
+                if f.get("show") in ("GBCS DLMS", "GBCS ASN.1") and f.get("size"):
                     raw.update(range(int(f.get("pos")), int(f.get("pos")) + int(f.get("size"))))
         if zcl is None:
             continue

@@ -174,6 +174,8 @@ def module(g):
         from . import uc_tariff as M
     elif g == 3:
         from . import uc_supply as M
-    else:
+    elif g == 4:
         from . import uc_read as M
+    else:                       # 5: the ASN.1 use cases' future-dated commands (future.py)
+        from . import asn1 as M
     return M

@@ -16,7 +16,9 @@
 #
 # Who decides "took": the owner, a cosem.py group (the high three bits of
 # the parameter byte; 0 stands for the account, group 1, as in version-1
-# records): its module's took(m, param, value, at) -> bool.
+# records; 5 the ASN.1 use cases): its module's took(m, param, value, at)
+# -> bool, or None when the owner has sent its own alert (CS06 0x00CA,
+# CS02b 0x00CB).
 #
 # A newer command with the same message code replaces what is stored for
 # it, and an immediate or cancelling one removes it (§9.2.2.3): drop(),
@@ -112,5 +114,7 @@ def due(m, now):
     for at, mc, key, oc, desc, v in done:
         g = key >> 5
         ok = cosem.module(g or 1).took(m, key & 0x1F, v, at)
+        if ok is None:          # the owner sent its own alert (asn1: CS06, CS02b)
+            continue
         core.alert(m, 0x8F66 if ok else 0x8F67, _MC_ALERT,
                    b"\x09\x13" + struct.pack(">H", mc) + oc + desc, at)
