@@ -164,6 +164,26 @@ def find(cls, obis):
     return None
 
 
+_GROUPS = ("uc_device", "uc_account", "uc_tariff", "uc_supply", "uc_read", "asn1", "creds")
+
+
+def drop():
+    """Forget the use-case modules a command imported (dispatch.run, after
+    its response): a board runs one use case now and then, and on the
+    unix port each one's bytecode sits in the heap (uc_tariff about 11 KB);
+    the next command that needs one imports it again. They keep no state of
+    their own (the meter and its records hold it)."""
+    import sys
+    pkg = __name__[:-6]                 # this package, without ".cosem"
+    p = sys.modules.get(pkg)
+    for n in _GROUPS:
+        if sys.modules.pop(pkg + "." + n, None) is not None and p is not None:
+            try:
+                delattr(p, n)
+            except AttributeError:
+                pass
+
+
 def module(g):
     """The use-case module of group g (imported on first use)."""
     if g == 0:

@@ -74,6 +74,13 @@ def execute(x, k, s, d):
 
 def run(m, b, p, role, crit=False):
     """The response payload of a verified command (core.receive), or None."""
+    try:
+        return _run(m, b, p, role, crit)
+    finally:
+        cosem.drop()
+
+
+def _run(m, b, p, role, crit):
     pl = b[p[9]:p[9] + p[10]]
     if pl[0] != 0xD9:
         from . import asn1

@@ -43,6 +43,19 @@ def check(runner, idx, exp):
         ok("frames %s count in [%s, %s]" % (json.dumps(match, sort_keys=True),
                                             lo, fx.get("max", "inf")),
            n >= lo and ("max" not in fx or n <= fx["max"]), n)
+    if "gbcs" in exp:                     # the step's GBCS response (act_gbcs, decoded)
+        g = exp["gbcs"]
+        d = (getattr(runner, "last_gbcs", None) or {}).get("decoded") or {}
+        got = [list(r) for r in (d.get("dlms") or {}).get("results", [])]
+        if "results" in g:
+            want = g["results"]
+            cond = (bool(got) and all(r[1] == 0 for r in got)) if want == "success" else \
+                got == want
+            ok("gbcs results %s" % json.dumps(want), cond, got)
+        if "kind" in g:                   # "signed" (critical) or "mac"
+            ok("gbcs response %s" % g["kind"], d.get("kind") == g["kind"] and
+               (d.get("sig_ok") if g["kind"] == "signed" else d.get("mac_ok")) is True,
+               d.get("kind"))
     for eid, want in exp.get("drlc", {}).items():
         got = [r["status"] for r in runner.hub.drlc_reports if r["id"] == int(eid)]
         ok("drlc %s statuses == %s" % (eid, want), got == want, got)

@@ -515,6 +515,7 @@ class Runner:
                     res["decoded"] = json.loads(json.dumps(d, default=str))
                 except Exception as e:         # a response the parser refuses is a finding
                     res["decode_error"] = str(e)
+        self.last_gbcs = res
         return res
 
     # -- expectations -------------------------------------------------------------
