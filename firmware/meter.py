@@ -130,6 +130,8 @@ _CAPABILITY = const(0x8E)   # ZDO: FFD, mains, rx-on-when-idle, allocate addr
 _ALERT_LOG = const(16)
 _LOG_SLOTS = const(100)           # event, security and power event logs (GBCS: at least 100)
 _PACK_STEP = const(2048)          # compat.pack_heap while the meter builds its objects
+_OUTAGE_ALERT = const(180)        # an outage this long gets ECS80's alert (gbcs/uc_device.py)
+_GBCS_KS = "gbcs_ks"              # gbcs/keystore.py KEY: a provisioned GBCS keystore
 _SECURITY_HOLDOFF = const(60)     # one security-log entry a minute per cause, against flooding
 # log record: code u16, UTC u32, value u32
 EV_ALERT = const(0x0001)
@@ -290,6 +292,13 @@ class Meter:
         self.drlc.boot()
         self.ota.boot()
         bootrec.finish(self)        # alerts for records no slot of which was readable
+        if elapsed >= _OUTAGE_ALERT and self.store.has(_GBCS_KS):
+            # ECS80 Supply Outage Restored (0x8F36, GBCS §16, later GBCS
+            # codes; RTDS NA_ECS80): critical, signed, to the network
+            # operator, queued until the hub opens a tunnel
+            from .gbcs import uc_device, cosem
+            uc_device.outage_alert(self, last_on, now)
+            cosem.drop()
         self.time.next_sync = self.clock.mono()     # sync at once (GBCS §9.1.3)
         self._update_display()
         # boot's records and buffers are garbage now: freed in one go, and

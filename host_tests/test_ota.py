@@ -566,3 +566,26 @@ def test_board_start_rolls_back_an_unconfirmed_trial(tmp_path):
     # rolled back (active built-in, previous app_a, versions swapped), reported once
     assert O._load(Store(FileBackend(pins.STORE))) == [0xFF, 0, 0, 0, 1, 2, 0xFE]
     assert not os.path.exists(pins.STORE + "/newrec.0")
+
+
+def test_verified_image_sends_the_wan_receipt_alert(tmp_path):
+    """With a GBCS keystore provisioned, a downloaded and verified image
+    also sends the Firmware Distribution Receipt Alert over the WAN (FDRA
+    0x8F72, signed, to the supplier, with the manufacturer image's hash):
+    queued in the tunnel until the hub opens one. Without a keystore only
+    the ZSE/event-log alert (AL_RECEIPT) is raised."""
+    from tools import gbcs_host as G
+    from firmware.gbcs import keystore as K
+    m, out, clock, met, be = meter(tmp_path)
+    K.install(m, *G.rtds_keystore())
+    download(m, out, clock, OS.OtaServer(GOOD))
+    assert flash_image(tmp_path) == GOOD and AL_RECEIPT in m.alerts
+    q = m.tunneling.queue
+    assert len(q) == 1
+    a = G.parse(q[0], device_ds_pub=G.test_ds_pub())
+    c, hl, end, _ = O.layout(m.ota)
+    assert a["sig_ok"] is True and a["cra"] == 3 and a["message_code"] == 0x00CE
+    assert O.image_hash(m.ota, hl, end).hex().upper() in a["payload"]
+    m2, out2, clock2, _, _ = meter(tmp_path / "plain")
+    download(m2, out2, clock2, OS.OtaServer(GOOD))
+    assert AL_RECEIPT in m2.alerts and not m2.tunneling.queue

@@ -474,3 +474,22 @@ def test_firmware_verified_alert_as_rtds_fdra(tmp_path):
     a = U.firmware_alert(b.meter, b"\x01" * 32)
     assert a == b.alerts_sent[0] and len(a) == len(ref) and a[:-64] == ref[:-64]
     assert G.parse(a, device_ds_pub=G.test_ds_pub())["sig_ok"] is True
+
+
+def test_boot_after_an_outage_queues_ecs80(tmp_path):
+    """Meter.boot after the mains was off 3 minutes or more, with a GBCS
+    keystore provisioned: the ECS80 Supply Outage Restored alert (0x8F36,
+    signed, to the network operator, the outage's start and end) waits in
+    the tunnel queue for the hub; a shorter outage sends none."""
+    b = rtds.meter(tmp_path, utc=T2025, cfg=CFG)
+    b.tick(5)
+    b.meter.save_registers()
+    b.meter._commit()
+    for off, n in ((120, 0), (600, 1)):
+        b.clock.advance(off)
+        b.restart()
+        q = b.meter.tunneling.queue
+        assert len(q) == n, off
+    r = G.parse(q[0], device_ds_pub=G.test_ds_pub())
+    assert r["sig_ok"] is True and r["recipient"] == G.NETWORK_OPERATOR and r["cra"] == 3
+    assert r["message_code"] == 0x0067 and "128F36" in r["payload"]

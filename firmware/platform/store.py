@@ -218,6 +218,11 @@ class Store:
         self._use(key, cands, None)
         return None
 
+    def has(self, key):
+        """True when some slot of the record key holds a whole payload (its
+        owner may still refuse it)."""
+        return bool(self._candidates(key))
+
     def load_rec(self, key, schema, ver, decode, migrate=None):
         """decode(payload) of the newest slot the owner can read (see the
         module comment), or None: no record, or none readable (then key is
