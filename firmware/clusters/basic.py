@@ -1,6 +1,6 @@
 # Basic cluster (0x0000) server, ZCL rev 6 §3.2. No APS link key needed
 # (notes/zse-clusters §2 table: Basic is readable before key establishment).
-from ..zcl.cluster import Cluster, Cmds, Attrs, A_W, check_range
+from ..zcl.cluster import Cluster, A_W, check_range
 from ..zcl.status import ZclError, INVALID_VALUE
 
 
@@ -8,7 +8,7 @@ class Basic(Cluster):
     ID = 0x0000
     NAME = "Basic"
     REVISION = 1
-    ATTRS = Attrs(
+    ATTRS = (
         "0000 ZCLVersion 20 R 3;"
         "0001 ApplicationVersion 20 R 1;"
         "0002 StackVersion 20 R 0;"
@@ -23,7 +23,7 @@ class Basic(Cluster):
         "0013 AlarmMask 18 RWN 0;"
         "4000 SWBuildID 42 R '0.1.0';"
     )
-    RX = Cmds(
+    RX = (
         "00 ResetToFactoryDefaults;"
     )
     TX = ()

@@ -13,7 +13,7 @@
 import struct
 
 from ..compat import const
-from ..zcl.cluster import Cluster, Cmds, Attrs
+from ..zcl.cluster import Cluster
 from ..zcl.status import ZclError
 from ..zcl.engine import runs
 from .. import commands as C
@@ -84,7 +84,7 @@ class Prepayment(Cluster):
     ID = 0x0705
     NAME = "Prepayment"
     SECURE = True
-    ATTRS = Attrs(
+    ATTRS = (
         "0000 PaymentControlConfiguration 19 RPD 0;"
         "0001 CreditRemaining 2B RPD 0;"
         "0002 EmergencyCreditRemaining 2B RPD 0;"
@@ -110,7 +110,7 @@ class Prepayment(Cluster):
         (0x0217, 3, 0x10, "DebtRecoveryAmount%d", _UINT32, _A_R),
         (0x0219, 3, 0x10, "DebtRecoveryTopUpPercentage%d", _UINT16, _A_R),
     )
-    RX = Cmds(
+    RX = (
         "00 SelectAvailableEmergencyCredit CommandIssueDateTime:E2 OriginatingDevice:30;"
         "02 ChangeDebt IssuerEventID:23 DebtLabel:41 DebtAmount:23"
         "  DebtRecoveryMethod:30 DebtAmountType:30 DebtRecoveryStartTime:E2"
@@ -134,7 +134,7 @@ class Prepayment(Cluster):
         "0C SetOverallDebtCap ProviderID:23 IssuerEventID:23"
         "  ImplementationDateTime:E2 OverallDebtCap:23;"
     )
-    TX = Cmds(
+    TX = (
         "01 PublishPrepaySnapshot SnapshotID:23 SnapshotTime:E2"
         "  TotalSnapshotsFound:20 CommandIndex:20 TotalNumberOfCommands:20"
         "  SnapshotCause:1B SnapshotPayloadType:30 SnapshotPayload:REST;"

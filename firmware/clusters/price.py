@@ -14,7 +14,7 @@
 # field holds 0xF and the extended field tier - 15.
 from ..compat import const
 from ..zcl import types as T
-from ..zcl.cluster import Cluster, Cmds, Attrs
+from ..zcl.cluster import Cluster
 from ..zcl.status import ZclError
 from ..zcl.engine import runs
 from ..tariff import matrix as M
@@ -42,7 +42,7 @@ class Price(Cluster):
     ID = 0x0700
     NAME = "Price"
     SECURE = True
-    ATTRS = Attrs(
+    ATTRS = (
         "010F BlockThresholdCount 20 RD 0;"
         "0200 StartOfBlockPeriod E2 RD 0;"
         "0201 BlockPeriodDuration 22 RD 0;"
@@ -72,7 +72,7 @@ class Price(Cluster):
         (0x0413, 8, 0x10, "Tier%dBlock4Price", _UINT32, _A_R),
         (0x050F, 33, 1, "PriceTier%d", _UINT32, _A_R),     # tiers 16..48 (numbered 1..33)
     )
-    RX = Cmds(
+    RX = (
         "00 GetCurrentPrice CommandOptions:18;"
         "01 GetScheduledPrices StartTime:E2 NumberOfEvents:20;"
         "02 PriceAcknowledgement ProviderID:23 IssuerEventID:23 PriceAckTime:E2"
@@ -86,7 +86,7 @@ class Price(Cluster):
         "0B GetBillingPeriod EarliestStartTime:E2 MinIssuerEventID:23"
         "  NumberOfCommands:20 TariffType?:18;"
     )
-    TX = Cmds(
+    TX = (
         "00 PublishPrice ProviderID:23 RateLabel:41 IssuerEventID:23"
         "  CurrentTime:E2 UnitOfMeasure:30 Currency:21"
         "  PriceTrailingDigitAndPriceTier:18 NumberOfPriceTiersAndRegisterTier:18"

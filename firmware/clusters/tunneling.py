@@ -36,7 +36,7 @@ import struct
 
 from ..compat import const, STRUCT_ERRORS
 from ..platform.clock import NEVER as _NEVER   # clock.py holds the UINT32 sentinel (freezing)
-from ..zcl.cluster import Cluster, Cmds, Attrs
+from ..zcl.cluster import Cluster
 from ..zcl import aps as A
 
 _GB_HGRP = const(6)
@@ -134,8 +134,8 @@ class Tunneling(Cluster):
     ID = 0x0704
     NAME = "Tunneling"
     SECURE = True
-    ATTRS = Attrs("0000 CloseTunnelTimeout 21 R 0xFFFF;")
-    RX = Cmds(
+    ATTRS = ("0000 CloseTunnelTimeout 21 R 0xFFFF;")
+    RX = (
         "00 RequestTunnel ProtocolID:30 ManufacturerCode:21 FlowControlSupport:10 "
         "MaximumIncomingTransferSize:21;"
         "01 CloseTunnel TunnelID:21;"
@@ -145,7 +145,7 @@ class Tunneling(Cluster):
         "05 ReadyData TunnelID:21 NumberOfOctetsLeft:21;"
         "06 GetSupportedTunnelProtocols ProtocolOffset:20;"
     )
-    TX = Cmds(
+    TX = (
         "00 RequestTunnelResponse TunnelID:21 TunnelStatus:30 MaximumIncomingTransferSize:21;"
         "01 TransferData TunnelID:21 Data:REST;"
         "02 TransferDataError TunnelID:21 TransferDataStatus:30;"

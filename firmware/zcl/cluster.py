@@ -13,13 +13,15 @@
 # (ZCL rev 6 Table 2-10; 20 UINT8, 21 UINT16, 22 UINT24, 23 UINT32, 25 UINT48,
 # 2A INT24, 2B INT32, 18 MAP8, 19 MAP16, 1B MAP32, 30 ENUM8, 41 OCTSTR,
 # 42 CHARSTR, E2 UTC, E1 DATE, F0 EUI64); a zcl.types name is accepted too.
-# ATTRS, RX and TX are declared as Attrs and Cmds texts: one string per
-# table instead of a tuple per row, command and field. Their tuples were
-# built at import (they name zcl.types constants), so they took heap on a
-# board too, and about 27 KB on the unix port; a string constant stays in
-# flash (ROMFS on the unix port). Iterating one still yields the tuples
-# above, decoded a row at a time, so host tools and tests read them as
-# before; the engine looks rows up through AttrTable's index and Cmds.find.
+# ATTRS, RX and TX are declared as packed text (the Attrs and Cmds syntax
+# below): one string per table instead of a tuple per row, command and
+# field. Their tuples were built at import (they name zcl.types constants),
+# so they took heap on a board too, and about 27 KB on the unix port; a
+# string constant stays in flash (ROMFS on the unix port). The text is the
+# class attribute itself, no object wrapping it (27 wrappers were about
+# 1.3 KB of a 32-bit board's heap; issue #18): attr_rows() and cmd_rows()
+# yield the tuples above, decoded a row at a time, for host tools and
+# tests; the engine looks rows up through AttrTable's index and _find.
 # Tuple tables (the hub simulator's Time server) work as well.
 import struct
 
@@ -71,11 +73,11 @@ class AttrTable:
     def _index(self, attrs):
         """Builds self.ix; returns what ATTRS is to be (the rows sorted by
         id if they were not)."""
-        if isinstance(attrs, Attrs):
+        if isinstance(attrs, str):
             # index, ascending id: id, type and access of each row (_IX)
             # (allocated first, filled with few temporaries: it lives as
             # long as the meter)
-            sp = attrs.spec
+            sp = attrs
             n = 0
             for _ in _recs(sp):
                 n += 1
@@ -107,7 +109,7 @@ class AttrTable:
     def _row(self, i):
         if self.ix is not None:
             aid, t, acc = struct.unpack_from(_IX, self.ix, _IXN * i)
-            s = self.ATTRS.spec
+            s = self.ATTRS
             for a, b in _recs(s):                # the record of that id
                 p, e = _tok(s, a, b)
                 if int(s[p:e], 16) == aid:
@@ -191,28 +193,45 @@ class AttrTable:
             yield aid, self[aid]
 
 
-class Attrs:
-    """An ATTRS table as text: rows separated by ";", each
-    "ID Name TYPE ACCESS DEFAULT" with ID four hex digits, TYPE a
-    zcl.types name, ACCESS letters R W P N D (A_R A_W A_P A_NV A_DYN) and
-    DEFAULT an integer (0x... hex or decimal), - for None or '...' for an
-    ASCII octet string without blanks. Iterates as the (id, name, type,
-    access, default) tuples it stands for, decoded one at a time (on the
-    unix port a .mpy's tuples are heap objects, one string is not)."""
+# Attrs text (an ATTRS table): rows separated by ";", each
+# "ID Name TYPE ACCESS DEFAULT" with ID four hex digits, TYPE the ZCL type
+# id in two hex digits (or a zcl.types name), ACCESS letters R W P N D
+# (A_R A_W A_P A_NV A_DYN) and DEFAULT an integer (0x... hex or decimal),
+# - for None or '...' for an ASCII octet string without blanks.
+# Cmds text (a RX or TX table): commands separated by ";", each
+# "ID Name field:TYPE ..." with ID two hex digits, TYPE as above, REST, or
+# a repeated group "[name:TYPE,name:TYPE]"; a field name ending in "?" is
+# optional (frame.decode_fields).
 
-    def __init__(self, spec):
-        self.spec = spec
+def attr_rows(table):
+    """The (id, name, type, access, default) rows of an ATTRS table (Attrs
+    text or tuple), decoded one at a time (on the unix port a .mpy's
+    tuples are heap objects, one string is not)."""
+    if isinstance(table, str):
+        for a, b in _recs(table):
+            yield _attr(table[a:b])
+    else:
+        yield from table
 
-    def __iter__(self):
-        s = self.spec
-        for a, b in _recs(s):
-            yield _attr(s[a:b])
 
-    def __len__(self):
-        n = 0
-        for _ in _recs(self.spec):
-            n += 1
-        return n
+def cmd_rows(table):
+    """The (id, name, schema) commands of a RX or TX table (Cmds text or
+    tuple), decoded one at a time."""
+    if isinstance(table, str):
+        for a, b in _recs(table):
+            yield _cmd(table[a:b])
+    else:
+        yield from table
+
+
+def n_rows(table):
+    """How many rows or commands a table (text or tuple) has."""
+    if not isinstance(table, str):
+        return len(table)
+    n = 0
+    for _ in _recs(table):
+        n += 1
+    return n
 
 
 def _recs(s):
@@ -381,38 +400,6 @@ class Cluster(AttrTable):
             raise ZclError(_NOT_AUTHORIZED)
 
 
-class Cmds:
-    """A RX or TX table as text: commands separated by ";", each
-    "ID Name field:TYPE ..." with ID two hex digits, TYPE a zcl.types name,
-    REST, or a repeated group "[name:TYPE,name:TYPE]"; a field name ending
-    in "?" is optional (frame.decode_fields). Iterates as the
-    (id, name, schema) tuples it stands for, decoded one at a time."""
-
-    def __init__(self, spec):
-        self.spec = spec
-
-    def __iter__(self):
-        s = self.spec
-        for a, b in _recs(s):
-            yield _cmd(s[a:b])
-
-    def __len__(self):
-        return len(Attrs(self.spec))
-
-    def find(self, k, key):
-        """The (id, name, schema) whose id (k 0, an int) or name (k 1) is
-        key, decoding that one command only; None if absent."""
-        s = self.spec
-        for a, b in _recs(s):
-            e = s.find(" ", a + 3)
-            if e < 0 or e > b:
-                e = b
-            if (int(s[a:a + 2], 16) == key) if k == 0 else (
-                    e - a - 3 == len(key) and s.startswith(key, a + 3)):
-                return _cmd(s[a:b])
-        return None
-
-
 def _cmd(rec):
     toks = rec.split()
     return (int(toks[0], 16), toks[1], tuple([_field(t) for t in toks[2:]]))
@@ -431,12 +418,22 @@ def _field(tok):
 
 
 def _find(table, k, key):
-    """The command of a RX/TX table whose id (an int key) or name is key
-    (a scan of a dozen entries instead of two dicts per cluster)."""
+    """The (id, name, schema) command of a RX/TX table whose id (an int
+    key, k 0) or name (k 1) is key, None if absent (a scan of a dozen
+    entries instead of two dicts per cluster); of a Cmds text only that
+    one command is decoded."""
     if isinstance(key, int):
         k = 0
-    if isinstance(table, Cmds):
-        return table.find(k, key)
+    if isinstance(table, str):
+        s = table
+        for a, b in _recs(s):
+            e = s.find(" ", a + 3)
+            if e < 0 or e > b:
+                e = b
+            if (int(s[a:a + 2], 16) == key) if k == 0 else (
+                    e - a - 3 == len(key) and s.startswith(key, a + 3)):
+                return _cmd(s[a:b])
+        return None
     for c in table:
         if c[k] == key:
             return c
