@@ -69,7 +69,7 @@ from .clusters.calendar import CalendarServer
 from .clusters.tunneling import Tunneling
 from .clusters.ota_client import OtaClient
 from .platform.hw import AuxSwitches
-from .platform.clock import plausible, rtc_check, DAY, NEVER
+from .platform.clock import plausible, rtc_check, NEVER
 from .metering.profile import Profile
 from .metering.ringlog import SeqLog
 from .tariff.engine import TariffEngine
@@ -84,6 +84,7 @@ from .bootrec import REG_KEY as _REG_KEY, REG_FMT as _REG_FMT
 
 # other modules' constants, folded here (host_tests/test_const_copies.py keeps them equal)
 _CAUSE_CALENDAR = const(0x00000100)        # = metering.snapshots.CAUSE_CALENDAR
+_DAY = const(86400)                        # = platform.clock.DAY
 _CAUSE_PRICE_MATRIX = const(0x00000010)    # = metering.snapshots.CAUSE_PRICE_MATRIX
 _CAUSE_TARIFF_INFO = const(0x00000008)     # = metering.snapshots.CAUSE_TARIFF_INFO
 _CAUSE_THRESHOLDS = const(0x00000020)      # = metering.snapshots.CAUSE_THRESHOLDS
@@ -268,7 +269,7 @@ class Meter:
         if resume >= 0:
             self.clock.set(resume)
         now = self.clock.now()
-        self._day = now // DAY
+        self._day = now // _DAY
         self.gbcs_due = _gbcs_due(self.store)
         if elapsed:
             self.tariff.catch_up(elapsed, now)      # standing charge runs while the mains is off
@@ -428,12 +429,12 @@ class Meter:
                 # the one day change (a clock set into another day included);
                 # the profile takes it at its own slot, after the register
                 # save (the order of flash writes is what a power cut finds)
-                self._day = now // DAY
+                self._day = now // _DAY
                 self.snapshots.day_changed(now)      # end of a billing period at midnight UTC
                 if self.account.mode == _PREPAY:   # prepayment daily read at midnight UTC
                     self.prepayment.snapshot(_SNAP_GENERAL)
             d = self._day
-            return now if now // DAY != d else (d + 1) * DAY
+            return now if now // _DAY != d else (d + 1) * _DAY
         if s == _S_REG:
             if run:
                 self.save_registers()

@@ -52,15 +52,15 @@ _TUNNEL_KEY = "tunnel"
 _T_SCHEMA = const(9)               # = bootrec.SCHEMAS "tunnel"
 _T_VERSION = const(1)
 # RequestTunnelResponse TunnelStatus (ZSE D.6.2.4.1)
-ST_SUCCESS = const(0)
-ST_BUSY = const(1)
-ST_NO_IDS = const(2)
-ST_PROTOCOL = const(3)
-ST_FLOW_CONTROL = const(4)
+_ST_SUCCESS = const(0)
+_ST_BUSY = const(1)
+_ST_NO_IDS = const(2)
+_ST_PROTOCOL = const(3)
+_ST_FLOW_CONTROL = const(4)
 # TransferDataStatus (ZSE D.6.2.4.3)
-TD_NO_SUCH_TUNNEL = const(0)
-TD_WRONG_DEVICE = const(1)
-TD_OVERFLOW = const(2)
+_TD_NO_SUCH_TUNNEL = const(0)
+_TD_WRONG_DEVICE = const(1)
+_TD_OVERFLOW = const(2)
 _FRAG_MAX = const(1600)          # reassembled ZCL frame: a 1500-octet TransferData and headers
 
 
@@ -219,20 +219,20 @@ class Tunneling(Cluster):
         src, ep = req.aps.src, req.aps.src_ep
         mono = self.app.clock.mono()
         if f["ProtocolID"] != _GB_HGRP or f["ManufacturerCode"] != 0xFFFF:
-            st = ST_PROTOCOL
+            st = _ST_PROTOCOL
         elif f["FlowControlSupport"]:
-            st = ST_FLOW_CONTROL
+            st = _ST_FLOW_CONTROL
         else:
-            st = ST_SUCCESS
+            st = _ST_SUCCESS
         t = None
-        if st == ST_SUCCESS:
+        if st == _ST_SUCCESS:
             for x in self.tunnels:
                 if x[1] == src and x[2] == ep:
                     t = x                   # the client's own tunnel again: timer restarts
             if t is None:
                 if len(self.tunnels) >= _N_TUNNELS:
                     g = self.gbt
-                    st = ST_BUSY if g is not None and (g.key or g.out) else ST_NO_IDS
+                    st = _ST_BUSY if g is not None and (g.key or g.out) else _ST_NO_IDS
                 else:
                     t = [self.next_id, src, ep, 0, mono]
                     self.next_id = self.next_id % 0xFFFE + 1
@@ -261,11 +261,11 @@ class Tunneling(Cluster):
         t = self._find(tid)
         st = -1
         if t is None:
-            st = TD_NO_SUCH_TUNNEL
+            st = _TD_NO_SUCH_TUNNEL
         elif t[1] != req.aps.src or t[2] != req.aps.src_ep:
-            st = TD_WRONG_DEVICE
+            st = _TD_WRONG_DEVICE
         elif len(f["Data"]) > _MAX_IN:
-            st = TD_OVERFLOW
+            st = _TD_OVERFLOW
         if st >= 0:
             self.errors += 1
             self.reply(req, "TransferDataError", (tid, st))

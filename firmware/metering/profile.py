@@ -12,7 +12,9 @@ import struct
 
 from ..compat import const, collect
 from .ringlog import SlotRing
-from ..platform.clock import DAY, civil, weekday
+from ..platform.clock import civil, weekday
+
+_DAY = const(86400)              # = platform.clock.DAY
 
 HALF_HOUR = const(1800)           # GBCS §7.3.4 half-hourly capture (UTC :00 and :30)
 
@@ -57,11 +59,11 @@ class Profile:
         # partial unless we start exactly on its boundary
         self.flags = F_PARTIAL if now % HALF_HOUR else 0
         if self.day < 0:
-            self.day = now // DAY
+            self.day = now // _DAY
             self.day_start = self.week_start = self.month_start = wh
             self._save()
         else:
-            self._roll_days(now // DAY, wh)
+            self._roll_days(now // _DAY, wh)
 
     def _save(self):
         self.store.save(STATE_KEY, struct.pack(
@@ -82,7 +84,7 @@ class Profile:
             # allocator has got to: without it a simulated day split a
             # 32-bit board's largest free block (issue #18; compat.pack_heap)
             collect()
-        d = now // DAY
+        d = now // _DAY
         if d != self.day:
             self._roll_days(d, wh)
 

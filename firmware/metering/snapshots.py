@@ -35,7 +35,9 @@ import struct
 from ..compat import const
 from ..compat import STRUCT_ERRORS
 from .ringlog import SeqLog
-from ..platform.clock import DAY, NEVER, add_months, billing_period
+from ..platform.clock import NEVER, add_months, billing_period
+
+_DAY = const(86400)              # = platform.clock.DAY
 
 _REC = const(382)
 _HEAD = "<IIIHQ"                  # time, cause, Wh low, Wh high, cost
@@ -253,7 +255,7 @@ class Snapshots:
             return NEVER                        # a single snapshot, already taken
         kind = (sch >> 20) & 3
         if kind < 2:
-            step = f * DAY * (7 if kind else 1)
+            step = f * _DAY * (7 if kind else 1)
             t = start + ((now - start + step - 1) // step) * step
         else:
             k = f

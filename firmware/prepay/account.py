@@ -29,8 +29,10 @@
 import struct
 
 from ..compat import const
-from ..platform.clock import DAY, NEVER, civil, weekday
+from ..platform.clock import NEVER, civil, weekday
 from . import utrn as U
+
+_DAY = const(86400)              # = platform.clock.DAY
 
 # other modules' constants, folded here (host_tests/test_const_copies.py keeps them equal)
 _BAD_FORMAT = const(1)          # = prepay.utrn.BAD_FORMAT
@@ -204,14 +206,14 @@ class Account:
         """Inside a non-disablement period (friendly credit) at UTC t.
         Allocation-free: the calendar is decoded when set, and the date's
         special-day key once a day."""
-        day = t // DAY
+        day = t // _DAY
         if day != self._fday:
             self._fday = day
             y, mo, d = civil(day)
             self._fkey = (y << 9) | (mo << 5) | d
             self._fwd = 1 << weekday(day)        # Monday = bit 0
         p = self._fp
-        minute = (t - day * DAY) // 60
+        minute = (t - day * _DAY) // 60
         for i in range(0, len(p), 3):
             if p[i] & self._fwd and p[i + 1] <= minute < p[i + 2]:
                 return True

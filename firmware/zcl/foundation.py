@@ -13,10 +13,9 @@ from .status import DecodeError, ZclError
 # table (tools/zcl_host.py); READ_ATTR is the one another firmware module
 # (the Time client) names.
 READ_ATTR = const(0x00)
-# access bits, = cluster.A_R, A_W, A_P (private: folded, no globals)
-_A_R = const(0x01)
-_A_W = const(0x02)
-_A_P = const(0x04)
+_A_R = const(0x01)           # = zcl.cluster.A_R
+_A_W = const(0x02)           # = zcl.cluster.A_W
+_A_P = const(0x04)           # = zcl.cluster.A_P
 _READ_ATTR_RSP = const(0x01)
 _WRITE_ATTR = const(0x02)
 _WRITE_ATTR_UNDIVIDED = const(0x03)

@@ -9,9 +9,10 @@ import struct
 from ..compat import const
 from ..compat import STRUCT_ERRORS
 from . import types as T
-from .cluster import A_P
-from .engine import TX_PAYLOAD
 from ..platform.clock import NEVER
+
+_A_P = const(0x04)               # = zcl.cluster.A_P
+_TX_PAYLOAD = const(3)           # = zcl.engine.TX_PAYLOAD
 
 _REPORT_ATTR = const(0x0A)        # ZCL rev 6 Table 2-3
 # statuses (ZCL rev 6 Table 2-12, as status.py), folded into the bytecode
@@ -70,7 +71,7 @@ class Reporting:
         a = cl.adefs.get(aid)
         if a is None:
             return _UNSUPPORTED_ATTRIBUTE
-        if not a[3] & A_P:
+        if not a[3] & _A_P:
             return _UNREPORTABLE_ATTRIBUTE
         if t != a[2]:
             return _INVALID_DATA_TYPE
@@ -136,7 +137,7 @@ class Reporting:
                 continue
             # One Report Attributes frame per (cluster, destination), all due
             # attributes of it that fit.
-            off = TX_PAYLOAD
+            off = _TX_PAYLOAD
             for f in self.entries:
                 if f.due and f.cl is e.cl and f.dst == e.dst and f.dst_ep == e.dst_ep:
                     if off + 3 >= len(tx):
@@ -151,7 +152,7 @@ class Reporting:
                     f.due = False
                     f.last = v
                     f.last_t = now
-            eng.send_global(e.cl, e.dst, e.dst_ep, e.ep, _REPORT_ATTR, off - TX_PAYLOAD)
+            eng.send_global(e.cl, e.dst, e.dst_ep, e.ep, _REPORT_ATTR, off - _TX_PAYLOAD)
             self.sent += 1
 
     # -- persistence -----------------------------------------------------------
