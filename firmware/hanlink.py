@@ -24,7 +24,7 @@
 # buffer must not take its own delay for a gap on the line.
 import struct
 
-from .compat import const, ticks_ms, ticks_diff
+from .compat import ticks_ms, ticks_diff
 
 SOF0 = const(0x7E)
 SOF1 = const(0xA5)

@@ -51,7 +51,6 @@
 # safe state when no slot is readable is described in bootrec.py.
 import struct
 
-from .compat import const
 from .compat import STRUCT_ERRORS, pack_heap
 from .zcl import aps as A
 from .zcl import types as T
@@ -148,54 +147,47 @@ _LOG_PP_SNAPS = const(8)
 _SNAP_LOGS = const(0x138)          # bit per log id whose intents are built from the registers
 
 
-class Platform:
-    def __init__(self, clock, store, metrology, relay, button, display, send, aux=None):
-        self.clock = clock
-        self.store = store
-        self.metrology = metrology
-        self.relay = relay
-        self.button = button
-        self.display = display
-        self.send = send
-        self.aux = aux if aux is not None else AuxSwitches()
+def Platform(clock, store, metrology, relay, button, display, send, aux=None):
+    """What the meter drives, as Meter takes it (a tuple: a class of its
+    own cost a type object and its dict on a board's heap; issue #18)."""
+    return (clock, store, metrology, relay, button, display, send,
+            aux if aux is not None else AuxSwitches())
 
 
-DEFAULT_CONFIG = {
-    "nwk_addr": 0x4E21,
-    "ieee": 0x0022A3000000E5E1,
-    "hub_addr": 0x0000,
-    "hub_ep": 1,
-    "aps_security_required": True,
-    "serial": "MPY0000000001",   # Metering MeterSerialNumber
-    "site_id": "",               # Metering SiteID: import MPAN ‖ export MPAN (GBCS §10.4.2.11)
-    "han_devices": {},           # device log: {nwk address: "ppmid" | "ihd" | "cad" | "hcalcs"}
-    # top-up keys (GBCS §14.3.4): own entity id and KA private key, the
-    # supplier's entity id and prepayment top-up KA public key (hex); none
-    # configured means every UTRN is "not for this device"
-    "entity_id": "", "ka_priv": "", "supplier_id": "", "supplier_topup_pub": "",
-}
+def default_config():
+    """The meter's configuration unless its config says otherwise (a new
+    dict: none is kept at module level, Meter keeps its own)."""
+    return {
+        "nwk_addr": 0x4E21,
+        "ieee": 0x0022A3000000E5E1,
+        "hub_addr": 0x0000,
+        "hub_ep": 1,
+        "aps_security_required": True,
+        "serial": "MPY0000000001",   # Metering MeterSerialNumber
+        "site_id": "",               # Metering SiteID: import MPAN ‖ export MPAN (GBCS §10.4.2.11)
+        "han_devices": {},           # device log: {nwk address: "ppmid" | "ihd" | "cad" | "hcalcs"}
+        # top-up keys (GBCS §14.3.4): own entity id and KA private key, the
+        # supplier's entity id and prepayment top-up KA public key (hex); none
+        # configured means every UTRN is "not for this device"
+        "entity_id": "", "ka_priv": "", "supplier_id": "", "supplier_topup_pub": "",
+    }
 
 
 class Meter:
+    esi_ep = _ESI_EP                 # the meter's application endpoint (a constant)
+
     def __init__(self, plat, config=None):
         # Heap layout: the meter's long-lived objects are packed low (see
         # pack_heap), leaving the free heap in one piece for the few large
         # transient buffers (a full tariff's 3-4 KB parts and record).
         gct = pack_heap(_PACK_STEP)
-        cfg = dict(DEFAULT_CONFIG)
+        cfg = default_config()
         if config:
             cfg.update(config)
         self.cfg = cfg
-        self.clock = plat.clock
-        self.store = plat.store
-        self.metrology = plat.metrology
-        self.relay = plat.relay
-        self.button = plat.button
-        self.display = plat.display
-        self.aux = plat.aux
-        self._send = plat.send
+        (self.clock, self.store, self.metrology, self.relay, self.button, self.display,
+         self._send, self.aux) = plat
         self.nwk_addr = cfg["nwk_addr"]
-        self.esi_ep = _ESI_EP
         self.ieee = cfg["ieee"]
         self.import_wh = 0
         self._ws = 0                 # watt-seconds not yet a whole Wh

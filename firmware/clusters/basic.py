@@ -1,6 +1,5 @@
 # Basic cluster (0x0000) server, ZCL rev 6 §3.2. No APS link key needed
 # (notes/zse-clusters §2 table: Basic is readable before key establishment).
-from ..compat import const
 from ..zcl.cluster import Cluster, check_range
 from ..zcl.status import ZclError
 

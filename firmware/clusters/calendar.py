@@ -6,7 +6,6 @@
 # (GBCS switch points are seconds; a point inside a minute is published at
 # that minute) and the ZSE price tier (TOU index, or time band in block
 # mode). Large payloads use CommandIndex / TotalNumberOfCommands.
-from ..compat import const
 from ..zcl.cluster import Cluster
 from ..zcl.status import ZclError
 from ..tariff import calendar as C

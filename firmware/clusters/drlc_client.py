@@ -3,7 +3,6 @@
 # (drlc/events.py) decides when each starts and stops; this module decodes,
 # reports every state change (Report Event Status) and calls the
 # application back (start / stop) so it can shed or restore load.
-from ..compat import const
 from ..zcl.cluster import Cluster, check_range
 from ..drlc import events as E
 

@@ -4,7 +4,6 @@
 # Wireshark's SE dissector decodes them.
 import struct
 
-from ..compat import const
 from ..zcl.cluster import Cluster
 from ..zcl.status import ZclError
 from ..metering import format as F

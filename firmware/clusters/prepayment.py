@@ -12,7 +12,6 @@
 # trailing digit (the tariff's price scaler); the account keeps 10^-5.
 import struct
 
-from ..compat import const
 from ..zcl.cluster import Cluster
 from ..zcl.status import ZclError
 from ..zcl.engine import runs

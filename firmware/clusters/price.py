@@ -12,7 +12,6 @@
 #   the time the price matrix became (or becomes) active.
 # Tiers above 15 use the Extended Price Tier fields (ZSE 1.2): the 4-bit
 # field holds 0xF and the extended field tier - 15.
-from ..compat import const
 from ..zcl import types as T
 from ..zcl.cluster import Cluster
 from ..zcl.status import ZclError

@@ -19,7 +19,6 @@
 # Clock with one is refused as §9.1.4.2 step 2 refuses an invalid CH time.
 import struct
 
-from ..compat import const
 from ..zcl.cluster import Cluster
 from ..platform.clock import UTC_INVALID, plausible
 

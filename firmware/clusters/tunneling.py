@@ -34,7 +34,7 @@
 import gc
 import struct
 
-from ..compat import const, STRUCT_ERRORS
+from ..compat import STRUCT_ERRORS
 from ..platform.clock import NEVER as _NEVER   # clock.py holds the UINT32 sentinel (freezing)
 from ..zcl.cluster import Cluster
 from ..zcl import aps as A
@@ -281,14 +281,13 @@ class Tunneling(Cluster):
             self._cur = None
             self.data = None
 
-    def on_TransferDataError(self, req, f):
-        pass        # the hub could not take a message of ours; GBT resends what is asked for
-
-    def on_AckTransferData(self, req, f):
-        pass        # flow control is off (GBCS §10.2.2)
-
     def on_ReadyData(self, req, f):
         pass
+
+    # TransferDataError: the hub could not take a message of ours; GBT
+    # resends what is asked for. AckTransferData: flow control is off (GBCS
+    # §10.2.2). One function for the three (a function object each costs heap).
+    on_TransferDataError = on_AckTransferData = on_ReadyData
 
     def on_GetSupportedTunnelProtocols(self, req, f):
         # one protocol: GB-HGRP, manufacturer code 0xFFFF (not used)

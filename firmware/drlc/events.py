@@ -17,7 +17,6 @@
 #    clock step or a restart): the last DONE_SLOTS finished ids are kept.
 import struct
 
-from ..compat import const
 
 # Event Status values (ZSE D.2.3.3.1 Table D-8)
 _ST_RECEIVED = const(0x01)

@@ -16,7 +16,6 @@
 # Internal units: energy in Wh, power in W. Defaults for a GB single-phase
 # ESME: kWh with Wh resolution (Multiplier 1, Divisor 1000), summation 7+3
 # digits and demand 5+3 digits, leading zeros suppressed.
-from ..compat import const
 
 UNIT_KWH = const(0x00)
 DEFAULT_MULTIPLIER = const(1)

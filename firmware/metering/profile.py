@@ -10,7 +10,7 @@
 # a power cut -- the interval says so.
 import struct
 
-from ..compat import const, collect
+from ..compat import collect
 from .ringlog import SlotRing
 from ..platform.clock import civil, weekday
 

@@ -32,7 +32,6 @@
 # meter restarts with), never twice and never ahead of the registers.
 import struct
 
-from ..compat import const
 from ..compat import STRUCT_ERRORS
 from .ringlog import SeqLog
 from ..platform.clock import NEVER, add_months, billing_period

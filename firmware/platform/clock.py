@@ -21,7 +21,6 @@
 # Outside it a hub time is treated like the hub's 0xFFFFFFFF (no valid time,
 # GBCS §9.1.3: retry, status unchanged), and an RTC is not trusted (see
 # rtc_check).
-from ..compat import const
 
 UTC_INVALID = 0xFFFFFFFF
 NEVER = 0xFFFFFFFF              # an activation or due time that never comes (the same value)

@@ -38,7 +38,7 @@
 # spreads block erases; two slots double the space but not the write rate.
 import struct
 
-from ..compat import const, crc32
+from ..compat import crc32
 
 _MAGIC = b"MR"
 _FORMAT = const(2)

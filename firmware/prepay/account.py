@@ -28,7 +28,6 @@
 # a top-up, its UTRN cache entry and the registers are one atomic write.
 import struct
 
-from ..compat import const
 from ..platform.clock import NEVER, civil, weekday
 from . import utrn as U
 

@@ -26,7 +26,6 @@
 # non-disablement calendar) and alert(code); nothing else of the meter.
 import struct
 
-from ..compat import const
 
 # other modules' constants, folded here (host_tests/test_const_copies.py keeps them equal)
 _PREPAY = const(2)          # = prepay.account.PREPAY

@@ -19,7 +19,6 @@
 # Pure functions apart from Cache; no allocation beyond small ints.
 import struct
 
-from ..compat import const
 
 PPTD_OFFSET = 7394156990786306048
 PPTD_MAX = PPTD_OFFSET + (1 << 61) - 1       # lead bits 000

@@ -21,7 +21,6 @@
 # action is still in force.
 import struct
 
-from ..compat import const
 from ..platform.clock import civil, weekday
 
 _DAY = const(86400)              # = platform.clock.DAY

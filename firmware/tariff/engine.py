@@ -35,7 +35,7 @@
 # floor(exact cost so far): no rounding ever creates or destroys money.
 import struct
 
-from ..compat import const, pack_heap
+from ..compat import pack_heap
 from . import matrix as M
 from . import calendar as C
 from ..platform.clock import NEVER, period_id

@@ -1,7 +1,6 @@
 # Tariff documents (JSON, see tariffs/README.md) to validated tariff parts.
 # The GBCS route (ECS01 set tariff) will produce the same parts from DLMS
 # structures; both end in engine.stage().
-from ..compat import const
 from . import matrix as M
 from . import calendar as C
 

@@ -10,7 +10,6 @@
 #   80..83  secondary TOU index t (0-0:19.2.5)   register 1-20:1.8.t
 import struct
 
-from ..compat import const
 
 _BP_MONTH = const(3)             # = platform.clock.BP_MONTH
 

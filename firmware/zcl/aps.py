@@ -11,7 +11,6 @@
 #   unfragmented frame (clusters/tunneling.py: only Tunneling fragments).
 import struct
 
-from ..compat import const
 from .status import DecodeError
 
 PROFILE_ZDO = const(0x0000)

@@ -25,7 +25,6 @@
 # Tuple tables (the hub simulator's Time server) work as well.
 import struct
 
-from ..compat import const
 from . import types as T
 from .frame import decode_fields
 from .status import ZclError

@@ -1,7 +1,6 @@
 # ZCL engine: endpoints, frame dispatch, Default Response rules, sending.
 #
 # ZCL = ZCL rev 6 (07-5123); ZSE = ZigBee Smart Energy 1.x (07-5356).
-from ..compat import const
 from .aps import Aps
 from .frame import Header, encode_header, encode_fields
 from .status import ZclError, DecodeError

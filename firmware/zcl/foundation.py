@@ -3,7 +3,6 @@
 # status for the Default Response. One table maps command ids to handlers.
 import struct
 
-from ..compat import const
 from ..compat import STRUCT_ERRORS
 from . import types as T
 from .cluster import cmd_rows

@@ -4,7 +4,6 @@
 # Frame control: b0-1 frame type (0 profile-wide, 1 cluster-specific),
 # b2 manufacturer specific, b3 direction (1 = server to client),
 # b4 disable default response.
-from ..compat import const
 from . import types as T
 from .status import DecodeError
 

@@ -6,7 +6,6 @@
 # a change leaves either the old or the new table.
 import struct
 
-from ..compat import const
 from ..compat import STRUCT_ERRORS
 from . import types as T
 from ..platform.clock import NEVER

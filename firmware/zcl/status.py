@@ -1,5 +1,4 @@
 # ZCL status codes (ZCL rev 6, Table 2-12) and the one error the engine uses.
-from ..compat import const
 
 SUCCESS = const(0x00)
 FAILURE = const(0x01)

@@ -23,7 +23,6 @@
 # headers would exhaust a board's stack or heap (issue #16, defect 1).
 import struct
 
-from ..compat import const
 from .status import DecodeError
 
 _NODATA = const(0x00)
