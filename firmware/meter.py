@@ -132,11 +132,11 @@ _LOG_SLOTS = const(100)           # event, security and power event logs (GBCS: 
 _PACK_STEP = const(2048)          # compat.pack_heap while the meter builds its objects
 _SECURITY_HOLDOFF = const(60)     # one security-log entry a minute per cause, against flooding
 # log record: code u16, UTC u32, value u32
-EV_ALERT = const(0x0001)
-EV_CLOCK_SET = const(0x0002)
+_EV_ALERT = const(0x0001)
+_EV_CLOCK_SET = const(0x0002)
 _SEC_UNSECURED_FRAME = const(0x0101)
 _PWR_UP = const(0x0201)           # value: the last time the meter is known to have been on
-UI_ACTIVATE_EC = const(0x0002)       # Tbl 16.4 UI command codes (commands.ui)
+_UI_ACTIVATE_EC = const(0x0002)       # Tbl 16.4 UI command codes (commands.ui)
 UI_ADD_CREDIT = const(0x0005)
 UI_ENABLE_SUPPLY = const(0x000E)
 # log ids of intents, in the order of Meter._logs: event, security, power,
@@ -275,7 +275,7 @@ class Meter:
         self.time.load()
         if resume >= 0:
             self.time.clock_lost()
-            self.log(self.event_log, EV_CLOCK_SET, rtc)     # value: the RTC time discarded
+            self.log(self.event_log, _EV_CLOCK_SET, rtc)     # value: the RTC time discarded
         self._reg_period = self.clock.now() // _REG_PERIOD
         # ZDO Device_annce (ZigBee PRO §2.4.3.1.11): tsn, nwk, ieee, capability
         p = struct.pack("<BHQB", self.zcl.next_seq(), self.nwk_addr, self.ieee, _CAPABILITY)
@@ -616,7 +616,7 @@ class Meter:
         self._commit()                       # now, even inside an operation
         self.profile.clock_changed(self.clock.now(), self.import_wh)
         old = self.clock.now()
-        self.log(self.event_log, EV_CLOCK_SET, old)
+        self.log(self.event_log, _EV_CLOCK_SET, old)
         self.clock.set(utc)
         self._reg_period = utc // _REG_PERIOD
         self.tariff.clock_changed()
@@ -641,7 +641,7 @@ class Meter:
                 self.aux.set(i, True)
 
     def alert(self, code):
-        self.log(self.event_log, EV_ALERT, code)
+        self.log(self.event_log, _EV_ALERT, code)
         self.alerts.append(code)
         if len(self.alerts) > _ALERT_LOG:
             self.alerts.pop(0)
@@ -767,3 +767,12 @@ def _register(engine, cluster):
         if type(cluster) is t[i]:
             return engine.add(t[i + 1], cluster, t[i + 2])
     raise ValueError("cluster not in the registry")
+
+
+# The names above that only the host's tests and tools read: public there,
+# folded private constants on a board, no global each in this module's dict
+# on its heap (issue #18).
+if __import__("sys").implementation.name != "micropython":
+    EV_ALERT = _EV_ALERT
+    EV_CLOCK_SET = _EV_CLOCK_SET
+    UI_ACTIVATE_EC = _UI_ACTIVATE_EC

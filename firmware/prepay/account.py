@@ -65,7 +65,7 @@ P_EC_LIMIT = const(1)          # EmergencyCreditLimit
 P_EC_THRESHOLD = const(2)      # EmergencyCreditThreshold
 P_LOW_CREDIT = const(3)        # LowCreditThreshold
 P_CAP = const(4)               # DebtRecoveryRateCap amount
-P_CAP_PERIOD = const(5)        # DebtRecoveryRateCap period (s)
+_P_CAP_PERIOD = const(5)        # DebtRecoveryRateCap period (s)
 P_LL_POWER = const(6)          # LoadLimitPowerThreshold (W, 0 = off)
 P_LL_PERIOD = const(7)         # LoadLimitPeriod (s)
 P_LL_RESTORE = const(8)        # LoadLimitRestorationPeriod (s)
@@ -82,12 +82,12 @@ DEFAULTS = [0, 500000, 100000, 300000, 0, 86400, 0, 300, 30, CREDIT, 0]
 # Alerts (later GBCS numbering; v0.8.1 used 0x00xx for the 0x81xx ones)
 _AL_LOW_CREDIT = const(0x810D)
 AL_CREDIT_ADDED_LOCALLY = const(0x810E)
-AL_EC_AVAILABLE = const(0x8119)
-AL_EC_ACTIVATED = const(0x81AB)
-AL_EC_EXHAUSTED = const(0x81AA)
-AL_DEBT_DONE = const(0x81A7)    # + debt index: time debt 1, time debt 2, payment debt
+_AL_EC_AVAILABLE = const(0x8119)
+_AL_EC_ACTIVATED = const(0x81AB)
+_AL_EC_EXHAUSTED = const(0x81AA)
+_AL_DEBT_DONE = const(0x81A7)    # + debt index: time debt 1, time debt 2, payment debt
 # (the rejected-UTRN alerts 0x8F51/63/5B/47/64 are raised by commands.top_up)
-AL_FUTURE_OK = const(0x8F66)
+_AL_FUTURE_OK = const(0x8F66)
 
 # friendly (non-disablement) calendar: up to 8 weekly periods
 # (weekday mask bit0 = Monday, start minute, end minute) and 20 special days
@@ -185,7 +185,7 @@ class Account:
                 self.ecb -= t
                 a -= t
                 if not self.ecb:
-                    self._alert(AL_EC_EXHAUSTED)
+                    self._alert(_AL_EC_EXHAUSTED)
         self.mb -= a
 
     # -- views ---------------------------------------------------------------------------------
@@ -271,11 +271,11 @@ class Account:
             return
         t = now - elapsed
         p = self.p
-        keep = (self.mode, self.sde, self.sdd, p[P_CAP], p[P_CAP_PERIOD])
+        keep = (self.mode, self.sde, self.sdd, p[P_CAP], p[_P_CAP_PERIOD])
         pend = self.pend_at
         while True:
             nxt = now
-            for i in (P_ACCOUNT, P_CAP, P_CAP_PERIOD):
+            for i in (P_ACCOUNT, P_CAP, _P_CAP_PERIOD):
                 a = pend[i]
                 if a <= t:
                     if i == P_ACCOUNT:
@@ -297,12 +297,12 @@ class Account:
             if nxt >= now:
                 break
             t = nxt
-        self.mode, self.sde, self.sdd, p[P_CAP], p[P_CAP_PERIOD] = keep
+        self.mode, self.sde, self.sdd, p[P_CAP], p[_P_CAP_PERIOD] = keep
 
     def _collect(self, i, n, now):
         cap = self.p[P_CAP]
         if cap:
-            pid = now // max(1, self.p[P_CAP_PERIOD])
+            pid = now // max(1, self.p[_P_CAP_PERIOD])
             if pid != self.cap_pid:
                 self.cap_pid = pid
                 self.cap_used = 0
@@ -315,7 +315,7 @@ class Account:
         self.collected[i] += n
         self._take(n, _K_DEBT)
         if not self.debt[i]:
-            self._alert(AL_DEBT_DONE + i)
+            self._alert(_AL_DEBT_DONE + i)
 
     def _conditions(self):
         """Low credit and EC availability alerts, once per crossing."""
@@ -328,7 +328,7 @@ class Account:
         if av != bool(self.flags & 2):
             self.flags ^= 2
             if av:
-                self._alert(AL_EC_AVAILABLE)
+                self._alert(_AL_EC_AVAILABLE)
 
     # -- emergency credit (§3.6: consumer UI, PPMID, remote) -------------------------------
     def activate_ec(self):
@@ -340,7 +340,7 @@ class Account:
             return False
         self.ec_in_use = True
         self.ecb = self.ec_granted = self.p[P_EC_LIMIT]
-        self._alert(AL_EC_ACTIVATED)
+        self._alert(_AL_EC_ACTIVATED)
         self._conditions()
         return True
 
@@ -431,7 +431,7 @@ class Account:
                 self.charged += share
                 value -= share
                 if not self.debt[2]:
-                    self._alert(AL_DEBT_DONE + 2)
+                    self._alert(_AL_DEBT_DONE + 2)
         self.mb += value
         if self.ec_in_use and self.mb > 0:
             r = min(self.ec_granted - self.ecb, self.mb)
@@ -514,7 +514,7 @@ class Account:
                 self.pend_at[i] = NEVER
                 if self._set(i, self.friendly_passive if i == P_FRIENDLY else self.pend_val[i]):
                     mode = True
-                self._alert(AL_FUTURE_OK)
+                self._alert(_AL_FUTURE_OK)
         self._reschedule()
         if self.changed is not None:
             self.changed(3 if mode else 2)
@@ -700,3 +700,15 @@ def parse_ccc(value, twin=False):
         if value == ccc(mode, sde, sdd, twin):
             return mode, sde, sdd
     raise ValueError("credit_charge_configuration")
+
+
+# The names above that only the host's tests and tools read: public there,
+# folded private constants on a board, no global each in this module's dict
+# on its heap (issue #18).
+if __import__("sys").implementation.name != "micropython":
+    P_CAP_PERIOD = _P_CAP_PERIOD
+    AL_EC_AVAILABLE = _AL_EC_AVAILABLE
+    AL_EC_ACTIVATED = _AL_EC_ACTIVATED
+    AL_EC_EXHAUSTED = _AL_EC_EXHAUSTED
+    AL_DEBT_DONE = _AL_DEBT_DONE
+    AL_FUTURE_OK = _AL_FUTURE_OK

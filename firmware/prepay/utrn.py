@@ -25,7 +25,7 @@ PPTD_MAX = PPTD_OFFSET + (1 << 61) - 1       # lead bits 000
 CACHE_SLOTS = const(100)                     # §14.1
 FLAG_LOCAL = const(0)                        # keyed in on the meter or a PPMID
 FLAG_NETWORK = const(1)                      # CS01a
-FLAG_FLOOR = const(2)                        # floor set by CS02b credential change (§13.3.5.10)
+_FLAG_FLOOR = const(2)                        # floor set by CS02b credential change (§13.3.5.10)
 _CLASS_PENCE = const(0)                       # 1/100 currency unit
 CLASS_POUNDS = const(1)                      # whole currency units
 LATER = const(0)                             # PTUT layouts (see above)
@@ -215,7 +215,7 @@ class Cache:
     def reset(self, floor):
         """Supplier credential change (§13.3.5.10): one floor entry."""
         self.n = 0
-        self.add(floor, FLAG_FLOOR)
+        self.add(floor, _FLAG_FLOOR)
 
     def pack(self):
         out = bytearray(1 + 5 * self.n)
@@ -232,3 +232,10 @@ class Cache:
             self.counters[i], self.flags[i] = struct.unpack_from("<IB", b, off + 1 + 5 * i)
         self.n = n
         return off + 1 + 5 * n
+
+
+# The names above that only the host's tests and tools read: public there,
+# folded private constants on a board, no global each in this module's dict
+# on its heap (issue #18).
+if __import__("sys").implementation.name != "micropython":
+    FLAG_FLOOR = _FLAG_FLOOR

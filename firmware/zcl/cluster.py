@@ -1,7 +1,7 @@
 # Cluster tables (style-anchors §5.2): a cluster module is a table plus handlers.
 #
 # ATTRS: (id, name, type, access, default)
-# RANGES: numbered attribute families, computed by read() (A_DYN implied):
+# RANGES: numbered attribute families, computed by read() (_A_DYN implied):
 #   (first id, count, id step, name with %d (numbered from 1), type, access)
 #   e.g. CurrentTierNSummationDelivered, N = 1..48 at 0x0100 + 2(N-1).
 #   Listing them one by one would cost RAM for a thousand tuples.
@@ -42,8 +42,8 @@ _UINT16 = const(0x21)
 A_R = const(0x01)    # readable
 A_W = const(0x02)    # writable
 A_P = const(0x04)    # reportable
-A_NV = const(0x08)   # a write is persisted (survives power cuts)
-A_DYN = const(0x10)  # value computed by Cluster.read(), not stored
+_A_NV = const(0x08)   # a write is persisted (survives power cuts)
+_A_DYN = const(0x10)  # value computed by Cluster.read(), not stored
 
 RW = const(0x03)
 RP = const(0x05)
@@ -136,7 +136,7 @@ class AttrTable:
         for first, n, step, name, t, acc in self.RANGES:
             i, r = divmod(aid - first, step)
             if r == 0 and 0 <= i < n:
-                return (aid, name % (i + 1), t, acc | A_DYN, None)
+                return (aid, name % (i + 1), t, acc | _A_DYN, None)
         return default
 
     def ta(self, aid):
@@ -195,7 +195,7 @@ class AttrTable:
 # Attrs text (an ATTRS table): rows separated by ";", each
 # "ID Name TYPE ACCESS DEFAULT" with ID four hex digits, TYPE the ZCL type
 # id in two hex digits (or a zcl.types name), ACCESS letters R W P N D
-# (A_R A_W A_P A_NV A_DYN) and DEFAULT an integer (0x... hex or decimal),
+# (A_R A_W A_P _A_NV _A_DYN) and DEFAULT an integer (0x... hex or decimal),
 # - for None or '...' for an ASCII octet string without blanks.
 # Cmds text (a RX or TX table): commands separated by ";", each
 # "ID Name field:TYPE ..." with ID two hex digits, TYPE as above, REST, or
@@ -344,7 +344,7 @@ class Cluster(AttrTable):
         if aid in v:
             return v[aid]
         a = self.adefs[aid]
-        if a[3] & A_DYN:
+        if a[3] & _A_DYN:
             raise KeyError(aid)
         return a[4]
 
@@ -355,7 +355,7 @@ class Cluster(AttrTable):
     def write(self, aid, value):
         """Store a validated value; persist it if the attribute says so."""
         self.values[aid] = value
-        if self.adefs[aid][3] & A_NV:
+        if self.adefs[aid][3] & _A_NV:
             self.app.nv_dirty(self)
 
     def nv_items(self):
@@ -363,7 +363,7 @@ class Cluster(AttrTable):
         out = []
         for aid in self.adefs:
             a = self.adefs[aid]
-            if a[3] & A_NV:
+            if a[3] & _A_NV:
                 out.append((aid, a[2], self.stored(aid)))
         return out
 
@@ -442,3 +442,11 @@ def _find(table, k, key):
 def check_range(value, lo, hi):
     if not lo <= value <= hi:
         raise ZclError(_INVALID_VALUE)
+
+
+# The names above that only the host's tests and tools read: public there,
+# folded private constants on a board, no global each in this module's dict
+# on its heap (issue #18).
+if __import__("sys").implementation.name != "micropython":
+    A_NV = _A_NV
+    A_DYN = _A_DYN

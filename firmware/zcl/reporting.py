@@ -22,7 +22,7 @@ _INSUFFICIENT_SPACE = const(0x89)
 _UNREPORTABLE_ATTRIBUTE = const(0x8C)
 _INVALID_DATA_TYPE = const(0x8D)
 
-REPORT_SLOTS = const(16)   # table size; full table -> INSUFFICIENT_SPACE
+_REPORT_SLOTS = const(16)   # table size; full table -> INSUFFICIENT_SPACE
 STORE_KEY = "reporting"
 _REC = "<BHBHBHHqHB"
 _REC_LEN = const(22)
@@ -85,7 +85,7 @@ class Reporting:
             return _SUCCESS
         if mx != 0 and mn > mx:
             return _INVALID_VALUE
-        if e is None and len(self.entries) >= REPORT_SLOTS:
+        if e is None and len(self.entries) >= _REPORT_SLOTS:
             return _INSUFFICIENT_SPACE
         if e is not None:
             self.entries.remove(e)
@@ -172,7 +172,7 @@ class Reporting:
         if not data:
             return
         now = self.app.clock.mono()
-        n = min(data[0], REPORT_SLOTS)
+        n = min(data[0], _REPORT_SLOTS)
         for i in range(n):
             off = 1 + i * _REC_LEN
             if off + _REC_LEN > len(data):
@@ -181,3 +181,10 @@ class Reporting:
             cl = self.app.zcl.find(ep, cid, bool(srv))
             if cl is not None and aid in cl.adefs:
                 self.entries.append(Entry(ep, cl, aid, t, mn, mx, ch, dst, dep, now))
+
+
+# The names above that only the host's tests and tools read: public there,
+# folded private constants on a board, no global each in this module's dict
+# on its heap (issue #18).
+if __import__("sys").implementation.name != "micropython":
+    REPORT_SLOTS = _REPORT_SLOTS
