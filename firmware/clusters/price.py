@@ -34,7 +34,6 @@ UNIT_KWH = const(0x00)
 _SEG_HEAD = const(19)              # ProviderID .. SubPayloadControl of the segmented commands
 _LABELS_HEAD = const(15)           # PublishTierLabels before its labels
 _SUBSCRIBERS = const(8)
-_NOT_USED32 = 0xFFFFFFFF
 
 
 class Price(Cluster):
@@ -239,8 +238,9 @@ class Price(Cluster):
             ((-tf.scaler) << 4) | _nib(tier),              # trailing digit, price tier
             (_nib(ntiers) << 4) | _nib(tier),              # number of tiers, register tier
             start, dur, price,
-            0xFF, _NOT_USED32, 0xFF,                       # PriceRatio, GenerationPrice(Ratio)
-            _NOT_USED32, 0xFF, 0xFF,                       # AlternateCost: delivered, unit, digit
+            0xFF, NEVER, 0xFF,                       # PriceRatio, GenerationPrice(Ratio)
+            # (NEVER is 0xFFFFFFFF, the UINT32 fields' "not used" value here)
+            NEVER, 0xFF, 0xFF,                       # AlternateCost: delivered, unit, digit
             nth, 0x00, 0, 0,                               # thresholds, PriceControl, generation
             _ext(ntiers), _ext(tier), _ext(tier))          # extended tiers in use, price, register
 
@@ -280,7 +280,7 @@ class Price(Cluster):
             nxt = tar[i + 1][1] if i + 1 < len(tar) else 0xFFFFFFFF
             # the tariff in force at EarliestStartTime, and any starting later
             if (earliest == 0 or nxt > earliest) and \
-                    (f["MinIssuerEventID"] == _NOT_USED32 or start >= f["MinIssuerEventID"]):
+                    (f["MinIssuerEventID"] == NEVER or start >= f["MinIssuerEventID"]):
                 found.append((v, start))
         if f["NumberOfCommands"]:
             found = found[:f["NumberOfCommands"]]

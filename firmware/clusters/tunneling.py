@@ -43,7 +43,6 @@ _GB_HGRP = const(6)
 _MAX_IN = const(1500)            # MaximumIncomingTransferSize, GBCS §10.2.2
 _N_TUNNELS = const(2)
 _QUEUE = const(4)
-_TUNNEL_KEY = "tunnel"
 # The record (platform/store.py load_rec): schema 9, version 1: next tunnel
 # id u16, count u8, then per tunnel id u16, address u16, endpoint u8, max
 # incoming transfer size u16. Version 0 (earlier firmware saved it untyped,
@@ -118,13 +117,13 @@ def load_record(store):
     """(next id, [(id, address, endpoint, max size)]) or None (no record, or
     none readable: the safe state). Migration hook: version 0, the untyped
     record of earlier firmware, reads as version 1 (same layout)."""
-    got = store.load_rec(_TUNNEL_KEY, _T_SCHEMA, _T_VERSION, _decode)
-    if got is None and _TUNNEL_KEY in store.unreadable:
-        r = store.load(_TUNNEL_KEY)
+    got = store.load_rec("tunnel", _T_SCHEMA, _T_VERSION, _decode)
+    if got is None and "tunnel" in store.unreadable:
+        r = store.load("tunnel")
         try:
             if r is not None:
                 got = _decode(r)
-                store.unreadable.remove(_TUNNEL_KEY)
+                store.unreadable.remove("tunnel")
         except STRUCT_ERRORS:
             pass
     return got
@@ -206,7 +205,7 @@ class Tunneling(Cluster):
         for i in range(len(self.tunnels)):
             t = self.tunnels[i]
             struct.pack_into("<HHBH", b, 3 + 7 * i, t[0], t[1], t[2], t[3])
-        self.app.store.save(_TUNNEL_KEY, b, _T_SCHEMA, _T_VERSION)
+        self.app.store.save("tunnel", b, _T_SCHEMA, _T_VERSION)
 
     def _find(self, tid):
         for t in self.tunnels:

@@ -665,7 +665,9 @@ def friendly_blob(periods, days):
 # credit_charge_configuration (Account attr 11), §18.2.1.2 Tbls 18.2.1.2a/b:
 # array of {credit OBIS, charge OBIS, collection bits}; only the five
 # canonical values (x single/twin) are accepted.
-_MB, _EC, _AD = 0, 1, 2
+_MB = const(0)
+_EC = const(1)
+_AD = const(2)
 
 
 def _element(credit, charge, bits):
