@@ -238,10 +238,10 @@ def test_a_board_without_the_host_code_refuses_the_bench_ops(monkeypatch):
 
 def test_meter_registers_the_registry_in_its_order(tmp_path):
     from firmware.meter import Meter, Platform
-    from firmware.platform.clock import SimClock
     from firmware.platform.store import Store, FileBackend
     from firmware.platform.metrology import SimMetrology
-    from firmware.platform.hw import Relay, Button, Display
+    from firmware.platform.hw import Display
+    from firmware.platform.metrology import SimClock, Relay, Button
     m = Meter(Platform(SimClock(820886400), Store(FileBackend(str(tmp_path))), SimMetrology(),
                        Relay(), Button(), Display(), lambda msg: None))
     got = [(type(cl), ep) for ep, t in m.zcl.endpoints.items() for cl in t.values()]

@@ -154,30 +154,6 @@ def period_bounds(bp, t):
     return 0, 0
 
 
-class SimClock:
-    """Simulated clock: the bench runner, not the wall clock, moves it.
-
-    A board clock implements the same three methods over its RTC
-    (battery-backed on a real meter, so the time survives a mains cut)."""
-
-    def __init__(self, utc=0, mono=0):
-        self.utc = utc
-        self.up = mono
-
-    def now(self):
-        return self.utc
-
-    def mono(self):
-        return self.up
-
-    def set(self, utc):
-        self.utc = utc
-
-    def advance(self, s=1):
-        self.utc += s
-        self.up += s
-
-
 # The names above that only the host's tests and tools read: public there,
 # folded private constants on a board, no global each in this module's dict
 # on its heap (issue #18).
