@@ -51,7 +51,7 @@
 # safe state when no slot is readable is described in bootrec.py.
 import struct
 
-from .compat import STRUCT_ERRORS, pack_heap
+from .compat import STRUCT_ERRORS, pack_heap, collect
 from .zcl import aps as A
 from .zcl import types as T
 from .zcl.engine import Engine
@@ -526,6 +526,13 @@ class Meter:
         pend, recs = tx[1], tx[2]
         if not recs and not pend:
             return
+        if recs:
+            # what the saves keep (the store's sequence entries) and what the
+            # operation made to last go into the lowest holes, not amid the
+            # operation's garbage (a top-up's ECDH), which would split the
+            # free heap once collected (issue #18); a save is rare (the
+            # tick's is half-hourly) and writes flash anyway
+            collect()
         st = self.store
         saves = []
         for key, r in recs:

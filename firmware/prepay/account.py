@@ -28,6 +28,7 @@
 # a top-up, its UTRN cache entry and the registers are one atomic write.
 import struct
 
+from ..compat import collect
 from ..platform.clock import NEVER, civil, weekday
 from . import utrn as U
 
@@ -403,7 +404,13 @@ class Account:
             raise U.UtrnError(U.later_stage(r0 or _NOT_FOR_DEVICE, r1 or _NOT_FOR_DEVICE))
         if self.z is None:
             from .. import crypto
-            self.z = crypto.ecdh(keys[0], keys[1])
+            z = crypto.ecdh(keys[0], keys[1])
+            # Z lives as long as the meter: a copy made right after a
+            # collection goes into the lowest hole, not where the ECDH's
+            # garbage left the original (in the middle of the free heap,
+            # splitting it once that garbage is collected; issue #18)
+            collect()
+            self.z = bytes(memoryview(z))
         if c0 >= 0 and U.mac_ok(self.z, keys[2], keys[3], c0, ptut):
             r, pence, counter = r0, p0, c0
         elif c1 >= 0 and c1 != c0 and U.mac_ok(self.z, keys[2], keys[3], c1, ptut):
