@@ -96,9 +96,6 @@ class AttrTable:
         ids = [a[0] for a in attrs]
         return attrs if ids == sorted(ids) else tuple(sorted(attrs))
 
-    def _n(self):
-        return len(self.ix) // _IXN if self.ix is not None else len(self.ATTRS)
-
     def _id(self, i):
         ix = self.ix
         if ix is not None:
@@ -121,7 +118,7 @@ class AttrTable:
         return self.ATTRS[i]
 
     def get(self, aid, default=None):
-        n = self._n()
+        n = (len(self.ix) // _IXN if self.ix is not None else len(self.ATTRS))
         lo, hi = 0, n
         while lo < hi:                           # binary search on the id
             mid = (lo + hi) >> 1
@@ -168,7 +165,7 @@ class AttrTable:
     def __iter__(self):
         """Ascending ids, merged lazily (a list of every numbered id would
         cost kilobytes of heap)."""
-        ne = self._n()
+        ne = (len(self.ix) // _IXN if self.ix is not None else len(self.ATTRS))
         nxt = [r[0] for r in self.RANGES]       # next id of each range
         left = [r[1] for r in self.RANGES]
         i = 0
