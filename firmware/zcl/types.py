@@ -291,19 +291,13 @@ def _put_bytes(buf, off, v):
 def check(t, v):
     """True if v is encodable as type t (range and shape)."""
     try:
-        encode(t, v, bytearray(_size_hint(t, v)), 0)
+        kind, n = info(t) or (0, 0)   # room to encode into
+        if not n:
+            n = len(v) + 2 if kind == _K_STRING and v is not None else 1024
+        encode(t, v, bytearray(n), 0)
         return True
     except (ValueError, TypeError, OverflowError):
         return False
-
-
-def _size_hint(t, v):
-    kind, n = info(t) or (0, 0)
-    if n:
-        return n
-    if kind == _K_STRING and v is not None:
-        return len(v) + 2
-    return 1024
 
 
 # The names above that only the host's tests and tools read: public there,
