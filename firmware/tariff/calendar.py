@@ -38,11 +38,6 @@ class CalendarError(ValueError):
     pass
 
 
-def _sel_ok(s):
-    # Table 7.3.7.2: 1-48 TOU, 101-108 block time band, 201-204 secondary TOU
-    return 1 <= s <= 48 or 101 <= s <= 108 or 201 <= s <= 204
-
-
 def build(name, seasons, weeks, days):
     """seasons: [(year|ANY16, month, day, week_id)]; weeks: [(week_id, [7 day
     ids])]; days: [(day_id, [(start_s, selector)])]. Checks capacity and
@@ -71,7 +66,10 @@ def build(name, seasons, weeks, days):
         out += struct.pack("<BB", did, len(points))
         last = -1
         for start, sel in sorted(points):
-            if start == last or not 0 <= start < _DAY or not _sel_ok(sel):
+            # selector, Table 7.3.7.2: 1-48 TOU, 101-108 block time band,
+            # 201-204 secondary TOU
+            if start == last or not 0 <= start < _DAY or not (
+                    1 <= sel <= 48 or 101 <= sel <= 108 or 201 <= sel <= 204):
                 raise CalendarError("switch point")
             last = start
             out += struct.pack("<I", (start << 8) | sel)

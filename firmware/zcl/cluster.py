@@ -25,7 +25,6 @@
 # Tuple tables (the hub simulator's Time server) work as well.
 import struct
 
-from . import types as T
 from .frame import decode_fields
 from .status import ZclError
 
@@ -51,8 +50,7 @@ RP = const(0x05)
 _ATTR_CLUSTER_REVISION = const(0xFFFD)  # global attribute (ZCL rev 6 §2.6.1.2)
 # AttrTable index row: id, type, access (name and default are found in the
 # text, by the id, when the row is built: 4 octets a row instead of 12,
-# about 1.5 KB less heap for the meter's clusters; issue #18)
-_IX = "<HBB"
+# about 1.5 KB less heap for the meter's clusters; issue #18): "<HBB"
 _IXN = const(4)
 
 
@@ -73,7 +71,7 @@ class AttrTable:
         """Builds self.ix; returns what ATTRS is to be (the rows sorted by
         id if they were not)."""
         if isinstance(attrs, str):
-            # index, ascending id: id, type and access of each row (_IX)
+            # index, ascending id: id, type and access of each row ("<HBB")
             # (allocated first, filled with few temporaries: it lives as
             # long as the meter)
             sp = attrs
@@ -83,7 +81,17 @@ class AttrTable:
             ix = self.ix = bytearray(_IXN * n)
             i = 0
             for a, b in _recs(sp):
-                _index_row(sp, a, b, ix, i)
+                p, e = _tok(sp, a, b)              # the row's index entry
+                aid = int(sp[p:e], 16)
+                n0, n1 = _tok(sp, e, b)
+                p, e = _tok(sp, n1, b)
+                t = _typ(sp[p:e])
+                p, e = _tok(sp, e, b)
+                acc = 0
+                while p < e:
+                    acc |= 1 << "RWPND".find(sp[p])
+                    p += 1
+                struct.pack_into("<HBB", ix, _IXN * i, aid, t, acc)
                 k = i                            # insertion sort on the id
                 while k and self._id(k - 1) > self._id(k):
                     t = ix[_IXN * k - _IXN:_IXN * k]
@@ -104,7 +112,7 @@ class AttrTable:
 
     def _row(self, i):
         if self.ix is not None:
-            aid, t, acc = struct.unpack_from(_IX, self.ix, _IXN * i)
+            aid, t, acc = struct.unpack_from("<HBB", self.ix, _IXN * i)
             s = self.ATTRS
             for a, b in _recs(s):                # the record of that id
                 p, e = _tok(s, a, b)
@@ -205,7 +213,11 @@ def attr_rows(table):
     tuples are heap objects, one string is not)."""
     if isinstance(table, str):
         for a, b in _recs(table):
-            yield _attr(table[a:b])
+            toks = table[a:b].split()
+            acc = 0
+            for c in toks[3]:
+                acc |= 1 << "RWPND".find(c)
+            yield (int(toks[0], 16), toks[1], _typ(toks[2]), acc, _dflt(toks[4]))
     else:
         yield from table
 
@@ -255,34 +267,14 @@ def _tok(s, a, b):
     return a, e
 
 
-def _index_row(s, a, b, ix, i):
-    """AttrTable index row i (_IX) for the Attrs record s[a:b]."""
-    p, e = _tok(s, a, b)
-    aid = int(s[p:e], 16)
-    n0, n1 = _tok(s, e, b)
-    p, e = _tok(s, n1, b)
-    t = _typ(s[p:e])
-    p, e = _tok(s, e, b)
-    acc = 0
-    while p < e:
-        acc |= 1 << "RWPND".find(s[p])
-        p += 1
-    struct.pack_into(_IX, ix, _IXN * i, aid, t, acc)
-
-
-def _attr(rec):
-    toks = rec.split()
-    acc = 0
-    for c in toks[3]:
-        acc |= 1 << "RWPND".find(c)
-    return (int(toks[0], 16), toks[1], _typ(toks[2]), acc, _dflt(toks[4]))
-
-
 def _typ(t):
     """A field or attribute type: two hex digits, the ZCL data type id
     (ZCL rev 6 Table 2-10, "23" UINT32), as the firmware's tables write it;
     or a zcl.types name ("UINT32"; no name has two characters)."""
-    return int(t, 16) if len(t) == 2 else getattr(T, t)
+    if len(t) == 2:
+        return int(t, 16)
+    from . import types as T           # a name: host tools' tables (no global here)
+    return getattr(T, t)
 
 
 def _dflt(d):
