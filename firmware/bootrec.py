@@ -3,7 +3,6 @@
 # the safe states of records no slot of which is readable.
 import struct
 
-from .compat import const
 from .platform.store import _seq_newer, _BAD
 from .prepay.account import Account
 from .prepay.supply import Supply

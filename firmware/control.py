@@ -38,7 +38,7 @@ import gc
 import json
 
 from . import hanlink as L
-from .compat import const, ticks_ms, IS_MICROPYTHON
+from .compat import ticks_ms, IS_MICROPYTHON
 from .zcl import aps as A
 from .zcl.status import DecodeError
 from . import commands as C

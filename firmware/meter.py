@@ -51,8 +51,7 @@
 # safe state when no slot is readable is described in bootrec.py.
 import struct
 
-from .compat import const
-from .compat import STRUCT_ERRORS, pack_heap
+from .compat import STRUCT_ERRORS, pack_heap, collect
 from .zcl import aps as A
 from .zcl import types as T
 from .zcl.engine import Engine
@@ -69,7 +68,7 @@ from .clusters.calendar import CalendarServer
 from .clusters.tunneling import Tunneling
 from .clusters.ota_client import OtaClient
 from .platform.hw import AuxSwitches
-from .platform.clock import plausible, rtc_check, DAY, NEVER
+from .platform.clock import plausible, rtc_check, NEVER
 from .metering.profile import Profile
 from .metering.ringlog import SeqLog
 from .tariff.engine import TariffEngine
@@ -84,6 +83,7 @@ from .bootrec import REG_KEY as _REG_KEY, REG_FMT as _REG_FMT
 
 # other modules' constants, folded here (host_tests/test_const_copies.py keeps them equal)
 _CAUSE_CALENDAR = const(0x00000100)        # = metering.snapshots.CAUSE_CALENDAR
+_DAY = const(86400)                        # = platform.clock.DAY
 _CAUSE_PRICE_MATRIX = const(0x00000010)    # = metering.snapshots.CAUSE_PRICE_MATRIX
 _CAUSE_TARIFF_INFO = const(0x00000008)     # = metering.snapshots.CAUSE_TARIFF_INFO
 _CAUSE_THRESHOLDS = const(0x00000020)      # = metering.snapshots.CAUSE_THRESHOLDS
@@ -134,11 +134,11 @@ _OUTAGE_ALERT = const(180)        # an outage this long gets ECS80's alert (gbcs
 _GBCS_KS = "gbcs_ks"              # gbcs/keystore.py KEY: a provisioned GBCS keystore
 _SECURITY_HOLDOFF = const(60)     # one security-log entry a minute per cause, against flooding
 # log record: code u16, UTC u32, value u32
-EV_ALERT = const(0x0001)
-EV_CLOCK_SET = const(0x0002)
+_EV_ALERT = const(0x0001)
+_EV_CLOCK_SET = const(0x0002)
 _SEC_UNSECURED_FRAME = const(0x0101)
 _PWR_UP = const(0x0201)           # value: the last time the meter is known to have been on
-UI_ACTIVATE_EC = const(0x0002)       # Tbl 16.4 UI command codes (commands.ui)
+_UI_ACTIVATE_EC = const(0x0002)       # Tbl 16.4 UI command codes (commands.ui)
 UI_ADD_CREDIT = const(0x0005)
 UI_ENABLE_SUPPLY = const(0x000E)
 # log ids of intents, in the order of Meter._logs: event, security, power,
@@ -149,54 +149,47 @@ _LOG_PP_SNAPS = const(8)
 _SNAP_LOGS = const(0x138)          # bit per log id whose intents are built from the registers
 
 
-class Platform:
-    def __init__(self, clock, store, metrology, relay, button, display, send, aux=None):
-        self.clock = clock
-        self.store = store
-        self.metrology = metrology
-        self.relay = relay
-        self.button = button
-        self.display = display
-        self.send = send
-        self.aux = aux if aux is not None else AuxSwitches()
+def Platform(clock, store, metrology, relay, button, display, send, aux=None):
+    """What the meter drives, as Meter takes it (a tuple: a class of its
+    own cost a type object and its dict on a board's heap; issue #18)."""
+    return (clock, store, metrology, relay, button, display, send,
+            aux if aux is not None else AuxSwitches())
 
 
-DEFAULT_CONFIG = {
-    "nwk_addr": 0x4E21,
-    "ieee": 0x0022A3000000E5E1,
-    "hub_addr": 0x0000,
-    "hub_ep": 1,
-    "aps_security_required": True,
-    "serial": "MPY0000000001",   # Metering MeterSerialNumber
-    "site_id": "",               # Metering SiteID: import MPAN ‖ export MPAN (GBCS §10.4.2.11)
-    "han_devices": {},           # device log: {nwk address: "ppmid" | "ihd" | "cad" | "hcalcs"}
-    # top-up keys (GBCS §14.3.4): own entity id and KA private key, the
-    # supplier's entity id and prepayment top-up KA public key (hex); none
-    # configured means every UTRN is "not for this device"
-    "entity_id": "", "ka_priv": "", "supplier_id": "", "supplier_topup_pub": "",
-}
+def default_config():
+    """The meter's configuration unless its config says otherwise (a new
+    dict: none is kept at module level, Meter keeps its own)."""
+    return {
+        "nwk_addr": 0x4E21,
+        "ieee": 0x0022A3000000E5E1,
+        "hub_addr": 0x0000,
+        "hub_ep": 1,
+        "aps_security_required": True,
+        "serial": "MPY0000000001",   # Metering MeterSerialNumber
+        "site_id": "",               # Metering SiteID: import MPAN ‖ export MPAN (GBCS §10.4.2.11)
+        "han_devices": {},           # device log: {nwk address: "ppmid" | "ihd" | "cad" | "hcalcs"}
+        # top-up keys (GBCS §14.3.4): own entity id and KA private key, the
+        # supplier's entity id and prepayment top-up KA public key (hex); none
+        # configured means every UTRN is "not for this device"
+        "entity_id": "", "ka_priv": "", "supplier_id": "", "supplier_topup_pub": "",
+    }
 
 
 class Meter:
+    esi_ep = _ESI_EP                 # the meter's application endpoint (a constant)
+
     def __init__(self, plat, config=None):
         # Heap layout: the meter's long-lived objects are packed low (see
         # pack_heap), leaving the free heap in one piece for the few large
         # transient buffers (a full tariff's 3-4 KB parts and record).
         gct = pack_heap(_PACK_STEP)
-        cfg = dict(DEFAULT_CONFIG)
+        cfg = default_config()
         if config:
             cfg.update(config)
         self.cfg = cfg
-        self.clock = plat.clock
-        self.store = plat.store
-        self.metrology = plat.metrology
-        self.relay = plat.relay
-        self.button = plat.button
-        self.display = plat.display
-        self.aux = plat.aux
-        self._send = plat.send
+        (self.clock, self.store, self.metrology, self.relay, self.button, self.display,
+         self._send, self.aux) = plat
         self.nwk_addr = cfg["nwk_addr"]
-        self.esi_ep = _ESI_EP
         self.ieee = cfg["ieee"]
         self.import_wh = 0
         self._ws = 0                 # watt-seconds not yet a whole Wh
@@ -270,7 +263,7 @@ class Meter:
         if resume >= 0:
             self.clock.set(resume)
         now = self.clock.now()
-        self._day = now // DAY
+        self._day = now // _DAY
         self.gbcs_due = _gbcs_due(self.store)
         if elapsed:
             self.tariff.catch_up(elapsed, now)      # standing charge runs while the mains is off
@@ -284,7 +277,7 @@ class Meter:
         self.time.load()
         if resume >= 0:
             self.time.clock_lost()
-            self.log(self.event_log, EV_CLOCK_SET, rtc)     # value: the RTC time discarded
+            self.log(self.event_log, _EV_CLOCK_SET, rtc)     # value: the RTC time discarded
         self._reg_period = self.clock.now() // _REG_PERIOD
         # ZDO Device_annce (ZigBee PRO §2.4.3.1.11): tsn, nwk, ieee, capability
         p = struct.pack("<BHQB", self.zcl.next_seq(), self.nwk_addr, self.ieee, _CAPABILITY)
@@ -437,12 +430,12 @@ class Meter:
                 # the one day change (a clock set into another day included);
                 # the profile takes it at its own slot, after the register
                 # save (the order of flash writes is what a power cut finds)
-                self._day = now // DAY
+                self._day = now // _DAY
                 self.snapshots.day_changed(now)      # end of a billing period at midnight UTC
                 if self.account.mode == _PREPAY:   # prepayment daily read at midnight UTC
                     self.prepayment.snapshot(_SNAP_GENERAL)
             d = self._day
-            return now if now // DAY != d else (d + 1) * DAY
+            return now if now // _DAY != d else (d + 1) * _DAY
         if s == _S_REG:
             if run:
                 self.save_registers()
@@ -542,6 +535,13 @@ class Meter:
         pend, recs = tx[1], tx[2]
         if not recs and not pend:
             return
+        if recs:
+            # what the saves keep (the store's sequence entries) and what the
+            # operation made to last go into the lowest holes, not amid the
+            # operation's garbage (a top-up's ECDH), which would split the
+            # free heap once collected (issue #18); a save is rare (the
+            # tick's is half-hourly) and writes flash anyway
+            collect()
         st = self.store
         saves = []
         for key, r in recs:
@@ -635,7 +635,7 @@ class Meter:
         self._commit()                       # now, even inside an operation
         self.profile.clock_changed(self.clock.now(), self.import_wh)
         old = self.clock.now()
-        self.log(self.event_log, EV_CLOCK_SET, old)
+        self.log(self.event_log, _EV_CLOCK_SET, old)
         self.clock.set(utc)
         self._reg_period = utc // _REG_PERIOD
         self.tariff.clock_changed()
@@ -660,7 +660,7 @@ class Meter:
                 self.aux.set(i, True)
 
     def alert(self, code):
-        self.log(self.event_log, EV_ALERT, code)
+        self.log(self.event_log, _EV_ALERT, code)
         self.alerts.append(code)
         if len(self.alerts) > _ALERT_LOG:
             self.alerts.pop(0)
@@ -794,3 +794,12 @@ def _register(engine, cluster):
         if type(cluster) is t[i]:
             return engine.add(t[i + 1], cluster, t[i + 2])
     raise ValueError("cluster not in the registry")
+
+
+# The names above that only the host's tests and tools read: public there,
+# folded private constants on a board, no global each in this module's dict
+# on its heap (issue #18).
+if __import__("sys").implementation.name != "micropython":
+    EV_ALERT = _EV_ALERT
+    EV_CLOCK_SET = _EV_CLOCK_SET
+    UI_ACTIVATE_EC = _UI_ACTIVATE_EC

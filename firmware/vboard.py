@@ -22,10 +22,9 @@ from .control import Control, OPS, BadRequest, _int, _num
 from .clusters.time_client import NAMES as TIME_STATUS_NAMES
 from .prepay import account as AC
 from .prepay.supply import NAMES as SUPPLY_NAMES, CAUSES as SUPPLY_CAUSES
-from .platform.clock import SimClock
 from .platform.store import Store, FileBackend, PowerCut
-from .platform.metrology import SimMetrology
-from .platform.hw import Relay, Button, Display, AuxSwitches
+from .platform.metrology import SimMetrology, SimClock, Relay, Button
+from .platform.hw import Display, AuxSwitches
 from .meter import Meter, Platform
 
 

@@ -8,10 +8,10 @@ if ROOT not in sys.path:
     sys.path.insert(0, ROOT)
 
 from firmware.meter import Meter, Platform                      # noqa: E402
-from firmware.platform.clock import SimClock                    # noqa: E402
 from firmware.platform.store import Store, FileBackend          # noqa: E402
 from firmware.platform.metrology import SimMetrology            # noqa: E402
-from firmware.platform.hw import Relay, Button, Display         # noqa: E402
+from firmware.platform.hw import Display                        # noqa: E402
+from firmware.platform.metrology import SimClock, Relay, Button  # noqa: E402
 from firmware.zcl import aps as A                               # noqa: E402
 from tools import zcl_host as Z                                 # noqa: E402
 

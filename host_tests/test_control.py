@@ -238,10 +238,10 @@ def test_a_board_without_the_host_code_refuses_the_bench_ops(monkeypatch):
 
 def test_meter_registers_the_registry_in_its_order(tmp_path):
     from firmware.meter import Meter, Platform
-    from firmware.platform.clock import SimClock
     from firmware.platform.store import Store, FileBackend
     from firmware.platform.metrology import SimMetrology
-    from firmware.platform.hw import Relay, Button, Display
+    from firmware.platform.hw import Display
+    from firmware.platform.metrology import SimClock, Relay, Button
     m = Meter(Platform(SimClock(820886400), Store(FileBackend(str(tmp_path))), SimMetrology(),
                        Relay(), Button(), Display(), lambda msg: None))
     got = [(type(cl), ep) for ep, t in m.zcl.endpoints.items() for cl in t.values()]
@@ -285,7 +285,7 @@ def test_board_manifest_freezes_all_but_the_host_only_modules():
     os.chdir(os.path.join(ROOT, "boards"))       # manifestfile runs a manifest from its folder
     try:
         with open("manifest.py") as f:
-            exec(f.read(), {"package": package, "metadata": lambda **kw: None})
+            exec(f.read(), {"package": package, "metadata": lambda **kw: got.update(meta=kw)})
         frozen = sorted(os.path.relpath(os.path.abspath(p), ROOT).replace(os.sep, "/")
                         for p in got["files"])
     finally:
@@ -293,6 +293,9 @@ def test_board_manifest_freezes_all_but_the_host_only_modules():
     want = sorted(r for r in mpy_build.sources() if r not in mpy_build.HOST_ONLY)
     assert frozen == want
     assert "firmware/vboard.py" not in frozen and "firmware/control.py" in frozen
+    # a metadata version would append a __version__ global to every frozen
+    # module (manifestfile.tagged_py_file): heap on the board (issue #18)
+    assert "version" not in got["meta"]
 
 
 def test_the_runner_reads_no_state_from_a_board(tmp_path):

@@ -271,11 +271,12 @@ def test_fixed_layout_commands_fit_the_longest_supported_route(tmp_path):
     even with RELAYS_MAX relays (the reason for that maximum)."""
     from firmware.zcl import types as T
     from firmware.zcl.frame import REST
+    from firmware.zcl.cluster import cmd_rows
     b = Bench(str(tmp_path))
     lim = frame_limit(True, RELAYS_MAX)
     seen = longest = 0
     for _, cl in b.meter.zcl.clusters():
-        for cid, name, schema in cl.TX:
+        for cid, name, schema in cmd_rows(cl.TX):
             names = [f[0].rstrip("?") for f in schema]
             if ("CommandIndex" in names or name in BOUNDED
                     or (cl.NAME, name) in APS_FRAGMENTED):

@@ -279,6 +279,12 @@ def test_virtual_board_heap_after_boot(tmp_path):
     assert boot["free"] >= 40 * 1024, boot
     assert all(r.get("activated") for r in loads), loads
     assert after["free"] >= 32 * 1024, after
+    # Issue #18: what a top-up and a tariff load keep (Z, the store's
+    # sequence entries) is placed after a collection (prepay/account.py,
+    # Meter._commit), not amid the ECDH's and the load's garbage: the free
+    # heap stays in one large block (measured 47,360 B; 32,512 B when they
+    # landed in the middle of it, 42,944 B before the heap32 changes)
+    assert after["largest"] >= 40 * 1024, after
 
 
 def test_link_crc_allocates_nothing():
@@ -324,9 +330,18 @@ def test_link_crc_allocates_nothing():
 # and 89,008 B there. 32-bit savings were about half the unix port's, so
 # the boot limit below (5 % over the measured figure, about 450 B of the
 # board's 1,056 B headroom) guards the budget itself again.
-BUDGET_BOOT_ALLOC = 18880            # measured 17,984 B (32-bit 48,096 of 49,152 B)
-BUDGET_BOOT_LARGEST = 48 * 1024      # measured 65,024 B
-BUDGET_DAY_LARGEST = 24 * 1024       # measured 38,016 B
+# Then heap32 (everything a board freezes imported, gbcs/ and ota/ too):
+# the imports shed globals, wrappers and classes (no metadata __version__,
+# the tables' text itself as ATTRS/RX/TX, no const binding, host-only names
+# and the simulator's classes out of the frozen set), which the unix port's
+# meter-objects figure does not see (17,792 B here); on the 32-bit build
+# see firmware/README.md. A collection before a record save keeps what an
+# operation leaves in the lowest holes: the largest block after the tariff
+# and the day 51,552 B here (38,016 B before). Limits: 5 % over the boot
+# figure, the largest blocks at the old limits' share of the measured.
+BUDGET_BOOT_ALLOC = 18688            # measured 17,792 B
+BUDGET_BOOT_LARGEST = 52 * 1024      # measured 69,984 B
+BUDGET_DAY_LARGEST = 32 * 1024       # measured 51,552 B
 
 
 def test_heap_budgets_on_the_unix_port(tmp_path):

@@ -106,7 +106,7 @@ from firmware.zcl import aps as A
 from firmware.zcl import types as T
 from firmware.zcl import status as S
 from firmware.zcl.frame import REST, FT_CLUSTER, FC_TO_CLIENT, FC_NO_DEFAULT_RSP, FC_MANUF
-from firmware.zcl.cluster import A_W
+from firmware.zcl.cluster import A_W, cmd_rows
 from firmware.clusters.basic import Basic
 from firmware.clusters.identify import Identify
 from firmware.clusters.metering import Metering
@@ -523,7 +523,7 @@ class CommandCatalogue:
     def __init__(self, rng):
         self.items = []
         for cls in CLUSTERS:
-            for c in cls.RX:
+            for c in cmd_rows(cls.RX):
                 self.items.append((cls, True, c))
             for g in self.GLOBALS:
                 self.items.append((cls, False, g))

@@ -10,7 +10,7 @@ from firmware.zcl import foundation as _F
 from firmware.zcl import status as S
 from firmware.zcl.frame import (Header, encode_header, decode_fields, encode_fields,  # noqa: F401
                                 FT_CLUSTER, FC_TO_CLIENT, FC_NO_DEFAULT_RSP)
-from firmware.zcl.cluster import A_DYN
+from firmware.zcl.cluster import A_DYN, attr_rows, cmd_rows
 from firmware.meter import CLUSTERS as _REG
 from firmware.clusters.time_client import TimeClient
 
@@ -18,8 +18,7 @@ def all_attrs(cls):
     """Every attribute definition of a cluster class: its ATTRS rows, then
     each numbered family of its RANGES expanded (host side; the meter looks
     them up one at a time through zcl/cluster.AttrTable)."""
-    for a in cls.ATTRS:
-        yield a
+    yield from attr_rows(cls.ATTRS)
     for first, n, step, name, t, acc in cls.RANGES:
         for i in range(n):
             yield (first + i * step, name % (i + 1), t, acc | A_DYN, None)
@@ -220,8 +219,8 @@ def command_table(cls, to_client):
     if cls is None:
         return ()
     if cls.SERVER:
-        return cls.TX if to_client else cls.RX
-    return cls.RX if to_client else cls.TX
+        return tuple(cmd_rows(cls.TX if to_client else cls.RX))
+    return tuple(cmd_rows(cls.RX if to_client else cls.TX))
 
 
 def build_cluster_cmd(cls, cmd, fields, seq, to_client=False, ddr=False, manuf=None):

@@ -145,7 +145,7 @@ def build(pins, config=None):
 
 
 def config(path):
-    """The meter's configuration (serial, keys, addresses: meter.DEFAULT_CONFIG
+    """The meter's configuration (serial, keys, addresses: meter.default_config()
     keys) from a JSON file on the board, or None."""
     try:
         with open(path) as f:

@@ -6,8 +6,7 @@
 # (GBCS switch points are seconds; a point inside a minute is published at
 # that minute) and the ZSE price tier (TOU index, or time band in block
 # mode). Large payloads use CommandIndex / TotalNumberOfCommands.
-from ..compat import const
-from ..zcl.cluster import Cluster, Cmds
+from ..zcl.cluster import Cluster
 from ..zcl.status import ZclError
 from ..tariff import calendar as C
 from ..platform.clock import NEVER
@@ -27,7 +26,7 @@ class CalendarServer(Cluster):
     ID = 0x0707
     NAME = "Calendar"
     SECURE = True
-    RX = Cmds(
+    RX = (
         "00 GetCalendar EarliestStartTime:E2 MinIssuerEventID:23 NumberOfCalendars:20"
         "  CalendarType:30 ProviderID:23;"
         "01 GetDayProfiles ProviderID:23 IssuerCalendarID:23 StartDayID:20"
@@ -38,7 +37,7 @@ class CalendarServer(Cluster):
         "04 GetSpecialDays StartTime:E2 NumberOfEvents:20 CalendarType:30"
         "  ProviderID:23 IssuerCalendarID:23;"
     )
-    TX = Cmds(
+    TX = (
         "00 PublishCalendar ProviderID:23 IssuerEventID:23 IssuerCalendarID:23"
         "  StartTime:E2 CalendarType:30 CalendarTimeReference:20 CalendarName:41"
         "  NumberOfSeasons:20 NumberOfWeekProfiles:20 NumberOfDayProfiles:20;"

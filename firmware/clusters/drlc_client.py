@@ -3,8 +3,7 @@
 # (drlc/events.py) decides when each starts and stops; this module decodes,
 # reports every state change (Report Event Status) and calls the
 # application back (start / stop) so it can shed or restore load.
-from ..compat import const
-from ..zcl.cluster import Cluster, Cmds, Attrs, check_range
+from ..zcl.cluster import Cluster, check_range
 from ..drlc import events as E
 
 STORE_KEY = "drlc"
@@ -23,7 +22,7 @@ class DrlcClient(Cluster):
     NAME = "DRLC"
     SERVER = False
     SECURE = True
-    ATTRS = Attrs(
+    ATTRS = (
         "0000 UtilityEnrollmentGroup 20 RWN 0;"
         "0001 StartRandomizationMinutes 20 RWN 30;"
         "0002 DurationRandomizationMinutes 20 RWN 0;"
@@ -31,7 +30,7 @@ class DrlcClient(Cluster):
         # auxiliary load-control switches carry (GBCS §18.1.1)
         "0003 DeviceClassValue 19 RWN 0x80;"
     )
-    RX = Cmds(
+    RX = (
         "00 LoadControlEvent IssuerEventID:23 DeviceClass:19"
         "  UtilityEnrollmentGroup:20 StartTime:E2 DurationInMinutes:21"
         "  CriticalityLevel:20 CoolingTemperatureOffset:20"
@@ -42,7 +41,7 @@ class DrlcClient(Cluster):
         "  UtilityEnrollmentGroup:20 CancelControl:18 EffectiveTime:E2;"
         "02 CancelAllLoadControlEvents CancelControl:18;"
     )
-    TX = Cmds(
+    TX = (
         "00 ReportEventStatus IssuerEventID:23 EventStatus:30 EventStatusTime:E2"
         "  CriticalityLevelApplied:20 CoolingTemperatureSetPointApplied:29"
         "  HeatingTemperatureSetPointApplied:29"

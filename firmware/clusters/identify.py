@@ -1,18 +1,18 @@
 # Identify cluster (0x0003) server, ZCL rev 6 §3.5.
-from ..zcl.cluster import Cluster, Cmds, Attrs
+from ..zcl.cluster import Cluster
 
 
 class Identify(Cluster):
     ID = 0x0003
     NAME = "Identify"
-    ATTRS = Attrs(
+    ATTRS = (
         "0000 IdentifyTime 21 RW 0;"
     )
-    RX = Cmds(
+    RX = (
         "00 Identify IdentifyTime:21;"
         "01 IdentifyQuery;"
     )
-    TX = Cmds(
+    TX = (
         "00 IdentifyQueryResponse Timeout:21;"
     )
 

@@ -4,8 +4,7 @@
 # Wireshark's SE dissector decodes them.
 import struct
 
-from ..compat import const
-from ..zcl.cluster import Cluster, Cmds, Attrs
+from ..zcl.cluster import Cluster
 from ..zcl.status import ZclError
 from ..metering import format as F
 from ..tariff.matrix import block_slot
@@ -56,7 +55,7 @@ class Metering(Cluster):
     ID = 0x0702
     NAME = "Metering"
     SECURE = True
-    ATTRS = Attrs(
+    ATTRS = (
         # Reading Information set
         "0000 CurrentSummationDelivered 25 RPD 0;"
         "0001 CurrentSummationReceived 25 RP 0;"              # import only
@@ -125,7 +124,7 @@ class Metering(Cluster):
         (0x0712, 8, 0x10, "CurrentTier%dBlock3SummationDelivered", _UINT48, _A_R | _A_P),
         (0x0713, 8, 0x10, "CurrentTier%dBlock4SummationDelivered", _UINT48, _A_R | _A_P),
     )
-    RX = Cmds(
+    RX = (
         "00 GetProfile IntervalChannel:30 EndTime:E2 NumberOfPeriods:20;"
         "03 RequestFastPollMode FastPollUpdatePeriod:20 Duration:20;"
         "04 ScheduleSnapshot IssuerEventID:23 CommandIndex:20"
@@ -144,7 +143,7 @@ class Metering(Cluster):
         # ZSE 1.x D.3.2.3.1, the server's generated command ids: 0x07 is Get
         # Sampled Data Response; Supply Status Response (the answer to
         # Change Supply) is 0x0C.
-    TX = Cmds(
+    TX = (
         "00 GetProfileResponse EndTime:E2 Status:30 ProfileIntervalPeriod:30"
         "  NumberOfPeriodsDelivered:20 Intervals:[Value:22];"
         "03 RequestFastPollModeResponse AppliedUpdatePeriod:20 FastPollModeEndTime:E2;"

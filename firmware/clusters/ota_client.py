@@ -9,7 +9,7 @@
 # only for this module (ota/README.md).
 #
 # The download record "ota" (schema 5) is ota/client.py's.
-from ..zcl.cluster import Cluster, Cmds, Attrs
+from ..zcl.cluster import Cluster
 from ..platform.clock import NEVER
 
 
@@ -23,7 +23,7 @@ class OtaClient(Cluster):
     # ZCL rev 6 Table 11-13 client attributes (kept true by ota/client.py)
     # computed from the download state (read; the 0 defaults are unused):
     # no per-attribute values
-    ATTRS = Attrs(
+    ATTRS = (
         "0000 UpgradeServerID F0 RD 0;"
         "0001 FileOffset 23 RD 0;"
         "0002 CurrentFileVersion 23 RD 0;"
@@ -37,14 +37,14 @@ class OtaClient(Cluster):
     )
     # received payloads are read in place by ota/client.py (struct, ZCL rev 6
     # §11.13): Image Notify, Query Next Image / Image Block / Upgrade End Response
-    RX = Cmds(
+    RX = (
         "00 ImageNotify Payload:REST;"
         "02 QueryNextImageResponse Payload:REST;"
         "05 ImageBlockResponse Payload:REST;"
         "07 UpgradeEndResponse Payload:REST;"
     )
     # sent (positional fields; ZCL rev 6 §11.13.4, 11.13.6, 11.13.9)
-    TX = Cmds(
+    TX = (
         "01 QueryNextImageRequest Control:18 Manuf:21 Type:21 Version:23 HwVersion?:21;"
         "03 ImageBlockRequest Control:18 Manuf:21 Type:21 Version:23 Offset:23 MaxSize:20"
         "  MinBlockPeriod?:21;"

@@ -12,9 +12,8 @@
 #   the time the price matrix became (or becomes) active.
 # Tiers above 15 use the Extended Price Tier fields (ZSE 1.2): the 4-bit
 # field holds 0xF and the extended field tier - 15.
-from ..compat import const
 from ..zcl import types as T
-from ..zcl.cluster import Cluster, Cmds, Attrs
+from ..zcl.cluster import Cluster
 from ..zcl.status import ZclError
 from ..zcl.engine import runs
 from ..tariff import matrix as M
@@ -35,14 +34,13 @@ UNIT_KWH = const(0x00)
 _SEG_HEAD = const(19)              # ProviderID .. SubPayloadControl of the segmented commands
 _LABELS_HEAD = const(15)           # PublishTierLabels before its labels
 _SUBSCRIBERS = const(8)
-_NOT_USED32 = 0xFFFFFFFF
 
 
 class Price(Cluster):
     ID = 0x0700
     NAME = "Price"
     SECURE = True
-    ATTRS = Attrs(
+    ATTRS = (
         "010F BlockThresholdCount 20 RD 0;"
         "0200 StartOfBlockPeriod E2 RD 0;"
         "0201 BlockPeriodDuration 22 RD 0;"
@@ -72,7 +70,7 @@ class Price(Cluster):
         (0x0413, 8, 0x10, "Tier%dBlock4Price", _UINT32, _A_R),
         (0x050F, 33, 1, "PriceTier%d", _UINT32, _A_R),     # tiers 16..48 (numbered 1..33)
     )
-    RX = Cmds(
+    RX = (
         "00 GetCurrentPrice CommandOptions:18;"
         "01 GetScheduledPrices StartTime:E2 NumberOfEvents:20;"
         "02 PriceAcknowledgement ProviderID:23 IssuerEventID:23 PriceAckTime:E2"
@@ -86,7 +84,7 @@ class Price(Cluster):
         "0B GetBillingPeriod EarliestStartTime:E2 MinIssuerEventID:23"
         "  NumberOfCommands:20 TariffType?:18;"
     )
-    TX = Cmds(
+    TX = (
         "00 PublishPrice ProviderID:23 RateLabel:41 IssuerEventID:23"
         "  CurrentTime:E2 UnitOfMeasure:30 Currency:21"
         "  PriceTrailingDigitAndPriceTier:18 NumberOfPriceTiersAndRegisterTier:18"
@@ -240,8 +238,9 @@ class Price(Cluster):
             ((-tf.scaler) << 4) | _nib(tier),              # trailing digit, price tier
             (_nib(ntiers) << 4) | _nib(tier),              # number of tiers, register tier
             start, dur, price,
-            0xFF, _NOT_USED32, 0xFF,                       # PriceRatio, GenerationPrice(Ratio)
-            _NOT_USED32, 0xFF, 0xFF,                       # AlternateCost: delivered, unit, digit
+            0xFF, NEVER, 0xFF,                       # PriceRatio, GenerationPrice(Ratio)
+            # (NEVER is 0xFFFFFFFF, the UINT32 fields' "not used" value here)
+            NEVER, 0xFF, 0xFF,                       # AlternateCost: delivered, unit, digit
             nth, 0x00, 0, 0,                               # thresholds, PriceControl, generation
             _ext(ntiers), _ext(tier), _ext(tier))          # extended tiers in use, price, register
 
@@ -281,7 +280,7 @@ class Price(Cluster):
             nxt = tar[i + 1][1] if i + 1 < len(tar) else 0xFFFFFFFF
             # the tariff in force at EarliestStartTime, and any starting later
             if (earliest == 0 or nxt > earliest) and \
-                    (f["MinIssuerEventID"] == _NOT_USED32 or start >= f["MinIssuerEventID"]):
+                    (f["MinIssuerEventID"] == NEVER or start >= f["MinIssuerEventID"]):
                 found.append((v, start))
         if f["NumberOfCommands"]:
             found = found[:f["NumberOfCommands"]]

@@ -19,7 +19,6 @@
 # Clock with one is refused as §9.1.4.2 step 2 refuses an invalid CH time.
 import struct
 
-from ..compat import const
 from ..zcl.cluster import Cluster
 from ..platform.clock import UTC_INVALID, plausible
 
@@ -28,16 +27,16 @@ _READ_ATTR = const(0x00)    # = zcl.foundation.READ_ATTR
 _TX_PAYLOAD = const(3)      # = zcl.engine.TX_PAYLOAD
 _UTC = const(0xE2)          # = zcl.types.UTC
 
-RELIABLE = const(0)      # ASN.1 values of GBCS Table 9.1.2
-INVALID = const(1)
-UNRELIABLE = const(2)
+_RELIABLE = const(0)      # ASN.1 values of GBCS Table 9.1.2
+_INVALID = const(1)
+_UNRELIABLE = const(2)
 NAMES = ("reliable", "invalid", "unreliable")
 
-SYNC_PERIOD = const(86400)
-RETRY_PERIOD = const(1800)
+_SYNC_PERIOD = const(86400)
+_RETRY_PERIOD = const(1800)
 _MAX_RETRIES = const(3)
 _MAX_STEP = const(10)
-ALERT_CLOCK_DRIFT = const(0x8F0C)   # GBCS later versions; v0.8.1: 0x800C
+_ALERT_CLOCK_DRIFT = const(0x8F0C)   # GBCS later versions; v0.8.1: 0x800C
 STORE_KEY = "timestate"
 
 _ATTR_TIME = const(0x0000)
@@ -58,7 +57,7 @@ class TimeClient(Cluster):
         self.hub_addr = hub_addr
         self.hub_ep = hub_ep
         self.ep = ep
-        self.status = INVALID
+        self.status = _INVALID
         self.next_sync = 0       # monotonic second of the next request
         self.failures = 0        # consecutive failed attempts
         self.pending = False     # a request is out without an answer
@@ -81,7 +80,7 @@ class TimeClient(Cluster):
         """The RTC lost its time while the mains was off (meter.boot): the
         power-on state of GBCS §9.1.3, Invalid until a valid hub time."""
         self.failures = 0
-        self._set_status(INVALID)
+        self._set_status(_INVALID)
 
     def request_sync(self):
         """Send Read Attributes (Time, TimeStatus) to the hub's Time server."""
@@ -96,10 +95,10 @@ class TimeClient(Cluster):
         monotonic second next_sync."""
         if self.pending:                 # no answer within the retry period
             if self._failed():
-                self.next_sync = mono + SYNC_PERIOD
+                self.next_sync = mono + _SYNC_PERIOD
                 return
         self.request_sync()
-        self.next_sync = mono + RETRY_PERIOD   # the answer is due before then
+        self.next_sync = mono + _RETRY_PERIOD   # the answer is due before then
 
     def _failed(self):
         """One failed attempt; True when the retries are used up (the initial
@@ -108,9 +107,9 @@ class TimeClient(Cluster):
         self.pending = False
         self.failures += 1
         if self.failures > _MAX_RETRIES:
-            if self.status == RELIABLE:
-                self._set_status(UNRELIABLE)
-            if self.status == INVALID:
+            if self.status == _RELIABLE:
+                self._set_status(_UNRELIABLE)
+            if self.status == _INVALID:
                 # no time at all yet: keep asking every 30 min (§9.1.3 asks
                 # for at least 3 retries; a meter without time has no tariff)
                 self.failures = _MAX_RETRIES
@@ -128,11 +127,11 @@ class TimeClient(Cluster):
             return          # unsolicited: only our own requests set the clock
         if not plausible(hub):          # 0xFFFFFFFF, or no time a meter can live in
             gave_up = self._failed()
-            self.next_sync = self.app.clock.mono() + (SYNC_PERIOD if gave_up else RETRY_PERIOD)
+            self.next_sync = self.app.clock.mono() + (_SYNC_PERIOD if gave_up else _RETRY_PERIOD)
             return
         self.pending = False
         self.failures = 0
-        self.next_sync = self.app.clock.mono() + SYNC_PERIOD
+        self.next_sync = self.app.clock.mono() + _SYNC_PERIOD
         self.apply_hub_time(hub)
 
     def apply_hub_time(self, hub):
@@ -140,13 +139,13 @@ class TimeClient(Cluster):
             return
         clock = self.app.clock
         own = clock.now()
-        if self.status == INVALID:
+        if self.status == _INVALID:
             self.app.set_clock(hub)
-            self._set_status(UNRELIABLE)
+            self._set_status(_UNRELIABLE)
         elif abs(hub - own) > _MAX_STEP:
-            if self.status != UNRELIABLE:
-                self._set_status(UNRELIABLE)
-                self.app.alert(ALERT_CLOCK_DRIFT)
+            if self.status != _UNRELIABLE:
+                self._set_status(_UNRELIABLE)
+                self.app.alert(_ALERT_CLOCK_DRIFT)
         elif hub != own:
             self.app.set_clock(hub)
         self.last_sync_utc = clock.now()
@@ -157,13 +156,25 @@ class TimeClient(Cluster):
         outside the plausible window counts as none (step 2): Reliable
         becomes Unreliable, any other status stays, the clock is not set."""
         if not plausible(hub):
-            if self.status == RELIABLE:
-                self._set_status(UNRELIABLE)
+            if self.status == _RELIABLE:
+                self._set_status(_UNRELIABLE)
             return False
         if start <= hub <= end:
             self.app.set_clock(hub)
-            self._set_status(RELIABLE)
+            self._set_status(_RELIABLE)
             return True
-        if self.status != INVALID:
-            self._set_status(UNRELIABLE)
+        if self.status != _INVALID:
+            self._set_status(_UNRELIABLE)
         return False
+
+
+# The names above that only the host's tests and tools read: public there,
+# folded private constants on a board, no global each in this module's dict
+# on its heap (issue #18).
+if __import__("sys").implementation.name != "micropython":
+    RELIABLE = _RELIABLE
+    INVALID = _INVALID
+    UNRELIABLE = _UNRELIABLE
+    SYNC_PERIOD = _SYNC_PERIOD
+    RETRY_PERIOD = _RETRY_PERIOD
+    ALERT_CLOCK_DRIFT = _ALERT_CLOCK_DRIFT

@@ -34,16 +34,15 @@
 import gc
 import struct
 
-from ..compat import const, STRUCT_ERRORS
+from ..compat import STRUCT_ERRORS
 from ..platform.clock import NEVER as _NEVER   # clock.py holds the UINT32 sentinel (freezing)
-from ..zcl.cluster import Cluster, Cmds, Attrs
+from ..zcl.cluster import Cluster
 from ..zcl import aps as A
 
 _GB_HGRP = const(6)
 _MAX_IN = const(1500)            # MaximumIncomingTransferSize, GBCS §10.2.2
 _N_TUNNELS = const(2)
 _QUEUE = const(4)
-_TUNNEL_KEY = "tunnel"
 # The record (platform/store.py load_rec): schema 9, version 1: next tunnel
 # id u16, count u8, then per tunnel id u16, address u16, endpoint u8, max
 # incoming transfer size u16. Version 0 (earlier firmware saved it untyped,
@@ -52,15 +51,15 @@ _TUNNEL_KEY = "tunnel"
 _T_SCHEMA = const(9)               # = bootrec.SCHEMAS "tunnel"
 _T_VERSION = const(1)
 # RequestTunnelResponse TunnelStatus (ZSE D.6.2.4.1)
-ST_SUCCESS = const(0)
-ST_BUSY = const(1)
-ST_NO_IDS = const(2)
-ST_PROTOCOL = const(3)
-ST_FLOW_CONTROL = const(4)
+_ST_SUCCESS = const(0)
+_ST_BUSY = const(1)
+_ST_NO_IDS = const(2)
+_ST_PROTOCOL = const(3)
+_ST_FLOW_CONTROL = const(4)
 # TransferDataStatus (ZSE D.6.2.4.3)
-TD_NO_SUCH_TUNNEL = const(0)
-TD_WRONG_DEVICE = const(1)
-TD_OVERFLOW = const(2)
+_TD_NO_SUCH_TUNNEL = const(0)
+_TD_WRONG_DEVICE = const(1)
+_TD_OVERFLOW = const(2)
 _FRAG_MAX = const(1600)          # reassembled ZCL frame: a 1500-octet TransferData and headers
 
 
@@ -118,13 +117,13 @@ def load_record(store):
     """(next id, [(id, address, endpoint, max size)]) or None (no record, or
     none readable: the safe state). Migration hook: version 0, the untyped
     record of earlier firmware, reads as version 1 (same layout)."""
-    got = store.load_rec(_TUNNEL_KEY, _T_SCHEMA, _T_VERSION, _decode)
-    if got is None and _TUNNEL_KEY in store.unreadable:
-        r = store.load(_TUNNEL_KEY)
+    got = store.load_rec("tunnel", _T_SCHEMA, _T_VERSION, _decode)
+    if got is None and "tunnel" in store.unreadable:
+        r = store.load("tunnel")
         try:
             if r is not None:
                 got = _decode(r)
-                store.unreadable.remove(_TUNNEL_KEY)
+                store.unreadable.remove("tunnel")
         except STRUCT_ERRORS:
             pass
     return got
@@ -134,8 +133,8 @@ class Tunneling(Cluster):
     ID = 0x0704
     NAME = "Tunneling"
     SECURE = True
-    ATTRS = Attrs("0000 CloseTunnelTimeout 21 R 0xFFFF;")
-    RX = Cmds(
+    ATTRS = ("0000 CloseTunnelTimeout 21 R 0xFFFF;")
+    RX = (
         "00 RequestTunnel ProtocolID:30 ManufacturerCode:21 FlowControlSupport:10 "
         "MaximumIncomingTransferSize:21;"
         "01 CloseTunnel TunnelID:21;"
@@ -145,7 +144,7 @@ class Tunneling(Cluster):
         "05 ReadyData TunnelID:21 NumberOfOctetsLeft:21;"
         "06 GetSupportedTunnelProtocols ProtocolOffset:20;"
     )
-    TX = Cmds(
+    TX = (
         "00 RequestTunnelResponse TunnelID:21 TunnelStatus:30 MaximumIncomingTransferSize:21;"
         "01 TransferData TunnelID:21 Data:REST;"
         "02 TransferDataError TunnelID:21 TransferDataStatus:30;"
@@ -206,7 +205,7 @@ class Tunneling(Cluster):
         for i in range(len(self.tunnels)):
             t = self.tunnels[i]
             struct.pack_into("<HHBH", b, 3 + 7 * i, t[0], t[1], t[2], t[3])
-        self.app.store.save(_TUNNEL_KEY, b, _T_SCHEMA, _T_VERSION)
+        self.app.store.save("tunnel", b, _T_SCHEMA, _T_VERSION)
 
     def _find(self, tid):
         for t in self.tunnels:
@@ -219,20 +218,20 @@ class Tunneling(Cluster):
         src, ep = req.aps.src, req.aps.src_ep
         mono = self.app.clock.mono()
         if f["ProtocolID"] != _GB_HGRP or f["ManufacturerCode"] != 0xFFFF:
-            st = ST_PROTOCOL
+            st = _ST_PROTOCOL
         elif f["FlowControlSupport"]:
-            st = ST_FLOW_CONTROL
+            st = _ST_FLOW_CONTROL
         else:
-            st = ST_SUCCESS
+            st = _ST_SUCCESS
         t = None
-        if st == ST_SUCCESS:
+        if st == _ST_SUCCESS:
             for x in self.tunnels:
                 if x[1] == src and x[2] == ep:
                     t = x                   # the client's own tunnel again: timer restarts
             if t is None:
                 if len(self.tunnels) >= _N_TUNNELS:
                     g = self.gbt
-                    st = ST_BUSY if g is not None and (g.key or g.out) else ST_NO_IDS
+                    st = _ST_BUSY if g is not None and (g.key or g.out) else _ST_NO_IDS
                 else:
                     t = [self.next_id, src, ep, 0, mono]
                     self.next_id = self.next_id % 0xFFFE + 1
@@ -261,11 +260,11 @@ class Tunneling(Cluster):
         t = self._find(tid)
         st = -1
         if t is None:
-            st = TD_NO_SUCH_TUNNEL
+            st = _TD_NO_SUCH_TUNNEL
         elif t[1] != req.aps.src or t[2] != req.aps.src_ep:
-            st = TD_WRONG_DEVICE
+            st = _TD_WRONG_DEVICE
         elif len(f["Data"]) > _MAX_IN:
-            st = TD_OVERFLOW
+            st = _TD_OVERFLOW
         if st >= 0:
             self.errors += 1
             self.reply(req, "TransferDataError", (tid, st))
@@ -281,14 +280,13 @@ class Tunneling(Cluster):
             self._cur = None
             self.data = None
 
-    def on_TransferDataError(self, req, f):
-        pass        # the hub could not take a message of ours; GBT resends what is asked for
-
-    def on_AckTransferData(self, req, f):
-        pass        # flow control is off (GBCS §10.2.2)
-
     def on_ReadyData(self, req, f):
         pass
+
+    # TransferDataError: the hub could not take a message of ours; GBT
+    # resends what is asked for. AckTransferData: flow control is off (GBCS
+    # §10.2.2). One function for the three (a function object each costs heap).
+    on_TransferDataError = on_AckTransferData = on_ReadyData
 
     def on_GetSupportedTunnelProtocols(self, req, f):
         # one protocol: GB-HGRP, manufacturer code 0xFFFF (not used)

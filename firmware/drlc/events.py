@@ -17,24 +17,23 @@
 #    clock step or a restart): the last DONE_SLOTS finished ids are kept.
 import struct
 
-from ..compat import const
 
 # Event Status values (ZSE D.2.3.3.1 Table D-8)
 _ST_RECEIVED = const(0x01)
 _ST_STARTED = const(0x02)
-ST_COMPLETED = const(0x03)
+_ST_COMPLETED = const(0x03)
 _ST_OPT_OUT = const(0x04)
 _ST_OPT_IN = const(0x05)
-ST_CANCELLED = const(0x06)
-ST_SUPERSEDED = const(0x07)
+_ST_CANCELLED = const(0x06)
+_ST_SUPERSEDED = const(0x07)
 _ST_PARTIAL_OPT_OUT = const(0x08)
 _ST_PARTIAL_OPT_IN = const(0x09)
 _ST_COMPLETED_NO_PARTICIPATION = const(0x0A)
-ST_REJ_INVALID_CANCEL = const(0xF8)
-ST_REJ_CANCEL_EFFECTIVE_TIME = const(0xF9)
+_ST_REJ_INVALID_CANCEL = const(0xF8)
+_ST_REJ_CANCEL_EFFECTIVE_TIME = const(0xF9)
 _ST_REJ_EXPIRED = const(0xFB)
 _ST_REJ_CANCEL_UNDEFINED = const(0xFD)
-ST_REJ_LCE = const(0xFE)
+_ST_REJ_LCE = const(0xFE)
 
 EVENT_SLOTS = const(16)
 DONE_SLOTS = const(16)
@@ -42,7 +41,7 @@ _MAX_DURATION_MIN = const(1440)     # ZSE D.2.2.3.1.1: duration 0..1440 minutes
 UTC_INVALID = 0xFFFFFFFF
 _EC_RAND_START = const(0x01)        # event control bits
 _EC_RAND_END = const(0x02)
-CANCEL_GRACEFUL = const(0x01)      # cancel control b0: end of randomised period
+_CANCEL_GRACEFUL = const(0x01)      # cancel control b0: end of randomised period
 
 # entry states
 _S_SCHEDULED = const(0)
@@ -177,13 +176,13 @@ class EventTable:
         e = Event(f, start, src, src_ep)
         if (f["IssuerEventID"] == UTC_INVALID or f["StartTime"] == UTC_INVALID or
                 e.duration > _MAX_DURATION_MIN or not 0x01 <= e.criticality <= 0x0F):
-            self._report(e, ST_REJ_LCE, now)          # invalid fields (reserved values)
+            self._report(e, _ST_REJ_LCE, now)          # invalid fields (reserved values)
             return True
         if now >= start + e.duration * 60:
             self._report(e, _ST_REJ_EXPIRED, now)
             return True
         if len(self.events) >= EVENT_SLOTS:
-            self._report(e, ST_REJ_LCE, now)
+            self._report(e, _ST_REJ_LCE, now)
             return True
         if e.control & _EC_RAND_START:
             e.start_rand = self.rng.below(srand * 60)
@@ -194,7 +193,7 @@ class EventTable:
             if o.overlaps(e):
                 if o.state == _S_SCHEDULED:
                     self._finish(o)
-                    self._report(o, ST_SUPERSEDED, now)
+                    self._report(o, _ST_SUPERSEDED, now)
                 else:
                     o.flags |= _F_SUPERSEDED   # runs until e starts
         self.events.append(e)
@@ -207,11 +206,11 @@ class EventTable:
         if e is None:
             return _ST_REJ_CANCEL_UNDEFINED
         if not dclass & e.device_class or ueg not in (0, e.ueg):
-            return ST_REJ_INVALID_CANCEL     # names an event it does not address
+            return _ST_REJ_INVALID_CANCEL     # names an event it does not address
         if effective == 0:
             effective = now
         if effective == UTC_INVALID or effective >= e.eff_end:
-            return ST_REJ_CANCEL_EFFECTIVE_TIME
+            return _ST_REJ_CANCEL_EFFECTIVE_TIME
         self._schedule_cancel(e, control, effective)
         return None
 
@@ -220,7 +219,7 @@ class EventTable:
             self._schedule_cancel(e, control, now)
 
     def _schedule_cancel(self, e, control, effective):
-        if control & CANCEL_GRACEFUL:
+        if control & _CANCEL_GRACEFUL:
             # at the end of the randomised period the event already drew
             effective += e.dur_rand if e.control & _EC_RAND_END else e.start_rand
         e.cancel_at = effective
@@ -264,7 +263,7 @@ class EventTable:
                 self._finish(e)
                 if e.state == S_RUNNING and not e.flags & F_OPTED_OUT:
                     self.out.append(("stop", e, "cancelled"))
-                self._report(e, ST_CANCELLED, now)
+                self._report(e, _ST_CANCELLED, now)
                 changed = True
             elif e.state == S_RUNNING and now >= e.eff_end:
                 self._end(e, now, "completed")
@@ -278,7 +277,7 @@ class EventTable:
                         self._finish(o)
                         if not o.flags & F_OPTED_OUT:
                             self.out.append(("stop", o, "superseded"))
-                        self._report(o, ST_SUPERSEDED, now)
+                        self._report(o, _ST_SUPERSEDED, now)
                 if now >= e.eff_end:
                     # its whole window passed unseen (meter off): it never ran
                     self._finish(e)
@@ -301,7 +300,7 @@ class EventTable:
             self.out.append(("stop", e, reason))
         f = e.flags
         if not f & (_F_OUT_BEFORE | _F_OUT_DURING):
-            st = ST_COMPLETED
+            st = _ST_COMPLETED
         elif not f & _F_PARTICIPATED:
             st = _ST_COMPLETED_NO_PARTICIPATION
         elif f & _F_OUT_BEFORE and not f & _F_OUT_DURING:
@@ -340,3 +339,16 @@ class EventTable:
             for i in range(min(data[off], DONE_SLOTS)):
                 if off + 5 + 4 * i <= len(data):
                     self.done.append(struct.unpack_from("<I", data, off + 1 + 4 * i)[0])
+
+
+# The names above that only the host's tests and tools read: public there,
+# folded private constants on a board, no global each in this module's dict
+# on its heap (issue #18).
+if __import__("sys").implementation.name != "micropython":
+    ST_COMPLETED = _ST_COMPLETED
+    ST_CANCELLED = _ST_CANCELLED
+    ST_SUPERSEDED = _ST_SUPERSEDED
+    ST_REJ_INVALID_CANCEL = _ST_REJ_INVALID_CANCEL
+    ST_REJ_CANCEL_EFFECTIVE_TIME = _ST_REJ_CANCEL_EFFECTIVE_TIME
+    ST_REJ_LCE = _ST_REJ_LCE
+    CANCEL_GRACEFUL = _CANCEL_GRACEFUL

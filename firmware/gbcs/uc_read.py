@@ -30,6 +30,8 @@ _MAX_DATA = const(4000)        # GBT carries MAX_OUT_BLOCKS (4) blocks: 4596 oct
 # an alert's event log entry (its value: the alert code)
 _CLEARED = const(0x8F52)       # = commands.supplier.LOG_CLEARED
 _EV_ALERT = const(0x0001)      # = meter.EV_ALERT
+_PROFILE_SLOTS = const(19200)  # = metering.profile.PROFILE_SLOTS
+_DAILY_SLOTS = const(731)      # = metering.profile.DAILY_SLOTS
 _PAY_DEBT = const(2)           # the prepayment debt log's type of the payment-based debt
 # Profile objects: OBIS C, D, E -> kind. Kinds < 3 are sensitive (§8.1):
 # readable only encrypted, through their Data Protection object.
@@ -154,8 +156,7 @@ def _log_entries(m, k, t0, t1, out):
 
 def _hh_entries(m, k, t0, t1, out):
     pr = m.profile
-    from ..metering.profile import PROFILE_SLOTS
-    i = max((t0 + _HH - 1) // _HH - 1, pr.idx - PROFILE_SLOTS + 1, 0)
+    i = max((t0 + _HH - 1) // _HH - 1, pr.idx - _PROFILE_SLOTS + 1, 0)
     last = min(t1 // _HH - 1, pr.last_idx)
     while i <= last:
         v = pr.interval(i)
@@ -166,8 +167,7 @@ def _hh_entries(m, k, t0, t1, out):
 
 def _day_entries(m, k, t0, t1, out):
     pr = m.profile
-    from ..metering.profile import DAILY_SLOTS
-    d = max((t0 + _DAY - 1) // _DAY, pr.day - DAILY_SLOTS + 2)
+    d = max((t0 + _DAY - 1) // _DAY, pr.day - _DAILY_SLOTS + 2)
     last = min(t1 // _DAY, pr.day)
     prev = pr.daily_read(d - 1) if k == _K_DAY_CONS else None
     while d <= last:

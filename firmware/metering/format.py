@@ -16,13 +16,12 @@
 # Internal units: energy in Wh, power in W. Defaults for a GB single-phase
 # ESME: kWh with Wh resolution (Multiplier 1, Divisor 1000), summation 7+3
 # digits and demand 5+3 digits, leading zeros suppressed.
-from ..compat import const
 
 UNIT_KWH = const(0x00)
-DEFAULT_MULTIPLIER = const(1)
-DEFAULT_DIVISOR = const(1000)
-DEFAULT_SUMMATION_FMT = const(0xBB)    # 1 0111 011: suppress, 7 left, 3 right
-DEFAULT_DEMAND_FMT = const(0xAB)       # 1 0101 011: suppress, 5 left, 3 right
+_DEFAULT_MULTIPLIER = const(1)
+_DEFAULT_DIVISOR = const(1000)
+_DEFAULT_SUMMATION_FMT = const(0xBB)    # 1 0111 011: suppress, 7 left, 3 right
+_DEFAULT_DEMAND_FMT = const(0xAB)       # 1 0101 011: suppress, 5 left, 3 right
 _INTERNAL_PER_UNIT = const(1000)       # Wh per kWh, W per kW
 
 
@@ -76,3 +75,13 @@ def render(raw, multiplier, divisor, fmt):
     if neg and (ip or fp):
         out = "-" + out
     return out
+
+
+# The names above that only the host's tests and tools read: public there,
+# folded private constants on a board, no global each in this module's dict
+# on its heap (issue #18).
+if __import__("sys").implementation.name != "micropython":
+    DEFAULT_MULTIPLIER = _DEFAULT_MULTIPLIER
+    DEFAULT_DIVISOR = _DEFAULT_DIVISOR
+    DEFAULT_SUMMATION_FMT = _DEFAULT_SUMMATION_FMT
+    DEFAULT_DEMAND_FMT = _DEFAULT_DEMAND_FMT

@@ -10,18 +10,20 @@
 # a power cut -- the interval says so.
 import struct
 
-from ..compat import const, collect
+from ..compat import collect
 from .ringlog import SlotRing
-from ..platform.clock import DAY, civil, weekday
+from ..platform.clock import civil, weekday
+
+_DAY = const(86400)              # = platform.clock.DAY
 
 HALF_HOUR = const(1800)           # GBCS §7.3.4 half-hourly capture (UTC :00 and :30)
 
-PROFILE_SLOTS = const(19200)      # 400 days of half-hours (> 13 months): 76.8 KB
-DAILY_SLOTS = const(731)          # two years of midnight reads: 5.8 KB
-F_PARTIAL = const(0x01)           # the meter was not running for all of it (power cut, boot)
-F_CLOCK = const(0x02)             # the clock was set during the interval
+_PROFILE_SLOTS = const(19200)      # 400 days of half-hours (> 13 months): 76.8 KB
+_DAILY_SLOTS = const(731)          # two years of midnight reads: 5.8 KB
+_F_PARTIAL = const(0x01)           # the meter was not running for all of it (power cut, boot)
+_F_CLOCK = const(0x02)             # the clock was set during the interval
 _F_OVERFLOW = const(0x04)          # more than 65535 Wh: value clipped
-F_MERGED = const(0x08)            # written again after a backward clock step (values added)
+_F_MERGED = const(0x08)            # written again after a backward clock step (values added)
 PERIOD_30MIN = const(2)           # ZSE ProfileIntervalPeriod enumeration
 STATE_KEY = "profile"
 _STATE = "<iIIIIIIIIi"            # day, day/week/month start and previous, max demand W, time, last idx
@@ -35,8 +37,8 @@ class Profile:
     def __init__(self, store):
         self.store = store
         be = store.backend
-        self.hh = SlotRing(be, "prof_hh.bin", PROFILE_SLOTS, 3)
-        self.daily = SlotRing(be, "prof_day.bin", DAILY_SLOTS, 7)
+        self.hh = SlotRing(be, "prof_hh.bin", _PROFILE_SLOTS, 3)
+        self.daily = SlotRing(be, "prof_day.bin", _DAILY_SLOTS, 7)
         self._rec = bytearray(7)
         self.idx = -1            # current half-hour index
         self.start_wh = 0
@@ -66,13 +68,13 @@ class Profile:
         self.idx = now // HALF_HOUR
         self.start_wh = wh
         # partial unless we start exactly on its boundary
-        self.flags = F_PARTIAL if now % HALF_HOUR else 0
+        self.flags = _F_PARTIAL if now % HALF_HOUR else 0
         if self.day < 0:
-            self.day = now // DAY
+            self.day = now // _DAY
             self.day_start = self.week_start = self.month_start = wh
             self._save()
         else:
-            self._roll_days(now // DAY, wh)
+            self._roll_days(now // _DAY, wh)
 
     def _save(self):
         self.store.save(STATE_KEY, self.state())
@@ -117,14 +119,14 @@ class Profile:
             # allocator has got to: without it a simulated day split a
             # 32-bit board's largest free block (issue #18; compat.pack_heap)
             collect()
-        d = now // DAY
+        d = now // _DAY
         if d != self.day:
             self._roll_days(d, wh)
 
     def clock_changed(self, now, wh):
         """Called before the clock is set: the interval is marked, and the
         next tick closes it under its own index."""
-        self.flags |= F_CLOCK
+        self.flags |= _F_CLOCK
 
     def current_interval(self, wh):
         """(start UTC, Wh so far) of the running half-hour."""
@@ -138,7 +140,7 @@ class Profile:
         if old is not None and self.idx <= self.last_idx:
             # the clock went back over an interval already written: add, flag
             value += old[0] | (old[1] << 8)
-            flags |= old[2] | F_MERGED
+            flags |= old[2] | _F_MERGED
         if value > 0xFFFF:
             value = 0xFFFF
             flags |= _F_OVERFLOW
@@ -150,7 +152,7 @@ class Profile:
         if self.idx > self.last_idx:
             self.last_idx = self.idx
         demand = value * 2            # W averaged over the half hour
-        if not flags & (F_PARTIAL | F_CLOCK) and demand > self.max_demand_w:
+        if not flags & (_F_PARTIAL | _F_CLOCK) and demand > self.max_demand_w:
             self.max_demand_w = demand
             self.max_demand_t = (self.idx + 1) * HALF_HOUR
             self._save()
@@ -210,7 +212,7 @@ class Profile:
         last = self.last_idx
         if end_time:
             last = min(last, end_time // HALF_HOUR - 1)
-        first_kept = self.idx - PROFILE_SLOTS
+        first_kept = self.idx - _PROFILE_SLOTS
         out = []
         i = last
         while i >= 0 and i > first_kept and len(out) < n:
@@ -218,3 +220,14 @@ class Profile:
             out.append((i, None if v is None else v[0]))
             i -= 1
         return last, out
+
+
+# The names above that only the host's tests and tools read: public there,
+# folded private constants on a board, no global each in this module's dict
+# on its heap (issue #18).
+if __import__("sys").implementation.name != "micropython":
+    PROFILE_SLOTS = _PROFILE_SLOTS
+    DAILY_SLOTS = _DAILY_SLOTS
+    F_PARTIAL = _F_PARTIAL
+    F_CLOCK = _F_CLOCK
+    F_MERGED = _F_MERGED

@@ -32,32 +32,33 @@
 # meter restarts with), never twice and never ahead of the registers.
 import struct
 
-from ..compat import const
 from ..compat import STRUCT_ERRORS
 from .ringlog import SeqLog
-from ..platform.clock import DAY, NEVER, add_months, billing_period
+from ..platform.clock import NEVER, add_months, billing_period
+
+_DAY = const(86400)              # = platform.clock.DAY
 
 _REC = const(382)
 _HEAD = "<IIIHQ"                  # time, cause, Wh low, Wh high, cost
 _N_REG = const(84)
-BAL_OFF = const(358)              # 22 + 4 * 84
+_BAL_OFF = const(358)              # 22 + 4 * 84
 _MANUAL_SLOTS = const(16)
 _BILL_SLOTS = const(12)
-MAX_SCHEDULES = const(4)
-CAUSE_GENERAL = const(0x00000001)
-CAUSE_END_OF_BILLING = const(0x00000002)
+_MAX_SCHEDULES = const(4)
+_CAUSE_GENERAL = const(0x00000001)
+_CAUSE_END_OF_BILLING = const(0x00000002)
 CAUSE_TARIFF_INFO = const(0x00000008)
 CAUSE_PRICE_MATRIX = const(0x00000010)
 CAUSE_THRESHOLDS = const(0x00000020)
 CAUSE_CALENDAR = const(0x00000100)
 _CAUSE_MANUAL = const(0x00000400)
 CAUSE_MODE = const(0x00004000)
-CAUSE_SCHEDULED = const(0x00010000)
+_CAUSE_SCHEDULED = const(0x00010000)
 # Schedule Snapshot confirmations (ZSE D.3.2.4.5)
-SS_ACCEPTED = const(0x00)
-SS_TYPE_NOT_SUPPORTED = const(0x01)
-SS_NOT_AVAILABLE = const(0x03)
-SS_NO_SPACE = const(0x05)
+_SS_ACCEPTED = const(0x00)
+_SS_TYPE_NOT_SUPPORTED = const(0x01)
+_SS_NOT_AVAILABLE = const(0x03)
+_SS_NO_SPACE = const(0x05)
 _STORE_KEY = "snapsched"
 _SCHED = "<BIIBII"                # id, start, schedule u24 (in a u32), payload type, cause, next due
 # The record (store.py load_rec): schema 3, version 1 = billing period id
@@ -103,10 +104,10 @@ class Snapshots:
         for i in range(_N_REG):
             struct.pack_into("<I", r, 22 + 4 * i, reg[i] & 0xFFFFFFFF)
         if balances:
-            struct.pack_into("<6i", r, BAL_OFF, a.ecb if a.ec_in_use else 0, a.mb, a.debt[2],
+            struct.pack_into("<6i", r, _BAL_OFF, a.ecb if a.ec_in_use else 0, a.mb, a.debt[2],
                              a.debt[0], a.debt[1], a.ad)
         else:
-            struct.pack_into("<6i", r, BAL_OFF, 0, 0, 0, 0, 0, 0)
+            struct.pack_into("<6i", r, _BAL_OFF, 0, 0, 0, 0, 0, 0)
         return r
 
     def get(self, sid):
@@ -157,7 +158,7 @@ class Snapshots:
         """Strict: exactly the schedules the count says (store.py load_rec)."""
         pid, n = struct.unpack_from("<iB", d, 0)
         sz = struct.calcsize(_SCHED)
-        if n > MAX_SCHEDULES or len(d) != 5 + n * sz:
+        if n > _MAX_SCHEDULES or len(d) != 5 + n * sz:
             raise ValueError("snapshot schedules")
         sch = []
         for i in range(n):
@@ -178,7 +179,7 @@ class Snapshots:
         built from and the period id are committed together, so a power cut
         neither records the period twice nor leaves it ahead of the registers."""
         h = self.app.begin()
-        self.take(1, CAUSE_END_OF_BILLING)
+        self.take(1, _CAUSE_END_OF_BILLING)
         a = self.app.account
         self.bill_base = a.energy + a.standing
         self.bill_pid = billing_period(self.app.clock.now())
@@ -205,28 +206,28 @@ class Snapshots:
         space" (0x05), so no schedule exists that the requester was not
         told of."""
         if len(recs) > room:
-            return [(r[0], SS_NO_SPACE) for r in recs[:room]]
+            return [(r[0], _SS_NO_SPACE) for r in recs[:room]]
         ids = [x[0] for x in self.schedules]
         out = []
         for sid, start, sch, ptype, cause in recs:
             if start == NEVER:
-                c = SS_ACCEPTED                     # cancel (present or not)
+                c = _SS_ACCEPTED                     # cancel (present or not)
                 if sid in ids:
                     ids.remove(sid)
             elif ptype != 0:
-                c = SS_TYPE_NOT_SUPPORTED           # TOU Information Set Delivered only
+                c = _SS_TYPE_NOT_SUPPORTED           # TOU Information Set Delivered only
             elif sch >> 22 or (sch >> 20) & 3 == 3:
-                c = SS_NOT_AVAILABLE                # wild cards, reserved frequency type
-            elif sid not in ids and len(ids) >= MAX_SCHEDULES:
-                c = SS_NO_SPACE
+                c = _SS_NOT_AVAILABLE                # wild cards, reserved frequency type
+            elif sid not in ids and len(ids) >= _MAX_SCHEDULES:
+                c = _SS_NO_SPACE
             else:
-                c = SS_ACCEPTED
+                c = _SS_ACCEPTED
                 if sid not in ids:
                     ids.append(sid)
             out.append((sid, c))
         changed = False
         for i in range(len(recs)):
-            if out[i][1] != SS_ACCEPTED:
+            if out[i][1] != _SS_ACCEPTED:
                 continue
             sid, start, sch, ptype, cause = recs[i]
             for k in range(len(self.schedules)):
@@ -253,7 +254,7 @@ class Snapshots:
             return NEVER                        # a single snapshot, already taken
         kind = (sch >> 20) & 3
         if kind < 2:
-            step = f * DAY * (7 if kind else 1)
+            step = f * _DAY * (7 if kind else 1)
             t = start + ((now - start + step - 1) // step) * step
         else:
             k = f
@@ -279,7 +280,7 @@ class Snapshots:
         h = self.app.begin()          # the snapshots and their next due times: one operation
         for s in list(self.schedules):
             if s[5] <= now and s[5] != NEVER:
-                self.take(0, s[4] | CAUSE_SCHEDULED)
+                self.take(0, s[4] | _CAUSE_SCHEDULED)
                 s[5] = self._next(s, now + 1)
                 if s[5] == NEVER:
                     self.schedules.remove(s)
@@ -334,3 +335,18 @@ class Snapshots:
             v = wire(struct.unpack_from("<I", rec, 22 + 4 * i)[0])
             struct.pack_into("<IH", out, 24 + 6 * i, v & 0xFFFFFFFF, (v >> 32) & 0xFFFF)
         return out
+
+
+# The names above that only the host's tests and tools read: public there,
+# folded private constants on a board, no global each in this module's dict
+# on its heap (issue #18).
+if __import__("sys").implementation.name != "micropython":
+    BAL_OFF = _BAL_OFF
+    MAX_SCHEDULES = _MAX_SCHEDULES
+    CAUSE_GENERAL = _CAUSE_GENERAL
+    CAUSE_END_OF_BILLING = _CAUSE_END_OF_BILLING
+    CAUSE_SCHEDULED = _CAUSE_SCHEDULED
+    SS_ACCEPTED = _SS_ACCEPTED
+    SS_TYPE_NOT_SUPPORTED = _SS_TYPE_NOT_SUPPORTED
+    SS_NOT_AVAILABLE = _SS_NOT_AVAILABLE
+    SS_NO_SPACE = _SS_NO_SPACE

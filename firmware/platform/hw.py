@@ -1,19 +1,11 @@
-# Relay, consumer button and display: the small interfaces the core drives.
-# Boards wrap a GPIO (latching relay coil pair, push button) and an LCD; the
-# simulator keeps the values so the bench and the terminal view can show them.
-
-
-class Relay:
-    """Supply contactor. closed=True means supply to the premises is on."""
-
-    def __init__(self, closed=True):
-        self.closed = closed
-        self.operations = 0
-
-    def set(self, closed):
-        if closed != self.closed:
-            self.closed = closed
-            self.operations += 1
+# The small interfaces the core drives: relay, auxiliary switches, consumer
+# button and display. Boards wrap a GPIO (latching relay coil pair, push
+# button) and an LCD (boards/drivers/); the simulator keeps the values so the
+# bench and the terminal view can show them. The simulator's relay and button
+# (and clock) are in platform/metrology.py, host only: a board has its own
+# and freezes neither (their classes cost heap; issue #18). Here: the
+# auxiliary switches (the meter's default when a platform has none) and the
+# display (boards' display drivers subclass it).
 
 
 class AuxSwitches:
@@ -28,21 +20,6 @@ class AuxSwitches:
         if self.closed[i] != closed:
             self.closed[i] = closed
             self.operations += 1
-
-
-class Button:
-    """Consumer button: presses are latched until the core takes them."""
-
-    def __init__(self):
-        self.pending = 0
-
-    def press(self):
-        self.pending += 1
-
-    def take(self):
-        n = self.pending
-        self.pending = 0
-        return n
 
 
 class Display:

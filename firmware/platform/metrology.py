@@ -8,6 +8,11 @@
 # On a board a pulse-counter driver (1 pulse = 1 Wh -> 3600 Ws) or a
 # metrology IC driver (e.g. an energy register read over SPI) implements the
 # same two methods; see boards/README.md.
+#
+# The simulator's other stand-ins live here too, host only (a board brings
+# its own drivers, boards/drivers/, and freezes none of these): the clock
+# (SimClock; platform/clock.py has the time rules), the supply relay and the
+# consumer button (the interfaces of platform/hw.py).
 
 
 class SimMetrology:
@@ -42,3 +47,55 @@ class SimMetrology:
 
     def power_factor(self):
         return self.pf
+
+
+class SimClock:
+    """Simulated clock: the bench runner, not the wall clock, moves it.
+
+    A board clock implements the same three methods over its RTC
+    (battery-backed on a real meter, so the time survives a mains cut)."""
+
+    def __init__(self, utc=0, mono=0):
+        self.utc = utc
+        self.up = mono
+
+    def now(self):
+        return self.utc
+
+    def mono(self):
+        return self.up
+
+    def set(self, utc):
+        self.utc = utc
+
+    def advance(self, s=1):
+        self.utc += s
+        self.up += s
+
+
+class Relay:
+    """Supply contactor. closed=True means supply to the premises is on."""
+
+    def __init__(self, closed=True):
+        self.closed = closed
+        self.operations = 0
+
+    def set(self, closed):
+        if closed != self.closed:
+            self.closed = closed
+            self.operations += 1
+
+
+class Button:
+    """Consumer button: presses are latched until the core takes them."""
+
+    def __init__(self):
+        self.pending = 0
+
+    def press(self):
+        self.pending += 1
+
+    def take(self):
+        n = self.pending
+        self.pending = 0
+        return n

@@ -38,13 +38,12 @@
 # spreads block erases; two slots double the space but not the write rate.
 import struct
 
-from ..compat import const, crc32
+from ..compat import crc32
 
 _MAGIC = b"MR"
 _FORMAT = const(2)
 _HDR = "<2sBIHIBB"
 _HDR_LEN = const(15)
-_HDR1 = "<2sBIHI"        # format 1: no schema, no version
 _HDR1_LEN = const(13)
 _CHUNK = const(16)       # bytes per low-level write (fault-injection points)
 _UNTYPED = const(0)       # schema of records without an owner's schema id
@@ -167,7 +166,7 @@ class Store:
         if raw is None:
             return None
         if len(raw) >= _HDR1_LEN and raw[2] == 1:
-            magic, fmt, seq, ln, crc = struct.unpack_from(_HDR1, raw, 0)
+            magic, fmt, seq, ln, crc = struct.unpack_from("<2sBIHI", raw, 0)   # format 1: no schema, no version
             schema = ver = -1                  # format 1: the owner's version 0
             hl = _HDR1_LEN
             c = crc32(struct.pack("<IH", seq, ln))

@@ -28,9 +28,11 @@
 # a top-up, its UTRN cache entry and the registers are one atomic write.
 import struct
 
-from ..compat import const
-from ..platform.clock import DAY, NEVER, civil, weekday
+from ..compat import collect
+from ..platform.clock import NEVER, civil, weekday
 from . import utrn as U
+
+_DAY = const(86400)              # = platform.clock.DAY
 
 # other modules' constants, folded here (host_tests/test_const_copies.py keeps them equal)
 _BAD_FORMAT = const(1)          # = prepay.utrn.BAD_FORMAT
@@ -64,7 +66,7 @@ P_EC_LIMIT = const(1)          # EmergencyCreditLimit
 P_EC_THRESHOLD = const(2)      # EmergencyCreditThreshold
 P_LOW_CREDIT = const(3)        # LowCreditThreshold
 P_CAP = const(4)               # DebtRecoveryRateCap amount
-P_CAP_PERIOD = const(5)        # DebtRecoveryRateCap period (s)
+_P_CAP_PERIOD = const(5)        # DebtRecoveryRateCap period (s)
 P_LL_POWER = const(6)          # LoadLimitPowerThreshold (W, 0 = off)
 P_LL_PERIOD = const(7)         # LoadLimitPeriod (s)
 P_LL_RESTORE = const(8)        # LoadLimitRestorationPeriod (s)
@@ -81,12 +83,12 @@ DEFAULTS = [0, 500000, 100000, 300000, 0, 86400, 0, 300, 30, CREDIT, 0]
 # Alerts (later GBCS numbering; v0.8.1 used 0x00xx for the 0x81xx ones)
 _AL_LOW_CREDIT = const(0x810D)
 AL_CREDIT_ADDED_LOCALLY = const(0x810E)
-AL_EC_AVAILABLE = const(0x8119)
-AL_EC_ACTIVATED = const(0x81AB)
-AL_EC_EXHAUSTED = const(0x81AA)
-AL_DEBT_DONE = const(0x81A7)    # + debt index: time debt 1, time debt 2, payment debt
+_AL_EC_AVAILABLE = const(0x8119)
+_AL_EC_ACTIVATED = const(0x81AB)
+_AL_EC_EXHAUSTED = const(0x81AA)
+_AL_DEBT_DONE = const(0x81A7)    # + debt index: time debt 1, time debt 2, payment debt
 # (the rejected-UTRN alerts 0x8F51/63/5B/47/64 are raised by commands.top_up)
-AL_FUTURE_OK = const(0x8F66)
+_AL_FUTURE_OK = const(0x8F66)
 
 # friendly (non-disablement) calendar: up to 8 weekly periods
 # (weekday mask bit0 = Monday, start minute, end minute) and 20 special days
@@ -184,7 +186,7 @@ class Account:
                 self.ecb -= t
                 a -= t
                 if not self.ecb:
-                    self._alert(AL_EC_EXHAUSTED)
+                    self._alert(_AL_EC_EXHAUSTED)
         self.mb -= a
 
     # -- views ---------------------------------------------------------------------------------
@@ -204,14 +206,14 @@ class Account:
         """Inside a non-disablement period (friendly credit) at UTC t.
         Allocation-free: the calendar is decoded when set, and the date's
         special-day key once a day."""
-        day = t // DAY
+        day = t // _DAY
         if day != self._fday:
             self._fday = day
             y, mo, d = civil(day)
             self._fkey = (y << 9) | (mo << 5) | d
             self._fwd = 1 << weekday(day)        # Monday = bit 0
         p = self._fp
-        minute = (t - day * DAY) // 60
+        minute = (t - day * _DAY) // 60
         for i in range(0, len(p), 3):
             if p[i] & self._fwd and p[i + 1] <= minute < p[i + 2]:
                 return True
@@ -270,11 +272,11 @@ class Account:
             return
         t = now - elapsed
         p = self.p
-        keep = (self.mode, self.sde, self.sdd, p[P_CAP], p[P_CAP_PERIOD])
+        keep = (self.mode, self.sde, self.sdd, p[P_CAP], p[_P_CAP_PERIOD])
         pend = self.pend_at
         while True:
             nxt = now
-            for i in (P_ACCOUNT, P_CAP, P_CAP_PERIOD):
+            for i in (P_ACCOUNT, P_CAP, _P_CAP_PERIOD):
                 a = pend[i]
                 if a <= t:
                     if i == P_ACCOUNT:
@@ -296,12 +298,12 @@ class Account:
             if nxt >= now:
                 break
             t = nxt
-        self.mode, self.sde, self.sdd, p[P_CAP], p[P_CAP_PERIOD] = keep
+        self.mode, self.sde, self.sdd, p[P_CAP], p[_P_CAP_PERIOD] = keep
 
     def _collect(self, i, n, now):
         cap = self.p[P_CAP]
         if cap:
-            pid = now // max(1, self.p[P_CAP_PERIOD])
+            pid = now // max(1, self.p[_P_CAP_PERIOD])
             if pid != self.cap_pid:
                 self.cap_pid = pid
                 self.cap_used = 0
@@ -314,7 +316,7 @@ class Account:
         self.collected[i] += n
         self._take(n, _K_DEBT)
         if not self.debt[i]:
-            self._alert(AL_DEBT_DONE + i)
+            self._alert(_AL_DEBT_DONE + i)
 
     def _conditions(self):
         """Low credit and EC availability alerts, once per crossing."""
@@ -327,7 +329,7 @@ class Account:
         if av != bool(self.flags & 2):
             self.flags ^= 2
             if av:
-                self._alert(AL_EC_AVAILABLE)
+                self._alert(_AL_EC_AVAILABLE)
 
     # -- emergency credit (§3.6: consumer UI, PPMID, remote) -------------------------------
     def activate_ec(self):
@@ -339,7 +341,7 @@ class Account:
             return False
         self.ec_in_use = True
         self.ecb = self.ec_granted = self.p[P_EC_LIMIT]
-        self._alert(AL_EC_ACTIVATED)
+        self._alert(_AL_EC_ACTIVATED)
         self._conditions()
         return True
 
@@ -402,7 +404,13 @@ class Account:
             raise U.UtrnError(U.later_stage(r0 or _NOT_FOR_DEVICE, r1 or _NOT_FOR_DEVICE))
         if self.z is None:
             from .. import crypto
-            self.z = crypto.ecdh(keys[0], keys[1])
+            z = crypto.ecdh(keys[0], keys[1])
+            # Z lives as long as the meter: a copy made right after a
+            # collection goes into the lowest hole, not where the ECDH's
+            # garbage left the original (in the middle of the free heap,
+            # splitting it once that garbage is collected; issue #18)
+            collect()
+            self.z = bytes(memoryview(z))
         if c0 >= 0 and U.mac_ok(self.z, keys[2], keys[3], c0, ptut):
             r, pence, counter = r0, p0, c0
         elif c1 >= 0 and c1 != c0 and U.mac_ok(self.z, keys[2], keys[3], c1, ptut):
@@ -430,7 +438,7 @@ class Account:
                 self.charged += share
                 value -= share
                 if not self.debt[2]:
-                    self._alert(AL_DEBT_DONE + 2)
+                    self._alert(_AL_DEBT_DONE + 2)
         self.mb += value
         if self.ec_in_use and self.mb > 0:
             r = min(self.ec_granted - self.ecb, self.mb)
@@ -513,7 +521,7 @@ class Account:
                 self.pend_at[i] = NEVER
                 if self._set(i, self.friendly_passive if i == P_FRIENDLY else self.pend_val[i]):
                     mode = True
-                self._alert(AL_FUTURE_OK)
+                self._alert(_AL_FUTURE_OK)
         self._reschedule()
         if self.changed is not None:
             self.changed(3 if mode else 2)
@@ -664,7 +672,9 @@ def friendly_blob(periods, days):
 # credit_charge_configuration (Account attr 11), §18.2.1.2 Tbls 18.2.1.2a/b:
 # array of {credit OBIS, charge OBIS, collection bits}; only the five
 # canonical values (x single/twin) are accepted.
-_MB, _EC, _AD = 0, 1, 2
+_MB = const(0)
+_EC = const(1)
+_AD = const(2)
 
 
 def _element(credit, charge, bits):
@@ -699,3 +709,15 @@ def parse_ccc(value, twin=False):
         if value == ccc(mode, sde, sdd, twin):
             return mode, sde, sdd
     raise ValueError("credit_charge_configuration")
+
+
+# The names above that only the host's tests and tools read: public there,
+# folded private constants on a board, no global each in this module's dict
+# on its heap (issue #18).
+if __import__("sys").implementation.name != "micropython":
+    P_CAP_PERIOD = _P_CAP_PERIOD
+    AL_EC_AVAILABLE = _AL_EC_AVAILABLE
+    AL_EC_ACTIVATED = _AL_EC_ACTIVATED
+    AL_EC_EXHAUSTED = _AL_EC_EXHAUSTED
+    AL_DEBT_DONE = _AL_DEBT_DONE
+    AL_FUTURE_OK = _AL_FUTURE_OK

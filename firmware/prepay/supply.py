@@ -1,7 +1,7 @@
 # Supply control and the load limiter (SMETS supply states; GBCS §13.7.3,
 # Tbl 9.2.2.7; notes/gbcs-esme-functional §4.1-4.2).
 #
-# States, numbered as ZSE Metering SupplyStatus: DISABLED 0 (off),
+# States, numbered as ZSE Metering SupplyStatus: _DISABLED 0 (off),
 # ARMED 1 (off, the consumer may switch it on), ENABLED 2 (on). The relay is
 # closed only when ENABLED. Why the supply is off is kept as the cause:
 #   REMOTE      supplier disabled it (ECS43 / ZSE ChangeSupply): only a
@@ -12,13 +12,13 @@
 #   LOAD_LIMIT  the load limiter interrupted it; enabled again after the
 #               restoration period
 # Transitions:
-#   ENABLED/ARMED --credit exhausted, not friendly--> DISABLED(CREDIT)  0x8F0F
-#   DISABLED(CREDIT) --credit above threshold--> ARMED                 0x8F32
+#   ENABLED/ARMED --credit exhausted, not friendly--> _DISABLED(CREDIT)  0x8F0F
+#   _DISABLED(CREDIT) --credit above threshold--> ARMED                 0x8F32
 #   ARMED --consumer button / PPMID "Supply ON" (§13.7.3)--> ENABLED
-#   any --remote disable--> DISABLED(REMOTE); --remote arm--> ARMED;
+#   any --remote disable--> _DISABLED(REMOTE); --remote arm--> ARMED;
 #   --remote enable--> ENABLED (credit rules apply again next second)
 #   ENABLED --power above threshold for the load-limit period, supply
-#   state on a load-limit event not ON--> DISABLED(LOAD_LIMIT) 0x8F33
+#   state on a load-limit event not ON--> _DISABLED(LOAD_LIMIT) 0x8F33
 #   --restoration period over--> ENABLED 0x8F34
 # Every change is reported through changed(0) (the meter saves its register
 # record: commands.engine_event), a load-limit event through changed(1).
@@ -26,7 +26,6 @@
 # non-disablement calendar) and alert(code); nothing else of the meter.
 import struct
 
-from ..compat import const
 from ..platform.clock import NEVER as _NEVER
 
 # other modules' constants, folded here (host_tests/test_const_copies.py keeps them equal)
@@ -37,23 +36,23 @@ _P_LL_POWER = const(6)      # = prepay.account.P_LL_POWER
 _P_LL_RESTORE = const(8)    # = prepay.account.P_LL_RESTORE
 
 
-DISABLED = const(0)
+_DISABLED = const(0)
 ARMED = const(1)
 ENABLED = const(2)
 NAMES = ("Disabled", "Armed", "Enabled")
 _C_NONE = const(0)
-C_REMOTE = const(1)
+_C_REMOTE = const(1)
 _C_CREDIT = const(2)
 _C_LOAD_LIMIT = const(3)
 CAUSES = ("", "remote", "credit", "load limit")
 
-AL_DISABLED_CREDIT = const(0x8F0F)
-AL_SUSPENDED = const(0x8F83)       # disablement suspended (friendly period)
+_AL_DISABLED_CREDIT = const(0x8F0F)
+_AL_SUSPENDED = const(0x8F83)       # disablement suspended (friendly period)
 _AL_ARMED = const(0x8F32)
-AL_ARMED_EC = const(0x8168)        # supply disabled then armed: EC activated
+_AL_ARMED_EC = const(0x8168)        # supply disabled then armed: EC activated
 _AL_LL_ABOVE = const(0x8F01)
 _AL_LL_DISABLED = const(0x8F33)
-AL_LL_RESTORED = const(0x8F34)
+_AL_LL_RESTORED = const(0x8F34)
 
 _FMT = "<BBBIH"                    # state, cause, load-limit supply state, restore at, over
 _FMT_PEND = "<BI"                  # only while one is pending: passive ll_state, its activation
@@ -84,7 +83,7 @@ class Supply:
         self.state = state
         self.cause = cause
         self.relay.set(state == ENABLED)
-        self.acc.disabled_for_credit = state == DISABLED and cause == _C_CREDIT
+        self.acc.disabled_for_credit = state == _DISABLED and cause == _C_CREDIT
         if alert:
             self._alert(alert)
         if self.changed is not None:
@@ -109,26 +108,26 @@ class Supply:
         p = acc.p
         if acc.mode == _PREPAY:
             if acc.combined() <= p[_P_DISABLE]:
-                if self.state != DISABLED:
+                if self.state != _DISABLED:
                     if acc.is_friendly(now):
                         if not self.suspended:
                             self.suspended = True
-                            self._alert(AL_SUSPENDED)
+                            self._alert(_AL_SUSPENDED)
                     else:
                         self.suspended = False
-                        self._go(DISABLED, _C_CREDIT, AL_DISABLED_CREDIT)
+                        self._go(_DISABLED, _C_CREDIT, _AL_DISABLED_CREDIT)
             else:
                 self.suspended = False
-                if self.state == DISABLED and self.cause == _C_CREDIT:
+                if self.state == _DISABLED and self.cause == _C_CREDIT:
                     self._go(ARMED, _C_NONE, _AL_ARMED)
-        elif self.state == DISABLED and self.cause == _C_CREDIT:
+        elif self.state == _DISABLED and self.cause == _C_CREDIT:
             self._go(ARMED, _C_NONE, _AL_ARMED)    # credit mode never disables for credit
 
     def _limiter(self, now, power_w):
         p = self.acc.p
         if self.cause == _C_LOAD_LIMIT:
             if now >= self.restore_at:
-                self._go(ENABLED, _C_NONE, AL_LL_RESTORED)
+                self._go(ENABLED, _C_NONE, _AL_LL_RESTORED)
             return
         thr = p[_P_LL_POWER]
         if thr and power_w > thr:
@@ -140,7 +139,7 @@ class Supply:
                     self.changed(_CH_LL_EVENT)
                 if self.ll_state != ENABLED and self.state == ENABLED:
                     self.restore_at = now + p[_P_LL_RESTORE]
-                    self._go(DISABLED, _C_LOAD_LIMIT, _AL_LL_DISABLED)
+                    self._go(_DISABLED, _C_LOAD_LIMIT, _AL_LL_DISABLED)
         else:
             self.over = 0
 
@@ -154,8 +153,8 @@ class Supply:
 
     def remote(self, state):
         """Supplier request (ECS42/43/44, ZSE ChangeSupply from the ESI)."""
-        if state == DISABLED:
-            self._go(DISABLED, C_REMOTE)
+        if state == _DISABLED:
+            self._go(_DISABLED, _C_REMOTE)
         elif state == ARMED:
             if self.state != ENABLED:
                 self._go(ARMED, _C_NONE, _AL_ARMED)
@@ -197,8 +196,8 @@ class Supply:
         self.aux_at = min(u)
 
     def ec_activated(self):
-        if self.state == DISABLED and self.cause == _C_CREDIT:
-            self._go(ARMED, _C_NONE, AL_ARMED_EC)
+        if self.state == _DISABLED and self.cause == _C_CREDIT:
+            self._go(ARMED, _C_NONE, _AL_ARMED_EC)
 
     # -- persistence --------------------------------------------------------------------------
     def pack(self):
@@ -214,7 +213,7 @@ class Supply:
         if self.state > ENABLED or self.cause > _C_LOAD_LIMIT:
             raise ValueError("supply state")
         self.relay.set(self.state == ENABLED)
-        self.acc.disabled_for_credit = self.state == DISABLED and self.cause == _C_CREDIT
+        self.acc.disabled_for_credit = self.state == _DISABLED and self.cause == _C_CREDIT
         off += struct.calcsize(_FMT)
         self.ll_pend, self.ll_at = ENABLED, _NEVER
         if len(b) == off + 5:          # the supply is the record's last part (bootrec.decode)
@@ -223,3 +222,15 @@ class Supply:
                 raise ValueError("supply state")
             off += 5
         return off
+
+
+# The names above that only the host's tests and tools read: public there,
+# folded private constants on a board, no global each in this module's dict
+# on its heap (issue #18).
+if __import__("sys").implementation.name != "micropython":
+    DISABLED = _DISABLED
+    C_REMOTE = _C_REMOTE
+    AL_DISABLED_CREDIT = _AL_DISABLED_CREDIT
+    AL_SUSPENDED = _AL_SUSPENDED
+    AL_ARMED_EC = _AL_ARMED_EC
+    AL_LL_RESTORED = _AL_LL_RESTORED

@@ -19,14 +19,13 @@
 # Pure functions apart from Cache; no allocation beyond small ints.
 import struct
 
-from ..compat import const
 
 PPTD_OFFSET = 7394156990786306048
 PPTD_MAX = PPTD_OFFSET + (1 << 61) - 1       # lead bits 000
 CACHE_SLOTS = const(100)                     # §14.1
 FLAG_LOCAL = const(0)                        # keyed in on the meter or a PPMID
 FLAG_NETWORK = const(1)                      # CS01a
-FLAG_FLOOR = const(2)                        # floor set by CS02b credential change (§13.3.5.10)
+_FLAG_FLOOR = const(2)                        # floor set by CS02b credential change (§13.3.5.10)
 _CLASS_PENCE = const(0)                       # 1/100 currency unit
 CLASS_POUNDS = const(1)                      # whole currency units
 LATER = const(0)                             # PTUT layouts (see above)
@@ -39,16 +38,6 @@ NOT_AUTHENTIC = const(3)      # PTUT supplier MAC
 OVER_MAX_CREDIT = const(4)    # value above Maximum Credit Threshold (§14.3.8.1)
 OVER_MAX_BALANCE = const(5)   # balance would exceed Maximum Meter Balance (§14.3.8.2)
 NOT_FOR_DEVICE = const(6)     # no supplier top-up key for this meter
-# position of each reason (the index) in the check sequence of §14.6.4.1 /
-# §14.4.4: format, max credit, max balance, counter cache, keys, MAC
-_STAGE = b"\x00\x01\x04\x06\x02\x03\x05"
-
-# Table 14.8a (rows 0..7), Table 14.8b (Verhoeff's d), Table 14.8c.
-_P = (b"0123456789" b"1576283094" b"5803796142" b"8916043527" b"9453126870"
-      b"4286573901" b"2793806415" b"7046913258")
-_D = (b"0123456789" b"1234067895" b"2340178956" b"3401289567" b"4012395678"
-      b"5987604321" b"6598710432" b"7659821043" b"8765932104" b"9876543210")
-_I = b"1267583094"
 
 
 class UtrnError(ValueError):
@@ -57,14 +46,20 @@ class UtrnError(ValueError):
 
 def check_digit(digits):
     """GBCS §14.8 check digit of the 19-digit PPTD (str or bytes)."""
+    # Table 14.8a (rows 0..7), Table 14.8b (Verhoeff's d), Table 14.8c: bytes
+    # constants in flash, bound here (module globals would cost the heap)
+    tp = (b"0123456789" b"1576283094" b"5803796142" b"8916043527" b"9453126870"
+          b"4286573901" b"2793806415" b"7046913258")
+    td = (b"0123456789" b"1234067895" b"2340178956" b"3401289567" b"4012395678"
+          b"5987604321" b"6598710432" b"7659821043" b"8765932104" b"9876543210")
     c = 0
     k = 4
     for ch in digits:
         d = (ch if isinstance(ch, int) else ord(ch)) - 48
-        lv = _P[k * 10 + d] - 48
+        lv = tp[k * 10 + d] - 48
         k = k + 1 if k < 7 else 0
-        c = _D[c * 10 + lv] - 48
-    return _I[c] - 48
+        c = td[c * 10 + lv] - 48
+    return b"1267583094"[c] - 48
 
 
 def parse(code, verify_check=True):
@@ -112,7 +107,10 @@ def later_stage(a, b):
     """Of two rejection reasons, the one found later in the §14.6.4.1
     sequence: a code whose two readings both fail was rejected at the last
     check either reading got through to."""
-    return a if _STAGE[a] >= _STAGE[b] else b
+    # position of each reason (the index) in the check sequence of §14.6.4.1
+    # / §14.4.4: format, max credit, max balance, counter cache, keys, MAC
+    st = b"\x00\x01\x04\x06\x02\x03\x05"
+    return a if st[a] >= st[b] else b
 
 
 def reconstruct(highest, r):
@@ -216,7 +214,7 @@ class Cache:
     def reset(self, floor):
         """Supplier credential change (§13.3.5.10): one floor entry."""
         self.n = 0
-        self.add(floor, FLAG_FLOOR)
+        self.add(floor, _FLAG_FLOOR)
 
     def pack(self):
         out = bytearray(1 + 5 * self.n)
@@ -233,3 +231,10 @@ class Cache:
             self.counters[i], self.flags[i] = struct.unpack_from("<IB", b, off + 1 + 5 * i)
         self.n = n
         return off + 1 + 5 * n
+
+
+# The names above that only the host's tests and tools read: public there,
+# folded private constants on a board, no global each in this module's dict
+# on its heap (issue #18).
+if __import__("sys").implementation.name != "micropython":
+    FLAG_FLOOR = _FLAG_FLOOR

@@ -6,7 +6,6 @@
 #
 # The prepayment issue replaces RunningCost with the credit/debt account;
 # the tariff engine neither knows nor cares which one it feeds.
-from ..compat import const
 
 SRC_ENERGY = const(0)
 SRC_STANDING = const(1)

@@ -23,8 +23,9 @@
 # action is still in force.
 import struct
 
-from ..compat import const
-from ..platform.clock import DAY, civil, weekday
+from ..platform.clock import civil, weekday
+
+_DAY = const(86400)              # = platform.clock.DAY
 
 ANY16 = const(0xFFFF)
 ANY8 = const(0xFF)
@@ -37,11 +38,6 @@ _MAX_SPECIAL = const(50)
 
 class CalendarError(ValueError):
     pass
-
-
-def _sel_ok(s):
-    # Table 7.3.7.2: 1-48 TOU, 101-108 block time band, 201-204 secondary TOU
-    return 1 <= s <= 48 or 101 <= s <= 108 or 201 <= s <= 204
 
 
 def build(name, seasons, weeks, days, names=None):
@@ -73,7 +69,10 @@ def build(name, seasons, weeks, days, names=None):
         out += struct.pack("<BB", did, len(points))
         last = -1
         for start, sel in sorted(points):
-            if start == last or not 0 <= start < DAY or not _sel_ok(sel):
+            # selector, Table 7.3.7.2: 1-48 TOU, 101-108 block time band,
+            # 201-204 secondary TOU
+            if start == last or not 0 <= start < _DAY or not (
+                    1 <= sel <= 48 or 101 <= sel <= 108 or 201 <= sel <= 204):
                 raise CalendarError("switch point")
             last = start
             out += struct.pack("<I", (start << 8) | sel)
@@ -271,23 +270,23 @@ class Calendar:
         """(selector, start, next_boundary) at UTC second t: the selector in
         force, when the switch point that set it happened, and the next time
         the answer may change (a switch point or midnight)."""
-        day = t // DAY
-        sod = t - day * DAY
+        day = t // _DAY
+        sod = t - day * _DAY
         pts = self.points(day)
         sel = -1
         start = 0
-        nxt = (day + 1) * DAY
+        nxt = (day + 1) * _DAY
         for s, v in pts:
             if s <= sod:
                 sel = v
-                start = day * DAY + s
+                start = day * _DAY + s
             else:
-                nxt = day * DAY + s
+                nxt = day * _DAY + s
                 break
         if sel < 0:                        # before the first switch: yesterday's last
             s, v = self.points(day - 1)[-1]
             sel = v
-            start = (day - 1) * DAY + s
+            start = (day - 1) * _DAY + s
         return sel, start, nxt
 
     def changes(self, t, n):
@@ -295,10 +294,10 @@ class Calendar:
         prices; scans at most 400 days."""
         out = []
         sel = self.resolve(t)[0]
-        day = t // DAY
+        day = t // _DAY
         for d in range(day, day + 400):
             for s, v in self.points(d):
-                at = d * DAY + s
+                at = d * _DAY + s
                 if at > t and v != sel:
                     out.append((at, v))
                     sel = v

@@ -35,7 +35,7 @@
 # floor(exact cost so far): no rounding ever creates or destroys money.
 import struct
 
-from ..compat import const, pack_heap
+from ..compat import pack_heap
 from . import matrix as M
 from . import calendar as C
 from ..platform.clock import NEVER, period_id
@@ -54,9 +54,9 @@ IMMEDIATE = const(0)
 STORE_KEY = "tariff"
 _SCHEMA = const(2)                     # the record (store.py load_rec; layout at _pack_parts)
 _VERSION = const(1)
-ALERT_FUTURE_OK = const(0x8F66)        # GBCS §9.2.2.6 (0x8066 in v0.8.1)
+_ALERT_FUTURE_OK = const(0x8F66)        # GBCS §9.2.2.6 (0x8066 in v0.8.1)
 _ALERT_FUTURE_FAIL = const(0x8F67)      # (0x8067 in v0.8.1)
-EV_TARIFF_ACTIVATED = const(0x0010)    # event log: value = part bit mask
+_EV_TARIFF_ACTIVATED = const(0x0010)    # event log: value = part bit mask
 _N_REG = const(84)
 _BITMAP = const(12)                    # state bitmap: ceil((84 + 8) / 8) octets
 _TAIL = "<iIIQQ"                       # period id, residues, account
@@ -209,7 +209,7 @@ class TariffEngine:
         if new is not None:
             self._set(new)
             new = None
-            self.app.log(self.app.event_log, EV_TARIFF_ACTIVATED, _mask(done))
+            self.app.log(self.app.event_log, _EV_TARIFF_ACTIVATED, _mask(done))
             if self.on_activate is not None:
                 self.on_activate(_mask(done))
         self.next_change = 0
@@ -251,11 +251,11 @@ class TariffEngine:
             self._apply_all()
             ok = False
         self._save()
-        self.app.log(self.app.event_log, EV_TARIFF_ACTIVATED, _mask(due) | (0 if ok else 0x80))
+        self.app.log(self.app.event_log, _EV_TARIFF_ACTIVATED, _mask(due) | (0 if ok else 0x80))
         if ok and self.on_activate is not None:
             self.on_activate(_mask(due))
         for k in due:                      # one alert per instruction (§9.2.2.6)
-            self.app.alert(ALERT_FUTURE_OK if ok else _ALERT_FUTURE_FAIL)
+            self.app.alert(_ALERT_FUTURE_OK if ok else _ALERT_FUTURE_FAIL)
 
     # -- time ------------------------------------------------------------------------------------
     def clock_changed(self):
@@ -545,3 +545,11 @@ def _unpack_parts(rec):
     if off != len(rec):
         raise ValueError("tariff record length")
     return out
+
+
+# The names above that only the host's tests and tools read: public there,
+# folded private constants on a board, no global each in this module's dict
+# on its heap (issue #18).
+if __import__("sys").implementation.name != "micropython":
+    ALERT_FUTURE_OK = _ALERT_FUTURE_OK
+    EV_TARIFF_ACTIVATED = _EV_TARIFF_ACTIVATED

@@ -1,7 +1,6 @@
 # Tariff documents (JSON, see tariffs/README.md) to validated tariff parts.
 # The GBCS route (ECS01 set tariff) will produce the same parts from DLMS
 # structures; both end in engine.stage().
-from ..compat import const
 from . import matrix as M
 from . import calendar as C
 
@@ -13,7 +12,6 @@ _N_BLOCKS = const(4)      # = tariff.matrix.N_BLOCKS
 _N_SEC = const(4)         # = tariff.matrix.N_SEC
 _N_TOU = const(48)        # = tariff.matrix.N_TOU
 
-_WILD = "*"
 BP_NAMES = ("none", "day", "week", "month")    # block period codes 0..3 (platform/clock.py)
 
 
@@ -25,9 +23,9 @@ def _date(s):
     parts = s.split("-")
     if len(parts) != 3:
         raise C.CalendarError("date " + s)
-    y = _ANY16 if parts[0] == _WILD else int(parts[0])
-    m = _ANY8 if parts[1] == _WILD else int(parts[1])
-    d = _ANY8 if parts[2] == _WILD else int(parts[2])
+    y = _ANY16 if parts[0] == "*" else int(parts[0])        # "*": any (wildcard)
+    m = _ANY8 if parts[1] == "*" else int(parts[1])
+    d = _ANY8 if parts[2] == "*" else int(parts[2])
     return y, m, d
 
 

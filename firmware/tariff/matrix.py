@@ -10,8 +10,8 @@
 #   80..83  secondary TOU index t (0-0:19.2.5)   register 1-20:1.8.t
 import struct
 
-from ..compat import const
-from ..platform.clock import BP_MONTH
+
+_BP_MONTH = const(3)             # = platform.clock.BP_MONTH
 
 N_TOU = const(48)
 N_BANDS = const(8)
@@ -126,7 +126,7 @@ def unpack_prices(blob):
 def pack_thresholds(period, bands):
     """bands: 8 lists of 0-3 ascending thresholds in Wh (time band t at
     bands[t-1]); 3 thresholds separate 4 blocks (Tbl 9.2.2.7)."""
-    if len(bands) != N_BANDS or not 0 <= period <= BP_MONTH:
+    if len(bands) != N_BANDS or not 0 <= period <= _BP_MONTH:
         raise MatrixError("thresholds")
     out = bytearray((period,))
     for th in bands:

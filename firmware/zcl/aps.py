@@ -11,15 +11,14 @@
 #   unfragmented frame (clusters/tunneling.py: only Tunneling fragments).
 import struct
 
-from ..compat import const
 from .status import DecodeError
 
 PROFILE_ZDO = const(0x0000)
-PROFILE_HA = const(0x0104)
+_PROFILE_HA = const(0x0104)
 PROFILE_SE = const(0x0109)
-PROFILE_WILDCARD = const(0xFFFF)
+_PROFILE_WILDCARD = const(0xFFFF)
 
-ADDR_COORDINATOR = const(0x0000)   # the comms hub is the coordinator / TC
+_ADDR_COORDINATOR = const(0x0000)   # the comms hub is the coordinator / TC
 _ADDR_BCAST_MIN = const(0xFFF8)     # 0xFFF8..0xFFFF are broadcast addresses
 
 _F_SECURED = const(0x01)
@@ -79,3 +78,12 @@ def decode(buf):
     if o > HDR_LEN:
         m.frag = buf[HDR_LEN] << 8 | buf[HDR_LEN + 1]
     return m
+
+
+# The names above that only the host's tests and tools read: public there,
+# folded private constants on a board, no global each in this module's dict
+# on its heap (issue #18).
+if __import__("sys").implementation.name != "micropython":
+    PROFILE_HA = _PROFILE_HA
+    PROFILE_WILDCARD = _PROFILE_WILDCARD
+    ADDR_COORDINATOR = _ADDR_COORDINATOR

@@ -1,7 +1,7 @@
 # Cluster tables (style-anchors §5.2): a cluster module is a table plus handlers.
 #
 # ATTRS: (id, name, type, access, default)
-# RANGES: numbered attribute families, computed by read() (A_DYN implied):
+# RANGES: numbered attribute families, computed by read() (_A_DYN implied):
 #   (first id, count, id step, name with %d (numbered from 1), type, access)
 #   e.g. CurrentTierNSummationDelivered, N = 1..48 at 0x0100 + 2(N-1).
 #   Listing them one by one would cost RAM for a thousand tuples.
@@ -13,18 +13,18 @@
 # (ZCL rev 6 Table 2-10; 20 UINT8, 21 UINT16, 22 UINT24, 23 UINT32, 25 UINT48,
 # 2A INT24, 2B INT32, 18 MAP8, 19 MAP16, 1B MAP32, 30 ENUM8, 41 OCTSTR,
 # 42 CHARSTR, E2 UTC, E1 DATE, F0 EUI64); a zcl.types name is accepted too.
-# ATTRS, RX and TX are declared as Attrs and Cmds texts: one string per
-# table instead of a tuple per row, command and field. Their tuples were
-# built at import (they name zcl.types constants), so they took heap on a
-# board too, and about 27 KB on the unix port; a string constant stays in
-# flash (ROMFS on the unix port). Iterating one still yields the tuples
-# above, decoded a row at a time, so host tools and tests read them as
-# before; the engine looks rows up through AttrTable's index and Cmds.find.
+# ATTRS, RX and TX are declared as packed text (the Attrs and Cmds syntax
+# below): one string per table instead of a tuple per row, command and
+# field. Their tuples were built at import (they name zcl.types constants),
+# so they took heap on a board too, and about 27 KB on the unix port; a
+# string constant stays in flash (ROMFS on the unix port). The text is the
+# class attribute itself, no object wrapping it (27 wrappers were about
+# 1.3 KB of a 32-bit board's heap; issue #18): attr_rows() and cmd_rows()
+# yield the tuples above, decoded a row at a time, for host tools and
+# tests; the engine looks rows up through AttrTable's index and _find.
 # Tuple tables (the hub simulator's Time server) work as well.
 import struct
 
-from ..compat import const
-from . import types as T
 from .frame import decode_fields
 from .status import ZclError
 
@@ -41,8 +41,8 @@ _UINT16 = const(0x21)
 A_R = const(0x01)    # readable
 A_W = const(0x02)    # writable
 A_P = const(0x04)    # reportable
-A_NV = const(0x08)   # a write is persisted (survives power cuts)
-A_DYN = const(0x10)  # value computed by Cluster.read(), not stored
+_A_NV = const(0x08)   # a write is persisted (survives power cuts)
+_A_DYN = const(0x10)  # value computed by Cluster.read(), not stored
 
 RW = const(0x03)
 RP = const(0x05)
@@ -50,8 +50,7 @@ RP = const(0x05)
 _ATTR_CLUSTER_REVISION = const(0xFFFD)  # global attribute (ZCL rev 6 §2.6.1.2)
 # AttrTable index row: id, type, access (name and default are found in the
 # text, by the id, when the row is built: 4 octets a row instead of 12,
-# about 1.5 KB less heap for the meter's clusters; issue #18)
-_IX = "<HBB"
+# about 1.5 KB less heap for the meter's clusters; issue #18): "<HBB"
 _IXN = const(4)
 
 
@@ -71,18 +70,28 @@ class AttrTable:
     def _index(self, attrs):
         """Builds self.ix; returns what ATTRS is to be (the rows sorted by
         id if they were not)."""
-        if isinstance(attrs, Attrs):
-            # index, ascending id: id, type and access of each row (_IX)
+        if isinstance(attrs, str):
+            # index, ascending id: id, type and access of each row ("<HBB")
             # (allocated first, filled with few temporaries: it lives as
             # long as the meter)
-            sp = attrs.spec
+            sp = attrs
             n = 0
             for _ in _recs(sp):
                 n += 1
             ix = self.ix = bytearray(_IXN * n)
             i = 0
             for a, b in _recs(sp):
-                _index_row(sp, a, b, ix, i)
+                p, e = _tok(sp, a, b)              # the row's index entry
+                aid = int(sp[p:e], 16)
+                n0, n1 = _tok(sp, e, b)
+                p, e = _tok(sp, n1, b)
+                t = _typ(sp[p:e])
+                p, e = _tok(sp, e, b)
+                acc = 0
+                while p < e:
+                    acc |= 1 << "RWPND".find(sp[p])
+                    p += 1
+                struct.pack_into("<HBB", ix, _IXN * i, aid, t, acc)
                 k = i                            # insertion sort on the id
                 while k and self._id(k - 1) > self._id(k):
                     t = ix[_IXN * k - _IXN:_IXN * k]
@@ -95,9 +104,6 @@ class AttrTable:
         ids = [a[0] for a in attrs]
         return attrs if ids == sorted(ids) else tuple(sorted(attrs))
 
-    def _n(self):
-        return len(self.ix) // _IXN if self.ix is not None else len(self.ATTRS)
-
     def _id(self, i):
         ix = self.ix
         if ix is not None:
@@ -106,8 +112,8 @@ class AttrTable:
 
     def _row(self, i):
         if self.ix is not None:
-            aid, t, acc = struct.unpack_from(_IX, self.ix, _IXN * i)
-            s = self.ATTRS.spec
+            aid, t, acc = struct.unpack_from("<HBB", self.ix, _IXN * i)
+            s = self.ATTRS
             for a, b in _recs(s):                # the record of that id
                 p, e = _tok(s, a, b)
                 if int(s[p:e], 16) == aid:
@@ -120,7 +126,7 @@ class AttrTable:
         return self.ATTRS[i]
 
     def get(self, aid, default=None):
-        n = self._n()
+        n = (len(self.ix) // _IXN if self.ix is not None else len(self.ATTRS))
         lo, hi = 0, n
         while lo < hi:                           # binary search on the id
             mid = (lo + hi) >> 1
@@ -135,7 +141,7 @@ class AttrTable:
         for first, n, step, name, t, acc in self.RANGES:
             i, r = divmod(aid - first, step)
             if r == 0 and 0 <= i < n:
-                return (aid, name % (i + 1), t, acc | A_DYN, None)
+                return (aid, name % (i + 1), t, acc | _A_DYN, None)
         return default
 
     def ta(self, aid):
@@ -167,7 +173,7 @@ class AttrTable:
     def __iter__(self):
         """Ascending ids, merged lazily (a list of every numbered id would
         cost kilobytes of heap)."""
-        ne = self._n()
+        ne = (len(self.ix) // _IXN if self.ix is not None else len(self.ATTRS))
         nxt = [r[0] for r in self.RANGES]       # next id of each range
         left = [r[1] for r in self.RANGES]
         i = 0
@@ -191,28 +197,49 @@ class AttrTable:
             yield aid, self[aid]
 
 
-class Attrs:
-    """An ATTRS table as text: rows separated by ";", each
-    "ID Name TYPE ACCESS DEFAULT" with ID four hex digits, TYPE a
-    zcl.types name, ACCESS letters R W P N D (A_R A_W A_P A_NV A_DYN) and
-    DEFAULT an integer (0x... hex or decimal), - for None or '...' for an
-    ASCII octet string without blanks. Iterates as the (id, name, type,
-    access, default) tuples it stands for, decoded one at a time (on the
-    unix port a .mpy's tuples are heap objects, one string is not)."""
+# Attrs text (an ATTRS table): rows separated by ";", each
+# "ID Name TYPE ACCESS DEFAULT" with ID four hex digits, TYPE the ZCL type
+# id in two hex digits (or a zcl.types name), ACCESS letters R W P N D
+# (A_R A_W A_P _A_NV _A_DYN) and DEFAULT an integer (0x... hex or decimal),
+# - for None or '...' for an ASCII octet string without blanks.
+# Cmds text (a RX or TX table): commands separated by ";", each
+# "ID Name field:TYPE ..." with ID two hex digits, TYPE as above, REST, or
+# a repeated group "[name:TYPE,name:TYPE]"; a field name ending in "?" is
+# optional (frame.decode_fields).
 
-    def __init__(self, spec):
-        self.spec = spec
+def attr_rows(table):
+    """The (id, name, type, access, default) rows of an ATTRS table (Attrs
+    text or tuple), decoded one at a time (on the unix port a .mpy's
+    tuples are heap objects, one string is not)."""
+    if isinstance(table, str):
+        for a, b in _recs(table):
+            toks = table[a:b].split()
+            acc = 0
+            for c in toks[3]:
+                acc |= 1 << "RWPND".find(c)
+            yield (int(toks[0], 16), toks[1], _typ(toks[2]), acc, _dflt(toks[4]))
+    else:
+        yield from table
 
-    def __iter__(self):
-        s = self.spec
-        for a, b in _recs(s):
-            yield _attr(s[a:b])
 
-    def __len__(self):
-        n = 0
-        for _ in _recs(self.spec):
-            n += 1
-        return n
+def cmd_rows(table):
+    """The (id, name, schema) commands of a RX or TX table (Cmds text or
+    tuple), decoded one at a time."""
+    if isinstance(table, str):
+        for a, b in _recs(table):
+            yield _cmd(table[a:b])
+    else:
+        yield from table
+
+
+def n_rows(table):
+    """How many rows or commands a table (text or tuple) has."""
+    if not isinstance(table, str):
+        return len(table)
+    n = 0
+    for _ in _recs(table):
+        n += 1
+    return n
 
 
 def _recs(s):
@@ -240,34 +267,14 @@ def _tok(s, a, b):
     return a, e
 
 
-def _index_row(s, a, b, ix, i):
-    """AttrTable index row i (_IX) for the Attrs record s[a:b]."""
-    p, e = _tok(s, a, b)
-    aid = int(s[p:e], 16)
-    n0, n1 = _tok(s, e, b)
-    p, e = _tok(s, n1, b)
-    t = _typ(s[p:e])
-    p, e = _tok(s, e, b)
-    acc = 0
-    while p < e:
-        acc |= 1 << "RWPND".find(s[p])
-        p += 1
-    struct.pack_into(_IX, ix, _IXN * i, aid, t, acc)
-
-
-def _attr(rec):
-    toks = rec.split()
-    acc = 0
-    for c in toks[3]:
-        acc |= 1 << "RWPND".find(c)
-    return (int(toks[0], 16), toks[1], _typ(toks[2]), acc, _dflt(toks[4]))
-
-
 def _typ(t):
     """A field or attribute type: two hex digits, the ZCL data type id
     (ZCL rev 6 Table 2-10, "23" UINT32), as the firmware's tables write it;
     or a zcl.types name ("UINT32"; no name has two characters)."""
-    return int(t, 16) if len(t) == 2 else getattr(T, t)
+    if len(t) == 2:
+        return int(t, 16)
+    from . import types as T           # a name: host tools' tables (no global here)
+    return getattr(T, t)
 
 
 def _dflt(d):
@@ -326,7 +333,7 @@ class Cluster(AttrTable):
         if aid in v:
             return v[aid]
         a = self.adefs[aid]
-        if a[3] & A_DYN:
+        if a[3] & _A_DYN:
             raise KeyError(aid)
         return a[4]
 
@@ -337,7 +344,7 @@ class Cluster(AttrTable):
     def write(self, aid, value):
         """Store a validated value; persist it if the attribute says so."""
         self.values[aid] = value
-        if self.adefs[aid][3] & A_NV:
+        if self.adefs[aid][3] & _A_NV:
             self.app.nv_dirty(self)
 
     def nv_items(self):
@@ -345,7 +352,7 @@ class Cluster(AttrTable):
         out = []
         for aid in self.adefs:
             a = self.adefs[aid]
-            if a[3] & A_NV:
+            if a[3] & _A_NV:
                 out.append((aid, a[2], self.stored(aid)))
         return out
 
@@ -381,38 +388,6 @@ class Cluster(AttrTable):
             raise ZclError(_NOT_AUTHORIZED)
 
 
-class Cmds:
-    """A RX or TX table as text: commands separated by ";", each
-    "ID Name field:TYPE ..." with ID two hex digits, TYPE a zcl.types name,
-    REST, or a repeated group "[name:TYPE,name:TYPE]"; a field name ending
-    in "?" is optional (frame.decode_fields). Iterates as the
-    (id, name, schema) tuples it stands for, decoded one at a time."""
-
-    def __init__(self, spec):
-        self.spec = spec
-
-    def __iter__(self):
-        s = self.spec
-        for a, b in _recs(s):
-            yield _cmd(s[a:b])
-
-    def __len__(self):
-        return len(Attrs(self.spec))
-
-    def find(self, k, key):
-        """The (id, name, schema) whose id (k 0, an int) or name (k 1) is
-        key, decoding that one command only; None if absent."""
-        s = self.spec
-        for a, b in _recs(s):
-            e = s.find(" ", a + 3)
-            if e < 0 or e > b:
-                e = b
-            if (int(s[a:a + 2], 16) == key) if k == 0 else (
-                    e - a - 3 == len(key) and s.startswith(key, a + 3)):
-                return _cmd(s[a:b])
-        return None
-
-
 def _cmd(rec):
     toks = rec.split()
     return (int(toks[0], 16), toks[1], tuple([_field(t) for t in toks[2:]]))
@@ -431,12 +406,22 @@ def _field(tok):
 
 
 def _find(table, k, key):
-    """The command of a RX/TX table whose id (an int key) or name is key
-    (a scan of a dozen entries instead of two dicts per cluster)."""
+    """The (id, name, schema) command of a RX/TX table whose id (an int
+    key, k 0) or name (k 1) is key, None if absent (a scan of a dozen
+    entries instead of two dicts per cluster); of a Cmds text only that
+    one command is decoded."""
     if isinstance(key, int):
         k = 0
-    if isinstance(table, Cmds):
-        return table.find(k, key)
+    if isinstance(table, str):
+        s = table
+        for a, b in _recs(s):
+            e = s.find(" ", a + 3)
+            if e < 0 or e > b:
+                e = b
+            if (int(s[a:a + 2], 16) == key) if k == 0 else (
+                    e - a - 3 == len(key) and s.startswith(key, a + 3)):
+                return _cmd(s[a:b])
+        return None
     for c in table:
         if c[k] == key:
             return c
@@ -446,3 +431,11 @@ def _find(table, k, key):
 def check_range(value, lo, hi):
     if not lo <= value <= hi:
         raise ZclError(_INVALID_VALUE)
+
+
+# The names above that only the host's tests and tools read: public there,
+# folded private constants on a board, no global each in this module's dict
+# on its heap (issue #18).
+if __import__("sys").implementation.name != "micropython":
+    A_NV = _A_NV
+    A_DYN = _A_DYN

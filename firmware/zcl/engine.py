@@ -1,7 +1,6 @@
 # ZCL engine: endpoints, frame dispatch, Default Response rules, sending.
 #
 # ZCL = ZCL rev 6 (07-5123); ZSE = ZigBee Smart Energy 1.x (07-5356).
-from ..compat import const
 from .aps import Aps
 from .frame import Header, encode_header, encode_fields
 from .status import ZclError, DecodeError
@@ -65,8 +64,8 @@ _UNSUPPORTED_CLUSTER = const(0xC3)
 # §5.3.8 requires of a Tunneling client anyway.
 _ZCL_MAX_UNSECURED = const(82)
 _ZCL_MAX_SECURED = const(73)
-RELAYS_DEFAULT = const(2)
-RELAYS_MAX = const(4)     # the longest fixed-layout command (62 octets) still fits
+_RELAYS_DEFAULT = const(2)
+_RELAYS_MAX = const(4)     # the longest fixed-layout command (62 octets) still fits
 TX_PAYLOAD = const(3)     # payload offset of a frame we originate (no manufacturer code)
 
 
@@ -119,15 +118,15 @@ class Engine:
         self.handler_errors = 0
         self.oversize = 0            # frames not sent: longer than the link carries
         cfg = getattr(app, "cfg", None) or {}
-        self.set_link(cfg.get("source_route_relays", RELAYS_DEFAULT))
+        self.set_link(cfg.get("source_route_relays", _RELAYS_DEFAULT))
 
     def set_link(self, relays):
         """Size every frame to the link: self.tx is a view of the transmit
         buffer exactly as long as the frame being built may be (secured, or
         unsecured when answering an unsecured request), so every encoder
         stops at the limit by running out of buffer."""
-        if not isinstance(relays, int) or not 0 <= relays <= RELAYS_MAX:
-            raise ValueError("source_route_relays: 0..%d" % RELAYS_MAX)
+        if not isinstance(relays, int) or not 0 <= relays <= _RELAYS_MAX:
+            raise ValueError("source_route_relays: 0..%d" % _RELAYS_MAX)
         mv = memoryview(bytearray(_ZCL_MAX_UNSECURED))
         self._tx_sec = mv[:frame_limit(True, relays)]
         self._tx_open = mv[:frame_limit(False, relays)]
@@ -312,3 +311,11 @@ class Engine:
             return
         self.app.send_aps(Aps(self.app.nwk_addr, src_ep, dst, dst_ep,
                                 _PROFILE_SE, cluster, bytes(self.tx[:n]), secured))
+
+
+# The names above that only the host's tests and tools read: public there,
+# folded private constants on a board, no global each in this module's dict
+# on its heap (issue #18).
+if __import__("sys").implementation.name != "micropython":
+    RELAYS_DEFAULT = _RELAYS_DEFAULT
+    RELAYS_MAX = _RELAYS_MAX

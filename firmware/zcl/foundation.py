@@ -3,16 +3,18 @@
 # status for the Default Response. One table maps command ids to handlers.
 import struct
 
-from ..compat import const
 from ..compat import STRUCT_ERRORS
 from . import types as T
-from .cluster import A_R, A_W, A_P
+from .cluster import cmd_rows
 from .status import DecodeError, ZclError
 
 # Command ids (ZCL rev 6 Table 2-3). Private: the host tools have their own
 # table (tools/zcl_host.py); READ_ATTR is the one another firmware module
 # (the Time client) names.
 READ_ATTR = const(0x00)
+_A_R = const(0x01)           # = zcl.cluster.A_R
+_A_W = const(0x02)           # = zcl.cluster.A_W
+_A_P = const(0x04)           # = zcl.cluster.A_P
 _READ_ATTR_RSP = const(0x01)
 _WRITE_ATTR = const(0x02)
 _WRITE_ATTR_UNDIVIDED = const(0x03)
@@ -70,7 +72,7 @@ def _attr_record(eng, cl, aid, off):
     ValueError)."""
     tx = eng.tx
     ta = cl.adefs.ta(aid)           # type << 8 | access, -1: none
-    if ta < 0 or not ta & A_R:
+    if ta < 0 or not ta & _A_R:
         if off + 3 > len(tx):
             return -1
         struct.pack_into("<HB", tx, off, aid,
@@ -132,7 +134,7 @@ def _write_status(cl, aid, t, v):
         return _UNSUPPORTED_ATTRIBUTE
     if t != a[2]:
         return _INVALID_DATA_TYPE
-    if not a[3] & A_W:
+    if not a[3] & _A_W:
         return _READ_ONLY
     if not T.check(t, v):
         return _INVALID_VALUE
@@ -209,7 +211,7 @@ def _read_reporting_cfg(eng, cl, req, buf, off, end):
             e = rep.find(cl, aid, req.aps.src, req.aps.src_ep) or rep.find(cl, aid)
         if a is None:
             st = _UNSUPPORTED_ATTRIBUTE
-        elif not a[3] & A_P:
+        elif not a[3] & _A_P:
             st = _UNREPORTABLE_ATTRIBUTE
         elif e is None:
             st = _NOT_FOUND
@@ -251,7 +253,7 @@ def _discover_attributes(eng, cl, req, buf, off, end):
         a = cl.adefs[aid]
         struct.pack_into("<HB", tx, out, aid, a[2])
         if ext:
-            tx[out + 3] = a[3] & (A_R | A_W | A_P)   # §2.5.22.1 access control
+            tx[out + 3] = a[3] & (_A_R | _A_W | _A_P)   # §2.5.22.1 access control
         out += rec
         n += 1
     tx[flag] = complete           # discovery complete
@@ -267,7 +269,7 @@ def _discover_commands(eng, cl, req, buf, off, end):
     out = eng.response_header(req, 0, _DISCOVER_CMD_RX_RSP if rx else _DISCOVER_CMD_TX_RSP)
     flag = out
     out += 1
-    ids = sorted(c[0] for c in table if c[0] >= start)
+    ids = sorted(c[0] for c in cmd_rows(table) if c[0] >= start)
     n = 0
     for cid in ids:
         if n >= mx or out >= len(tx):

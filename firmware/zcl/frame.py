@@ -4,15 +4,14 @@
 # Frame control: b0-1 frame type (0 profile-wide, 1 cluster-specific),
 # b2 manufacturer specific, b3 direction (1 = server to client),
 # b4 disable default response.
-from ..compat import const
 from . import types as T
 from .status import DecodeError
 
 _FT_GLOBAL = const(0)
-FT_CLUSTER = const(1)
-FC_MANUF = const(0x04)
-FC_TO_CLIENT = const(0x08)
-FC_NO_DEFAULT_RSP = const(0x10)
+_FT_CLUSTER = const(1)
+_FC_MANUF = const(0x04)
+_FC_TO_CLIENT = const(0x08)
+_FC_NO_DEFAULT_RSP = const(0x10)
 
 _HDR_MAX = const(5)
 
@@ -28,15 +27,15 @@ class Header:
 
     @property
     def cluster_specific(self):
-        return (self.fc & 3) == FT_CLUSTER
+        return (self.fc & 3) == _FT_CLUSTER
 
     @property
     def to_client(self):
-        return bool(self.fc & FC_TO_CLIENT)
+        return bool(self.fc & _FC_TO_CLIENT)
 
     @property
     def no_default_rsp(self):
-        return bool(self.fc & FC_NO_DEFAULT_RSP)
+        return bool(self.fc & _FC_NO_DEFAULT_RSP)
 
     def decode(self, buf, end=-1):
         """Fill from buf; return the payload offset."""
@@ -49,7 +48,7 @@ class Header:
             raise DecodeError("ftype")
         self.fc = fc
         off = 1
-        if fc & FC_MANUF:
+        if fc & _FC_MANUF:
             if end < 5:
                 raise DecodeError("hdr")
             self.manuf = buf[1] | (buf[2] << 8)
@@ -63,7 +62,7 @@ class Header:
 
 def encode_header(buf, off, fc, seq, cmd, manuf=None):
     if manuf is not None:
-        fc |= FC_MANUF
+        fc |= _FC_MANUF
     buf[off] = fc
     off += 1
     if manuf is not None:
@@ -141,3 +140,13 @@ def encode_fields(schema, fields, buf, off):
         else:
             off = T.encode(t, v, buf, off)
     return off
+
+
+# The names above that only the host's tests and tools read: public there,
+# folded private constants on a board, no global each in this module's dict
+# on its heap (issue #18).
+if __import__("sys").implementation.name != "micropython":
+    FT_CLUSTER = _FT_CLUSTER
+    FC_MANUF = _FC_MANUF
+    FC_TO_CLIENT = _FC_TO_CLIENT
+    FC_NO_DEFAULT_RSP = _FC_NO_DEFAULT_RSP

@@ -6,12 +6,12 @@
 # a change leaves either the old or the new table.
 import struct
 
-from ..compat import const
 from ..compat import STRUCT_ERRORS
 from . import types as T
-from .cluster import A_P
-from .engine import TX_PAYLOAD
 from ..platform.clock import NEVER
+
+_A_P = const(0x04)               # = zcl.cluster.A_P
+_TX_PAYLOAD = const(3)           # = zcl.engine.TX_PAYLOAD
 
 _REPORT_ATTR = const(0x0A)        # ZCL rev 6 Table 2-3
 # statuses (ZCL rev 6 Table 2-12, as status.py), folded into the bytecode
@@ -22,7 +22,7 @@ _INSUFFICIENT_SPACE = const(0x89)
 _UNREPORTABLE_ATTRIBUTE = const(0x8C)
 _INVALID_DATA_TYPE = const(0x8D)
 
-REPORT_SLOTS = const(16)   # table size; full table -> INSUFFICIENT_SPACE
+_REPORT_SLOTS = const(16)   # table size; full table -> INSUFFICIENT_SPACE
 STORE_KEY = "reporting"
 _REC = "<BHBHBHHqHB"
 _REC_LEN = const(22)
@@ -70,7 +70,7 @@ class Reporting:
         a = cl.adefs.get(aid)
         if a is None:
             return _UNSUPPORTED_ATTRIBUTE
-        if not a[3] & A_P:
+        if not a[3] & _A_P:
             return _UNREPORTABLE_ATTRIBUTE
         if t != a[2]:
             return _INVALID_DATA_TYPE
@@ -85,7 +85,7 @@ class Reporting:
             return _SUCCESS
         if mx != 0 and mn > mx:
             return _INVALID_VALUE
-        if e is None and len(self.entries) >= REPORT_SLOTS:
+        if e is None and len(self.entries) >= _REPORT_SLOTS:
             return _INSUFFICIENT_SPACE
         if e is not None:
             self.entries.remove(e)
@@ -136,7 +136,7 @@ class Reporting:
                 continue
             # One Report Attributes frame per (cluster, destination), all due
             # attributes of it that fit.
-            off = TX_PAYLOAD
+            off = _TX_PAYLOAD
             for f in self.entries:
                 if f.due and f.cl is e.cl and f.dst == e.dst and f.dst_ep == e.dst_ep:
                     if off + 3 >= len(tx):
@@ -151,7 +151,7 @@ class Reporting:
                     f.due = False
                     f.last = v
                     f.last_t = now
-            eng.send_global(e.cl, e.dst, e.dst_ep, e.ep, _REPORT_ATTR, off - TX_PAYLOAD)
+            eng.send_global(e.cl, e.dst, e.dst_ep, e.ep, _REPORT_ATTR, off - _TX_PAYLOAD)
             self.sent += 1
 
     # -- persistence -----------------------------------------------------------
@@ -172,7 +172,7 @@ class Reporting:
         if not data:
             return
         now = self.app.clock.mono()
-        n = min(data[0], REPORT_SLOTS)
+        n = min(data[0], _REPORT_SLOTS)
         for i in range(n):
             off = 1 + i * _REC_LEN
             if off + _REC_LEN > len(data):
@@ -181,3 +181,10 @@ class Reporting:
             cl = self.app.zcl.find(ep, cid, bool(srv))
             if cl is not None and aid in cl.adefs:
                 self.entries.append(Entry(ep, cl, aid, t, mn, mx, ch, dst, dep, now))
+
+
+# The names above that only the host's tests and tools read: public there,
+# folded private constants on a board, no global each in this module's dict
+# on its heap (issue #18).
+if __import__("sys").implementation.name != "micropython":
+    REPORT_SLOTS = _REPORT_SLOTS

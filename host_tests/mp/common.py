@@ -56,10 +56,10 @@ class EngineApp:
 def make_meter(store_dir, utc=T0, config=None):
     # imported here so scripts that need no meter keep their heap (board size)
     from firmware.meter import Meter, Platform
-    from firmware.platform.clock import SimClock
     from firmware.platform.store import Store, FileBackend
     from firmware.platform.metrology import SimMetrology
-    from firmware.platform.hw import Relay, Button, Display
+    from firmware.platform.hw import Display
+    from firmware.platform.metrology import SimClock, Relay, Button
     out = []
     clock = SimClock(utc)
     backend = FileBackend(store_dir)

@@ -10,10 +10,10 @@ from firmware import hanlink as L
 from firmware.control import Control, OPS, SIM_OPS
 from firmware import vboard   # the bench-only ops (advance, load, state, ...) join OPS
 from firmware.meter import Meter, Platform
-from firmware.platform.clock import SimClock
 from firmware.platform.store import Store, FileBackend
 from firmware.platform.metrology import SimMetrology
-from firmware.platform.hw import Relay, Button, Display, AuxSwitches
+from firmware.platform.hw import Display, AuxSwitches
+from firmware.platform.metrology import SimClock, Relay, Button
 
 try:
     from time import sleep_ms

@@ -9,6 +9,7 @@ def full_parts():
     the unix port's working heap; on a board it arrives in GBCS pieces)."""
     from firmware.tariff import calendar as C
     from firmware.tariff import matrix as M
+    from firmware.platform.clock import BP_MONTH
     import struct
     # the compact form written directly (calendar.py header comment), so the
     # 768 switch points never exist as tuples in the heap
@@ -34,5 +35,5 @@ def full_parts():
     spd = C.build_special([(C.ANY16, 1 + k % 12, 1 + k % 28, C.ANY8, 1 + k % 16) for k in range(50)])
     prices = [10000 + i for i in range(M.N_SLOTS)]
     prc = M.pack_prices(1, 1, 826, -5, prices, {i: b"Rate %d" % i for i in range(1, 49)})
-    thr = M.pack_thresholds(M.BP_MONTH, [[2000, 4000, 6000]] * 8)
+    thr = M.pack_thresholds(BP_MONTH, [[2000, 4000, 6000]] * 8)
     return {"cal": cal, "spd": spd, "prc": prc, "thr": thr, "stc": M.pack_standing(50000, 86400)}

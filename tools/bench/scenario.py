@@ -3,7 +3,7 @@
     {
       "name": "basic-day",
       "start": "2026-01-05T00:00:00Z",      # or ZigBee UTC seconds
-      "config": {...},                       # meter configuration (meter.DEFAULT_CONFIG keys)
+      "config": {...},                       # meter configuration (meter.default_config() keys)
       "hub": {...},                          # initial hub behaviour (see runner.HUB_KEYS)
       "steps": [ {"at"|"after": ..., <action>: ..., "expect": {...}}, ... ]
     }
