@@ -13,11 +13,15 @@
 import os
 
 HOST_ONLY = ("vboard.py", "platform/metrology.py", "crypto/pure.py", "crypto/aes_pure.py")
+# The GBCS use-case modules stay on the board's filesystem (gbcs_uc/, as
+# tools/mpy_build.FS_ONLY; NUCLEO_WB55's flash holds the rest, not these too)
+FS_ONLY = ("gbcs/uc_device.py", "gbcs/uc_account.py", "gbcs/uc_tariff.py", "gbcs/uc_supply.py",
+           "gbcs/uc_read.py", "gbcs/asn1.py", "gbcs/creds.py")
 _files = []
 for _d, _, _names in os.walk("../firmware"):      # paths relative to this file
     for _n in _names:
         _rel = os.path.relpath(os.path.join(_d, _n), "../firmware").replace(os.sep, "/")
-        if _n.endswith(".py") and _rel not in HOST_ONLY:
+        if _n.endswith(".py") and _rel not in HOST_ONLY and _rel not in FS_ONLY:
             _files.append(_rel)
 # No version= here: manifestfile.py appends "__version__ = ..." to every file
 # frozen under a metadata version, one more global in each module's dict on

@@ -289,8 +289,8 @@ class Meter:
             # ECS80 Supply Outage Restored (0x8F36, GBCS §16, later GBCS
             # codes; RTDS NA_ECS80): critical, signed, to the network
             # operator, queued until the hub opens a tunnel
-            from .gbcs import uc_device, cosem
-            uc_device.outage_alert(self, last_on, now)
+            from .gbcs import cosem
+            cosem.module(0).outage_alert(self, last_on, now)
             cosem.drop()
         self.time.next_sync = self.clock.mono()     # sync at once (GBCS §9.1.3)
         self._update_display()

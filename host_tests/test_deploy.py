@@ -15,10 +15,11 @@ import pytest
 from runtimes import ROOT
 from tools import deploy as D
 from tools import mpy_build as MB
-from tools.bench.runner import ACTIONS, comparable, meter_config, run_file
+from tools.bench.runner import ACTIONS, comparable, meter_config, provision_gbcs, run_file
 from tools.bench.scenario import load
 
 SCENARIO = os.path.join(ROOT, "scenarios", "zcl-conformance.json")
+GBCS_SCENARIO = os.path.join(ROOT, "scenarios", "gbcs-use-cases.json")
 
 
 def free_port():
@@ -42,7 +43,9 @@ def flash_hashes(flash):
 def test_virtual_bundle_holds_the_firmware_its_drivers_and_main(tmp_path):
     info = MB.build_bundle("VIRTUAL", str(tmp_path / "b"))
     files = info["files"]
-    want = {r[:-3] + ".mpy" for r in MB.sources()} | {"main.py"}
+    want = {r[:-3] + ".mpy" for r in MB.sources() if r not in MB.FS_ONLY} | {"main.py"}
+    # the GBCS use-case modules in gbcs_uc/, as on a board (firmware/gbcs/cosem.py module)
+    want |= {MB.FS_DIR + "/" + r.split("/")[-1][:-3] + ".mpy" for r in MB.FS_ONLY}
     assert set(files) == want                   # vboard.mpy included: its drivers
     assert (info["board"], info["arch"], info["opt"]) == ("VIRTUAL", "x64", MB.OPT)
     assert info["native"]["included"] is False and "x64" in info["native"]["why_not"]
@@ -73,10 +76,12 @@ def test_board_bundle_is_the_frozen_set_plus_boards_files(tmp_path, monkeypatch)
     monkeypatch.setattr(MB, "ROOT", str(root))
     info = MB.build_bundle("armv7emsp", str(tmp_path / "b"))
     files = set(info["files"])
-    frozen = {r[:-3] + ".mpy" for r in MB.sources() if r not in MB.HOST_ONLY}
+    frozen = {r[:-3] + ".mpy" for r in MB.frozen_set()}
+    # the GBCS use-case modules go to gbcs_uc/ (not frozen on a board)
+    uc = {MB.FS_DIR + "/" + r.split("/")[-1][:-3] + ".mpy" for r in MB.FS_ONLY}
     pure = {r[:-3] + ".mpy" for r in MB.PURE_CRYPTO}
     # no native crypto module in this bundle: the pure-Python core goes with it
-    assert files == frozen | pure | {"drivers/stpm3x.mpy", "pins.mpy", "main.py", "boot.py"}
+    assert files == frozen | uc | pure | {"drivers/stpm3x.mpy", "pins.mpy", "main.py", "boot.py"}
     assert "firmware/vboard.mpy" not in files
     assert (tmp_path / "b" / "main.py").read_text() == "X = 1\n"
     assert info["board"] == "NUCLEO_WB55"
@@ -193,6 +198,21 @@ def test_deploy_copies_what_changed_and_the_deployed_meter_runs_a_scenario(vboar
     normal = run_file(SCENARIO, "micropython", str(tmp_path / "normal"))
     assert comparable(deployed) == comparable(normal)
 
+    # GBCS use cases on the deployed meter: their modules are not in
+    # firmware/ but in gbcs_uc/, as on a board whose image freezes the rest
+    # (firmware/gbcs/cosem.py module): each command imports its group's
+    # module from there and drops it after its response
+    assert not os.path.exists(os.path.join(flash, "firmware", "gbcs", "uc_tariff.mpy"))
+    sc = load(GBCS_SCENARIO, ACTIONS)
+    cfg.update(utc=sc["start_utc"], store="store-gbcs", config=meter_config(sc.get("config")))
+    provision_gbcs(os.path.join(flash, "store-gbcs"), "rtds")     # as a factory would
+    D.put_file(url, "vboard.json", json.dumps(cfg).encode(), reset=True)
+    g = run_file(GBCS_SCENARIO, "micropython", str(tmp_path / "gbcs"),
+                 port="socket://127.0.0.1:%d" % link)
+    assert g["failures"] == [] and g["expectations"]["failed"] == 0
+    assert g["expectations"]["passed"] == run_file(
+        GBCS_SCENARIO, "micropython", str(tmp_path / "gbcs-normal"))["expectations"]["passed"]
+
 
 def test_wrong_arch_and_tampered_bundles_are_refused(vboard, tmp_path):
     url, flash, _ = vboard
@@ -236,7 +256,8 @@ def test_a_board_with_the_application_frozen_gets_only_its_own_files(vboard, tmp
                                                                     monkeypatch):
     """On an image built with the project's manifest, firmware/ on the
     filesystem would shadow the frozen modules: it is not deployed, and a
-    previous deployment's copy is removed with its directories."""
+    previous deployment's copy is removed with its directories; the GBCS
+    use-case modules (gbcs_uc/, not frozen) stay."""
     url, flash, _ = vboard
     bundle = str(tmp_path / "b")
     info = MB.build_bundle("VIRTUAL", bundle)
@@ -248,6 +269,8 @@ def test_a_board_with_the_application_frozen_gets_only_its_own_files(vboard, tmp
     assert sorted(res["removed"]) == sorted(k for k in info["files"] if k.startswith("firmware/"))
     assert not os.path.exists(os.path.join(flash, "firmware"))
     on_board = json.load(open(os.path.join(flash, MB.MANIFEST)))
-    assert on_board["frozen_app"] and set(on_board["files"]) == {"main.py"}
+    uc = {MB.FS_DIR + "/" + r.split("/")[-1][:-3] + ".mpy" for r in MB.FS_ONLY}
+    assert on_board["frozen_app"] and set(on_board["files"]) == {"main.py"} | uc
+    assert all(os.path.exists(os.path.join(flash, u)) for u in uc)
     again = D.deploy(url, bundle, reset=False, log=lambda s: None)
     assert again["copied"] == [] and again["removed"] == []

@@ -284,7 +284,7 @@ def mpy_sizes():
     with tempfile.TemporaryDirectory() as d:
         for arch in mpy_build.ARCHS:
             sizes = mpy_build.build(arch, os.path.join(d, arch))
-            frozen = sum(n for r, n in sizes.items() if r not in mpy_build.HOST_ONLY)
+            frozen = sum(n for r, n in sizes.items() if r in mpy_build.frozen_set())
             fig("mpy.%s.frozen" % arch, "frozen bytecode at -O3, %s (%d modules)" % (
                 arch, len(sizes)), "B", "micropython", frozen)
             fig("mpy.%s.share" % arch, "frozen bytecode share of the %d KiB budget, %s" % (

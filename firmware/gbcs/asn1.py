@@ -229,7 +229,8 @@ def run(m, mc, pl):
         if mc == 0x000F:
             return unjoin(m, pl)
         if mc & 0xFFF0 == 0x0100 or 0x000A <= mc <= 0x000C:
-            from . import creds
+            from .cosem import module
+            creds = module(6)
             if mc == 0x000A:
                 return creds.cs02c(m, pl)
             if mc == 0x000B:
@@ -249,7 +250,8 @@ def run(m, mc, pl):
     if 0x000A <= mc <= 0x000C:
         return b"\x02\x01\x01"         # CS02c/e invalidKeyUsage, CS02d invalidCertificate
     if mc & 0xFFF0 == 0x0100:
-        from . import creds
+        from .cosem import module
+        creds = module(6)
         return creds.refused(m, mc)
     return b"\x30\x00"
 
@@ -408,5 +410,6 @@ def took(m, param, v, at):
                               integer(int.from_bytes(c[1], "big")) + _outcome(m, code)))
         m.alert(0x8F67 if code else 0x8F66)
         return None
-    from . import creds
+    from .cosem import module
+    creds = module(6)
     return creds.took(m, param, at)

@@ -164,7 +164,12 @@ def find(cls, obis):
     return None
 
 
+# The use-case modules by group (module(g)); 5 the ASN.1 use cases, 6 the
+# credential ones asn1.py hands on. A board whose image leaves them out of
+# its frozen set (tools/mpy_build.FS_ONLY: NUCLEO_WB55's flash) keeps them
+# on its filesystem under _FS_DIR.
 _GROUPS = ("uc_device", "uc_account", "uc_tariff", "uc_supply", "uc_read", "asn1", "creds")
+_FS_DIR = "gbcs_uc"
 
 
 def drop():
@@ -185,17 +190,25 @@ def drop():
 
 
 def module(g):
-    """The use-case module of group g (imported on first use)."""
-    if g == 0:
-        from . import uc_device as M
-    elif g == 1:
-        from . import uc_account as M
-    elif g == 2:
-        from . import uc_tariff as M
-    elif g == 3:
-        from . import uc_supply as M
-    elif g == 4:
-        from . import uc_read as M
-    else:                       # 5: the ASN.1 use cases' future-dated commands (future.py)
-        from . import asn1 as M
+    """The use-case module of group g, imported on first use: from the
+    package (frozen, or the host's tree), else from the filesystem's
+    _FS_DIR with the package's search path pointed there for that one
+    import (what it imports of this package is loaded first)."""
+    import sys
+    pkg = __name__[:-6]
+    k = pkg + "." + _GROUPS[g]
+    M = sys.modules.get(k)
+    if M is None:
+        try:
+            __import__(k)
+        except ImportError:
+            from . import core, dlms, dispatch, future, keystore    # noqa: F401
+            p = sys.modules[pkg]
+            old = p.__path__
+            p.__path__ = _FS_DIR
+            try:
+                __import__(k)
+            finally:
+                p.__path__ = old
+        M = sys.modules[k]
     return M

@@ -83,8 +83,7 @@ def run(m, b, p, role, crit=False):
 def _run(m, b, p, role, crit):
     pl = b[p[9]:p[9] + p[10]]
     if pl[0] != 0xD9:
-        from . import asn1
-        return asn1.run(m, p[6], pl)
+        return cosem.module(5).run(m, p[6], pl)
     try:
         inv, specs, data = D.parse_request(pl)
     except (ValueError, IndexError):

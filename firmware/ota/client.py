@@ -347,8 +347,8 @@ def _finish(c, mono):
         # 0x8F72, later GBCS code; v0.8.1 0x8072): the verified
         # manufacturer image's hash, signed, to the supplier
         _, hl, end, _ = layout(c)
-        from ..gbcs import uc_device, cosem
-        uc_device.firmware_alert(m, image_hash(c, hl, end))
+        from ..gbcs import cosem
+        cosem.module(0).firmware_alert(m, image_hash(c, hl, end))
         cosem.drop()
     return None
 
