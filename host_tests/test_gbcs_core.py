@@ -96,9 +96,11 @@ def _native_core():
 # -- GMAC over the buffer ---------------------------------------------------------------
 @pytest.mark.parametrize("core_name", ["pure", "native"])
 def test_gmac_in_equals_openssl_over_the_joined_aad(monkeypatch, core_name):
-    """pre ‖ buf[s:e] hashed in two parts (pure) or with the octets before
-    s standing in for pre and corrected (native) gives the tag of the
-    joined AAD, for every prefix length GBCS uses and random spans."""
+    """pre ‖ buf[s:e] hashed in two parts (pure), or (native) with pre
+    lent to the octets before s of a writable buffer (restored after) or
+    with those octets standing in for pre and the tag corrected (read-only):
+    the tag of the joined AAD, for every prefix length GBCS uses and random
+    spans, and the buffer unchanged."""
     if core_name == "native":
         nat = _native_core()
         if nat is None:
@@ -120,6 +122,9 @@ def test_gmac_in_equals_openssl_over_the_joined_aad(monkeypatch, core_name):
         e = rng.randint(s, len(buf))
         want = AESGCM(key).encrypt(iv, b"", pre + buf[s:e])
         assert crypto.gmac_in(key, iv, pre, buf, s, e) == want, (n, len(pre), s, e)
+        wb = bytearray(buf)            # writable: the native path lends the octets before s
+        assert crypto.gmac_in(key, iv, pre, wb, s, e) == want and wb == buf
+        assert crypto.gmac_in(key, iv, pre, memoryview(wb), s, e) == want and wb == buf
 
 
 def _big_command(n=4000, code=0x0059, counter=1000):

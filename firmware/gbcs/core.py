@@ -290,7 +290,9 @@ def check(m, b):
 def receive(m, buf):
     """A complete GBCS command: the protected response, or None (a failed
     check: logged and alerted, §6.2.4.2)."""
-    b = buf if isinstance(buf, (bytes, bytearray)) else bytes(buf)
+    # a view (the tunnel's fragment region) is copied once, writable: the
+    # native GMAC then needs no second copy (crypto.gmac_in)
+    b = buf if isinstance(buf, (bytes, bytearray)) else bytearray(buf)
     try:
         p, role, v081 = check(m, b)
     except (GbcsError, ValueError, IndexError) as e:
