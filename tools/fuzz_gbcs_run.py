@@ -1,0 +1,135 @@
+# The meter side of `python -m tools.fuzz_gbcs` (runs on CPython and on the
+# MicroPython unix port): a meter booted on a provisioned store (the RTDS
+# keystore) takes every message of an input file through
+# Meter.gbcs_message, as the tunnel hands one over (gbcs/gbt.deliver: `DF`
+# or `DD 00` only, the rest is ignored; a bytearray, as GBT gives it), and
+# every input gets exactly one outcome:
+#   ignored          not a GBCS message: the tunnel never passes it on
+#   answered-dlms-rNN  a protected response, NN = the first DLMS result
+#                    (00 success, 04 object-undefined, 01 hardware-fault, ...)
+#   answered-dlms-empty / answered-asn1   the other protected responses
+#   rejected-XXXX    no response, a Security Log entry XXXX (0x8F1E format,
+#                    0x8F30 authority, 0x8F3D MAC/signature/counter) and the
+#                    Generic Critical Alert with the same code (GBCS §6.2.4.2)
+#   silent-cs02b     authenticated CS02b, not answered yet (gbcs/README.md)
+#   unexplained      anything else: no response, no log (must stay 0)
+#   crash-NAME       an exception out of gbcs_message (must stay 0;
+#                    crash-MemoryError counted there too)
+# and rejected inputs are checked for state: the Execution Counters, the
+# balance, the payment mode (state-change, must stay 0); a rejection
+# without its alert counts as alert-missing.
+# Usage: fuzz_gbcs_run.py STORE_DIR INPUTS OUT_JSON
+# INPUTS: one input a line, "kind hex". OUT_JSON: the counts per kind and
+# outcome, and the first findings.
+import binascii
+import gc
+import json
+import sys
+import time
+
+from firmware.meter import Meter, Platform
+from firmware.platform.clock import SimClock
+from firmware.platform.store import Store, FileBackend
+from firmware.platform.metrology import SimMetrology
+from firmware.platform.hw import Relay, Button, Display
+
+T2015 = 473385600
+CFG = {"firmware_version": "0123ABCD", "entity_id": "00DB1234567890A0",
+       "supplier_id": "90B3D51F30010000", "ka_priv": "01" * 32, "supplier_topup_pub": "02" * 64}
+
+
+def main(store_dir, inputs, out_json):
+    clock = SimClock(T2015)
+    m = Meter(Platform(clock, Store(FileBackend(store_dir)), SimMetrology(), Relay(), Button(),
+                       Display(), [].append), CFG)
+    m.boot()
+    clock.set(T2015)
+    sent = []
+    m.tunnel_send = sent.append
+    last = [None, 0, 0]
+    log = m.log
+
+    def log_hook(which, code, value):
+        # the §6.2.4 rejections only (a refused top-up logs its own entry)
+        if which is m.security_log and code in (0x8F1E, 0x8F30, 0x8F3D):
+            last[0] = which
+            last[1] = code
+            last[2] = value
+        return log(which, code, value)
+
+    m.log = log_hook
+    from firmware.gbcs import core
+    counts = {}
+    finds = []
+    n = 0
+    t0 = time.time()
+    with open(inputs) as f:
+        while True:
+            line = f.readline()
+            if not line:
+                break
+            sp = line.find(" ")
+            kind = line[:sp]
+            data = bytearray(binascii.unhexlify(line[sp + 1:].strip()))
+            line = None
+            n += 1
+            out = one(m, core, data, sent, last)
+            k = kind + " " + out
+            counts[k] = counts.get(k, 0) + 1
+            if (out.startswith("crash") or out in ("unexplained", "state-change", "alert-missing")
+                    or out.startswith("inconsistent")) and len(finds) < 20:
+                finds.append([n, kind, out, binascii.hexlify(data).decode()])
+            if len(sent) > 8:
+                del sent[:]
+            if n % 1000 == 0:
+                gc.collect()
+    with open(out_json, "w") as f:
+        json.dump({"inputs": n, "seconds": time.time() - t0, "counts": counts, "finds": finds}, f)
+
+
+def one(m, core, data, sent, last):
+    if not data or not (data[0] == 0xDF or (data[0] == 0xDD and len(data) > 1 and data[1] == 0)):
+        return "ignored"
+    last[0] = None
+    nsent = len(sent)
+    c = m._gctr[1] if getattr(m, "_gctr", None) else {}
+    before = (dict(c), m.account.mb, m.account.mode)
+    try:
+        r = m.gbcs_message(data)
+    except MemoryError:
+        return "crash-MemoryError"
+    except Exception as e:         # a finding: the layer must never raise
+        return "crash-" + type(e).__name__
+    if r is not None:
+        if last[0] is not None:
+            return "inconsistent-answered-and-logged"
+        p = core.parse(r)
+        pl = r[p[9]:p[9] + p[10]]
+        if pl[0] == 0xDA:
+            k = pl[7] if len(pl) > 7 else 0
+            if not k:
+                return "answered-dlms-empty"
+            return "answered-dlms-r%02x" % pl[len(pl) - 2 * k + 1]
+        return "answered-asn1"
+    if last[0] is not None:
+        code = last[1]
+        c = m._gctr[1] if getattr(m, "_gctr", None) else {}
+        if (dict(c), m.account.mb, m.account.mode) != before:
+            return "state-change"
+        if len(sent) == nsent:
+            return "alert-missing"
+        a = sent[-1]
+        p = core.parse(a)
+        pl = a[p[9]:p[9] + p[10]]
+        if pl[8:11] != bytes((0x12, code >> 8, code & 0xFF)):
+            return "inconsistent-alert-code"
+        return "rejected-%04x" % code
+    try:
+        if core.parse(data)[6] in (0x0102, 0x0103):
+            return "silent-cs02b"
+    except Exception:
+        pass
+    return "unexplained"
+
+
+main(sys.argv[1], sys.argv[2], sys.argv[3])
