@@ -380,3 +380,24 @@ def test_same_on_both_runtimes(tmp_path):
             f = G.parse(bytes.fromhex(l.split()[1]), device_ds_pub=G.test_ds_pub())
             assert f["mac_ok"] is True or f["sig_ok"] is True
     assert rest[-3:] == ["replay none", "  security 8f3d 0029", "  alerts 1"]
+
+
+# -- the short fuzz (make fuzz-gbcs-core runs 100,000) ------------------------------------
+def test_short_gbcs_fuzz_same_outcomes_on_both_runtimes(tmp_path):
+    """tools/fuzz_gbcs: 300 mutated RTDS commands (half re-MACed / re-signed
+    with mutated payloads) straight into Meter.gbcs_message: no crash, no
+    unexplained silence, no state change or missing alert on a rejection,
+    every rejection with its §6.2.4 Security Log code; the same outcome
+    counts on CPython and MicroPython (board heap)."""
+    from tools import fuzz_gbcs
+    reps = {}
+    for rt in ("cpython", "micropython"):
+        reps[rt] = fuzz_gbcs.run(300, 7, rt, str(tmp_path / rt), jobs=2, chunk=150)
+        assert reps[rt]["inputs"] == 300 and reps[rt]["bad"] == 0, fuzz_gbcs.summary(reps[rt])
+    assert reps["micropython"]["by_kind"] == reps["cpython"]["by_kind"]
+    outs = reps["cpython"]["outcomes"]
+    allowed = ("ignored", "silent-cs02b", "answered-asn1", "answered-dlms-empty",
+               "rejected-8f1e", "rejected-8f30", "rejected-8f3d")
+    assert all(o in allowed or o.startswith("answered-dlms-r") for o in outs), outs
+    assert outs.get("rejected-8f1e") and outs.get("rejected-8f3d")
+    assert sum(v for o, v in outs.items() if o.startswith("answered")) > 50

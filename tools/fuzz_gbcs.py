@@ -37,7 +37,8 @@ FINDINGS = ("unexplained", "state-change", "alert-missing")
 
 
 def gen_inputs(rng, cmds, n, oc0):
-    """n lines "kind hex" (kind gbcs_wire+... or gbcs_auth+...); oc0: the
+    """n input records (fuzz_gbcs_run.py: length, kind, message; kind
+    wire+<mutations> or auth+<mutations>); oc0: the
     first counter of the re-protected commands (above RTDS's)."""
     from tools import gbcs_host as GH
     from tools.fuzz import _gbcs_bytes
@@ -69,7 +70,8 @@ def gen_inputs(rng, cmds, n, oc0):
             b = GH.build_command(f["message_code"], pl[:3000], c, originator=f["originator"],
                                  critical=bool(f["signature"]), srp=srp)
             kind = "auth"
-        out.append("%s+%s %s\n" % (kind, "+".join(sorted(set(kinds))), b.hex()))
+        k = ("%s+%s" % (kind, "+".join(sorted(set(kinds))))).encode()
+        out.append(bytes((len(b) >> 8, len(b) & 0xFF, len(k))) + k + b)
     return out, oc
 
 
@@ -137,13 +139,13 @@ def run(n_inputs, seed, runtime, out, jobs=1, chunk=5000, native=False, progress
         os.makedirs(os.path.join(d, "store"))
         provision_gbcs(os.path.join(d, "store"), "rtds")
         lines, oc = gen_inputs(rng, cmds, n, oc)
-        with open(os.path.join(d, "inputs.txt"), "w") as f:
+        with open(os.path.join(d, "inputs.bin"), "wb") as f:
             f.writelines(lines)
         while len(running) >= jobs:
             time.sleep(0.05)
             reap(False)
         running.append((_worker(runtime, native, os.path.join(d, "store"),
-                                os.path.join(d, "inputs.txt"), os.path.join(d, "out.json")),
+                                os.path.join(d, "inputs.bin"), os.path.join(d, "out.json")),
                         os.path.join(d, "out.json"), k))
         k += 1
     while running:

@@ -19,8 +19,9 @@
 # balance, the payment mode (state-change, must stay 0); a rejection
 # without its alert counts as alert-missing.
 # Usage: fuzz_gbcs_run.py STORE_DIR INPUTS OUT_JSON
-# INPUTS: one input a line, "kind hex". OUT_JSON: the counts per kind and
-# outcome, and the first findings.
+# INPUTS: records of length(2, big-endian) ‖ kind length(1) ‖ kind ‖ message
+# (read into one buffer each: the board heap). OUT_JSON: the counts per kind
+# and outcome, and the first findings.
 import binascii
 import gc
 import json
@@ -63,15 +64,12 @@ def main(store_dir, inputs, out_json):
     finds = []
     n = 0
     t0 = time.time()
-    with open(inputs) as f:
-        while True:
-            line = f.readline()
-            if not line:
-                break
-            sp = line.find(" ")
-            kind = line[:sp]
-            data = bytearray(binascii.unhexlify(line[sp + 1:].strip()))
-            line = None
+    hdr = bytearray(3)
+    with open(inputs, "rb") as f:
+        while f.readinto(hdr) == 3:
+            kind = f.read(hdr[2]).decode()
+            data = bytearray((hdr[0] << 8) | hdr[1])   # one allocation (the board heap)
+            f.readinto(data)
             n += 1
             out = one(m, core, data, sent, last)
             k = kind + " " + out
@@ -79,6 +77,7 @@ def main(store_dir, inputs, out_json):
             if (out.startswith("crash") or out in ("unexplained", "state-change", "alert-missing")
                     or out.startswith("inconsistent")) and len(finds) < 20:
                 finds.append([n, kind, out, binascii.hexlify(data).decode()])
+            data = None
             if len(sent) > 8:
                 del sent[:]
             if n % 1000 == 0:
