@@ -2,7 +2,8 @@
 # MicroPython unix port): a meter booted on a provisioned store (the RTDS
 # keystore) takes every message of an input file through
 # Meter.gbcs_message, as the tunnel hands one over (gbcs/gbt.deliver: `DF`
-# or `DD 00` only, the rest is ignored; a bytearray, as GBT gives it), and
+# or `DD 00` only, the rest is ignored; up to 1200 octets a view of the
+# fragment region, above that the bytearray GBT reassembles), and
 # every input gets exactly one outcome:
 #   ignored          not a GBCS message: the tunnel never passes it on
 #   answered-dlms-rNN  a protected response, NN = the first DLMS result
@@ -13,6 +14,9 @@
 #                    Generic Critical Alert with the same code (GBCS §6.2.4.2)
 #   silent-cs02b     authenticated CS02b, not answered yet (gbcs/README.md)
 #   unexplained      anything else: no response, no log (must stay 0)
+#   gbt-nomem        a message over 1200 octets (a GBT series) for which the
+#                    collected heap had no block of its length: GBT drops the
+#                    series and counts it (gbcs/gbt.py), GBCS never sees it
 #   crash-NAME       an exception out of gbcs_message (must stay 0;
 #                    crash-MemoryError counted there too)
 # and rejected inputs are checked for state: the Execution Counters, the
@@ -65,18 +69,39 @@ def main(store_dir, inputs, out_json):
     n = 0
     t0 = time.time()
     hdr = bytearray(3)
+    region = bytearray(1600)
     with open(inputs, "rb") as f:
         while f.readinto(hdr) == 3:
             kind = f.read(hdr[2]).decode()
-            data = bytearray((hdr[0] << 8) | hdr[1])   # one allocation (the board heap)
-            f.readinto(data)
+            ln = (hdr[0] << 8) | hdr[1]
             n += 1
-            out = one(m, core, data, sent, last)
-            k = kind + " " + out
+            if ln <= 1200:
+                # one TransferData: a view of the tunnel's fragment region
+                data = memoryview(region)[:ln]
+                f.readinto(data)
+                out = one(m, core, data, sent, last)
+            else:
+                # a GBT series: one bytearray of its length from a collected
+                # heap, or the series is lost (gbt.Gbt.receive, counted nomem)
+                data = None
+                gc.collect()
+                try:
+                    data = bytearray(ln)
+                except MemoryError:
+                    f.seek(ln, 1)
+                    out = "gbt-nomem"
+                if data is not None:
+                    f.readinto(data)
+                    out = one(m, core, data, sent, last)
+            # counted by wire / auth only: few keys, so the dict never grows
+            # into a large block on a fragmented heap
+            k = kind[:kind.find("+")] + " " + out
             counts[k] = counts.get(k, 0) + 1
             if (out.startswith("crash") or out in ("unexplained", "state-change", "alert-missing")
                     or out.startswith("inconsistent")) and len(finds) < 20:
-                finds.append([n, kind, out, binascii.hexlify(data).decode()])
+                # the input's number in INPUTS finds it again; short ones kept whole
+                finds.append([n, kind, out, binascii.hexlify(data).decode()
+                              if data is not None and len(data) <= 300 else ""])
             data = None
             if len(sent) > 8:
                 del sent[:]
@@ -124,7 +149,7 @@ def one(m, core, data, sent, last):
             return "inconsistent-alert-code"
         return "rejected-%04x" % code
     try:
-        if core.parse(data)[6] in (0x0102, 0x0103):
+        if core.parse(bytes(data))[6] in (0x0102, 0x0103):
             return "silent-cs02b"
     except Exception:
         pass
