@@ -170,6 +170,7 @@ def run(n_inputs, seed, runtime, out, jobs=1, chunk=5000, native=False, progress
     bad = sum(v for o, v in rep["outcomes"].items()
               if o in FINDINGS or o.startswith("crash") or o.startswith("inconsistent"))
     rep["bad"] = bad + len(rep["died"]) + (rep["inputs"] != n_inputs)
+    rep["native_in_meters"] = sorted(set(r.get("native") for r in results), key=str)
     with open(os.path.join(out, "report.json"), "w") as f:
         json.dump(rep, f, indent=1, sort_keys=True)
     with open(os.path.join(out, "summary.txt"), "w") as f:
@@ -188,8 +189,9 @@ def summary(rep):
         lines.append("%-18s %s %8d" % (o, " ".join("%8d" % rep["by_kind"][k].get(o, 0)
                                                   for k in sorted(rep["by_kind"])),
                                        rep["outcomes"][o]))
-    lines.append("findings (crash, unexplained, state change, missing alert): %d; worker deaths: %d"
-                 % (rep["bad"], len(rep["died"])))
+    lines.append("findings (crash, unexplained, state change, missing alert): %d; worker deaths: %d;"
+                 " native crypto in the meters: %s" % (rep["bad"], len(rep["died"]),
+                                                       rep["native_in_meters"]))
     return "\n".join(lines) + "\n"
 
 

@@ -108,7 +108,9 @@ def main(store_dir, inputs, out_json):
             if n % 1000 == 0:
                 gc.collect()
     with open(out_json, "w") as f:
-        json.dump({"inputs": n, "seconds": time.time() - t0, "counts": counts, "finds": finds}, f)
+        from firmware import crypto
+        json.dump({"inputs": n, "seconds": time.time() - t0, "counts": counts, "finds": finds,
+                   "native": crypto.NATIVE}, f)
 
 
 def one(m, core, data, sent, last):
