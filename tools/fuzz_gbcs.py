@@ -101,6 +101,11 @@ def run(n_inputs, seed, runtime, out, jobs=1, chunk=5000, native=False, progress
     """The campaign; returns the report (dict)."""
     from tools.fuzz import rtds_commands
     from tools.bench.runner import provision_gbcs
+    if native:
+        need = (os.path.join(ROOT, "build", "libesmecrypto.so") if runtime == "cpython" else
+                os.path.join(ROOT, "build", "natmod", "esmecrypto.mpy"))
+        if not os.path.exists(need):
+            raise SystemExit("--native: %s not built (lib/esmecrypto/README.md)" % need)
     cmds = rtds_commands()
     if not cmds:
         raise SystemExit("RTDS vectors missing (GBCS_RTDS_DIR)")
