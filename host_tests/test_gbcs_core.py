@@ -96,22 +96,20 @@ def _native_core():
 # -- GMAC over the buffer ---------------------------------------------------------------
 @pytest.mark.parametrize("core_name", ["pure", "native"])
 def test_gmac_in_equals_openssl_over_the_joined_aad(monkeypatch, core_name):
-    """pre ‖ buf[s:e] hashed in two parts (pure), or (native) with pre
-    lent to the octets before s of a writable buffer (restored after) or
-    with those octets standing in for pre and the tag corrected (read-only):
-    the tag of the joined AAD, for every prefix length GBCS uses and random
-    spans, and the buffer unchanged."""
+    """core.gmac_in: pre lent to the octets before s of a writable buffer
+    (restored after), or those octets standing in for pre and the tag
+    corrected (read-only): the tag of the joined AAD, on the pure and the
+    native core, for every prefix length GBCS uses and random spans, and
+    the buffer unchanged."""
     if core_name == "native":
         nat = _native_core()
         if nat is None:
             pytest.skip("build/libesmecrypto.so not built")
-        monkeypatch.setattr(crypto, "_core", nat)
-        monkeypatch.setattr(crypto, "NATIVE", True)
         monkeypatch.setattr(crypto, "gmac", nat.gmac)
         monkeypatch.setattr(crypto, "aes_encrypt_block", nat.aes_encrypt_block)
     else:
-        monkeypatch.setattr(crypto, "NATIVE", False)
-        monkeypatch.setattr(crypto, "_core", pure)
+        monkeypatch.setattr(crypto, "gmac", pure.gmac)
+        monkeypatch.setattr(crypto, "aes_encrypt_block", pure.aes_encrypt_block)
     rng = random.Random(17)
     for n in range(200):
         key = bytes(rng.randrange(256) for _ in range(16))
@@ -121,10 +119,10 @@ def test_gmac_in_equals_openssl_over_the_joined_aad(monkeypatch, core_name):
         s = rng.randint(0, len(buf))
         e = rng.randint(s, len(buf))
         want = AESGCM(key).encrypt(iv, b"", pre + buf[s:e])
-        assert crypto.gmac_in(key, iv, pre, buf, s, e) == want, (n, len(pre), s, e)
-        wb = bytearray(buf)            # writable: the native path lends the octets before s
-        assert crypto.gmac_in(key, iv, pre, wb, s, e) == want and wb == buf
-        assert crypto.gmac_in(key, iv, pre, memoryview(wb), s, e) == want and wb == buf
+        assert core.gmac_in(key, iv, pre, buf, s, e) == want, (n, len(pre), s, e)
+        wb = bytearray(buf)            # writable: the octets before s are lent
+        assert core.gmac_in(key, iv, pre, wb, s, e) == want and wb == buf
+        assert core.gmac_in(key, iv, pre, memoryview(wb), s, e) == want and wb == buf
 
 
 def _big_command(n=4000, code=0x0059, counter=1000):
@@ -137,8 +135,7 @@ def test_mac_check_of_a_4k_message_makes_no_copy_of_it(tmp_path, monkeypatch):
     """What verifying a command allocates does not grow with the message:
     400 and 8000 octets peak within 1 KB of each other (the old AAD
     `11 00 00 00 00 00 ‖ APDU` was a second copy of the message)."""
-    monkeypatch.setattr(crypto, "NATIVE", False)
-    monkeypatch.setattr(crypto, "_core", pure)
+    monkeypatch.setattr(crypto, "gmac", pure.gmac)
     b = _meter(tmp_path)
     peaks = []
     for n in (400, 8000):
@@ -157,8 +154,7 @@ def test_response_built_in_one_buffer(tmp_path, monkeypatch):
     """A response is protected (MAC) in one buffer of its size: from a 400
     to a 4,400-octet payload the peak allocation grows by the response's
     growth plus under 1 KB (the old concatenations held three copies)."""
-    monkeypatch.setattr(crypto, "NATIVE", False)
-    monkeypatch.setattr(crypto, "_core", pure)
+    monkeypatch.setattr(crypto, "gmac", pure.gmac)
     b = _meter(tmp_path)
     peaks = []
     for k in (1, 11):

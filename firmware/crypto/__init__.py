@@ -44,52 +44,6 @@ def sha256(data):
     return hashlib.sha256(data).digest()
 
 
-def gmac_in(key, iv, pre, buf, start, end):
-    """The 16-octet GMAC tag over pre ‖ buf[start:end] (len(pre) <= 16): a
-    GBCS MAC's AAD `11 00 00 00 00 00 ‖ APDU` (§4.3.3.4, vectors/README.md
-    point 2) with the APDU left where it lies in the message buffer, so a
-    4 KB GBT series is never copied. The pure core hashes the two parts in
-    turn. The native one takes one AAD: in a writable buffer the len(pre)
-    octets before start are pre for the call and restored after it; in a
-    read-only one they stand in for pre and the tag is corrected: GHASH is
-    linear and both AADs have the same length, so the two tags differ by
-    ((pre ^ those octets) ‖ 0...) * H^m, m = the number of AAD blocks + 1
-    (the length block; SP 800-38D §6.4)."""
-    mv = memoryview(buf)
-    if not NATIVE:
-        return _core.gmac_pre(key, iv, pre, mv[start:end])
-    lp = len(pre)
-    if start < lp:
-        return gmac(key, iv, bytes(pre) + bytes(mv[start:end]))
-    keep = bytes(mv[start - lp:start])
-    try:
-        mv[start - lp:start] = pre
-    except TypeError:               # read-only (bytes): correct the tag instead
-        pass
-    else:
-        try:
-            return gmac(key, iv, mv[start - lp:end])
-        finally:
-            mv[start - lp:start] = keep
-    t = gmac(key, iv, mv[start - lp:end])
-    d = 0
-    for i in range(lp):
-        d = (d << 8) | (pre[i] ^ keep[i])
-    if not d:
-        return t
-    from .pure import _gf_mul
-    d <<= 8 * (16 - lp)
-    p = int.from_bytes(aes_encrypt_block(key, bytes(16)), "big")      # H
-    e = (lp + end - start + 15) // 16 + 1
-    while e:
-        if e & 1:
-            d = _gf_mul(d, p)
-        e >>= 1
-        if e:
-            p = _gf_mul(p, p)
-    return (int.from_bytes(t, "big") ^ d).to_bytes(16, "big")
-
-
 def other_info(originator, transaction_id, recipient):
     """KDF OtherInfo (GBCS §4.3.3.3): AlgorithmID ‖ originator system title ‖
     0x09 ‖ transaction id (CRA flag ‖ counter, 9 octets) ‖ recipient."""

@@ -134,29 +134,6 @@ def gmac(key, iv, aad, taglen=16):
     return gcm_encrypt(key, iv, aad, b"", taglen)[1]
 
 
-def gmac_pre(key, iv, pre, data):
-    """The 16-octet GMAC tag over pre ‖ data (len(pre) <= 16) without
-    joining them: the first block takes pre and the head of data, the rest
-    of data is hashed where it lies (data may be a memoryview of a 4 KB
-    message; no copy of it is made)."""
-    lp = len(pre)
-    if lp > 16:
-        raise CryptoError("prefix length")
-    aes = _Aes(key)
-    h = int.from_bytes(aes.enc(bytes(16)), "big")
-    j0 = _j0(h, iv)
-    n = len(data)
-    k = min(16 - lp, n)
-    first = bytearray(16)
-    first[:lp] = pre
-    first[lp:lp + k] = data[:k]
-    y = _gf_mul(int.from_bytes(first, "big"), h)
-    if n > k:
-        y = _ghash(h, memoryview(data)[k:], y)
-    y = _gf_mul(y ^ (((lp + n) * 8) << 64), h)
-    return (int.from_bytes(aes.enc(j0), "big") ^ y).to_bytes(16, "big")
-
-
 # -- P-256 -------------------------------------------------------------------------------
 def _inv(a, m):
     return pow(a, m - 2, m)

@@ -181,12 +181,57 @@ def _signed(b, p, v081):
             bytes(b[p[4]:p[4] + p[5]]) + bytes(b[p[7]:p[7] + p[8]]) + bytes(b[p[9]:p[9] + p[10]]))
 
 
+def gmac_in(key, iv, pre, buf, start, end):
+    """The 16-octet GMAC tag over pre ‖ buf[start:end] (len(pre) <= 16): a
+    GBCS MAC's AAD `11 00 00 00 00 00 ‖ APDU` (§4.3.3.4, vectors/README.md
+    point 2) with the APDU left where it lies in the message buffer, so a
+    4 KB GBT series is never copied (here, not in crypto: only the GBCS
+    layer needs it, and crypto's globals stay as the top-up path has them:
+    the heap's largest free block). In a writable buffer the len(pre)
+    octets before start are pre for the call and restored after it. In a
+    read-only one they stand in for pre and the tag is corrected: GHASH is
+    linear and both AADs have the same length, so the two tags differ by
+    ((pre ^ those octets) ‖ 0...) * H^m, m = the number of AAD blocks + 1
+    (the length block; SP 800-38D §6.4)."""
+    mv = memoryview(buf)
+    lp = len(pre)
+    if start < lp:
+        return crypto.gmac(key, iv, bytes(pre) + bytes(mv[start:end]))
+    keep = bytes(mv[start - lp:start])
+    try:
+        mv[start - lp:start] = pre
+    except TypeError:               # read-only (bytes): correct the tag instead
+        pass
+    else:
+        try:
+            return crypto.gmac(key, iv, mv[start - lp:end])
+        finally:
+            mv[start - lp:start] = keep
+    t = crypto.gmac(key, iv, mv[start - lp:end])
+    d = 0
+    for i in range(lp):
+        d = (d << 8) | (pre[i] ^ keep[i])
+    if not d:
+        return t
+    from ..crypto.pure import _gf_mul
+    d <<= 8 * (16 - lp)
+    p = int.from_bytes(crypto.aes_encrypt_block(key, bytes(16)), "big")      # H
+    e = (lp + end - start + 15) // 16 + 1
+    while e:
+        if e & 1:
+            d = _gf_mul(d, p)
+        e >>= 1
+        if e:
+            p = _gf_mul(p, p)
+    return (int.from_bytes(t, "big") ^ d).to_bytes(16, "big")
+
+
 def _mac(z, orig, tx, recip, b, s, e, v081):
     """MAC(12) over AAD = 11 00 00 00 00 00 ‖ b[s:e] (v0.8.1: 11 ‖ b[s:e]),
     the APDU hashed where it lies in the message buffer (no copy of up to
-    4 KB; crypto.gmac_in)."""
+    4 KB; gmac_in)."""
     k = crypto.kdf(z, crypto.other_info(orig, tx, recip))
-    return crypto.gmac_in(k, orig + b"\x00\x00\x00\x00", _AAD[:1] if v081 else _AAD, b, s, e)[:12]
+    return gmac_in(k, orig + b"\x00\x00\x00\x00", _AAD[:1] if v081 else _AAD, b, s, e)[:12]
 
 
 # -- counters ----------------------------------------------------------------------------
@@ -291,7 +336,7 @@ def receive(m, buf):
     """A complete GBCS command: the protected response, or None (a failed
     check: logged and alerted, §6.2.4.2)."""
     # a view (the tunnel's fragment region) is copied once, writable: the
-    # native GMAC then needs no second copy (crypto.gmac_in)
+    # MAC then needs no second copy (gmac_in)
     b = buf if isinstance(buf, (bytes, bytearray)) else bytearray(buf)
     try:
         p, role, v081 = check(m, b)

@@ -1,5 +1,5 @@
 # Both runtimes: the GBCS core (firmware/gbcs/core.py, firmware/crypto):
-# GMAC over a message buffer in place (crypto.gmac_in, against the plain
+# GMAC over a message buffer in place (core.gmac_in, against the plain
 # crypto.gmac of the joined AAD), §8 encryption of response items
 # (core.encrypt_item with RTDS commands), and commands with the message
 # codes beyond the visible RTDS set through Meter.gbcs_message. The host
@@ -38,7 +38,7 @@ K.install(m, unhex(ks["entity"]), unhex(ks["ka_priv"]), unhex(ks["ds_priv"]),
 del ks
 for key, iv, pre, buf, s, e in inp["gmac"]:
     key, iv, pre, buf = unhex(key), unhex(iv), unhex(pre), bytearray(unhex(buf))
-    t = crypto.gmac_in(key, iv, pre, buf, s, e)
+    t = core.gmac_in(key, iv, pre, buf, s, e)
     print("gmac", hexs(t), t == crypto.gmac(key, iv, pre + bytes(buf[s:e])))
 for name, cmd, plain in inp["encrypt"]:
     b = unhex(cmd)
