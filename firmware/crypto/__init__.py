@@ -67,7 +67,10 @@ def ecdsa_sign_gbcs(priv, signed_data):
     digest = sha256(signed_data)
     pad = b""
     while True:
-        k = sha256(signed_data + priv + pad)
+        h = hashlib.sha256(signed_data)    # no signed_data + priv copy (a 4 KB response)
+        h.update(priv)
+        h.update(pad)
+        k = h.digest()
         try:
             return ecdsa_sign(priv, digest, k)
         except ValueError as e:

@@ -53,20 +53,37 @@ AL_AUTHORITY = const(0x8F30)
 AL_AUTH = const(0x8F3D)
 _MC_GCA = const(0x1000)        # Generic Critical Alert (RTDS NA_GCA-DLMS)
 _SUPPLIER = const(2)
-# Message codes the ESME knows (from the RTDS ESME use cases): code(2) flags(1).
-# flags: 01 critical, 02 date-time in the response (RTDS README), 04/08/10
-# the supplier / network operator / ACB may send it, 20 no PAR, 40 ASN.1 payload
+# Message codes the ESME accepts: code(2) flags(1), by code. flags: 01 critical
+# (KRP-signed), 02 date-time in the response (the codes vectors/rtds/README.md
+# lists), 04/08/10 the supplier / network operator / ACB may send it, 20 no
+# PAR, 40 ASN.1 payload. The visible RTDS ESME use cases, and every further
+# ESME DLMS use case of later GBCS's message-code list (gbcs-parser's table;
+# notes/gbcs-esme-functional §8 for criticality and roles where the
+# functional digest gives them, else the sibling use case's): CS10a/b 0014/
+# 00A1, CS11 0015, ECS17c/d/e 0028-002A, ECS18a 002B, ECS20c/d 0030/00C9,
+# ECS21b 0034, ECS22c 0038, ECS39b 004D, ECS46c 0054, ECS61c 005E, ECS29b/c/
+# d/f 00AE/00D1/00D2/00D4, ECS01c/d 00B7/00C7, ECS35f/g 00BA/00FD, ECS24b
+# 00BD, ECS26j/k/l/m 00BE/00C6/00D9/00F9, ECS15c 00C1, ECS30a 00D7, ECS48
+# 00DB, ECS08a 00DE, ECS25a1/a2/a3/b3/r2 00EA-00ED/00EF. ASN.1 use cases are
+# listed only where dispatch answers them (CS02b 0102/0103 excepted).
 _MC = (b"\x00\x07\x26\x00\x08\x70\x00\x0a\x45\x00\x0b\x45\x00\x0c\x65\x00\x0d\x45\x00\x0f\x45"
-       b"\x00\x12\x67\x00\x19\x07\x00\x1a\x07\x00\x1b\x07\x00\x1c\x05\x00\x1d\x05\x00\x1e\x05"
-       b"\x00\x1f\x07\x00\x20\x05\x00\x21\x04\x00\x22\x04\x00\x23\x04\x00\x24\x04\x00\x25\x04"
-       b"\x00\x26\x0a\x00\x27\x0e\x00\x2c\x06\x00\x2d\x06\x00\x2e\x04\x00\x2f\x04\x00\x33\x04"
-       b"\x00\x35\x10\x00\x36\x08\x00\x37\x04\x00\x39\x06\x00\x3a\x04\x00\x3b\x04\x00\x3c\x04"
-       b"\x00\x3d\x04\x00\x3e\x04\x00\x3f\x04\x00\x40\x04\x00\x42\x04\x00\x43\x07\x00\x44\x04"
-       b"\x00\x45\x08\x00\x46\x05\x00\x47\x04\x00\x48\x04\x00\x49\x04\x00\x4a\x08\x00\x4b\x05"
-       b"\x00\x4c\x04\x00\x4e\x04\x00\x4f\x05\x00\x50\x05\x00\x51\x05\x00\x52\x04\x00\x53\x05"
-       b"\x00\x55\x05\x00\x58\x10\x00\x59\x04\x00\x5a\x08\x00\x5f\x04\x00\x60\x04\x00\x62\x05"
-       b"\x00\x68\x05\x00\x69\x04\x00\xa2\x07\x00\xac\x04\x00\xb0\x08\x00\xb3\x05\x00\xb9\x04"
-       b"\x00\xbb\x04\x00\xbc\x06\x00\xd3\x08\x00\xee\x04\x01\x02\x67\x01\x03\x6b\x01\x1b\x50")
+       b"\x00\x12\x67\x00\x14\x04\x00\x15\x04\x00\x19\x07\x00\x1a\x07\x00\x1b\x07\x00\x1c\x05"
+       b"\x00\x1d\x05\x00\x1e\x05\x00\x1f\x07\x00\x20\x05\x00\x21\x04\x00\x22\x04\x00\x23\x04"
+       b"\x00\x24\x04\x00\x25\x04\x00\x26\x0a\x00\x27\x0e\x00\x28\x0e\x00\x29\x06\x00\x2a\x06"
+       b"\x00\x2b\x0e\x00\x2c\x06\x00\x2d\x06\x00\x2e\x04\x00\x2f\x04\x00\x30\x04\x00\x33\x04"
+       b"\x00\x34\x04\x00\x35\x10\x00\x36\x08\x00\x37\x04\x00\x38\x0c\x00\x39\x06\x00\x3a\x04"
+       b"\x00\x3b\x04\x00\x3c\x04\x00\x3d\x04\x00\x3e\x04\x00\x3f\x04\x00\x40\x04\x00\x42\x04"
+       b"\x00\x43\x07\x00\x44\x04\x00\x45\x08\x00\x46\x05\x00\x47\x04\x00\x48\x04\x00\x49\x04"
+       b"\x00\x4a\x08\x00\x4b\x05\x00\x4c\x04\x00\x4d\x04\x00\x4e\x04\x00\x4f\x05\x00\x50\x05"
+       b"\x00\x51\x05\x00\x52\x04\x00\x53\x05\x00\x54\x07\x00\x55\x05\x00\x58\x10\x00\x59\x04"
+       b"\x00\x5a\x08\x00\x5e\x04\x00\x5f\x04\x00\x60\x04\x00\x62\x05\x00\x68\x05\x00\x69\x04"
+       b"\x00\xa1\x04\x00\xa2\x07\x00\xac\x04\x00\xae\x08\x00\xb0\x08\x00\xb3\x05\x00\xb7\x07"
+       b"\x00\xb9\x04\x00\xba\x04\x00\xbb\x04\x00\xbc\x06\x00\xbd\x04\x00\xbe\x04\x00\xc1\x04"
+       b"\x00\xc6\x04\x00\xc7\x07\x00\xc9\x04\x00\xd1\x08\x00\xd2\x08\x00\xd3\x08\x00\xd4\x08"
+       b"\x00\xd7\x05\x00\xd9\x04\x00\xdb\x05\x00\xde\x07\x00\xea\x04\x00\xeb\x04\x00\xec\x04"
+       b"\x00\xed\x08\x00\xee\x04\x00\xef\x08\x00\xf9\x04\x00\xfd\x04\x01\x02\x67\x01\x03\x6b"
+       b"\x01\x1b\x50")
+
 _F_CRIT = const(0x01)
 _F_DT = const(0x02)
 _F_NOPAR = const(0x20)
@@ -164,9 +181,57 @@ def _signed(b, p, v081):
             bytes(b[p[4]:p[4] + p[5]]) + bytes(b[p[7]:p[7] + p[8]]) + bytes(b[p[9]:p[9] + p[10]]))
 
 
-def _mac(z, orig, tx, recip, apdu, v081):
+def gmac_in(key, iv, pre, buf, start, end):
+    """The 16-octet GMAC tag over pre ‖ buf[start:end] (len(pre) <= 16): a
+    GBCS MAC's AAD `11 00 00 00 00 00 ‖ APDU` (§4.3.3.4, vectors/README.md
+    point 2) with the APDU left where it lies in the message buffer, so a
+    4 KB GBT series is never copied (here, not in crypto: only the GBCS
+    layer needs it, and crypto's globals stay as the top-up path has them:
+    the heap's largest free block). In a writable buffer the len(pre)
+    octets before start are pre for the call and restored after it. In a
+    read-only one they stand in for pre and the tag is corrected: GHASH is
+    linear and both AADs have the same length, so the two tags differ by
+    ((pre ^ those octets) ‖ 0...) * H^m, m = the number of AAD blocks + 1
+    (the length block; SP 800-38D §6.4)."""
+    mv = memoryview(buf)
+    lp = len(pre)
+    if start < lp:
+        return crypto.gmac(key, iv, bytes(pre) + bytes(mv[start:end]))
+    keep = bytes(mv[start - lp:start])
+    try:
+        mv[start - lp:start] = pre
+    except TypeError:               # read-only (bytes): correct the tag instead
+        pass
+    else:
+        try:
+            return crypto.gmac(key, iv, mv[start - lp:end])
+        finally:
+            mv[start - lp:start] = keep
+    t = crypto.gmac(key, iv, mv[start - lp:end])
+    d = 0
+    for i in range(lp):
+        d = (d << 8) | (pre[i] ^ keep[i])
+    if not d:
+        return t
+    from ..crypto.pure import _gf_mul
+    d <<= 8 * (16 - lp)
+    p = int.from_bytes(crypto.aes_encrypt_block(key, bytes(16)), "big")      # H
+    e = (lp + end - start + 15) // 16 + 1
+    while e:
+        if e & 1:
+            d = _gf_mul(d, p)
+        e >>= 1
+        if e:
+            p = _gf_mul(p, p)
+    return (int.from_bytes(t, "big") ^ d).to_bytes(16, "big")
+
+
+def _mac(z, orig, tx, recip, b, s, e, v081):
+    """MAC(12) over AAD = 11 00 00 00 00 00 ‖ b[s:e] (v0.8.1: 11 ‖ b[s:e]),
+    the APDU hashed where it lies in the message buffer (no copy of up to
+    4 KB; gmac_in)."""
     k = crypto.kdf(z, crypto.other_info(orig, tx, recip))
-    return crypto.gmac(k, orig + b"\x00\x00\x00\x00", (b"\x11" if v081 else _AAD) + apdu)[:12]
+    return gmac_in(k, orig + b"\x00\x00\x00\x00", _AAD[:1] if v081 else _AAD, b, s, e)[:12]
 
 
 # -- counters ----------------------------------------------------------------------------
@@ -246,13 +311,12 @@ def check(m, b):
     z = acb and K.z(ks, acb[3])
     if not z:
         raise GbcsError(AL_AUTH, mc)
-    apdu = memoryview(b)[p[0]:p[13]]      # no copy: a series may be 4 KB (heap)
     got = b[p[14]:]
     tx = b"\x01" + oc
     v081 = False
-    if _mac(z, orig, tx, recip, apdu, False) != got:
+    if _mac(z, orig, tx, recip, b, p[0], p[13], False) != got:   # no copy: a series may be 4 KB
         v081 = True
-        if _mac(z, orig, tx, recip, apdu, True) != got:
+        if _mac(z, orig, tx, recip, b, p[0], p[13], True) != got:
             raise GbcsError(AL_AUTH, mc)
     # 3: the KRP signature
     if f & _F_CRIT:
@@ -271,7 +335,9 @@ def check(m, b):
 def receive(m, buf):
     """A complete GBCS command: the protected response, or None (a failed
     check: logged and alerted, §6.2.4.2)."""
-    b = buf if isinstance(buf, (bytes, bytearray)) else bytes(buf)
+    # a view (the tunnel's fragment region) is copied once, writable: the
+    # MAC then needs no second copy (gmac_in)
+    b = buf if isinstance(buf, (bytes, bytearray)) else bytearray(buf)
     try:
         p, role, v081 = check(m, b)
     except (GbcsError, ValueError, IndexError) as e:
@@ -314,28 +380,82 @@ def dlms_time(t):
 
 
 def _protect(m, cra, oc, recip, mc_oi, payload, critical, dt, v081):
-    """Build a response (cra 2) or alert (cra 3): signed when critical, else
-    MAC Header ‖ APDU ‖ 00 ‖ MAC with Z(device, recipient). None when the
-    key it needs is missing."""
+    """Build a response (cra 2) or alert (cra 3) in one buffer: signed when
+    critical (GH ‖ payload ‖ 40 ‖ signature), else MAC Header ‖ APDU ‖ 00 ‖
+    MAC with Z(device, recipient), the MAC and the signature computed over
+    the buffer in place. None when the key it needs is missing."""
     ks = K.get(m)
     dev = ks[1]
-    apdu = (b"\xdf\x09" + bytes((cra,)) + oc + b"\x08" + dev + b"\x08" + recip +
-            bytes((len(dt),)) + dt + enc_len(len(mc_oi), v081) + mc_oi +
-            enc_len(len(payload), v081) + payload)
+    lo = enc_len(len(mc_oi), v081)
+    lp = enc_len(len(payload), v081)
+    na = 30 + len(dt) + len(lo) + len(mc_oi) + len(lp) + len(payload)    # the APDU
     if critical:
         if ks[3] == bytes(32):
             return None
+        z = None
+        h = 0
+        out = bytearray(na + 65)
+    else:
+        z = K.z(ks, recip)
+        if z is None:
+            return None
+        lb = enc_len(na + 18, v081)         # security header, APDU, 00, MAC
+        h = 7 + len(lb) + 5
+        out = bytearray(h + na + 13)
+        out[:7] = _MAC_HDR
+        out[7:7 + len(lb)] = lb
+        out[h - 5:h] = _SEC_HDR
+    i = h
+    mv = memoryview(out)        # (a bytearray slice assignment copies its source on CPython)
+    for part in (b"\xdf\x09", bytes((cra,)), oc, b"\x08", dev, b"\x08", recip, bytes((len(dt),)), dt,
+                 lo, mc_oi, lp, payload):
+        mv[i:i + len(part)] = part
+        i += len(part)
+    if critical:
         if v081:
             data = bytes((cra,)) + oc + dev + recip + dt + mc_oi + payload
         else:
-            data = apdu[1:]
-        return apdu + b"\x40" + crypto.ecdsa_sign_gbcs(ks[3], data)
-    z = K.z(ks, recip)
+            data = mv[1:i]
+        out[i] = 0x40
+        out[i + 1:] = crypto.ecdsa_sign_gbcs(ks[3], data)
+        return out
+    out[i] = 0
+    out[i + 1:] = _mac(z, dev, bytes((cra,)) + oc, recip, out, h, i + 1, v081)
+    return out
+
+
+def encrypt_item(m, b, p, plain):
+    """§8 encryption of one sensitive response item (GBCS v0.8.1 §8.1-8.3;
+    the later form RTDS has: vectors/rtds/README.md "Encrypted read data").
+    b, p: the verified command buffer and its parse() tuple (as receive has
+    them); plain: the item's plaintext octets (the A-XDR Data the response
+    would otherwise carry). Returns the ciphered-data octets
+    `31 00000000 ‖ ciphertext ‖ tag[0:12]`, or None when the keystore holds
+    no KA key for the encryption party. Key = KDF(Z(device KA, party KA),
+    60857406080300 ‖ device ‖ 09 ‖ 04 ‖ OC ‖ party); party = the
+    Supplementary Remote Party (other info octets 2-9) if present, else the
+    command's originator; OC = the Supplementary Originator Counter (other
+    info octets 18-25) if present, else the command's OC; IV = device ‖
+    00000000; AAD = 31 (security control alone: no zero octets)."""
+    ks = K.get(m)
+    dev = ks[1]
+    oi = p[7]
+    if p[8] >= 10:
+        party = bytes(b[oi + 2:oi + 10])
+    else:
+        party = bytes(b[p[2]:p[2] + 8])
+    oc = bytes(b[oi + 18:oi + 26]) if p[8] >= 26 else bytes(b[p[1]:p[1] + 8])
+    z = K.z(ks, party)
     if z is None:
         return None
-    apdu += b"\x00"
-    body = _SEC_HDR + apdu + _mac(z, dev, bytes((cra,)) + oc, recip, apdu, v081)
-    return _MAC_HDR + enc_len(len(body), v081) + body
+    k = crypto.kdf(z, crypto.other_info(dev, b"\x04" + oc, party))
+    ct, tag = crypto.gcm_encrypt(k, dev + b"\x00\x00\x00\x00", b"\x31", plain, 12)
+    n = len(ct)
+    out = bytearray(17 + n)
+    out[0] = 0x31
+    out[5:5 + n] = ct
+    out[5 + n:] = tag
+    return bytes(out)
 
 
 def respond(m, b, p, payload, f, v081):
