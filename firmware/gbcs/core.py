@@ -424,6 +424,40 @@ def _protect(m, cra, oc, recip, mc_oi, payload, critical, dt, v081):
     return out
 
 
+def encrypt_item(m, b, p, plain):
+    """§8 encryption of one sensitive response item (GBCS v0.8.1 §8.1-8.3;
+    the later form RTDS has: vectors/rtds/README.md "Encrypted read data").
+    b, p: the verified command buffer and its parse() tuple (as receive has
+    them); plain: the item's plaintext octets (the A-XDR Data the response
+    would otherwise carry). Returns the ciphered-data octets
+    `31 00000000 ‖ ciphertext ‖ tag[0:12]`, or None when the keystore holds
+    no KA key for the encryption party. Key = KDF(Z(device KA, party KA),
+    60857406080300 ‖ device ‖ 09 ‖ 04 ‖ OC ‖ party); party = the
+    Supplementary Remote Party (other info octets 2-9) if present, else the
+    command's originator; OC = the Supplementary Originator Counter (other
+    info octets 18-25) if present, else the command's OC; IV = device ‖
+    00000000; AAD = 31 (security control alone: no zero octets)."""
+    ks = K.get(m)
+    dev = ks[1]
+    oi = p[7]
+    if p[8] >= 10:
+        party = bytes(b[oi + 2:oi + 10])
+    else:
+        party = bytes(b[p[2]:p[2] + 8])
+    oc = bytes(b[oi + 18:oi + 26]) if p[8] >= 26 else bytes(b[p[1]:p[1] + 8])
+    z = K.z(ks, party)
+    if z is None:
+        return None
+    k = crypto.kdf(z, crypto.other_info(dev, b"\x04" + oc, party))
+    ct, tag = crypto.gcm_encrypt(k, dev + b"\x00\x00\x00\x00", b"\x31", plain, 12)
+    n = len(ct)
+    out = bytearray(17 + n)
+    out[0] = 0x31
+    out[5:5 + n] = ct
+    out[5 + n:] = tag
+    return bytes(out)
+
+
 def respond(m, b, p, payload, f, v081):
     if payload is None:
         return None
@@ -459,26 +493,3 @@ def alert(m, code, mc=_MC_GCA, extra=b"", t=-1):
     if send is not None and msg is not None:
         send(msg)
     return msg
-
-
-def encrypt_item(m, b, p, plain):
-    """§8.2-8.4: CIPHERED INFORMATION = SC 31 ‖ IC 00000000 ‖ AES-GCM
-    ciphertext of plain ‖ the tag's first 12 octets, for the command b
-    (parse p). Key = KDF(Z(device, Encryption Remote Party), device ‖
-    04 ‖ Encryption Originator Counter ‖ party) (§8.3: the Supplementary
-    Remote Party and its counter when present, else the originator and OC);
-    IV = device ‖ 00000000; AAD = 31 (RTDS README). None without the key."""
-    ks = K.get(m)
-    dev = ks[1]
-    if p[8] >= 18:
-        party = bytes(b[p[7] + 2:p[7] + 10])
-        ctr = bytes(b[p[7] + 10:p[7] + 18])
-    else:
-        party = bytes(b[p[2]:p[2] + 8])
-        ctr = bytes(b[p[1]:p[1] + 8])
-    z = K.z(ks, party)
-    if z is None:
-        return None
-    k = crypto.kdf(z, crypto.other_info(dev, b"\x04" + ctr, party))
-    ct, tag = crypto.gcm_encrypt(k, dev + b"\x00\x00\x00\x00", b"\x31", plain, 12)
-    return b"\x31\x00\x00\x00\x00" + ct + tag
