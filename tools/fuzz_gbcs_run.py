@@ -33,10 +33,9 @@ import sys
 import time
 
 from firmware.meter import Meter, Platform
-from firmware.platform.clock import SimClock
 from firmware.platform.store import Store, FileBackend
-from firmware.platform.metrology import SimMetrology
-from firmware.platform.hw import Relay, Button, Display
+from firmware.platform.metrology import SimMetrology, SimClock, Relay, Button
+from firmware.platform.hw import Display
 
 T2015 = 473385600
 CFG = {"firmware_version": "0123ABCD", "entity_id": "00DB1234567890A0",
