@@ -671,6 +671,16 @@ class Meter:
         an atomic operation, when it commits."""
         self.save_record(_REG_KEY, None)
 
+    def firmware_verified(self, image_hash):
+        """The OTA client verified a downloaded image: with a GBCS keystore
+        provisioned, the Firmware Distribution Receipt Alert over the WAN
+        (FDRA-DLMS, 0x8F72, later GBCS code; v0.8.1 0x8072) with the
+        manufacturer image's hash, signed, to the supplier."""
+        if self.store.has(_GBCS_KS):
+            from .gbcs import cosem
+            cosem.module(0).firmware_alert(self, image_hash)
+            cosem.drop()
+
     def gbcs_message(self, buf):
         # GBCS layer, imported on the first message (heap); collected every
         # 2 KB meanwhile (compat.pack_heap), so the modules, keys and

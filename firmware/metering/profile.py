@@ -156,7 +156,7 @@ class Profile:
             self.max_demand_w = demand
             self.max_demand_t = (self.idx + 1) * HALF_HOUR
             self._save()
-        s = self.idx * HALF_HOUR % DAY
+        s = self.idx * HALF_HOUR % _DAY
         ws = self.md_ws
         we = self.md_we
         if not flags & (F_PARTIAL | F_CLOCK) and demand > self.md_p_w and ws != we and \

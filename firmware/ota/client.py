@@ -62,8 +62,7 @@ _TRAILER = const(66)      # GBCS §11.2.3: force replace 1, 0x40, signature 64
 _MAGIC = const(0x0BEEF11E)
 # event log code (value: ZCL status << 8 | reason) and GBCS §11.4 alerts
 _EV_OTA = const(0x0301)
-_AL_RECEIPT = const(0x8072)
-_GBCS_KS = "gbcs_ks"           # gbcs/keystore.py KEY: a provisioned GBCS keystore    # Firmware Distribution Receipt (success)
+_AL_RECEIPT = const(0x8072)    # Firmware Distribution Receipt (success)
 _AL_FAILURE = const(0x801C)    # image discarded
 _R_OK = const(1)
 _R_HEADER = const(2)
@@ -342,14 +341,10 @@ def _finish(c, mono):
     _outcome(c, _SUCCESS, _R_OK, _AL_RECEIPT)
     m.end(h)
     _end_req(c, _SUCCESS, mono)
-    if m.store.has(_GBCS_KS):
-        # the Firmware Distribution Receipt Alert over the WAN (FDRA-DLMS,
-        # 0x8F72, later GBCS code; v0.8.1 0x8072): the verified
-        # manufacturer image's hash, signed, to the supplier
+    fv = getattr(m, "firmware_verified", None)
+    if fv is not None:          # the WAN's receipt alert (Meter.firmware_verified)
         _, hl, end, _ = layout(c)
-        from ..gbcs import cosem
-        cosem.module(0).firmware_alert(m, image_hash(c, hl, end))
-        cosem.drop()
+        fv(image_hash(c, hl, end))
     return None
 
 
