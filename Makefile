@@ -81,11 +81,17 @@ bench: setup
 # A seeded fuzz campaign against the MicroPython virtual board over the link
 # (tools/fuzz.py): out/fuzz/report.json and summary.txt; fails on any death,
 # stall or state change on rejected input.
-.PHONY: fuzz fuzz-gbcs
+.PHONY: fuzz fuzz-gbcs fuzz-gbcs-core
 fuzz: setup
 	$(VPY) -m tools.fuzz --inputs 100000 --seed 1 --runtime micropython --out out/fuzz --progress 10000
 fuzz-gbcs: setup
 	$(VPY) -m tools.fuzz --gbcs --inputs 100000 --seed 1 --runtime micropython --out out/fuzz-gbcs --progress 10000 --t1 1.0
+# The GBCS layer itself (tools/fuzz_gbcs.py): 100,000 mutated and re-MACed
+# RTDS commands straight into Meter.gbcs_message on MicroPython, two jobs;
+# every input one outcome (answered, or rejected with its Security Log code).
+# NATIVE=--native uses the C crypto core (make -C lib/esmecrypto/natmod).
+fuzz-gbcs-core: setup
+	$(VPY) -m tools.fuzz_gbcs --inputs 100000 --seed 1 --jobs 2 --runtime micropython $(NATIVE) --out out/fuzz-gbcs-core
 
 mpy: setup
 	$(VPY) -m tools.mpy_build build/mpy -v

@@ -75,6 +75,10 @@ README_ROWS = (
     ("`make fuzz`", None),         # make fuzz's own report (out/fuzz/report.json)
     ("GBCS critical command", ["gbcs.ecs04b_ms", "gbcs.ecs04b_native_ms"]),
     ("GBT maximal series", ["gbcs.gbt_heap", "gbcs.gbt_flash"]),
+    ("GBCS use case, command to protected response", ["dlms.device_ms", "dlms.account_ms",
+                                                      "dlms.tariff_ms", "dlms.supply_ms",
+                                                      "dlms.read_ms", "dlms.protected_ms"]),
+    ("frozen bytecode of the DLMS/COSEM", ["dlms.frozen"]),
 )
 
 
