@@ -43,7 +43,8 @@ def _mismatches(copies):
         value = int(text, 0)
         src = importlib.import_module("firmware." + src_mod)
         with open(src.__file__) as f:
-            is_const = re.search(r"^%s = const\(" % src_name, f.read(), re.M)
+            # (the source may be private with a CPython-only public alias: issue #18)
+            is_const = re.search(r"^_?%s = const\(" % src_name, f.read(), re.M)
         if getattr(src, src_name, None) != value or not is_const:
             bad.append((rel, local, src_mod, src_name))
     return bad
