@@ -171,7 +171,7 @@ class Profile:
         s = self.idx * HALF_HOUR % _DAY
         ws = self.md_ws
         we = self.md_we
-        if not flags & (F_PARTIAL | F_CLOCK) and demand > self.md_p_w and ws != we and \
+        if not flags & (_F_PARTIAL | _F_CLOCK) and demand > self.md_p_w and ws != we and \
                 (ws <= s < we if ws < we else s >= ws or s < we):
             self.md_p_w = demand
             self.md_p_t = (self.idx + 1) * HALF_HOUR
