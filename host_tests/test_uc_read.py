@@ -634,7 +634,8 @@ def test_ecs21a_depth_is_31_days(tmp_path):
     carries at most 12 entries (4 GBT blocks): all 31 at once is refused
     other-reason, nothing sent half; read in 10-day windows."""
     from firmware.metering import profile as PR
-    assert PR.DREG_SLOTS == 31
+    from firmware.gbcs import uc_read as U
+    assert PR.DREG_SLOTS == U._DREG_SLOTS == 31
     b = _tou_meter(tmp_path, T2015 - 3600)
     want = _midnights(b, 35)
     assert _ecs21a(b, bytes(12), b"\xff" * 12, 7010, 250) is None

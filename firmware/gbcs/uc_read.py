@@ -36,7 +36,7 @@ _CLEARED = const(0x8F52)       # = commands.supplier.LOG_CLEARED
 _EV_ALERT = const(0x0001)      # = meter.EV_ALERT
 _PROFILE_SLOTS = const(19200)  # = metering.profile.PROFILE_SLOTS
 _DAILY_SLOTS = const(731)      # = metering.profile.DAILY_SLOTS
-_DREG_SLOTS = const(31)        # = metering.profile.DREG_SLOTS
+_DREG_SLOTS = const(31)        # metering.profile DREG_SLOTS (test_uc_read checks they agree)
 _PAY_DEBT = const(2)           # the prepayment debt log's type of the payment-based debt
 # Profile objects: OBIS C, D, E -> kind. Kinds < 3 are sensitive (§8.1):
 # readable only encrypted, through their Data Protection object.
