@@ -709,3 +709,17 @@ def test_ecs21a_entry_old_or_new_after_a_cut_at_every_write(tmp_path):
     assert new[0] > u.prev[0]
     outs = every_cut(tmp_path, "daily register read", make, op, lambda b: None, check)
     assert outs == {True, False}
+
+
+def test_daily_read_log_attributes_in_clear(tmp_path):
+    """0-0:98.1.9.255 read with a plain Get: logical_name (1) and
+    capture_period (4: a day) answer; the buffer (2) only through Data
+    Protection 0-0:43.2.5 (§8.2: read-write-denied in clear); capture_objects
+    (3) object-undefined, as for the other logs."""
+    b = _meter(tmp_path)
+    b.clock.set(T2015)
+    pl = G.dlms_get(5200, [(7, bytes.fromhex("0000620109FF"), a) for a in (1, 4, 3)])
+    r = _send(b, 0x0048, pl, 5200)
+    assert r["results"] == [(1, 0), (1, 0), (1, 4)]
+    assert r["data"][:2] == ["09060000620109FF", "0600015180"]
+    assert _send(b, 0x0048, _range_get("0000620109FF", 0, T2015), 5201)["results"] == [(1, 3)]
