@@ -163,7 +163,8 @@ def _state_dregs(m, v):
     pr.day = t // DAY
 
 
-STATE = {"ECS35a": _state_logs, "ECS21a": _state_dregs, "ECS35b": _state_logs, "ECS35e": _state_logs,
+STATE = {"ECS35a": _state_logs, "ECS21a": _state_dregs,
+         "ECS35b": _state_logs, "ECS35e": _state_logs,
          "ECS20a": _state_debts, "ECS66": _state_daily, "ECS22b": _state_hh,
          "ECS19": _state_prepay, "ECS20b": _state_billing}
 
@@ -654,14 +655,15 @@ def test_ecs21a_twin_command_gets_the_single_element_entries(tmp_path):
     single-element meter answers it with its own (7-element) entries; the
     TWIN reference's plaintext has the 9-element twin entry, which needs
     secondary registers this meter does not have."""
-    v = _vec_twin = [x for x in rtds.commands(["ECS21a"]) if x["variant"] == "TWIN_SUCCESS"][0]
+    v = [x for x in rtds.commands(["ECS21a"]) if x["variant"] == "TWIN_SUCCESS"][0]
     b = _meter(tmp_path)
     _state_dregs(b.meter, _vec("ECS21a", "SINGLE_SUCCESS"))
     b.clock.set(T2015)
-    resp = rtds.run(b, _vec_twin)
+    resp = rtds.run(b, v)
     rtds.check(v, resp)
     ref = _dec(rtds.message(v["response_file"]), v)
-    assert _ca(ref, 2)[0] == bytes.fromhex("0209060606010030060100040601000806010008060100080601000806")
+    assert _ca(ref, 2)[0] == bytes.fromhex(
+        "0209060606010030060100040601000806010008060100080601000806")
     td, c = _ca(_dec(resp, v), 2)
     assert td == TD_SINGLE and len(c) == 3 * 328
 

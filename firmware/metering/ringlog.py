@@ -39,7 +39,7 @@ class SlotRing:
     def _crc(self, index, payload):
         struct.pack_into("<I", self._ib, 0, index & 0xFFFFFFFF)
         if self.wide:
-            return crc32(payload, crc32(self._ib)) ^ 0xA5A5    # (a small constant: no long int frozen)
+            return crc32(payload, crc32(self._ib)) ^ 0xA5A5    # small: no frozen long int
         return _crc8(payload, _crc8(self._ib)) ^ 0xA5    # all-zero slots never pass
 
     def put(self, index, payload):

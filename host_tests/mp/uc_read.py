@@ -113,7 +113,8 @@ else:
             m.tariff.reg[i] = 1000 * (k + 1) + 7 * i
         pr._day_regs(d + k, 500000 + 1000 * k)
     pr.day = d + 2
-    for name in ("4.6.1_ECS21a/ECS21a_4.6.1_SINGLE_SUCCESS", "4.6.1_ECS21a/ECS21a_4.6.1_TWIN_SUCCESS"):
+    for name in ("4.6.1_ECS21a/ECS21a_4.6.1_SINGLE_SUCCESS",
+                 "4.6.1_ECS21a/ECS21a_4.6.1_TWIN_SUCCESS"):
         gc.collect()
         r = m.gbcs_message(message(name + "_COMMAND"))
         print(name.split("/")[1], hexs(r) if r is not None else "none")
