@@ -232,6 +232,7 @@ class Meter:
                                    lambda: C.topup_keys(self.cfg), ev)
         self.supply = Supply(self.relay, a, self.alert, ev)
         self.tariff = TariffEngine(self, self.store, self.account)
+        self.profile.tariff = self.tariff     # its registers in the midnight read (ECS21a)
         self.prepayment = _register(z, Prepayment(
             self, SeqLog(be, "pp_topups.bin", 10, 29), SeqLog(be, "pp_debts.bin", 10, 13),
             SeqLog(be, "pp_snaps.bin", 31, 32)))

@@ -224,4 +224,4 @@ def test_all_flash_logs_fit_the_log_budget(tmp_path):
             if isinstance(v, (SeqLog, SlotRing)) and v not in seen:
                 seen.append(v)
                 total += v.slots * v.size
-    assert len(seen) == 11 and total <= 200 * 1024, total      # ~105 KB
+    assert len(seen) == 12 and total <= 200 * 1024, total      # ~115 KB (the 12th: the daily register reads, ECS21a)

@@ -1,6 +1,6 @@
 """GBCS ESME read use cases (firmware/gbcs/uc_read.py, cosem.py group 4):
-the RTDS vectors of ECS15a, ECS17a/b, ECS19, ECS20a/b, ECS21c, ECS22a/b,
-ECS35a/b/e and ECS66 against a meter in the vector's state (byte for byte
+the RTDS vectors of ECS15a, ECS17a/b, ECS19, ECS20a/b, ECS21a, ECS21c,
+ECS22a/b, ECS35a/b/e and ECS66 against a meter in the vector's state (byte for byte
 where the meter can hold that state), the encrypted reads decrypted with
 the host's `cryptography` and Z from keys.json, and hostile values inside
 validly protected commands refused with nothing changed."""
@@ -16,7 +16,8 @@ from firmware import vboard as V
 
 pytestmark = pytest.mark.skipif(not rtds.HAVE, reason="RTDS vectors not available")
 
-UCS = ["ECS15a", "ECS17a", "ECS17b", "ECS19", "ECS20a", "ECS20b", "ECS21c", "ECS22a", "ECS22b",
+UCS = ["ECS15a", "ECS17a", "ECS17b", "ECS19", "ECS20a", "ECS20b", "ECS21a", "ECS21c", "ECS22a",
+       "ECS22b",
        "ECS35a", "ECS35b", "ECS35e", "ECS66"]
 # the TWIN variants (ECS17b, ECS20b, ECS21a, ECS22b) expect secondary-element
 # data a single-element meter does not have: not run against this meter
@@ -150,7 +151,20 @@ def _state_billing(m, v):
         m.snapshots.logs[2].append(rec)
 
 
-STATE = {"ECS35a": _state_logs, "ECS35b": _state_logs, "ECS35e": _state_logs,
+def _state_dregs(m, v):
+    """ECS21a: the reference's entries as daily register reads, written by
+    the profile's own midnight writer (registers from the tariff engine)."""
+    _, c = _ca(_dec(rtds.message(v["response_file"]), v), 2)
+    pr = m.profile
+    for i in range(0, len(c), 328):
+        t, wh = struct.unpack_from(">II", c, i)
+        m.tariff.reg[:80] = struct.unpack_from(">80I", c, i + 8)
+        pr._day_regs(t // DAY, wh)
+    pr.day = t // DAY
+
+
+STATE = {"ECS35a": _state_logs, "ECS21a": _state_dregs,
+         "ECS35b": _state_logs, "ECS35e": _state_logs,
          "ECS20a": _state_debts, "ECS66": _state_daily, "ECS22b": _state_hh,
          "ECS19": _state_prepay, "ECS20b": _state_billing}
 
@@ -393,7 +407,8 @@ def test_mp_script_reads_as_expected(tmp_path):
                                      "ECS35e_6.13_SUCCESS", "ECS19_4.3_SUCCESS",
                                      "ECS66_4.17_SUCCESS", "ECS20b_4.4.2_SINGLE_SUCCESS",
                                      "ECS22b_4.8.1_SINGLE_SUCCESS", "ECS15a_3.3_SUCCESS",
-                                     "ECS35a_6.13_SUCCESS"]
+                                     "ECS35a_6.13_SUCCESS", "ECS21a_4.6.1_SINGLE_SUCCESS",
+                                     "ECS21a_4.6.1_TWIN_SUCCESS"]
     res = [G.parse(bytes.fromhex(h[1]))["dlms"] for h in heads]
     assert all(c == 0 for r in res for _, c in r["results"])
     assert out[out.index(" ".join(heads[7])) + 1] == "  as RTDS True"
@@ -403,6 +418,16 @@ def test_mp_script_reads_as_expected(tmp_path):
     assert len(_ca(pt, 2)[1]) == 3 * 352
     pt = _dec(bytes.fromhex(heads[6][1]), _vec("ECS22b", "SINGLE_SUCCESS"))
     assert len(_ca(pt, 2)[1]) == 49 * 8
+    # ECS21a: the three days the script wrote (import 500000 + 1000 k, register
+    # i = 1000 (k + 1) + 7 i), for the SINGLE and the TWIN command alike
+    for h in heads[9:]:
+        td, c = _ca(_dec(bytes.fromhex(h[1]), _vec("ECS21a", "SINGLE_SUCCESS")), 2)
+        assert td == TD_SINGLE and len(c) == 3 * 328
+        d = 447638400
+        for k in range(3):
+            assert struct.unpack_from(">II", c, 328 * k) == (d + k * DAY, 500000 + 1000 * k)
+            assert struct.unpack_from(">80I", c, 328 * k + 8) == tuple(
+                1000 * (k + 1) + 7 * i for i in range(80))
 
 
 def test_ecs15a_clear_old_or_new_after_a_cut_at_every_write(tmp_path):
@@ -502,3 +527,201 @@ def test_logical_names_and_capture_periods(tmp_path):
     assert r["results"] == [(1, 0)] * 6
     assert r["data"] == ["09060100020800FF", "09060000630100FF", "0600000708", "0600015180",
                          "0600015180", "0600000000"]
+
+
+# -- ECS21a: the Daily Read Log (profile.py daily register reads) ------------------------------
+def _dt(t):
+    """The DLMS date-time of UTC t (§9.1.5 form of the RTDS commands)."""
+    from firmware.platform.clock import civil
+    y, mo, d = civil(t // DAY)
+    s = t % DAY
+    return struct.pack(">HBBBBBBBhB", y, mo, d, 0xFF, s // 3600, s // 60 % 60, s % 60, 0,
+                       -32768, 0xFF)
+
+
+def _ecs21a(b, t0, t1, counter, result=0):
+    """Send the RTDS ECS21a SINGLE command with the range [t0, t1] (UTC, or
+    the 12-octet date-times as given) and a new counter: the entries of
+    the decrypted response (time, import, 80 registers) and its type
+    description (None when the result is not success: `result` expected)."""
+    v = _vec("ECS21a", "SINGLE_SUCCESS")
+    pl = bytes.fromhex(G.parse(rtds.message(v["command_file"]))["payload"])
+    d0 = t0 if isinstance(t0, bytes) else _dt(t0)
+    d1 = t1 if isinstance(t1, bytes) else _dt(t1)
+    pl = _replace(pl, bytes.fromhex("090C07DE0309FF000000008000FF090C07DE030BFF000000008000FF"),
+                  b"\x09\x0c" + d0 + b"\x09\x0c" + d1)
+    pl = _replace(pl, b"\x09\x09\x04" + struct.pack(">Q", 1003),
+                  b"\x09\x09\x04" + struct.pack(">Q", counter))
+    pl = pl[:2] + struct.pack(">I", (struct.unpack_from(">I", pl, 2)[0] & 0xFF000000) |
+                              (counter & 0xFFFFFF))[1:] + pl[5:]
+    resp = b.meter.gbcs_message(G.build_command(0x0033, pl, counter))
+    r = G.parse(resp)
+    assert r["dlms"]["results"] == [(3, result)], r["dlms"]
+    if result:
+        return None
+    td, c = _ca(_dec(resp, v), 2)
+    return td, [(struct.unpack_from(">II", c, i), struct.unpack_from(">80I", c, i + 8))
+                for i in range(0, len(c), 328)]
+
+
+def _tou_meter(tmp_path, utc):
+    """A meter on the TOU-with-blocks tariff at utc, 3 kW of load."""
+    import json
+    from mp.common import tariff_load
+    b = rtds.meter(tmp_path, utc=utc)
+    with open("tariffs/tou-blocks.json") as f:
+        tariff_load(b.meter, json.load(f))
+    b.metrology.load_w = 3000
+    return b
+
+
+def _midnights(b, n):
+    """Run the meter over the next n midnights (the last 60 s before each,
+    the clock set forward in between); the registers each midnight's tick
+    left: [(midnight, (import, 80 registers))]."""
+    m = b.meter
+    got = []
+    for _ in range(n):
+        t = (b.clock.now() // DAY + 1) * DAY
+        if t - 60 > b.clock.now():
+            b.clock.set(t - 60)
+        b.tick(t - b.clock.now())
+        got.append((t, (m.import_wh, tuple(m.tariff.reg[:80]))))
+        b.tick(30)
+    return got
+
+
+TD_SINGLE = bytes.fromhex("020706060100300601000806010008060100080601000806")
+
+
+def test_ecs21a_daily_read_log_after_midnights(tmp_path):
+    """Three midnights on a TOU-with-blocks tariff: ECS21a's plaintext has
+    the RTDS SINGLE type description and, per midnight, its time, the
+    import register and the 80 TOU/block registers as the midnight tick
+    left them (not all zero: the load moved them)."""
+    t0 = T2015 + 10 * DAY
+    b = _tou_meter(tmp_path, t0 - 3600)
+    want = _midnights(b, 3)
+    assert any(r[1][48:] != (0,) * 32 for _, r in want) and want[0][1] != want[2][1]
+    td, got = _ecs21a(b, t0, t0 + 2 * DAY, 7000)
+    assert td == TD_SINGLE == _ca(_dec(rtds.message(_vec("ECS21a", "SINGLE_SUCCESS")[
+        "response_file"]), _vec("ECS21a", "SINGLE_SUCCESS")), 2)[0]
+    assert got == [((t, wh), regs) for t, (wh, regs) in want]
+
+
+def test_ecs21a_range_selection(tmp_path):
+    """The range is on the capture time, both ends inclusive; all 00 /
+    all FF date-times mean the oldest / newest (§8.2); a range with no
+    midnight in it reads an empty compact-array; a day the meter did not
+    see begin is left out, never invented."""
+    t0 = T2015 + 10 * DAY
+    b = _tou_meter(tmp_path, t0 - 3600)
+    times = [t for t, _ in _midnights(b, 2)]
+    b.clock.set(b.clock.now() + 2 * DAY)      # over a midnight the meter never sees
+    b.tick(1)                                 # the day it lands in: read when it got there
+    times.append(times[-1] + 2 * DAY)
+    times += [t for t, _ in _midnights(b, 2)]
+    assert times[3] == times[1] + 3 * DAY
+    assert [e[0][0] for e in _ecs21a(b, times[1], times[3], 7001)[1]] == times[1:4]
+    assert [e[0][0] for e in _ecs21a(b, times[1] + 1, times[3] - 1, 7002)[1]] == times[2:3]
+    assert [e[0][0] for e in _ecs21a(b, bytes(12), b"\xff" * 12, 7003)[1]] == times
+    assert _ecs21a(b, times[1] + 1, times[1] + DAY, 7004)[1] == []     # the day never seen
+    assert _ecs21a(b, times[-1] + 1, b"\xff" * 12, 7005)[1] == []
+
+
+def test_ecs21a_depth_is_31_days(tmp_path):
+    """35 midnights: the log holds the newest 31 (profile.DREG_SLOTS), the
+    older ones read as gone, not as a previous lap's data. One response
+    carries at most 12 entries (4 GBT blocks): all 31 at once is refused
+    other-reason, nothing sent half; read in 10-day windows."""
+    from firmware.metering import profile as PR
+    from firmware.gbcs import uc_read as U
+    assert PR.DREG_SLOTS == U._DREG_SLOTS == 31
+    b = _tou_meter(tmp_path, T2015 - 3600)
+    want = _midnights(b, 35)
+    assert _ecs21a(b, bytes(12), b"\xff" * 12, 7010, 250) is None
+    got = []
+    for k in range(0, 35, 10):
+        got += _ecs21a(b, want[k][0], want[min(k + 9, 34)][0], 7011 + k)[1]
+    assert [e[0] for e in got] == [(t, r[0]) for t, r in want[4:]]
+    assert got[0][1] == want[4][1][1]
+    pr = b.meter.profile
+    assert pr.day_regs(want[3][0] // DAY) is None            # its slot holds day 35's record
+    assert pr.dregs.size * pr.dregs.slots == 31 * 331
+
+
+def test_ecs21a_twin_command_gets_the_single_element_entries(tmp_path):
+    """RTDS TWIN_SUCCESS is the SINGLE command but for its counter: this
+    single-element meter answers it with its own (7-element) entries; the
+    TWIN reference's plaintext has the 9-element twin entry, which needs
+    secondary registers this meter does not have."""
+    v = [x for x in rtds.commands(["ECS21a"]) if x["variant"] == "TWIN_SUCCESS"][0]
+    b = _meter(tmp_path)
+    _state_dregs(b.meter, _vec("ECS21a", "SINGLE_SUCCESS"))
+    b.clock.set(T2015)
+    resp = rtds.run(b, v)
+    rtds.check(v, resp)
+    ref = _dec(rtds.message(v["response_file"]), v)
+    assert _ca(ref, 2)[0] == bytes.fromhex(
+        "0209060606010030060100040601000806010008060100080601000806")
+    td, c = _ca(_dec(resp, v), 2)
+    assert td == TD_SINGLE and len(c) == 3 * 328
+
+
+def test_ecs21a_entry_old_or_new_after_a_cut_at_every_write(tmp_path):
+    """The midnight tick (register save, profile records, the daily
+    register read, the profile state): a power cut at any write leaves,
+    after the restart, the day's entry whole and equal to the registers the
+    meter restarts with (the midnight's, or the last saved ones when the
+    cut hit the register save: the roll is redone at boot), and the
+    previous day's entry untouched."""
+    from test_powercut_records import Bench as PBench, every_cut, T0
+    from mp.common import tariff_load
+    from test_powercut_records import E7
+
+    def make(path):
+        b = PBench(path, T0 - 5)
+        tariff_load(b.m, E7)
+        b.metrology.load_w = 2500
+        b.tick(10)
+        b.clock.set(T0 + DAY - 700)       # registers saved at 23:50 + a few seconds
+        b.tick(698)
+        b.prev = b.m.profile.day_regs(T0 // DAY)
+        assert b.prev is not None
+        b.prev = (b.prev[0], bytes(b.prev[1]))
+        return b
+
+    def check(b, before):
+        m = b.m
+        pr = m.profile
+        p = pr.day_regs(T0 // DAY)
+        assert (p[0], bytes(p[1])) == b.prev
+        r = pr.day_regs(T0 // DAY + 1)
+        assert r is not None and pr.day == T0 // DAY + 1
+        assert r[0] == m.import_wh
+        assert struct.unpack_from("<80I", r[1], 7) == tuple(m.tariff.reg[:80])
+        return r[0] == new[0]
+
+    def op(b):
+        b.tick(2)
+
+    u = make(tmp_path / "uncut")
+    op(u)
+    new = u.m.profile.day_regs(T0 // DAY + 1)
+    assert new[0] > u.prev[0]
+    outs = every_cut(tmp_path, "daily register read", make, op, lambda b: None, check)
+    assert outs == {True, False}
+
+
+def test_daily_read_log_attributes_in_clear(tmp_path):
+    """0-0:98.1.9.255 read with a plain Get: logical_name (1) and
+    capture_period (4: a day) answer; the buffer (2) only through Data
+    Protection 0-0:43.2.5 (§8.2: read-write-denied in clear); capture_objects
+    (3) object-undefined, as for the other logs."""
+    b = _meter(tmp_path)
+    b.clock.set(T2015)
+    pl = G.dlms_get(5200, [(7, bytes.fromhex("0000620109FF"), a) for a in (1, 4, 3)])
+    r = _send(b, 0x0048, pl, 5200)
+    assert r["results"] == [(1, 0), (1, 0), (1, 4)]
+    assert r["data"][:2] == ["09060000620109FF", "0600015180"]
+    assert _send(b, 0x0048, _range_get("0000620109FF", 0, T2015), 5201)["results"] == [(1, 3)]

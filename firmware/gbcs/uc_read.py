@@ -3,7 +3,7 @@
 # Generic, attribute 2 by date range; ECS20a, ECS21c, ECS22a, ECS35a/b/e;
 # ECS15a clears the Event Log) and the Data Protection objects (class 30,
 # method 1 get_protected_attributes: the encrypted reads ECS17b, ECS19,
-# ECS20b, ECS22b, ECS66; GBCS v0.8.1 §8). Handlers: h(x, spec, (start,
+# ECS20b, ECS21a, ECS22b, ECS66; GBCS v0.8.1 §8). Handlers: h(x, spec, (start,
 # end)) -> result | (result, Data) (cosem.py). Everything is read from the
 # engines and logs as they are; the only change is ECS15a's, through the
 # command surface (commands/supplier.clear_event_log).
@@ -13,10 +13,14 @@
 # without tags). Timestamps are UTC seconds since 2000 (§9.1.5); an entry is
 # stamped with its capture time: a half hour's at its end, a day's at the
 # midnight that closes it. A missing record is left out, never invented.
-# Not served (object-undefined): the Daily Read Log 0-0:98.1.9 (ECS21a; the
-# meter keeps only the import register at midnight, not TOU/block ones),
-# the voltage profile 1-0:32.24.0 (no voltage metrology), the polyphase
-# and secondary-element objects of a single-phase, single-element meter.
+# The Daily Read Log 0-0:98.1.9 (ECS21a) is the profile's daily register
+# read (metering/profile.py, 31 days): single-element entries (Tbl 18.2.1.1
+# entry_registerReadLogEntry, 7 elements), also to the TWIN command, which
+# is the SINGLE one octet for octet. Not served (object-undefined): the
+# voltage profile 1-0:32.24.0 (no voltage metrology), the polyphase and
+# secondary-element objects of a single-phase, single-element meter, and
+# attribute 3 (capture_objects) of every profile: v0.8.1 names no capture
+# object for the register-array columns.
 import struct
 
 from ..compat import const
@@ -32,6 +36,7 @@ _CLEARED = const(0x8F52)       # = commands.supplier.LOG_CLEARED
 _EV_ALERT = const(0x0001)      # = meter.EV_ALERT
 _PROFILE_SLOTS = const(19200)  # = metering.profile.PROFILE_SLOTS
 _DAILY_SLOTS = const(731)      # = metering.profile.DAILY_SLOTS
+_DREG_SLOTS = const(31)        # metering.profile DREG_SLOTS (test_uc_read checks they agree)
 _PAY_DEBT = const(2)           # the prepayment debt log's type of the payment-based debt
 # Profile objects: OBIS C, D, E -> kind. Kinds < 3 are sensitive (§8.1):
 # readable only encrypted, through their Data Protection object.
@@ -39,38 +44,41 @@ _OBJ = (b"\x62\x01\x02"        # 0 0-0:98.1.2 Billing Data Log, mode/tariff chan
         b"\x63\x01\x00"        # 1 0-0:99.1.0 half-hour profile, active import (ECS22b)
         b"\x63\x01\x03"        # 2 0-0:99.1.3 daily consumption log (ECS66)
         b"\x62\x01\x01"        # 3 0-0:98.1.1 Billing Data Log, billing calendar (ECS20c; assumed)
-        b"\x62\x01\x04"        # 4 0-0:98.1.4 Billing Data Log, payment-based debt payments (ECS20a)
-        b"\x62\x01\x0a"        # 5 0-0:98.1.10 daily read log, export (ECS21c)
-        b"\x63\x01\x01"        # 6 0-0:99.1.1 half-hour profile, active export (ECS22a)
-        b"\x63\x01\x02"        # 7 0-0:99.1.2 half-hour profile, reactive import (ECS22c; assumed)
-        b"\x62\x01\x03"        # 8 0-0:98.1.3 Billing Data Log, prepayment credits (ECS20d; assumed)
-        b"\x63\x62\x00"        # 9 0-0:99.98.0 Event Log (ECS35a; cleared by ECS15a)
-        b"\x63\x62\x01"        # 10 0-0:99.98.1 Security Log (ECS35b)
-        b"\x63\x62\x04")       # 11 0-0:99.98.4 Power Event Log (ECS35e)
+        b"\x62\x01\x09"        # 4 0-0:98.1.9 Daily Read Log, registers (ECS21a)
+        b"\x62\x01\x04"        # 5 0-0:98.1.4 Billing Data Log, payment-based debt payments (ECS20a)
+        b"\x62\x01\x0a"        # 6 0-0:98.1.10 daily read log, export (ECS21c)
+        b"\x63\x01\x01"        # 7 0-0:99.1.1 half-hour profile, active export (ECS22a)
+        b"\x63\x01\x02"        # 8 0-0:99.1.2 half-hour profile, reactive import (ECS22c; assumed)
+        b"\x62\x01\x03"        # 9 0-0:98.1.3 Billing Data Log, prepayment credits (ECS20d; assumed)
+        b"\x63\x62\x00"        # 10 0-0:99.98.0 Event Log (ECS35a; cleared by ECS15a)
+        b"\x63\x62\x01"        # 11 0-0:99.98.1 Security Log (ECS35b)
+        b"\x63\x62\x04")       # 12 0-0:99.98.4 Power Event Log (ECS35e)
 _K_BILL = const(0)
 _K_HH_IMPORT = const(1)
 _K_DAY_CONS = const(2)
 _K_BILL_PERIOD = const(3)
-_K_CLEAR = const(4)            # kinds from here on are read in clear
-_K_DEBT = const(4)
-_K_DAY_EXPORT = const(5)
-_K_HH_EXPORT = const(6)
-_K_HH_REACTIVE = const(7)
-_K_CREDITS = const(8)
-_K_EVENT = const(9)
-_K_SECURITY = const(10)
-_K_POWER = const(11)
+_K_DAY_REGS = const(4)
+_K_CLEAR = const(5)            # kinds from here on are read in clear
+_K_DEBT = const(5)
+_K_DAY_EXPORT = const(6)
+_K_HH_EXPORT = const(7)
+_K_HH_REACTIVE = const(8)
+_K_CREDITS = const(9)
+_K_EVENT = const(10)
+_K_SECURITY = const(11)
+_K_POWER = const(12)
 _DL = b"\x02\x02\x06\x06"      # dlValueLogEntry / activeImportLogEntry: time, value
 _BILL = b"\x06\x06\x01\x00\x30\x06\x01\x00\x08\x06\x01\x00\x08\x06\x01\x00\x08\x06\x01\x00\x08\x06"
 _TYPES = (b"\x02\x0d" + _BILL + b"\x05\x05\x05\x05\x05\x05",   # billingCalendarOnSetModeOrTariff
           _DL, _DL,
           b"\x02\x07" + _BILL,                            # billingCalendarLogEntry
+          b"\x02\x07" + _BILL,                            # registerReadLogEntry (the same)
           _DL, _DL, _DL, _DL, _DL,
           b"\x02\x03\x06\x12\x09",                         # eventLogEntry
           b"\x02\x02\x06\x12",                             # securityLogEntry
           b"\x02\x03\x06\x12\x06")                         # powerLogEntry
 # capture_period (attribute 4) by kind, in half hours (0: asynchronous, the logs)
-_PERIOD = b"\x00\x01\x30\x00\x00\x30\x01\x01\x00\x00\x00\x00"
+_PERIOD = b"\x00\x01\x30\x00\x30\x00\x30\x01\x01\x00\x00\x00\x00"
 # The range descriptor's restricting object (selector 1, §9.1.5): the UTC
 # seconds Data object 0-0:94.44.100.255, attribute 2, data index 0
 _RESTRICT = b"\x02\x04\x02\x04\x12\x00\x01\x09\x06\x00\x00\x5e\x2c\x64\xff\x0f\x02\x12\x00\x00"
@@ -80,6 +88,7 @@ _DP = (b"\x01\x00\x01\x00\x00\x5e\x2c\x22\x1e\x02\x00"   # prepayment registers 
        b"\x02\x00\x07\x00\x00\x62\x01\x01\xff\x02\x01"   # Billing Data Log, billing calendar (ECS20c; assumed)
        b"\x03\x00\x07\x00\x00\x62\x01\x02\xff\x02\x01"   # Billing Data Log, mode/tariff change (ECS20b)
        b"\x04\x00\x07\x00\x00\x63\x01\x03\xff\x02\x01"   # daily consumption log (ECS66)
+       b"\x05\x00\x07\x00\x00\x62\x01\x09\xff\x02\x01"   # Daily Read Log (ECS21a)
        b"\x07\x00\x07\x00\x00\x63\x01\x00\xff\x02\x01"   # half-hour import profile (ECS22b)
        b"\x08\x00\x01\x00\x00\x5e\x2c\x22\x0a\x02\x00")  # import register collection (ECS17b)
 _DPROW = const(11)
@@ -181,6 +190,22 @@ def _day_entries(m, k, t0, t1, out):
         d += 1
 
 
+def _dreg_entries(m, t0, t1, out):
+    """Daily Read Log entries (profile.py daily register reads), oldest
+    first: the midnight d * 86400 that opened the day, the import register,
+    TOU[48], Block[4][8] (Wh); a day the meter did not see begin is left
+    out."""
+    pr = m.profile
+    d = max((t0 + _DAY - 1) // _DAY, pr.day - _DREG_SLOTS + 1)
+    last = min(t1 // _DAY, pr.day)
+    while d <= last:
+        r = pr.day_regs(d)
+        if r is not None:
+            _add(out, struct.pack(">II", d * _DAY, r[0] & 0xFFFFFFFF))
+            _add(out, struct.pack(">80I", *struct.unpack_from("<80I", r[1], 7)))
+        d += 1
+
+
 def _money_entries(m, k, t0, t1, out):
     """Debt payments (the payment-based debt's share of each top-up) or
     prepayment credits (top-ups): time, amount as on the HAN."""
@@ -226,6 +251,8 @@ def profile_data(m, k, t0, t1):
         _money_entries(m, k, t0, t1, out)
     elif k == _K_BILL or k == _K_BILL_PERIOD:
         _bill_entries(m, k, t0, t1, out)
+    elif k == _K_DAY_REGS:
+        _dreg_entries(m, t0, t1, out)
     else:
         _day_entries(m, k, t0, t1, out)
     return b"\x13" + _TYPES[k] + D.enc_len(len(out)) + out

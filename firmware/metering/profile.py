@@ -6,6 +6,13 @@
 # Record layouts (little-endian, CRC-8 after them, see ringlog.py):
 #   half-hour i (start = i * 1800 s): Wh u16, flags u8            4 octets
 #   day d (midnight = d * 86400 s):   import register Wh u48, flags u8  8 octets
+#   daily register read, day d:       version u8 (1), import register Wh u48,
+#     the 80 tariff registers u32 (TOU 1-48, then blocks 1-4 x TOU 1-8 as
+#     tariff/matrix.py slots 0-79), CRC-32              331 octets
+# The daily register read is the Daily Read Log of GBCS ECS21a (0-0:98.1.9,
+# Tbl 18.2.1.1 entry_registerReadLogEntry; captured at midnight UTC, §7.3.4,
+# GSME analogue §10.4.2.1): 31 days (SMETS sets the depth, v0.8.1 does not;
+# 31 as the GPF's daily read logs), 10,261 octets of flash.
 # Flags: a value is never silently wrong or missing after a clock change or
 # a power cut -- the interval says so.
 import struct
@@ -20,6 +27,9 @@ HALF_HOUR = const(1800)           # GBCS §7.3.4 half-hourly capture (UTC :00 an
 
 _PROFILE_SLOTS = const(19200)      # 400 days of half-hours (> 13 months): 76.8 KB
 _DAILY_SLOTS = const(731)          # two years of midnight reads: 5.8 KB
+_DREG_SLOTS = const(31)            # daily register reads (ECS21a): 31 x 331 octets
+_DREG_LEN = const(327)             # the record before its CRC-32
+_DREG_V = const(1)                 # its layout version (first octet)
 _F_PARTIAL = const(0x01)           # the meter was not running for all of it (power cut, boot)
 _F_CLOCK = const(0x02)             # the clock was set during the interval
 _F_OVERFLOW = const(0x04)          # more than 65535 Wh: value clipped
@@ -39,6 +49,8 @@ class Profile:
         be = store.backend
         self.hh = SlotRing(be, "prof_hh.bin", _PROFILE_SLOTS, 3)
         self.daily = SlotRing(be, "prof_day.bin", _DAILY_SLOTS, 7)
+        self.dregs = SlotRing(be, "prof_dreg.bin", _DREG_SLOTS, _DREG_LEN, True)
+        self.tariff = None       # the tariff engine (its registers), set by the meter
         self._rec = bytearray(7)
         self.idx = -1            # current half-hour index
         self.start_wh = 0
@@ -176,6 +188,7 @@ class Profile:
             r = self._rec
             struct.pack_into("<IHB", r, 0, wh & 0xFFFFFFFF, wh >> 32, 0)
             self.daily.put(d, r)
+            self._day_regs(d, wh)
             gap = d - self.day          # > 1 if days passed with the meter off
             self.prev_day = (wh - self.day_start) if gap == 1 else 0
             if weekday(d) == 0 or gap >= 7 or weekday(d) <= weekday(self.day):
@@ -189,6 +202,22 @@ class Profile:
         self.day = d
         self.day_start = wh
         self._save()
+
+    def _day_regs(self, d, wh):
+        """The daily register read of day d: one record, one write, before
+        the state that says day d was rolled (_save): a cut before that
+        leaves the state on the old day and the roll (and this write, the
+        same slot again) happens at boot, from the registers the meter
+        restarts with. Midnight only: it allocates its record."""
+        t = self.tariff
+        if t is None:
+            return
+        r = bytearray(_DREG_LEN)
+        struct.pack_into("<BIH", r, 0, _DREG_V, wh & 0xFFFFFFFF, (wh >> 32) & 0xFFFF)
+        reg = t.reg
+        for i in range(80):
+            struct.pack_into("<I", r, 7 + 4 * i, reg[i] & 0xFFFFFFFF)
+        self.dregs.put(d, r)
 
     # -- reads ---------------------------------------------------------------------------
     def interval(self, i):
@@ -204,6 +233,16 @@ class Profile:
             return None
         lo, hi, flags = struct.unpack("<IHB", rec)
         return lo | (hi << 32)
+
+    def day_regs(self, d):
+        """The daily register read of day d: (import Wh, the record, whose
+        80 registers are u32 from octet 7), or None when missing, torn,
+        from an earlier lap or of another layout version."""
+        rec = self.dregs.get(d)
+        if rec is None or rec[0] != _DREG_V:
+            return None
+        _, lo, hi = struct.unpack_from("<BIH", rec, 0)
+        return lo | (hi << 32), rec
 
     def intervals_before(self, end_time, n, now):
         """Newest-first (index, Wh or None) of up to n closed intervals ending
@@ -228,6 +267,7 @@ class Profile:
 if __import__("sys").implementation.name != "micropython":
     PROFILE_SLOTS = _PROFILE_SLOTS
     DAILY_SLOTS = _DAILY_SLOTS
+    DREG_SLOTS = _DREG_SLOTS
     F_PARTIAL = _F_PARTIAL
     F_CLOCK = _F_CLOCK
     F_MERGED = _F_MERGED

@@ -6,7 +6,9 @@
 # SlotRing: the record for index i lives in slot i % slots and carries no
 #   index of its own; its CRC-8 covers the implied index too, so a slot left
 #   from the previous lap reads as missing. Profile data uses 4-octet
-#   records this way (13 months of half-hours in 76 KB).
+#   records this way (13 months of half-hours in 76 KB). A ring of large
+#   records (wide) checks them with CRC-32 in 4 octets instead: a torn
+#   record of hundreds of octets must not pass a one-octet check 1 in 256.
 # SeqLog: records carry a 32-bit sequence number (event and security logs);
 #   the newest is found by one scan at start-up.
 import struct
@@ -24,23 +26,30 @@ def _crc8(data, crc=0):
 
 
 class SlotRing:
-    def __init__(self, backend, name, slots, payload):
+    def __init__(self, backend, name, slots, payload, wide=False):
         self.backend = backend
         self.name = name
         self.slots = slots
         self.payload = payload              # octets per record before the CRC
-        self.size = payload + 1
+        self.wide = wide                    # CRC-32 (4 octets) instead of CRC-8
+        self.size = payload + (4 if wide else 1)
         self._ib = bytearray(4)
         self.writes = 0
 
     def _crc(self, index, payload):
         struct.pack_into("<I", self._ib, 0, index & 0xFFFFFFFF)
-        return _crc8(payload, _crc8(self._ib))
+        if self.wide:
+            return crc32(payload, crc32(self._ib)) ^ 0xA5A5    # small: no frozen long int
+        return _crc8(payload, _crc8(self._ib)) ^ 0xA5    # all-zero slots never pass
 
     def put(self, index, payload):
         rec = bytearray(self.size)
-        rec[:self.payload] = payload
-        rec[self.payload] = self._crc(index, payload) ^ 0xA5   # all-zero slots never pass
+        n = self.payload
+        rec[:n] = payload
+        if self.wide:
+            struct.pack_into("<I", rec, n, self._crc(index, payload))
+        else:
+            rec[n] = self._crc(index, payload)
         self.backend.write_at(self.name, (index % self.slots) * self.size, rec)
         self.writes += 1
 
@@ -48,8 +57,10 @@ class SlotRing:
         raw = self.backend.read_at(self.name, (index % self.slots) * self.size, self.size)
         if raw is None or len(raw) != self.size:
             return None
-        body = raw[:self.payload]
-        if raw[self.payload] != self._crc(index, body) ^ 0xA5:
+        n = self.payload
+        body = raw[:n]
+        c = struct.unpack_from("<I", raw, n)[0] if self.wide else raw[n]
+        if c != self._crc(index, body):
             return None
         return body
 

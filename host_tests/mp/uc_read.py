@@ -5,7 +5,8 @@
 # (ECS17a), the encrypted prepayment registers and daily consumption log
 # (ECS19, ECS66) and the larger encrypted Billing Data Log and half-hour
 # profile (ECS20b, ECS22b; AES-GCM on the meter's crypto core), the Event Log clear
-# (ECS15a) and the same read after it. Printed: each response (hex) and the
+# (ECS15a) and the same read after it, then the Daily Read Log (ECS21a,
+# SINGLE and TWIN commands) over three days of known registers. Printed: each response (hex) and the
 # newest security log entry; test_micropython.py compares the runtimes.
 import binascii
 import gc
@@ -102,3 +103,19 @@ else:
         if m.security_log.seq != sec:
             e = m.log_between(m.security_log, 0, 0xFFFFFFFF)[-1]
             print("  security", "%04x" % e[1], e[2], "%04x" % e[3])
+    # ECS21a: the Daily Read Log of 2014-03-09 .. 03-11 (the RTDS range),
+    # written by the profile's own midnight writer with known registers;
+    # the TWIN command (the SINGLE one but for its counter) gets the same
+    # single-element entries
+    d = days_from_civil(2014, 3, 9)
+    for k in range(3):
+        for i in range(80):
+            m.tariff.reg[i] = 1000 * (k + 1) + 7 * i
+        pr._day_regs(d + k, 500000 + 1000 * k)
+    pr.day = d + 2
+    for name in ("4.6.1_ECS21a/ECS21a_4.6.1_SINGLE_SUCCESS",
+                 "4.6.1_ECS21a/ECS21a_4.6.1_TWIN_SUCCESS"):
+        gc.collect()
+        r = m.gbcs_message(message(name + "_COMMAND"))
+        print(name.split("/")[1], hexs(r) if r is not None else "none")
+        print("  as RTDS", r == message(name + "_RESPONSE"))
