@@ -78,7 +78,7 @@ README_ROWS = (
     ("GBCS use case, command to protected response", ["dlms.device_ms", "dlms.account_ms",
                                                       "dlms.tariff_ms", "dlms.supply_ms",
                                                       "dlms.read_ms", "dlms.protected_ms"]),
-    ("frozen bytecode of the DLMS/COSEM", ["dlms.frozen"]),
+    ("bytecode of the DLMS/COSEM", ["dlms.frozen"]),
 )
 
 
@@ -513,11 +513,12 @@ def dlms():
         sizes = mpy_build.build(mpy_build.ARCHS[0], os.path.join(d, "mpy"))
     n = sum(b for r, b in sizes.items() if r.startswith("firmware/gbcs/") and
             r.split("/")[-1][:-3] in DLMS_MODULES)
-    fig("dlms.frozen", "frozen bytecode of the DLMS/COSEM and ASN.1 layer (%d modules)" %
+    fig("dlms.frozen", "bytecode of the DLMS/COSEM and ASN.1 layer (%d modules)" %
         len(DLMS_MODULES), "B", "micropython", n)
     note("dlms", "per group: RTDS %s; pure-Python crypto, median of 3, the" % ", ".join(
         "%s %s" % (u, v) for _, u, v in DLMS_VECTORS),
-        "whole Meter.gbcs_message (checks, execution, protected response).")
+        "whole Meter.gbcs_message (checks, execution, protected response; the group's",
+        "module imported and dropped each time, as on a board: cosem.module/drop).")
 
 
 # name -> (function, deterministic: run once)
