@@ -329,10 +329,7 @@ def test_same_on_both_runtimes(tmp_path):
     """host_tests/mp/gbcs_core.py on MicroPython (board heap) and CPython:
     gmac_in, encrypt_item and the new codes' responses byte for byte."""
     from runtimes import run_script
-    e, ka, ds, cells, zs = G.rtds_keystore()
-    ks = {"entity": e.hex(), "ka_priv": ka.hex(), "ds_priv": ds.hex(),
-          "cells": [[c[0], c[1], c[2], c[3].hex(), c[4].hex(), c[5].hex()] for c in cells],
-          "zs": dict((k.hex(), v.hex()) for k, v in zs.items())}
+    ks = G.keystore_json()
     rng = random.Random(3)
     gm = []
     for lp, n in ((6, 0), (6, 10), (6, 11), (1, 300), (6, 1437), (16, 33), (0, 17)):

@@ -322,10 +322,7 @@ def test_same_on_both_runtimes(tmp_path):
     ones (ECS52 as RTDS, failures alerted)."""
     from runtimes import run_script
     # no transitionalCoS cell: the RTDS CS02f ERROR meter could not report role 5
-    e, ka, ds, cells, zs = G.rtds_keystore(cells=[c for c in G.RTDS_CELLS if c[0] != 5])
-    ks = {"entity": e.hex(), "ka_priv": ka.hex(), "ds_priv": ds.hex(),
-          "cells": [[c[0], c[1], c[2], c[3].hex(), c[4].hex(), c[5].hex()] for c in cells],
-          "zs": dict((k.hex(), v.hex()) for k, v in zs.items())}
+    ks = G.keystore_json(G.rtds_keystore(cells=[c for c in G.RTDS_CELLS if c[0] != 5]))
     ecs52 = [v for v in COMMANDS if v["use_case"] == "ECS52" and v["variant"] == "SUCCESS"][0]
     crit = [v for v in COMMANDS if v["use_case"] == "ECS05"][0]
     nosup = [v for v in COMMANDS if v["use_case"] == "ECS26a"][0]

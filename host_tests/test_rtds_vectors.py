@@ -70,10 +70,7 @@ def test_same_on_both_runtimes(tmp_path):
     """One vector per use case on MicroPython and CPython: the same
     responses and alerts, byte for byte."""
     from runtimes import run_script
-    e, ka, ds, cells, zs = G.rtds_keystore()
-    ks = {"entity": e.hex(), "ka_priv": ka.hex(), "ds_priv": ds.hex(),
-          "cells": [[c[0], c[1], c[2], c[3].hex(), c[4].hex(), c[5].hex()] for c in cells],
-          "zs": dict((k.hex(), v.hex()) for k, v in zs.items())}
+    ks = G.keystore_json()
     sub = _subset()
     lines = ["%s %s %d %d %s\n" % ((rtds.vid(v), rtds.state_token(v)) +
                                     (rtds.failing_instruction(v) or (-1, 0)) +

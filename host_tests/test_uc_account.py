@@ -310,10 +310,7 @@ def test_same_on_both_runtimes(tmp_path):
     the same responses (signed ones use the deterministic nonce) and alerts,
     byte for byte, and the right ones."""
     from runtimes import run_script
-    e, ka, ds, cells, zs = G.rtds_keystore()
-    ks = {"entity": e.hex(), "ka_priv": ka.hex(), "ds_priv": ds.hex(),
-          "cells": [[c[0], c[1], c[2], c[3].hex(), c[4].hex(), c[5].hex()] for c in cells],
-          "zs": dict((k.hex(), v.hex()) for k, v in zs.items())}
+    ks = G.keystore_json()
     seq = [("ECS03", "IMMEDIATE_SINGLE_SUCCESS"), ("ECS09", "SUCCESS"), ("ECS04a", "SUCCESS"),
            ("ECS82", "SUCCESS"), ("ECS07", "SUCCESS"), ("ECS08", "FUTURE_DATED_SUCCESS"),
            ("ECS26a", "SINGLE_SUCCESS")]

@@ -356,10 +356,7 @@ def test_same_on_both_runtimes(tmp_path):
     (the MACed responses as RTDS, the four ECS28a alerts as RTDS but for the
     signature and the device counter)."""
     from runtimes import run_script
-    e, ka, ds, cells, zs = G.rtds_keystore()
-    ks = {"entity": e.hex(), "ka_priv": ka.hex(), "ds_priv": ds.hex(),
-          "cells": [[c[0], c[1], c[2], c[3].hex(), c[4].hex(), c[5].hex()] for c in cells],
-          "zs": dict((k.hex(), v.hex()) for k, v in zs.items())}
+    ks = G.keystore_json()
     pick = [("ECS45", "SUCCESS"), ("ECS43", "SUCCESS"), ("ECS44", "SUCCESS"),
             ("ECS42", "SUCCESS"), ("ECS28a", "IMMEDIATE_SUCCESS"), ("ECS27", "SUCCESS"),
             ("ECS28b", "SUCCESS"), ("ECS46a", "ALL_OPTIONALS_SUCCESS"),

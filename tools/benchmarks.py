@@ -407,7 +407,6 @@ def gbcs():
     from runtimes import MP_DIR, micropython_args, micropython_exe
     from tools import gbcs_host as G
     rtds = "/work/shared/vectors/rtds/"
-    e, ka, ds, cells, zs = G.rtds_keystore()
     with open(rtds + "index.json") as f:
         v = [x for x in json.load(f)["vectors"] if x["use_case"] == "ECS04b" and
              x.get("command_file") and x["variant"] == "SUCCESS"][0]
@@ -415,10 +414,7 @@ def gbcs():
         cmd = f.read().strip()
     inp = {"config": {"firmware_version": "0123ABCD"}, "utc": 473385600, "repeats": 3,
            "ecs04b": cmd,
-           "keystore": {"entity": e.hex(), "ka_priv": ka.hex(), "ds_priv": ds.hex(),
-                        "cells": [[c[0], c[1], c[2], c[3].hex(), c[4].hex(), c[5].hex()]
-                                  for c in cells],
-                        "zs": dict((k.hex(), x.hex()) for k, x in zs.items())}}
+           "keystore": G.keystore_json()}
     nat = os.environ.get("ESMECRYPTO_MPY") or os.path.join(ROOT, "build", "natmod",
                                                            "esmecrypto.mpy")
     with tempfile.TemporaryDirectory() as d:
@@ -478,7 +474,6 @@ def dlms():
     """GBCS use cases (host_tests/mp/bench_dlms.py: one RTDS command per group)"""
     from tools import gbcs_host as G
     rtds = "/work/shared/vectors/rtds/"
-    e, ka, ds, cells, zs = G.rtds_keystore()
     with open(rtds + "index.json") as f:
         vs = [x for x in json.load(f)["vectors"] if x.get("command_file")]
     lines = []
@@ -487,10 +482,7 @@ def dlms():
         with open(rtds + "messages/" + v["command_file"]) as f:
             lines.append("%s %s_%s %s\n" % (g, uc, var, f.read().strip()))
     inp = {"config": {"firmware_version": "0123ABCD"}, "utc": 473385600, "repeats": 3,
-           "keystore": {"entity": e.hex(), "ka_priv": ka.hex(), "ds_priv": ds.hex(),
-                        "cells": [[c[0], c[1], c[2], c[3].hex(), c[4].hex(), c[5].hex()]
-                                  for c in cells],
-                        "zs": dict((k.hex(), x.hex()) for k, x in zs.items())}}
+           "keystore": G.keystore_json()}
     with tempfile.TemporaryDirectory() as d:
         path = os.path.join(d, "in.json")
         with open(path, "w") as f:

@@ -427,6 +427,16 @@ def rtds_keystore(keys=None, cells=RTDS_CELLS):
     return bytes.fromhex(DEVICE), bytes(32), TEST_DS_PRIV, out, zs
 
 
+def keystore_json(ks=None):
+    """keystore.install arguments (rtds_keystore() by default) as JSON-able
+    hex, for the scripts that run on both runtimes (host_tests/mp/common.py
+    install_keystore reads it back)."""
+    e, ka, ds, cells, zs = ks or rtds_keystore()
+    return {"entity": e.hex(), "ka_priv": ka.hex(), "ds_priv": ds.hex(),
+            "cells": [[c[0], c[1], c[2], c[3].hex(), c[4].hex(), c[5].hex()] for c in cells],
+            "zs": dict((k.hex(), v.hex()) for k, v in zs.items())}
+
+
 def test_ds_pub():
     pk = ec.derive_private_key(int.from_bytes(TEST_DS_PRIV, "big"), ec.SECP256R1()).public_key()
     n = pk.public_numbers()

@@ -14,8 +14,8 @@ import sys
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 ARCHS = ("armv7emsp", "rv32imc")      # STM32WB55 (Cortex-M4F), ESP32-H2 (RISC-V)
 # Flash left for frozen application bytecode (the frozen set: sources()
-# without HOST_ONLY and FS_ONLY). Measured with upstream MicroPython
-# 1c3c201149 for NUCLEO_WB55, BLE off (ports/stm32, the default layout: its
+# without HOST_ONLY and FS_ONLY). Measured on a NUCLEO_WB55 image of
+# upstream MicroPython 1c3c201149, BLE off, in the default flash layout (its
 # 512 KB FLASH region, 524,288 B): stock 337,460 B; with our manifest, the
 # board drivers and the esmecrypto C module linked in, 510,944 B for a
 # 140,546-byte frozen set (13,344 B left), 544,980 B (over) with the GBCS

@@ -118,3 +118,4 @@ def due(m, now):
             continue
         core.alert(m, 0x8F66 if ok else 0x8F67, _MC_ALERT,
                    b"\x09\x13" + struct.pack(">H", mc) + oc + desc, at)
+    cosem.drop()                # the owners' modules, as after a command

@@ -32,9 +32,8 @@ from firmware.gbcs import core  # noqa: E402
 
 ks = inp["keystore"]
 unhex = bytes.fromhex
-K.install(m, unhex(ks["entity"]), unhex(ks["ka_priv"]), unhex(ks["ds_priv"]),
-          [(c[0], c[1], c[2], unhex(c[3]), unhex(c[4]), unhex(c[5])) for c in ks["cells"]],
-          dict((unhex(k), unhex(v)) for k, v in ks["zs"].items()))
+from common import keystore_args  # noqa: E402
+K.install(m, *keystore_args(ks))
 cmd = unhex(inp["ecs04b"])
 reps = inp["repeats"]
 del inp, ks

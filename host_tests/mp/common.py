@@ -161,3 +161,12 @@ def tariff_load(m, doc, at=0):
     if r:
         raise (TariffNoRoom if r == 3 else ValueError)(C.detail)
     return C.detail
+
+
+def keystore_args(ks):
+    """keystore.install arguments from the JSON tools/gbcs_host.keystore_json
+    gives (hex on the host, bytes here)."""
+    from binascii import unhexlify as unhex
+    return (unhex(ks["entity"]), unhex(ks["ka_priv"]), unhex(ks["ds_priv"]),
+            [(c[0], c[1], c[2], unhex(c[3]), unhex(c[4]), unhex(c[5])) for c in ks["cells"]],
+            dict((unhex(k), unhex(v)) for k, v in ks["zs"].items()))

@@ -14,7 +14,7 @@ import json
 import os
 import sys
 
-from common import make_meter
+from common import keystore_args, make_meter
 
 
 def unhex(s):
@@ -27,10 +27,7 @@ def hexs(b):
 
 with open(sys.argv[2]) as f:
     inp = json.load(f)
-ks = inp["keystore"]
-ks = (unhex(ks["entity"]), unhex(ks["ka_priv"]), unhex(ks["ds_priv"]),
-      [(c[0], c[1], c[2], unhex(c[3]), unhex(c[4]), unhex(c[5])) for c in ks["cells"]],
-      dict((unhex(k), unhex(v)) for k, v in ks["zs"].items()))
+ks = keystore_args(inp["keystore"])
 cfg = inp["config"]
 utc = inp["utc"]
 del inp

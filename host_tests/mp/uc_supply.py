@@ -41,9 +41,8 @@ from firmware.gbcs import keystore as K
 from firmware.gbcs import core
 
 ks = inp["keystore"]
-K.install(m, unhex(ks["entity"]), unhex(ks["ka_priv"]), unhex(ks["ds_priv"]),
-          [(c[0], c[1], c[2], unhex(c[3]), unhex(c[4]), unhex(c[5])) for c in ks["cells"]],
-          dict((unhex(k), unhex(v)) for k, v in ks["zs"].items()))
+from common import keystore_args  # noqa: E402
+K.install(m, *keystore_args(ks))
 core.set_device_counter(m, inp["device_counter"])
 msgs = inp["messages"]
 del inp, ks
