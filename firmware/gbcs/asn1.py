@@ -195,25 +195,13 @@ def save(m, s):
 
 def alert(m, mc, pl):
     """A signed ASN.1 alert (CRA 03) to the supplier with the next Device
-    Originator Counter, saved before it leaves (core.alert's rule)."""
+    Originator Counter, saved before it leaves (core.next_counter)."""
     from . import core
     ks = K.get(m)
     sup = K.cell(ks, _SUPPLIER, K.DS)
     if sup is None or ks[3] == bytes(32):
         return None
-    c = core.counters(m)
-    c[0] += 1
-    h = m.begin()
-    try:
-        core.save_counters(m)
-    finally:
-        m.end(h)
-    oc = c[0].to_bytes(8, "big")
-    msg = core._protect(m, 3, oc, sup[3], struct.pack(">H", mc), pl, True, b"", False)
-    send = getattr(m, "tunnel_send", None)
-    if send is not None and msg is not None:
-        send(msg)
-    return msg
+    return core.send_alert(m, core.next_counter(m), sup[3], mc, pl, True)
 
 
 # -- the use cases ---------------------------------------------------------------------

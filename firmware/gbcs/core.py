@@ -467,17 +467,31 @@ def respond(m, b, p, payload, f, v081):
 
 
 def alert(m, code, mc=_MC_GCA, extra=b"", t=-1):
-    """A critical DLMS alert (§16; data-notification: alert code, DLMS
-    date-time, the use case's extra Data) with the next Device Originator
-    Counter (persisted before the alert leaves), signed, to the supplier,
-    through Meter.tunnel_send. Default: the Generic Critical Alert (RTDS
-    NA_GCA-DLMS)."""
-    ks = K.get(m)
-    sup = K.cell(ks, _SUPPLIER, K.DS)
+    """A critical DLMS alert (§16) signed to the supplier, logged as a meter
+    alert too. Default: the Generic Critical Alert (RTDS NA_GCA-DLMS)."""
     if not extra or code != 0x8F66:
         m.alert(code)        # (a future-dated change's engine records its own 8F66)
-    if sup is None or ks[3] == bytes(32):
+    return dlms_alert(m, code, mc, _SUPPLIER, True, extra, 1 if extra else 0, t)
+
+
+def dlms_alert(m, code, mc, role, crit, extra=b"", n=0, t=-1):
+    """A DLMS alert (data-notification: alert code, DLMS date-time at t or
+    now, then n extra Data items `extra`) to `role`'s entity, signed when
+    crit, else MACed, with the next Device Originator Counter; None when
+    the keystore lacks the cell or key."""
+    ks = K.get(m)
+    to = K.cell(ks, role, K.DS if crit else K.KA)
+    if to is None or (crit and ks[3] == bytes(32)):
         return None
+    oc = next_counter(m)
+    pl = (b"\x0f\x20" + oc[5:] + b"\x00\x02" + bytes((n + 2,)) + b"\x12" +
+          struct.pack(">H", code) + b"\x09\x0c" + dlms_time(m.clock.now() if t < 0 else t) + extra)
+    return send_alert(m, oc, to[3], mc, pl, crit)
+
+
+def next_counter(m):
+    """The next Device Originator Counter (8 octets), persisted before any
+    message carries it, so it never repeats (§4.3.1.2)."""
     c = counters(m)
     c[0] += 1
     h = m.begin()
@@ -485,10 +499,13 @@ def alert(m, code, mc=_MC_GCA, extra=b"", t=-1):
         save_counters(m)
     finally:
         m.end(h)
-    oc = struct.pack(">II", c[0] >> 32, c[0] & 0xFFFFFFFF)
-    pl = (b"\x0f\x20" + oc[5:] + b"\x00\x02" + (b"\x03" if extra else b"\x02") + b"\x12" +
-          struct.pack(">H", code) + b"\x09\x0c" + dlms_time(m.clock.now() if t < 0 else t) + extra)
-    msg = _protect(m, 3, oc, sup[3], struct.pack(">H", mc), pl, True, b"", False)
+    return struct.pack(">II", c[0] >> 32, c[0] & 0xFFFFFFFF)
+
+
+def send_alert(m, oc, recip, mc, pl, crit):
+    """Protect alert payload pl (CRA 03, counter oc, message code mc) for
+    recip and hand it to Meter.tunnel_send; the message, or None."""
+    msg = _protect(m, 3, oc, recip, struct.pack(">H", mc), pl, crit, b"", False)
     send = getattr(m, "tunnel_send", None)
     if send is not None and msg is not None:
         send(msg)

@@ -319,7 +319,8 @@ def nc_alert(m, code, t=-1):
     message, or None."""
     if not alert_enabled(m, code):
         return None
-    return _alert(m, code, _GNCA, _SUPPLIER, False, b"", 0, t)
+    from .core import dlms_alert
+    return dlms_alert(m, code, _GNCA, _SUPPLIER, False, b"", 0, t)
 
 
 def outage_alert(m, down, up):
@@ -331,45 +332,17 @@ def outage_alert(m, down, up):
     date-time is when it is sent)."""
     if up - down < _OUTAGE_MIN:
         return None
-    from .core import dlms_time
-    return _alert(m, 0x8F36, _MC_OUTAGE, _NO, True,
-                  b"\x09\x0c" + dlms_time(down) + b"\x09\x0c" + dlms_time(up), 2, -1)
+    from .core import dlms_alert, dlms_time
+    return dlms_alert(m, 0x8F36, _MC_OUTAGE, _NO, True,
+                      b"\x09\x0c" + dlms_time(down) + b"\x09\x0c" + dlms_time(up), 2, -1)
 
 
 def firmware_alert(m, image_hash):
     """Firmware verification successful (FDRA-DLMS: alert 0x8F72, message
     code 0x00CE): critical, signed, to the supplier, with the verified
     image's SHA-256 (octet-string(32)). For the OTA client's verification."""
-    return _alert(m, 0x8F72, _MC_FW, _SUPPLIER, True, D.octets(image_hash), 1, -1)
-
-
-def _alert(m, code, mc, role, crit, extra, n, t):
-    """A DLMS alert (data-notification: code, date-time, n extra Data items)
-    with the next Device Originator Counter (persisted first) to `role`'s
-    entity: signed when crit, else MACed (core._protect), through
-    Meter.tunnel_send."""
-    from . import core
-    from . import keystore as K
-    import struct
-    ks = K.get(m)
-    to = K.cell(ks, role, K.DS if crit else K.KA)
-    if to is None:
-        return None
-    c = core.counters(m)
-    c[0] += 1
-    h = m.begin()
-    try:
-        core.save_counters(m)
-    finally:
-        m.end(h)
-    oc = struct.pack(">Q", c[0])
-    pl = (b"\x0f\x20" + oc[5:] + b"\x00\x02" + bytes((n + 2,)) + b"\x12" + struct.pack(">H", code) +
-          b"\x09\x0c" + core.dlms_time(m.clock.now() if t < 0 else t) + extra)
-    msg = core._protect(m, 3, oc, to[3], struct.pack(">H", mc), pl, crit, b"", False)
-    send = getattr(m, "tunnel_send", None)
-    if send is not None and msg is not None:
-        send(msg)
-    return msg
+    from .core import dlms_alert
+    return dlms_alert(m, 0x8F72, _MC_FW, _SUPPLIER, True, D.octets(image_hash), 1, -1)
 
 
 def _firmware(x, s, d):
